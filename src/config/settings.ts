@@ -1,0 +1,182 @@
+/**
+ * Every setting Codecell has, parsed once at start-up from environment variables (and CLI flags,
+ * which the CLI passes in as `overrides` under the same names). No other module reads process.env.
+ *
+ * The README's settings table is generated from the same names: keep both in step.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const csv = z
+  .string()
+  .transform((raw) => raw.split(',').map((item) => item.trim()).filter((item) => item.length > 0));
+
+const bool = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', 'on', 'off', ''])
+  .transform((raw) => ['1', 'true', 'yes', 'on'].includes(raw));
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+function defaultDataDir(env: Record<string, string | undefined>): string {
+  const base = env.XDG_DATA_HOME ?? path.join(env.HOME ?? os.homedir(), '.local', 'share');
+  return path.join(base, 'codecell');
+}
+
+/** Raw schema: names are the environment variable names, values are strings. */
+const EnvSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: int(0, 65535).default(7860),
+  CODECELL_API_KEYS: csv.default([]),
+  CODECELL_ALLOW_OPEN: bool.default(false),
+  CODECELL_PUBLIC_URL: z.string().url().optional(),
+  CODECELL_SIGNING_KEY: z.string().min(32).optional(),
+  CODECELL_DATA_DIR: z.string().min(1).optional(),
+
+  EXECUTION_TIMEOUT: z.coerce.number().positive().max(3600).default(30),
+  MAX_OUTPUT_LENGTH: int(100, 10_000_000).default(10_000),
+  MAX_SESSIONS: int(1, 1_000_000).default(1000),
+  CODECELL_SESSION_TTL_SECONDS: int(60, 60 * 60 * 24 * 365).default(3600),
+
+  CODECELL_MEMORY_MB: int(64, 1_048_576).default(512),
+  CODECELL_CPUS: z.coerce.number().positive().max(256).default(1),
+  CODECELL_PIDS_LIMIT: int(16, 100_000).default(128),
+  CODECELL_TMPFS_MB: int(1, 1_048_576).default(64),
+  CODECELL_ARTIFACTS_MB: int(1, 1_048_576).default(64),
+
+  CODECELL_CONCURRENCY: int(1, 256).default(2),
+  CODECELL_QUEUE_LIMIT: int(0, 100_000).default(32),
+
+  CODECELL_POOL_PYTHON: int(0, 64).default(2),
+  CODECELL_POOL_PYTHON_LEAN: int(0, 64).default(1),
+  CODECELL_POOL_NODE: int(0, 64).default(1),
+  CODECELL_POOL_BASH: int(0, 64).default(1),
+
+  CODECELL_RUNTIME: z.enum(['runc', 'runsc']).default('runc'),
+  CODECELL_IMAGE_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/).default('codecell'),
+  DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+
+  CODECELL_MAX_FILE_MB: int(1, 1_048_576).default(25),
+  CODECELL_SESSION_QUOTA_MB: int(1, 10_485_760).default(500),
+  CODECELL_MAX_IMAGES: int(0, 100).default(10),
+  CODECELL_SIGNED_URL_TTL_SECONDS: int(10, 60 * 60 * 24 * 7).default(3600),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type RuntimeName = 'python' | 'node' | 'bash';
+
+export interface Settings {
+  readonly host: string;
+  readonly port: number;
+  readonly apiKeys: readonly string[];
+  readonly allowOpen: boolean;
+  readonly publicUrl: string | undefined;
+  readonly signingKey: string | undefined;
+  readonly dataDir: string;
+  readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
+  readonly limits: {
+    readonly timeoutMs: number;
+    readonly maxOutputChars: number;
+    readonly memoryBytes: number;
+    readonly nanoCpus: number;
+    readonly pidsLimit: number;
+    readonly tmpfsBytes: number;
+    readonly artifactsBytes: number;
+    readonly maxFileBytes: number;
+    readonly sessionQuotaBytes: number;
+    readonly maxImagesPerRun: number;
+  };
+  readonly sessions: {
+    readonly maxSessions: number;
+    readonly ttlMs: number;
+  };
+  readonly queue: {
+    readonly concurrency: number;
+    readonly maxWaiting: number;
+  };
+  readonly pool: {
+    readonly python: number;
+    readonly pythonLean: number;
+    readonly node: number;
+    readonly bash: number;
+  };
+  readonly docker: {
+    readonly socketPath: string;
+    readonly runtime: 'runc' | 'runsc';
+    readonly imagePrefix: string;
+  };
+  readonly signedUrlTtlMs: number;
+}
+
+export class SettingsError extends Error {
+  override readonly name = 'SettingsError';
+}
+
+/**
+ * Parses settings from `env` (default: process.env) with `overrides` (CLI flags, same names) on top.
+ * Throws SettingsError naming every bad variable.
+ */
+export function loadSettings(
+  env: Record<string, string | undefined> = process.env,
+  overrides: Record<string, string | undefined> = {},
+): Settings {
+  const merged: Record<string, string | undefined> = { ...env };
+  for (const [key, value] of Object.entries(overrides)) if (value !== undefined) merged[key] = value;
+  const known = Object.fromEntries(
+    Object.keys(EnvSchema.shape)
+      .filter((key) => merged[key] !== undefined)
+      .map((key) => [key, merged[key]]),
+  );
+  const parsed = EnvSchema.safeParse(known);
+  if (!parsed.success) {
+    const problems = parsed.error.issues
+      .map((issue) => `${issue.path.join('.')}: ${issue.message}`)
+      .join('; ');
+    throw new SettingsError(`invalid settings: ${problems}`);
+  }
+  const e = parsed.data;
+  const mb = 1024 * 1024;
+  return Object.freeze({
+    host: e.HOST,
+    port: e.PORT,
+    apiKeys: Object.freeze([...e.CODECELL_API_KEYS]),
+    allowOpen: e.CODECELL_ALLOW_OPEN,
+    publicUrl: e.CODECELL_PUBLIC_URL,
+    signingKey: e.CODECELL_SIGNING_KEY,
+    dataDir: path.resolve(e.CODECELL_DATA_DIR ?? defaultDataDir(merged)),
+    logLevel: e.LOG_LEVEL,
+    limits: Object.freeze({
+      timeoutMs: Math.round(e.EXECUTION_TIMEOUT * 1000),
+      maxOutputChars: e.MAX_OUTPUT_LENGTH,
+      memoryBytes: e.CODECELL_MEMORY_MB * mb,
+      nanoCpus: Math.round(e.CODECELL_CPUS * 1e9),
+      pidsLimit: e.CODECELL_PIDS_LIMIT,
+      tmpfsBytes: e.CODECELL_TMPFS_MB * mb,
+      artifactsBytes: e.CODECELL_ARTIFACTS_MB * mb,
+      maxFileBytes: e.CODECELL_MAX_FILE_MB * mb,
+      sessionQuotaBytes: e.CODECELL_SESSION_QUOTA_MB * mb,
+      maxImagesPerRun: e.CODECELL_MAX_IMAGES,
+    }),
+    sessions: Object.freeze({
+      maxSessions: e.MAX_SESSIONS,
+      ttlMs: e.CODECELL_SESSION_TTL_SECONDS * 1000,
+    }),
+    queue: Object.freeze({ concurrency: e.CODECELL_CONCURRENCY, maxWaiting: e.CODECELL_QUEUE_LIMIT }),
+    pool: Object.freeze({
+      python: e.CODECELL_POOL_PYTHON,
+      pythonLean: e.CODECELL_POOL_PYTHON_LEAN,
+      node: e.CODECELL_POOL_NODE,
+      bash: e.CODECELL_POOL_BASH,
+    }),
+    docker: Object.freeze({
+      socketPath: e.DOCKER_SOCKET,
+      runtime: e.CODECELL_RUNTIME,
+      imagePrefix: e.CODECELL_IMAGE_PREFIX,
+    }),
+    signedUrlTtlMs: e.CODECELL_SIGNED_URL_TTL_SECONDS * 1000,
+  });
+}
+
+/** Names and defaults, for the README table and `codecell --help`. */
+export const SETTING_NAMES = Object.keys(EnvSchema.shape);

@@ -1,0 +1,67 @@
+/** Builds an Engine from settings: session store, Docker executor (after crash recovery), pool, queue. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Settings } from '../config/settings.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { DockerExecutor } from '../executor/docker/docker-executor.js';
+import { JobQueue } from '../executor/job-queue.js';
+import { FileService } from '../files/file-service.js';
+import { SessionStore } from '../sessions/session-store.js';
+import { Engine } from './engine.js';
+import { FileChangeReporter } from './file-change-reporter.js';
+import { SessionFileAccess } from './session-file-access.js';
+import { SystemInfoProbe } from './system-info.js';
+
+/** Codecell's own version, from the nearest package.json above this module (src/ or dist/src/). */
+function packageVersion(): string {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (manifest.name === 'codecell' && manifest.version) return manifest.version;
+    } catch {
+      // not here: keep walking up
+    }
+  }
+  return 'unknown';
+}
+
+export interface CreatedEngine {
+  readonly engine: Engine;
+  readonly files: FileService;
+}
+
+export async function createEngine(deps: { settings: Settings; logger: Logger; metrics: Metrics }): Promise<CreatedEngine> {
+  const { settings, logger, metrics } = deps;
+  const sessions = await SessionStore.open({
+    dataDir: settings.dataDir,
+    ttlMs: settings.sessions.ttlMs,
+    maxSessions: settings.sessions.maxSessions,
+  });
+  const files = new FileService({ sessions, settings });
+  const executor = new DockerExecutor(settings, logger, metrics);
+  await executor.recover((sessionId) => {
+    try {
+      return sessions.filesDir(sessionId);
+    } catch {
+      return null;
+    }
+  });
+  executor.pool.fill();
+  metrics.activeSessions.set(sessions.count);
+  const engine = new Engine({
+    settings,
+    logger,
+    metrics,
+    sessions,
+    executor,
+    queue: new JobQueue(settings.queue.concurrency, settings.queue.maxWaiting),
+    fileChanges: new FileChangeReporter(
+      new SessionFileAccess(sessions, files),
+      settings.limits.sessionQuotaBytes,
+    ),
+    systemInfoProbe: new SystemInfoProbe(settings, executor, packageVersion()),
+  });
+  return { engine, files };
+}

@@ -1,0 +1,327 @@
+/**
+ * The engine: the path every execution takes, in order.
+ *
+ *   execute(request)
+ *     → validate (code size, timeout that may only lower the limit)
+ *     → queue has room? (else QUEUE_FULL at once)
+ *     → resolve the session (the caller's own; default when no id; unknown → SESSION_NOT_FOUND)
+ *     → session lock (one run per session at a time)
+ *     → job queue (bounded concurrency)
+ *     → TypeScript → JavaScript (esbuild, on the host: only parsing, nothing runs here)
+ *     → DockerExecutor.run (throwaway container; state restored and saved inside it)
+ *     → files changed in /mnt/data, images, history, metrics → ExecutionResult
+ */
+import { transform } from 'esbuild';
+import type { Settings } from '../config/settings.js';
+import { CodecellError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { DockerExecutor, ExecutorResult } from '../executor/docker/docker-executor.js';
+import { pythonPoolFor, type PoolKey } from '../executor/docker/pool-key.js';
+import type { JobQueue } from '../executor/job-queue.js';
+import { pngSize } from '../executor/png.js';
+import type { Principal } from '../sessions/principal.js';
+import type { SessionMeta, SessionStore } from '../sessions/session-store.js';
+import type { RuntimeName } from '../config/settings.js';
+import type { FileChangeReporter } from './file-change-reporter.js';
+import type {
+  EngineApi,
+  ExecuteRequest,
+  ExecutionResult,
+  HealthReport,
+  HistoryEntry,
+  Language,
+  ResultImage,
+  SessionInfo,
+  SystemInfo,
+} from './types.js';
+import type { SystemInfoProbe } from './system-info.js';
+
+export const MAX_CODE_CHARS = 1_000_000;
+/** LibreChat drops images over 10 MiB. */
+const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
+
+export interface EngineDeps {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly sessions: SessionStore;
+  readonly executor: DockerExecutor;
+  readonly queue: JobQueue;
+  readonly fileChanges: FileChangeReporter;
+  readonly systemInfoProbe: SystemInfoProbe;
+}
+
+export class Engine implements EngineApi {
+  readonly sessions: SessionStore;
+  private shuttingDown = false;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(private readonly deps: EngineDeps) {
+    this.sessions = deps.sessions;
+    // Expired sessions (idle past the TTL) lose their files and state; checked once a minute.
+    this.sweeper = setInterval(() => {
+      deps.sessions
+        .sweepExpired()
+        .then((removed) => {
+          if (removed > 0) deps.logger.info({ removed }, 'expired sessions removed');
+          deps.metrics.activeSessions.set(deps.sessions.count);
+        })
+        .catch((error: unknown) => deps.logger.error({ err: error }, 'session sweep failed'));
+    }, 60_000);
+    this.sweeper.unref();
+  }
+
+  async execute(request: ExecuteRequest): Promise<ExecutionResult> {
+    const { settings, metrics, queue } = this.deps;
+    if (this.shuttingDown) throw new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
+    if (request.code.length > MAX_CODE_CHARS) {
+      throw new CodecellError(
+        'INVALID_INPUT',
+        `code is ${request.code.length} characters; the limit is ${MAX_CODE_CHARS}. Put large data in a file (upload_file) and read it from /mnt/data.`,
+      );
+    }
+    const timeoutMs = effectiveTimeout(request.timeoutMs, settings.limits.timeoutMs);
+    try {
+      queue.assertRoom();
+    } catch (error) {
+      metrics.executions.inc({ language: request.language, status: 'rejected' });
+      throw error;
+    }
+    const resolved = await this.sessions.resolve(request.principal, request.sessionId);
+    const sessionId = resolved.meta.id;
+    const enqueuedAt = Date.now();
+    return this.sessions.withLock(sessionId, async () => {
+      const meta = await this.sessions.get(request.principal, sessionId);
+      metrics.queueDepth.set(queue.waiting + 1);
+      const result = await queue.run(async () => {
+        metrics.queueDepth.set(queue.waiting);
+        const queuedMs = Date.now() - enqueuedAt;
+        metrics.queueWait.observe(queuedMs / 1000);
+        metrics.running.inc();
+        try {
+          return await this.runInSession(request, meta, timeoutMs, queuedMs);
+        } finally {
+          metrics.running.dec();
+        }
+      }, request.signal);
+      const notice = joinNotices(
+        resolved.previousDefaultExpired
+          ? 'Your previous default session had expired; this run started a new, empty one.'
+          : null,
+        result.notice,
+      );
+      return { ...result, notice };
+    });
+  }
+
+  private async runInSession(
+    request: ExecuteRequest,
+    meta: SessionMeta,
+    timeoutMs: number,
+    queuedMs: number,
+  ): Promise<ExecutionResult> {
+    const { settings, metrics, executor, fileChanges, logger } = this.deps;
+    const runtime = runtimeFor(request.language);
+    const log = logger.child({ session: meta.id, language: request.language });
+    const code = await toRunnableCode(request.language, request.code);
+    if ('syntaxError' in code) {
+      return this.recordAndReturn(meta, request, syntaxErrorResult(meta.id, request.language, code.syntaxError, queuedMs));
+    }
+    const pool: PoolKey = runtime === 'python' ? pythonPoolFor(request.code, meta.pythonModules) : runtime;
+    const filesDir = this.sessions.filesDir(meta.id);
+    const before = await fileChanges.snapshot(filesDir);
+    const run: ExecutorResult = await executor.run({
+      pool,
+      sessionId: meta.id,
+      filesDir,
+      stateFile: this.sessions.stateFile(meta.id, runtime),
+      code: code.javascriptOrSource,
+      sourceLanguage: request.language,
+      timeoutMs,
+      maxImages: settings.limits.maxImagesPerRun,
+      onOutput: request.onOutput,
+      signal: request.signal,
+    });
+    const changes = await fileChanges.changes(meta.id, filesDir, before);
+    const frame = run.frame;
+    const images: ResultImage[] = [];
+    let imagesOmitted = frame?.imagesOmitted ?? 0;
+    for (const image of frame?.images ?? []) {
+      const bytes = Buffer.from(image.base64, 'base64');
+      const size = pngSize(bytes);
+      if (!size || bytes.length > MAX_IMAGE_BYTES) {
+        imagesOmitted += 1;
+        continue;
+      }
+      images.push({ name: image.name, mimeType: 'image/png', base64: image.base64, ...size });
+    }
+    const savedImages = await fileChanges.imagesFrom(meta.id, changes.files, settings.limits.maxImagesPerRun - images.length);
+    images.push(...savedImages.images);
+    imagesOmitted += savedImages.omitted;
+    const result: ExecutionResult = {
+      sessionId: meta.id,
+      language: request.language,
+      status: run.status,
+      exitCode: run.exitCode,
+      stdout: run.stdout,
+      stderr: run.stderr,
+      value: frame?.value ?? null,
+      error: frame?.error ?? null,
+      images,
+      imagesOmitted,
+      files: changes.files,
+      notCarried: frame?.notCarried ?? [],
+      stateSaved: run.stateSaved,
+      notice: joinNotices(run.notice, changes.notice),
+      durationMs: run.durationMs,
+      queuedMs,
+    };
+    log.info(
+      { status: result.status, durationMs: result.durationMs, queuedMs, warm: run.warm, pool, images: images.length },
+      'execution finished',
+    );
+    metrics.executionDuration.observe({ language: request.language }, run.durationMs / 1000);
+    const pythonModules = runtime === 'python' && frame ? frame.loadedModules : meta.pythonModules;
+    await this.sessions.touch(meta.id, { executions: meta.executions + 1, pythonModules });
+    return this.recordAndReturn(meta, request, result, false);
+  }
+
+  private async recordAndReturn(
+    meta: SessionMeta,
+    request: ExecuteRequest,
+    result: ExecutionResult,
+    touch = true,
+  ): Promise<ExecutionResult> {
+    this.deps.metrics.executions.inc({ language: request.language, status: result.status });
+    if (touch) await this.sessions.touch(meta.id, { executions: meta.executions + 1 });
+    const entry: HistoryEntry = {
+      at: new Date().toISOString(),
+      language: request.language,
+      code: request.code,
+      status: result.status,
+      durationMs: result.durationMs,
+      stdoutPreview: result.stdout.text.slice(0, 500),
+      errorName: result.error?.name ?? null,
+    };
+    await this.sessions.appendHistory(meta.id, entry);
+    return result;
+  }
+
+  async createSession(principal: Principal): Promise<SessionInfo> {
+    const meta = await this.sessions.create(principal);
+    this.deps.metrics.activeSessions.set(this.sessions.count);
+    return this.sessions.info(meta);
+  }
+
+  async listSessions(principal: Principal): Promise<SessionInfo[]> {
+    return this.sessions.list(principal).map((meta) => this.sessions.info(meta));
+  }
+
+  async getHistory(principal: Principal, sessionId: string): Promise<{ session: SessionInfo; history: HistoryEntry[] }> {
+    const meta = await this.sessions.get(principal, sessionId);
+    return { session: this.sessions.info(meta), history: await this.sessions.history(meta.id) };
+  }
+
+  async resetSession(principal: Principal, sessionId: string | undefined): Promise<SessionInfo> {
+    const { meta } = await this.sessions.resolve(principal, sessionId);
+    await this.sessions.withLock(meta.id, () => this.sessions.resetState(meta.id));
+    return this.sessions.info(await this.sessions.get(principal, meta.id));
+  }
+
+  async closeSession(principal: Principal, sessionId: string): Promise<void> {
+    const meta = await this.sessions.get(principal, sessionId);
+    await this.sessions.withLock(meta.id, () => this.sessions.delete(meta.id));
+    this.deps.metrics.activeSessions.set(this.sessions.count);
+  }
+
+  async resolveSessionId(principal: Principal, sessionId: string | undefined): Promise<string> {
+    return (await this.sessions.resolve(principal, sessionId)).meta.id;
+  }
+
+  systemInfo(): Promise<SystemInfo> {
+    return this.deps.systemInfoProbe.get();
+  }
+
+  async health(): Promise<HealthReport> {
+    const { executor, queue } = this.deps;
+    let docker: HealthReport['docker'];
+    try {
+      await executor.docker.ping();
+      docker = { reachable: true };
+    } catch (error) {
+      docker = { reachable: false, error: error instanceof Error ? error.message : String(error) };
+    }
+    return {
+      ok: docker.reachable && !this.shuttingDown,
+      docker,
+      pool: executor.pool.sizes(),
+      queue: { running: queue.running, waiting: queue.waiting },
+    };
+  }
+
+  async shutdown(): Promise<void> {
+    if (this.shuttingDown) return;
+    this.shuttingDown = true;
+    clearInterval(this.sweeper);
+    this.deps.queue.close();
+    await this.deps.executor.shutdown();
+  }
+}
+
+export function runtimeFor(language: Language): RuntimeName {
+  if (language === 'python') return 'python';
+  if (language === 'bash') return 'bash';
+  return 'node';
+}
+
+function effectiveTimeout(requestedMs: number | undefined, limitMs: number): number {
+  if (requestedMs === undefined) return limitMs;
+  if (!Number.isFinite(requestedMs) || requestedMs <= 0) {
+    throw new CodecellError('INVALID_INPUT', 'timeout must be a positive number of seconds');
+  }
+  return Math.min(Math.round(requestedMs), limitMs);
+}
+
+async function toRunnableCode(
+  language: Language,
+  code: string,
+): Promise<{ javascriptOrSource: string } | { syntaxError: string }> {
+  if (language !== 'typescript') return { javascriptOrSource: code };
+  try {
+    const output = await transform(code, { loader: 'ts', target: 'es2022', sourcefile: '<cell>.ts' });
+    return { javascriptOrSource: output.code };
+  } catch (error) {
+    const failure = error as { errors?: Array<{ text: string; location?: { line: number; column: number } | null }> };
+    const message = (failure.errors ?? [])
+      .map((item) => (item.location ? `line ${item.location.line}:${item.location.column + 1}: ${item.text}` : item.text))
+      .join('\n');
+    return { syntaxError: message || String(error) };
+  }
+}
+
+function syntaxErrorResult(sessionId: string, language: Language, message: string, queuedMs: number): ExecutionResult {
+  return {
+    sessionId,
+    language,
+    status: 'error',
+    exitCode: 1,
+    stdout: { text: '', truncatedChars: 0 },
+    stderr: { text: '', truncatedChars: 0 },
+    value: null,
+    error: { name: 'TypeScriptSyntaxError', message, traceback: '' },
+    images: [],
+    imagesOmitted: 0,
+    files: [],
+    notCarried: [],
+    stateSaved: false,
+    notice: 'The TypeScript did not compile, so nothing ran; the session is unchanged.',
+    durationMs: 0,
+    queuedMs,
+  };
+}
+
+function joinNotices(...notices: Array<string | null>): string | null {
+  const present = notices.filter((notice): notice is string => notice !== null && notice.length > 0);
+  return present.length > 0 ? present.join(' ') : null;
+}

@@ -1,0 +1,75 @@
+/**
+ * What a run did to /mnt/data, for its result: files created or changed (with type and a signed
+ * link), images among them to show inline, and the quota. Built on lstat-only scans: nothing the
+ * sandbox made is followed.
+ */
+import { diffTrees, scanTree, treeBytes, type ScannedTree, type TreeChange } from '../files/file-tree.js';
+import { pngSize } from '../executor/png.js';
+import type { FileChange, ResultImage } from './types.js';
+
+/** Reads a regular file of a session's without following links; null when it is not one. */
+export interface SafeFileAccess {
+  readSmallFile(sessionId: string, relativePath: string, maxBytes: number): Promise<Buffer | null>;
+  /** Adds types and (for real files) signed download links. */
+  describeChanges(sessionId: string, changes: readonly TreeChange[]): FileChange[];
+}
+
+const MAX_INLINE_IMAGE_BYTES = 10 * 1024 * 1024;
+
+export class FileChangeReporter {
+  constructor(
+    private readonly access: SafeFileAccess,
+    private readonly quotaBytes: number,
+  ) {}
+
+  snapshot(filesDir: string): Promise<ScannedTree> {
+    return scanTree(filesDir);
+  }
+
+  async changes(
+    sessionId: string,
+    filesDir: string,
+    before: ScannedTree,
+  ): Promise<{ files: FileChange[]; notice: string | null; usedBytes: number }> {
+    const after = await scanTree(filesDir);
+    const files = this.access.describeChanges(sessionId, diffTrees(before, after));
+    const usedBytes = treeBytes(after);
+    const notices: string[] = [];
+    if (usedBytes > this.quotaBytes) {
+      notices.push(
+        `The session's files use ${formatMiB(usedBytes)}, over its quota of ${formatMiB(this.quotaBytes)}: ` +
+          'delete files you no longer need; uploads are refused until then.',
+      );
+    }
+    if (after.truncated) notices.push('The session holds too many files to list them all; changes may be missing.');
+    const links = files.filter((file) => file.kind !== 'file').length;
+    if (links > 0) notices.push(`${links} link(s) were made in /mnt/data: they are listed but never served.`);
+    return { files, notice: notices.length > 0 ? notices.join(' ') : null, usedBytes };
+  }
+
+  /** Images the code wrote (e.g. plt.savefig('chart.png')), to show inline, up to `max`. */
+  async imagesFrom(
+    sessionId: string,
+    files: readonly FileChange[],
+    max: number,
+  ): Promise<{ images: ResultImage[]; omitted: number }> {
+    const candidates = files.filter((file) => file.kind === 'file' && file.mimeType === 'image/png');
+    const images: ResultImage[] = [];
+    let omitted = 0;
+    for (const file of candidates) {
+      if (images.length >= max) {
+        omitted += 1;
+        continue;
+      }
+      const bytes = await this.access.readSmallFile(sessionId, file.path, MAX_INLINE_IMAGE_BYTES);
+      const size = bytes ? pngSize(bytes) : null;
+      if (bytes && size) images.push({ name: file.path, mimeType: 'image/png', base64: bytes.toString('base64'), ...size });
+      else omitted += 1;
+    }
+    return { images, omitted };
+  }
+}
+
+function formatMiB(bytes: number): string {
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,33 @@
+/** SafeFileAccess over a session's files dir: reads go through the no-follow opener only. */
+import { openFileBeneath } from '../files/confined-fs.js';
+import type { FileService } from '../files/file-service.js';
+import type { TreeChange } from '../files/file-tree.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import type { SafeFileAccess } from './file-change-reporter.js';
+import type { FileChange } from './types.js';
+
+export class SessionFileAccess implements SafeFileAccess {
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly files: FileService,
+  ) {}
+
+  async readSmallFile(sessionId: string, relativePath: string, maxBytes: number): Promise<Buffer | null> {
+    let opened: Awaited<ReturnType<typeof openFileBeneath>>;
+    try {
+      opened = await openFileBeneath(this.sessions.filesDir(sessionId), relativePath);
+    } catch {
+      return null;
+    }
+    try {
+      if (opened.stats.size > maxBytes) return null;
+      return await opened.handle.readFile();
+    } finally {
+      await opened.handle.close();
+    }
+  }
+
+  describeChanges(sessionId: string, changes: readonly TreeChange[]): FileChange[] {
+    return this.files.describeChanges(sessionId, changes);
+  }
+}

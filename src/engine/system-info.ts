@@ -1,0 +1,125 @@
+/**
+ * get_system_info's data, read from the images themselves: each image is asked once (per image id)
+ * which language version and package versions it holds, in a sealed container like any other.
+ */
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import type { Settings } from '../config/settings.js';
+import type { DockerExecutor } from '../executor/docker/docker-executor.js';
+import { CONTAINER_LABEL, INSTANCE_LABEL, SANDBOX_UID } from '../executor/docker/container-spec.js';
+import { LANGUAGES, type RuntimeInfo, type SystemInfo } from './types.js';
+
+const PYTHON_PROBE = `
+import json, sys, importlib.metadata as md
+wanted = ["numpy","pandas","matplotlib","scipy","seaborn","scikit-learn","sympy","openpyxl","pillow","tabulate","cloudpickle"]
+found = {}
+for name in wanted:
+    try: found[name] = md.version(name)
+    except Exception: pass
+print(json.dumps({"version": sys.version.split()[0], "packages": found}))
+`;
+
+const NODE_PROBE = `console.log(JSON.stringify({ version: process.versions.node, packages: { v8: process.versions.v8 } }))`;
+
+const BASH_PROBE = `
+v() { "$@" 2>/dev/null | head -n1 | grep -oE '[0-9]+(\\.[0-9]+)+' | head -n1; }
+jq -n --arg bash "$BASH_VERSION" --arg jq "$(v jq --version)" --arg git "$(v git --version)" \\
+  --arg curl "$(v curl --version)" --arg bc "$(v bc --version)" --arg sed "$(v sed --version)" \\
+  --arg awk "$(v awk --version)" --arg grep "$(v grep --version)" --arg coreutils "$(v ls --version)" \\
+  '{version: $bash, packages: {jq: $jq, git: $git, curl: $curl, bc: $bc, sed: $sed, awk: $awk, grep: $grep, coreutils: $coreutils}}'
+`;
+
+const PROBES: Record<RuntimeInfo['runtime'], string[]> = {
+  python: ['/usr/bin/python3', '-c', PYTHON_PROBE],
+  node: ['/usr/bin/node', '-e', NODE_PROBE],
+  bash: ['/bin/bash', '-c', BASH_PROBE],
+};
+
+export class SystemInfoProbe {
+  private readonly cache = new Map<string, RuntimeInfo>();
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly executor: DockerExecutor,
+    private readonly version: string,
+  ) {}
+
+  async get(): Promise<SystemInfo> {
+    const { limits, sessions, docker } = this.settings;
+    const runtimes = await Promise.all(
+      (['python', 'node', 'bash'] as const).map((runtime) => this.runtimeInfo(runtime)),
+    );
+    return {
+      codecellVersion: this.version,
+      executor: {
+        kind: 'docker',
+        engineVersion: await this.executor.engineVersion(),
+        containerRuntime: docker.runtime === 'runsc' ? 'runsc (gVisor)' : 'runc',
+      },
+      languages: [...LANGUAGES],
+      runtimes,
+      limits: {
+        timeoutSeconds: limits.timeoutMs / 1000,
+        maxOutputChars: limits.maxOutputChars,
+        memoryMb: Math.round(limits.memoryBytes / 1024 / 1024),
+        cpus: limits.nanoCpus / 1e9,
+        pidsLimit: limits.pidsLimit,
+        maxFileMb: Math.round(limits.maxFileBytes / 1024 / 1024),
+        sessionQuotaMb: Math.round(limits.sessionQuotaBytes / 1024 / 1024),
+        maxImagesPerRun: limits.maxImagesPerRun,
+        sessionTtlSeconds: sessions.ttlMs / 1000,
+        maxSessions: sessions.maxSessions,
+      },
+      network: 'none',
+      workingDirectory: '/mnt/data',
+    };
+  }
+
+  private async runtimeInfo(runtime: RuntimeInfo['runtime']): Promise<RuntimeInfo> {
+    const image = `${this.settings.docker.imagePrefix}-${runtime}:latest`;
+    const docker = this.executor.docker;
+    const imageId = (await docker.getImage(image).inspect()).Id;
+    const cached = this.cache.get(imageId);
+    if (cached) return cached;
+    const output = await runProbe(docker, image, PROBES[runtime], this.executor.instanceId);
+    const parsed = JSON.parse(output) as { version: string; packages: Record<string, string> };
+    const info: RuntimeInfo = { runtime, image, languageVersion: parsed.version, packages: parsed.packages };
+    this.cache.set(imageId, info);
+    return info;
+  }
+}
+
+async function runProbe(docker: Docker, image: string, command: string[], instanceId: string): Promise<string> {
+  const container = await docker.createContainer({
+    Image: image,
+    Entrypoint: [command[0] ?? '/bin/false'],
+    Cmd: command.slice(1),
+    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    Env: ['HOME=/tmp', 'LANG=C.UTF-8'],
+    Labels: { [CONTAINER_LABEL]: 'true', [INSTANCE_LABEL]: instanceId },
+    NetworkDisabled: true,
+    HostConfig: {
+      NetworkMode: 'none',
+      ReadonlyRootfs: true,
+      CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges:true'],
+      Memory: 256 * 1024 * 1024,
+      PidsLimit: 64,
+      Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=16m' },
+      LogConfig: { Type: 'none', Config: {} },
+    },
+  });
+  try {
+    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+    const stdout = new PassThrough();
+    const chunks: Buffer[] = [];
+    stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
+    docker.modem.demuxStream(stream, stdout, new PassThrough());
+    await container.start();
+    await container.wait();
+    await new Promise((resolve) => setImmediate(resolve));
+    return Buffer.concat(chunks).toString('utf8');
+  } finally {
+    await container.remove({ force: true }).catch(() => undefined);
+  }
+}

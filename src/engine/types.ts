@@ -1,0 +1,162 @@
+/**
+ * What the interfaces (MCP, REST, CLI) see of Codecell: the Engine and its typed results.
+ * One execution: interface → Engine.execute (src/engine/engine.ts) → session lock → job queue →
+ * DockerExecutor.run (src/executor/docker/docker-executor.ts) → warm container → runner → result.
+ */
+import type { Principal } from '../sessions/principal.js';
+
+export const LANGUAGES = ['python', 'javascript', 'typescript', 'bash'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export const EXECUTION_STATUSES = ['ok', 'error', 'timeout', 'oom', 'killed'] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+export interface ExecutionError {
+  readonly name: string;
+  readonly message: string;
+  readonly traceback: string;
+}
+
+export interface ResultImage {
+  readonly name: string;
+  readonly mimeType: 'image/png';
+  readonly base64: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+export interface NotCarriedValue {
+  readonly name: string;
+  readonly type: string;
+  readonly reason: string;
+}
+
+export interface FileChange {
+  /** Relative to /mnt/data, '/'-separated. */
+  readonly path: string;
+  readonly size: number;
+  readonly mimeType: string;
+  readonly change: 'created' | 'modified';
+  /** Links made in the sandbox are listed, never served. */
+  readonly kind: 'file' | 'symlink' | 'hardlink';
+  /** Signed download link, when the server knows its public URL. */
+  readonly downloadUrl?: string;
+}
+
+export interface CapturedText {
+  readonly text: string;
+  /** Characters cut from the middle (head and tail are kept). 0 when nothing was cut. */
+  readonly truncatedChars: number;
+}
+
+export interface ExecutionResult {
+  readonly sessionId: string;
+  readonly language: Language;
+  readonly status: ExecutionStatus;
+  readonly exitCode: number | null;
+  readonly stdout: CapturedText;
+  readonly stderr: CapturedText;
+  /** Repr of the trailing expression (Python, JS/TS), else null. */
+  readonly value: string | null;
+  readonly error: ExecutionError | null;
+  readonly images: readonly ResultImage[];
+  readonly imagesOmitted: number;
+  readonly files: readonly FileChange[];
+  readonly notCarried: readonly NotCarriedValue[];
+  /** True when this run's interpreter state was saved for the next run. */
+  readonly stateSaved: boolean;
+  /** Plain-language remark for the model: timeout, OOM, quota, state kept from before. */
+  readonly notice: string | null;
+  readonly durationMs: number;
+  readonly queuedMs: number;
+}
+
+export interface OutputChunk {
+  readonly stream: 'stdout' | 'stderr';
+  readonly text: string;
+}
+
+export interface ExecuteRequest {
+  readonly principal: Principal;
+  /** Absent: the principal's default session (created on first use). */
+  readonly sessionId?: string | undefined;
+  readonly language: Language;
+  readonly code: string;
+  /** May lower the configured limit, never raise it. */
+  readonly timeoutMs?: number | undefined;
+  readonly onOutput?: ((chunk: OutputChunk) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface SessionInfo {
+  readonly id: string;
+  readonly createdAt: string;
+  readonly lastUsedAt: string;
+  readonly expiresAt: string;
+  readonly isDefault: boolean;
+  readonly executions: number;
+}
+
+export interface HistoryEntry {
+  readonly at: string;
+  readonly language: Language;
+  readonly code: string;
+  readonly status: ExecutionStatus;
+  readonly durationMs: number;
+  readonly stdoutPreview: string;
+  readonly errorName: string | null;
+}
+
+export interface RuntimeInfo {
+  readonly runtime: 'python' | 'node' | 'bash';
+  readonly image: string;
+  readonly languageVersion: string;
+  readonly packages: Readonly<Record<string, string>>;
+}
+
+export interface SystemInfo {
+  readonly codecellVersion: string;
+  readonly executor: { readonly kind: 'docker'; readonly engineVersion: string; readonly containerRuntime: string };
+  readonly languages: readonly Language[];
+  readonly runtimes: readonly RuntimeInfo[];
+  readonly limits: {
+    readonly timeoutSeconds: number;
+    readonly maxOutputChars: number;
+    readonly memoryMb: number;
+    readonly cpus: number;
+    readonly pidsLimit: number;
+    readonly maxFileMb: number;
+    readonly sessionQuotaMb: number;
+    readonly maxImagesPerRun: number;
+    readonly sessionTtlSeconds: number;
+    readonly maxSessions: number;
+  };
+  readonly network: 'none';
+  readonly workingDirectory: '/mnt/data';
+}
+
+export interface HealthReport {
+  readonly ok: boolean;
+  readonly docker: { readonly reachable: boolean; readonly error?: string };
+  readonly pool: Readonly<Record<string, number>>;
+  readonly queue: { readonly running: number; readonly waiting: number };
+}
+
+/** What the interfaces call. Implemented by Engine (src/engine/engine.ts). */
+export interface EngineApi {
+  execute(request: ExecuteRequest): Promise<ExecutionResult>;
+  createSession(principal: Principal): Promise<SessionInfo>;
+  listSessions(principal: Principal): Promise<SessionInfo[]>;
+  /** Throws SESSION_NOT_FOUND for unknown, expired or foreign sessions. */
+  getHistory(principal: Principal, sessionId: string): Promise<{ session: SessionInfo; history: HistoryEntry[] }>;
+  /** Forgets the session's variables in every language; its files stay. */
+  resetSession(principal: Principal, sessionId: string | undefined): Promise<SessionInfo>;
+  /** Deletes the session with its files and state. */
+  closeSession(principal: Principal, sessionId: string): Promise<void>;
+  /** The session id a call without session_id would use (creates the default session if needed). */
+  resolveSessionId(principal: Principal, sessionId: string | undefined): Promise<string>;
+  systemInfo(): Promise<SystemInfo>;
+  health(): Promise<HealthReport>;
+  /** Stops taking work, cancels queued jobs, kills running containers, removes every container. */
+  shutdown(): Promise<void>;
+}

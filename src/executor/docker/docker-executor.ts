@@ -1,0 +1,268 @@
+/**
+ * Runs one job in one throwaway container:
+ *   take a warm container → move the session's files and snapshot into its slot → send the job →
+ *   stream output → result frame, exit, timeout or abort → kill → move files back → adopt the new
+ *   snapshot only if the runner reported it saved → remove the container (in the background).
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import Docker from 'dockerode';
+import type { Settings } from '../../config/settings.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import type { CapturedText, ExecutionStatus, OutputChunk } from '../../engine/types.js';
+import { CodecellError } from '../../errors.js';
+import { OutputCapture } from '../output-capture.js';
+import type { ResultFrame } from '../runner-protocol.js';
+import { Slot } from '../slot.js';
+import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
+import type { PoolKey } from './pool-key.js';
+import { newNonce, type RunOutcome } from './runner-container.js';
+import { WarmPool } from './warm-pool.js';
+
+export interface ExecutorJob {
+  readonly pool: PoolKey;
+  readonly sessionId: string;
+  /** The session's files directory on the host (its /mnt/data). */
+  readonly filesDir: string;
+  /** Where this runtime's snapshot lives on the host; replaced only by a good run. */
+  readonly stateFile: string;
+  readonly code: string;
+  readonly sourceLanguage: 'python' | 'javascript' | 'typescript' | 'bash';
+  readonly timeoutMs: number;
+  readonly maxImages: number;
+  readonly onOutput?: ((chunk: OutputChunk) => void) | undefined;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export interface ExecutorResult {
+  readonly status: ExecutionStatus;
+  readonly exitCode: number | null;
+  readonly stdout: CapturedText;
+  readonly stderr: CapturedText;
+  readonly frame: ResultFrame | null;
+  readonly stateSaved: boolean;
+  readonly notice: string | null;
+  readonly warm: boolean;
+  readonly durationMs: number;
+}
+
+export class DockerExecutor {
+  readonly docker: Docker;
+  readonly instanceId: string;
+  readonly pool: WarmPool;
+  private readonly slotsRoot: string;
+  private readonly disposals = new Set<Promise<void>>();
+  private readonly running = new Set<AbortController>();
+
+  constructor(
+    private readonly settings: Settings,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.docker = new Docker({ socketPath: settings.docker.socketPath });
+    // Containers are labelled with the data dir they serve: a restart with the same data dir
+    // recognises its own leftovers, and two servers with different data dirs never touch each other's.
+    this.instanceId = createHash('sha256').update(settings.dataDir).digest('hex').slice(0, 16);
+    this.slotsRoot = path.join(settings.dataDir, 'slots');
+    this.pool = new WarmPool({
+      docker: this.docker,
+      settings,
+      instanceId: this.instanceId,
+      slotsRoot: this.slotsRoot,
+      logger,
+      metrics,
+    });
+  }
+
+  /**
+   * Removes containers a crashed predecessor left behind and puts any session files still sitting in
+   * its slots back where they belong. `filesDirOf` maps a session id to its files dir (null: gone).
+   */
+  async recover(filesDirOf: (sessionId: string) => string | null): Promise<void> {
+    await this.removeOwnContainers();
+    await fs.mkdir(this.slotsRoot, { recursive: true, mode: 0o711 });
+    for (const name of await fs.readdir(this.slotsRoot)) {
+      const slot = Slot.existing(path.join(this.slotsRoot, name));
+      const owner = await slot.owner();
+      const filesDir = owner ? filesDirOf(owner) : null;
+      if (filesDir) {
+        await slot.detach(filesDir);
+        this.logger.warn({ session: owner }, 'moved session files back from a slot left by a crash');
+      }
+      await slot.dispose();
+    }
+  }
+
+  async run(job: ExecutorJob): Promise<ExecutorResult> {
+    const began = performance.now();
+    const abort = new AbortController();
+    const signal = job.signal ? AbortSignal.any([job.signal, abort.signal]) : abort.signal;
+    this.running.add(abort);
+    let taken: Awaited<ReturnType<WarmPool['take']>>;
+    try {
+      taken = await this.pool.take(job.pool);
+    } catch (error) {
+      this.running.delete(abort);
+      this.logger.error({ err: error, pool: job.pool }, 'could not start an execution container');
+      throw new CodecellError(
+        'RUNTIME_UNAVAILABLE',
+        `could not start a ${job.pool} container (${error instanceof Error ? error.message : String(error)}); ` +
+          'check that Docker runs and the images are built (npm run images)',
+      );
+    }
+    const { runner, warm } = taken;
+    try {
+      const restore = await runner.slot.attach(job.sessionId, job.filesDir, job.stateFile);
+      const stdout = new StreamText('stdout', this.settings.limits.maxOutputChars, job.onOutput);
+      const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
+      let outcome: RunOutcome;
+      try {
+        outcome = await runner.run(
+          {
+            v: 1,
+            nonce: newNonce(),
+            code: job.code,
+            restore,
+            maxImages: job.maxImages,
+            sourceLanguage: job.sourceLanguage,
+          },
+          {
+            onStdout: (bytes) => stdout.push(bytes),
+            onStderr: (bytes) => stderr.push(bytes),
+            timeoutMs: job.timeoutMs,
+            signal,
+          },
+        );
+      } finally {
+        // The container is dead (or never ran): no process can touch the files any more.
+        await runner.kill();
+        await runner.slot.detach(job.filesDir);
+      }
+      const frame = outcome.end.kind === 'result' ? outcome.end.frame : null;
+      const stateSaved = frame !== null && frame.stateSaved && (await runner.slot.adoptState(job.stateFile));
+      const { status, notice } = this.classify(outcome, job, stateSaved, signal);
+      return {
+        status,
+        exitCode: frame ? frame.exitCode : outcome.exitCode,
+        stdout: stdout.finish(),
+        stderr: stderr.finish(),
+        frame,
+        stateSaved,
+        notice,
+        warm,
+        durationMs: Math.round(performance.now() - began),
+      };
+    } finally {
+      this.running.delete(abort);
+      this.track(runner.dispose());
+    }
+  }
+
+  /** Kills every running job (their sessions keep the last good state) and removes all containers. */
+  async shutdown(): Promise<void> {
+    for (const abort of this.running) abort.abort();
+    await this.pool.drain();
+    while (this.running.size > 0 || this.disposals.size > 0) {
+      await Promise.allSettled([...this.disposals]);
+      if (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await this.removeOwnContainers();
+  }
+
+  async engineVersion(): Promise<string> {
+    const version = await this.docker.version();
+    return version.Version;
+  }
+
+  private classify(
+    outcome: RunOutcome,
+    job: ExecutorJob,
+    stateSaved: boolean,
+    signal: AbortSignal,
+  ): { status: ExecutionStatus; notice: string | null } {
+    const memoryMb = Math.round(this.settings.limits.memoryBytes / 1024 / 1024);
+    const kept = 'The session keeps its variables from before this run; files written so far are kept.';
+    const { end } = outcome;
+    switch (end.kind) {
+      case 'result':
+        if (outcome.oomKilled) {
+          return {
+            status: 'oom',
+            notice: `out of memory (limit ${memoryMb} MiB): a process of this run was killed.` +
+              (stateSaved ? '' : ` ${kept}`),
+          };
+        }
+        return { status: end.frame.outcome, notice: end.frame.stateError ? `state not saved: ${end.frame.stateError}` : null };
+      case 'timeout':
+        return {
+          status: 'timeout',
+          notice: `timed out after ${formatSeconds(job.timeoutMs)} (limit): the run was stopped. ${kept}`,
+        };
+      case 'exited':
+        if (outcome.oomKilled) {
+          return { status: 'oom', notice: `out of memory (limit ${memoryMb} MiB): the run was killed. ${kept}` };
+        }
+        return {
+          status: 'killed',
+          notice: `the interpreter died without finishing (exit code ${outcome.exitCode ?? 'unknown'}). ${kept}`,
+        };
+      case 'aborted':
+        return {
+          status: 'killed',
+          notice: `${signal.aborted && job.signal?.aborted ? 'cancelled by the caller' : 'stopped because the server is shutting down'}. ${kept}`,
+        };
+      case 'flood':
+        return { status: 'killed', notice: `stopped: ${end.what}. ${kept}` };
+    }
+  }
+
+  private track(disposal: Promise<void>): void {
+    this.disposals.add(disposal);
+    void disposal.finally(() => this.disposals.delete(disposal));
+  }
+
+  private async removeOwnContainers(): Promise<void> {
+    const leftovers = await this.docker.listContainers({
+      all: true,
+      filters: { label: [`${CONTAINER_LABEL}=true`, `${INSTANCE_LABEL}=${this.instanceId}`] },
+    });
+    await Promise.all(
+      leftovers.map((info) => this.docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined)),
+    );
+  }
+}
+
+/** Decodes one output stream (UTF-8 split across chunks is fine), caps it, and streams it live. */
+class StreamText {
+  private readonly decoder = new TextDecoder('utf-8');
+  private readonly capture: OutputCapture;
+
+  constructor(
+    private readonly stream: 'stdout' | 'stderr',
+    limitChars: number,
+    private readonly onOutput: ((chunk: OutputChunk) => void) | undefined,
+  ) {
+    this.capture = new OutputCapture(limitChars);
+  }
+
+  push(bytes: Buffer): void {
+    this.add(this.decoder.decode(bytes, { stream: true }));
+  }
+
+  finish(): CapturedText {
+    this.add(this.decoder.decode());
+    return this.capture.result();
+  }
+
+  private add(text: string): void {
+    if (text.length === 0) return;
+    this.capture.append(text);
+    this.onOutput?.({ stream: this.stream, text });
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}

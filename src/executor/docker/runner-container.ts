@@ -1,0 +1,238 @@
+/**
+ * One execution container from birth to death: created with its slot, attached before start so no
+ * byte is lost, started, and ready once the runner's ready frame arrives. It then runs exactly one
+ * job and is killed and removed. Nothing is ever reused.
+ */
+import { randomBytes } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import type Docker from 'dockerode';
+import type { Container } from 'dockerode';
+import type { Settings } from '../../config/settings.js';
+import type { Logger } from '../../logger.js';
+import { FrameScanner } from '../frame-scanner.js';
+import {
+  READY_NONCE,
+  ReadyFrameSchema,
+  ResultFrameSchema,
+  type JobLine,
+  type ResultFrame,
+} from '../runner-protocol.js';
+import { Slot } from '../slot.js';
+import { containerSpec } from './container-spec.js';
+import type { PoolKey } from './pool-key.js';
+
+const READY_TIMEOUT_MS = 60_000;
+const MAX_FRAME_BYTES = 96 * 1024 * 1024;
+/** Past this much raw output the run is stopped: nobody reads 64 MiB of text. */
+export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
+
+export type RunEnd =
+  | { readonly kind: 'result'; readonly frame: ResultFrame }
+  | { readonly kind: 'exited' }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'aborted' }
+  | { readonly kind: 'flood'; readonly what: string };
+
+export interface RunOutcome {
+  readonly end: RunEnd;
+  readonly exitCode: number | null;
+  readonly oomKilled: boolean;
+}
+
+export interface RunHooks {
+  readonly onStdout: (bytes: Buffer) => void;
+  readonly onStderr: (bytes: Buffer) => void;
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal | undefined;
+}
+
+export class RunnerContainer {
+  private readonly scanner: FrameScanner;
+  private readonly stdout = new PassThrough();
+  private readonly stderr = new PassThrough();
+  private hooks: RunHooks | null = null;
+  private settle: ((end: RunEnd) => void) | null = null;
+  private readyResolve: (() => void) | null = null;
+  private streamBytes = 0;
+  private exited: Promise<number | null>;
+  private exitedResolve!: (code: number | null) => void;
+  private disposed = false;
+  private running = true;
+  readonly startedAt = Date.now();
+
+  private constructor(
+    private readonly docker: Docker,
+    readonly container: Container,
+    readonly slot: Slot,
+    readonly pool: PoolKey,
+    private readonly logger: Logger,
+  ) {
+    this.exited = new Promise((resolve) => (this.exitedResolve = resolve));
+    void this.exited.then(() => (this.running = false));
+    this.scanner = new FrameScanner(READY_NONCE, MAX_FRAME_BYTES, {
+      onText: (bytes) => this.hooks?.onStdout(bytes),
+      onFrame: (json) => this.handleFrame(json),
+      onOversizedFrame: () => this.settle?.({ kind: 'flood', what: 'result frame over the size limit' }),
+    });
+    this.stdout.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.scanner.push(bytes)));
+    this.stderr.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.hooks?.onStderr(bytes)));
+  }
+
+  /** Creates, attaches and starts a container; resolves once its runner is ready for a job. */
+  static async start(options: {
+    docker: Docker;
+    settings: Settings;
+    instanceId: string;
+    slotsRoot: string;
+    pool: PoolKey;
+    logger: Logger;
+  }): Promise<RunnerContainer> {
+    const slot = await Slot.create(options.slotsRoot);
+    let container: Container | null = null;
+    try {
+      container = await options.docker.createContainer(
+        containerSpec(options.settings, options.instanceId, options.pool, slot),
+      );
+      const runner = new RunnerContainer(
+        options.docker,
+        container,
+        slot,
+        options.pool,
+        options.logger.child({ container: container.id.slice(0, 12), pool: options.pool }),
+      );
+      await runner.attachAndStart();
+      return runner;
+    } catch (error) {
+      if (container) await container.remove({ force: true }).catch(() => undefined);
+      await slot.dispose().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async attachAndStart(): Promise<void> {
+    const stream = await this.container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+    this.docker.modem.demuxStream(stream, this.stdout, this.stderr);
+    stream.on('end', () => this.scanner.flush());
+    this.attached = stream;
+    const ready = new Promise<void>((resolve, reject) => {
+      const fail = (error: Error) => {
+        clearTimeout(timer);
+        this.readyResolve = null;
+        reject(error);
+      };
+      const timer = setTimeout(() => fail(new Error(`runner not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
+      this.readyResolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      void this.exited.then(() => {
+        if (this.readyResolve) fail(new Error('runner exited before it was ready'));
+      });
+    });
+    // Handled below by `await ready`; this keeps an early rejection from being reported as unhandled.
+    ready.catch(() => undefined);
+    await this.container.start();
+    this.container
+      .wait()
+      .then((status: { StatusCode?: number }) => this.exitedResolve(status.StatusCode ?? null))
+      .catch(() => this.exitedResolve(null));
+    void this.exited.then(() => this.settle?.({ kind: 'exited' }));
+    await ready;
+  }
+
+  private attached: NodeJS.ReadWriteStream | null = null;
+
+  /** False once the container has stopped (a warm container that died is never handed out). */
+  get alive(): boolean {
+    return this.running && !this.disposed;
+  }
+
+  /** Runs one job. Always resolves; the container is stopped (killed) by the time it does. */
+  async run(job: JobLine, hooks: RunHooks): Promise<RunOutcome> {
+    this.hooks = hooks;
+    this.scanner.expectNonce(job.nonce);
+    const end = await new Promise<RunEnd>((resolve) => {
+      let done = false;
+      const finish = (value: RunEnd) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        hooks.signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      };
+      const onAbort = () => finish({ kind: 'aborted' });
+      const timer = setTimeout(() => finish({ kind: 'timeout' }), hooks.timeoutMs);
+      hooks.signal?.addEventListener('abort', onAbort, { once: true });
+      if (hooks.signal?.aborted) onAbort();
+      this.settle = finish;
+      this.attached?.write(`${JSON.stringify(job)}\n`);
+      this.attached?.end();
+    });
+    this.settle = null;
+    await this.kill();
+    const exitCode = await this.exited;
+    const oomKilled = await this.wasOomKilled();
+    this.hooks = null;
+    return { end, exitCode, oomKilled };
+  }
+
+  /** Kills the container (if it still runs) and waits until it is dead. */
+  async kill(): Promise<void> {
+    await this.container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+    await this.exited;
+  }
+
+  /** Removes the container and its slot. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.container.remove({ force: true }).catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'container removal failed');
+    });
+    await this.slot.dispose().catch(() => undefined);
+  }
+
+  private async wasOomKilled(): Promise<boolean> {
+    try {
+      const info = await this.container.inspect();
+      return info.State.OOMKilled === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private countAndPass(chunk: Buffer, pass: (bytes: Buffer) => void): void {
+    this.streamBytes += chunk.length;
+    if (this.streamBytes > MAX_STREAM_BYTES) {
+      this.settle?.({ kind: 'flood', what: `output over ${MAX_STREAM_BYTES / 1024 / 1024} MiB` });
+      return;
+    }
+    pass(chunk);
+  }
+
+  private handleFrame(json: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch {
+      this.logger.warn('runner sent a frame that is not JSON');
+      return;
+    }
+    if (this.readyResolve) {
+      const ready = ReadyFrameSchema.safeParse(value);
+      if (ready.success) {
+        const resolve = this.readyResolve;
+        this.readyResolve = null;
+        resolve();
+      } else this.logger.warn('runner sent an invalid ready frame');
+      return;
+    }
+    const result = ResultFrameSchema.safeParse(value);
+    if (result.success) this.settle?.({ kind: 'result', frame: result.data });
+    else this.logger.warn({ issues: result.error.issues.slice(0, 3) }, 'runner sent an invalid result frame');
+  }
+}
+
+export function newNonce(): string {
+  return randomBytes(16).toString('hex');
+}

@@ -1,0 +1,139 @@
+/**
+ * Containers started ahead of time, per pool key, so a run does not pay container start-up (and, for
+ * the scientific Python pool, the heavy imports) on its critical path. A container leaves the pool
+ * for exactly one job and is then thrown away; the pool refills in the background.
+ */
+import type Docker from 'dockerode';
+import PQueue from 'p-queue';
+import type { Settings } from '../../config/settings.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { POOL_KEYS, poolTarget, type PoolKey } from './pool-key.js';
+import { RunnerContainer } from './runner-container.js';
+
+/** After this many failed starts in a row a pool stops refilling until a take() succeeds. */
+const MAX_CONSECUTIVE_FAILURES = 3;
+
+export interface TakenContainer {
+  readonly runner: RunnerContainer;
+  /** True when it came warm from the pool, false when it was started for this job. */
+  readonly warm: boolean;
+}
+
+export class WarmPool {
+  private readonly idle = new Map<PoolKey, RunnerContainer[]>();
+  private readonly starting = new Map<PoolKey, number>();
+  private readonly failures = new Map<PoolKey, number>();
+  private readonly starts: PQueue;
+  private stopped = false;
+
+  constructor(
+    private readonly deps: {
+      docker: Docker;
+      settings: Settings;
+      instanceId: string;
+      slotsRoot: string;
+      logger: Logger;
+      metrics: Metrics;
+    },
+  ) {
+    // Refills run two at a time: enough to keep up with a busy server, without starving running jobs.
+    this.starts = new PQueue({ concurrency: 2 });
+    for (const key of POOL_KEYS) {
+      this.idle.set(key, []);
+      this.starting.set(key, 0);
+      this.failures.set(key, 0);
+    }
+  }
+
+  /** Starts filling every pool to its target. */
+  fill(): void {
+    for (const key of POOL_KEYS) this.refill(key);
+  }
+
+  readyCount(key: PoolKey): number {
+    return this.idle.get(key)?.length ?? 0;
+  }
+
+  sizes(): Record<PoolKey, number> {
+    return Object.fromEntries(POOL_KEYS.map((key) => [key, this.readyCount(key)])) as Record<PoolKey, number>;
+  }
+
+  /** A ready container for `key`: warm from the pool when one is there, else started now. */
+  async take(key: PoolKey): Promise<TakenContainer> {
+    const idle = this.idle.get(key) ?? [];
+    let runner = idle.shift();
+    while (runner && !runner.alive) {
+      void runner.dispose();
+      runner = idle.shift();
+    }
+    this.updateGauge(key);
+    this.refill(key);
+    if (runner) {
+      this.deps.metrics.poolHits.inc({ pool: key, result: 'hit' });
+      return { runner, warm: true };
+    }
+    this.deps.metrics.poolHits.inc({ pool: key, result: 'miss' });
+    const started = await this.startOne(key);
+    this.failures.set(key, 0);
+    return { runner: started, warm: false };
+  }
+
+  /** Stops refilling and removes every idle container. */
+  async drain(): Promise<void> {
+    this.stopped = true;
+    this.starts.clear();
+    await this.starts.onIdle();
+    const idle = [...this.idle.values()].flat();
+    for (const key of POOL_KEYS) this.idle.set(key, []);
+    await Promise.all(idle.map((runner) => runner.dispose()));
+    for (const key of POOL_KEYS) this.updateGauge(key);
+  }
+
+  private refill(key: PoolKey): void {
+    if (this.stopped) return;
+    const target = poolTarget(this.deps.settings, key);
+    const have = this.readyCount(key) + (this.starting.get(key) ?? 0);
+    if ((this.failures.get(key) ?? 0) >= MAX_CONSECUTIVE_FAILURES) return;
+    for (let missing = target - have; missing > 0; missing -= 1) {
+      this.starting.set(key, (this.starting.get(key) ?? 0) + 1);
+      void this.starts.add(async () => {
+        try {
+          if (this.stopped) return;
+          const runner = await this.startOne(key);
+          if (this.stopped) {
+            await runner.dispose();
+            return;
+          }
+          this.idle.get(key)?.push(runner);
+          this.failures.set(key, 0);
+          this.updateGauge(key);
+        } catch (error) {
+          const failures = (this.failures.get(key) ?? 0) + 1;
+          this.failures.set(key, failures);
+          this.deps.logger.error({ err: error, pool: key, failures }, 'warm container failed to start');
+        } finally {
+          this.starting.set(key, (this.starting.get(key) ?? 1) - 1);
+        }
+      });
+    }
+  }
+
+  private async startOne(key: PoolKey): Promise<RunnerContainer> {
+    const began = performance.now();
+    const runner = await RunnerContainer.start({
+      docker: this.deps.docker,
+      settings: this.deps.settings,
+      instanceId: this.deps.instanceId,
+      slotsRoot: this.deps.slotsRoot,
+      pool: key,
+      logger: this.deps.logger,
+    });
+    this.deps.metrics.containerStart.observe({ pool: key }, (performance.now() - began) / 1000);
+    return runner;
+  }
+
+  private updateGauge(key: PoolKey): void {
+    this.deps.metrics.poolSize.set({ pool: key }, this.readyCount(key));
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * A slot is the host side of one container's mounts:
+ *
+ *   <slot>/data  → /mnt/data            (read-write)  the session's files, moved in for the run
+ *   <slot>/in    → /run/codecell/in     (read-only)   the last snapshot, hard-linked in
+ *   <slot>/out   → /run/codecell/out    (read-write)  where the runner leaves the new snapshot
+ *   <slot>/owner                        (host only)   which session's files are inside, for crash recovery
+ *
+ * Warm containers are made before anyone knows which session they will serve, so their mounts
+ * point at an empty slot; at hand-over the session's files are renamed into it (no copying, however
+ * large), and renamed back once the container is dead. Nothing here follows a link the sandbox made.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { SANDBOX_UID } from './docker/container-spec.js';
+
+const RUNNING_AS_ROOT = process.getuid?.() === 0;
+
+export class Slot {
+  private constructor(readonly root: string) {}
+
+  get dataDir(): string {
+    return path.join(this.root, 'data');
+  }
+  get inDir(): string {
+    return path.join(this.root, 'in');
+  }
+  get outDir(): string {
+    return path.join(this.root, 'out');
+  }
+  private get ownerFile(): string {
+    return path.join(this.root, 'owner');
+  }
+
+  static async create(slotsRoot: string): Promise<Slot> {
+    const slot = new Slot(path.join(slotsRoot, randomBytes(12).toString('hex')));
+    await fs.mkdir(slot.root, { recursive: true, mode: 0o711 });
+    await fs.mkdir(slot.inDir, { mode: 0o755 });
+    for (const dir of [slot.dataDir, slot.outDir]) {
+      await fs.mkdir(dir, { mode: 0o755 });
+      await sandboxOwns(dir);
+    }
+    return slot;
+  }
+
+  /** Opens a slot left behind by an earlier process (crash recovery). */
+  static existing(root: string): Slot {
+    return new Slot(root);
+  }
+
+  /** Moves the session's files in and links its snapshot. */
+  async attach(sessionId: string, filesDir: string, stateFile: string | null): Promise<boolean> {
+    await fs.writeFile(this.ownerFile, sessionId, { mode: 0o600 });
+    await moveEntries(filesDir, this.dataDir);
+    if (stateFile === null) return false;
+    try {
+      await fs.link(stateFile, path.join(this.inDir, 'state'));
+      return true;
+    } catch (error) {
+      if (isCode(error, 'ENOENT')) return false;
+      if (!isCode(error, 'EXDEV')) throw error;
+      await fs.copyFile(stateFile, path.join(this.inDir, 'state'));
+      return true;
+    }
+  }
+
+  /** Moves the session's files back. Only call once no process can write to the slot any more. */
+  async detach(filesDir: string): Promise<void> {
+    await moveEntries(this.dataDir, filesDir);
+    await fs.rm(this.ownerFile, { force: true });
+  }
+
+  /** The session whose files are in this slot, if any (crash recovery). */
+  async owner(): Promise<string | null> {
+    try {
+      return (await fs.readFile(this.ownerFile, 'utf8')).trim();
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * Moves the runner's new snapshot to `target` (atomically replacing the old one). Only a plain
+   * file is taken: a link the sandbox put there is ignored.
+   */
+  async adoptState(target: string): Promise<boolean> {
+    const produced = path.join(this.outDir, 'state');
+    try {
+      const info = await fs.lstat(produced);
+      if (!info.isFile()) return false;
+    } catch {
+      return false;
+    }
+    await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
+    await fs.rename(produced, target);
+    return true;
+  }
+
+  async dispose(): Promise<void> {
+    await fs.rm(this.root, { recursive: true, force: true });
+  }
+}
+
+async function moveEntries(from: string, to: string): Promise<void> {
+  await fs.mkdir(to, { recursive: true });
+  for (const name of await fs.readdir(from)) {
+    await fs.rename(path.join(from, name), path.join(to, name));
+  }
+}
+
+async function sandboxOwns(dir: string): Promise<void> {
+  if (RUNNING_AS_ROOT) await fs.chown(dir, SANDBOX_UID, SANDBOX_UID);
+  else await fs.chmod(dir, 0o777);
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+}

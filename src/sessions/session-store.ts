@@ -1,0 +1,295 @@
+/**
+ * Sessions on disk. A session is a directory; nothing about it lives only in memory, so a restart
+ * loses nothing and an idle session costs disk, not memory.
+ *
+ *   <dataDir>/sessions/<id>/meta.json          owner, times, counters
+ *   <dataDir>/sessions/<id>/files/             the session's /mnt/data
+ *   <dataDir>/sessions/<id>/state/<runtime>    interpreter snapshots (opaque bytes: never parsed here)
+ *   <dataDir>/sessions/<id>/history.jsonl      one line per execution
+ *   <dataDir>/principals/<principal>.json      the principal's default session id
+ *
+ * Session ids are UUIDs made here; any other string is "not found" before it touches a path.
+ * A session belongs to one principal; every other principal gets the same "not found".
+ */
+import { randomUUID } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { CodecellError } from '../errors.js';
+import type { HistoryEntry, SessionInfo } from '../engine/types.js';
+import type { RuntimeName } from '../config/settings.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import type { Principal } from './principal.js';
+import { writeFileAtomic } from './atomic-write.js';
+
+const SESSION_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const HISTORY_CODE_CHARS = 4000;
+
+const SessionMetaSchema = z.object({
+  id: z.string().regex(SESSION_ID_PATTERN),
+  owner: z.string().regex(/^[0-9a-f]{32}$/),
+  createdAt: z.number(),
+  lastUsedAt: z.number(),
+  isDefault: z.boolean(),
+  executions: z.number().int().min(0),
+  /** Heavy Python modules the session's state uses: picks a warm container that preloads them. */
+  pythonModules: z.array(z.string()).default([]),
+});
+export type SessionMeta = z.infer<typeof SessionMetaSchema>;
+
+const PrincipalRecordSchema = z.object({ defaultSessionId: z.string().regex(SESSION_ID_PATTERN) });
+
+export interface ResolvedSession {
+  readonly meta: SessionMeta;
+  /** True when the caller asked for its default session and it had to be made anew. */
+  readonly freshDefault: boolean;
+  /** Set when the previous default session had expired. */
+  readonly previousDefaultExpired: boolean;
+}
+
+export interface SessionStoreOptions {
+  readonly dataDir: string;
+  readonly ttlMs: number;
+  readonly maxSessions: number;
+  readonly now?: () => number;
+}
+
+export class SessionStore {
+  readonly sessionsDir: string;
+  private readonly principalsDir: string;
+  private readonly index = new Map<string, SessionMeta>();
+  private readonly locks = new KeyedMutex();
+  private readonly principalLocks = new KeyedMutex();
+  private readonly now: () => number;
+
+  private constructor(private readonly options: SessionStoreOptions) {
+    this.sessionsDir = path.join(options.dataDir, 'sessions');
+    this.principalsDir = path.join(options.dataDir, 'principals');
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Opens (and creates) the store, loading every session's metadata. Corrupt entries are skipped. */
+  static async open(options: SessionStoreOptions): Promise<SessionStore> {
+    const store = new SessionStore(options);
+    await fs.mkdir(store.sessionsDir, { recursive: true, mode: 0o700 });
+    await fs.mkdir(store.principalsDir, { recursive: true, mode: 0o700 });
+    await fs.chmod(options.dataDir, 0o700);
+    for (const entry of await fs.readdir(store.sessionsDir)) {
+      if (!SESSION_ID_PATTERN.test(entry)) continue;
+      const meta = await store.readMeta(entry);
+      if (meta) store.index.set(entry, meta);
+    }
+    return store;
+  }
+
+  get count(): number {
+    return this.index.size;
+  }
+
+  filesDir(sessionId: string): string {
+    return path.join(this.sessionDir(sessionId), 'files');
+  }
+
+  stateFile(sessionId: string, runtime: RuntimeName): string {
+    return path.join(this.sessionDir(sessionId), 'state', runtime);
+  }
+
+  stateDir(sessionId: string): string {
+    return path.join(this.sessionDir(sessionId), 'state');
+  }
+
+  /** Runs `task` while holding the session's lock: one execution (or file change) at a time. */
+  withLock<T>(sessionId: string, task: () => Promise<T>): Promise<T> {
+    return this.locks.run(sessionId, task);
+  }
+
+  async create(principal: Principal, isDefault = false): Promise<SessionMeta> {
+    if (this.index.size >= this.options.maxSessions) await this.sweepExpired();
+    if (this.index.size >= this.options.maxSessions) {
+      throw new CodecellError(
+        'SESSION_LIMIT',
+        `the server holds its maximum of ${this.options.maxSessions} sessions (MAX_SESSIONS); ` +
+          'close a session you no longer need with close_execution_session, or wait for idle ones to expire',
+      );
+    }
+    const at = this.now();
+    const meta: SessionMeta = {
+      id: randomUUID(),
+      owner: principal.id,
+      createdAt: at,
+      lastUsedAt: at,
+      isDefault,
+      executions: 0,
+      pythonModules: [],
+    };
+    const dir = this.sessionDir(meta.id);
+    await fs.mkdir(path.join(dir, 'files'), { recursive: true, mode: 0o700 });
+    await fs.mkdir(path.join(dir, 'state'), { recursive: true, mode: 0o700 });
+    await this.writeMeta(meta);
+    this.index.set(meta.id, meta);
+    return meta;
+  }
+
+  /**
+   * The session a call runs in. With an id: that session, if the principal owns it and it has not
+   * expired, else SESSION_NOT_FOUND (never a silent new session). Without: the principal's default
+   * session, made on first use.
+   */
+  async resolve(principal: Principal, sessionId: string | undefined): Promise<ResolvedSession> {
+    if (sessionId !== undefined) {
+      return { meta: await this.get(principal, sessionId), freshDefault: false, previousDefaultExpired: false };
+    }
+    return this.principalLocks.run(principal.id, async () => {
+      const record = await this.readPrincipal(principal.id);
+      let previousDefaultExpired = false;
+      if (record) {
+        const meta = this.index.get(record.defaultSessionId);
+        if (meta && meta.owner === principal.id) {
+          if (!this.isExpired(meta)) return { meta, freshDefault: false, previousDefaultExpired: false };
+          previousDefaultExpired = true;
+          await this.delete(meta.id);
+        }
+      }
+      const meta = await this.create(principal, true);
+      await writeFileAtomic(
+        this.principalFile(principal.id),
+        JSON.stringify({ defaultSessionId: meta.id }),
+      );
+      return { meta, freshDefault: true, previousDefaultExpired };
+    });
+  }
+
+  /** The session, when `principal` owns it and it is live. */
+  async get(principal: Principal, sessionId: string): Promise<SessionMeta> {
+    const meta = SESSION_ID_PATTERN.test(sessionId) ? this.index.get(sessionId) : undefined;
+    if (!meta || meta.owner !== principal.id) throw notFound(sessionId);
+    if (this.isExpired(meta)) {
+      await this.delete(meta.id);
+      throw new CodecellError(
+        'SESSION_NOT_FOUND',
+        `session ${sessionId} expired after ${Math.round(this.options.ttlMs / 60000)} min without use ` +
+          'and its variables and files are gone. Create a new one with create_execution_session, ' +
+          'or leave session_id out to use your default session.',
+      );
+    }
+    return meta;
+  }
+
+  list(principal: Principal): SessionMeta[] {
+    return [...this.index.values()]
+      .filter((meta) => meta.owner === principal.id && !this.isExpired(meta))
+      .sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  info(meta: SessionMeta): SessionInfo {
+    return {
+      id: meta.id,
+      createdAt: new Date(meta.createdAt).toISOString(),
+      lastUsedAt: new Date(meta.lastUsedAt).toISOString(),
+      expiresAt: new Date(meta.lastUsedAt + this.options.ttlMs).toISOString(),
+      isDefault: meta.isDefault,
+      executions: meta.executions,
+    };
+  }
+
+  /** Marks a use: pushes the expiry out. */
+  async touch(sessionId: string, changes: Partial<Pick<SessionMeta, 'executions' | 'pythonModules'>> = {}): Promise<void> {
+    const meta = this.index.get(sessionId);
+    if (!meta) return;
+    const next: SessionMeta = { ...meta, ...changes, lastUsedAt: this.now() };
+    this.index.set(sessionId, next);
+    await this.writeMeta(next);
+  }
+
+  async appendHistory(sessionId: string, entry: HistoryEntry): Promise<void> {
+    const line = JSON.stringify({ ...entry, code: entry.code.slice(0, HISTORY_CODE_CHARS) });
+    await fs.appendFile(path.join(this.sessionDir(sessionId), 'history.jsonl'), `${line}\n`, { mode: 0o600 });
+  }
+
+  async history(sessionId: string, limit = 100): Promise<HistoryEntry[]> {
+    let raw: string;
+    try {
+      raw = await fs.readFile(path.join(this.sessionDir(sessionId), 'history.jsonl'), 'utf8');
+    } catch {
+      return [];
+    }
+    const entries: HistoryEntry[] = [];
+    for (const line of raw.split('\n')) {
+      if (!line) continue;
+      try {
+        entries.push(JSON.parse(line) as HistoryEntry);
+      } catch {
+        // A torn last line after a crash is skipped, not fatal.
+      }
+    }
+    return entries.slice(-limit);
+  }
+
+  /** Forgets variables (all snapshots); files stay. */
+  async resetState(sessionId: string): Promise<void> {
+    const dir = this.stateDir(sessionId);
+    await fs.rm(dir, { recursive: true, force: true });
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await this.touch(sessionId, { pythonModules: [] });
+  }
+
+  /** Removes the session and its files. */
+  async delete(sessionId: string): Promise<void> {
+    this.index.delete(sessionId);
+    await fs.rm(this.sessionDir(sessionId), { recursive: true, force: true });
+  }
+
+  /** Deletes every expired session that is not running right now. Returns how many went. */
+  async sweepExpired(): Promise<number> {
+    let removed = 0;
+    for (const meta of [...this.index.values()]) {
+      if (!this.isExpired(meta) || this.locks.isBusy(meta.id)) continue;
+      await this.withLock(meta.id, () => this.delete(meta.id));
+      removed += 1;
+    }
+    return removed;
+  }
+
+  private isExpired(meta: SessionMeta): boolean {
+    return this.now() - meta.lastUsedAt > this.options.ttlMs && !this.locks.isBusy(meta.id);
+  }
+
+  private sessionDir(sessionId: string): string {
+    if (!SESSION_ID_PATTERN.test(sessionId)) throw notFound(sessionId);
+    return path.join(this.sessionsDir, sessionId);
+  }
+
+  private principalFile(principalId: string): string {
+    return path.join(this.principalsDir, `${principalId}.json`);
+  }
+
+  private async readPrincipal(principalId: string): Promise<z.infer<typeof PrincipalRecordSchema> | null> {
+    try {
+      return PrincipalRecordSchema.parse(JSON.parse(await fs.readFile(this.principalFile(principalId), 'utf8')));
+    } catch {
+      return null;
+    }
+  }
+
+  private async readMeta(sessionId: string): Promise<SessionMeta | null> {
+    try {
+      const raw = await fs.readFile(path.join(this.sessionDir(sessionId), 'meta.json'), 'utf8');
+      return SessionMetaSchema.parse(JSON.parse(raw));
+    } catch {
+      return null;
+    }
+  }
+
+  private writeMeta(meta: SessionMeta): Promise<void> {
+    return writeFileAtomic(path.join(this.sessionDir(meta.id), 'meta.json'), JSON.stringify(meta));
+  }
+}
+
+function notFound(sessionId: string): CodecellError {
+  const shown = sessionId.length > 80 ? `${sessionId.slice(0, 80)}…` : sessionId;
+  return new CodecellError(
+    'SESSION_NOT_FOUND',
+    `no session ${JSON.stringify(shown)} exists for you (it may have been closed, expired, or belong to ` +
+      'someone else). Create one with create_execution_session, or leave session_id out to use your default session.',
+  );
+}

@@ -1,0 +1,51 @@
+/** A real engine on a throwaway data dir, with small pools, for tests. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { loadSettings, type Settings } from '../../src/config/settings.js';
+import { createEngine } from '../../src/engine/create-engine.js';
+import type { Engine } from '../../src/engine/engine.js';
+import type { FileService } from '../../src/files/file-service.js';
+import { createLogger } from '../../src/logger.js';
+import { Metrics } from '../../src/metrics/metrics.js';
+import { principalFor, type Principal } from '../../src/sessions/principal.js';
+
+export interface TestEngine {
+  readonly engine: Engine;
+  readonly files: FileService;
+  readonly settings: Settings;
+  readonly metrics: Metrics;
+  readonly principal: Principal;
+  readonly dataDir: string;
+  /** Shuts the engine down and deletes the data dir (unless keepData). */
+  close(options?: { keepData?: boolean }): Promise<void>;
+}
+
+export const SMALL_POOLS = {
+  CODECELL_POOL_PYTHON: '1',
+  CODECELL_POOL_PYTHON_LEAN: '1',
+  CODECELL_POOL_NODE: '1',
+  CODECELL_POOL_BASH: '1',
+};
+
+export async function startTestEngine(
+  overrides: Record<string, string> = {},
+  existingDataDir?: string,
+): Promise<TestEngine> {
+  const dataDir = existingDataDir ?? mkdtempSync(path.join(os.tmpdir(), 'codecell-test-'));
+  const settings = loadSettings({}, { LOG_LEVEL: 'silent', ...SMALL_POOLS, ...overrides, CODECELL_DATA_DIR: dataDir });
+  const metrics = new Metrics({ collectProcessMetrics: false });
+  const { engine, files } = await createEngine({ settings, logger: createLogger(settings.logLevel), metrics });
+  return {
+    engine,
+    files,
+    settings,
+    metrics,
+    principal: principalFor('test-key', 'test-user'),
+    dataDir,
+    async close(options = {}) {
+      await engine.shutdown();
+      if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
