@@ -58,7 +58,7 @@ export async function createEngine(deps: { settings: Settings; logger: Logger; m
     executor,
     queue: new JobQueue(settings.queue.concurrency, settings.queue.maxWaiting),
     fileChanges: new FileChangeReporter(
-      new SessionFileAccess(sessions, files),
+      new SessionFileAccess(files),
       settings.limits.sessionQuotaBytes,
     ),
     systemInfoProbe: new SystemInfoProbe(settings, executor, packageVersion()),

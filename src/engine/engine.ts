@@ -91,28 +91,46 @@ export class Engine implements EngineApi {
     const resolved = await this.sessions.resolve(request.principal, request.sessionId);
     const sessionId = resolved.meta.id;
     const enqueuedAt = Date.now();
-    return this.sessions.withLock(sessionId, async () => {
+    // The lock is held until the container is dead and the files are back, which may be after the
+    // caller has its result: the next run in this session waits for that, nobody else does.
+    const release = await this.sessions.acquireLock(sessionId);
+    let answered!: (result: ExecutionResult) => void;
+    let failed!: (error: unknown) => void;
+    const answer = new Promise<ExecutionResult>((resolve, reject) => {
+      answered = resolve;
+      failed = reject;
+    });
+    try {
       const meta = await this.sessions.get(request.principal, sessionId);
       metrics.queueDepth.set(queue.waiting + 1);
-      const result = await queue.run(async () => {
+      const job = queue.run(async () => {
         metrics.queueDepth.set(queue.waiting);
         const queuedMs = Date.now() - enqueuedAt;
         metrics.queueWait.observe(queuedMs / 1000);
         metrics.running.inc();
         try {
-          return await this.runInSession(request, meta, timeoutMs, queuedMs);
+          const { result, settled } = await this.runInSession(request, meta, timeoutMs, queuedMs);
+          const notice = joinNotices(
+            resolved.previousDefaultExpired
+              ? 'Your previous default session had expired; this run started a new, empty one.'
+              : null,
+            result.notice,
+          );
+          answered({ ...result, notice });
+          await settled;
         } finally {
           metrics.running.dec();
         }
       }, request.signal);
-      const notice = joinNotices(
-        resolved.previousDefaultExpired
-          ? 'Your previous default session had expired; this run started a new, empty one.'
-          : null,
-        result.notice,
-      );
-      return { ...result, notice };
-    });
+      job.then(release, (error: unknown) => {
+        release();
+        failed(error);
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return answer;
   }
 
   private async runInSession(
@@ -120,18 +138,20 @@ export class Engine implements EngineApi {
     meta: SessionMeta,
     timeoutMs: number,
     queuedMs: number,
-  ): Promise<ExecutionResult> {
+  ): Promise<{ result: ExecutionResult; settled: Promise<void> }> {
     const { settings, metrics, executor, fileChanges, logger } = this.deps;
     const runtime = runtimeFor(request.language);
     const log = logger.child({ session: meta.id, language: request.language });
     const code = await toRunnableCode(request.language, request.code);
     if ('syntaxError' in code) {
-      return this.recordAndReturn(meta, request, syntaxErrorResult(meta.id, request.language, code.syntaxError, queuedMs));
+      const result = syntaxErrorResult(meta.id, request.language, code.syntaxError, queuedMs);
+      await this.record(meta, request, result, meta.pythonModules);
+      return { result, settled: Promise.resolve() };
     }
     const pool: PoolKey = runtime === 'python' ? pythonPoolFor(request.code, meta.pythonModules) : runtime;
     const filesDir = this.sessions.filesDir(meta.id);
     const before = await fileChanges.snapshot(filesDir);
-    const run: ExecutorResult = await executor.run({
+    const { result: run, settled } = await executor.run({
       pool,
       sessionId: meta.id,
       filesDir,
@@ -143,59 +163,65 @@ export class Engine implements EngineApi {
       onOutput: request.onOutput,
       signal: request.signal,
     });
-    const changes = await fileChanges.changes(meta.id, filesDir, before);
-    const frame = run.frame;
-    const images: ResultImage[] = [];
-    let imagesOmitted = frame?.imagesOmitted ?? 0;
-    for (const image of frame?.images ?? []) {
-      const bytes = Buffer.from(image.base64, 'base64');
-      const size = pngSize(bytes);
-      if (!size || bytes.length > MAX_IMAGE_BYTES) {
-        imagesOmitted += 1;
-        continue;
+    try {
+      const changes = await fileChanges.changes(meta.id, run.filesDir, before);
+      const frame = run.frame;
+      const images: ResultImage[] = [];
+      let imagesOmitted = frame?.imagesOmitted ?? 0;
+      for (const image of frame?.images ?? []) {
+        const bytes = Buffer.from(image.base64, 'base64');
+        const size = pngSize(bytes);
+        if (!size || bytes.length > MAX_IMAGE_BYTES) {
+          imagesOmitted += 1;
+          continue;
+        }
+        images.push({ name: image.name, mimeType: 'image/png', base64: image.base64, ...size });
       }
-      images.push({ name: image.name, mimeType: 'image/png', base64: image.base64, ...size });
+      const saved = await fileChanges.imagesFrom(run.filesDir, changes.files, settings.limits.maxImagesPerRun - images.length);
+      images.push(...saved.images);
+      imagesOmitted += saved.omitted;
+      const result: ExecutionResult = {
+        sessionId: meta.id,
+        language: request.language,
+        status: run.status,
+        exitCode: run.exitCode,
+        stdout: run.stdout,
+        stderr: run.stderr,
+        value: frame?.value ?? null,
+        error: frame?.error ?? null,
+        images,
+        imagesOmitted,
+        files: changes.files,
+        notCarried: frame?.notCarried ?? [],
+        stateSaved: run.stateSaved,
+        notice: joinNotices(run.notice, changes.notice),
+        durationMs: run.durationMs,
+        queuedMs,
+      };
+      log.info(
+        { status: result.status, durationMs: result.durationMs, queuedMs, warm: run.warm, pool, images: images.length },
+        'execution finished',
+      );
+      metrics.executionDuration.observe({ language: request.language }, run.durationMs / 1000);
+      const pythonModules = runtime === 'python' && frame ? frame.loadedModules : meta.pythonModules;
+      await this.record(meta, request, result, pythonModules);
+      return { result, settled };
+    } catch (error) {
+      await settled;
+      throw error;
     }
-    const savedImages = await fileChanges.imagesFrom(meta.id, changes.files, settings.limits.maxImagesPerRun - images.length);
-    images.push(...savedImages.images);
-    imagesOmitted += savedImages.omitted;
-    const result: ExecutionResult = {
-      sessionId: meta.id,
-      language: request.language,
-      status: run.status,
-      exitCode: run.exitCode,
-      stdout: run.stdout,
-      stderr: run.stderr,
-      value: frame?.value ?? null,
-      error: frame?.error ?? null,
-      images,
-      imagesOmitted,
-      files: changes.files,
-      notCarried: frame?.notCarried ?? [],
-      stateSaved: run.stateSaved,
-      notice: joinNotices(run.notice, changes.notice),
-      durationMs: run.durationMs,
-      queuedMs,
-    };
-    log.info(
-      { status: result.status, durationMs: result.durationMs, queuedMs, warm: run.warm, pool, images: images.length },
-      'execution finished',
-    );
-    metrics.executionDuration.observe({ language: request.language }, run.durationMs / 1000);
-    const pythonModules = runtime === 'python' && frame ? frame.loadedModules : meta.pythonModules;
-    await this.sessions.touch(meta.id, { executions: meta.executions + 1, pythonModules });
-    return this.recordAndReturn(meta, request, result, false);
   }
 
-  private async recordAndReturn(
+  /** Counts the run, marks the session used, and appends to its history. */
+  private async record(
     meta: SessionMeta,
     request: ExecuteRequest,
     result: ExecutionResult,
-    touch = true,
-  ): Promise<ExecutionResult> {
+    pythonModules: string[],
+  ): Promise<void> {
     this.deps.metrics.executions.inc({ language: request.language, status: result.status });
-    if (touch) await this.sessions.touch(meta.id, { executions: meta.executions + 1 });
-    const entry: HistoryEntry = {
+    await this.sessions.touch(meta.id, { executions: meta.executions + 1, pythonModules });
+    await this.sessions.appendHistory(meta.id, {
       at: new Date().toISOString(),
       language: request.language,
       code: request.code,
@@ -203,9 +229,7 @@ export class Engine implements EngineApi {
       durationMs: result.durationMs,
       stdoutPreview: result.stdout.text.slice(0, 500),
       errorName: result.error?.name ?? null,
-    };
-    await this.sessions.appendHistory(meta.id, entry);
-    return result;
+    });
   }
 
   async createSession(principal: Principal): Promise<SessionInfo> {
@@ -220,7 +244,9 @@ export class Engine implements EngineApi {
 
   async getHistory(principal: Principal, sessionId: string): Promise<{ session: SessionInfo; history: HistoryEntry[] }> {
     const meta = await this.sessions.get(principal, sessionId);
-    return { session: this.sessions.info(meta), history: await this.sessions.history(meta.id) };
+    // Under the lock, so a run that has just answered is in the history.
+    const history = await this.sessions.withLock(meta.id, () => this.sessions.history(meta.id));
+    return { session: this.sessions.info(await this.sessions.get(principal, sessionId)), history };
   }
 
   async resetSession(principal: Principal, sessionId: string | undefined): Promise<SessionInfo> {

@@ -9,7 +9,7 @@ import type { FileChange, ResultImage } from './types.js';
 
 /** Reads a regular file of a session's without following links; null when it is not one. */
 export interface SafeFileAccess {
-  readSmallFile(sessionId: string, relativePath: string, maxBytes: number): Promise<Buffer | null>;
+  readSmallFile(root: string, relativePath: string, maxBytes: number): Promise<Buffer | null>;
   /** Adds types and (for real files) signed download links. */
   describeChanges(sessionId: string, changes: readonly TreeChange[]): FileChange[];
 }
@@ -49,7 +49,7 @@ export class FileChangeReporter {
 
   /** Images the code wrote (e.g. plt.savefig('chart.png')), to show inline, up to `max`. */
   async imagesFrom(
-    sessionId: string,
+    filesDir: string,
     files: readonly FileChange[],
     max: number,
   ): Promise<{ images: ResultImage[]; omitted: number }> {
@@ -61,7 +61,7 @@ export class FileChangeReporter {
         omitted += 1;
         continue;
       }
-      const bytes = await this.access.readSmallFile(sessionId, file.path, MAX_INLINE_IMAGE_BYTES);
+      const bytes = await this.access.readSmallFile(filesDir, file.path, MAX_INLINE_IMAGE_BYTES);
       const size = bytes ? pngSize(bytes) : null;
       if (bytes && size) images.push({ name: file.path, mimeType: 'image/png', base64: bytes.toString('base64'), ...size });
       else omitted += 1;

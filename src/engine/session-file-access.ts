@@ -2,20 +2,16 @@
 import { openFileBeneath } from '../files/confined-fs.js';
 import type { FileService } from '../files/file-service.js';
 import type { TreeChange } from '../files/file-tree.js';
-import type { SessionStore } from '../sessions/session-store.js';
 import type { SafeFileAccess } from './file-change-reporter.js';
 import type { FileChange } from './types.js';
 
 export class SessionFileAccess implements SafeFileAccess {
-  constructor(
-    private readonly sessions: SessionStore,
-    private readonly files: FileService,
-  ) {}
+  constructor(private readonly files: FileService) {}
 
-  async readSmallFile(sessionId: string, relativePath: string, maxBytes: number): Promise<Buffer | null> {
+  async readSmallFile(root: string, relativePath: string, maxBytes: number): Promise<Buffer | null> {
     let opened: Awaited<ReturnType<typeof openFileBeneath>>;
     try {
-      opened = await openFileBeneath(this.sessions.filesDir(sessionId), relativePath);
+      opened = await openFileBeneath(root, relativePath);
     } catch {
       return null;
     }

@@ -58,7 +58,7 @@ export class Metrics {
 
   readonly poolHits = new Counter({
     name: 'codecell_pool_takes_total',
-    help: 'Containers taken for a job: warm from the pool (hit) or started on demand (miss).',
+    help: 'Containers taken for a job: warm from the pool (hit), one already starting (waited), or started for the job (miss).',
     labelNames: ['pool', 'result'] as const,
     registers: [this.registry],
   });

@@ -6,18 +6,26 @@ export class KeyedMutex {
   private readonly tails = new Map<string, Promise<void>>();
 
   async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const current = new Promise<void>((resolve) => (release = resolve));
-    const tail = previous.then(() => current);
-    this.tails.set(key, tail);
-    await previous;
+    const release = await this.acquire(key);
     try {
       return await task();
     } finally {
       release();
-      if (this.tails.get(key) === tail) this.tails.delete(key);
     }
+  }
+
+  /** Waits for the key and returns its release function (call it exactly once). */
+  async acquire(key: string): Promise<() => void> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let unlock!: () => void;
+    const current = new Promise<void>((resolve) => (unlock = resolve));
+    const tail = previous.then(() => current);
+    this.tails.set(key, tail);
+    await previous;
+    return () => {
+      unlock();
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    };
   }
 
   isBusy(key: string): boolean {

@@ -98,6 +98,11 @@ export class SessionStore {
     return path.join(this.sessionDir(sessionId), 'state');
   }
 
+  /** Takes the session's lock and returns its release: for work whose lock outlives a call. */
+  acquireLock(sessionId: string): Promise<() => void> {
+    return this.locks.acquire(sessionId);
+  }
+
   /** Runs `task` while holding the session's lock: one execution (or file change) at a time. */
   withLock<T>(sessionId: string, task: () => Promise<T>): Promise<T> {
     return this.locks.run(sessionId, task);

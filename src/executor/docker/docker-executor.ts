@@ -46,6 +46,8 @@ export interface ExecutorResult {
   readonly notice: string | null;
   readonly warm: boolean;
   readonly durationMs: number;
+  /** Where the session's files are until `settled`: scan and read them there. */
+  readonly filesDir: string;
 }
 
 export class DockerExecutor {
@@ -95,7 +97,12 @@ export class DockerExecutor {
     }
   }
 
-  async run(job: ExecutorJob): Promise<ExecutorResult> {
+  /**
+   * Runs the job. Resolves with the result as soon as it is known; `settled` resolves once the
+   * container is dead and the session's files are back in place. Until then the files are in
+   * `result.filesDir`, and the caller must keep the session locked.
+   */
+  async run(job: ExecutorJob): Promise<{ result: ExecutorResult; settled: Promise<void> }> {
     const began = performance.now();
     const abort = new AbortController();
     const signal = job.signal ? AbortSignal.any([job.signal, abort.signal]) : abort.signal;
@@ -113,39 +120,35 @@ export class DockerExecutor {
       );
     }
     const { runner, warm } = taken;
+    // Puts the files back once no process can write to them any more, then throws the container away.
+    const cleanUp = async (): Promise<void> => {
+      try {
+        await runner.stop();
+        await runner.slot.detach(job.filesDir);
+      } finally {
+        this.running.delete(abort);
+        this.track(runner.dispose());
+      }
+    };
     try {
       const restore = await runner.slot.attach(job.sessionId, job.filesDir, job.stateFile);
       const stdout = new StreamText('stdout', this.settings.limits.maxOutputChars, job.onOutput);
       const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
-      let outcome: RunOutcome;
-      try {
-        outcome = await runner.run(
-          {
-            v: 1,
-            nonce: newNonce(),
-            code: job.code,
-            restore,
-            maxImages: job.maxImages,
-            sourceLanguage: job.sourceLanguage,
-          },
-          {
-            onStdout: (bytes) => stdout.push(bytes),
-            onStderr: (bytes) => stderr.push(bytes),
-            timeoutMs: job.timeoutMs,
-            signal,
-          },
-        );
-      } finally {
-        // The container is dead (or never ran): no process can touch the files any more.
-        await runner.kill();
-        await runner.slot.detach(job.filesDir);
-      }
+      const outcome = await runner.run(
+        { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage },
+        {
+          onStdout: (bytes) => stdout.push(bytes),
+          onStderr: (bytes) => stderr.push(bytes),
+          timeoutMs: job.timeoutMs,
+          signal,
+        },
+      );
       const frame = outcome.end.kind === 'result' ? outcome.end.frame : null;
       const stateSaved = frame !== null && frame.stateSaved && (await runner.slot.adoptState(job.stateFile));
       const { status, notice } = this.classify(outcome, job, stateSaved, signal);
-      return {
+      const result: ExecutorResult = {
         status,
-        exitCode: frame ? frame.exitCode : outcome.exitCode,
+        exitCode: outcome.exitCode,
         stdout: stdout.finish(),
         stderr: stderr.finish(),
         frame,
@@ -153,10 +156,12 @@ export class DockerExecutor {
         notice,
         warm,
         durationMs: Math.round(performance.now() - began),
+        filesDir: runner.slot.dataDir,
       };
-    } finally {
-      this.running.delete(abort);
-      this.track(runner.dispose());
+      return { result, settled: cleanUp() };
+    } catch (error) {
+      await cleanUp();
+      throw error;
     }
   }
 

@@ -20,6 +20,7 @@ import {
 import { Slot } from '../slot.js';
 import { containerSpec } from './container-spec.js';
 import type { PoolKey } from './pool-key.js';
+import { readOomKills } from './oom-kills.js';
 
 const READY_TIMEOUT_MS = 60_000;
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
@@ -147,7 +148,11 @@ export class RunnerContainer {
     return this.running && !this.disposed;
   }
 
-  /** Runs one job. Always resolves; the container is stopped (killed) by the time it does. */
+  /**
+   * Runs one job and resolves as soon as its end is known. After a result frame the container is
+   * left for the caller to kill (off the critical path: `stop()`); after any other end it is
+   * already dead, and whether the kernel's OOM killer did it is known.
+   */
   async run(job: JobLine, hooks: RunHooks): Promise<RunOutcome> {
     this.hooks = hooks;
     this.scanner.expectNonce(job.nonce);
@@ -169,12 +174,26 @@ export class RunnerContainer {
       this.attached?.end();
     });
     this.settle = null;
-    await this.kill();
-    const exitCode = await this.exited;
-    const oomKilled = await this.wasOomKilled();
     this.hooks = null;
+    if (end.kind === 'result') {
+      return { end, exitCode: end.frame.exitCode, oomKilled: (await readOomKills(this.container.id)) > 0 };
+    }
+    const { exitCode, oomKilled } = await this.stop();
     return { end, exitCode, oomKilled };
   }
+
+  /** Kills the container if it still runs, waits until it is dead, and says how it died. */
+  async stop(): Promise<{ exitCode: number | null; oomKilled: boolean }> {
+    if (!this.stopped) {
+      this.stopped = (async () => {
+        await this.kill();
+        return { exitCode: await this.exited, oomKilled: await this.wasOomKilled() };
+      })();
+    }
+    return this.stopped;
+  }
+
+  private stopped: Promise<{ exitCode: number | null; oomKilled: boolean }> | null = null;
 
   /** Kills the container (if it still runs) and waits until it is dead. */
   async kill(): Promise<void> {

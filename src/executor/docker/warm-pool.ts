@@ -24,6 +24,8 @@ export class WarmPool {
   private readonly idle = new Map<PoolKey, RunnerContainer[]>();
   private readonly starting = new Map<PoolKey, number>();
   private readonly failures = new Map<PoolKey, number>();
+  /** Jobs waiting for a container that is already starting (sooner than starting another). */
+  private readonly waiters = new Map<PoolKey, Array<(runner: RunnerContainer | null) => void>>();
   private readonly starts: PQueue;
   private stopped = false;
 
@@ -43,6 +45,7 @@ export class WarmPool {
       this.idle.set(key, []);
       this.starting.set(key, 0);
       this.failures.set(key, 0);
+      this.waiters.set(key, []);
     }
   }
 
@@ -73,6 +76,14 @@ export class WarmPool {
       this.deps.metrics.poolHits.inc({ pool: key, result: 'hit' });
       return { runner, warm: true };
     }
+    const waiters = this.waiters.get(key) ?? [];
+    if ((this.starting.get(key) ?? 0) > waiters.length) {
+      const handed = await new Promise<RunnerContainer | null>((resolve) => waiters.push(resolve));
+      if (handed) {
+        this.deps.metrics.poolHits.inc({ pool: key, result: 'waited' });
+        return { runner: handed, warm: false };
+      }
+    }
     this.deps.metrics.poolHits.inc({ pool: key, result: 'miss' });
     const started = await this.startOne(key);
     this.failures.set(key, 0);
@@ -83,6 +94,7 @@ export class WarmPool {
   async drain(): Promise<void> {
     this.stopped = true;
     this.starts.clear();
+    for (const waiters of this.waiters.values()) for (const waiter of waiters.splice(0)) waiter(null);
     await this.starts.onIdle();
     const idle = [...this.idle.values()].flat();
     for (const key of POOL_KEYS) this.idle.set(key, []);
@@ -105,13 +117,16 @@ export class WarmPool {
             await runner.dispose();
             return;
           }
-          this.idle.get(key)?.push(runner);
+          const waiter = this.waiters.get(key)?.shift();
+          if (waiter) waiter(runner);
+          else this.idle.get(key)?.push(runner);
           this.failures.set(key, 0);
           this.updateGauge(key);
         } catch (error) {
           const failures = (this.failures.get(key) ?? 0) + 1;
           this.failures.set(key, failures);
           this.deps.logger.error({ err: error, pool: key, failures }, 'warm container failed to start');
+          this.waiters.get(key)?.shift()?.(null);
         } finally {
           this.starting.set(key, (this.starting.get(key) ?? 1) - 1);
         }
