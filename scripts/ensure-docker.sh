@@ -1,42 +1,61 @@
 #!/usr/bin/env bash
-# Makes sure a Docker engine answers on /var/run/docker.sock.
-# Installs docker.io from Debian when missing and starts dockerd without a bridge or iptables:
-# execution containers run with NetworkMode none, so the engine needs no network of its own.
-# Idempotent: does nothing when an engine already answers.
+# Makes sure a Docker engine answers on /var/run/docker.sock, with gVisor (runsc) registered as an
+# optional runtime (CODECELL_RUNTIME=runsc).
+# Installs docker.io (and runsc) from Debian when missing and starts dockerd without a bridge or
+# iptables: execution containers run with NetworkMode none, so the engine needs no network of its own.
+# Idempotent: an engine that already answers is left running; only a missing runsc is registered.
 set -euo pipefail
 
 log() { printf '[ensure-docker] %s\n' "$*" >&2; }
+is_root() { [ "$(id -u)" = 0 ]; }
+
+apt_install() {
+  export DEBIAN_FRONTEND=noninteractive
+  if [ -z "${apt_updated:-}" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
+  apt-get install -y -qq "$@" >/dev/null
+}
+
+# gVisor runtime: register it in daemon.json (only when we own that file's content).
+register_runsc() {
+  is_root || return 0
+  command -v runsc >/dev/null 2>&1 || apt_install runsc || { log "runsc not installable; gVisor runtime unavailable"; return 0; }
+  mkdir -p /etc/docker
+  if [ ! -s /etc/docker/daemon.json ]; then
+    printf '{ "runtimes": { "runsc": { "path": "%s", "runtimeArgs": ["--platform=ptrace", "--network=none"] } } }\n' \
+      "$(command -v runsc)" > /etc/docker/daemon.json
+  elif ! grep -q '"runsc"' /etc/docker/daemon.json; then
+    log "/etc/docker/daemon.json exists without a runsc runtime; add it by hand to use CODECELL_RUNTIME=runsc"
+  fi
+}
 
 if docker info >/dev/null 2>&1; then
+  if ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q runsc; then
+    register_runsc
+    if is_root && grep -q '"runsc"' /etc/docker/daemon.json 2>/dev/null && pid=$(pidof dockerd); then
+      kill -HUP $pid  # dockerd reloads its runtimes on SIGHUP
+      sleep 1
+    fi
+  fi
   exit 0
 fi
 
 if ! command -v dockerd >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ]; then
+  if ! is_root; then
     log "no Docker engine answers and dockerd is not installed; install Docker or run as root"
     exit 1
   fi
   log "installing docker.io from Debian"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq >/dev/null
-  apt-get install -y -qq docker.io >/dev/null
+  apt_install docker.io
 fi
 
-if [ "$(id -u)" != 0 ]; then
+if ! is_root; then
   log "dockerd is installed but not running, and starting it needs root"
   exit 1
 fi
 
-# Register gVisor as an optional runtime when runsc is installed (CODECELL_RUNTIME=runsc).
-if command -v runsc >/dev/null 2>&1 && [ ! -f /etc/docker/daemon.json ]; then
-  mkdir -p /etc/docker
-  cat > /etc/docker/daemon.json <<JSON
-{ "runtimes": { "runsc": { "path": "$(command -v runsc)", "runtimeArgs": ["--platform=ptrace", "--network=none"] } } }
-JSON
-fi
+register_runsc
 
 log "starting dockerd (--bridge=none --iptables=false)"
-mkdir -p /var/log
 nohup dockerd --bridge=none --iptables=false --ip6tables=false >/var/log/codecell-dockerd.log 2>&1 &
 for _ in $(seq 1 120); do
   if docker info >/dev/null 2>&1; then

@@ -1,0 +1,303 @@
+/**
+ * Everything the interfaces (REST, MCP) and the engine do with a session's files: list, read,
+ * write, delete, and hand out signed download links. Every operation resolves the session for the
+ * calling principal (someone else's session is "not found", exactly like a missing one) and touches
+ * the files only under the session lock, because during a run they are moved into the container.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import type { Settings } from '../config/settings.js';
+import type { FileChange } from '../engine/types.js';
+import { CodecellError } from '../errors.js';
+import type { Principal } from '../sessions/principal.js';
+import type { SessionStore } from '../sessions/session-store.js';
+import { errnoOf, fileNotFound, lstatBeneath, openFileBeneath } from './confined-fs.js';
+import { entryKindOf, scanTree, treeBytes, type TreeChange, type TreeEntryKind } from './file-tree.js';
+import { mimeTypeFor } from './mime.js';
+import { baseName, parseRelativePath } from './safe-path.js';
+import { DownloadSigner, loadSigningKey } from './signed-url.js';
+import { StagedUpload, type StagedFile } from './staged-upload.js';
+
+/** Where the authenticated REST file routes live below the public URL (the app mounts them there). */
+export const REST_API_PREFIX = '/v1';
+/** Where signed downloads are served, directly below the public URL (mounted without auth). */
+export const SIGNED_DOWNLOAD_PATH = '/files/signed/';
+
+export interface FileServiceDeps {
+  readonly sessions: SessionStore;
+  readonly settings: Settings;
+  /** Clock for link expiry; tests move it. */
+  readonly now?: () => number;
+}
+
+export interface FileEntry {
+  readonly path: string;
+  readonly kind: Exclude<TreeEntryKind, 'dir'>;
+  readonly size: number;
+  /** ISO 8601. */
+  readonly mtime: string;
+  readonly mimeType: string;
+}
+
+export interface FileListing {
+  readonly sessionId: string;
+  readonly files: FileEntry[];
+  /** Entries not listed because their names are not valid UTF-8 or not usable paths. */
+  readonly skippedNames: number;
+  /** True when the session holds more entries than one listing shows. */
+  readonly truncated: boolean;
+}
+
+export interface OpenedFile {
+  readonly sessionId: string;
+  readonly path: string;
+  readonly fileName: string;
+  readonly size: number;
+  readonly mimeType: string;
+  readonly stream: Readable;
+}
+
+export interface FileHead {
+  readonly sessionId: string;
+  readonly path: string;
+  readonly size: number;
+  readonly mimeType: string;
+  /** At most the bytes asked for, from the start of the file. */
+  readonly bytes: Buffer;
+}
+
+export interface StoredFile {
+  readonly sessionId: string;
+  readonly path: string;
+  readonly size: number;
+  readonly mimeType: string;
+}
+
+export class FileService {
+  private readonly sessions: SessionStore;
+  private readonly settings: Settings;
+  private readonly signer: DownloadSigner;
+
+  constructor(deps: FileServiceDeps) {
+    this.sessions = deps.sessions;
+    this.settings = deps.settings;
+    this.signer = new DownloadSigner(loadSigningKey(deps.settings), deps.now);
+  }
+
+  /** The per-file upload limit (CODECELL_MAX_FILE_MB). */
+  get maxFileBytes(): number {
+    return this.settings.limits.maxFileBytes;
+  }
+
+  /** How long a download link stays valid. */
+  get downloadLinkTtlMs(): number {
+    return this.settings.signedUrlTtlMs;
+  }
+
+  async list(principal: Principal, sessionId: string | undefined): Promise<FileListing> {
+    const id = await this.sessionIdFor(principal, sessionId);
+    const tree = await this.sessions.withLock(id, () => scanTree(this.sessions.filesDir(id)));
+    const files: FileEntry[] = [];
+    for (const entry of tree.values()) {
+      if (entry.kind === 'dir') continue;
+      files.push({
+        path: entry.path,
+        kind: entry.kind,
+        size: entry.size,
+        mtime: new Date(entry.mtimeMs).toISOString(),
+        mimeType: mimeTypeFor(entry.path),
+      });
+    }
+    files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    return { sessionId: id, files, skippedNames: tree.skippedNames, truncated: tree.truncated };
+  }
+
+  /** What is at `path` (links included, never followed). FILE_NOT_FOUND when absent; INVALID_INPUT for a folder. */
+  async stat(principal: Principal, sessionId: string | undefined, requestedPath: string): Promise<FileEntry & { sessionId: string }> {
+    const relativePath = parseRelativePath(requestedPath);
+    const id = await this.sessionIdFor(principal, sessionId);
+    const stats = await this.sessions.withLock(id, () => lstatBeneath(this.sessions.filesDir(id), relativePath));
+    if (stats === null) throw fileNotFound(relativePath);
+    const kind = entryKindOf(stats);
+    if (kind === 'dir') throw new CodecellError('INVALID_INPUT', `'${relativePath}' is a folder, not a file`);
+    return {
+      sessionId: id,
+      path: relativePath,
+      kind,
+      size: stats.size,
+      mtime: stats.mtime.toISOString(),
+      mimeType: mimeTypeFor(relativePath),
+    };
+  }
+
+  /** Opens a file for download. Links, folders and special files are refused (INVALID_INPUT). */
+  async openRead(principal: Principal, sessionId: string | undefined, requestedPath: string): Promise<OpenedFile> {
+    const relativePath = parseRelativePath(requestedPath);
+    const id = await this.sessionIdFor(principal, sessionId);
+    return this.openInSession(id, relativePath);
+  }
+
+  /**
+   * Opens the file a signed link names. The signature is the permission, so no principal: throws
+   * UNAUTHORIZED when the token is forged, altered or expired.
+   */
+  async openSigned(token: string): Promise<OpenedFile> {
+    const check = this.signer.verify(token);
+    if (!check.ok) {
+      throw new CodecellError(
+        'UNAUTHORIZED',
+        check.reason === 'expired'
+          ? 'this download link has expired; ask for the file again to get a fresh link'
+          : 'this download link is not valid',
+      );
+    }
+    const { sessionId, path: relativePath } = check.target;
+    try {
+      await fs.lstat(this.sessions.filesDir(sessionId));
+    } catch (error) {
+      if (errnoOf(error) === 'ENOENT') throw fileNotFound(relativePath); // the session was closed
+      throw error;
+    }
+    return this.openInSession(sessionId, parseRelativePath(relativePath));
+  }
+
+  /** Up to `maxBytes` from the start of a file, with its real size (for showing files to a model). */
+  async readHead(principal: Principal, sessionId: string | undefined, requestedPath: string, maxBytes: number): Promise<FileHead> {
+    const relativePath = parseRelativePath(requestedPath);
+    const id = await this.sessionIdFor(principal, sessionId);
+    const { handle, stats } = await this.sessions.withLock(id, () => openFileBeneath(this.sessions.filesDir(id), relativePath));
+    try {
+      const buffer = Buffer.alloc(Math.min(maxBytes, stats.size));
+      let filled = 0;
+      while (filled < buffer.length) {
+        const { bytesRead } = await handle.read(buffer, filled, buffer.length - filled, filled);
+        if (bytesRead === 0) break; // shrank since the fstat
+        filled += bytesRead;
+      }
+      return { sessionId: id, path: relativePath, size: stats.size, mimeType: mimeTypeFor(relativePath), bytes: buffer.subarray(0, filled) };
+    } finally {
+      await handle.close();
+    }
+  }
+
+  /**
+   * Starts a (multi-file) upload into a session: add files to it, then commit. The session is
+   * resolved now, so a bad session fails before any bytes are read.
+   */
+  async beginUpload(principal: Principal, sessionId: string | undefined): Promise<StagedUpload> {
+    const id = await this.sessionIdFor(principal, sessionId);
+    return StagedUpload.begin(this.sessions, id, {
+      maxFileBytes: this.settings.limits.maxFileBytes,
+      quotaBytes: this.settings.limits.sessionQuotaBytes,
+    });
+  }
+
+  /** Finishes an upload begun with beginUpload: all files land, or none (and it throws). */
+  async commitUpload(upload: StagedUpload): Promise<StoredFile[]> {
+    const stored = await upload.commit();
+    await this.sessions.touch(upload.sessionId);
+    return stored.map((file) => this.storedFile(upload.sessionId, file));
+  }
+
+  /** Writes one file (replacing what is there). FILE_TOO_LARGE / QUOTA_EXCEEDED leave nothing behind. */
+  async write(
+    principal: Principal,
+    sessionId: string | undefined,
+    requestedPath: string,
+    content: Buffer | Readable,
+  ): Promise<StoredFile> {
+    const relativePath = parseRelativePath(requestedPath);
+    const upload = await this.beginUpload(principal, sessionId);
+    try {
+      await upload.add(relativePath, content);
+    } catch (error) {
+      await upload.abort();
+      throw error;
+    }
+    const [stored] = await this.commitUpload(upload);
+    if (!stored) throw new Error('an upload of one file stored nothing');
+    return stored;
+  }
+
+  /** Deletes a file, a link (never its target) or a folder with everything in it. */
+  async remove(principal: Principal, sessionId: string | undefined, requestedPath: string): Promise<{ sessionId: string; path: string }> {
+    const relativePath = parseRelativePath(requestedPath);
+    const id = await this.sessionIdFor(principal, sessionId);
+    await this.sessions.withLock(id, async () => {
+      const root = this.sessions.filesDir(id);
+      if ((await lstatBeneath(root, relativePath)) === null) throw fileNotFound(relativePath);
+      // fs.rm looks at entries with lstat and unlinks links as links: nothing outside is touched.
+      await fs.rm(path.join(root, relativePath), { recursive: true, force: true });
+    });
+    await this.sessions.touch(id);
+    return { sessionId: id, path: relativePath };
+  }
+
+  /**
+   * Bytes the session's files take. Does NOT take the session lock: call it while holding it
+   * (the engine does, around a run); otherwise a running execution's files are not counted.
+   */
+  async usageBytes(sessionId: string): Promise<number> {
+    return treeBytes(await scanTree(this.sessions.filesDir(sessionId)));
+  }
+
+  /** A signed link to download `path` without an API key; undefined when no public URL is set. */
+  downloadUrl(sessionId: string, relativePath: string): string | undefined {
+    if (this.settings.publicUrl === undefined) return undefined;
+    const token = this.signer.sign(sessionId, relativePath, this.settings.signedUrlTtlMs);
+    return `${this.settings.publicUrl.replace(/\/+$/, '')}${SIGNED_DOWNLOAD_PATH}${token}`;
+  }
+
+  /** The authenticated REST route for a file, for telling a model or user where to fetch it. */
+  restPath(sessionId: string, relativePath: string): string {
+    const encoded = relativePath.split('/').map(encodeURIComponent).join('/');
+    return `${REST_API_PREFIX}/sessions/${sessionId}/files/${encoded}`;
+  }
+
+  /** The engine's view of what a run changed, with types and (for real files) download links. */
+  describeChanges(sessionId: string, changes: readonly TreeChange[]): FileChange[] {
+    return changes.map((change) => {
+      const downloadUrl = change.kind === 'file' ? this.downloadUrl(sessionId, change.path) : undefined;
+      return {
+        path: change.path,
+        size: change.size,
+        mimeType: mimeTypeFor(change.path),
+        change: change.change,
+        kind: change.kind,
+        ...(downloadUrl === undefined ? {} : { downloadUrl }),
+      };
+    });
+  }
+
+  private async openInSession(sessionId: string, relativePath: string): Promise<OpenedFile> {
+    // Open under the lock, stream after it: the fd keeps the file even if a run starts meanwhile.
+    const { handle, stats } = await this.sessions.withLock(sessionId, () =>
+      openFileBeneath(this.sessions.filesDir(sessionId), relativePath),
+    );
+    let stream: Readable;
+    if (stats.size === 0) {
+      await handle.close();
+      stream = Readable.from([]);
+    } else {
+      // Never more than the size announced (Content-Length), even if the file grows later.
+      stream = handle.createReadStream({ start: 0, end: stats.size - 1 });
+    }
+    return {
+      sessionId,
+      path: relativePath,
+      fileName: baseName(relativePath),
+      size: stats.size,
+      mimeType: mimeTypeFor(relativePath),
+      stream,
+    };
+  }
+
+  private storedFile(sessionId: string, file: StagedFile): StoredFile {
+    return { sessionId, path: file.path, size: file.size, mimeType: mimeTypeFor(file.path) };
+  }
+
+  private async sessionIdFor(principal: Principal, sessionId: string | undefined): Promise<string> {
+    return (await this.sessions.resolve(principal, sessionId)).meta.id;
+  }
+}
