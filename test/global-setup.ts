@@ -12,17 +12,17 @@ function codecellContainers(): string[] {
   return out.split('\n').filter((line) => line.trim().length > 0);
 }
 
+const idOf = (line: string): string => line.split(' ')[0] ?? '';
+let before = new Set<string>();
+
 export function setup(): void {
   execFileSync('docker', ['info'], { stdio: 'ignore' });
-  const before = codecellContainers();
-  if (before.length > 0) {
-    // Leftovers of an earlier, interrupted run: not this suite's doing, but they would hide leaks.
-    execFileSync('docker', ['rm', '-f', ...before.map((line) => line.split(' ')[0] ?? '')], { stdio: 'ignore' });
-  }
+  // Containers that were there before the suite (another server on this engine) are not ours to judge.
+  before = new Set(codecellContainers().map(idOf));
 }
 
 export function teardown(): void {
-  const left = codecellContainers();
+  const left = codecellContainers().filter((line) => !before.has(idOf(line)));
   if (left.length > 0) {
     throw new Error(`the suite left ${left.length} Codecell container(s) behind:\n${left.join('\n')}`);
   }

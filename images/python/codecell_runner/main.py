@@ -1,0 +1,179 @@
+"""Life of a runner (images/PROTOCOL.md): warm up, say ready, read the job, restore, run, save,
+collect figures, answer with the result frame."""
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import sys
+import traceback
+import types
+
+from . import figures, resources, snapshot
+from .cell import CellOutcome, run_cell
+from .frames import READY_NONCE, FrameWriter, Job, JobError, parse_job, read_job_line
+
+STATE_IN = "/run/codecell/in/state"
+STATE_OUT = "/run/codecell/out/state"
+WORKDIR = "/mnt/data"
+# Font cache and matplotlibrc made at image build time; copied to $MPLCONFIGDIR (on /tmp) at warm-up.
+MATPLOTLIB_TEMPLATE = "/opt/codecell/matplotlib"
+REPORTED_MODULES = ("numpy", "pandas", "matplotlib", "scipy", "sklearn", "seaborn")
+
+# Bounds of the result frame's schema (src/executor/runner-protocol.ts).
+_MAX_NOT_CARRIED = 10_000
+_MAX_NAME_CHARS = 500
+_MAX_REASON_CHARS = 2_000
+
+
+def main() -> int:
+    frames = FrameWriter()
+    warm_up()
+    frames.send(READY_NONCE, {"type": "ready", "runtime": "python", "version": platform.python_version()})
+    try:
+        job = parse_job(read_job_line())
+    except JobError as exc:
+        print(f"codecell runner: {exc}", file=sys.stderr, flush=True)
+        return 2
+    _detach_stdin()
+    try:
+        result = run_job(job)
+    except BaseException as exc:  # a bug of the runner: still answer, so the host is not left waiting
+        result = _runner_failure(exc)
+    _flush_user_streams()
+    frames.send(job.nonce, result)
+    return 0
+
+
+def warm_up() -> None:
+    """Everything that can be done before the job is known, while the container waits in the pool."""
+    resources.size_thread_pools()
+    _prepare_matplotlib_config()
+    for name in _preload_names():
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass  # only a head start: the user's own import will report the problem
+    if "matplotlib.pyplot" in sys.modules:
+        importlib.import_module("codecell_runner.mpl_backend")  # pyplot loads it at the first figure
+
+
+def run_job(job: Job) -> dict:
+    os.environ[figures.MAX_IMAGES_ENV] = str(job.max_images)  # for subprocesses that plot too
+    namespace = _fresh_main_module().__dict__
+    os.chdir(WORKDIR)
+    # Like `python -c`: the user's imports resolve in the working directory (the runner's own
+    # directory was sys.path[0] until now).
+    sys.path[0] = ""
+    sys.argv = [""]
+
+    not_carried = _restore(namespace) if job.restore else []
+    outcome = run_cell(job.code, namespace)
+    # Figures are rendered and closed before saving: a pickled figure that pyplot still had open
+    # would be reopened at restore and shown again at the end of the next run.
+    _render_open_figures()
+    state_saved, state_error = True, None
+    try:
+        not_carried += snapshot.save(namespace, STATE_OUT)
+    except Exception as exc:
+        state_saved, state_error = False, f"{type(exc).__name__}: {exc}"
+    collected = figures.collect(job.max_images)
+    return _result(outcome, collected, not_carried, state_saved, state_error)
+
+
+def _result(outcome: CellOutcome, collected, not_carried, state_saved: bool, state_error: str | None) -> dict:
+    return {
+        "type": "result",
+        "outcome": "ok" if outcome.ok else "error",
+        "value": outcome.value,
+        "error": outcome.error,
+        "exitCode": outcome.exit_code,
+        "images": collected.images,
+        "imagesOmitted": collected.omitted,
+        "notCarried": [
+            {
+                "name": item.name[:_MAX_NAME_CHARS],
+                "type": item.type[:_MAX_NAME_CHARS],
+                "reason": item.reason[:_MAX_REASON_CHARS],
+            }
+            for item in not_carried[:_MAX_NOT_CARRIED]
+        ],
+        "stateSaved": state_saved,
+        "stateError": state_error,
+        "loadedModules": [name for name in REPORTED_MODULES if name in sys.modules],
+    }
+
+
+def _restore(namespace: dict) -> list[snapshot.NotCarried]:
+    try:
+        return snapshot.restore(STATE_IN, namespace)
+    except snapshot.SnapshotError as exc:
+        reason = f"restore failed: {exc}"
+    except Exception as exc:  # unreadable file, or a bug: whatever was restored so far stays
+        reason = f"restore failed: cannot read the snapshot: {type(exc).__name__}: {exc}"
+    return [snapshot.NotCarried("<snapshot>", "snapshot", reason)]
+
+
+def _fresh_main_module() -> types.ModuleType:
+    """The user's code runs as `__main__`, so cloudpickle pickles its functions and classes by
+    value, as it does for a script or a notebook."""
+    module = types.ModuleType("__main__")
+    sys.modules["__main__"] = module
+    return module
+
+
+def _render_open_figures() -> None:
+    try:
+        figures.show_open_figures()
+    except Exception as exc:
+        print(f"codecell: could not render the open figures: {exc}", file=sys.stderr, flush=True)
+
+
+def _prepare_matplotlib_config() -> None:
+    """Copies the build-time font cache into $MPLCONFIGDIR.
+
+    Matplotlib insists on a writable config directory: given the read-only copy it would make a
+    temporary directory and rebuild the font cache there, at about a CPU-second per container.
+    """
+    target = os.environ.get("MPLCONFIGDIR")
+    if not target or os.path.isdir(target) or not os.path.isdir(MATPLOTLIB_TEMPLATE):
+        return
+    try:
+        os.makedirs(target)
+        for name in os.listdir(MATPLOTLIB_TEMPLATE):
+            source = os.path.join(MATPLOTLIB_TEMPLATE, name)
+            if os.path.isfile(source):
+                with open(source, "rb") as src, open(os.path.join(target, name), "wb") as dst:
+                    dst.write(src.read())
+    except OSError as exc:
+        print(f"codecell: matplotlib cache not prepared: {exc}", file=sys.stderr, flush=True)
+
+
+def _preload_names() -> list[str]:
+    return [name.strip() for name in os.environ.get("CODECELL_PRELOAD", "").split(",") if name.strip()]
+
+
+def _detach_stdin() -> None:
+    """The job line was the only input: user code reading stdin gets end-of-file, not a hang."""
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+
+
+def _flush_user_streams() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass  # replaced or closed by the user's code
+
+
+def _runner_failure(exc: BaseException) -> dict:
+    details = "".join(traceback.format_exception(exc))
+    print(f"codecell runner failed:\n{details}", file=sys.stderr, flush=True)
+    outcome = CellOutcome(
+        value=None,
+        error={"name": "RunnerError", "message": f"{type(exc).__name__}: {exc}"[:10_000], "traceback": details[-50_000:]},
+        exit_code=1,
+    )
+    return _result(outcome, figures.CollectedImages(images=[], omitted=0), [], False, "the runner failed")

@@ -1,0 +1,53 @@
+"""Limits of the container that libraries should respect.
+
+BLAS and OpenMP size their thread pools from the number of host CPUs they can see, not from the
+container's CPU quota. Under a quota of one CPU on a many-core host they would start dozens of
+threads that only contend with each other, so the pools are sized to the quota instead, before
+numpy or scikit-learn load (they read these variables once, when they initialise).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+THREAD_POOL_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+
+# cgroup v2 keeps "<quota> <period>" in one file; v1 (as Docker mounts it) in two.
+_CGROUP_V2_CPU_MAX = "/sys/fs/cgroup/cpu.max"
+_CGROUP_V1_QUOTA = "/sys/fs/cgroup/cpu/cpu.cfs_quota_us"
+_CGROUP_V1_PERIOD = "/sys/fs/cgroup/cpu/cpu.cfs_period_us"
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on, further limited by the cgroup CPU quota when there is one."""
+    cpus = len(os.sched_getaffinity(0))
+    quota = _cpu_quota()
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
+    return cpus
+
+
+def size_thread_pools() -> None:
+    """Sets the thread-pool variables the host has not set itself."""
+    cpus = str(usable_cpus())
+    for name in THREAD_POOL_VARIABLES:
+        os.environ.setdefault(name, cpus)
+
+
+def _cpu_quota() -> float | None:
+    """The quota in CPUs, or None when unlimited or unknown."""
+    try:
+        with open(_CGROUP_V2_CPU_MAX) as file:
+            quota, period = file.read().split()
+    except (OSError, ValueError):
+        try:
+            with open(_CGROUP_V1_QUOTA) as q, open(_CGROUP_V1_PERIOD) as p:
+                quota, period = q.read().strip(), p.read().strip()
+        except OSError:
+            return None
+    if quota in ("max", "-1"):
+        return None
+    try:
+        return int(quota) / int(period)
+    except (ValueError, ZeroDivisionError):
+        return None

@@ -1,0 +1,320 @@
+/**
+ * The Python image's runner (images/python) against images/PROTOCOL.md, driven directly with the
+ * docker CLI: one throwaway container per run, mounted the way the host mounts it, the job line
+ * on stdin and frames on stdout, checked against the host's own frame schemas.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  FRAME_NONCE_END,
+  FRAME_START,
+  READY_NONCE,
+  ReadyFrameSchema,
+  ResultFrameSchema,
+  type ReadyFrame,
+  type ResultFrame,
+} from '../../src/executor/runner-protocol.js';
+
+const IMAGE = `${process.env.CODECELL_IMAGE_PREFIX ?? 'codecell'}-python:latest`;
+const RUN_TIMEOUT_MS = 60_000;
+
+let scratch: string;
+
+beforeAll(() => {
+  try {
+    execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`the image ${IMAGE} is missing: build it with scripts/build-images.sh`);
+  }
+  scratch = mkdtempSync(path.join(tmpdir(), 'codecell-python-runner-'));
+});
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A host directory the container's uid 10001 can write to (the tests run as root). */
+function hostDir(): string {
+  const dir = mkdtempSync(path.join(scratch, 'dir-'));
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+interface RunOptions {
+  code: string;
+  /** Host directory mounted at /mnt/data; a new one by default. */
+  dataDir?: string;
+  /** The `out` directory of an earlier run: its snapshot is mounted read-only and restored. */
+  restoreFrom?: string;
+  maxImages?: number;
+  preload?: string;
+}
+
+interface Run {
+  ready: ReadyFrame;
+  result: ResultFrame;
+  /** stdout without the frames: the user's output. */
+  output: string;
+  stderr: string;
+  dataDir: string;
+  /** Host directory mounted at /run/codecell/out: holds `state` after the run. */
+  outDir: string;
+}
+
+/** Takes the frame with `nonce` out of `stdout`: its JSON, and stdout without it. */
+function takeFrame(stdout: string, nonce: string): { json: unknown; rest: string } | undefined {
+  const marker = FRAME_START + nonce + FRAME_NONCE_END;
+  const start = stdout.indexOf(marker);
+  if (start < 0) return undefined;
+  const end = stdout.indexOf('\n', start);
+  if (end < 0) return undefined;
+  return {
+    json: JSON.parse(stdout.slice(start + marker.length, end)),
+    rest: stdout.slice(0, start) + stdout.slice(end + 1),
+  };
+}
+
+/** Runs one job in a new container, as the host does: wait for ready, send the job, close stdin. */
+async function runCell(options: RunOptions): Promise<Run> {
+  const dataDir = options.dataDir ?? hostDir();
+  const outDir = hostDir();
+  const inDir = options.restoreFrom ?? hostDir();
+  const nonce = randomBytes(16).toString('hex');
+  const name = `codecell-python-runner-test-${randomBytes(6).toString('hex')}`;
+  const job = {
+    v: 1,
+    nonce,
+    code: options.code,
+    restore: options.restoreFrom !== undefined,
+    maxImages: options.maxImages ?? 10,
+    sourceLanguage: 'python',
+  };
+  const args = [
+    'run', '-i', '--rm', '--name', name,
+    '--network', 'none', '--read-only',
+    '--tmpfs', '/tmp', '--tmpfs', '/run/codecell/artifacts',
+    '-v', `${dataDir}:/mnt/data`,
+    '-v', `${inDir}:/run/codecell/in:ro`,
+    '-v', `${outDir}:/run/codecell/out`,
+    '--user', '10001',
+    '-e', `CODECELL_PRELOAD=${options.preload ?? ''}`,
+    IMAGE,
+  ];
+
+  const child = spawn('docker', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  let jobSent = false;
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    stdout += chunk;
+    if (!jobSent && takeFrame(stdout, READY_NONCE)) {
+      jobSent = true;
+      child.stdin.end(JSON.stringify(job) + '\n');
+    }
+  });
+  child.stderr.on('data', (chunk: string) => {
+    stderr += chunk;
+  });
+  const exitCode = await new Promise<number | null>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      // Killing the docker client would leave the container running: remove the container.
+      execFileSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+      reject(new Error(`run timed out after ${RUN_TIMEOUT_MS} ms; stdout: ${stdout}; stderr: ${stderr}`));
+    }, RUN_TIMEOUT_MS);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+
+  const ready = takeFrame(stdout, READY_NONCE);
+  const result = ready && takeFrame(ready.rest, nonce);
+  if (!ready || !result) {
+    throw new Error(`no ${ready ? 'result' : 'ready'} frame (exit ${exitCode}); stdout: ${stdout}; stderr: ${stderr}`);
+  }
+  expect(stdout.indexOf(FRAME_START + READY_NONCE)).toBe(0); // nothing before the ready frame
+  expect(exitCode).toBe(0);
+  return {
+    ready: ReadyFrameSchema.parse(ready.json),
+    result: ResultFrameSchema.parse(result.json),
+    output: result.rest,
+    stderr,
+    dataDir,
+    outDir,
+  };
+}
+
+/** Width and height from a PNG's IHDR chunk, after checking the signature. */
+function pngSize(base64: string): { width: number; height: number } {
+  const png = Buffer.from(base64, 'base64');
+  expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+  expect(png.subarray(12, 16).toString('ascii')).toBe('IHDR');
+  return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
+}
+
+describe('python runner: running a cell', () => {
+  it('sends the ready frame, streams print output and returns the trailing value', async () => {
+    const run = await runCell({
+      code: 'import sys\nprint("hello from the cell")\nassert sys.stdin.read() == ""\n6 * 7',
+    });
+    expect(run.ready).toEqual({ type: 'ready', runtime: 'python', version: expect.stringMatching(/^3\.\d+\.\d+/) });
+    expect(run.output).toBe('hello from the cell\n');
+    expect(run.result).toMatchObject({ outcome: 'ok', value: '42', error: null, exitCode: 0, stateSaved: true });
+  });
+
+  it('sends no value when the last statement is not an expression or is None', async () => {
+    const run = await runCell({ code: 'x = 1\nNone' });
+    expect(run.result.value).toBeNull();
+    expect(run.result.outcome).toBe('ok');
+  });
+
+  it('reports an exception with a traceback of the cell and library frames only', async () => {
+    const run = await runCell({
+      code: 'import json\ndef parse(text):\n    return json.loads(text)\nprint("before")\nparse("{broken")',
+    });
+    expect(run.output).toBe('before\n');
+    expect(run.result).toMatchObject({ outcome: 'error', exitCode: 1, value: null });
+    const error = run.result.error!;
+    expect(error.name).toBe('JSONDecodeError');
+    expect(error.message).toContain('Expecting property name');
+    expect(error.traceback).toMatch(/^Traceback \(most recent call last\):\n {2}File "<cell>", line 5, in <module>\n/);
+    expect(error.traceback).toContain('File "<cell>", line 3, in parse\n    return json.loads(text)');
+    expect(error.traceback).toContain('json/decoder.py');
+    expect(error.traceback).not.toMatch(/codecell_runner|\/opt\/codecell/);
+  });
+
+  it('reports a syntax error with its place in the cell', async () => {
+    const run = await runCell({ code: 'x = 1\ndef broken(:\n    pass' });
+    expect(run.result.outcome).toBe('error');
+    expect(run.result.error).toMatchObject({ name: 'SyntaxError' });
+    expect(run.result.error!.traceback).toContain('File "<cell>", line 2');
+  });
+
+  it('reports sys.exit(n) as exit code n and still saves the state', async () => {
+    const run = await runCell({ code: 'kept = "yes"\nimport sys\nprint("leaving")\nsys.exit(3)' });
+    expect(run.output).toBe('leaving\n');
+    expect(run.result).toMatchObject({ outcome: 'error', exitCode: 3, stateSaved: true });
+    expect(run.result.error!.name).toBe('SystemExit');
+    expect(existsSync(path.join(run.outDir, 'state'))).toBe(true);
+    expect(existsSync(path.join(run.outDir, 'state.tmp'))).toBe(false);
+  });
+
+  it('imports the CODECELL_PRELOAD modules while warming up, ignoring ones that fail', async () => {
+    const run = await runCell({ code: '1', preload: 'numpy, pandas,no_such_module' });
+    expect(run.result.outcome).toBe('ok');
+    expect(run.result.loadedModules).toEqual(['numpy', 'pandas']);
+  });
+});
+
+describe('python runner: state across containers', () => {
+  it('carries a DataFrame, a function, a class instance and a module alias', async () => {
+    const first = await runCell({
+      code: [
+        'import numpy as np',
+        'import pandas as pd',
+        'df = pd.DataFrame({"n": [1, 2, 3], "s": ["a", "b", "c"]})',
+        'same = df',
+        'factor = 2',
+        'def scaled(v):',
+        '    return v * factor',
+        'class Counter:',
+        '    def __init__(self):',
+        '        self.count = 0',
+        '    def bump(self):',
+        '        self.count += 1',
+        '        return self.count',
+        'counter = Counter()',
+        'counter.bump()',
+      ].join('\n'),
+    });
+    expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true, stateError: null, notCarried: [] });
+
+    const second = await runCell({
+      restoreFrom: first.outDir,
+      dataDir: first.dataDir,
+      code: [
+        'factor = 10  # the carried function must see the new value',
+        'print(np.__name__, int(df["n"].sum()), list(df["s"]), same is df)',
+        'print(scaled(4), counter.bump(), isinstance(counter, Counter))',
+      ].join('\n'),
+    });
+    expect(second.result).toMatchObject({ outcome: 'ok', notCarried: [] });
+    expect(second.output).toBe("numpy 6 ['a', 'b', 'c'] True\n40 2 True\n");
+    expect(second.result.loadedModules).toEqual(expect.arrayContaining(['numpy', 'pandas']));
+  });
+
+  it('reports an open file as not carried and carries the other values', async () => {
+    const first = await runCell({ code: 'fh = open("notes.txt", "w")\nkept = [1, 2]' });
+    expect(first.result.notCarried).toEqual([
+      { name: 'fh', type: 'TextIOWrapper', reason: expect.stringContaining('open file objects cannot be carried') },
+    ]);
+    const second = await runCell({
+      restoreFrom: first.outDir,
+      dataDir: first.dataDir,
+      code: 'print(kept, "fh" in globals())',
+    });
+    expect(second.output).toBe('[1, 2] False\n');
+  });
+
+  it('reports a value that no longer restores and restores the others, shared objects included', async () => {
+    const dataDir = hostDir();
+    writeFileSync(path.join(dataDir, 'shapes.py'), 'class Square:\n    side = 2\n');
+    const first = await runCell({
+      dataDir,
+      code: [
+        'import shapes',
+        'shared = [1, 2]',
+        'square = shapes.Square()',
+        'both = {"square": square, "shared": shared}',
+        'alias = shared',
+      ].join('\n'),
+    });
+    expect(first.result).toMatchObject({ outcome: 'ok', notCarried: [] });
+    unlinkSync(path.join(dataDir, 'shapes.py'));
+
+    const second = await runCell({
+      restoreFrom: first.outDir,
+      dataDir,
+      code: 'print(sorted(k for k in globals() if not k.startswith("__")), alias is shared)',
+    });
+    expect(second.result.notCarried).toEqual([
+      { name: 'shapes', type: 'module', reason: "restore failed: ModuleNotFoundError: No module named 'shapes'" },
+      { name: 'square', type: 'Square', reason: "restore failed: ModuleNotFoundError: No module named 'shapes'" },
+      { name: 'both', type: 'dict', reason: expect.stringMatching(/^restore failed: it shares objects with square/) },
+    ]);
+    expect(second.output).toBe("['alias', 'shared'] True\n");
+  });
+});
+
+describe('python runner: figures', () => {
+  it('sends plt.show() and still-open figures as PNG, up to maxImages', async () => {
+    const run = await runCell({
+      maxImages: 2,
+      code: [
+        'import matplotlib.pyplot as plt',
+        'plt.rcParams["savefig.bbox"] = "standard"  # the default is tight; standard keeps the exact size',
+        'plt.figure(figsize=(4, 3), dpi=100)',
+        'plt.plot([1, 2, 3], [1, 4, 9])',
+        'plt.show()',
+        'plt.figure(figsize=(2, 1))',
+        'plt.figure(figsize=(1, 1))',
+        'len(plt.get_fignums())',
+      ].join('\n'),
+    });
+    expect(run.result).toMatchObject({ outcome: 'ok', value: '2', imagesOmitted: 1 });
+    expect(run.result.images.map((image) => [image.name, image.mimeType])).toEqual([
+      ['figure-1.png', 'image/png'],
+      ['figure-2.png', 'image/png'],
+    ]);
+    expect(pngSize(run.result.images[0]!.base64)).toEqual({ width: 400, height: 300 });
+    expect(pngSize(run.result.images[1]!.base64)).toEqual({ width: 200, height: 100 });
+    expect(run.result.loadedModules).toContain('matplotlib');
+  });
+});
