@@ -1,31 +1,16 @@
 /** Builds an Engine from settings: session store, Docker executor (after crash recovery), pool, queue. */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { DockerExecutor } from '../executor/docker/docker-executor.js';
 import { JobQueue } from '../executor/job-queue.js';
 import { FileService } from '../files/file-service.js';
+import { CODECELL_VERSION } from '../package-version.js';
 import { SessionStore } from '../sessions/session-store.js';
 import { Engine } from './engine.js';
 import { FileChangeReporter } from './file-change-reporter.js';
 import { SessionFileAccess } from './session-file-access.js';
 import { SystemInfoProbe } from './system-info.js';
-
-/** Codecell's own version, from the nearest package.json above this module (src/ or dist/src/). */
-function packageVersion(): string {
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    try {
-      const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
-      if (manifest.name === 'codecell' && manifest.version) return manifest.version;
-    } catch {
-      // not here: keep walking up
-    }
-  }
-  return 'unknown';
-}
 
 export interface CreatedEngine {
   readonly engine: Engine;
@@ -61,7 +46,7 @@ export async function createEngine(deps: { settings: Settings; logger: Logger; m
       new SessionFileAccess(files),
       settings.limits.sessionQuotaBytes,
     ),
-    systemInfoProbe: new SystemInfoProbe(settings, executor, packageVersion()),
+    systemInfoProbe: new SystemInfoProbe(settings, executor, CODECELL_VERSION),
   });
   return { engine, files };
 }

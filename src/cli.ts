@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+/**
+ * The `codecell` command.
+ *
+ *   codecell serve [--host H] [--port P] [--stdio]   run the server (HTTP, or MCP over stdio)
+ *   codecell exec --language L --code C [--session ID] [--json]   run one job: a smoke test for admins
+ *
+ * Flags are settings under their environment names (--host is HOST, --port is PORT), parsed by
+ * loadSettings like everything else, so a bad value gets the same message either way.
+ */
+import { Command, Option } from 'commander';
+import { z } from 'zod';
+import { loadSettings, SETTING_NAMES, SettingsError, type Settings } from './config/settings.js';
+import { createEngine } from './engine/create-engine.js';
+import { LANGUAGES } from './engine/types.js';
+import { isCodecellError } from './errors.js';
+import { formatExecutionText } from './interfaces/execution-text.js';
+import { ListenPolicyError } from './interfaces/http/listen-policy.js';
+import { CODECELL_VERSION } from './package-version.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics/metrics.js';
+import { startHttpServer, startStdioServer } from './server.js';
+import { LOCAL_PRINCIPAL } from './sessions/principal.js';
+
+const ServeOptionsSchema = z.object({
+  host: z.string().min(1).optional(),
+  port: z.string().min(1).optional(),
+  stdio: z.boolean().optional(),
+});
+
+const ExecOptionsSchema = z.object({
+  language: z.enum(LANGUAGES),
+  code: z.string(),
+  session: z.string().min(1).optional(),
+  json: z.boolean().optional(),
+});
+
+/** Resolves on the first SIGTERM or SIGINT; a second one exits at once (a stuck shutdown). */
+function firstSignal(logger: Logger): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    let received = false;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (received) {
+        logger.warn({ signal }, 'second signal: exiting without a clean shutdown');
+        process.exit(1);
+      }
+      received = true;
+      logger.info({ signal }, 'signal received');
+      resolve(signal);
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+}
+
+async function serve(rawOptions: unknown): Promise<number> {
+  const options = ServeOptionsSchema.parse(rawOptions);
+  const settings = loadSettings(process.env, { HOST: options.host, PORT: options.port });
+  const logger = createLogger(settings.logLevel);
+  const stopped = firstSignal(logger);
+  if (options.stdio === true) {
+    const stdio = await startStdioServer({ settings, logger });
+    await Promise.race([stdio.closed, stopped]);
+    await stdio.close();
+    return 0;
+  }
+  const server = await startHttpServer({ settings, logger });
+  await stopped;
+  await server.close();
+  return 0;
+}
+
+/** A one-shot run needs no warm containers: pools default to empty unless the environment says otherwise. */
+function oneShotOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
+  return {
+    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+    CODECELL_POOL_PYTHON: env.CODECELL_POOL_PYTHON ?? '0',
+    CODECELL_POOL_PYTHON_LEAN: env.CODECELL_POOL_PYTHON_LEAN ?? '0',
+    CODECELL_POOL_NODE: env.CODECELL_POOL_NODE ?? '0',
+    CODECELL_POOL_BASH: env.CODECELL_POOL_BASH ?? '0',
+  };
+}
+
+async function exec(rawOptions: unknown): Promise<number> {
+  const options = ExecOptionsSchema.parse(rawOptions);
+  const settings: Settings = loadSettings(process.env, oneShotOverrides(process.env));
+  const logger = createLogger(settings.logLevel);
+  const { engine } = await createEngine({ settings, logger, metrics: new Metrics({ collectProcessMetrics: false }) });
+  const abort = new AbortController();
+  void firstSignal(logger).then(() => abort.abort());
+  try {
+    const result = await engine.execute({
+      principal: LOCAL_PRINCIPAL,
+      sessionId: options.session,
+      language: options.language,
+      code: options.code,
+      signal: abort.signal,
+    });
+    process.stdout.write(options.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatExecutionText(result)}\n`);
+    return result.status === 'ok' ? 0 : 1;
+  } finally {
+    await engine.shutdown();
+  }
+}
+
+/** Known failures get one clear line; anything else gets its stack. */
+function reportFailure(error: unknown): void {
+  if (error instanceof SettingsError || error instanceof ListenPolicyError || error instanceof z.ZodError) {
+    process.stderr.write(`codecell: ${error.message}\n`);
+  } else if (isCodecellError(error)) {
+    process.stderr.write(`codecell: ${error.code}: ${error.message}\n`);
+  } else {
+    process.stderr.write(`codecell: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+}
+
+function run(action: (options: unknown) => Promise<number>) {
+  return async (options: unknown): Promise<void> => {
+    let code: number;
+    try {
+      code = await action(options);
+    } catch (error) {
+      reportFailure(error);
+      code = 1;
+    }
+    // Explicit exit: open handles (a Docker socket, a stdin listener) must not keep us alive.
+    process.exit(code);
+  };
+}
+
+const program = new Command()
+  .name('codecell')
+  .description('Sandboxed code interpreter for LLM chats, served over MCP.')
+  .version(CODECELL_VERSION)
+  .addHelpText('after', `\nSettings are environment variables:\n  ${SETTING_NAMES.join(', ')}`);
+
+program
+  .command('serve')
+  .description('Run the server: MCP at /mcp (Streamable HTTP) and /sse (legacy SSE), or over stdio with --stdio.')
+  .option('--host <host>', 'address to listen on (HOST; default 127.0.0.1)')
+  .option('--port <port>', 'port to listen on (PORT; default 7860, 0 picks a free one)')
+  .option('--stdio', 'speak MCP over stdin/stdout for a client that spawns the server; logs go to stderr')
+  .action(run(serve));
+
+program
+  .command('exec')
+  .description('Run one job through the engine as the local user and print its result (exit code 0 when it succeeded).')
+  .addOption(new Option('--language <language>', 'language of the code').choices([...LANGUAGES]).makeOptionMandatory())
+  .requiredOption('--code <code>', 'the code to run')
+  .option('--session <id>', 'session to run in (default: the local default session)')
+  .option('--json', 'print the whole result as JSON')
+  .action(run(exec));
+
+await program.parseAsync(process.argv);

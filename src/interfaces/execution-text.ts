@@ -1,0 +1,75 @@
+/**
+ * One execution result as plain text, for a model (MCP) or an admin (CLI). Only non-empty parts
+ * appear, in the order a reader needs them: where it ran and how it ended, what it printed, what
+ * it returned, what went wrong, what changed on disk, and what the next call will not have.
+ */
+import type { CapturedText, ExecutionError, ExecutionResult, FileChange } from '../engine/types.js';
+
+const STATUS_WORDS: Record<ExecutionResult['status'], string> = {
+  ok: 'ok',
+  error: 'error',
+  timeout: 'timed out',
+  oom: 'out of memory',
+  killed: 'killed',
+};
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+function capturedSection(title: string, captured: CapturedText): string | null {
+  if (captured.text.length === 0 && captured.truncatedChars === 0) return null;
+  const cut = captured.truncatedChars > 0 ? `\n[${captured.truncatedChars} characters cut from the middle]` : '';
+  return `[${title}]\n${captured.text.replace(/\n$/, '')}${cut}`;
+}
+
+function describeFile(file: FileChange): string {
+  const where = `/mnt/data/${file.path}`;
+  if (file.kind !== 'file') return `- ${file.change} ${where} (${file.kind}; links are not served)`;
+  const link = file.downloadUrl !== undefined ? ` — download: ${file.downloadUrl}` : '';
+  return `- ${file.change} ${where} (${formatBytes(file.size)}, ${file.mimeType})${link}`;
+}
+
+/** The traceback when it already ends with "Name: message" (Python's do), else that line first. */
+function describeError(error: ExecutionError): string {
+  const headline = `${error.name}: ${error.message}`;
+  const traceback = error.traceback.trimEnd();
+  if (traceback.length === 0) return headline;
+  return traceback.endsWith(headline) ? traceback : `${headline}\n${traceback}`;
+}
+
+export function formatExecutionText(result: ExecutionResult): string {
+  const seconds = (result.durationMs / 1000).toFixed(2);
+  const exit = result.exitCode !== null && result.exitCode !== 0 ? `, exit code ${result.exitCode}` : '';
+  const sections: (string | null)[] = [
+    `Session ${result.sessionId} · ${result.language} · ${STATUS_WORDS[result.status]}${exit} · ${seconds} s`,
+    capturedSection('stdout', result.stdout),
+    capturedSection('stderr', result.stderr),
+    result.value !== null ? `[value]\n${result.value}` : null,
+    result.error !== null ? `[error]\n${describeError(result.error)}` : null,
+    result.notice !== null ? `[notice]\n${result.notice}` : null,
+    result.files.length > 0 ? `[files]\n${result.files.map(describeFile).join('\n')}` : null,
+    result.notCarried.length > 0
+      ? `[not carried over to the next call]\n${result.notCarried
+          .map((value) => `- ${value.name} (${value.type}): ${value.reason}`)
+          .join('\n')}`
+      : null,
+    imagesLine(result),
+  ];
+  return sections.filter((section): section is string => section !== null).join('\n\n');
+}
+
+function imagesLine(result: ExecutionResult): string | null {
+  const shown = result.images.length;
+  if (shown === 0 && result.imagesOmitted === 0) return null;
+  const omitted = result.imagesOmitted > 0 ? ` ${result.imagesOmitted} more were left out (over the per-call limit, or too large).` : '';
+  return `[images]\n${shown} image${shown === 1 ? '' : 's'} attached.${omitted}`;
+}

@@ -1,0 +1,133 @@
+/**
+ * The HTTP surface, in the order a request meets it:
+ *
+ *   request id + log line → metrics → Host check (loopback only) → /healthz, signed downloads (no key)
+ *   → API key + X-User-Id → /metrics, /v1 files, MCP (Streamable HTTP, legacy SSE, recipe aliases)
+ *   → 404 / error body
+ */
+import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
+import { z } from 'zod';
+import type { Settings } from '../../config/settings.js';
+import type { EngineApi } from '../../engine/types.js';
+import type { FileService } from '../../files/file-service.js';
+import type { Logger } from '../../logger.js';
+import type { Metrics } from '../../metrics/metrics.js';
+import { createMcpServer } from '../mcp/create-mcp-server.js';
+import type { McpSessionRegistry } from '../mcp/transports/mcp-session-registry.js';
+import { sendJsonRpcError, type McpRouteDeps } from '../mcp/transports/route-deps.js';
+import { createSseRouter, type SseEndpoint } from '../mcp/transports/sse-routes.js';
+import { createStreamableHttpRouter } from '../mcp/transports/streamable-http-routes.js';
+import { apiKeyAuth, principalOf } from './auth.js';
+import { createFilesRouter, createSignedDownloadRouter } from './files-router.js';
+import { httpMetrics } from './http-metrics.js';
+import { hostValidation } from './listen-policy.js';
+import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
+import { requestContext, requestLogger } from './request-context.js';
+
+/** Streamable HTTP paths: ours, and the recipe's Gradio path so old configs only change host. */
+export const STREAMABLE_HTTP_PATHS = ['/mcp', '/gradio_api/mcp'] as const;
+
+/** Legacy SSE: ours, and the recipe's (Gradio's) stream and POST paths. */
+export const SSE_ENDPOINTS: readonly SseEndpoint[] = [
+  { streamPath: '/sse', messagesPath: '/messages' },
+  { streamPath: '/gradio_api/mcp/sse', messagesPath: '/gradio_api/mcp/messages' },
+];
+
+/**
+ * Big enough that a 1 MB code argument (several MB once JSON-escaped) reaches the tool, whose own
+ * limit then answers with a clear message; small enough that a runaway client cannot fill memory.
+ */
+export const MCP_BODY_LIMIT = '16mb';
+
+const ROUTE_PREFIXES = [
+  ...STREAMABLE_HTTP_PATHS,
+  ...SSE_ENDPOINTS.flatMap((endpoint) => [endpoint.streamPath, endpoint.messagesPath]),
+  '/healthz',
+  '/metrics',
+  '/v1',
+  '/files/signed',
+];
+
+export interface AppDeps {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly engine: EngineApi;
+  readonly files: FileService;
+  readonly registry: McpSessionRegistry;
+  /** Interval of keep-alive comments on SSE streams (both transports). */
+  readonly keepAliveMs: number;
+}
+
+/** The path part of CODECELL_PUBLIC_URL without a trailing slash ('' when served at the root). */
+export function publicPathPrefix(publicUrl: string | undefined): string {
+  if (publicUrl === undefined) return '';
+  return new URL(publicUrl).pathname.replace(/\/+$/, '');
+}
+
+const BodyParserErrorSchema = z.object({ status: z.number().int(), type: z.string() });
+
+function errorHandler(logger: Logger): ErrorRequestHandler {
+  return (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
+    if (res.headersSent) {
+      next(error);
+      return;
+    }
+    const bodyError = BodyParserErrorSchema.safeParse(error);
+    if (bodyError.success && bodyError.data.type === 'entity.too.large') {
+      sendJsonRpcError(
+        res,
+        413,
+        -32600,
+        `request body is larger than ${MCP_BODY_LIMIT.toUpperCase()}: keep code under 1,000,000 characters and put large data in files`,
+      );
+      return;
+    }
+    if (bodyError.success && bodyError.data.type === 'entity.parse.failed') {
+      sendJsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
+      return;
+    }
+    requestLogger(req, logger).error({ err: error }, 'request failed');
+    sendJsonRpcError(res, 500, -32603, 'Internal server error');
+  };
+}
+
+export function createApp(deps: AppDeps): Express {
+  const { settings, logger, metrics, engine, files, registry } = deps;
+  const app = express();
+  app.disable('x-powered-by');
+
+  app.use(requestContext(logger));
+  app.use(httpMetrics(metrics, ROUTE_PREFIXES));
+  const hostCheck = hostValidation(settings);
+  if (hostCheck !== null) app.use(hostCheck);
+
+  // Reachable without a key: health for probes, and downloads whose URL carries its own signature.
+  app.use(createHealthRouter(engine, logger));
+  app.use(createSignedDownloadRouter({ files, logger }));
+
+  app.use(apiKeyAuth(settings.apiKeys));
+  app.use(createMetricsRouter(metrics));
+  app.use('/v1', createFilesRouter({ files, principalOf, logger }));
+
+  const routeDeps: McpRouteDeps = {
+    registry,
+    serverFor: (principal, sessionLogger) => createMcpServer({ engine, files, principal, settings, logger: sessionLogger }),
+    principalOf,
+    keepAliveMs: deps.keepAliveMs,
+    logger,
+  };
+  const jsonBody = express.json({ limit: MCP_BODY_LIMIT });
+  app.use([...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.messagesPath)], jsonBody);
+  app.use(createStreamableHttpRouter(STREAMABLE_HTTP_PATHS, routeDeps));
+  app.use(createSseRouter(SSE_ENDPOINTS, publicPathPrefix(settings.publicUrl), routeDeps));
+
+  app.use((_req: Request, res: Response) => {
+    res.status(404).json({
+      error: 'not_found',
+      message: 'no such route: MCP is served at /mcp (Streamable HTTP) and /sse (legacy SSE)',
+    });
+  });
+  app.use(errorHandler(logger));
+  return app;
+}

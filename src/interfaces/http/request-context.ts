@@ -1,0 +1,66 @@
+/**
+ * One request id and one child logger per HTTP request. The id comes from the caller's
+ * X-Request-Id when it looks sane (so a proxy's id links both logs), else a fresh UUID, and is
+ * echoed back. MCP tool handlers run deep inside the SDK, out of reach of `req`; routes run them
+ * in a request scope (AsyncLocalStorage) so that they can log under the same id.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomUUID } from 'node:crypto';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import type { Logger } from '../../logger.js';
+
+const REQUEST_ID_HEADER = 'x-request-id';
+
+/** Short, printable, no spaces: anything else could forge log lines or bloat them. */
+const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+interface RequestScope {
+  readonly requestId: string;
+  readonly logger: Logger;
+}
+
+const scopes = new WeakMap<Request, RequestScope>();
+const currentScope = new AsyncLocalStorage<RequestScope>();
+
+export function saneRequestId(candidate: string | undefined): string | null {
+  return candidate !== undefined && SANE_REQUEST_ID.test(candidate) ? candidate : null;
+}
+
+export function requestContext(logger: Logger): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const requestId = saneRequestId(req.get(REQUEST_ID_HEADER)) ?? randomUUID();
+    res.setHeader('X-Request-Id', requestId);
+    const requestLogger = logger.child({ requestId });
+    scopes.set(req, { requestId, logger: requestLogger });
+
+    const startedAt = process.hrtime.bigint();
+    // 'close' fires for finished and aborted responses alike; long SSE streams log when they end.
+    res.on('close', () => {
+      const durationMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
+      requestLogger.info(
+        { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs), aborted: !res.writableFinished },
+        'request',
+      );
+    });
+    next();
+  };
+}
+
+/** The request's child logger; falls back to `fallback` for requests the middleware never saw. */
+export function requestLogger(req: Request, fallback: Logger): Logger {
+  return scopes.get(req)?.logger ?? fallback;
+}
+
+/**
+ * Runs `task` in the request's scope. Routes call this after body parsing: stream callbacks there
+ * do not carry async context, so the scope starts where the request's real work starts.
+ */
+export function inRequestScope<T>(req: Request, task: () => Promise<T>): Promise<T> {
+  const scope = scopes.get(req);
+  return scope === undefined ? task() : currentScope.run(scope, task);
+}
+
+/** The id of the HTTP request whose work is running now, if any. */
+export function currentRequestId(): string | undefined {
+  return currentScope.getStore()?.requestId;
+}

@@ -1,0 +1,42 @@
+/**
+ * The server's `instructions`: what a model should know before its first call. LibreChat puts
+ * them in the system prompt when librechat.yaml says `serverInstructions: true`, so they are
+ * written for the model, with the limits of this deployment filled in.
+ */
+import type { Settings } from '../../config/settings.js';
+import { MAX_CODE_CHARS } from '../../engine/engine.js';
+
+export function serverInstructions(settings: Settings): string {
+  const { limits, sessions } = settings;
+  const mb = 1024 * 1024;
+  return [
+    'Codecell runs code in isolated sandboxes: Python 3, JavaScript and TypeScript (Node.js), and bash.',
+    '',
+    'Tools:',
+    '- execute_python_code, execute_javascript_code, execute_typescript_code, execute_bash_command: run code; ' +
+      'each takes an optional session_id and an optional timeout in seconds.',
+    '- create_execution_session, list_execution_sessions, get_execution_history, reset_execution_session, ' +
+      'close_execution_session: manage sessions.',
+    '- get_system_info: language versions, installed packages and limits.',
+    '',
+    'State:',
+    '- State persists between calls. Without session_id every call uses your default session, so a variable, ' +
+      'function or import defined in one call is there in the next. Create a session only for a separate workspace.',
+    '- Each language keeps its own variables (JavaScript and TypeScript share theirs); files are shared by all ' +
+      'languages of a session. Results list values that could not be carried over.',
+    '- An unknown or expired session_id is an error, never a silent new session: leave session_id out or create one.',
+    '',
+    'Files and plots:',
+    '- The working directory is /mnt/data. Files written there stay in the session; each result lists the files ' +
+      'a call created or changed, with download links when the server has them. Share those links with the user.',
+    '- Matplotlib figures come back as images (plt.show() or any open figure). Do not encode plots as base64 yourself.',
+    '',
+    'Limits:',
+    `- No network access. ${limits.timeoutMs / 1000} s per call (the timeout parameter can only lower it), ` +
+      `${Math.round(limits.memoryBytes / mb)} MB memory, ${limits.maxOutputChars} characters of stdout and of stderr ` +
+      `(the middle of longer output is cut), ${limits.maxImagesPerRun} images per call, ` +
+      `${Math.round(limits.maxFileBytes / mb)} MB per file, ${Math.round(limits.sessionQuotaBytes / mb)} MB per session.`,
+    `- Sessions and their files are deleted after ${Math.round(sessions.ttlMs / 60_000)} minutes without use.`,
+    `- Code is limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters per call; put large data in files.`,
+  ].join('\n');
+}

@@ -1,0 +1,71 @@
+/**
+ * Streams a running job's output to the client as MCP progress notifications, when the client
+ * asked for progress (sent `_meta.progressToken`). At most one notification per interval: a
+ * chatty loop must not turn into thousands of messages. `progress` is the number of output
+ * characters so far (it only grows, as the spec requires); `message` is the new text since the
+ * previous notification, cut to its tail when long.
+ */
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { OutputChunk } from '../../engine/types.js';
+import type { Logger } from '../../logger.js';
+
+export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
+
+export interface OutputProgress {
+  readonly onOutput: (chunk: OutputChunk) => void;
+  /** No notification is sent after this: the result carries the full output. */
+  readonly stop: () => void;
+}
+
+export interface OutputProgressOptions {
+  readonly minIntervalMs?: number;
+  readonly maxMessageChars?: number;
+}
+
+export function outputProgress(
+  extra: Pick<ToolExtra, '_meta' | 'sendNotification'>,
+  logger: Logger,
+  options: OutputProgressOptions = {},
+): OutputProgress | undefined {
+  const progressToken = extra._meta?.progressToken;
+  if (progressToken === undefined) return undefined;
+  const minIntervalMs = options.minIntervalMs ?? 250;
+  const maxMessageChars = options.maxMessageChars ?? 2000;
+
+  let pending = '';
+  let streamedChars = 0;
+  let lastSentAt = Number.NEGATIVE_INFINITY;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const flush = (): void => {
+    timer = undefined;
+    if (stopped || pending.length === 0) return;
+    const message = pending.length > maxMessageChars ? `…${pending.slice(-maxMessageChars)}` : pending;
+    pending = '';
+    lastSentAt = Date.now();
+    extra
+      .sendNotification({ method: 'notifications/progress', params: { progressToken, progress: streamedChars, message } })
+      .catch((error: unknown) => logger.debug({ err: error }, 'progress notification not delivered'));
+  };
+
+  return {
+    onOutput: (chunk) => {
+      if (stopped || chunk.text.length === 0) return;
+      pending += chunk.text;
+      // Only the tail is ever sent; keep the buffer bounded between two notifications.
+      if (pending.length > 2 * maxMessageChars) pending = pending.slice(-maxMessageChars);
+      streamedChars += chunk.text.length;
+      if (timer !== undefined) return;
+      const waitMs = lastSentAt + minIntervalMs - Date.now();
+      if (waitMs <= 0) flush();
+      else timer = setTimeout(flush, waitMs);
+    },
+    stop: () => {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    },
+  };
+}

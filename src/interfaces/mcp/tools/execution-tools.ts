@@ -1,0 +1,164 @@
+/**
+ * The four "run this code" tools. Names and parameters are the recipe's (plus TypeScript), so a
+ * librechat.yaml written for it keeps working. Each call runs in the caller's default session
+ * unless session_id names another of the caller's sessions, and streams its output as progress
+ * when the client asks for it.
+ */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { MAX_CODE_CHARS } from '../../../engine/engine.js';
+import type { Language } from '../../../engine/types.js';
+import { outputProgress, type ToolExtra } from '../progress.js';
+import { ExecutionOutputSchema, renderExecutionResult } from '../render-result.js';
+import { guardTool } from '../tool-errors.js';
+import { presentOrUndefined, toolLogger, type ToolDeps } from './tool-deps.js';
+
+function sessionIdParameter() {
+  return z
+    .string()
+    .max(200)
+    .optional()
+    .describe(
+      'Session to run in, from create_execution_session or an earlier result. Leave it out to use your ' +
+        'default session, which also keeps state between calls.',
+    );
+}
+
+function timeoutParameter(limitSeconds: number) {
+  return z
+    .number()
+    .positive()
+    .max(3600)
+    .optional()
+    .describe(`Time limit in seconds for this call. It can only lower the server's limit of ${limitSeconds} s.`);
+}
+
+/** The engine's bound, checked here too so that a huge argument fails as a clear input error. */
+function sourceParameter(what: string) {
+  return z
+    .string()
+    .min(1)
+    .max(MAX_CODE_CHARS)
+    .describe(`${what} Up to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters; put bigger data in a file.`);
+}
+
+const COMMON_RULES =
+  'Runs in an isolated sandbox with no network access. The working directory is /mnt/data: files written there ' +
+  'stay in the session and come back with download links. State persists between calls in the same session, ' +
+  'also without session_id (your default session). The result names the session, and shows stdout, stderr, ' +
+  'the value of a trailing expression, and any error with its traceback.';
+
+interface ExecutionToolSpec {
+  readonly name: string;
+  readonly title: string;
+  readonly language: Language;
+  readonly description: string;
+}
+
+const CODE_TOOLS: readonly ExecutionToolSpec[] = [
+  {
+    name: 'execute_python_code',
+    title: 'Run Python',
+    language: 'python',
+    description:
+      'Run Python 3 code. Variables, functions and imports from earlier calls are still defined. ' +
+      'Matplotlib figures (plt.show() or any figure left open) are returned as images. numpy, pandas and ' +
+      'matplotlib are installed; get_system_info lists the rest. ' +
+      COMMON_RULES,
+  },
+  {
+    name: 'execute_javascript_code',
+    title: 'Run JavaScript',
+    language: 'javascript',
+    description:
+      'Run JavaScript on Node.js. Top-level variables, functions and classes from earlier calls are still ' +
+      'defined (shared with execute_typescript_code); use console.log to print. ' +
+      COMMON_RULES,
+  },
+  {
+    name: 'execute_typescript_code',
+    title: 'Run TypeScript',
+    language: 'typescript',
+    description:
+      'Run TypeScript on Node.js. Types are stripped, not checked. Top-level variables, functions and classes ' +
+      'persist and are shared with execute_javascript_code. ' +
+      COMMON_RULES,
+  },
+];
+
+const BASH_TOOL: ExecutionToolSpec = {
+  name: 'execute_bash_command',
+  title: 'Run bash',
+  language: 'bash',
+  description:
+    'Run a bash command or script. Shell variables, exported environment, functions, aliases and the current ' +
+    'directory carry over to the next call. Common tools (coreutils, grep, sed, awk, jq, bc) are installed. ' +
+    COMMON_RULES,
+};
+
+async function runCode(
+  deps: ToolDeps,
+  spec: ExecutionToolSpec,
+  code: string,
+  args: { session_id?: string | undefined; timeout?: number | undefined },
+  extra: ToolExtra,
+): Promise<CallToolResult> {
+  const logger = toolLogger(deps, spec.name, extra);
+  return guardTool(logger, async () => {
+    const progress = outputProgress(extra, logger);
+    try {
+      const result = await deps.engine.execute({
+        principal: deps.principal,
+        sessionId: presentOrUndefined(args.session_id),
+        language: spec.language,
+        code,
+        timeoutMs: args.timeout === undefined ? undefined : Math.max(1, Math.round(args.timeout * 1000)),
+        onOutput: progress?.onOutput,
+        signal: extra.signal,
+      });
+      return renderExecutionResult(result);
+    } finally {
+      progress?.stop();
+    }
+  });
+}
+
+export function registerExecutionTools(server: McpServer, deps: ToolDeps): void {
+  const limitSeconds = deps.settings.limits.timeoutMs / 1000;
+  const annotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false };
+
+  for (const spec of CODE_TOOLS) {
+    server.registerTool(
+      spec.name,
+      {
+        title: spec.title,
+        description: spec.description,
+        inputSchema: {
+          code: sourceParameter(`The ${spec.title.replace('Run ', '')} code to run.`),
+          session_id: sessionIdParameter(),
+          timeout: timeoutParameter(limitSeconds),
+        },
+        outputSchema: ExecutionOutputSchema,
+        annotations,
+      },
+      (args, extra) => runCode(deps, spec, args.code, args, extra),
+    );
+  }
+
+  server.registerTool(
+    BASH_TOOL.name,
+    {
+      title: BASH_TOOL.title,
+      description: BASH_TOOL.description,
+      inputSchema: {
+        command: sourceParameter('The bash command or script to run.'),
+        session_id: sessionIdParameter(),
+        timeout: timeoutParameter(limitSeconds),
+      },
+      outputSchema: ExecutionOutputSchema,
+      annotations,
+    },
+    (args, extra) => runCode(deps, BASH_TOOL, args.command, args, extra),
+  );
+}

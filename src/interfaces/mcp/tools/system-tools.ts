@@ -1,0 +1,106 @@
+/** get_system_info: what the sandboxes actually hold, read from the images, and the limits in force. */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { z } from 'zod';
+import { LANGUAGES, type SystemInfo } from '../../../engine/types.js';
+import { guardTool } from '../tool-errors.js';
+import { toolLogger, type ToolDeps } from './tool-deps.js';
+
+const SystemInfoOutputSchema = z.object({
+  codecell_version: z.string(),
+  executor: z.object({ kind: z.literal('docker'), engine_version: z.string(), container_runtime: z.string() }),
+  languages: z.array(z.enum(LANGUAGES)),
+  runtimes: z.array(
+    z.object({
+      runtime: z.enum(['python', 'node', 'bash']),
+      image: z.string(),
+      language_version: z.string(),
+      packages: z.record(z.string(), z.string()),
+    }),
+  ),
+  limits: z.object({
+    timeout_seconds: z.number(),
+    max_output_chars: z.number(),
+    memory_mb: z.number(),
+    cpus: z.number(),
+    pids_limit: z.number(),
+    max_file_mb: z.number(),
+    session_quota_mb: z.number(),
+    max_images_per_run: z.number(),
+    session_ttl_seconds: z.number(),
+    max_sessions: z.number(),
+  }),
+  network: z.literal('none'),
+  working_directory: z.literal('/mnt/data'),
+});
+
+function toOutput(info: SystemInfo): z.infer<typeof SystemInfoOutputSchema> {
+  const { limits } = info;
+  return {
+    codecell_version: info.codecellVersion,
+    executor: {
+      kind: info.executor.kind,
+      engine_version: info.executor.engineVersion,
+      container_runtime: info.executor.containerRuntime,
+    },
+    languages: [...info.languages],
+    runtimes: info.runtimes.map((runtime) => ({
+      runtime: runtime.runtime,
+      image: runtime.image,
+      language_version: runtime.languageVersion,
+      packages: { ...runtime.packages },
+    })),
+    limits: {
+      timeout_seconds: limits.timeoutSeconds,
+      max_output_chars: limits.maxOutputChars,
+      memory_mb: limits.memoryMb,
+      cpus: limits.cpus,
+      pids_limit: limits.pidsLimit,
+      max_file_mb: limits.maxFileMb,
+      session_quota_mb: limits.sessionQuotaMb,
+      max_images_per_run: limits.maxImagesPerRun,
+      session_ttl_seconds: limits.sessionTtlSeconds,
+      max_sessions: limits.maxSessions,
+    },
+    network: info.network,
+    working_directory: info.workingDirectory,
+  };
+}
+
+export function describeSystem(info: SystemInfo): string {
+  const { limits } = info;
+  const runtimes = info.runtimes.map((runtime) => {
+    const packages = Object.entries(runtime.packages)
+      .map(([name, version]) => `${name} ${version}`)
+      .join(', ');
+    return `- ${runtime.runtime} ${runtime.languageVersion} (${runtime.image})${packages ? `: ${packages}` : ''}`;
+  });
+  return [
+    `Codecell ${info.codecellVersion} · Docker ${info.executor.engineVersion} (${info.executor.containerRuntime}) · ` +
+      `no network · working directory ${info.workingDirectory}`,
+    `Languages: ${info.languages.join(', ')}`,
+    ...runtimes,
+    `Limits: ${limits.timeoutSeconds} s per call, ${limits.memoryMb} MB memory, ${limits.cpus} CPU, ` +
+      `${limits.maxOutputChars} characters of output per stream, ${limits.maxFileMb} MB per file, ` +
+      `${limits.sessionQuotaMb} MB per session, ${limits.maxImagesPerRun} images per run. ` +
+      `Sessions are deleted after ${Math.round(limits.sessionTtlSeconds / 60)} minutes without use.`,
+  ].join('\n');
+}
+
+export function registerSystemTools(server: McpServer, deps: ToolDeps): void {
+  server.registerTool(
+    'get_system_info',
+    {
+      title: 'Show the sandbox’s languages, packages and limits',
+      description:
+        'Show the language versions and installed packages of the sandboxes, and the limits in force (time per ' +
+        'call, memory, output size, file sizes, session expiry). Call it before relying on a package.',
+      outputSchema: SystemInfoOutputSchema,
+      annotations: { readOnlyHint: true, idempotentHint: true, openWorldHint: false },
+    },
+    (extra) =>
+      guardTool(toolLogger(deps, 'get_system_info', extra), async () => {
+        const info = await deps.engine.systemInfo();
+        return { content: [{ type: 'text', text: describeSystem(info) }], structuredContent: toOutput(info) };
+      }),
+  );
+}

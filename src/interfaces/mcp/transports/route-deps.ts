@@ -1,0 +1,38 @@
+/** What the MCP HTTP routes share, and the JSON-RPC error body MCP clients expect on failures. */
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import type { Request, Response } from 'express';
+import type { Logger } from '../../../logger.js';
+import type { Principal } from '../../../sessions/principal.js';
+import type { McpSessionRegistry } from './mcp-session-registry.js';
+
+export interface McpRouteDeps {
+  readonly registry: McpSessionRegistry;
+  /** A fresh McpServer whose tools act for `principal` (one per MCP session). */
+  readonly serverFor: (principal: Principal, logger: Logger) => McpServer;
+  readonly principalOf: (req: Request) => Principal;
+  /** Interval of SSE keep-alive comments, so proxies do not cut quiet streams. */
+  readonly keepAliveMs: number;
+  readonly logger: Logger;
+}
+
+/** -32001 is what the SDK itself answers for an unknown session; clients key off the 404. */
+export const SESSION_NOT_FOUND_CODE = -32001;
+
+export function sendJsonRpcError(res: Response, httpStatus: number, code: number, message: string): void {
+  if (res.headersSent) return;
+  res.status(httpStatus).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+}
+
+export function sendSessionNotFound(res: Response): void {
+  sendJsonRpcError(
+    res,
+    404,
+    SESSION_NOT_FOUND_CODE,
+    'MCP session not found (it expired, the server restarted, or it belongs to another user): initialize a new session',
+  );
+}
+
+export function sendTooManySessions(res: Response): void {
+  res.set('Retry-After', '30');
+  sendJsonRpcError(res, 503, -32000, 'too many open MCP sessions on this server; retry shortly');
+}

@@ -1,0 +1,145 @@
+/**
+ * The built CLI as a real process: `serve` shuts down cleanly on SIGTERM (exit 0, no container
+ * left), `serve --stdio` speaks MCP on stdout with logs on stderr, and `exec` runs one job.
+ */
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { callTool, connectStreamable, textOf } from './helpers/mcp-client.js';
+import { TEST_KEY } from './helpers/test-server.js';
+
+const runFile = promisify(execFile);
+const CLI = path.resolve('dist/src/cli.js');
+
+let dataDir: string;
+
+/** The environment of a CLI process: small pools, its own data dir, nothing inherited by accident. */
+function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    HOME: process.env.HOME ?? os.tmpdir(),
+    CODECELL_DATA_DIR: dataDir,
+    CODECELL_POOL_PYTHON: '1',
+    CODECELL_POOL_PYTHON_LEAN: '1',
+    CODECELL_POOL_NODE: '1',
+    CODECELL_POOL_BASH: '1',
+    ...extra,
+  };
+}
+
+/** Containers of the server using `dataDir` (the executor labels them with a hash of it). */
+function instanceContainers(): string[] {
+  const instance = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 16);
+  const out = spawnSync('docker', ['ps', '-aq', '--filter', 'label=codecell', '--filter', `label=codecell.instance=${instance}`], {
+    encoding: 'utf8',
+  });
+  return out.stdout.split('\n').filter((line) => line.trim().length > 0);
+}
+
+async function waitFor(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** Resolves with the URL from the server's "codecell listening" log line (JSON on stderr). */
+function listeningUrl(child: ChildProcess): Promise<string> {
+  const LogLineSchema = z.object({ msg: z.string(), url: z.string().optional() });
+  return new Promise((resolve, reject) => {
+    if (!child.stderr) throw new Error('no stderr');
+    const lines = createInterface({ input: child.stderr });
+    lines.on('line', (line) => {
+      const parsed = LogLineSchema.safeParse(JSON.parse(line));
+      if (parsed.success && parsed.data.msg === 'codecell listening' && parsed.data.url) resolve(parsed.data.url);
+    });
+    child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
+  });
+}
+
+beforeAll(() => {
+  // Build what `codecell` runs; type errors elsewhere still emit, so only a missing file is fatal.
+  spawnSync('npx', ['tsc', '-p', '.'], { stdio: 'ignore' });
+  dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-cli-test-'));
+});
+
+afterAll(() => {
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe('codecell serve', () => {
+  it('exits 0 on SIGTERM and leaves no container behind', async () => {
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+      env: cliEnv({ CODECELL_API_KEYS: TEST_KEY }),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    const url = await listeningUrl(child);
+    const client = await connectStreamable(url);
+    const result = await callTool(client, 'execute_python_code', { code: 'print("served by the cli")' });
+    expect(result.structuredContent?.stdout).toBe('served by the cli\n');
+    await client.close();
+    // Warm containers exist now, so "none left" below is a real check.
+    await waitFor(() => instanceContainers().length > 0, 60_000);
+
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(instanceContainers()).toEqual([]);
+  });
+
+  it('speaks MCP over stdio with --stdio, and exits when the client goes away', async () => {
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'serve', '--stdio'],
+      env: cliEnv(),
+      stderr: 'pipe',
+    });
+    const client = new Client({ name: 'stdio-test', version: '1.0.0' });
+    await client.connect(transport);
+    const result = await callTool(client, 'execute_bash_command', { command: 'echo over-stdio' });
+    expect(result.structuredContent?.stdout).toBe('over-stdio\n');
+    expect(textOf(result)).toContain('Session ');
+    await client.close();
+    await waitFor(() => instanceContainers().length === 0, 30_000);
+  });
+});
+
+describe('codecell exec', () => {
+  it('prints the result and exits 0 when the code succeeds', async () => {
+    const { stdout } = await runFile(process.execPath, [CLI, 'exec', '--language', 'python', '--code', 'print(6 * 7)'], {
+      env: cliEnv(),
+    });
+    expect(stdout).toContain('[stdout]\n42');
+    expect(stdout).toMatch(/Session [0-9a-f-]{36} · python · ok/);
+  });
+
+  it('prints the whole result as JSON with --json, and exits 1 when the code fails', async () => {
+    const failed = await runFile(process.execPath, [CLI, 'exec', '--language', 'javascript', '--code', 'throw new Error("boom")', '--json'], {
+      env: cliEnv(),
+    }).then(
+      () => null,
+      (error: unknown) => error,
+    );
+    const FailureSchema = z.object({ code: z.number(), stdout: z.string() });
+    const failure = FailureSchema.parse(failed);
+    expect(failure.code).toBe(1);
+    const result = z.object({ status: z.string(), error: z.object({ message: z.string() }) }).parse(JSON.parse(failure.stdout));
+    expect(result.status).toBe('error');
+    expect(result.error.message).toContain('boom');
+  });
+
+  it('rejects an unknown language before doing anything', () => {
+    const out = spawnSync(process.execPath, [CLI, 'exec', '--language', 'cobol', '--code', 'x'], { env: cliEnv(), encoding: 'utf8' });
+    expect(out.status).not.toBe(0);
+    expect(out.stderr).toContain('cobol');
+  });
+});

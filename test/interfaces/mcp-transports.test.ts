@@ -1,0 +1,256 @@
+/**
+ * The MCP transports as clients meet them: Streamable HTTP and legacy SSE (plus the recipe's
+ * Gradio paths), sessions that outlive connections, 404 for unknown or foreign MCP sessions,
+ * keep-alive comments, idle eviction and body limits.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callTool, connectSse, connectStreamable, headersFor, sessionOf, textOf, type Caller } from './helpers/mcp-client.js';
+import { startTestServer, type TestServer } from './helpers/test-server.js';
+
+const KEEP_ALIVE_MS = 200;
+const IDLE_MS = 3000;
+
+let server: TestServer;
+
+beforeAll(async () => {
+  server = await startTestServer({ keepAliveMs: KEEP_ALIVE_MS, mcpSessionIdleMs: IDLE_MS });
+});
+
+afterAll(async () => {
+  await server?.close();
+});
+
+const INITIALIZE = {
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-03-26', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+};
+
+function mcpHeaders(caller: Caller = {}, sessionId?: string): Record<string, string> {
+  return {
+    ...headersFor(caller),
+    'Content-Type': 'application/json',
+    Accept: 'application/json, text/event-stream',
+    ...(sessionId === undefined ? {} : { 'Mcp-Session-Id': sessionId }),
+  };
+}
+
+/** Initializes over raw HTTP and returns the Mcp-Session-Id the server assigned. */
+async function rawInitialize(caller: Caller = {}): Promise<string> {
+  const response = await fetch(`${server.url}/mcp`, { method: 'POST', headers: mcpHeaders(caller), body: JSON.stringify(INITIALIZE) });
+  expect(response.status).toBe(200);
+  await response.text();
+  const sessionId = response.headers.get('mcp-session-id');
+  if (sessionId === null) throw new Error('no Mcp-Session-Id');
+  return sessionId;
+}
+
+async function rawListTools(sessionId: string, caller: Caller = {}): Promise<Response> {
+  return fetch(`${server.url}/mcp`, {
+    method: 'POST',
+    headers: mcpHeaders(caller, sessionId),
+    body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+  });
+}
+
+/** Reads an SSE response for `ms` and returns what arrived. */
+async function readFor(response: Response, ms: number): Promise<string> {
+  const reader = response.body?.getReader();
+  if (!reader) throw new Error('no body');
+  const decoder = new TextDecoder();
+  let text = '';
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const chunk = await Promise.race([
+      reader.read(),
+      new Promise<null>((resolve) => setTimeout(() => resolve(null), Math.max(0, deadline - Date.now()))),
+    ]);
+    if (chunk === null || chunk.done) break;
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+  await reader.cancel();
+  return text;
+}
+
+/** Opens a legacy SSE stream and reads until the endpoint event; the stream stays open until close(). */
+async function openSseStream(path: string, caller: Caller = {}): Promise<{ endpoint: string; close: () => Promise<void> }> {
+  const response = await fetch(`${server.url}${path}`, { headers: headersFor(caller) });
+  expect(response.status).toBe(200);
+  const reader = response.body?.getReader();
+  if (!reader) throw new Error('no body');
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const match = /event: endpoint\ndata: (\S+)\n/.exec(text);
+    if (match?.[1] !== undefined) return { endpoint: match[1], close: () => reader.cancel() };
+    const chunk = await reader.read();
+    if (chunk.done) throw new Error(`stream ended before the endpoint event: ${text}`);
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+}
+
+describe('state across connections and transports', () => {
+  it('keeps Python state across separate SSE and Streamable HTTP connections with the same session id', async () => {
+    const first = await connectSse(server.url);
+    const session = sessionOf(await callTool(first, 'create_execution_session'));
+    const set = await callTool(first, 'execute_python_code', { code: 'import math\nanswer = math.cos(0) * 42', session_id: session });
+    expect(set.isError, textOf(set)).toBe(false);
+    await first.close();
+
+    const second = await connectStreamable(server.url);
+    const read = await callTool(second, 'execute_python_code', { code: 'print(answer)', session_id: session });
+    expect(read.structuredContent?.stdout).toBe('42.0\n');
+    await second.close();
+  });
+
+  it('keeps JavaScript state across connections', async () => {
+    const first = await connectStreamable(server.url);
+    const session = sessionOf(await callTool(first, 'create_execution_session'));
+    await callTool(first, 'execute_javascript_code', { code: 'function square(n) { return n * n }\nlet total = 5', session_id: session });
+    await first.close();
+
+    const second = await connectSse(server.url);
+    const read = await callTool(second, 'execute_javascript_code', { code: 'console.log(square(total))', session_id: session });
+    expect(read.structuredContent?.stdout).toBe('25\n');
+    await second.close();
+  });
+
+  it('keeps bash variables, functions and the working directory across connections', async () => {
+    const first = await connectSse(server.url);
+    const session = sessionOf(await callTool(first, 'create_execution_session'));
+    await callTool(first, 'execute_bash_command', {
+      command: 'GREETING=hello\ngreet() { echo "$GREETING $1"; }\nmkdir -p sub && cd sub',
+      session_id: session,
+    });
+    await first.close();
+
+    const second = await connectStreamable(server.url);
+    const read = await callTool(second, 'execute_bash_command', { command: 'greet world; pwd', session_id: session });
+    expect(read.structuredContent?.stdout).toBe('hello world\n/mnt/data/sub\n');
+    await second.close();
+  });
+
+  it('gives a caller the same default session on every connection', async () => {
+    const caller = { userId: 'default-session-user' };
+    const first = await connectStreamable(server.url, caller);
+    const set = await callTool(first, 'execute_python_code', { code: 'remembered = "yes"' });
+    await first.close();
+    const second = await connectSse(server.url, caller);
+    const read = await callTool(second, 'execute_python_code', { code: 'remembered' });
+    expect(read.structuredContent?.value).toBe("'yes'");
+    expect(sessionOf(read)).toBe(sessionOf(set));
+    await second.close();
+  });
+});
+
+describe('the recipe’s Gradio paths', () => {
+  it('serves legacy SSE at /gradio_api/mcp/sse, posting to /gradio_api/mcp/messages', async () => {
+    const stream = await openSseStream('/gradio_api/mcp/sse');
+    expect(stream.endpoint).toMatch(/^\/gradio_api\/mcp\/messages\?sessionId=[0-9a-f-]{36}$/);
+    await stream.close();
+
+    const client = await connectSse(server.url, {}, '/gradio_api/mcp/sse');
+    const result = await callTool(client, 'execute_python_code', { code: 'print("via gradio path")' });
+    expect(result.structuredContent?.stdout).toBe('via gradio path\n');
+    await client.close();
+  });
+
+  it('serves Streamable HTTP at /gradio_api/mcp too', async () => {
+    const client = await connectStreamable(server.url, {}, '/gradio_api/mcp');
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name)).toContain('execute_bash_command');
+    await client.close();
+  });
+});
+
+describe('Streamable HTTP session handling', () => {
+  it('serves /mcp itself, without a redirect', async () => {
+    const response = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: mcpHeaders(),
+      body: JSON.stringify(INITIALIZE),
+      redirect: 'manual',
+    });
+    expect(response.status).toBe(200);
+    await response.text();
+  });
+
+  it('answers an unknown Mcp-Session-Id with 404, so clients initialize again', async () => {
+    const response = await rawListTools(randomUUID());
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { code: -32001 } });
+  });
+
+  it('answers a session used by another principal with 404, like an unknown one', async () => {
+    const sessionId = await rawInitialize({ userId: 'owner' });
+    const foreign = await rawListTools(sessionId, { userId: 'intruder' });
+    expect(foreign.status).toBe(404);
+    const own = await rawListTools(sessionId, { userId: 'owner' });
+    expect(own.status).toBe(200);
+    expect(await own.text()).toContain('execute_python_code');
+  });
+
+  it('ends a session on DELETE', async () => {
+    const sessionId = await rawInitialize();
+    const deleted = await fetch(`${server.url}/mcp`, { method: 'DELETE', headers: mcpHeaders({}, sessionId) });
+    expect(deleted.status).toBe(200);
+    expect((await rawListTools(sessionId)).status).toBe(404);
+  });
+
+  it('asks for initialize when a request has no session id', async () => {
+    const response = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: mcpHeaders(),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
+    expect(response.status).toBe(400);
+    expect(JSON.stringify(await response.json())).toContain('initialize');
+  });
+
+  it('evicts sessions idle longer than the limit', async () => {
+    const sessionId = await rawInitialize();
+    expect((await rawListTools(sessionId)).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, IDLE_MS + 2500));
+    expect((await rawListTools(sessionId)).status).toBe(404);
+  });
+
+  it('refuses bodies over 16 MB with 413 and a JSON-RPC error', async () => {
+    const sessionId = await rawInitialize();
+    const response = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: mcpHeaders({}, sessionId),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'x', arguments: { code: 'x'.repeat(17 * 1024 * 1024) } } }),
+    });
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringContaining('16MB') } });
+  });
+});
+
+describe('legacy SSE session handling', () => {
+  it('sends keep-alive comments on a quiet stream', async () => {
+    const stream = await fetch(`${server.url}/sse`, { headers: headersFor() });
+    const text = await readFor(stream, KEEP_ALIVE_MS * 3 + 100);
+    expect(text.match(/^: keep-alive$/gm)?.length ?? 0).toBeGreaterThanOrEqual(2);
+  });
+
+  it('answers messages for an unknown or foreign SSE session with 404', async () => {
+    const stream = await openSseStream('/sse', { userId: 'sse-owner' });
+    expect(stream.endpoint).toMatch(/^\/messages\?sessionId=[0-9a-f-]{36}$/);
+    const post = (caller: Caller, path: string) =>
+      fetch(`${server.url}${path}`, {
+        method: 'POST',
+        headers: { ...headersFor(caller), 'Content-Type': 'application/json' },
+        body: JSON.stringify(INITIALIZE),
+      });
+    try {
+      expect((await post({ userId: 'sse-intruder' }, stream.endpoint)).status).toBe(404);
+      expect((await post({ userId: 'sse-owner' }, `/messages?sessionId=${randomUUID()}`)).status).toBe(404);
+      // The stream is still open and the owner still gets through.
+      expect((await post({ userId: 'sse-owner' }, stream.endpoint)).status).toBe(202);
+    } finally {
+      await stream.close();
+    }
+  });
+});

@@ -1,0 +1,77 @@
+/** Output streamed as MCP progress notifications: only when asked for, rate-limited, never after the end. */
+import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { createLogger } from '../../../src/logger.js';
+import { outputProgress } from '../../../src/interfaces/mcp/progress.js';
+
+const logger = createLogger('silent');
+
+function recorder(progressToken?: string) {
+  const sent: ServerNotification[] = [];
+  const extra = {
+    _meta: progressToken === undefined ? undefined : { progressToken },
+    sendNotification: async (notification: ServerNotification) => {
+      sent.push(notification);
+    },
+  };
+  return { sent, extra };
+}
+
+function messages(sent: ServerNotification[]): { progress: unknown; message: unknown }[] {
+  return sent.map((n) => {
+    if (n.method !== 'notifications/progress') throw new Error(`unexpected ${n.method}`);
+    return { progress: n.params.progress, message: n.params.message };
+  });
+}
+
+describe('outputProgress', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('does nothing when the client sent no progress token', () => {
+    const { extra } = recorder();
+    expect(outputProgress(extra, logger)).toBeUndefined();
+  });
+
+  it('sends the first chunk at once and batches the rest into one notification per interval', () => {
+    const { sent, extra } = recorder('tok');
+    const progress = outputProgress(extra, logger, { minIntervalMs: 250 });
+    progress?.onOutput({ stream: 'stdout', text: 'a\n' });
+    progress?.onOutput({ stream: 'stdout', text: 'b\n' });
+    progress?.onOutput({ stream: 'stderr', text: 'c\n' });
+    expect(messages(sent)).toEqual([{ progress: 2, message: 'a\n' }]);
+    vi.advanceTimersByTime(249);
+    expect(sent).toHaveLength(1);
+    vi.advanceTimersByTime(1);
+    expect(messages(sent)).toEqual([
+      { progress: 2, message: 'a\n' },
+      { progress: 6, message: 'b\nc\n' },
+    ]);
+    const first = sent[0];
+    expect(first?.method === 'notifications/progress' && first.params.progressToken).toBe('tok');
+  });
+
+  it('sends only the tail of a long burst', () => {
+    const { sent, extra } = recorder('tok');
+    const progress = outputProgress(extra, logger, { minIntervalMs: 100, maxMessageChars: 10 });
+    progress?.onOutput({ stream: 'stdout', text: 'x' });
+    for (let i = 0; i < 100; i += 1) progress?.onOutput({ stream: 'stdout', text: `${i % 10}` });
+    vi.advanceTimersByTime(100);
+    expect(messages(sent)[1]).toEqual({ progress: 101, message: '…0123456789' });
+  });
+
+  it('sends nothing after stop(), even what was pending', () => {
+    const { sent, extra } = recorder('tok');
+    const progress = outputProgress(extra, logger, { minIntervalMs: 250 });
+    progress?.onOutput({ stream: 'stdout', text: 'first' });
+    progress?.onOutput({ stream: 'stdout', text: 'pending' });
+    progress?.stop();
+    vi.advanceTimersByTime(1000);
+    progress?.onOutput({ stream: 'stdout', text: 'late' });
+    expect(messages(sent)).toEqual([{ progress: 5, message: 'first' }]);
+  });
+});

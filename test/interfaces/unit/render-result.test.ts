@@ -1,0 +1,129 @@
+/** How one execution result reads in a chat: text sections, image blocks, typed fields, isError. */
+import { describe, expect, it } from 'vitest';
+import type { ExecutionResult } from '../../../src/engine/types.js';
+import { ExecutionOutputSchema, renderExecutionResult } from '../../../src/interfaces/mcp/render-result.js';
+
+const PNG_BASE64 = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]).toString('base64');
+
+function result(overrides: Partial<ExecutionResult> = {}): ExecutionResult {
+  return {
+    sessionId: '11111111-2222-4333-8444-555555555555',
+    language: 'python',
+    status: 'ok',
+    exitCode: 0,
+    stdout: { text: 'hello\n', truncatedChars: 0 },
+    stderr: { text: '', truncatedChars: 0 },
+    value: null,
+    error: null,
+    images: [],
+    imagesOmitted: 0,
+    files: [],
+    notCarried: [],
+    stateSaved: true,
+    notice: null,
+    durationMs: 1234,
+    queuedMs: 5,
+    ...overrides,
+  };
+}
+
+function textOf(rendered: ReturnType<typeof renderExecutionResult>): string {
+  const first = rendered.content[0];
+  if (first?.type !== 'text') throw new Error('first block is not text');
+  return first.text;
+}
+
+describe('renderExecutionResult', () => {
+  it('names the session and shows only the parts that have something in them', () => {
+    const rendered = renderExecutionResult(result());
+    const text = textOf(rendered);
+    expect(text).toContain('Session 11111111-2222-4333-8444-555555555555 · python · ok · 1.23 s');
+    expect(text).toContain('[stdout]\nhello');
+    expect(text).not.toContain('[stderr]');
+    expect(text).not.toContain('[value]');
+    expect(text).not.toContain('[error]');
+    expect(rendered.isError).toBe(false);
+    expect(rendered.content).toHaveLength(1);
+  });
+
+  it('puts every section in one text block and each plot in its own image block', () => {
+    const rendered = renderExecutionResult(
+      result({
+        stdout: { text: 'head…tail', truncatedChars: 5000 },
+        stderr: { text: 'warning: x', truncatedChars: 0 },
+        value: '42',
+        notice: 'State from before was kept.',
+        images: [
+          { name: 'figure-1.png', mimeType: 'image/png', base64: PNG_BASE64, width: 640, height: 480 },
+          { name: 'figure-2.png', mimeType: 'image/png', base64: PNG_BASE64, width: 100, height: 50 },
+        ],
+        imagesOmitted: 3,
+        files: [
+          { path: 'out/data.csv', size: 2048, mimeType: 'text/csv', change: 'created', kind: 'file', downloadUrl: 'https://cc.example/v1/files/signed/abc' },
+          { path: 'link', size: 0, mimeType: 'application/octet-stream', change: 'created', kind: 'symlink' },
+        ],
+        notCarried: [{ name: 'gen', type: 'generator', reason: 'generators cannot be saved' }],
+      }),
+    );
+    const text = textOf(rendered);
+    expect(text).toContain('[5000 characters cut from the middle]');
+    expect(text).toContain('[stderr]\nwarning: x');
+    expect(text).toContain('[value]\n42');
+    expect(text).toContain('[notice]\nState from before was kept.');
+    expect(text).toContain('- created /mnt/data/out/data.csv (2.0 KB, text/csv) — download: https://cc.example/v1/files/signed/abc');
+    expect(text).toContain('- created /mnt/data/link (symlink; links are not served)');
+    expect(text).toContain('- gen (generator): generators cannot be saved');
+    expect(text).toContain('2 images attached. 3 more were left out');
+    expect(rendered.content.slice(1)).toEqual([
+      { type: 'image', data: PNG_BASE64, mimeType: 'image/png' },
+      { type: 'image', data: PNG_BASE64, mimeType: 'image/png' },
+    ]);
+  });
+
+  it('fills structuredContent with the same facts, valid against the declared output schema', () => {
+    const rendered = renderExecutionResult(
+      result({
+        files: [{ path: 'a.txt', size: 3, mimeType: 'text/plain', change: 'modified', kind: 'file' }],
+        images: [{ name: 'figure-1.png', mimeType: 'image/png', base64: PNG_BASE64, width: 640, height: 480 }],
+      }),
+    );
+    const structured = ExecutionOutputSchema.parse(rendered.structuredContent);
+    expect(structured.session_id).toBe('11111111-2222-4333-8444-555555555555');
+    expect(structured.stdout).toBe('hello\n');
+    expect(structured.files).toEqual([
+      { path: 'a.txt', size: 3, mime_type: 'text/plain', change: 'modified', kind: 'file', download_url: null },
+    ]);
+    // Image bytes travel once, in the image block; the typed field only describes them.
+    expect(structured.images).toEqual([{ name: 'figure-1.png', mime_type: 'image/png', width: 640, height: 480 }]);
+  });
+
+  it.each(['error', 'timeout', 'oom', 'killed'] as const)('marks a %s run as an error', (status) => {
+    const rendered = renderExecutionResult(result({ status, exitCode: status === 'error' ? 1 : null }));
+    expect(rendered.isError).toBe(true);
+  });
+
+  it('shows the error name, message and traceback', () => {
+    const text = textOf(
+      renderExecutionResult(
+        result({
+          status: 'error',
+          exitCode: 1,
+          error: { name: 'ZeroDivisionError', message: 'division by zero', traceback: '  File "<cell>", line 1\n' },
+        }),
+      ),
+    );
+    expect(text).toContain('error, exit code 1');
+    expect(text).toContain('[error]\nZeroDivisionError: division by zero\n  File "<cell>", line 1');
+  });
+
+  it('does not repeat the error line when the traceback already ends with it', () => {
+    const traceback = 'Traceback (most recent call last):\n  File "<cell>", line 1, in <module>\nZeroDivisionError: division by zero\n';
+    const text = textOf(
+      renderExecutionResult(
+        result({ status: 'error', exitCode: 1, error: { name: 'ZeroDivisionError', message: 'division by zero', traceback } }),
+      ),
+    );
+    expect(text).toContain(`[error]\n${traceback.trimEnd()}`);
+    expect(text.match(/ZeroDivisionError: division by zero/g)).toHaveLength(1);
+  });
+});

@@ -1,0 +1,59 @@
+/** Request ids: taken from a sane X-Request-Id or made, echoed, and visible to work the request starts. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { createLogger } from '../../../src/logger.js';
+import { currentRequestId, inRequestScope, requestContext, saneRequestId } from '../../../src/interfaces/http/request-context.js';
+
+let server: http.Server;
+let url: string;
+
+beforeAll(async () => {
+  const app = express();
+  app.use(requestContext(createLogger('silent')));
+  app.use(express.json());
+  app.post('/work', (req, res) => {
+    void inRequestScope(req, async () => {
+      // Deep inside later async work, as an MCP tool handler would be.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      res.json({ seen: currentRequestId() ?? null });
+    });
+  });
+  server = http.createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/work`;
+});
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve));
+});
+
+async function post(headers: Record<string, string>): Promise<{ echoed: string | null; seen: unknown }> {
+  const response = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body: '{"a":1}' });
+  const { seen } = z.object({ seen: z.string().nullable() }).parse(await response.json());
+  return { echoed: response.headers.get('x-request-id'), seen };
+}
+
+describe('request ids', () => {
+  it('keeps a sane caller id, echoes it, and exposes it to async work after body parsing', async () => {
+    const { echoed, seen } = await post({ 'X-Request-Id': 'lb-42:abc' });
+    expect(echoed).toBe('lb-42:abc');
+    expect(seen).toBe('lb-42:abc');
+  });
+
+  it('makes a UUID when the caller sends none or an unsafe one', async () => {
+    for (const headers of [{}, { 'X-Request-Id': 'has space' }, { 'X-Request-Id': 'x'.repeat(129) }]) {
+      const { echoed, seen } = await post(headers);
+      expect(echoed).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      expect(seen).toBe(echoed);
+    }
+  });
+
+  it('accepts only short printable ids', () => {
+    expect(saneRequestId('abc-123_x.y@z')).toBe('abc-123_x.y@z');
+    expect(saneRequestId(undefined)).toBeNull();
+    expect(saneRequestId('a\nb')).toBeNull();
+  });
+});
