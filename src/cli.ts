@@ -22,10 +22,33 @@ import { Metrics } from './metrics/metrics.js';
 import { startHttpServer, startStdioServer } from './server.js';
 import { LOCAL_PRINCIPAL } from './sessions/principal.js';
 
+/** `--set NAME=VALUE` (repeatable): any setting by its environment name, e.g. --set EXECUTION_TIMEOUT=10. */
+const SetFlagsSchema = z
+  .array(z.string().regex(/^[A-Z_]+=.*$/s, 'expected NAME=VALUE'))
+  .default([])
+  .transform((pairs, context) => {
+    const overrides: Record<string, string> = {};
+    for (const pair of pairs) {
+      const at = pair.indexOf('=');
+      const name = pair.slice(0, at);
+      if (!SETTING_NAMES.includes(name)) {
+        context.addIssue({ code: 'custom', message: `--set ${name}: unknown setting (known: ${SETTING_NAMES.join(', ')})` });
+        return z.NEVER;
+      }
+      overrides[name] = pair.slice(at + 1);
+    }
+    return overrides;
+  });
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 const ServeOptionsSchema = z.object({
   host: z.string().min(1).optional(),
   port: z.string().min(1).optional(),
   stdio: z.boolean().optional(),
+  set: SetFlagsSchema,
 });
 
 const ExecOptionsSchema = z.object({
@@ -33,6 +56,7 @@ const ExecOptionsSchema = z.object({
   code: z.string(),
   session: z.string().min(1).optional(),
   json: z.boolean().optional(),
+  set: SetFlagsSchema,
 });
 
 /** Resolves on the first SIGTERM or SIGINT; a second one exits at once (a stuck shutdown). */
@@ -55,7 +79,7 @@ function firstSignal(logger: Logger): Promise<NodeJS.Signals> {
 
 async function serve(rawOptions: unknown): Promise<number> {
   const options = ServeOptionsSchema.parse(rawOptions);
-  const settings = loadSettings(process.env, { HOST: options.host, PORT: options.port });
+  const settings = loadSettings(process.env, { ...options.set, HOST: options.host ?? options.set.HOST, PORT: options.port ?? options.set.PORT });
   const logger = createLogger(settings.logLevel);
   const stopped = firstSignal(logger);
   if (options.stdio === true) {
@@ -83,7 +107,7 @@ function oneShotOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
 
 async function exec(rawOptions: unknown): Promise<number> {
   const options = ExecOptionsSchema.parse(rawOptions);
-  const settings: Settings = loadSettings(process.env, oneShotOverrides(process.env));
+  const settings: Settings = loadSettings(process.env, { ...oneShotOverrides(process.env), ...options.set });
   const logger = createLogger(settings.logLevel);
   const { engine } = await createEngine({ settings, logger, metrics: new Metrics({ collectProcessMetrics: false }) });
   const abort = new AbortController();
@@ -105,7 +129,9 @@ async function exec(rawOptions: unknown): Promise<number> {
 
 /** Known failures get one clear line; anything else gets its stack. */
 function reportFailure(error: unknown): void {
-  if (error instanceof SettingsError || error instanceof ListenPolicyError || error instanceof z.ZodError) {
+  if (error instanceof z.ZodError) {
+    process.stderr.write(`codecell: ${error.issues.map((issue) => issue.message).join('; ')}\n`);
+  } else if (error instanceof SettingsError || error instanceof ListenPolicyError) {
     process.stderr.write(`codecell: ${error.message}\n`);
   } else if (isCodecellError(error)) {
     process.stderr.write(`codecell: ${error.code}: ${error.message}\n`);
@@ -140,6 +166,7 @@ program
   .option('--host <host>', 'address to listen on (HOST; default 127.0.0.1)')
   .option('--port <port>', 'port to listen on (PORT; default 7860, 0 picks a free one)')
   .option('--stdio', 'speak MCP over stdin/stdout for a client that spawns the server; logs go to stderr')
+  .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
   .action(run(serve));
 
 program
@@ -149,6 +176,7 @@ program
   .requiredOption('--code <code>', 'the code to run')
   .option('--session <id>', 'session to run in (default: the local default session)')
   .option('--json', 'print the whole result as JSON')
+  .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
   .action(run(exec));
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,276 @@
+'use strict';
+// The snapshot's graph decoder: the inverse of encode.js (the format is described there).
+//
+// Ids are handed out in exactly the encoder's order, so every node is visited even when building
+// its value fails (a function whose source no longer evaluates, a module that is gone): the value
+// becomes undefined, the failure is reported, and the rest of the snapshot still lines up.
+
+const vm = require('vm');
+const { resolveIntrinsic } = require('./known');
+const { describeError } = require('./encode');
+
+// Stack frames of restored functions show this file name; their line numbers count from the
+// start of the function's own source.
+const RESTORED_FILENAME = '<earlier cell>';
+
+class GraphDecoder {
+  /**
+   * @param {{ requireModule: (id: string) => unknown,
+   *           provenance: import('./provenance').SourceProvenance }} options
+   */
+  constructor({ requireModule, provenance }) {
+    this.requireModule = requireModule;
+    this.provenance = provenance;
+    this.values = [];
+    this.scripts = new Map();
+    this.failures = [];
+    this.shapes = [];
+  }
+
+  /** @returns {{ value: unknown, failures: string[] }} */
+  decodeBinding(encoded) {
+    this.failures = [];
+    const value = this.decode(encoded);
+    return { value, failures: this.failures };
+  }
+
+  reserve() {
+    this.values.push(undefined);
+    return this.values.length - 1;
+  }
+
+  register(value) {
+    this.values.push(value);
+    return value;
+  }
+
+  decode(node) {
+    if (node === null || typeof node !== 'object') return node;
+    switch (node[0]) {
+      case 'u':
+        return undefined;
+      case 'n':
+        return Number(node[1]);
+      case 'b':
+        return BigInt(node[1]);
+      case 'y':
+        return node[2] === 1 ? Symbol.for(node[1]) : this.register(Symbol(node[1] === null ? undefined : node[1]));
+      case 'r':
+        return this.values[node[1]];
+      case 'g':
+        return this.attempt(() => resolveIntrinsic(node[1]));
+      case 'm':
+        return this.attempt(() => {
+          const exports = this.requireModule(node[1]);
+          return node[2] === null ? exports : exports[node[2]];
+        });
+      case 'o':
+        return this.decodeOrdinary(node);
+      case 's':
+        return this.decodeShaped(node);
+      case 'a':
+        return this.decodeArray(node);
+      case 'D':
+        return this.finish(new Date(node[2] === null ? NaN : node[2]), node[1]);
+      case 'R': {
+        const regexp = this.finish(new RegExp(node[2], node[3]), node[1]);
+        regexp.lastIndex = node[4];
+        return regexp;
+      }
+      case 'M': {
+        const map = this.finish(new Map(), node[1]);
+        for (let i = 2; i < node.length; i += 2) map.set(this.decode(node[i]), this.decode(node[i + 1]));
+        return map;
+      }
+      case 'S': {
+        const set = this.finish(new Set(), node[1]);
+        for (let i = 2; i < node.length; i++) set.add(this.decode(node[i]));
+        return set;
+      }
+      case 'E':
+        return this.decodeError(node);
+      case 'AB': {
+        const bytes = Buffer.from(node[2], 'base64');
+        return this.finish(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), node[1]);
+      }
+      case 'BF':
+        return this.register(Buffer.from(node[1], 'base64'));
+      case 'TA':
+      case 'DV':
+        return this.decodeView(node);
+      case 'F':
+        return this.decodeFunction(node);
+      default:
+        throw new Error(`unknown snapshot node ${JSON.stringify(node[0])}`);
+    }
+  }
+
+  attempt(build) {
+    try {
+      return build();
+    } catch (err) {
+      this.failures.push(describeError(err));
+      return undefined;
+    }
+  }
+
+  /** Registers a freshly built object, then gives it the prototype its link names. */
+  finish(object, link) {
+    this.register(object);
+    this.applyLink(object, link);
+    return object;
+  }
+
+  applyLink(object, link) {
+    const proto = this.resolveLink(link);
+    if (proto !== undefined) Object.setPrototypeOf(object, proto);
+  }
+
+  /** The prototype a link names, or undefined for "the usual one" (or one that failed to restore). */
+  resolveLink(link) {
+    if (link === 0) return undefined;
+    if (link === null) return null;
+    let proto;
+    if (Array.isArray(link) && link[0] === 'P') {
+      proto = this.decode(link[1]);
+    } else {
+      const constructor = this.decode(link);
+      proto = constructor === undefined ? undefined : constructor.prototype;
+    }
+    return proto !== null && (typeof proto === 'object' || typeof proto === 'function') ? proto : undefined;
+  }
+
+  decodeOrdinary(node) {
+    const object = node[1] === null ? Object.create(null) : {};
+    this.finish(object, node[1]);
+    if (node.length >= 6) {
+      // Defines the next shape (see encode.js), before the values, as the encoder did.
+      const keys = new Array((node.length - 2) / 2);
+      for (let i = 2; i < node.length; i += 2) keys[(i - 2) / 2] = node[i];
+      this.shapes.push(keys);
+    }
+    for (let i = 2; i < node.length; i += 2) setProperty(object, node[i], this.decode(node[i + 1]));
+    return object;
+  }
+
+  decodeShaped(node) {
+    const object = node[1] === null ? Object.create(null) : {};
+    this.finish(object, node[1]);
+    const keys = this.shapes[node[2]];
+    for (let i = 0; i < keys.length; i++) setProperty(object, keys[i], this.decode(node[i + 3]));
+    return object;
+  }
+
+  decodeArray(node) {
+    const array = new Array(node.length - 2);
+    this.finish(array, node[1]);
+    for (let i = 2; i < node.length; i++) {
+      const item = node[i];
+      if (item !== null && typeof item === 'object') {
+        if (item[0] !== '_') array[i - 2] = this.decode(item);
+      } else {
+        array[i - 2] = item;
+      }
+    }
+    return array;
+  }
+
+  decodeError(node) {
+    const error = this.finish(new Error(node[2]), node[1]);
+    if (node[3] !== null) Object.defineProperty(error, 'stack', { value: node[3], writable: true, configurable: true, enumerable: false });
+    for (let i = 4; i < node.length; i += 2) {
+      const key = node[i];
+      const value = this.decode(node[i + 1]);
+      if (key === 'name' || key === 'cause' || key === 'errors') {
+        Object.defineProperty(error, key, { value, writable: true, configurable: true, enumerable: false });
+      } else {
+        setProperty(error, key, value);
+      }
+    }
+    return error;
+  }
+
+  decodeView(node) {
+    // The encoder gave the view its id, then encoded its link, then its buffer: same order here.
+    const id = this.reserve();
+    const proto = this.resolveLink(node[1]);
+    const typed = node[0] === 'TA';
+    const buffer = this.decode(typed ? node[3] : node[2]);
+    const view = typed ? new globalThis[node[2]](buffer, node[4], node[5]) : new DataView(buffer, node[3], node[4]);
+    if (proto !== undefined) Object.setPrototypeOf(view, proto);
+    this.values[id] = view;
+    return view;
+  }
+
+  decodeFunction(node) {
+    const [, source, name, superParam, superNode, prototypeField, propertyCount] = node;
+    const id = this.reserve();
+    const prototypeId = prototypeField === 1 ? this.reserve() : -1;
+    const parent = superParam === null ? undefined : this.decode(superNode);
+    const fn = this.attempt(() => this.evaluate(source, superParam, parent));
+    this.values[id] = fn;
+    if (fn !== undefined) {
+      this.provenance.addRestored(fnToString(fn));
+      if (name !== null && fn.name !== name) Object.defineProperty(fn, 'name', { value: name, configurable: true });
+    }
+    if (prototypeId >= 0) {
+      this.values[prototypeId] = fn !== undefined ? fn.prototype : undefined;
+    } else if (Array.isArray(prototypeField)) {
+      const prototype = this.decode(prototypeField);
+      if (fn !== undefined && prototype !== undefined) this.attempt(() => (fn.prototype = prototype));
+    }
+    // Without a function, properties are still decoded (into a throwaway) to keep ids in step.
+    const target = fn !== undefined ? fn : {};
+    let i = 7;
+    for (let n = 0; n < propertyCount; n++, i += 2) {
+      Object.defineProperty(target, node[i], { value: this.decode(node[i + 1]), writable: true, enumerable: true, configurable: true });
+    }
+    const prototypeTarget = fn !== undefined && prototypeId >= 0 ? fn.prototype : {};
+    for (; i < node.length; i += 2) setProperty(prototypeTarget, node[i], this.decode(node[i + 1]));
+    return fn;
+  }
+
+  /**
+   * Evaluates a function's source in global scope, so what it refers to by name resolves to the
+   * session's globals when it runs, as it did in the cell that defined it.
+   */
+  evaluate(source, superParam, parent) {
+    if (superParam !== null) {
+      const factory = this.run(`(function (${superParam}) { return (${source}\n); })`);
+      return factory(parent);
+    }
+    try {
+      return this.run(`(${source}\n)`);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+    }
+    // Method shorthand (`area() {…}`, `get size() {…}`) is only valid inside an object literal.
+    const holder = this.run(`({${source}\n})`);
+    const [descriptor] = Object.values(Object.getOwnPropertyDescriptors(holder));
+    return descriptor.value || descriptor.get || descriptor.set;
+  }
+
+  run(code) {
+    let script = this.scripts.get(code);
+    if (script === undefined) {
+      script = new vm.Script(code, { filename: RESTORED_FILENAME });
+      this.scripts.set(code, script);
+    }
+    return script.runInThisContext();
+  }
+}
+
+function fnToString(fn) {
+  return Function.prototype.toString.call(fn);
+}
+
+/** Plain assignment, except for a key named __proto__, which must stay a key. */
+function setProperty(object, key, value) {
+  if (key === '__proto__') {
+    Object.defineProperty(object, key, { value, writable: true, enumerable: true, configurable: true });
+  } else {
+    object[key] = value;
+  }
+}
+
+module.exports = { GraphDecoder, RESTORED_FILENAME };

@@ -1,0 +1,560 @@
+'use strict';
+// The snapshot's graph encoder: turns the values of the cell's bindings into JSON that the decoder
+// (decode.js) turns back into equivalent values in the next container.
+//
+// Format. A value is encoded as itself when JSON can hold it exactly (strings, booleans, null,
+// finite numbers other than -0); everything else is an array whose first element is a tag:
+//
+//   ['u']  undefined              ['n', 'NaN' | 'Infinity' | '-Infinity' | '-0']
+//   ['b', digits]  BigInt         ['y', description, registered]  Symbol
+//   ['r', id]  a value seen before (shared references and cycles)
+//   ['g', 'Array.prototype.map']  a built-in      ['m', moduleId, key | null]  require(moduleId)[key]
+//   ['o', link, key, value, …]  ordinary object   ['s', link, shape, value, …]  same keys as an earlier one
+//   ['a', link, item, …]  array (['_'] is a hole)
+//   ['D', link, time]  ['R', link, source, flags, lastIndex]  ['M', link, k, v, …]  ['S', link, item, …]
+//   ['E', link, message, stack, key, value, …]  error
+//   ['AB', link, base64]  ['BF', base64]  ['TA', link, type, buffer, byteOffset, length]
+//   ['DV', link, buffer, byteOffset, byteLength]
+//   ['F', source, name, superParam, superValue, prototype, propCount, key, value, …]  function/class
+//
+// `link` says where the object's prototype comes from: 0 the usual one for its kind, null none,
+// an encoded constructor (the prototype is its `.prototype`: class instances), or ['P', object].
+//
+// Shapes: every 'o' node with at least two keys defines the next shape (its key list, numbered in
+// order of appearance); a later object with exactly those keys is written as an 's' node with the
+// shape's number and its values only. Arrays of records, the usual bulk of a snapshot, then carry
+// their keys once instead of once per record.
+//
+// Every object, function and unique symbol gets an id: its position in the order of first
+// encounter, depth first. Ids are not written; the decoder counts the same way. That makes one rule
+// essential: whatever can make a value uncarriable is checked *before* it gets an id, so an id is
+// never taken by something that is then left out.
+
+const { types } = require('util');
+const { Stream } = require('stream');
+const EventEmitter = require('events');
+
+const UNDEFINED = ['u'];
+const HOLE = ['_'];
+const UNCARRIED = Symbol('uncarried');
+const SUPER_PARAM = '__codecell_super__';
+const fnToString = Function.prototype.toString;
+const NATIVE_SOURCE = /\{\s*\[native code\]\s*\}\s*$/;
+const IDENTIFIER = /^[$_\p{ID_Start}][$\u200c\u200d\p{ID_Continue}]*$/u;
+const TIMER_CLASSES = timerClasses();
+// Read through the built-in getters: a subclass may override `size`.
+const mapSize = Object.getOwnPropertyDescriptor(Map.prototype, 'size').get;
+const setSize = Object.getOwnPropertyDescriptor(Set.prototype, 'size').get;
+
+const PROPERTY = 0;
+const INDEX = 1;
+const LABEL = 2;
+
+function timerClasses() {
+  const timeout = setTimeout(() => {}, 0);
+  clearTimeout(timeout);
+  const immediate = setImmediate(() => {});
+  clearImmediate(immediate);
+  return [timeout.constructor, immediate.constructor];
+}
+
+/** Why an object that is not plain data cannot be carried, or null. */
+function blocker(value) {
+  if (types.isPromise(value)) return 'promises cannot be carried: await it and keep the result instead';
+  if (types.isWeakMap(value) || types.isWeakSet(value) || value instanceof WeakRef || value instanceof FinalizationRegistry) {
+    return 'weak collections and references cannot be carried';
+  }
+  if (types.isGeneratorObject(value)) return "a generator's paused state cannot be carried";
+  if (types.isModuleNamespaceObject(value)) return 'module namespaces cannot be carried: import the module again';
+  if (types.isExternal(value) || types.isSharedArrayBuffer(value)) return 'native memory and handles cannot be carried';
+  if (TIMER_CLASSES.some((Timer) => value instanceof Timer)) return 'timers do not survive the run';
+  if (value instanceof Stream) return 'streams (files, sockets, pipes) do not survive the run';
+  if (value instanceof EventEmitter && value._handle) {
+    return 'it holds an operating-system handle (socket, server, watcher or process), which does not survive the run';
+  }
+  return null;
+}
+
+/** Values JSON holds exactly as they are: the fast path for the bulk of any data. */
+function isRaw(value) {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return value === value && value !== Infinity && value !== -Infinity && (value !== 0 || 1 / value > 0);
+    default:
+      return value === null;
+  }
+}
+
+function typeName(value) {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return /^class\b/.test(safeSource(value)) ? 'class' : 'function';
+  if (typeof value !== 'object') return typeof value;
+  try {
+    if (types.isProxy(value)) return 'Proxy';
+    const tag = Object.prototype.toString.call(value).slice(8, -1);
+    const constructor = Object.getPrototypeOf(value)?.constructor;
+    return typeof constructor === 'function' && constructor.name ? constructor.name : tag;
+  } catch {
+    return 'object';
+  }
+}
+
+function safeSource(fn) {
+  try {
+    return fnToString.call(fn);
+  } catch {
+    return '';
+  }
+}
+
+function formatSegment(key, kind) {
+  if (kind === INDEX) return `[${key}]`;
+  if (kind === LABEL) return key;
+  return IDENTIFIER.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+}
+
+/** The constructor whose `.prototype` is `proto`, when that link is intact. */
+function constructorOf(proto) {
+  const descriptor = Object.getOwnPropertyDescriptor(proto, 'constructor');
+  const constructor = descriptor && descriptor.value;
+  return typeof constructor === 'function' && constructor.prototype === proto ? constructor : null;
+}
+
+function ownPrototypeObject(fn) {
+  const descriptor = Object.getOwnPropertyDescriptor(fn, 'prototype');
+  return descriptor && descriptor.value !== null && typeof descriptor.value === 'object' ? descriptor.value : null;
+}
+
+function ownString(object, key) {
+  const descriptor = Object.getOwnPropertyDescriptor(object, key);
+  return descriptor && typeof descriptor.value === 'string' ? descriptor.value : null;
+}
+
+class GraphEncoder {
+  /**
+   * @param {{ intrinsics: Map<unknown, string>, modules: import('./known').ModuleLog,
+   *           provenance: import('./provenance').SourceProvenance }} known
+   */
+  constructor({ intrinsics, modules, provenance }) {
+    this.intrinsics = intrinsics;
+    this.modules = modules;
+    this.provenance = provenance;
+    this.ids = new Map();
+    this.registered = [];
+    this.failures = [];
+    this.verdicts = new Map();
+    this.shapes = new Map();
+    this.lastKeys = null;
+    this.lastShape = -1;
+  }
+
+  /**
+   * Encodes the value of one top-level binding. Parts that cannot be carried become undefined and
+   * are listed in `failures` with their path; if the value as a whole cannot be carried, or reading
+   * it throws (a getter), nothing of it is kept.
+   * @returns {{ carried: boolean, encoded?: unknown, failures: {path: string, type: string, reason: string}[] }}
+   */
+  encodeBinding(value) {
+    const mark = this.registered.length;
+    this.failures = [];
+    let encoded;
+    try {
+      encoded = this.encode(value);
+    } catch (err) {
+      for (let i = mark; i < this.registered.length; i++) this.ids.delete(this.registered[i]);
+      this.registered.length = mark;
+      const reason = err instanceof RangeError && /call stack/i.test(err.message)
+        ? 'it is nested too deeply to be saved'
+        : `reading it threw ${describeError(err)}`;
+      return { carried: false, failures: [{ path: '', type: typeName(value), reason }] };
+    }
+    const failures = this.failures.map((failure) => ({ path: failure.segments.join(''), type: failure.type, reason: failure.reason }));
+    return encoded === UNCARRIED ? { carried: false, failures } : { carried: true, encoded, failures };
+  }
+
+  register(value) {
+    this.ids.set(value, this.registered.length);
+    this.registered.push(value);
+  }
+
+  fail(type, reason) {
+    this.failures.push({ segments: [], type, reason });
+    return UNCARRIED;
+  }
+
+  /** Encodes a value that sits inside another; an uncarriable one becomes undefined. */
+  child(value, key, kind) {
+    const before = this.failures.length;
+    const encoded = this.encode(value);
+    if (this.failures.length !== before) {
+      const segment = formatSegment(key, kind);
+      for (let i = before; i < this.failures.length; i++) this.failures[i].segments.unshift(segment);
+    }
+    return encoded === UNCARRIED ? UNDEFINED : encoded;
+  }
+
+  encode(value) {
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return value;
+      case 'number':
+        if (value !== value || value === Infinity || value === -Infinity) return ['n', String(value)];
+        return value === 0 && 1 / value < 0 ? ['n', '-0'] : value;
+      case 'undefined':
+        return UNDEFINED;
+      case 'bigint':
+        return ['b', value.toString()];
+      case 'symbol':
+        return this.encodeSymbol(value);
+      default:
+        return value === null ? null : this.encodeObject(value);
+    }
+  }
+
+  encodeSymbol(symbol) {
+    const path = this.intrinsics.get(symbol);
+    if (path !== undefined) return ['g', path];
+    const key = Symbol.keyFor(symbol);
+    if (key !== undefined) return ['y', key, 1];
+    const id = this.ids.get(symbol);
+    if (id !== undefined) return ['r', id];
+    this.register(symbol);
+    return ['y', symbol.description === undefined ? null : symbol.description, 0];
+  }
+
+  encodeObject(value) {
+    const id = this.ids.get(value);
+    if (id !== undefined) return ['r', id];
+    const path = this.intrinsics.get(value);
+    if (path !== undefined) return ['g', path];
+    const moduleRef = this.modules.lookup(value);
+    if (moduleRef !== undefined) return ['m', moduleRef[0], moduleRef[1]];
+    if (typeof value === 'function') return this.encodeFunction(value);
+    if (types.isProxy(value)) return this.fail('Proxy', 'proxies cannot be carried');
+
+    const proto = Object.getPrototypeOf(value);
+    // Plain data first: it is what snapshots are mostly made of.
+    if (proto === Object.prototype) return this.encodeOrdinary(value, 0);
+    if (Array.isArray(value)) return this.encodeArray(value, proto);
+
+    // Built-in data kinds next: their internal slot settles what they are, so none of them can be
+    // a promise, stream or other live object.
+    if (types.isDate(value)) return this.encodeDate(value, proto);
+    if (types.isMap(value)) return this.encodeMap(value, proto);
+    if (types.isSet(value)) return this.encodeSet(value, proto);
+    if (types.isRegExp(value)) return this.encodeRegExp(value, proto);
+    if (types.isNativeError(value)) return this.encodeError(value, proto);
+    if (Buffer.isBuffer(value)) {
+      this.register(value);
+      return ['BF', value.toString('base64')];
+    }
+    if (types.isArrayBuffer(value)) return this.encodeArrayBuffer(value, proto);
+    if (types.isTypedArray(value)) return this.encodeTypedArray(value, proto);
+    if (types.isDataView(value)) return this.encodeDataView(value, proto);
+    const reason = blocker(value);
+    if (reason !== null) return this.fail(typeName(value), reason);
+    if (value instanceof Error) return this.encodeError(value, proto);
+    return this.encodeOrdinary(value, proto);
+  }
+
+  // ----- prototypes -------------------------------------------------------------------------
+
+  /**
+   * Decides, before the object gets an id, how its prototype will be restored.
+   * @returns {{ fail?: string, link?: 0 | null, ctor?: Function, proto?: object }}
+   */
+  planLink(value, proto, usual) {
+    if (proto === usual) return { link: 0 };
+    if (proto === null) return { link: null };
+    const constructor = constructorOf(proto);
+    if (constructor === null) return { proto };
+    if (constructor !== Object && this.intrinsics.has(constructor) && usual === Object.prototype) {
+      return { fail: `objects of the built-in type ${constructor.name} cannot be carried` };
+    }
+    const verdict = this.functionVerdict(constructor);
+    if (verdict !== null) return { fail: `its class cannot be carried: ${verdict}` };
+    const source = safeSource(constructor);
+    if (/^class\b/.test(source) && !this.intrinsics.has(constructor) && this.modules.lookup(constructor) === undefined) {
+      if (this.provenance.classInfo(source).hasPrivate) {
+        return { fail: `instances of ${constructor.name || 'this class'} cannot be carried: its private (#) members are not visible from outside` };
+      }
+    }
+    return { ctor: constructor };
+  }
+
+  encodeLink(plan) {
+    if (plan.ctor) return this.child(plan.ctor, ' (its class)', LABEL);
+    if (plan.proto) {
+      const encoded = this.child(plan.proto, ' (its prototype)', LABEL);
+      return encoded === UNDEFINED ? 0 : ['P', encoded];
+    }
+    return plan.link;
+  }
+
+  // ----- functions and classes ----------------------------------------------------------------
+
+  /** Why a function cannot be carried (null when it can). Decided without giving out any id. */
+  functionVerdict(fn) {
+    if (this.ids.has(fn) || this.intrinsics.has(fn) || this.modules.lookup(fn) !== undefined) return null;
+    let verdict = this.verdicts.get(fn);
+    if (verdict === undefined) {
+      verdict = this.judgeFunction(fn);
+      this.verdicts.set(fn, verdict);
+    }
+    return verdict;
+  }
+
+  judgeFunction(fn) {
+    const source = safeSource(fn);
+    const name = ownString(fn, 'name') || '(anonymous)';
+    if (NATIVE_SOURCE.test(source)) {
+      return name.startsWith('bound ')
+        ? 'bound functions cannot be carried: bind it again in the next cell'
+        : `the built-in function ${name} cannot be carried`;
+    }
+    if (!this.provenance.isFromCell(source)) {
+      return `${name} was defined by Node.js or a module, not in a cell, so its source cannot be carried`;
+    }
+    if (/^class\b/.test(source)) {
+      let info;
+      try {
+        info = this.provenance.classInfo(source);
+      } catch (err) {
+        return `the source of class ${name} could not be parsed (${describeError(err)})`;
+      }
+      if (info.superClass) {
+        const parent = Object.getPrototypeOf(fn);
+        const parentVerdict = typeof parent === 'function' ? this.functionVerdict(parent) : 'it extends something that is not a class';
+        if (parentVerdict !== null) return `its parent class cannot be carried (${parentVerdict})`;
+      }
+    }
+    return null;
+  }
+
+  encodeFunction(fn) {
+    const verdict = this.functionVerdict(fn);
+    if (verdict !== null) return this.fail(typeName(fn), verdict);
+
+    let source = fnToString.call(fn);
+    let superParam = null;
+    if (/^class\b/.test(source)) {
+      const { superClass } = this.provenance.classInfo(source);
+      if (superClass) {
+        // `extends Base` is evaluated when the class is: the restored class gets its parent through
+        // a parameter of that name (or a placeholder when the clause is not a plain name).
+        superParam = superClass.name || SUPER_PARAM;
+        if (!superClass.name) source = source.slice(0, superClass.start) + SUPER_PARAM + source.slice(superClass.end);
+      }
+    }
+
+    this.register(fn);
+    const prototype = ownPrototypeObject(fn);
+    let prototypeField = 0;
+    if (prototype !== null) {
+      const prototypeId = this.ids.get(prototype);
+      if (prototypeId !== undefined) {
+        prototypeField = ['r', prototypeId];
+      } else {
+        this.register(prototype);
+        prototypeField = 1;
+      }
+    }
+    const superValue = superParam === null ? 0 : this.child(Object.getPrototypeOf(fn), ' (its parent class)', LABEL);
+    const out = ['F', source, ownString(fn, 'name'), superParam, superValue, prototypeField, 0];
+    const keys = Object.keys(fn);
+    for (const key of keys) out.push(key, this.child(fn[key], key, PROPERTY));
+    out[6] = keys.length;
+    if (prototypeField === 1) {
+      // Methods added later (`F.prototype.m = …`); class methods are in the source already.
+      for (const key of Object.keys(prototype)) {
+        if (key !== 'constructor') out.push(key, this.child(prototype[key], `.prototype${formatSegment(key, PROPERTY)}`, LABEL));
+      }
+    }
+    return out;
+  }
+
+  // ----- objects ------------------------------------------------------------------------------
+
+  encodeOrdinary(value, proto) {
+    let plan = null;
+    if (proto !== 0) {
+      const reason = blocker(value);
+      if (reason !== null) return this.fail(typeName(value), reason);
+      plan = this.planLink(value, proto, Object.prototype);
+      if (plan.fail) return this.fail(typeName(value), plan.fail);
+    }
+    this.register(value);
+    const link = plan === null ? 0 : this.encodeLink(plan);
+    const keys = Object.keys(value);
+    const shape = this.shapeOf(keys);
+    // Sized up front: growing tens of thousands of small arrays one push at a time shows up.
+    let out;
+    if (shape >= 0) {
+      out = new Array(3 + keys.length);
+      out[0] = 's';
+      out[1] = link;
+      out[2] = shape;
+      for (let i = 0; i < keys.length; i++) {
+        const item = value[keys[i]];
+        out[i + 3] = isRaw(item) ? item : this.child(item, keys[i], PROPERTY);
+      }
+      return out;
+    }
+    out = new Array(2 + 2 * keys.length);
+    out[0] = 'o';
+    out[1] = link;
+    for (let i = 0, at = 2; i < keys.length; i++, at += 2) {
+      const key = keys[i];
+      const item = value[key];
+      out[at] = key;
+      out[at + 1] = isRaw(item) ? item : this.child(item, key, PROPERTY);
+    }
+    return out;
+  }
+
+  /** The number of an earlier shape with exactly these keys, or -1 (and then this one is new). */
+  shapeOf(keys) {
+    if (keys.length < 2) return -1;
+    const last = this.lastKeys;
+    if (last !== null && last.length === keys.length) {
+      let same = true;
+      for (let i = 0; i < keys.length; i++) {
+        if (last[i] !== keys[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.lastShape;
+    }
+    // Length-prefixed, so no two different key lists can give the same string.
+    let signature = '';
+    for (const key of keys) signature += `${key.length}:${key}`;
+    let shape = this.shapes.get(signature);
+    const known = shape !== undefined;
+    if (!known) {
+      shape = this.shapes.size;
+      this.shapes.set(signature, shape);
+    }
+    this.lastKeys = keys;
+    this.lastShape = shape;
+    return known ? shape : -1;
+  }
+
+  encodeArray(value, proto) {
+    let link = 0;
+    if (proto !== Array.prototype) {
+      const plan = this.planLink(value, proto, Array.prototype);
+      if (plan.fail) return this.fail(typeName(value), plan.fail);
+      this.register(value);
+      link = this.encodeLink(plan);
+    } else {
+      this.register(value);
+    }
+    const length = value.length;
+    const out = new Array(length + 2);
+    out[0] = 'a';
+    out[1] = link;
+    for (let i = 0; i < length; i++) {
+      const item = value[i];
+      if (isRaw(item)) out[i + 2] = item;
+      else if (item === undefined && !(i in value)) out[i + 2] = HOLE;
+      else out[i + 2] = this.child(item, i, INDEX);
+    }
+    return out;
+  }
+
+  /** For the kinds with internal data: plan the prototype, take the id, then encode the link. */
+  begin(value, proto, usual) {
+    const plan = this.planLink(value, proto, usual);
+    if (plan.fail) return { failed: this.fail(typeName(value), plan.fail) };
+    this.register(value);
+    return { link: this.encodeLink(plan) };
+  }
+
+  encodeDate(value, proto) {
+    const { failed, link } = this.begin(value, proto, Date.prototype);
+    if (failed) return failed;
+    const time = Date.prototype.getTime.call(value);
+    return ['D', link, Number.isNaN(time) ? null : time];
+  }
+
+  encodeRegExp(value, proto) {
+    const { failed, link } = this.begin(value, proto, RegExp.prototype);
+    if (failed) return failed;
+    return ['R', link, value.source, value.flags, value.lastIndex];
+  }
+
+  encodeMap(value, proto) {
+    const { failed, link } = this.begin(value, proto, Map.prototype);
+    if (failed) return failed;
+    const out = new Array(2 + 2 * mapSize.call(value));
+    out[0] = 'M';
+    out[1] = link;
+    let at = 2;
+    Map.prototype.forEach.call(value, (item, key) => {
+      out[at++] = isRaw(key) ? key : this.child(key, '<Map key>', LABEL);
+      out[at++] = isRaw(item) ? item : this.child(item, typeof key === 'string' ? `.get(${JSON.stringify(key)})` : '<Map value>', LABEL);
+    });
+    out.length = at;
+    return out;
+  }
+
+  encodeSet(value, proto) {
+    const { failed, link } = this.begin(value, proto, Set.prototype);
+    if (failed) return failed;
+    const out = new Array(2 + setSize.call(value));
+    out[0] = 'S';
+    out[1] = link;
+    let at = 2;
+    Set.prototype.forEach.call(value, (item) => {
+      out[at++] = isRaw(item) ? item : this.child(item, '<Set item>', LABEL);
+    });
+    out.length = at;
+    return out;
+  }
+
+  encodeError(value, proto) {
+    const { failed, link } = this.begin(value, proto, Error.prototype);
+    if (failed) return failed;
+    const message = ownString(value, 'message');
+    const stack = typeof value.stack === 'string' ? value.stack : null;
+    const out = ['E', link, message === null ? '' : message, stack];
+    const keys = Object.keys(value);
+    // Own but not enumerable, and worth keeping.
+    for (const key of ['name', 'cause', 'errors']) {
+      if (Object.prototype.hasOwnProperty.call(value, key) && !keys.includes(key)) keys.push(key);
+    }
+    for (const key of keys) out.push(key, this.child(value[key], key, PROPERTY));
+    return out;
+  }
+
+  encodeArrayBuffer(value, proto) {
+    const { failed, link } = this.begin(value, proto, ArrayBuffer.prototype);
+    if (failed) return failed;
+    return ['AB', link, Buffer.from(value).toString('base64')];
+  }
+
+  encodeTypedArray(value, proto) {
+    const type = value[Symbol.toStringTag];
+    const { failed, link } = this.begin(value, proto, globalThis[type].prototype);
+    if (failed) return failed;
+    return ['TA', link, type, this.child(value.buffer, '.buffer', LABEL), value.byteOffset, value.length];
+  }
+
+  encodeDataView(value, proto) {
+    const { failed, link } = this.begin(value, proto, DataView.prototype);
+    if (failed) return failed;
+    return ['DV', link, this.child(value.buffer, '.buffer', LABEL), value.byteOffset, value.byteLength];
+  }
+}
+
+function describeError(err) {
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return String(err);
+}
+
+module.exports = { GraphEncoder, SUPER_PARAM, describeError };

@@ -1,0 +1,252 @@
+/**
+ * The bash image's runner (images/bash) against images/PROTOCOL.md, driven directly with the
+ * docker CLI: one throwaway container per run, mounted the way the host mounts it, the job line on
+ * stdin and frames on stdout, checked against the host's own frame schemas. Session state is
+ * carried between containers the way the host does it: the `state` file of one run's out/
+ * directory becomes the next run's in/state.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  FRAME_NONCE_END,
+  FRAME_START,
+  READY_NONCE,
+  ReadyFrameSchema,
+  ResultFrameSchema,
+  type ReadyFrame,
+  type ResultFrame,
+} from '../../src/executor/runner-protocol.js';
+
+const IMAGE = `${process.env.CODECELL_IMAGE_PREFIX ?? 'codecell'}-bash:latest`;
+const RUN_TIMEOUT_MS = 60_000;
+
+let scratch: string;
+
+beforeAll(() => {
+  try {
+    execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`the image ${IMAGE} is missing: build it with scripts/build-images.sh`);
+  }
+  scratch = mkdtempSync(path.join(tmpdir(), 'codecell-bash-runner-'));
+});
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A host directory the container's uid 10001 can write to (the tests run as root). */
+function hostDir(): string {
+  const dir = mkdtempSync(path.join(scratch, 'dir-'));
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+interface Run {
+  ready: ReadyFrame;
+  result: ResultFrame;
+  /** stdout without the frames: the user's output. */
+  output: string;
+  stderr: string;
+}
+
+/** Takes the frame with `nonce` out of `stdout`: its JSON, and stdout without it. */
+function takeFrame(stdout: string, nonce: string): { json: unknown; rest: string } | undefined {
+  const marker = FRAME_START + nonce + FRAME_NONCE_END;
+  const start = stdout.indexOf(marker);
+  if (start < 0) return undefined;
+  const end = stdout.indexOf('\n', start);
+  if (end < 0) return undefined;
+  return { json: JSON.parse(stdout.slice(start + marker.length, end)), rest: stdout.slice(0, start) + stdout.slice(end + 1) };
+}
+
+/**
+ * A session: its files, and the snapshot the last run left. Each run is a new container; from the
+ * second run on, the previous snapshot is restored.
+ */
+class Session {
+  readonly dataDir = hostDir();
+  private readonly inDir = hostDir();
+  private readonly outDir = hostDir();
+  private runs = 0;
+
+  get statePath(): string {
+    return path.join(this.outDir, 'state');
+  }
+
+  /** Runs one job as the host does: wait for ready, send the job, close stdin. */
+  async run(code: string): Promise<Run> {
+    const restore = this.runs > 0 && existsSync(this.statePath);
+    if (restore) copyFileSync(this.statePath, path.join(this.inDir, 'state'));
+    this.runs++;
+    const nonce = randomBytes(16).toString('hex');
+    const job = { v: 1, nonce, code, restore, maxImages: 10, sourceLanguage: 'bash' };
+    const name = `codecell-bash-runner-test-${randomBytes(6).toString('hex')}`;
+    const args = [
+      'run', '-i', '--rm', '--name', name,
+      '--network', 'none', '--read-only',
+      '--tmpfs', '/tmp', '--tmpfs', '/run/codecell/artifacts',
+      '-v', `${this.dataDir}:/mnt/data`,
+      '-v', `${this.inDir}:/run/codecell/in:ro`,
+      '-v', `${this.outDir}:/run/codecell/out`,
+      '--user', '10001',
+      IMAGE,
+    ];
+
+    const child = spawn('docker', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let jobSent = false;
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!jobSent && takeFrame(stdout, READY_NONCE)) {
+        jobSent = true;
+        child.stdin.end(JSON.stringify(job) + '\n');
+      }
+    });
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        execFileSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+        reject(new Error(`the run did not finish within ${RUN_TIMEOUT_MS} ms; stdout so far:\n${stdout}\nstderr:\n${stderr}`));
+      }, RUN_TIMEOUT_MS);
+      child.on('error', reject);
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+
+    const ready = takeFrame(stdout, READY_NONCE);
+    if (!ready) throw new Error(`no ready frame; stdout:\n${stdout}\nstderr:\n${stderr}`);
+    const result = takeFrame(ready.rest, nonce);
+    if (!result) throw new Error(`no result frame; stdout:\n${stdout}\nstderr:\n${stderr}`);
+    return {
+      ready: ReadyFrameSchema.parse(ready.json),
+      result: ResultFrameSchema.parse(result.json),
+      output: result.rest,
+      stderr,
+    };
+  }
+}
+
+describe('bash runner', () => {
+  it('sends a ready frame, then runs the job with its output going straight through', async () => {
+    const run = await new Session().run('echo to stdout\necho to stderr >&2\nprintf "%s|" "$PWD" "$HOME" "$LANG"');
+    expect(run.ready).toEqual({ type: 'ready', runtime: 'bash', version: expect.stringMatching(/^5\./) });
+    expect(run.output).toBe('to stdout\n/mnt/data|/tmp|C.UTF-8|');
+    expect(run.stderr).toContain('to stderr\n');
+    expect(run.result).toMatchObject({ outcome: 'ok', value: null, error: null, exitCode: 0, stateSaved: true, images: [], loadedModules: [] });
+  });
+
+  it('reports the status of the last command', async () => {
+    const run = await new Session().run('true\nls /does/not/exist');
+    expect(run.result).toMatchObject({
+      outcome: 'error',
+      exitCode: 2,
+      error: { name: 'ExitStatus', message: 'exit status 2', traceback: '' },
+    });
+    expect(run.stderr).toContain('/does/not/exist');
+  });
+
+  it('has the usual tools', async () => {
+    const tools = 'bash grep sed gawk jq bc curl git file ps find less tar gzip xargs sort diff';
+    const run = await new Session().run(`for t in ${tools}; do command -v "$t" >/dev/null || echo "missing $t"; done; echo '{"a":[1,2]}' | jq -c .a; echo '2^10' | bc`);
+    expect(run.output).toBe('[1,2]\n1024\n');
+  });
+
+  it('carries variables, arrays, exported variables, functions, aliases and the directory', async () => {
+    const session = new Session();
+    const first = await session.run(`
+      greeting='hello world'
+      multiline=$'line one\\nline "two"'
+      declare -i count=41
+      list=(alpha "beta gamma" $'delta\\nepsilon')
+      declare -A colors=([sky]=blue ["grass blade"]=green)
+      export SHARED_SETTING=on
+      shout() { echo "\${1^^}!"; }
+      alias ll='echo listing'
+      mkdir -p work/inner && cd work/inner
+    `);
+    expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true, notCarried: [] });
+
+    const second = await session.run(`
+      count+=1
+      echo "$greeting|$multiline|$count"
+      echo "\${#list[@]}|\${list[1]}|\${list[2]}"
+      echo "\${colors[sky]}|\${colors[grass blade]}"
+      bash -c 'echo "child sees $SHARED_SETTING"'
+      shout hey
+      ll
+      pwd
+    `);
+    expect(second.result.error).toBeNull();
+    expect(second.output).toBe(
+      [
+        'hello world|line one\nline "two"|42',
+        '3|beta gamma|delta\nepsilon',
+        'blue|green',
+        'child sees on',
+        'HEY!',
+        'listing',
+        '/mnt/data/work/inner',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('saves neither read-only nor special variables', async () => {
+    const session = new Session();
+    await session.run('readonly FIXED=1\nRANDOM=7\nmine=1\nSECONDS=5');
+    const state = readFileSync(session.statePath, 'utf8');
+    expect(state).toContain('mine=');
+    expect(state).not.toMatch(/\b(FIXED|RANDOM|SECONDS|BASH_VERSION|PPID|__cc_\w+)=/);
+  });
+
+  it('reports `exit 3` as exit code 3 and still saves the state', async () => {
+    const session = new Session();
+    const run = await session.run('before=kept\necho leaving\nexit 3\necho not reached');
+    expect(run.output).toBe('leaving\n');
+    expect(run.result).toMatchObject({ outcome: 'error', exitCode: 3, stateSaved: true, error: { name: 'ExitStatus', message: 'exit status 3' } });
+    expect((await session.run('echo "$before"')).output).toBe('kept\n');
+  });
+
+  it('still sends the frame when the cell sets its own EXIT trap and fails under set -e', async () => {
+    const session = new Session();
+    const run = await session.run("trap 'echo cleanup ran' EXIT\nset -eu\nstate=set\nfalse\necho not reached");
+    expect(run.output).toBe('cleanup ran\n');
+    expect(run.result).toMatchObject({ outcome: 'error', exitCode: 1, stateSaved: true });
+    expect((await session.run('echo "$state"')).output).toBe('set\n');
+  });
+
+  it('goes back to /mnt/data when the saved directory is gone', async () => {
+    const session = new Session();
+    const gone = path.join(session.dataDir, 'gone');
+    mkdirSync(gone);
+    chmodSync(gone, 0o777);
+    await session.run('cd gone');
+    rmSync(gone, { recursive: true });
+    const run = await session.run('pwd');
+    expect(run.output).toBe('/mnt/data\n');
+    expect(run.result.notCarried).toEqual([{ name: 'cwd', type: 'directory', reason: expect.stringContaining('restore failed') }]);
+  });
+
+  it('lists background jobs as not carried', async () => {
+    const run = await new Session().run('sleep 30 &\necho started');
+    expect(run.result.outcome).toBe('ok');
+    expect(run.result.notCarried).toEqual([
+      { name: 'background jobs', type: 'job', reason: 'background processes do not survive the run' },
+    ]);
+  });
+
+  it('gives user code an empty stdin, not the host pipe', async () => {
+    const run = await new Session().run('wc -c');
+    expect(run.output.trim()).toBe('0');
+  });
+});

@@ -1,0 +1,354 @@
+/**
+ * The Node image's runner (images/node) against images/PROTOCOL.md, driven directly with the
+ * docker CLI: one throwaway container per run, mounted the way the host mounts it, the job line on
+ * stdin and frames on stdout, checked against the host's own frame schemas. Session state is
+ * carried between containers the way the host does it: the `state` file of one run's out/
+ * directory becomes the next run's in/state.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  FRAME_NONCE_END,
+  FRAME_START,
+  READY_NONCE,
+  ReadyFrameSchema,
+  ResultFrameSchema,
+  type ReadyFrame,
+  type ResultFrame,
+} from '../../src/executor/runner-protocol.js';
+
+const IMAGE = `${process.env.CODECELL_IMAGE_PREFIX ?? 'codecell'}-node:latest`;
+const RUN_TIMEOUT_MS = 60_000;
+
+let scratch: string;
+
+beforeAll(() => {
+  try {
+    execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`the image ${IMAGE} is missing: build it with scripts/build-images.sh`);
+  }
+  scratch = mkdtempSync(path.join(tmpdir(), 'codecell-node-runner-'));
+});
+
+afterAll(() => {
+  if (scratch) rmSync(scratch, { recursive: true, force: true });
+});
+
+/** A host directory the container's uid 10001 can write to (the tests run as root). */
+function hostDir(): string {
+  const dir = mkdtempSync(path.join(scratch, 'dir-'));
+  chmodSync(dir, 0o777);
+  return dir;
+}
+
+interface Run {
+  ready: ReadyFrame;
+  result: ResultFrame;
+  /** stdout without the frames: the user's output. */
+  output: string;
+  stderr: string;
+}
+
+/** Takes the frame with `nonce` out of `stdout`: its JSON, and stdout without it. */
+function takeFrame(stdout: string, nonce: string): { json: unknown; rest: string } | undefined {
+  const marker = FRAME_START + nonce + FRAME_NONCE_END;
+  const start = stdout.indexOf(marker);
+  if (start < 0) return undefined;
+  const end = stdout.indexOf('\n', start);
+  if (end < 0) return undefined;
+  return { json: JSON.parse(stdout.slice(start + marker.length, end)), rest: stdout.slice(0, start) + stdout.slice(end + 1) };
+}
+
+/**
+ * A session: its files, and the snapshot the last run left. Each run is a new container; from the
+ * second run on, the previous snapshot is restored.
+ */
+class Session {
+  readonly dataDir = hostDir();
+  private readonly inDir = hostDir();
+  private readonly outDir = hostDir();
+  private runs = 0;
+
+  get statePath(): string {
+    return path.join(this.outDir, 'state');
+  }
+
+  /** Runs one job as the host does: wait for ready, send the job, close stdin. */
+  async run(code: string, sourceLanguage: 'javascript' | 'typescript' = 'javascript'): Promise<Run> {
+    const restore = this.runs > 0 && existsSync(this.statePath);
+    if (restore) copyFileSync(this.statePath, path.join(this.inDir, 'state'));
+    this.runs++;
+    const nonce = randomBytes(16).toString('hex');
+    const job = { v: 1, nonce, code, restore, maxImages: 10, sourceLanguage };
+    const name = `codecell-node-runner-test-${randomBytes(6).toString('hex')}`;
+    const args = [
+      'run', '-i', '--rm', '--name', name,
+      '--network', 'none', '--read-only',
+      '--tmpfs', '/tmp', '--tmpfs', '/run/codecell/artifacts',
+      '-v', `${this.dataDir}:/mnt/data`,
+      '-v', `${this.inDir}:/run/codecell/in:ro`,
+      '-v', `${this.outDir}:/run/codecell/out`,
+      '--user', '10001',
+      IMAGE,
+    ];
+
+    const child = spawn('docker', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let jobSent = false;
+    child.stdout.setEncoding('utf8');
+    child.stderr.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      stdout += chunk;
+      if (!jobSent && takeFrame(stdout, READY_NONCE)) {
+        jobSent = true;
+        child.stdin.end(JSON.stringify(job) + '\n');
+      }
+    });
+    child.stderr.on('data', (chunk: string) => (stderr += chunk));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        execFileSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
+        reject(new Error(`the run did not finish within ${RUN_TIMEOUT_MS} ms; stdout so far:\n${stdout}\nstderr:\n${stderr}`));
+      }, RUN_TIMEOUT_MS);
+      child.on('error', reject);
+      child.on('close', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+
+    const ready = takeFrame(stdout, READY_NONCE);
+    if (!ready) throw new Error(`no ready frame; stdout:\n${stdout}\nstderr:\n${stderr}`);
+    const result = takeFrame(ready.rest, nonce);
+    if (!result) throw new Error(`no result frame; stdout:\n${stdout}\nstderr:\n${stderr}`);
+    return {
+      ready: ReadyFrameSchema.parse(ready.json),
+      result: ResultFrameSchema.parse(result.json),
+      output: result.rest,
+      stderr,
+    };
+  }
+}
+
+/** For cells that print one JSON document: what they printed. */
+function printedJson(run: Run): unknown {
+  expect(run.result.error).toBeNull();
+  return JSON.parse(run.output);
+}
+
+describe('node runner', () => {
+  it('sends a ready frame, then runs the job with output and the trailing value', async () => {
+    const run = await new Session().run("console.log('to stdout');\nconsole.error('to stderr');\nconst x = 6;\nx * 7");
+    expect(run.ready).toEqual({ type: 'ready', runtime: 'node', version: expect.stringMatching(/^18\./) });
+    expect(run.output).toBe('to stdout\n');
+    expect(run.stderr).toContain('to stderr\n');
+    expect(run.result).toMatchObject({ outcome: 'ok', value: '42', error: null, exitCode: 0, stateSaved: true, images: [], loadedModules: [] });
+  });
+
+  it('has no value when the cell ends with a declaration, and awaits a promise value', async () => {
+    const session = new Session();
+    expect((await session.run('1 + 1;\nconst y = 3')).result.value).toBeNull();
+    expect((await session.run('new Promise((resolve) => setTimeout(() => resolve({ ok: y }), 20))')).result.value).toBe('{ ok: 3 }');
+  });
+
+  it('reports an uncaught error with the user frames only, and keeps what ran before it', async () => {
+    const session = new Session();
+    const run = await session.run('const before = 1;\nfunction dig(o) {\n  return o.a.b;\n}\ndig({});');
+    expect(run.result.outcome).toBe('error');
+    expect(run.result.exitCode).toBe(1);
+    expect(run.result.error).toMatchObject({ name: 'TypeError', message: "Cannot read properties of undefined (reading 'b')" });
+    const traceback = run.result.error?.traceback ?? '';
+    expect(traceback).toContain('at dig (<cell>:3:14)');
+    expect(traceback).toContain('at <cell>:5:1');
+    expect(traceback).not.toMatch(/codecell\/|node:vm|node:internal/);
+    expect(run.result.stateSaved).toBe(true);
+    expect((await session.run('before + 1')).result.value).toBe('2');
+  });
+
+  it('reports a syntax error at the right line', async () => {
+    const run = await new Session().run('const a = 1;\nlet let = 2;');
+    expect(run.result.error).toMatchObject({ name: 'SyntaxError' });
+    expect(run.result.error?.traceback).toMatch(/^<cell>:2\n/);
+  });
+
+  it('carries functions, nested data with cycles, classes with their instances and Maps to the next container', async () => {
+    const session = new Session();
+    const first = await session.run(`
+      let calls = 0;
+      function greet(name) { calls++; return 'hello ' + name + ' #' + calls; }
+      const data = { list: [1, 'two', null, 3n, -0, NaN], when: new Date(86400000), re: /ab+c/gi, nested: { deep: { x: 1 } } };
+      data.self = data;
+      data.alias = data.nested.deep;
+      class Point {
+        constructor(x, y) { this.x = x; this.y = y; }
+        norm() { return Math.hypot(this.x, this.y); }
+      }
+      class Point3 extends Point {
+        constructor(x, y, z) { super(x, y); this.z = z; }
+        norm() { return Math.hypot(super.norm(), this.z); }
+      }
+      const p = new Point(3, 4);
+      const q = new Point3(1, 2, 2);
+      const index = new Map([['a', { n: 1 }], [p, 'the point']]);
+      const bytes = Buffer.from('héllo');
+      const tags = new Set(['x', 'y']);
+      implicitGlobal = 'assigned without a declaration';
+    `);
+    expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true, notCarried: [] });
+
+    const second = await session.run(`console.log(JSON.stringify({
+      greet: greet('ann'),
+      cycle: data.self === data,
+      shared: data.alias === data.nested.deep,
+      list: data.list.map(String),
+      negativeZero: Object.is(data.list[4], -0),
+      when: data.when.toISOString(),
+      re: [data.re.source, data.re.flags],
+      norm: p.norm(),
+      isPoint: p instanceof Point,
+      norm3: q.norm(),
+      inherits: q instanceof Point3 && q instanceof Point,
+      mapA: index.get('a').n,
+      mapKeyIsInstance: index.get(p),
+      bytes: bytes.toString(),
+      tags: [...tags],
+      implicitGlobal,
+    }))`);
+    expect(printedJson(second)).toEqual({
+      greet: 'hello ann #1',
+      cycle: true,
+      shared: true,
+      list: ['1', 'two', 'null', '3', '0', 'NaN'],
+      negativeZero: true,
+      when: '1970-01-02T00:00:00.000Z',
+      re: ['ab+c', 'gi'],
+      norm: 5,
+      isPoint: true,
+      norm3: 3,
+      inherits: true,
+      mapA: 1,
+      mapKeyIsInstance: 'the point',
+      bytes: 'héllo',
+      tags: ['x', 'y'],
+      implicitGlobal: 'assigned without a declaration',
+    });
+    // The function's global counter was carried too, and keeps counting.
+    const third = await session.run("greet('bob')");
+    expect(third.result.value).toBe("'hello bob #2'");
+  });
+
+  it('lets a later cell redeclare a restored name with let or const', async () => {
+    const session = new Session();
+    await session.run('const limit = 1;');
+    const run = await session.run('const limit = 2;\nlet more = limit + 1;\nmore');
+    expect(run.result.value).toBe('3');
+    expect((await session.run('limit + more')).result.value).toBe('5');
+  });
+
+  it('supports static imports and top-level await, and restores imported modules by name', async () => {
+    const session = new Session();
+    writeFileSync(path.join(session.dataDir, 'helper.js'), 'exports.twice = (n) => n * 2;\n');
+    const first = await session.run(`
+      import { join } from 'node:path';
+      import os from 'os';
+      import * as helper from './helper.js';
+      const joined = await Promise.resolve(join('a', 'b'));
+      const cpus = typeof os.cpus;
+      export const answer = helper.twice(21);
+      for (var i = 0; i < 3; i++) {}
+      [joined, cpus, answer, i]
+    `);
+    expect(first.result.error).toBeNull();
+    expect(first.result.value).toBe("[ 'a/b', 'function', 42, 3 ]");
+    const second = await session.run("[join('x', 'y'), helper.twice(4), joined, i]");
+    expect(second.result.value).toBe("[ 'x/y', 8, 'a/b', 3 ]");
+  });
+
+  it('reports errors from a cell with top-level await at the user line', async () => {
+    const run = await new Session().run('const v = await Promise.resolve(1);\nnull.boom;\n');
+    expect(run.result.error).toMatchObject({ name: 'TypeError' });
+    expect(run.result.error?.traceback).toContain('<cell>:2:');
+  });
+
+  it('reports process.exit(n) as the exit code, still saving the state', async () => {
+    const session = new Session();
+    const run = await session.run("const saved = 'before exit';\nconsole.log('bye');\nprocess.exit(3);\nconsole.log('not reached');");
+    expect(run.output).toBe('bye\n');
+    expect(run.result).toMatchObject({ outcome: 'error', exitCode: 3, stateSaved: true });
+    expect(run.result.error).toMatchObject({ name: 'ExitStatus' });
+    expect((await session.run('saved')).result.value).toBe("'before exit'");
+  });
+
+  it('reports an unhandled rejection as the error of the cell', async () => {
+    const run = await new Session().run("Promise.reject(new RangeError('nobody caught me'));\n1");
+    expect(run.result.outcome).toBe('error');
+    expect(run.result.error).toMatchObject({ name: 'RangeError', message: 'nobody caught me' });
+  });
+
+  it('lists timers, promises and other live objects as not carried, and carries the rest', async () => {
+    const session = new Session();
+    const first = await session.run(`
+      const timer = setTimeout(() => {}, 5);
+      const pending = new Promise(() => {});
+      const holder = { timer, ok: true };
+      const bound = Math.max.bind(Math);
+      const kept = 'still here';
+    `);
+    const notCarried = Object.fromEntries(first.result.notCarried.map((entry) => [entry.name, entry]));
+    expect(notCarried.timer).toMatchObject({ type: 'Timeout', reason: expect.stringContaining('timers') });
+    expect(notCarried.pending).toMatchObject({ type: 'Promise', reason: expect.stringContaining('promises') });
+    expect(notCarried['holder.timer']).toMatchObject({ type: 'Timeout' });
+    expect(notCarried.bound).toMatchObject({ reason: expect.stringContaining('bound functions') });
+    expect(first.result.stateSaved).toBe(true);
+    const second = await session.run('[kept, holder.ok, typeof timer]');
+    expect(second.result.value).toBe("[ 'still here', true, 'undefined' ]");
+  });
+
+  it('gives user code an empty stdin, not the host pipe', async () => {
+    const run = await new Session().run("require('fs').readFileSync(0, 'utf8').length");
+    expect(run.result.value).toBe('0');
+  });
+
+  it('saves and restores 1 MB of plain data quickly', async () => {
+    // Timed inside the container with the runner's own snapshot code, on the first (cold) call,
+    // which is what each execution pays.
+    const session = new Session();
+    const bench = `
+      const { saveState, restoreState, NotCarriedList } = require('/opt/codecell/lib/snapshot/state');
+      const { collectIntrinsics, ModuleLog } = require('/opt/codecell/lib/snapshot/known');
+      const { SourceProvenance } = require('/opt/codecell/lib/snapshot/provenance');
+      const known = { intrinsics: collectIntrinsics(), modules: new ModuleLog(require.resolve), provenance: new SourceProvenance() };
+      const value = Array.from({ length: 12000 }, (_, i) => ({ id: i, name: 'user' + i, tags: ['a', 'b'], score: i / 7, active: i % 2 === 0 }));
+      // CPU time, not wall time: on a busy machine the container may wait for a core.
+      const cpuMs = (since) => { const used = process.cpuUsage(since); return (used.user + used.system) / 1000; };
+      const c0 = process.cpuUsage();
+      saveState({ bindings: [{ name: 'value', value }], known, outDir: '/tmp', notCarried: new NotCarriedList() });
+      const saveMs = cpuMs(c0);
+      const c1 = process.cpuUsage();
+      restoreState({ file: '/tmp/state', requireModule: require, provenance: known.provenance, define: () => {}, notCarried: new NotCarriedList() });
+      const restoreMs = cpuMs(c1);
+      console.log(JSON.stringify({
+        dataBytes: JSON.stringify(value).length,
+        stateBytes: require('fs').statSync('/tmp/state').size,
+        saveMs,
+        restoreMs,
+      }));
+    `;
+    const timing = printedJson(await session.run(bench)) as { dataBytes: number; stateBytes: number; saveMs: number; restoreMs: number };
+    console.log(
+      `1 MB snapshot: ${timing.dataBytes} bytes as JSON, ${timing.stateBytes} bytes saved; ` +
+        `CPU: save ${timing.saveMs.toFixed(1)} ms, restore ${timing.restoreMs.toFixed(1)} ms`,
+    );
+    expect(timing.dataBytes).toBeGreaterThan(1_000_000);
+    // Generous bounds (the process's CPU includes the GC's helper threads): this guards against
+    // regressions by an order of magnitude, not against a busy machine.
+    expect(timing.saveMs).toBeLessThan(250);
+    expect(timing.restoreMs).toBeLessThan(250);
+  });
+});
