@@ -3,46 +3,13 @@
  * docker CLI: one throwaway container per run, mounted the way the host mounts it, the job line
  * on stdin and frames on stdout, checked against the host's own frame schemas.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  FRAME_NONCE_END,
-  FRAME_START,
-  READY_NONCE,
-  ReadyFrameSchema,
-  ResultFrameSchema,
-  type ReadyFrame,
-  type ResultFrame,
-} from '../../src/executor/runner-protocol.js';
+import { FRAME_START, READY_NONCE } from '../../src/executor/runner-protocol.js';
+import { useImageHarness, type Run as ImageRun } from './run-image.js';
 
-const IMAGE = `${process.env.CODECELL_IMAGE_PREFIX ?? 'codecell'}-python:latest`;
-const RUN_TIMEOUT_MS = 60_000;
-
-let scratch: string;
-
-beforeAll(() => {
-  try {
-    execFileSync('docker', ['image', 'inspect', IMAGE], { stdio: 'ignore' });
-  } catch {
-    throw new Error(`the image ${IMAGE} is missing: build it with scripts/build-images.sh`);
-  }
-  scratch = mkdtempSync(path.join(tmpdir(), 'codecell-python-runner-'));
-});
-
-afterAll(() => {
-  if (scratch) rmSync(scratch, { recursive: true, force: true });
-});
-
-/** A host directory the container's uid 10001 can write to (the tests run as root). */
-function hostDir(): string {
-  const dir = mkdtempSync(path.join(scratch, 'dir-'));
-  chmodSync(dir, 0o777);
-  return dir;
-}
+const { hostDir, runContainer } = useImageHarness('python');
 
 interface RunOptions {
   code: string;
@@ -54,101 +21,28 @@ interface RunOptions {
   preload?: string;
 }
 
-interface Run {
-  ready: ReadyFrame;
-  result: ResultFrame;
-  /** stdout without the frames: the user's output. */
-  output: string;
-  stderr: string;
+interface Run extends ImageRun {
   dataDir: string;
   /** Host directory mounted at /run/codecell/out: holds `state` after the run. */
   outDir: string;
 }
 
-/** Takes the frame with `nonce` out of `stdout`: its JSON, and stdout without it. */
-function takeFrame(stdout: string, nonce: string): { json: unknown; rest: string } | undefined {
-  const marker = FRAME_START + nonce + FRAME_NONCE_END;
-  const start = stdout.indexOf(marker);
-  if (start < 0) return undefined;
-  const end = stdout.indexOf('\n', start);
-  if (end < 0) return undefined;
-  return {
-    json: JSON.parse(stdout.slice(start + marker.length, end)),
-    rest: stdout.slice(0, start) + stdout.slice(end + 1),
-  };
-}
-
-/** Runs one job in a new container, as the host does: wait for ready, send the job, close stdin. */
+/** Runs one job in a new container, restoring the snapshot of `restoreFrom` when given. */
 async function runCell(options: RunOptions): Promise<Run> {
   const dataDir = options.dataDir ?? hostDir();
   const outDir = hostDir();
-  const inDir = options.restoreFrom ?? hostDir();
-  const nonce = randomBytes(16).toString('hex');
-  const name = `codecell-python-runner-test-${randomBytes(6).toString('hex')}`;
-  const job = {
-    v: 1,
-    nonce,
+  const { stdout, exitCode, ready, result, output, stderr } = await runContainer({
     code: options.code,
+    dataDir,
+    inDir: options.restoreFrom ?? hostDir(),
+    outDir,
     restore: options.restoreFrom !== undefined,
-    maxImages: options.maxImages ?? 10,
-    sourceLanguage: 'python',
-  };
-  const args = [
-    'run', '-i', '--rm', '--name', name,
-    '--network', 'none', '--read-only',
-    '--tmpfs', '/tmp', '--tmpfs', '/run/codecell/artifacts',
-    '-v', `${dataDir}:/mnt/data`,
-    '-v', `${inDir}:/run/codecell/in:ro`,
-    '-v', `${outDir}:/run/codecell/out`,
-    '--user', '10001',
-    '-e', `CODECELL_PRELOAD=${options.preload ?? ''}`,
-    IMAGE,
-  ];
-
-  const child = spawn('docker', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  let jobSent = false;
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    stdout += chunk;
-    if (!jobSent && takeFrame(stdout, READY_NONCE)) {
-      jobSent = true;
-      child.stdin.end(JSON.stringify(job) + '\n');
-    }
+    maxImages: options.maxImages,
+    env: { CODECELL_PRELOAD: options.preload ?? '' },
   });
-  child.stderr.on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exitCode = await new Promise<number | null>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      // Killing the docker client would leave the container running: remove the container.
-      execFileSync('docker', ['rm', '-f', name], { stdio: 'ignore' });
-      reject(new Error(`run timed out after ${RUN_TIMEOUT_MS} ms; stdout: ${stdout}; stderr: ${stderr}`));
-    }, RUN_TIMEOUT_MS);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-
-  const ready = takeFrame(stdout, READY_NONCE);
-  const result = ready && takeFrame(ready.rest, nonce);
-  if (!ready || !result) {
-    throw new Error(`no ${ready ? 'result' : 'ready'} frame (exit ${exitCode}); stdout: ${stdout}; stderr: ${stderr}`);
-  }
   expect(stdout.indexOf(FRAME_START + READY_NONCE)).toBe(0); // nothing before the ready frame
   expect(exitCode).toBe(0);
-  return {
-    ready: ReadyFrameSchema.parse(ready.json),
-    result: ResultFrameSchema.parse(result.json),
-    output: result.rest,
-    stderr,
-    dataDir,
-    outDir,
-  };
+  return { ready, result, output, stderr, dataDir, outDir };
 }
 
 /** Width and height from a PNG's IHDR chunk, after checking the signature. */
