@@ -104,8 +104,12 @@ export class Slot {
 
 async function moveEntries(from: string, to: string): Promise<void> {
   await fs.mkdir(to, { recursive: true });
-  for (const name of await fs.readdir(from)) {
-    await fs.rename(path.join(from, name), path.join(to, name));
+  // Names as bytes: the sandbox may make names that are not UTF-8, which a string would mangle
+  // (the rename would fail, and every entry after it would stay behind in the slot and be lost).
+  const fromPrefix = Buffer.from(`${from}${path.sep}`);
+  const toPrefix = Buffer.from(`${to}${path.sep}`);
+  for (const name of await fs.readdir(from, { encoding: 'buffer' })) {
+    await fs.rename(Buffer.concat([fromPrefix, name]), Buffer.concat([toPrefix, name]));
   }
 }
 

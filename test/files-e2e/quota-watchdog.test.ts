@@ -1,0 +1,266 @@
+/**
+ * The quota watchdog on real temp dirs: what it counts, when it calls back, and that its work per
+ * poll is bounded. Most tests step it with poll() (the timer is parked an hour away), so nothing
+ * depends on how fast the machine is; one test lets the real timer find a breach.
+ */
+import { mkdir, mkdtemp, rm, symlink, link, truncate, unlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { measureBytes, QuotaWatchdog, type QuotaWatchdogOptions } from '../../src/executor/quota-watchdog.js';
+import { scanTree, treeBytes } from '../../src/files/file-tree.js';
+
+const KiB = 1024;
+const PARKED = 60 * 60 * 1000; // a poll interval no test waits for: tests step with poll()
+
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'codecell-watchdog-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A watchdog on `dir` that records its callbacks; stopped after the test. */
+function watch(dir: string, limitBytes: number, options: Partial<QuotaWatchdogOptions> = {}) {
+  const calls: number[] = [];
+  const watchdog = new QuotaWatchdog({
+    dir,
+    limitBytes,
+    intervalMs: PARKED,
+    onExceeded: (used) => calls.push(used),
+    ...options,
+  });
+  cleanups.push(() => watchdog.stop());
+  return { watchdog, calls };
+}
+
+/** Polls until a whole pass has been seen (or the threshold passed); returns how many polls it took. */
+async function pollThroughAPass(watchdog: QuotaWatchdog): Promise<number> {
+  const before = watchdog.completedPasses;
+  for (let polls = 1; polls <= 10_000; polls += 1) {
+    if (await watchdog.poll()) return polls;
+    if (watchdog.completedPasses > before) return polls;
+  }
+  throw new Error('no pass completed in 10,000 polls');
+}
+
+async function writeFiles(dir: string, count: number, bytes: number, prefix = 'f'): Promise<void> {
+  for (let index = 0; index < count; index += 1) {
+    await writeFile(path.join(dir, `${prefix}${index}.bin`), Buffer.alloc(bytes, index % 256));
+  }
+}
+
+describe('measureBytes', () => {
+  it('sums files at every depth and leaves folders out', async () => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, 'a', 'b', 'c'), { recursive: true });
+    await writeFile(path.join(dir, 'top.txt'), Buffer.alloc(100));
+    await writeFile(path.join(dir, 'a', 'mid.txt'), Buffer.alloc(2 * KiB));
+    await writeFile(path.join(dir, 'a', 'b', 'c', 'deep.txt'), Buffer.alloc(3 * KiB));
+    expect(await measureBytes(dir)).toBe(100 + 5 * KiB);
+  });
+
+  it('agrees with treeBytes(scanTree()) on ordinary names, links included', async () => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, 'sub'));
+    await writeFile(path.join(dir, 'one.csv'), 'a,b\n1,2\n');
+    await writeFile(path.join(dir, 'sub', 'two.bin'), Buffer.alloc(5000));
+    await link(path.join(dir, 'sub', 'two.bin'), path.join(dir, 'twin.bin'));
+    await symlink('/etc/shadow', path.join(dir, 'shadow-link'));
+    await truncate(path.join(dir, 'one.csv'), 64 * KiB); // sparse: counted at its apparent size, as treeBytes does
+    expect(await measureBytes(dir)).toBe(treeBytes(await scanTree(dir)));
+  });
+
+  it('counts a hard-linked file once, and a symlink as its own few bytes, never its target', async () => {
+    const outside = await tempDir();
+    await writeFile(path.join(outside, 'big.bin'), Buffer.alloc(256 * KiB));
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'data.bin'), Buffer.alloc(10 * KiB));
+    await link(path.join(dir, 'data.bin'), path.join(dir, 'data-twin.bin'));
+    await symlink(outside, path.join(dir, 'to-outside')); // a folder link: must not be walked
+    await symlink('to-outside', path.join(dir, 'loop')); // and links to links do not loop
+    expect(await measureBytes(dir)).toBe(10 * KiB + Buffer.byteLength(outside) + Buffer.byteLength('to-outside'));
+  });
+
+  it('counts entries whose names are not UTF-8, which file listings skip', async () => {
+    const dir = await tempDir();
+    const badFolder = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0x68, 0xff, 0xfe])]);
+    await mkdir(badFolder);
+    await writeFile(Buffer.concat([badFolder, Buffer.from('/hidden.bin')]), Buffer.alloc(40 * KiB));
+    await writeFile(path.join(dir, 'ctrl\u0001name'), Buffer.alloc(KiB));
+    expect(treeBytes(await scanTree(dir))).toBe(0); // what the listing sees
+    expect(await measureBytes(dir)).toBe(41 * KiB); // what the disk holds
+  });
+
+  it('is 0 for a folder that does not exist', async () => {
+    const dir = await tempDir();
+    expect(await measureBytes(path.join(dir, 'missing'))).toBe(0);
+  });
+});
+
+describe('QuotaWatchdog', () => {
+  it('starts from what the folder holds and stays quiet below the quota', async () => {
+    const dir = await tempDir();
+    await writeFiles(dir, 3, KiB);
+    const { watchdog, calls } = watch(dir, 10 * KiB);
+    expect(await watchdog.start()).toBe(3 * KiB);
+    expect(watchdog.threshold).toBe(10 * KiB);
+    await writeFiles(dir, 4, KiB, 'more');
+    await pollThroughAPass(watchdog);
+    expect(watchdog.lastPassBytes).toBe(7 * KiB);
+    expect(watchdog.exceeded).toBe(false);
+    expect(calls).toEqual([]);
+  });
+
+  it('calls back once, with the usage, when the files pass the quota', async () => {
+    const dir = await tempDir();
+    const { watchdog, calls } = watch(dir, 10 * KiB);
+    await watchdog.start();
+    await writeFiles(dir, 11, KiB);
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([11 * KiB]);
+    expect(watchdog.exceeded).toBe(true);
+    expect(watchdog.exceededBytes).toBe(11 * KiB);
+    await writeFiles(dir, 5, KiB, 'after');
+    expect(await watchdog.poll()).toBe(true);
+    expect(calls).toHaveLength(1);
+  });
+
+  it('does not trip at exactly the quota', async () => {
+    const dir = await tempDir();
+    const { watchdog, calls } = watch(dir, 4 * KiB);
+    await watchdog.start();
+    await writeFiles(dir, 4, KiB);
+    await pollThroughAPass(watchdog);
+    expect(watchdog.lastPassBytes).toBe(4 * KiB);
+    expect(calls).toEqual([]);
+    await writeFile(path.join(dir, 'one-more-byte'), 'x');
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([4 * KiB + 1]);
+  });
+
+  it('sees a file that grows, and bytes hidden under a name listings skip', async () => {
+    const dir = await tempDir();
+    const { watchdog, calls } = watch(dir, 64 * KiB);
+    await watchdog.start();
+    const hidden = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0xc3, 0x28])]);
+    await mkdir(hidden);
+    await writeFile(Buffer.concat([hidden, Buffer.from('/log')]), Buffer.alloc(60 * KiB));
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([]);
+    await writeFile(Buffer.concat([hidden, Buffer.from('/log')]), Buffer.alloc(70 * KiB));
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([70 * KiB]);
+  });
+
+  it('lets a session already over its quota run as long as it does not grow', async () => {
+    const dir = await tempDir();
+    await writeFiles(dir, 6, KiB);
+    const { watchdog, calls } = watch(dir, 4 * KiB);
+    expect(await watchdog.start()).toBe(6 * KiB);
+    expect(watchdog.threshold).toBe(6 * KiB);
+    await unlink(path.join(dir, 'f0.bin')); // cleaning up is fine
+    await writeFile(path.join(dir, 'f1.bin'), Buffer.alloc(2 * KiB)); // so is rewriting within the start
+    await pollThroughAPass(watchdog);
+    expect(watchdog.lastPassBytes).toBe(6 * KiB);
+    expect(calls).toEqual([]);
+    await writeFile(path.join(dir, 'grow.bin'), Buffer.alloc(KiB));
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([7 * KiB]);
+  });
+
+  it('looks at no more than entriesPerPoll entries per poll, going on where it stopped', async () => {
+    const dir = await tempDir();
+    const { watchdog, calls } = watch(dir, 1024 * KiB, { entriesPerPoll: 10 });
+    await watchdog.start();
+    await mkdir(path.join(dir, 'nested'));
+    await writeFiles(dir, 50, 100);
+    await writeFiles(path.join(dir, 'nested'), 45, 100);
+    // 96 entries (95 files and a folder), 10 a poll: a pass cannot end in fewer than 10 polls.
+    const polls = await pollThroughAPass(watchdog);
+    expect(polls).toBeGreaterThanOrEqual(10);
+    expect(watchdog.lastPassBytes).toBe(95 * 100);
+    expect(calls).toEqual([]);
+  });
+
+  it('trips on the running sum of a pass, before the pass is over', async () => {
+    const dir = await tempDir();
+    const { watchdog, calls } = watch(dir, 2 * KiB, { entriesPerPoll: 5 });
+    await watchdog.start();
+    await writeFiles(dir, 100, KiB);
+    const polls = await pollThroughAPass(watchdog);
+    expect(calls).toHaveLength(1);
+    expect(calls[0]).toBeGreaterThan(2 * KiB);
+    expect(polls).toBeLessThan(20); // a whole pass would take 20
+    expect(watchdog.completedPasses).toBe(0); // the first full pass never finished: it did not have to
+  });
+
+  it('never calls back after stop(), and stopping twice or before start is fine', async () => {
+    const dir = await tempDir();
+    const { watchdog, calls } = watch(dir, KiB);
+    await watchdog.stop(); // before start
+    const fresh = watch(dir, KiB);
+    await fresh.watchdog.start();
+    await fresh.watchdog.stop();
+    await writeFiles(dir, 4, KiB);
+    expect(await fresh.watchdog.poll()).toBe(false);
+    await fresh.watchdog.stop();
+    expect(fresh.calls).toEqual([]);
+    expect(calls).toEqual([]);
+  });
+
+  it('keeps going when the folder vanishes mid-run and comes back', async () => {
+    const root = await tempDir();
+    const dir = path.join(root, 'data');
+    await mkdir(dir);
+    await writeFiles(dir, 2, KiB);
+    const { watchdog, calls } = watch(dir, 4 * KiB, { entriesPerPoll: 1 });
+    await watchdog.start();
+    await watchdog.poll(); // part of the way into the folder
+    await rm(dir, { recursive: true });
+    await pollThroughAPass(watchdog);
+    await mkdir(dir);
+    await writeFiles(dir, 5, KiB);
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([5 * KiB]);
+  });
+
+  it('survives a callback that throws', async () => {
+    const dir = await tempDir();
+    const { watchdog } = watch(dir, 0, {
+      onExceeded: () => {
+        throw new Error('the caller failed');
+      },
+    });
+    await watchdog.start();
+    await writeFile(path.join(dir, 'x'), 'x');
+    await expect(pollThroughAPass(watchdog)).resolves.toBeGreaterThan(0);
+    expect(watchdog.exceeded).toBe(true);
+  });
+
+  it('refuses a second start and a negative limit', async () => {
+    const dir = await tempDir();
+    const { watchdog } = watch(dir, KiB);
+    await watchdog.start();
+    await expect(watchdog.start()).rejects.toThrow(/starts once/);
+    expect(() => new QuotaWatchdog({ dir, limitBytes: -1, onExceeded: () => undefined })).toThrow(RangeError);
+  });
+
+  it('finds a breach on its own timer', async () => {
+    const dir = await tempDir();
+    let exceeded!: (used: number) => void;
+    const breach = new Promise<number>((resolve) => (exceeded = resolve));
+    const watchdog = new QuotaWatchdog({ dir, limitBytes: 8 * KiB, intervalMs: 5, onExceeded: (used) => exceeded(used) });
+    cleanups.push(() => watchdog.stop());
+    await watchdog.start();
+    await writeFiles(dir, 3, 4 * KiB);
+    // No clock in the assertion: the test's own timeout is the only bound on "soon".
+    expect(await breach).toBeGreaterThan(8 * KiB);
+    expect(watchdog.exceeded).toBe(true);
+  });
+});
