@@ -19,6 +19,7 @@ import { createSseRouter, type SseEndpoint } from '../mcp/transports/sse-routes.
 import { createStreamableHttpRouter } from '../mcp/transports/streamable-http-routes.js';
 import { apiKeyAuth, principalOf } from './auth.js';
 import { createFilesRouter, createSignedDownloadRouter } from './files-router.js';
+import { createLibreChatCodeApiRouter } from './librechat-code-api/router.js';
 import { httpMetrics } from './http-metrics.js';
 import { hostValidation } from './listen-policy.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
@@ -109,6 +110,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(apiKeyAuth(settings.apiKeys));
   app.use(createMetricsRouter(metrics));
   app.use('/v1', createFilesRouter({ files, principalOf, logger }));
+  app.use('/v1', createLibreChatCodeApiRouter({ engine, files, apiKeys: settings.apiKeys, logger })); // LibreChat's Code API
 
   const routeDeps: McpRouteDeps = {
     registry,

@@ -1,0 +1,219 @@
+/**
+ * Who a LibreChat Code API request acts for, and which sessions it may use.
+ *
+ * The key is checked by apiKeyAuth (the same keys, Bearer, Basic and X-API-Key as the rest of
+ * /v1); here it is found again so that the principal can be built from the key and a user id that
+ * LibreChat sends in places apiKeyAuth does not look: the `User-Id` header (uploads), `user_id`
+ * in the /exec body, and `?kind=user&id=` on downloads. X-User-Id, when present, always wins.
+ *
+ * Files that belong to an agent or a skill rather than a user (`kind=agent|skill` with `id`) live
+ * in sessions of a shared principal, key + "agent:<id>" (or "skill:<id>@<version>"), so every
+ * user of that agent reaches them, as in LibreChat's own Code API.
+ *
+ * Older LibreChat versions name the user on uploads and runs but not on downloads and listings.
+ * For that, the SessionDirectory remembers, in memory, which principal owns each session this API
+ * made; a request that names no user at all (only the LibreChat server itself holds the key) may
+ * then use such a session, and any request under the same key may use a shared (agent, skill,
+ * entity_id) upload session. A request that names a user is held to that user's sessions, except
+ * for shared ones. After a restart the memory is empty, and LibreChat's freshness check
+ * (404 → upload again) recovers.
+ */
+import { createHash } from 'node:crypto';
+import type { Request } from 'express';
+import { CodecellError } from '../../../errors.js';
+import type { EngineApi } from '../../../engine/types.js';
+import { principalFor, USER_ID_PATTERN, type Principal } from '../../../sessions/principal.js';
+import { matchApiKey, offeredKeys } from '../auth.js';
+import { decodeSessionId } from './ids.js';
+
+export const RESOURCE_KINDS = ['user', 'agent', 'skill'] as const;
+export type ResourceKind = (typeof RESOURCE_KINDS)[number];
+
+/** kind/id/version as LibreChat sends them (form fields, query, or a files[] entry). */
+export interface ResourceRef {
+  readonly kind?: string | undefined;
+  readonly id?: string | undefined;
+  readonly version?: string | number | undefined;
+}
+
+export interface Caller {
+  /** The API key the request presented (null on a server without keys). */
+  readonly key: string | null;
+  /** A digest of the key (or "open"): what the SessionDirectory compares, never the key itself. */
+  readonly keyTag: string;
+  /** The user (or "agent:<id>" / "skill:<id>@<v>") the request acts for; null when it names none. */
+  readonly identity: string | null;
+  /** True when `identity` is an agent or a skill: its sessions are shared by everyone under the key. */
+  readonly shared: boolean;
+  readonly principal: Principal;
+}
+
+/** Finds the key apiKeyAuth accepted, again: apiKeyAuth records only the principal. */
+export class KeyMatcher {
+  private readonly digests: Buffer[];
+
+  constructor(private readonly apiKeys: readonly string[]) {
+    this.digests = apiKeys.map((key) => createHash('sha256').update(key, 'utf8').digest());
+  }
+
+  keyOf(req: Request): string | null {
+    if (this.apiKeys.length === 0) return null;
+    let key: string | null = null;
+    for (const candidate of offeredKeys(req)) key ??= matchApiKey(candidate, this.digests, this.apiKeys);
+    // apiKeyAuth runs first and answers 401 without a valid key: reaching here without one is a wiring bug.
+    if (key === null) throw new Error('LibreChat Code API route reached without a valid API key');
+    return key;
+  }
+}
+
+function keyTagOf(key: string | null): string {
+  return key === null ? 'open' : createHash('sha256').update(`codecell-key\0${key}`, 'utf8').digest('hex').slice(0, 32);
+}
+
+export function checkedIdentity(value: string, what: string): string {
+  if (!USER_ID_PATTERN.test(value)) {
+    throw new CodecellError('INVALID_INPUT', `${what} must be 1 to 200 printable ASCII characters without spaces`);
+  }
+  return value;
+}
+
+/** The shared identity of an agent's or a skill's files, or null for kind user / no kind. */
+export function sharedIdentity(resource: ResourceRef | undefined): string | null {
+  const kind = resource?.kind;
+  if (kind === undefined || kind === '' || kind === 'user') return null;
+  if (kind !== 'agent' && kind !== 'skill') {
+    throw new CodecellError('INVALID_INPUT', `kind must be one of ${RESOURCE_KINDS.join(', ')} (got ${JSON.stringify(kind).slice(0, 40)})`);
+  }
+  const id = resource?.id;
+  if (id === undefined || id === '') throw new CodecellError('INVALID_INPUT', `kind "${kind}" needs an id`);
+  const version = resource?.version;
+  const suffix = kind === 'skill' && version !== undefined && String(version) !== '' ? `@${String(version)}` : '';
+  return checkedIdentity(`${kind}:${id}${suffix}`, `the ${kind} id`);
+}
+
+export interface IdentitySources {
+  /** kind/id/version of the request (upload fields, download query). */
+  readonly resource?: ResourceRef | undefined;
+  /** `user_id` from an /exec body. */
+  readonly bodyUserId?: string | undefined;
+}
+
+/**
+ * The caller: a shared resource named by kind agent/skill first, then X-User-Id, the User-Id
+ * header, `id` with kind=user, and `user_id` from the body. Malformed values are INVALID_INPUT.
+ */
+export function callerOf(req: Request, keys: KeyMatcher, sources: IdentitySources = {}): Caller {
+  const key = keys.keyOf(req);
+  const shared = sharedIdentity(sources.resource);
+  if (shared !== null) return makeCaller(key, shared, true);
+  const candidates: Array<[string | undefined, string]> = [
+    [req.get('x-user-id'), 'X-User-Id'],
+    [req.get('user-id'), 'the User-Id header'],
+    [sources.resource?.kind === 'user' ? sources.resource.id : undefined, 'the user id'],
+    [sources.bodyUserId, 'user_id'],
+  ];
+  for (const [value, what] of candidates) {
+    if (value !== undefined && value !== '') return makeCaller(key, checkedIdentity(value, what), false);
+  }
+  return makeCaller(key, null, false);
+}
+
+export function makeCaller(key: string | null, identity: string | null, shared: boolean): Caller {
+  return { key, keyTag: keyTagOf(key), identity, shared, principal: principalFor(key, identity) };
+}
+
+/** The same key acting for another identity (a files[] entry of an agent, say). */
+export function callerAs(caller: Caller, identity: string | null, shared: boolean): Caller {
+  return makeCaller(caller.key, identity, shared);
+}
+
+interface OwnerRecord {
+  readonly principal: Principal;
+  readonly keyTag: string;
+  readonly shared: boolean;
+}
+
+/** Bounded, in-memory: session → owner, and (principal, runtime_session_hint) → session. */
+export class SessionDirectory {
+  private readonly owners = new Map<string, OwnerRecord>();
+  private readonly hints = new Map<string, string>();
+
+  constructor(private readonly maxEntries = 50_000) {}
+
+  remember(sessionId: string, owner: Caller): void {
+    bounded(this.owners, sessionId, { principal: owner.principal, keyTag: owner.keyTag, shared: owner.shared }, this.maxEntries);
+  }
+
+  /** The owner a caller may act as for a session it does not own itself (see the module comment). */
+  fallbackOwner(sessionId: string, caller: Caller): Principal | null {
+    const record = this.owners.get(sessionId);
+    if (record === undefined || record.keyTag !== caller.keyTag) return null;
+    return caller.identity === null || record.shared ? record.principal : null;
+  }
+
+  forget(sessionId: string): void {
+    this.owners.delete(sessionId);
+  }
+
+  hinted(caller: Caller, hint: string): string | undefined {
+    return this.hints.get(hintKey(caller, hint));
+  }
+
+  rememberHint(caller: Caller, hint: string, sessionId: string): void {
+    bounded(this.hints, hintKey(caller, hint), sessionId, this.maxEntries);
+  }
+}
+
+function hintKey(caller: Caller, hint: string): string {
+  return `${caller.principal.id}\0${hint}`;
+}
+
+function bounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+  map.delete(key); // re-inserted last: the map's order is least recently remembered first
+  map.set(key, value);
+  while (map.size > max) {
+    const oldest = map.keys().next();
+    if (oldest.done === true) break;
+    map.delete(oldest.value);
+  }
+}
+
+export interface SessionAccess {
+  readonly sessionId: string;
+  /** The principal that owns the session: use it for every file operation in it. */
+  readonly principal: Principal;
+}
+
+/**
+ * The session `sessionParam` names (21-character id or UUID), if `caller` may use it; throws
+ * SESSION_NOT_FOUND otherwise, the same for missing, expired and someone else's sessions.
+ */
+export async function accessSession(
+  engine: EngineApi,
+  directory: SessionDirectory,
+  caller: Caller,
+  sessionParam: string,
+): Promise<SessionAccess> {
+  const sessionId = decodeSessionId(sessionParam);
+  if (sessionId === null) throw sessionNotFound(sessionParam);
+  const owned = await tryResolve(engine, caller.principal, sessionId);
+  if (owned) return { sessionId, principal: caller.principal };
+  const fallback = directory.fallbackOwner(sessionId, caller);
+  if (fallback !== null && (await tryResolve(engine, fallback, sessionId))) return { sessionId, principal: fallback };
+  throw sessionNotFound(sessionParam);
+}
+
+async function tryResolve(engine: EngineApi, principal: Principal, sessionId: string): Promise<boolean> {
+  try {
+    await engine.resolveSessionId(principal, sessionId);
+    return true;
+  } catch (error) {
+    if (error instanceof CodecellError && error.code === 'SESSION_NOT_FOUND') return false;
+    throw error;
+  }
+}
+
+export function sessionNotFound(sessionParam: string): CodecellError {
+  const shown = sessionParam.length > 64 ? `${sessionParam.slice(0, 64)}…` : sessionParam;
+  return new CodecellError('SESSION_NOT_FOUND', `session ${JSON.stringify(shown)} was not found (it may have expired); upload the files again`);
+}

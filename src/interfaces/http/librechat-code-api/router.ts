@@ -1,0 +1,151 @@
+/**
+ * LibreChat's "Code API" (what LIBRECHAT_CODE_BASEURL points at), served by Codecell under /v1,
+ * behind the same API keys as the rest of /v1. The routes, relative to the base URL:
+ *
+ *   POST   /exec                                   run code (exec.ts)
+ *   POST   /upload, /upload/batch                  files in (uploads.ts)
+ *   GET    /download/:session_id/:fileId           raw bytes
+ *   GET    /files/:session_id?detail=summary|full  what a session holds (older clients)
+ *   GET    /sessions/:session_id/objects/:fileId   one file's lastModified (newer clients)
+ *   DELETE /files/:session_id/:fileId, /sessions/:session_id/objects/:fileId
+ *
+ * They sit beside the /v1/sessions/:session/files routes (files-router.ts) without overlapping:
+ * those use the segment "files" under a session, these "objects". Ids: see ids.ts. Who may use
+ * which session: see identity.ts. Documentation: docs/librechat-code-api.md.
+ */
+import { pipeline } from 'node:stream/promises';
+import express, { type Request, type Response } from 'express';
+import { CodecellError } from '../../../errors.js';
+import type { EngineApi } from '../../../engine/types.js';
+import type { FileEntry, FileService } from '../../../files/file-service.js';
+import type { Logger } from '../../../logger.js';
+import { attachmentDisposition } from '../files-router.js';
+import { handleExec } from './exec.js';
+import { guarded, requestErrorHandler } from './http-errors.js';
+import { accessSession, callerOf, KeyMatcher, SessionDirectory, type SessionAccess } from './identity.js';
+import { encodeSessionId, fileIdFor, findFileById } from './ids.js';
+import { handleBatchUpload, handleUpload } from './uploads.js';
+
+export interface LibreChatCodeApiDeps {
+  readonly engine: EngineApi;
+  readonly files: FileService;
+  /** The server's API keys (settings.apiKeys): the same ones apiKeyAuth checked. */
+  readonly apiKeys: readonly string[];
+  readonly logger?: Logger | undefined;
+  /** Shared between routers in tests; one per app otherwise. */
+  readonly directory?: SessionDirectory | undefined;
+}
+
+/** Room for a 1,000,000-character program once JSON-escaped, plus inline files. */
+export const EXEC_BODY_LIMIT = '16mb';
+
+function queryText(req: Request, name: string): string | undefined {
+  const value: unknown = req.query[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function param(req: Request, name: string): string {
+  return String(req.params[name] ?? '');
+}
+
+export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): express.Router {
+  const { engine, files, logger } = deps;
+  const keys = new KeyMatcher(deps.apiKeys);
+  const directory = deps.directory ?? new SessionDirectory();
+  const shared = { engine, files, keys, directory, logger };
+  const router = express.Router();
+
+  /** The session named in the URL, for the caller the headers and `?kind=&id=` name. */
+  const sessionOf = (req: Request): Promise<SessionAccess> => {
+    const caller = callerOf(req, keys, {
+      resource: { kind: queryText(req, 'kind'), id: queryText(req, 'id'), version: queryText(req, 'version') },
+    });
+    return accessSession(engine, directory, caller, param(req, 'session_id'));
+  };
+
+  /** The session's real files (links are listed by Codecell but never served, so not here). */
+  const filesOf = async (access: SessionAccess): Promise<FileEntry[]> =>
+    (await files.list(access.principal, access.sessionId)).files.filter((file) => file.kind === 'file');
+
+  const fileOf = async (req: Request): Promise<{ access: SessionAccess; file: FileEntry }> => {
+    const access = await sessionOf(req);
+    const fileId = param(req, 'fileId');
+    const file = findFileById(await filesOf(access), fileId);
+    if (file === undefined) throw new CodecellError('FILE_NOT_FOUND', `file ${JSON.stringify(fileId.slice(0, 64))} is not in this session`);
+    return { access, file };
+  };
+
+  router.post('/exec', express.json({ limit: EXEC_BODY_LIMIT }), guarded(logger, (req, res) => handleExec(shared, req, res)));
+  router.post('/upload', guarded(logger, (req, res) => handleUpload(shared, req, res)));
+  router.post('/upload/batch', guarded(logger, (req, res) => handleBatchUpload(shared, req, res)));
+
+  router.get(
+    '/download/:session_id/:fileId',
+    guarded(logger, async (req, res) => {
+      const { access, file } = await fileOf(req);
+      const opened = await files.openRead(access.principal, access.sessionId, file.path);
+      res.status(200);
+      res.setHeader('Content-Type', opened.mimeType);
+      res.setHeader('Content-Length', String(opened.size));
+      res.setHeader('Content-Disposition', attachmentDisposition(opened.fileName));
+      // Content made by untrusted code: never let a browser sniff it into HTML or run it on our origin.
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
+      res.setHeader('Cache-Control', 'private, no-store');
+      if (req.method === 'HEAD') {
+        opened.stream.destroy();
+        res.end();
+        return;
+      }
+      await pipeline(opened.stream, res);
+    }),
+  );
+
+  router.get(
+    '/files/:session_id',
+    guarded(logger, async (req, res) => {
+      const access = await sessionOf(req);
+      const full = queryText(req, 'detail') === 'full';
+      const sessionId = encodeSessionId(access.sessionId);
+      res.json(
+        (await filesOf(access)).map((file) => {
+          const summary = { name: `${sessionId}/${fileIdFor(file.path)}`, lastModified: file.mtime };
+          if (!full) return summary;
+          return {
+            ...summary,
+            size: file.size,
+            metadata: { 'content-type': file.mimeType, 'original-filename': file.path },
+          };
+        }),
+      );
+    }),
+  );
+
+  router.get(
+    '/sessions/:session_id/objects/:fileId',
+    guarded(logger, async (req, res) => {
+      const { access, file } = await fileOf(req);
+      const sessionId = encodeSessionId(access.sessionId);
+      res.json({
+        lastModified: file.mtime,
+        size: file.size,
+        contentType: file.mimeType,
+        name: file.path,
+        fileId: fileIdFor(file.path),
+        session_id: sessionId,
+        storage_session_id: sessionId,
+      });
+    }),
+  );
+
+  const remove = guarded(logger, async (req: Request, res: Response) => {
+    const { access, file } = await fileOf(req);
+    await files.remove(access.principal, access.sessionId, file.path);
+    res.status(200).json({ message: 'success', fileId: fileIdFor(file.path) });
+  });
+  router.delete('/files/:session_id/:fileId', remove);
+  router.delete('/sessions/:session_id/objects/:fileId', remove);
+
+  router.use(requestErrorHandler(EXEC_BODY_LIMIT.toUpperCase()));
+  return router;
+}
