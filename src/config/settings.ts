@@ -58,6 +58,7 @@ const EnvSchema = z.object({
 
   CODECELL_MAX_FILE_MB: int(1, 1_048_576).default(25),
   CODECELL_SESSION_QUOTA_MB: int(1, 10_485_760).default(500),
+  CODECELL_SESSION_MAX_FILES: int(100, 100_000_000).default(100_000),
   CODECELL_MAX_IMAGES: int(0, 100).default(10),
   CODECELL_SIGNED_URL_TTL_SECONDS: int(10, 60 * 60 * 24 * 7).default(3600),
 
@@ -85,6 +86,7 @@ export interface Settings {
     readonly artifactsBytes: number;
     readonly maxFileBytes: number;
     readonly sessionQuotaBytes: number;
+    readonly sessionMaxFiles: number;
     readonly maxImagesPerRun: number;
   };
   readonly sessions: {
@@ -156,6 +158,7 @@ export function loadSettings(
       artifactsBytes: e.CODECELL_ARTIFACTS_MB * mb,
       maxFileBytes: e.CODECELL_MAX_FILE_MB * mb,
       sessionQuotaBytes: e.CODECELL_SESSION_QUOTA_MB * mb,
+      sessionMaxFiles: e.CODECELL_SESSION_MAX_FILES,
       maxImagesPerRun: e.CODECELL_MAX_IMAGES,
     }),
     sessions: Object.freeze({

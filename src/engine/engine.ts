@@ -124,6 +124,8 @@ export class Engine implements EngineApi {
       }, request.signal);
       job.then(release, (error: unknown) => {
         release();
+        // Before the answer this fails the call; after it (clean-up went wrong) it is only logged.
+        this.deps.logger.warn({ err: error, session: sessionId }, 'execution job failed');
         failed(error);
       });
     } catch (error) {
@@ -151,7 +153,7 @@ export class Engine implements EngineApi {
     const pool: PoolKey = runtime === 'python' ? pythonPoolFor(request.code, meta.pythonModules) : runtime;
     const filesDir = this.sessions.filesDir(meta.id);
     const before = await fileChanges.snapshot(filesDir);
-    const { result: run, settled } = await executor.run({
+    const { result: run, settled, releaseFiles } = await executor.run({
       pool,
       sessionId: meta.id,
       filesDir,
@@ -180,6 +182,7 @@ export class Engine implements EngineApi {
       const saved = await fileChanges.imagesFrom(run.filesDir, changes.files, settings.limits.maxImagesPerRun - images.length);
       images.push(...saved.images);
       imagesOmitted += saved.omitted;
+      releaseFiles(); // nothing below reads run.filesDir: the files may go back now
       const result: ExecutionResult = {
         sessionId: meta.id,
         language: request.language,
@@ -207,6 +210,7 @@ export class Engine implements EngineApi {
       await this.record(meta, request, result, pythonModules);
       return { result, settled };
     } catch (error) {
+      releaseFiles();
       await settled;
       throw error;
     }

@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Settings } from '../config/settings.js';
 import type { DockerExecutor } from '../executor/docker/docker-executor.js';
-import { CONTAINER_LABEL, INSTANCE_LABEL, SANDBOX_UID } from '../executor/docker/container-spec.js';
+import { probeContainerSpec } from '../executor/docker/container-spec.js';
 import { LANGUAGES, type RuntimeInfo, type SystemInfo } from './types.js';
 
 const PYTHON_PROBE = `
@@ -81,7 +81,7 @@ export class SystemInfoProbe {
     const imageId = (await docker.getImage(image).inspect()).Id;
     const cached = this.cache.get(imageId);
     if (cached) return cached;
-    const output = await runProbe(docker, image, PROBES[runtime], this.executor.instanceId);
+    const output = await runProbe(docker, this.settings, image, PROBES[runtime], this.executor.instanceId);
     const parsed = JSON.parse(output) as { version: string; packages: Record<string, string> };
     const info: RuntimeInfo = { runtime, image, languageVersion: parsed.version, packages: parsed.packages };
     this.cache.set(imageId, info);
@@ -89,26 +89,8 @@ export class SystemInfoProbe {
   }
 }
 
-async function runProbe(docker: Docker, image: string, command: string[], instanceId: string): Promise<string> {
-  const container = await docker.createContainer({
-    Image: image,
-    Entrypoint: [command[0] ?? '/bin/false'],
-    Cmd: command.slice(1),
-    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
-    Env: ['HOME=/tmp', 'LANG=C.UTF-8'],
-    Labels: { [CONTAINER_LABEL]: 'true', [INSTANCE_LABEL]: instanceId },
-    NetworkDisabled: true,
-    HostConfig: {
-      NetworkMode: 'none',
-      ReadonlyRootfs: true,
-      CapDrop: ['ALL'],
-      SecurityOpt: ['no-new-privileges:true'],
-      Memory: 256 * 1024 * 1024,
-      PidsLimit: 64,
-      Tmpfs: { '/tmp': 'rw,nosuid,nodev,size=16m' },
-      LogConfig: { Type: 'none', Config: {} },
-    },
-  });
+async function runProbe(docker: Docker, settings: Settings, image: string, command: string[], instanceId: string): Promise<string> {
+  const container = await docker.createContainer(probeContainerSpec(settings, instanceId, image, command));
   try {
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
     const stdout = new PassThrough();

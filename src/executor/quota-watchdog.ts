@@ -28,10 +28,16 @@ export interface QuotaWatchdogOptions {
   readonly intervalMs?: number;
   /** Entries looked at per poll, at most. Default 2,000. */
   readonly entriesPerPoll?: number;
+  /**
+   * How many entries (files, folders, links) the dir may hold: empty files cost no bytes but do
+   * cost inodes, so a loop making them would otherwise run until its timeout. Default 100,000.
+   */
+  readonly limitEntries?: number;
 }
 
 export const DEFAULT_QUOTA_POLL_MS = 250;
 export const DEFAULT_ENTRIES_PER_POLL = 2_000;
+export const DEFAULT_ENTRY_LIMIT = 100_000;
 
 const SLASH = Buffer.from('/');
 
@@ -41,6 +47,7 @@ export class QuotaWatchdog {
   private readonly entriesPerPoll: number;
   private walk: TreeWalk | null = null;
   private thresholdBytes: number;
+  private thresholdEntries: number;
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<void> | null = null;
   private stopped = false;
@@ -52,6 +59,7 @@ export class QuotaWatchdog {
     if (!Number.isFinite(options.limitBytes) || options.limitBytes < 0) throw new RangeError('limitBytes must be a byte count');
     this.dir = Buffer.from(options.dir);
     this.thresholdBytes = options.limitBytes;
+    this.thresholdEntries = options.limitEntries ?? DEFAULT_ENTRY_LIMIT;
     this.intervalMs = Math.max(1, options.intervalMs ?? DEFAULT_QUOTA_POLL_MS);
     this.entriesPerPoll = Math.max(1, options.entriesPerPoll ?? DEFAULT_ENTRIES_PER_POLL);
   }
@@ -64,8 +72,9 @@ export class QuotaWatchdog {
    */
   async start(): Promise<number> {
     if (this.walk !== null || this.stopped) throw new Error('a quota watchdog starts once');
-    const startBytes = await measureBytes(this.dir);
+    const { bytes: startBytes, entries: startEntries } = await measureUsage(this.dir);
     this.thresholdBytes = Math.max(this.options.limitBytes, startBytes);
+    this.thresholdEntries = Math.max(this.thresholdEntries, startEntries);
     this.lastPass = startBytes;
     this.walk = new TreeWalk(this.dir);
     if (!this.stopped) this.schedule();
@@ -114,8 +123,8 @@ export class QuotaWatchdog {
     if (this.walk === null) throw new Error('start() the watchdog before polling it');
     if (this.exceededUsage !== null || this.stopped) return this.exceededUsage !== null;
     const step = await this.walk.step(this.entriesPerPoll);
-    // The running sum of a pass only grows, so it may trip before the pass is complete.
-    if (step.bytes > this.thresholdBytes) {
+    // The running sums of a pass only grow, so they may trip before the pass is complete.
+    if (step.bytes > this.thresholdBytes || step.entries > this.thresholdEntries) {
       this.trip(step.bytes);
       return true;
     }
@@ -159,11 +168,16 @@ export class QuotaWatchdog {
 
 /** Bytes under `dir`, counted as the watchdog counts them, in one whole walk. */
 export async function measureBytes(dir: string | Buffer): Promise<number> {
+  return (await measureUsage(dir)).bytes;
+}
+
+/** Bytes and entries under `dir`, in one whole walk. */
+export async function measureUsage(dir: string | Buffer): Promise<{ bytes: number; entries: number }> {
   const walk = new TreeWalk(Buffer.from(dir));
   try {
     for (;;) {
       const step = await walk.step(Number.MAX_SAFE_INTEGER);
-      if (step.passComplete) return step.bytes;
+      if (step.passComplete) return { bytes: step.bytes, entries: step.entries };
     }
   } finally {
     await walk.close();
@@ -178,6 +192,7 @@ class TreeWalk {
   private pending: Buffer[] = [];
   private current: { path: Buffer; dir: Dir } | null = null;
   private bytes = 0;
+  private entries = 0;
   private inodes = new Set<string>();
 
   constructor(private readonly root: Buffer) {
@@ -188,16 +203,17 @@ class TreeWalk {
     void this.closeCurrent();
     this.pending = [this.root];
     this.bytes = 0;
+    this.entries = 0;
     this.inodes = new Set();
   }
 
   /** Looks at up to `budget` entries; returns the running sum and whether the pass is done. */
-  async step(budget: number): Promise<{ bytes: number; passComplete: boolean }> {
+  async step(budget: number): Promise<{ bytes: number; entries: number; passComplete: boolean }> {
     let left = budget;
     while (left > 0) {
       if (this.current === null) {
         const next = this.pending.pop();
-        if (next === undefined) return { bytes: this.bytes, passComplete: true };
+        if (next === undefined) return { bytes: this.bytes, entries: this.entries, passComplete: true };
         const dir = await openDirOrNull(next);
         if (dir === null) continue;
         this.current = { path: next, dir };
@@ -210,6 +226,7 @@ class TreeWalk {
         continue;
       }
       left -= 1;
+      this.entries += 1;
       const entryPath = Buffer.concat([dirPath, SLASH, entry.name]);
       if (entry.isDirectory()) {
         this.pending.push(entryPath);
@@ -217,7 +234,7 @@ class TreeWalk {
       }
       await this.count(entryPath);
     }
-    return { bytes: this.bytes, passComplete: false };
+    return { bytes: this.bytes, entries: this.entries, passComplete: false };
   }
 
   async close(): Promise<void> {

@@ -51,5 +51,16 @@ export const ResultFrameSchema = z.object({
   stateSaved: z.boolean(),
   stateError: z.string().nullable(),
   loadedModules: z.array(short(100)).max(100),
+  /** Where the runner's time went, in ms (optional; only logged). */
+  timings: z
+    .object({
+      restoreMs: z.number().nonnegative().max(1e9),
+      runMs: z.number().nonnegative().max(1e9),
+      saveMs: z.number().nonnegative().max(1e9),
+    })
+    .partial()
+    .nullable()
+    .optional()
+    .catch(null),
 });
 export type ResultFrame = z.infer<typeof ResultFrameSchema>;

@@ -35,6 +35,14 @@ function writeFrame(nonce, frame) {
 }
 
 /**
+ * Marks the end of stderr. Docker forwards stdout and stderr independently, so the host waits for
+ * this marker before it takes the result frame as final: no stderr written before it is lost.
+ */
+function writeStderrEnd(nonce) {
+  writeAll(2, FRAME_START + nonce + NONCE_END + '{"type":"stderr-end"}\n');
+}
+
+/**
  * Blocks until the host sends the job line. The container may sit in the warm pool for a long time
  * before that, which is fine: there is nothing else for the process to do meanwhile.
  */
@@ -91,4 +99,4 @@ function detachStdin() {
   if (fd !== 0) fs.closeSync(fd);
 }
 
-module.exports = { READY_NONCE, writeFrame, readJobLine, parseJob, detachStdin };
+module.exports = { READY_NONCE, writeFrame, writeStderrEnd, readJobLine, parseJob, detachStdin };

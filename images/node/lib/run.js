@@ -118,6 +118,7 @@ class CellRun {
     } catch (err) {
       frame = this.emergencyResult(err);
     }
+    protocol.writeStderrEnd(this.job.nonce);
     protocol.writeFrame(this.job.nonce, frame);
     process.exitCode = 0;
     this.env.realExit(0);

@@ -6,23 +6,24 @@ expression, that expression is evaluated separately and its repr becomes the cel
 from __future__ import annotations
 
 import ast
-import inspect
 import linecache
 import sys
 import types
-from dataclasses import dataclass
+from collections import namedtuple
 
 from . import errors
 
 MAX_VALUE_CHARS = 10_000
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+# inspect.CO_COROUTINE, without importing inspect (and dataclasses, for the same reason: at every
+# container start they cost more CPU than the whole rest of the runner's imports).
+_CO_COROUTINE = 0x0080
 
 
-@dataclass(frozen=True)
-class CellOutcome:
-    value: str | None
-    error: dict | None
-    exit_code: int
+class CellOutcome(namedtuple("CellOutcome", "value error exit_code")):
+    """value: repr of the trailing expression (or None); error: describe()'s dict (or None)."""
+
+    __slots__ = ()
 
     @property
     def ok(self) -> bool:
@@ -67,7 +68,7 @@ def _compile(source: str) -> tuple[types.CodeType, types.CodeType | None]:
 def _evaluate(code: types.CodeType, namespace: dict):
     """Runs compiled cell code; code that awaits at top level runs to completion in an event loop."""
     result = eval(code, namespace)
-    if code.co_flags & inspect.CO_COROUTINE:
+    if code.co_flags & _CO_COROUTINE:
         import asyncio  # only for cells that need it: importing it costs a few milliseconds
 
         result = asyncio.run(result)

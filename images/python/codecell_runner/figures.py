@@ -12,7 +12,7 @@ import base64
 import os
 import re
 import sys
-from dataclasses import dataclass
+from collections import namedtuple
 
 ARTIFACTS_DIR = "/run/codecell/artifacts"
 MAX_IMAGES_ENV = "CODECELL_MAX_IMAGES"
@@ -58,10 +58,8 @@ def show_open_figures() -> None:
         helpers.Gcf.destroy_all()
 
 
-@dataclass(frozen=True)
-class CollectedImages:
-    images: list[dict]
-    omitted: int
+# images: list of {"name", "mimeType", "base64"}; omitted: how many were left out.
+CollectedImages = namedtuple("CollectedImages", "images omitted")
 
 
 def collect(max_images: int) -> CollectedImages:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
+from collections import namedtuple
 
 FRAME_START = b"\x1e"
 NONCE_END = b"\x1f"
@@ -35,12 +35,8 @@ class FrameWriter:
             data = data[written:]
 
 
-@dataclass(frozen=True)
-class Job:
-    nonce: str
-    code: str
-    restore: bool
-    max_images: int
+# nonce: str, code: str, restore: bool, max_images: int
+Job = namedtuple("Job", "nonce code restore max_images")
 
 
 class JobError(Exception):

@@ -2,10 +2,11 @@
 collect figures, answer with the result frame."""
 from __future__ import annotations
 
+import gc
 import importlib
 import os
-import platform
 import sys
+import time
 import traceback
 import types
 
@@ -28,8 +29,11 @@ _MAX_REASON_CHARS = 2_000
 
 def main() -> int:
     frames = FrameWriter()
-    warm_up()
-    frames.send(READY_NONCE, {"type": "ready", "runtime": "python", "version": platform.python_version()})
+    try:
+        warm_up()
+    finally:
+        gc.enable()  # the runner script turned it off for the imports (see there)
+    frames.send(READY_NONCE, {"type": "ready", "runtime": "python", "version": "%d.%d.%d" % sys.version_info[:3]})
     try:
         job = parse_job(read_job_line())
     except JobError as exc:
@@ -67,21 +71,32 @@ def run_job(job: Job) -> dict:
     sys.path[0] = ""
     sys.argv = [""]
 
+    began = time.perf_counter()
     not_carried = _restore(namespace) if job.restore else []
+    restored = time.perf_counter()
     outcome = run_cell(job.code, namespace)
     # Figures are rendered and closed before saving: a pickled figure that pyplot still had open
     # would be reopened at restore and shown again at the end of the next run.
     _render_open_figures()
+    ran = time.perf_counter()
     state_saved, state_error = True, None
     try:
         not_carried += snapshot.save(namespace, STATE_OUT)
     except Exception as exc:
         state_saved, state_error = False, f"{type(exc).__name__}: {exc}"
+    saved = time.perf_counter()
     collected = figures.collect(job.max_images)
-    return _result(outcome, collected, not_carried, state_saved, state_error)
+    timings = {"restoreMs": _ms(restored - began), "runMs": _ms(ran - restored), "saveMs": _ms(saved - ran)}
+    return _result(outcome, collected, not_carried, state_saved, state_error, timings)
 
 
-def _result(outcome: CellOutcome, collected, not_carried, state_saved: bool, state_error: str | None) -> dict:
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)
+
+
+def _result(
+    outcome: CellOutcome, collected, not_carried, state_saved: bool, state_error: str | None, timings: dict | None = None
+) -> dict:
     return {
         "type": "result",
         "outcome": "ok" if outcome.ok else "error",
@@ -101,6 +116,8 @@ def _result(outcome: CellOutcome, collected, not_carried, state_saved: bool, sta
         "stateSaved": state_saved,
         "stateError": state_error,
         "loadedModules": [name for name in REPORTED_MODULES if name in sys.modules],
+        # Where the run's time went (restore, the code with its figures, save): for the host's logs.
+        "timings": timings,
     }
 
 

@@ -23,12 +23,11 @@ import importlib
 import io
 import os
 import pickle
-import pickletools
 import struct
 import sys
 import threading
 import types
-from dataclasses import dataclass
+from collections import namedtuple
 
 import cloudpickle
 
@@ -51,11 +50,8 @@ _LOCK_TYPES = (
 )
 
 
-@dataclass(frozen=True)
-class NotCarried:
-    name: str
-    type: str
-    reason: str
+# A global that is not carried: its name, the name of its type, and why.
+NotCarried = namedtuple("NotCarried", "name type reason")
 
 
 class SnapshotError(Exception):
@@ -314,15 +310,14 @@ class _ValueLoader:
         self._next = end
 
 
-@dataclass(frozen=True)
-class _MemoUsage:
-    created: int  # objects the pickle memoizes
-    references: frozenset[int]  # memo positions it refers to
+# created: objects the pickle memoizes; references: frozenset of the memo positions it refers to.
+_MemoUsage = namedtuple("_MemoUsage", "created references")
 
 
 def _memo_usage(data: bytes) -> _MemoUsage:
     """How one pickle uses the memo, read without unpickling it. Pickles of protocol 4 and later
     memoize with MEMOIZE, which takes the next position; they never use PUT."""
+    import pickletools  # only after a value failed to restore: not worth its import at every start
     created = 0
     references = set()
     for opcode, argument, _ in pickletools.genops(data):

@@ -14,6 +14,8 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { CapturedText, ExecutionStatus, OutputChunk } from '../../engine/types.js';
 import { CodecellError } from '../../errors.js';
 import { OutputCapture } from '../output-capture.js';
+import { PhaseTimer } from '../phase-timer.js';
+import { QuotaWatchdog } from '../quota-watchdog.js';
 import type { ResultFrame } from '../runner-protocol.js';
 import { Slot } from '../slot.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
@@ -46,7 +48,7 @@ export interface ExecutorResult {
   readonly notice: string | null;
   readonly warm: boolean;
   readonly durationMs: number;
-  /** Where the session's files are until `settled`: scan and read them there. */
+  /** Where the session's files are until the caller's releaseFiles(): scan and read them there. */
   readonly filesDir: string;
 }
 
@@ -99,13 +101,17 @@ export class DockerExecutor {
 
   /**
    * Runs the job. Resolves with the result as soon as it is known; `settled` resolves once the
-   * container is dead and the session's files are back in place. Until then the files are in
-   * `result.filesDir`, and the caller must keep the session locked.
+   * container is dead and the session's files are back in place. The files stay in
+   * `result.filesDir` until the caller calls `releaseFiles()` (it must, once it has read them:
+   * `settled` waits for it), and the caller must keep the session locked until `settled`.
    */
-  async run(job: ExecutorJob): Promise<{ result: ExecutorResult; settled: Promise<void> }> {
+  async run(job: ExecutorJob): Promise<{ result: ExecutorResult; settled: Promise<void>; releaseFiles: () => void }> {
     const began = performance.now();
+    const timer = new PhaseTimer();
     const abort = new AbortController();
-    const signal = job.signal ? AbortSignal.any([job.signal, abort.signal]) : abort.signal;
+    // Aborted by the quota watchdog when the session's files pass the quota during the run.
+    const quotaStop = new AbortController();
+    const signal = AbortSignal.any([...(job.signal ? [job.signal] : []), abort.signal, quotaStop.signal]);
     this.running.add(abort);
     let taken: Awaited<ReturnType<WarmPool['take']>>;
     try {
@@ -120,32 +126,77 @@ export class DockerExecutor {
       );
     }
     const { runner, warm } = taken;
-    // Puts the files back once no process can write to them any more, then throws the container away.
+    timer.mark('take');
+    let frameTimings: ResultFrame['timings'] = null;
+    let containerCpuMs: number | null = null;
+    // The caller reads the files in the slot (what changed, images) until it calls releaseFiles.
+    let releaseFiles!: () => void;
+    const filesReleased = new Promise<void>((resolve) => (releaseFiles = resolve));
+    // Puts the files back once no process can write to them any more and the caller has read them,
+    // then throws the container away.
     const cleanUp = async (): Promise<void> => {
+      let filesBack = false;
       try {
-        await runner.stop();
+        await runner.kill();
+        timer.mark('kill');
+        await filesReleased;
         await runner.slot.detach(job.filesDir);
+        filesBack = true;
+        timer.mark('detach');
+      } catch (error) {
+        this.logger.error(
+          { err: error, session: job.sessionId, slot: runner.slot.root },
+          'could not move the session files back; the slot is kept for recovery at the next start',
+        );
+        throw error;
       } finally {
         this.running.delete(abort);
-        this.track(runner.dispose());
+        this.track(
+          runner.dispose({ keepSlot: !filesBack }).then(() => {
+            timer.mark('dispose');
+            this.logger.debug(
+              { session: job.sessionId, pool: job.pool, warm, start: runner.startPhases, run: timer.phases, runner: frameTimings, containerCpuMs },
+              'execution phases (ms)',
+            );
+          }),
+        );
       }
     };
     try {
       const restore = await runner.slot.attach(job.sessionId, job.filesDir, job.stateFile);
+      timer.mark('attach');
       const stdout = new StreamText('stdout', this.settings.limits.maxOutputChars, job.onOutput);
       const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
-      const outcome = await runner.run(
-        { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage },
-        {
-          onStdout: (bytes) => stdout.push(bytes),
-          onStderr: (bytes) => stderr.push(bytes),
-          timeoutMs: job.timeoutMs,
-          signal,
-        },
-      );
+      // One file cannot outgrow the quota (RLIMIT_FSIZE is the quota); many files are watched here.
+      const watchdog = new QuotaWatchdog({
+        dir: runner.slot.dataDir,
+        limitBytes: this.settings.limits.sessionQuotaBytes,
+        limitEntries: this.settings.limits.sessionMaxFiles,
+        onExceeded: () => quotaStop.abort(),
+      });
+      await watchdog.start();
+      let outcome: RunOutcome;
+      try {
+        outcome = await runner.run(
+          { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage },
+          {
+            onStdout: (bytes) => stdout.push(bytes),
+            onStderr: (bytes) => stderr.push(bytes),
+            timeoutMs: job.timeoutMs,
+            signal,
+          },
+        );
+      } finally {
+        await watchdog.stop();
+      }
+      timer.mark('run');
+      this.pool.refillNow(job.pool);
       const frame = outcome.end.kind === 'result' ? outcome.end.frame : null;
+      frameTimings = frame?.timings ?? null;
+      containerCpuMs = outcome.cpuMs;
       const stateSaved = frame !== null && frame.stateSaved && (await runner.slot.adoptState(job.stateFile));
-      const { status, notice } = this.classify(outcome, job, stateSaved, signal);
+      timer.mark('adopt');
+      const { status, notice } = this.classify(outcome, job, stateSaved, signal, quotaStop.signal.aborted);
       const result: ExecutorResult = {
         status,
         exitCode: outcome.exitCode,
@@ -158,8 +209,9 @@ export class DockerExecutor {
         durationMs: Math.round(performance.now() - began),
         filesDir: runner.slot.dataDir,
       };
-      return { result, settled: cleanUp() };
+      return { result, settled: cleanUp(), releaseFiles };
     } catch (error) {
+      releaseFiles();
       await cleanUp();
       throw error;
     }
@@ -186,6 +238,7 @@ export class DockerExecutor {
     job: ExecutorJob,
     stateSaved: boolean,
     signal: AbortSignal,
+    quotaExceeded: boolean,
   ): { status: ExecutionStatus; notice: string | null } {
     const memoryMb = Math.round(this.settings.limits.memoryBytes / 1024 / 1024);
     const kept = 'The session keeps its variables from before this run; files written so far are kept.';
@@ -214,6 +267,15 @@ export class DockerExecutor {
           notice: `the interpreter died without finishing (exit code ${outcome.exitCode ?? 'unknown'}). ${kept}`,
         };
       case 'aborted':
+        if (quotaExceeded) {
+          const quotaMb = Math.round(this.settings.limits.sessionQuotaBytes / 1024 / 1024);
+          return {
+            status: 'killed',
+            notice:
+              `the session's files passed their quota of ${quotaMb} MiB: the run was stopped; delete files to continue ` +
+              `(a session holds at most ${quotaMb} MiB and ${this.settings.limits.sessionMaxFiles} files). ${kept}`,
+          };
+        }
         return {
           status: 'killed',
           notice: `${signal.aborted && job.signal?.aborted ? 'cancelled by the caller' : 'stopped because the server is shutting down'}. ${kept}`,

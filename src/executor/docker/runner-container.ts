@@ -10,6 +10,7 @@ import type { Container } from 'dockerode';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../logger.js';
 import { FrameScanner } from '../frame-scanner.js';
+import { PhaseTimer } from '../phase-timer.js';
 import {
   READY_NONCE,
   ReadyFrameSchema,
@@ -21,6 +22,7 @@ import { Slot } from '../slot.js';
 import { containerSpec } from './container-spec.js';
 import type { PoolKey } from './pool-key.js';
 import { readOomKills } from './oom-kills.js';
+import { readCpuMs } from './cgroup-cpu.js';
 
 const READY_TIMEOUT_MS = 60_000;
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
@@ -38,6 +40,8 @@ export interface RunOutcome {
   readonly end: RunEnd;
   readonly exitCode: number | null;
   readonly oomKilled: boolean;
+  /** CPU the container used from its start to the result frame (ms; null when unknown or no result). */
+  readonly cpuMs: number | null;
 }
 
 export interface RunHooks {
@@ -60,6 +64,8 @@ export class RunnerContainer {
   private disposed = false;
   private running = true;
   readonly startedAt = Date.now();
+  /** How long each step of start-up took (ms), for the debug log of the run that uses it. */
+  readonly startPhases: Record<string, number>;
 
   private constructor(
     private readonly docker: Docker,
@@ -67,7 +73,9 @@ export class RunnerContainer {
     readonly slot: Slot,
     readonly pool: PoolKey,
     private readonly logger: Logger,
+    startPhases: Record<string, number> = {},
   ) {
+    this.startPhases = startPhases;
     this.exited = new Promise((resolve) => (this.exitedResolve = resolve));
     void this.exited.then(() => (this.running = false));
     this.scanner = new FrameScanner(READY_NONCE, MAX_FRAME_BYTES, {
@@ -88,20 +96,24 @@ export class RunnerContainer {
     pool: PoolKey;
     logger: Logger;
   }): Promise<RunnerContainer> {
+    const timer = new PhaseTimer();
     const slot = await Slot.create(options.slotsRoot);
+    timer.mark('slot');
     let container: Container | null = null;
     try {
       container = await options.docker.createContainer(
         containerSpec(options.settings, options.instanceId, options.pool, slot),
       );
+      timer.mark('create');
       const runner = new RunnerContainer(
         options.docker,
         container,
         slot,
         options.pool,
         options.logger.child({ container: container.id.slice(0, 12), pool: options.pool }),
+        timer.phases,
       );
-      await runner.attachAndStart();
+      await runner.attachAndStart(timer);
       return runner;
     } catch (error) {
       if (container) await container.remove({ force: true }).catch(() => undefined);
@@ -110,8 +122,9 @@ export class RunnerContainer {
     }
   }
 
-  private async attachAndStart(): Promise<void> {
+  private async attachAndStart(timer: PhaseTimer): Promise<void> {
     const stream = await this.container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
+    timer.mark('attach');
     this.docker.modem.demuxStream(stream, this.stdout, this.stderr);
     stream.on('end', () => this.scanner.flush());
     this.attached = stream;
@@ -133,12 +146,14 @@ export class RunnerContainer {
     // Handled below by `await ready`; this keeps an early rejection from being reported as unhandled.
     ready.catch(() => undefined);
     await this.container.start();
+    timer.mark('start');
     this.container
       .wait()
       .then((status: { StatusCode?: number }) => this.exitedResolve(status.StatusCode ?? null))
       .catch(() => this.exitedResolve(null));
     void this.exited.then(() => this.settle?.({ kind: 'exited' }));
     await ready;
+    timer.mark('ready');
   }
 
   private attached: NodeJS.ReadWriteStream | null = null;
@@ -176,10 +191,11 @@ export class RunnerContainer {
     this.settle = null;
     this.hooks = null;
     if (end.kind === 'result') {
-      return { end, exitCode: end.frame.exitCode, oomKilled: (await readOomKills(this.container.id)) > 0 };
+      const [oomKills, cpuMs] = await Promise.all([readOomKills(this.container.id), readCpuMs(this.container.id)]);
+      return { end, exitCode: end.frame.exitCode, oomKilled: oomKills > 0, cpuMs };
     }
     const { exitCode, oomKilled } = await this.stop();
-    return { end, exitCode, oomKilled };
+    return { end, exitCode, oomKilled, cpuMs: null };
   }
 
   /** Kills the container if it still runs, waits until it is dead, and says how it died. */
@@ -195,20 +211,34 @@ export class RunnerContainer {
 
   private stopped: Promise<{ exitCode: number | null; oomKilled: boolean }> | null = null;
 
-  /** Kills the container (if it still runs) and waits until it is dead. */
-  async kill(): Promise<void> {
-    await this.container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-    await this.exited;
+  /**
+   * Kills the container (if it still runs) and waits until it is dead. Idempotent, and without
+   * the inspect of stop(): after a result frame, how the container dies no longer matters.
+   */
+  kill(): Promise<void> {
+    if (!this.killed) {
+      this.killed = (async () => {
+        if (this.running) await this.container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+        await this.exited;
+      })();
+    }
+    return this.killed;
   }
 
-  /** Removes the container and its slot. Idempotent. */
-  async dispose(): Promise<void> {
+  private killed: Promise<void> | null = null;
+
+  /**
+   * Removes the container and its slot. Idempotent. With `keepSlot` the slot stays on disk: it
+   * still holds a session's files (they could not be moved back), and the next start-up's
+   * recovery returns them to their session.
+   */
+  async dispose(options: { keepSlot?: boolean } = {}): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     await this.container.remove({ force: true }).catch((error: unknown) => {
       this.logger.warn({ err: error }, 'container removal failed');
     });
-    await this.slot.dispose().catch(() => undefined);
+    if (!options.keepSlot) await this.slot.dispose().catch(() => undefined);
   }
 
   private async wasOomKilled(): Promise<boolean> {

@@ -13,6 +13,12 @@ import { RunnerContainer } from './runner-container.js';
 
 /** After this many failed starts in a row a pool stops refilling until a take() succeeds. */
 const MAX_CONSECUTIVE_FAILURES = 3;
+/**
+ * A warm container's replacement is started once the job that took it has its answer, or after
+ * this long: on a small machine, starting a container (runc, the shim, the runner's warm-up) beside
+ * a short run makes that run measurably slower for nothing.
+ */
+const REFILL_DEFER_MS = 100;
 
 export interface TakenContainer {
   readonly runner: RunnerContainer;
@@ -27,6 +33,7 @@ export class WarmPool {
   /** Jobs waiting for a container that is already starting (sooner than starting another). */
   private readonly waiters = new Map<PoolKey, Array<(runner: RunnerContainer | null) => void>>();
   private readonly starts: PQueue;
+  private readonly deferredRefills = new Map<PoolKey, NodeJS.Timeout>();
   private stopped = false;
 
   constructor(
@@ -71,14 +78,18 @@ export class WarmPool {
       runner = idle.shift();
     }
     this.updateGauge(key);
-    this.refill(key);
     if (runner) {
       this.deps.metrics.poolHits.inc({ pool: key, result: 'hit' });
+      this.refillSoon(key);
       return { runner, warm: true };
     }
+    this.refillNow(key);
     const waiters = this.waiters.get(key) ?? [];
     if ((this.starting.get(key) ?? 0) > waiters.length) {
-      const handed = await new Promise<RunnerContainer | null>((resolve) => waiters.push(resolve));
+      const promised = new Promise<RunnerContainer | null>((resolve) => waiters.push(resolve));
+      // The container this job waits for was meant for the pool: start its replacement now.
+      this.refill(key);
+      const handed = await promised;
       if (handed) {
         this.deps.metrics.poolHits.inc({ pool: key, result: 'waited' });
         return { runner: handed, warm: false };
@@ -90,9 +101,21 @@ export class WarmPool {
     return { runner: started, warm: false };
   }
 
+  /** Starts the replacements a take() deferred; the executor calls it once a job's answer is known. */
+  refillNow(key: PoolKey): void {
+    const timer = this.deferredRefills.get(key);
+    if (timer) {
+      clearTimeout(timer);
+      this.deferredRefills.delete(key);
+    }
+    this.refill(key);
+  }
+
   /** Stops refilling and removes every idle container. */
   async drain(): Promise<void> {
     this.stopped = true;
+    for (const timer of this.deferredRefills.values()) clearTimeout(timer);
+    this.deferredRefills.clear();
     this.starts.clear();
     for (const waiters of this.waiters.values()) for (const waiter of waiters.splice(0)) waiter(null);
     await this.starts.onIdle();
@@ -102,10 +125,18 @@ export class WarmPool {
     for (const key of POOL_KEYS) this.updateGauge(key);
   }
 
+  private refillSoon(key: PoolKey): void {
+    if (this.stopped || this.deferredRefills.has(key)) return;
+    const timer = setTimeout(() => this.refillNow(key), REFILL_DEFER_MS);
+    timer.unref();
+    this.deferredRefills.set(key, timer);
+  }
+
   private refill(key: PoolKey): void {
     if (this.stopped) return;
     const target = poolTarget(this.deps.settings, key);
-    const have = this.readyCount(key) + (this.starting.get(key) ?? 0);
+    // Containers already promised to waiting jobs do not count: they will never reach the pool.
+    const have = this.readyCount(key) + (this.starting.get(key) ?? 0) - (this.waiters.get(key)?.length ?? 0);
     if ((this.failures.get(key) ?? 0) >= MAX_CONSECUTIVE_FAILURES) return;
     for (let missing = target - have; missing > 0; missing -= 1) {
       this.starting.set(key, (this.starting.get(key) ?? 0) + 1);
