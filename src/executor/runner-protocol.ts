@@ -25,6 +25,9 @@ export const ReadyFrameSchema = z.object({
 });
 export type ReadyFrame = z.infer<typeof ReadyFrameSchema>;
 
+/** Sent on stderr just before the result frame: everything the runner wrote to stderr has arrived. */
+export const StderrEndFrameSchema = z.object({ type: z.literal('stderr-end') });
+
 const short = (max: number) => z.string().max(max);
 
 export const ResultFrameSchema = z.object({

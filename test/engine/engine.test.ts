@@ -135,6 +135,21 @@ describe('results', () => {
     expect(next.value).toBe('42');
   });
 
+  it('never loses stderr written just before the run ends (stdout and stderr travel apart)', async () => {
+    const programs: Array<[Language, string]> = [
+      ['python', 'import sys\nprint("out")\nprint("careful", file=sys.stderr)'],
+      ['javascript', 'console.log("out");\nconsole.error("careful");'],
+      ['bash', 'echo out; echo careful >&2'],
+    ];
+    for (const [language, code] of programs) {
+      for (let attempt = 0; attempt < 8; attempt += 1) {
+        const result = await run(language, code);
+        expect(result.stdout.text, `${language} attempt ${attempt}`).toBe('out\n');
+        expect(result.stderr.text, `${language} attempt ${attempt}`).toBe('careful\n');
+      }
+    }
+  });
+
   it('keeps the head and tail of long output and says how much was cut', async () => {
     const result = await run('python', 'for i in range(5000):\n    print(f"line {i}")');
     expect(result.status).toBe('ok');

@@ -17,7 +17,7 @@ _write = os.write
 
 
 class FrameWriter:
-    """Writes frames to a private duplicate of fd 1.
+    """Writes frames to private duplicates of fd 1 (and fd 2, for the stderr-end marker).
 
     User output and frames share the same pipe. Writing frames to a duplicate taken at start-up
     keeps them going even when user code closes or redirects fd 1, and the duplicate is not
@@ -26,12 +26,22 @@ class FrameWriter:
 
     def __init__(self) -> None:
         self._fd = os.dup(1)
+        self._stderr_fd = os.dup(2)
 
     def send(self, nonce: str, payload: dict) -> None:
+        self._write_frame(self._fd, nonce, payload)
+
+    def end_stderr(self, nonce: str) -> None:
+        """Marks the end of stderr. Docker forwards stdout and stderr independently; the host waits
+        for this marker before it takes the result frame as final, so no stderr is lost."""
+        self._write_frame(self._stderr_fd, nonce, {"type": "stderr-end"})
+
+    @staticmethod
+    def _write_frame(fd: int, nonce: str, payload: dict) -> None:
         body = json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
         data = memoryview(FRAME_START + nonce.encode("ascii") + NONCE_END + body.encode("ascii") + b"\n")
         while data:
-            written = _write(self._fd, data)
+            written = _write(fd, data)
             data = data[written:]
 
 

@@ -45,6 +45,7 @@ def main() -> int:
     except BaseException as exc:  # a bug of the runner: still answer, so the host is not left waiting
         result = _runner_failure(exc)
     _flush_user_streams()
+    frames.end_stderr(job.nonce)
     frames.send(job.nonce, result)
     return 0
 

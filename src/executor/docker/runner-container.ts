@@ -15,6 +15,7 @@ import {
   READY_NONCE,
   ReadyFrameSchema,
   ResultFrameSchema,
+  StderrEndFrameSchema,
   type JobLine,
   type ResultFrame,
 } from '../runner-protocol.js';
@@ -51,8 +52,17 @@ export interface RunHooks {
   readonly signal?: AbortSignal | undefined;
 }
 
+/**
+ * After the result frame, how long to wait for the stderr-end frame: Docker forwards stdout and
+ * stderr independently, so stderr written before the result may still be on its way.
+ */
+const STDERR_DRAIN_MS = 250;
+
 export class RunnerContainer {
   private readonly scanner: FrameScanner;
+  private readonly stderrScanner: FrameScanner;
+  private stderrEnded = false;
+  private onStderrEnd: (() => void) | null = null;
   private readonly stdout = new PassThrough();
   private readonly stderr = new PassThrough();
   private hooks: RunHooks | null = null;
@@ -84,7 +94,13 @@ export class RunnerContainer {
       onOversizedFrame: () => this.settle?.({ kind: 'flood', what: 'result frame over the size limit' }),
     });
     this.stdout.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.scanner.push(bytes)));
-    this.stderr.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.hooks?.onStderr(bytes)));
+    // Until a job is sent no frame is expected on stderr; the nonce is set with the job.
+    this.stderrScanner = new FrameScanner(READY_NONCE, MAX_FRAME_BYTES, {
+      onText: (bytes) => this.hooks?.onStderr(bytes),
+      onFrame: (json) => this.handleStderrFrame(json),
+      onOversizedFrame: () => this.settle?.({ kind: 'flood', what: 'stderr frame over the size limit' }),
+    });
+    this.stderr.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.stderrScanner.push(bytes)));
   }
 
   /** Creates, attaches and starts a container; resolves once its runner is ready for a job. */
@@ -126,7 +142,10 @@ export class RunnerContainer {
     const stream = await this.container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true });
     timer.mark('attach');
     this.docker.modem.demuxStream(stream, this.stdout, this.stderr);
-    stream.on('end', () => this.scanner.flush());
+    stream.on('end', () => {
+      this.scanner.flush();
+      this.stderrScanner.flush();
+    });
     this.attached = stream;
     const ready = new Promise<void>((resolve, reject) => {
       const fail = (error: Error) => {
@@ -171,6 +190,7 @@ export class RunnerContainer {
   async run(job: JobLine, hooks: RunHooks): Promise<RunOutcome> {
     this.hooks = hooks;
     this.scanner.expectNonce(job.nonce);
+    this.stderrScanner.expectNonce(job.nonce);
     const end = await new Promise<RunEnd>((resolve) => {
       let done = false;
       const finish = (value: RunEnd) => {
@@ -277,8 +297,39 @@ export class RunnerContainer {
       return;
     }
     const result = ResultFrameSchema.safeParse(value);
-    if (result.success) this.settle?.({ kind: 'result', frame: result.data });
-    else this.logger.warn({ issues: result.error.issues.slice(0, 3) }, 'runner sent an invalid result frame');
+    if (!result.success) {
+      this.logger.warn({ issues: result.error.issues.slice(0, 3) }, 'runner sent an invalid result frame');
+      return;
+    }
+    const settle = this.settle;
+    const deliver = () => settle?.({ kind: 'result', frame: result.data });
+    if (this.stderrEnded) {
+      deliver();
+      return;
+    }
+    // Wait (briefly) until stderr is complete, so its tail is not lost.
+    const timer = setTimeout(() => {
+      this.onStderrEnd = null;
+      deliver();
+    }, STDERR_DRAIN_MS);
+    this.onStderrEnd = () => {
+      clearTimeout(timer);
+      this.onStderrEnd = null;
+      deliver();
+    };
+  }
+
+  private handleStderrFrame(json: string): void {
+    let value: unknown;
+    try {
+      value = JSON.parse(json);
+    } catch {
+      return;
+    }
+    if (StderrEndFrameSchema.safeParse(value).success) {
+      this.stderrEnded = true;
+      this.onStderrEnd?.();
+    }
   }
 }
 
