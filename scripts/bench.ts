@@ -8,7 +8,9 @@
  *   sustained, 8 callers  8 callers, each in its own session, calling again as soon as answered:
  *                         executions per second, and CPU-seconds per execution of the whole machine
  *                         (dockerd, containerd, shims, runc, the runners, this process), container
- *                         start and removal included, with the machine's background load subtracted
+ *                         start and removal included, with the machine's background load subtracted;
+ *                         the note splits it: inside the containers (their cgroups), this process, and
+ *                         the rest, which is Docker's (dockerd, containerd, the shims, runc)
  *   python, numpy session the same for sessions whose state holds numpy/pandas (the scientific pool)
  *
  * How it is run, so the numbers are fair and repeatable:
@@ -18,8 +20,9 @@
  *   - Sustained rows use CODECELL_CONCURRENCY=2 and a pool of 4 for the pool under test (others 0):
  *     on 2 cores, more concurrent starts only contend for the same CPU. Override with
  *     BENCH_CONCURRENCY and BENCH_POOL to try others.
- *   - CPU is read from /proc/stat; the rate of busy CPU in the 3 s before each sustained phase is
- *     taken as background and subtracted (the note shows it). On a busy machine the rate suffers too.
+ *   - CPU is read from /proc/stat; the mean rate of busy CPU in the 3 s before and the 3 s after each
+ *     sustained phase is taken as background and subtracted (the note shows both, and says NOISY when
+ *     either is above 0.1 CPU). On a shared machine the rate suffers too: run it on a quiet one.
  *
  * Optional: BENCH_MCP_URL=http://127.0.0.1:7860/mcp also measures a trivial Python call end to end
  * through Streamable HTTP with the official MCP client (the server must be running; BENCH_MCP_KEY
@@ -102,6 +105,8 @@ interface PhaseRecord {
   warm: boolean;
   run: Record<string, number>;
   runner: { restoreMs?: number; runMs?: number; saveMs?: number } | null;
+  /** CPU of everything inside the container (init, runner, warm-up) up to the result frame. */
+  containerCpuMs: number | null;
 }
 const phaseRecords: PhaseRecord[] = [];
 const logSink = new Writable({
@@ -164,16 +169,21 @@ async function withEngine<T>(
   try {
     return await task(engine, pools);
   } finally {
+    await settle(engine, {}); // the last run's clean-up, so shutdown does not cut it short
     await engine.shutdown();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-/** Waits until every pool is full, then a moment more for the last run's container to be removed. */
-async function settle(engine: Engine, pools: Record<PoolKey, number>): Promise<void> {
-  for (let i = 0; i < 300; i += 1) {
-    const { pool } = await engine.health();
-    if (Object.entries(pools).every(([key, target]) => (pool[key as PoolKey] ?? 0) >= target)) break;
+/**
+ * Waits until every pool is full and no job is left (a job holds its queue slot until its container
+ * is dead and the files are back), then a moment more for the last container to be removed.
+ */
+async function settle(engine: Engine, pools: Partial<Record<PoolKey, number>>): Promise<void> {
+  for (let i = 0; i < 600; i += 1) {
+    const { pool, queue } = await engine.health();
+    const full = Object.entries(pools).every(([key, target]) => (pool[key as PoolKey] ?? 0) >= (target ?? 0));
+    if (full && queue.running === 0 && queue.waiting === 0) break;
     await sleep(50);
   }
   await sleep(250);
@@ -265,8 +275,9 @@ async function sustained(language: Language, label: string, pool: PoolKey, setup
       if (setup.status !== 'ok') throw new Error(`setup failed: ${setup.error?.message ?? setup.stderr.text}`);
     }
     await settle(engine, pools);
-    const background = await backgroundCpuRate();
+    const backgroundBefore = await backgroundCpuRate();
     const first = phaseRecords.length;
+    const ownBefore = process.cpuUsage();
     const cpuBefore = cpuSeconds();
     const began = performance.now();
     const deadline = began + SECONDS * 1000;
@@ -285,21 +296,33 @@ async function sustained(language: Language, label: string, pool: PoolKey, setup
       }),
     );
     const elapsed = (performance.now() - began) / 1000;
-    // The last runs' containers are still being removed: their CPU belongs to them.
+    // The last runs' containers are still being removed and their replacements started: the CPU
+    // of both belongs to the runs (the pool is as full at the end as it was at the start).
     await settle(engine, pools);
     const total = (performance.now() - began) / 1000;
-    const cpu = cpuSeconds() - cpuBefore - background * total;
+    const machine = cpuSeconds() - cpuBefore;
+    const own = process.cpuUsage(ownBefore);
+    const backgroundAfter = await backgroundCpuRate();
+    const background = (backgroundBefore + backgroundAfter) / 2;
+    const executions = Math.max(1, done + failed);
+    const cpu = machine - background * total;
     const runs = phaseRecords.slice(first);
     const warm = runs.filter((record) => record.warm).length;
+    const inContainers = runs.map((record) => record.containerCpuMs).filter((ms): ms is number => ms !== null);
+    const containerMs = inContainers.length > 0 ? inContainers.reduce((sum, ms) => sum + ms, 0) / inContainers.length : NaN;
+    const ownMs = ((own.user + own.system) / 1000) / executions;
+    const noisy = Math.max(backgroundBefore, backgroundAfter) > 0.1 ? ' (NOISY: another tenant was busy)' : '';
     rows.push({
       language,
       measure: label,
       p50: `${(done / elapsed).toFixed(2)} exec/s`,
-      p99: `${(cpu / Math.max(1, done + failed)).toFixed(3)} CPU-s/exec`,
+      p99: `${(cpu / executions).toFixed(3)} CPU-s/exec`,
       note:
         `${done} ok, ${failed} failed in ${elapsed.toFixed(1)} s on ${os.cpus().length} cores; ` +
         `latency p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms; ` +
-        `${warm}/${runs.length} warm; background ${background.toFixed(2)} CPU subtracted; ` +
+        `${warm}/${runs.length} warm; CPU per exec: in the container ${containerMs.toFixed(0)} ms, this process ` +
+        `${ownMs.toFixed(0)} ms, the rest is Docker (dockerd, containerd, shim, runc); background ` +
+        `${backgroundBefore.toFixed(2)}/${backgroundAfter.toFixed(2)} CPU before/after, subtracted${noisy}; ` +
         `concurrency ${SUSTAINED_CONCURRENCY}, pool ${pool}=${SUSTAINED_POOL}`,
     });
   });
