@@ -8,10 +8,11 @@ import { PassThrough } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import busboy from 'busboy';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler, type Response } from 'express';
-import { CodecellError, HTTP_STATUS, isCodecellError, type CodecellErrorCode } from '../../errors.js';
+import { CodecellError, type CodecellErrorCode } from '../../errors.js';
 import type { FileService, OpenedFile, StoredFile } from '../../files/file-service.js';
 import type { StagedUpload } from '../../files/staged-upload.js';
 import type { Logger } from '../../logger.js';
+import { sendJsonError } from './json-error.js';
 import type { Principal } from '../../sessions/principal.js';
 
 export interface FilesRouterDeps {
@@ -241,34 +242,9 @@ function guarded(
     try {
       await body(req, res);
     } catch (error) {
-      sendError(req, res, error, deps.logger, statusOverrides);
+      sendJsonError(req, res, error, deps.logger, { what: 'files route', statusOverrides });
     }
   };
-}
-
-function sendError(
-  req: Request,
-  res: Response,
-  error: unknown,
-  logger: Logger | undefined,
-  statusOverrides: Partial<Record<CodecellErrorCode, number>>,
-): void {
-  if (res.headersSent) {
-    res.destroy(); // mid-download: the client sees a cut transfer, which is the truth
-    return;
-  }
-  // Whatever of the body was not read is dropped: answer, then close the connection.
-  if (!req.complete) {
-    res.setHeader('Connection', 'close');
-    req.resume();
-  }
-  if (isCodecellError(error)) {
-    if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-    res.status(statusOverrides[error.code] ?? HTTP_STATUS[error.code]).json({ error: error.code, message: error.message });
-    return;
-  }
-  logger?.error({ err: error }, 'files route failed unexpectedly');
-  res.status(500).json({ error: 'INTERNAL', message: 'the server failed to handle this request' });
 }
 
 /**

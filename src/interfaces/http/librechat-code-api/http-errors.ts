@@ -6,35 +6,22 @@
  */
 import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
 import { z } from 'zod';
-import { HTTP_STATUS, isCodecellError } from '../../../errors.js';
+import { sendJsonError } from '../json-error.js';
 import type { Logger } from '../../../logger.js';
 
 /** When the server holds its maximum of sessions: idle ones expire, so a retry later may work. */
 const SESSION_LIMIT_RETRY_SECONDS = 60;
 
 export function sendApiError(req: Request, res: Response, error: unknown, logger: Logger | undefined): void {
-  if (res.headersSent) {
-    res.destroy(); // mid-download: the client sees a cut transfer, which is the truth
-    return;
-  }
-  if (!req.complete) {
-    // Whatever of the body was not read is dropped: answer, then close the connection.
-    res.setHeader('Connection', 'close');
-    req.resume();
-  }
-  if (isCodecellError(error)) {
-    if (error.code === 'QUEUE_FULL' || error.code === 'SESSION_LIMIT') {
-      const retryAfter = error.retryAfterSeconds ?? (error.code === 'SESSION_LIMIT' ? SESSION_LIMIT_RETRY_SECONDS : 1);
+  sendJsonError(req, res, error, logger, {
+    what: 'LibreChat Code API route',
+    answerFor: (known) => {
+      if (known.code !== 'QUEUE_FULL' && known.code !== 'SESSION_LIMIT') return undefined;
+      const retryAfter = known.retryAfterSeconds ?? (known.code === 'SESSION_LIMIT' ? SESSION_LIMIT_RETRY_SECONDS : 1);
       res.setHeader('Retry-After', String(retryAfter));
-      res.status(429).json({ error: 'rate_limited', retry_after_seconds: retryAfter, message: error.message });
-      return;
-    }
-    if (error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
-    res.status(HTTP_STATUS[error.code]).json({ error: error.code, message: error.message });
-    return;
-  }
-  logger?.error({ err: error }, 'LibreChat Code API route failed unexpectedly');
-  res.status(500).json({ error: 'INTERNAL', message: 'the server failed to handle this request' });
+      return { status: 429, body: { error: 'rate_limited', retry_after_seconds: retryAfter, message: known.message } };
+    },
+  });
 }
 
 /** Runs a route body and turns whatever it throws into the JSON error answer. */
