@@ -1,13 +1,41 @@
+/**
+ * Two tiers. `unit` (test/unit/**) is pure logic, temp dirs and loopback HTTP: it needs no Docker
+ * and runs first. `docker` is everything else under test/ (real engine, real containers); its
+ * global setup checks the engine answers and that no Codecell container is left behind.
+ * `npm run test:unit` runs the first alone; the gVisor pass has its own config
+ * (test/security/vitest.runsc.config.ts).
+ */
 import { defineConfig } from 'vitest/config';
+
+const UNIT_TESTS = 'test/unit/**/*.test.ts';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
-    // Docker-backed suites share one engine and a 2-core machine: run files one at a time.
-    fileParallelism: false,
-    globalSetup: ['test/global-setup.ts'],
     env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'unit',
+          include: [UNIT_TESTS],
+          testTimeout: 20_000,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'docker',
+          include: ['test/**/*.test.ts'],
+          exclude: [UNIT_TESTS],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          // Docker-backed suites share one engine and a 2-core machine: run files one at a time.
+          fileParallelism: false,
+          globalSetup: ['test/global-setup.ts'],
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

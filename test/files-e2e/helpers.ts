@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ExecutionOutputSchema, type ExecutionOutput } from '../../src/interfaces/mcp/render-result.js';
-import { multipartBody, type MultipartPart } from '../files/helpers.js';
+import { multipartBody, type MultipartPart } from '../unit/files/helpers.js';
 import { callTool, connectStreamable, headersFor, textOf, type Caller } from '../interfaces/helpers/mcp-client.js';
 import { startTestServer, type TestServer } from '../interfaces/helpers/test-server.js';
 

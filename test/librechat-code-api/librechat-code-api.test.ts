@@ -7,7 +7,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSessionId, encodeSessionId, fileIdFor, findFileById, SHORT_ID_PATTERN } from '../../src/interfaces/http/librechat-code-api/ids.js';
 import { languageOf, withArgs } from '../../src/interfaces/http/librechat-code-api/exec.js';
-import { multipartBody, type MultipartPart } from '../files/helpers.js';
+import { multipartBody, type MultipartPart } from '../unit/files/helpers.js';
 import { startTestServer, TEST_KEY, type TestServer } from '../interfaces/helpers/test-server.js';
 
 const MiB = 1024 * 1024;

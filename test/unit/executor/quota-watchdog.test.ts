@@ -7,8 +7,8 @@ import { mkdir, mkdtemp, rm, symlink, link, truncate, unlink, writeFile } from '
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { measureBytes, QuotaWatchdog, type QuotaWatchdogOptions } from '../../src/executor/quota-watchdog.js';
-import { scanTree, treeBytes } from '../../src/files/file-tree.js';
+import { measureBytes, QuotaWatchdog, type QuotaWatchdogOptions } from '../../../src/executor/quota-watchdog.js';
+import { scanTree, treeBytes } from '../../../src/files/file-tree.js';
 
 const KiB = 1024;
 const PARKED = 60 * 60 * 1000; // a poll interval no test waits for: tests step with poll()

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SANDBOX_UID } from '../../src/files/confined-fs.js';
+import { SANDBOX_UID } from '../../../src/files/confined-fs.js';
 import { filesFixture, type FilesFixture } from './helpers.js';
 
 const MiB = 1024 * 1024;

@@ -5,7 +5,7 @@ import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { registerFileTools } from '../../src/interfaces/mcp/tools/file-tools.js';
+import { registerFileTools } from '../../../src/interfaces/mcp/tools/file-tools.js';
 import { filesFixture, type FilesFixture } from './helpers.js';
 
 // The 8-byte PNG signature and an IHDR chunk: enough to be a png by name and bytes.

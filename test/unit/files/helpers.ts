@@ -2,10 +2,10 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { loadSettings, type Settings } from '../../src/config/settings.js';
-import { FileService } from '../../src/files/file-service.js';
-import { principalFor, type Principal } from '../../src/sessions/principal.js';
-import { SessionStore } from '../../src/sessions/session-store.js';
+import { loadSettings, type Settings } from '../../../src/config/settings.js';
+import { FileService } from '../../../src/files/file-service.js';
+import { principalFor, type Principal } from '../../../src/sessions/principal.js';
+import { SessionStore } from '../../../src/sessions/session-store.js';
 
 export interface FilesFixture {
   readonly dataDir: string;

@@ -2,7 +2,7 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { DownloadSigner, loadSigningKey } from '../../src/files/signed-url.js';
+import { DownloadSigner, loadSigningKey } from '../../../src/files/signed-url.js';
 
 const SESSION = '0b6f8a52-2c1e-4c7e-9a4f-3d2b1c0e9f8a';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CodecellError } from '../../src/errors.js';
-import { ancestorsOf, baseName, parseRelativePath } from '../../src/files/safe-path.js';
+import { CodecellError } from '../../../src/errors.js';
+import { ancestorsOf, baseName, parseRelativePath } from '../../../src/files/safe-path.js';
 
 describe('parseRelativePath', () => {
   it.each([

@@ -4,9 +4,9 @@
  * is never filled past its target.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { loadSettings } from '../../src/config/settings.js';
-import { createLogger } from '../../src/logger.js';
-import { Metrics } from '../../src/metrics/metrics.js';
+import { loadSettings } from '../../../src/config/settings.js';
+import { createLogger } from '../../../src/logger.js';
+import { Metrics } from '../../../src/metrics/metrics.js';
 
 interface FakeRunner {
   readonly id: number;
@@ -20,7 +20,7 @@ const starts: Array<{ pool: string; resolve: (runner: FakeRunner) => void; rejec
 let nextId = 1;
 let startCalls = 0;
 
-vi.mock('../../src/executor/docker/runner-container.js', () => ({
+vi.mock('../../../src/executor/docker/runner-container.js', () => ({
   RunnerContainer: {
     start: (options: { pool: string }) => {
       startCalls += 1;
@@ -29,7 +29,7 @@ vi.mock('../../src/executor/docker/runner-container.js', () => ({
   },
 }));
 
-const { WarmPool } = await import('../../src/executor/docker/warm-pool.js');
+const { WarmPool } = await import('../../../src/executor/docker/warm-pool.js');
 
 function fakeRunner(): FakeRunner {
   const runner: FakeRunner = {

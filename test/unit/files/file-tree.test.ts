@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { diffTrees, scanTree, treeBytes } from '../../src/files/file-tree.js';
+import { diffTrees, scanTree, treeBytes } from '../../../src/files/file-tree.js';
 
 let root: string;
 let outside: string;

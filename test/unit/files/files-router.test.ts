@@ -6,7 +6,7 @@ import { connect as connectTcp, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createFilesRouter, createSignedDownloadRouter } from '../../src/interfaces/http/files-router.js';
+import { createFilesRouter, createSignedDownloadRouter } from '../../../src/interfaces/http/files-router.js';
 import { filesFixture, multipartBody, type FilesFixture, type MultipartPart } from './helpers.js';
 
 const MiB = 1024 * 1024;
