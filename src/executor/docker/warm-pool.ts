@@ -20,32 +20,85 @@ const MAX_CONSECUTIVE_FAILURES = 3;
  */
 const REFILL_DEFER_MS = 100;
 
-export interface TakenContainer {
-  readonly runner: RunnerContainer;
+/** What the pool needs of a container: whether it still runs, and how to throw it away. */
+export interface PooledContainer {
+  readonly alive: boolean;
+  dispose(): Promise<void>;
+}
+
+/** Starts one ready container for `pool`. */
+export type ContainerStarter<C extends PooledContainer> = (pool: PoolKey) => Promise<C>;
+
+/** Time and timers for the pool; tests pass a clock they step by hand. */
+export interface PoolClock {
+  /** Milliseconds from an arbitrary origin, never going back. */
+  now(): number;
+  /** Runs `task` after `ms` without keeping the process alive; the returned function cancels it. */
+  schedule(task: () => void, ms: number): () => void;
+}
+
+export const SYSTEM_POOL_CLOCK: PoolClock = {
+  now: () => performance.now(),
+  schedule(task, ms) {
+    const timer = setTimeout(task, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+export interface TakenContainer<C extends PooledContainer = RunnerContainer> {
+  readonly runner: C;
   /** True when it came warm from the pool, false when it was started for this job. */
   readonly warm: boolean;
 }
 
-export class WarmPool {
-  private readonly idle = new Map<PoolKey, RunnerContainer[]>();
+interface PoolCommonDeps {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Default: the system clock. */
+  readonly clock?: PoolClock;
+}
+
+/** The production pool: RunnerContainers started on this Docker engine. */
+interface DockerStarterDeps {
+  readonly docker: Docker;
+  readonly instanceId: string;
+  readonly slotsRoot: string;
+}
+
+export type WarmPoolDeps<C extends PooledContainer> = PoolCommonDeps &
+  ({ readonly startContainer: ContainerStarter<C> } | (RunnerContainer extends C ? DockerStarterDeps : never));
+
+function dockerStarter(deps: DockerStarterDeps & PoolCommonDeps): ContainerStarter<RunnerContainer> {
+  return (pool) =>
+    RunnerContainer.start({
+      docker: deps.docker,
+      settings: deps.settings,
+      instanceId: deps.instanceId,
+      slotsRoot: deps.slotsRoot,
+      pool,
+      logger: deps.logger,
+    });
+}
+
+export class WarmPool<C extends PooledContainer = RunnerContainer> {
+  private readonly idle = new Map<PoolKey, C[]>();
   private readonly starting = new Map<PoolKey, number>();
   private readonly failures = new Map<PoolKey, number>();
   /** Jobs waiting for a container that is already starting (sooner than starting another). */
-  private readonly waiters = new Map<PoolKey, Array<(runner: RunnerContainer | null) => void>>();
+  private readonly waiters = new Map<PoolKey, Array<(runner: C | null) => void>>();
   private readonly starts: PQueue;
-  private readonly deferredRefills = new Map<PoolKey, NodeJS.Timeout>();
+  /** Cancels of the deferred refills, per pool. */
+  private readonly deferredRefills = new Map<PoolKey, () => void>();
+  private readonly startContainer: ContainerStarter<C>;
+  private readonly clock: PoolClock;
   private stopped = false;
 
-  constructor(
-    private readonly deps: {
-      docker: Docker;
-      settings: Settings;
-      instanceId: string;
-      slotsRoot: string;
-      logger: Logger;
-      metrics: Metrics;
-    },
-  ) {
+  constructor(private readonly deps: WarmPoolDeps<C>) {
+    // Without a starter the deps type admits only C = RunnerContainer, so the docker starter fits.
+    this.startContainer = 'startContainer' in deps ? deps.startContainer : (dockerStarter(deps) as unknown as ContainerStarter<C>);
+    this.clock = deps.clock ?? SYSTEM_POOL_CLOCK;
     // Refills run two at a time: enough to keep up with a busy server, without starving running jobs.
     this.starts = new PQueue({ concurrency: 2 });
     for (const key of POOL_KEYS) {
@@ -70,7 +123,7 @@ export class WarmPool {
   }
 
   /** A ready container for `key`: warm from the pool when one is there, else started now. */
-  async take(key: PoolKey): Promise<TakenContainer> {
+  async take(key: PoolKey): Promise<TakenContainer<C>> {
     const idle = this.idle.get(key) ?? [];
     let runner = idle.shift();
     while (runner && !runner.alive) {
@@ -86,7 +139,7 @@ export class WarmPool {
     this.refillNow(key);
     const waiters = this.waiters.get(key) ?? [];
     if ((this.starting.get(key) ?? 0) > waiters.length) {
-      const promised = new Promise<RunnerContainer | null>((resolve) => waiters.push(resolve));
+      const promised = new Promise<C | null>((resolve) => waiters.push(resolve));
       // The container this job waits for was meant for the pool: start its replacement now.
       this.refill(key);
       const handed = await promised;
@@ -103,9 +156,9 @@ export class WarmPool {
 
   /** Starts the replacements a take() deferred; the executor calls it once a job's answer is known. */
   refillNow(key: PoolKey): void {
-    const timer = this.deferredRefills.get(key);
-    if (timer) {
-      clearTimeout(timer);
+    const cancel = this.deferredRefills.get(key);
+    if (cancel) {
+      cancel();
       this.deferredRefills.delete(key);
     }
     this.refill(key);
@@ -114,7 +167,7 @@ export class WarmPool {
   /** Stops refilling and removes every idle container. */
   async drain(): Promise<void> {
     this.stopped = true;
-    for (const timer of this.deferredRefills.values()) clearTimeout(timer);
+    for (const cancel of this.deferredRefills.values()) cancel();
     this.deferredRefills.clear();
     this.starts.clear();
     for (const waiters of this.waiters.values()) for (const waiter of waiters.splice(0)) waiter(null);
@@ -127,9 +180,7 @@ export class WarmPool {
 
   private refillSoon(key: PoolKey): void {
     if (this.stopped || this.deferredRefills.has(key)) return;
-    const timer = setTimeout(() => this.refillNow(key), REFILL_DEFER_MS);
-    timer.unref();
-    this.deferredRefills.set(key, timer);
+    this.deferredRefills.set(key, this.clock.schedule(() => this.refillNow(key), REFILL_DEFER_MS));
   }
 
   private refill(key: PoolKey): void {
@@ -165,17 +216,10 @@ export class WarmPool {
     }
   }
 
-  private async startOne(key: PoolKey): Promise<RunnerContainer> {
-    const began = performance.now();
-    const runner = await RunnerContainer.start({
-      docker: this.deps.docker,
-      settings: this.deps.settings,
-      instanceId: this.deps.instanceId,
-      slotsRoot: this.deps.slotsRoot,
-      pool: key,
-      logger: this.deps.logger,
-    });
-    this.deps.metrics.containerStart.observe({ pool: key }, (performance.now() - began) / 1000);
+  private async startOne(key: PoolKey): Promise<C> {
+    const began = this.clock.now();
+    const runner = await this.startContainer(key);
+    this.deps.metrics.containerStart.observe({ pool: key }, (this.clock.now() - began) / 1000);
     return runner;
   }
 

@@ -1,187 +1,250 @@
 /**
- * The warm pool's bookkeeping, with fake containers (no Docker): a container handed to a waiting
- * job is replaced, a hit's replacement waits for the job's answer (or a short delay), and a pool
- * is never filled past its target.
+ * The warm pool's bookkeeping, with a fake container starter and a clock stepped by hand (no Docker,
+ * no timers): a container handed to a waiting job is replaced, a hit's replacement waits for the
+ * job's answer (or a short delay), a pool ends at its target, and failed starts stop refilling.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../src/config/settings.js';
+import type { PoolKey } from '../../../src/executor/docker/pool-key.js';
+import { WarmPool, type PoolClock, type PooledContainer } from '../../../src/executor/docker/warm-pool.js';
 import { createLogger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 
-interface FakeRunner {
-  readonly id: number;
-  alive: boolean;
-  disposed: boolean;
-  dispose(): Promise<void>;
-}
+const POOL: PoolKey = 'python-lean';
 
-/** Container starts that have been asked for; each resolves when the test says so. */
-const starts: Array<{ pool: string; resolve: (runner: FakeRunner) => void; reject: (error: Error) => void }> = [];
-let nextId = 1;
-let startCalls = 0;
-
-vi.mock('../../../src/executor/docker/runner-container.js', () => ({
-  RunnerContainer: {
-    start: (options: { pool: string }) => {
-      startCalls += 1;
-      return new Promise<FakeRunner>((resolve, reject) => starts.push({ pool: options.pool, resolve, reject }));
-    },
-  },
-}));
-
-const { WarmPool } = await import('../../../src/executor/docker/warm-pool.js');
-
-function fakeRunner(): FakeRunner {
-  const runner: FakeRunner = {
-    id: nextId++,
-    alive: true,
-    disposed: false,
-    async dispose() {
-      runner.disposed = true;
-    },
-  };
-  return runner;
-}
-
-/** Lets every pending start finish (and the microtasks after it run). */
-async function finishStarts(pool?: string): Promise<number> {
-  let finished = 0;
-  for (let round = 0; round < 10; round += 1) {
-    const ready = starts.filter((start) => pool === undefined || start.pool === pool);
-    for (const start of ready) {
-      starts.splice(starts.indexOf(start), 1);
-      start.resolve(fakeRunner());
-      finished += 1;
-    }
-    await flush();
+class FakeContainer implements PooledContainer {
+  alive = true;
+  disposed = false;
+  constructor(readonly id: number) {}
+  async dispose(): Promise<void> {
+    this.disposed = true;
   }
-  return finished;
 }
 
-async function flush(): Promise<void> {
-  for (let i = 0; i < 20; i += 1) await Promise.resolve();
+/** Container starts the pool asked for; each one finishes (or fails) when the test says so. */
+class FakeStarter {
+  readonly pending: Array<{ pool: PoolKey; resolve: (container: FakeContainer) => void; reject: (error: Error) => void }> = [];
+  calls = 0;
+  private nextId = 1;
+
+  readonly start = (pool: PoolKey): Promise<FakeContainer> => {
+    this.calls += 1;
+    return new Promise((resolve, reject) => this.pending.push({ pool, resolve, reject }));
+  };
+
+  /** Finishes every start asked for so far and those they cause, until none is left. */
+  async finishAll(): Promise<void> {
+    for (let round = 0; round < 10; round += 1) {
+      for (const start of this.pending.splice(0)) start.resolve(new FakeContainer(this.nextId++));
+      await settle();
+    }
+  }
+
+  /** Finishes the oldest pending starts with these containers, in order. */
+  async finishWith(...containers: FakeContainer[]): Promise<void> {
+    for (const container of containers) {
+      const start = this.pending.shift();
+      if (start === undefined) throw new Error('no start is pending');
+      start.resolve(container);
+    }
+    await settle();
+  }
+
+  async failAll(): Promise<void> {
+    for (const start of this.pending.splice(0)) start.reject(new Error('engine said no'));
+    await settle();
+  }
+}
+
+/** A clock that moves only when the test advances it, firing what falls due. */
+class ManualClock implements PoolClock {
+  private at = 0;
+  private readonly tasks = new Set<{ due: number; task: () => void }>();
+
+  now(): number {
+    return this.at;
+  }
+
+  schedule(task: () => void, ms: number): () => void {
+    const entry = { due: this.at + ms, task };
+    this.tasks.add(entry);
+    return () => this.tasks.delete(entry);
+  }
+
+  get scheduled(): number {
+    return this.tasks.size;
+  }
+
+  advance(ms: number): void {
+    this.at += ms;
+    for (const entry of [...this.tasks].sort((a, b) => a.due - b.due)) {
+      if (entry.due > this.at) continue;
+      this.tasks.delete(entry);
+      entry.task();
+    }
+  }
+}
+
+/** Lets the pool's promise continuations (start finished → pool or waiter) run. */
+async function settle(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
-function makePool(lean: number) {
+function makePool(target: number) {
   const settings = loadSettings(
     {},
     {
       CODECELL_DATA_DIR: '/tmp/codecell-warm-pool-test',
       CODECELL_POOL_PYTHON: '0',
-      CODECELL_POOL_PYTHON_LEAN: String(lean),
+      CODECELL_POOL_PYTHON_LEAN: String(target),
       CODECELL_POOL_NODE: '0',
       CODECELL_POOL_BASH: '0',
     },
   );
-  return new WarmPool({
-    docker: {} as never,
+  const starter = new FakeStarter();
+  const clock = new ManualClock();
+  const pool = new WarmPool<FakeContainer>({
     settings,
-    instanceId: 'test',
-    slotsRoot: '/tmp/codecell-warm-pool-test/slots',
     logger: createLogger('silent'),
     metrics: new Metrics({ collectProcessMetrics: false }),
+    startContainer: starter.start,
+    clock,
   });
+  return { pool, starter, clock };
 }
-
-beforeEach(() => {
-  starts.length = 0;
-  startCalls = 0;
-});
-
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 describe('warm pool', () => {
   it('fills to its target and hands out warm containers', async () => {
-    const pool = makePool(2);
+    const { pool, starter } = makePool(2);
     pool.fill();
-    expect(starts).toHaveLength(2);
-    await finishStarts();
-    expect(pool.readyCount('python-lean')).toBe(2);
-    const taken = await pool.take('python-lean');
+    expect(starter.pending).toHaveLength(2);
+    await starter.finishAll();
+    expect(pool.readyCount(POOL)).toBe(2);
+    expect(pool.sizes()).toEqual({ python: 0, 'python-lean': 2, node: 0, bash: 0 });
+    const taken = await pool.take(POOL);
     expect(taken.warm).toBe(true);
+    expect(pool.readyCount(POOL)).toBe(1);
     await pool.drain();
   });
 
   it('replaces a starting container that a waiting job took, so the pool does not stay empty', async () => {
-    const pool = makePool(1);
+    const { pool, starter } = makePool(1);
     pool.fill(); // one start in flight
-    expect(starts).toHaveLength(1);
-    const taking = pool.take('python-lean'); // nothing ready: waits for the one starting
-    await flush();
+    expect(starter.pending).toHaveLength(1);
+    const taking = pool.take(POOL); // nothing ready: waits for the one starting
+    await settle();
     // The waiting job's container and a replacement for the pool.
-    expect(starts).toHaveLength(2);
-    await finishStarts();
+    expect(starter.pending).toHaveLength(2);
+    await starter.finishAll();
     const taken = await taking;
     expect(taken.warm).toBe(false);
-    expect(pool.readyCount('python-lean')).toBe(1);
-    const next = await pool.take('python-lean');
+    expect(pool.readyCount(POOL)).toBe(1);
+    const next = await pool.take(POOL);
     expect(next.warm).toBe(true);
     await pool.drain();
   });
 
   it('starts the replacement of a warm container once the job is answered, not beside it', async () => {
-    const pool = makePool(1);
+    const { pool, starter } = makePool(1);
     pool.fill();
-    await finishStarts();
-    await pool.take('python-lean');
-    expect(starts).toHaveLength(0); // deferred while the job runs
-    pool.refillNow('python-lean'); // the executor: the job has its answer
-    expect(starts).toHaveLength(1);
-    await finishStarts();
-    expect(pool.readyCount('python-lean')).toBe(1);
+    await starter.finishAll();
+    await pool.take(POOL);
+    expect(starter.pending).toHaveLength(0); // deferred while the job runs
+    pool.refillNow(POOL); // the executor: the job has its answer
+    expect(starter.pending).toHaveLength(1);
+    await starter.finishAll();
+    expect(pool.readyCount(POOL)).toBe(1);
     await pool.drain();
   });
 
   it('starts the replacement after a short delay when the job runs long', async () => {
-    vi.useFakeTimers();
-    const pool = makePool(1);
+    const { pool, starter, clock } = makePool(1);
     pool.fill();
-    starts.shift()?.resolve(fakeRunner());
-    await vi.advanceTimersByTimeAsync(0);
-    await pool.take('python-lean');
-    expect(starts).toHaveLength(0);
-    await vi.advanceTimersByTimeAsync(150);
-    expect(starts).toHaveLength(1);
-    vi.useRealTimers();
-    await finishStarts();
+    await starter.finishAll();
+    await pool.take(POOL);
+    expect(starter.pending).toHaveLength(0);
+    clock.advance(50);
+    expect(starter.pending).toHaveLength(0);
+    clock.advance(100);
+    expect(starter.pending).toHaveLength(1);
+    await starter.finishAll();
+    expect(pool.readyCount(POOL)).toBe(1);
     await pool.drain();
   });
 
-  it('never starts more than its target, however many jobs take at once', async () => {
-    const pool = makePool(2);
+  it('serves a burst with one start per job that found it empty, and ends at its target, not above', async () => {
+    const target = 2;
+    const { pool, starter } = makePool(target);
     pool.fill();
-    await finishStarts();
-    startCalls = 0;
-    const takes = [pool.take('python-lean'), pool.take('python-lean'), pool.take('python-lean'), pool.take('python-lean')];
-    await finishStarts();
+    await starter.finishAll();
+    const startsForFill = starter.calls;
+    expect(startsForFill).toBe(target);
+
+    const jobs = 4;
+    const takes = Array.from({ length: jobs }, () => pool.take(POOL));
+    await starter.finishAll();
     const taken = await Promise.all(takes);
-    // Two were warm; two jobs waited for starts of their own, and the pool was refilled to 2 beside them.
-    expect(taken.filter((t) => t.warm)).toHaveLength(2);
-    expect(startCalls).toBe(4);
-    pool.refillNow('python-lean');
-    await finishStarts();
-    expect(startCalls).toBe(4);
-    expect(pool.readyCount('python-lean')).toBe(2);
+    const cold = taken.filter((t) => !t.warm).length;
+    expect(jobs - cold).toBe(target); // the warm ones
+    // Every job got its own container, and the pool was refilled to its target beside them.
+    expect(new Set(taken.map((t) => t.runner.id)).size).toBe(jobs);
+    expect(starter.calls - startsForFill).toBe(cold + target);
+    expect(pool.readyCount(POOL)).toBe(target);
+
+    // The executor's refill after the answers finds the pool full: nothing more starts.
+    pool.refillNow(POOL);
+    await starter.finishAll();
+    expect(starter.calls - startsForFill).toBe(cold + target);
+    expect(pool.readyCount(POOL)).toBe(target);
     await pool.drain();
   });
 
-  it('skips a warm container that died in the pool', async () => {
-    const pool = makePool(2);
+  it('skips a warm container that died in the pool, and throws it away', async () => {
+    const { pool, starter } = makePool(2);
     pool.fill();
-    await finishStarts();
-    const sizes = pool.sizes();
-    expect(sizes['python-lean']).toBe(2);
-    // A container that exited while idle is thrown away, never handed out.
-    const idle = (pool as unknown as { idle: Map<string, FakeRunner[]> }).idle.get('python-lean')!;
-    idle[0]!.alive = false;
-    const dead = idle[0]!;
-    const taken = await pool.take('python-lean');
-    expect(taken.warm).toBe(true);
-    expect((taken.runner as unknown as FakeRunner).id).not.toBe(dead.id);
+    const dead = new FakeContainer(100);
+    const alive = new FakeContainer(101);
+    await starter.finishWith(dead, alive);
+    expect(pool.readyCount(POOL)).toBe(2);
+    dead.alive = false; // exited while idle
+    const taken = await pool.take(POOL);
+    expect(taken).toEqual({ runner: alive, warm: true });
     expect(dead.disposed).toBe(true);
     await pool.drain();
+  });
+
+  it('stops refilling after three failed starts in a row, and a job still gets a container of its own', async () => {
+    const { pool, starter } = makePool(1);
+    pool.fill();
+    await starter.failAll();
+    pool.refillNow(POOL);
+    await starter.failAll();
+    pool.refillNow(POOL);
+    await starter.failAll();
+    expect(starter.calls).toBe(3);
+    pool.refillNow(POOL);
+    expect(starter.pending).toHaveLength(0); // given up until a start succeeds
+    const taking = pool.take(POOL);
+    await settle();
+    expect(starter.pending).toHaveLength(1); // the job's own start
+    await starter.finishAll();
+    expect((await taking).warm).toBe(false);
+    await pool.drain();
+  });
+
+  it('drains: idle containers are disposed, deferred refills cancelled, nothing starts afterwards', async () => {
+    const { pool, starter, clock } = makePool(2);
+    pool.fill();
+    const [a, b] = [new FakeContainer(1), new FakeContainer(2)];
+    await starter.finishWith(a, b);
+    const taken = await pool.take(POOL);
+    expect(clock.scheduled).toBe(1); // the hit's deferred refill
+    await pool.drain();
+    expect(pool.readyCount(POOL)).toBe(0);
+    expect(clock.scheduled).toBe(0);
+    expect([a, b].filter((c) => c.disposed)).toEqual([taken.runner === a ? b : a]); // the taken one is the job's
+    pool.fill();
+    clock.advance(1000);
+    expect(starter.pending).toHaveLength(0);
   });
 });
