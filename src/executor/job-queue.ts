@@ -15,6 +15,8 @@ export class JobQueue {
   constructor(
     private readonly concurrency: number,
     private readonly maxWaiting: number,
+    /** Milliseconds; only the retry-after estimate reads it. */
+    private readonly now: () => number = Date.now,
   ) {
     this.queue = new PQueue({ concurrency });
   }
@@ -42,24 +44,41 @@ export class JobQueue {
     }
   }
 
+  /**
+   * Runs `task` when a slot is free. `signal` (and close()) take a job out while it waits; once it
+   * runs, the job ends only when `task` does, so the slot stays taken until the task (which gets
+   * the same signal from its caller) has really stopped.
+   */
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     this.assertRoom();
-    const started = { at: 0 };
-    const result = await this.queue.add(
-      async () => {
-        started.at = Date.now();
-        try {
-          return await task();
-        } finally {
-          this.meanRunMs = this.meanRunMs * 0.8 + (Date.now() - started.at) * 0.2;
-        }
-      },
-      { signal: signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal },
-    );
-    return result as T;
+    const cancelled = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+    // p-queue also rejects a running task's promise when its signal aborts: hand it one that
+    // aborts only while the job waits.
+    const whileWaiting = new AbortController();
+    const giveUp = (): void => whileWaiting.abort(cancelled.reason);
+    if (cancelled.aborted) giveUp();
+    else cancelled.addEventListener('abort', giveUp, { once: true });
+    let startedAt = 0;
+    try {
+      const result = await this.queue.add(
+        async () => {
+          cancelled.removeEventListener('abort', giveUp);
+          startedAt = this.now();
+          try {
+            return await task();
+          } finally {
+            this.meanRunMs = this.meanRunMs * 0.8 + (this.now() - startedAt) * 0.2;
+          }
+        },
+        { signal: whileWaiting.signal },
+      );
+      return result as T;
+    } finally {
+      cancelled.removeEventListener('abort', giveUp);
+    }
   }
 
-  /** Refuses new jobs and rejects waiting ones; running jobs are left to finish (or be killed). */
+  /** Refuses new jobs and rejects waiting ones; running jobs are left to finish (or be killed by their owner). */
   close(): void {
     this.closed = true;
     this.closing.abort(new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment'));
