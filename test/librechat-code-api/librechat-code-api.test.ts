@@ -365,7 +365,9 @@ describe('LibreChat Code API when the engine is busy', () => {
         body: JSON.stringify({ lang: 'bash', code }),
       });
     const slow = post('sleep 3; echo slept');
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    // The engine counts the job as running once it holds the only slot; each look is a real round trip.
+    let running = 0;
+    while (running === 0) running = (await server.running.engine.health()).queue.running;
     const busy = await post('echo hi');
     expect(busy.status).toBe(429);
     expect(busy.headers.get('retry-after')).toMatch(/^\d+$/);
