@@ -22,8 +22,8 @@ import {
   inspectWriteTarget,
   makeDirsBeneath,
 } from './confined-fs.js';
-import { scanTree, treeBytes } from './file-tree.js';
 import { ancestorsOf, parseRelativePath } from './safe-path.js';
+import { measureBytes } from './usage.js';
 
 export interface UploadLimits {
   readonly maxFileBytes: number;
@@ -129,7 +129,7 @@ export class StagedUpload {
     }
 
     // Check everything before changing anything.
-    let bytesAfter = treeBytes(await scanTree(root));
+    let bytesAfter = await measureBytes(root);
     for (const item of items) {
       const existing = await inspectWriteTarget(root, item.target);
       bytesAfter += item.size - bytesFreedByReplacing(existing);
