@@ -12,12 +12,12 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { errnoOf } from '../errno.js';
 import { CodecellError } from '../errors.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { formatBytes } from './byte-size.js';
 import {
   SANDBOX_FILE_MODE,
-  errnoOf,
   giveToSandbox,
   inspectWriteTarget,
   makeDirsBeneath,

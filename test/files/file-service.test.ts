@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SANDBOX_UID } from '../../src/files/confined-fs.js';
+import { SANDBOX_UID } from '../../src/sandbox-user.js';
 import { measureBytes } from '../../src/files/usage.js';
 import { filesFixture, type FilesFixture } from './helpers.js';
 
