@@ -3,7 +3,9 @@
  * link), images among them to show inline, and the quota. Built on lstat-only scans: nothing the
  * sandbox made is followed.
  */
-import { diffTrees, scanTree, treeBytes, type ScannedTree, type TreeChange } from '../files/file-tree.js';
+import { formatBytes } from '../files/byte-size.js';
+import { diffTrees, scanTree, type ScannedTree, type TreeChange } from '../files/file-tree.js';
+import { measureBytes } from '../files/usage.js';
 import { pngSize } from '../executor/png.js';
 import type { FileChange, ResultImage } from './types.js';
 
@@ -33,11 +35,11 @@ export class FileChangeReporter {
   ): Promise<{ files: FileChange[]; notice: string | null; usedBytes: number }> {
     const after = await scanTree(filesDir);
     const files = this.access.describeChanges(sessionId, diffTrees(before, after));
-    const usedBytes = treeBytes(after);
+    const usedBytes = await measureBytes(filesDir); // the measure the upload check and the watchdog use
     const notices: string[] = [];
     if (usedBytes > this.quotaBytes) {
       notices.push(
-        `The session's files use ${formatMiB(usedBytes)}, over its quota of ${formatMiB(this.quotaBytes)}: ` +
+        `The session's files use ${formatBytes(usedBytes)}, over its quota of ${formatBytes(this.quotaBytes)}: ` +
           'delete files you no longer need; uploads are refused until then.',
       );
     }
@@ -68,8 +70,4 @@ export class FileChangeReporter {
     }
     return { images, omitted };
   }
-}
-
-function formatMiB(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }

@@ -3,16 +3,13 @@
  * quota, so the executor can stop the run instead of finding out afterwards. (One file cannot
  * outgrow the quota: the container's RLIMIT_FSIZE is the quota. Many files can; that is this.)
  *
- * The dir is walked with lstat only, nothing the sandbox made is followed, and every entry counts,
- * whatever its name (file-tree.ts skips names the API cannot address; bytes hidden under such a
- * name would otherwise escape the quota). Sizes are summed like treeBytes: every entry but folders,
- * at its apparent size (a sparse file counts in full), a hard-linked inode once.
+ * Usage is measured as files/usage.ts measures it, the same measure the upload check uses.
  *
  * Work is bounded: each poll looks at no more than `entriesPerPoll` entries and the walk goes on
  * where it stopped at the next poll, so a tree of a million files costs many small polls, never one
  * long one. A pass that spans several polls adds up sizes seen at slightly different moments.
  */
-import { promises as fs, type Dir, type Dirent } from 'node:fs';
+import { measureUsage, UsageWalk } from '../files/usage.js';
 
 export interface QuotaWatchdogOptions {
   /** The directory to watch (a slot's data dir, mounted at /mnt/data). */
@@ -39,13 +36,11 @@ export const DEFAULT_QUOTA_POLL_MS = 250;
 export const DEFAULT_ENTRIES_PER_POLL = 2_000;
 export const DEFAULT_ENTRY_LIMIT = 100_000;
 
-const SLASH = Buffer.from('/');
-
 export class QuotaWatchdog {
   private readonly dir: Buffer;
   private readonly intervalMs: number;
   private readonly entriesPerPoll: number;
-  private walk: TreeWalk | null = null;
+  private walk: UsageWalk | null = null;
   private thresholdBytes: number;
   private thresholdEntries: number;
   private timer: NodeJS.Timeout | null = null;
@@ -76,7 +71,7 @@ export class QuotaWatchdog {
     this.thresholdBytes = Math.max(this.options.limitBytes, startBytes);
     this.thresholdEntries = Math.max(this.thresholdEntries, startEntries);
     this.lastPass = startBytes;
-    this.walk = new TreeWalk(this.dir);
+    this.walk = new UsageWalk(this.dir);
     if (!this.stopped) this.schedule();
     return startBytes;
   }
@@ -163,116 +158,5 @@ export class QuotaWatchdog {
     } catch {
       // The callback's own failure is its caller's to report; the watchdog has done its part.
     }
-  }
-}
-
-/** Bytes under `dir`, counted as the watchdog counts them, in one whole walk. */
-export async function measureBytes(dir: string | Buffer): Promise<number> {
-  return (await measureUsage(dir)).bytes;
-}
-
-/** Bytes and entries under `dir`, in one whole walk. */
-export async function measureUsage(dir: string | Buffer): Promise<{ bytes: number; entries: number }> {
-  const walk = new TreeWalk(Buffer.from(dir));
-  try {
-    for (;;) {
-      const step = await walk.step(Number.MAX_SAFE_INTEGER);
-      if (step.passComplete) return { bytes: step.bytes, entries: step.entries };
-    }
-  } finally {
-    await walk.close();
-  }
-}
-
-/**
- * A depth-first walk that can stop after any entry and go on later. Paths are Buffers, so names
- * that are not UTF-8 are walked (and counted) like any other.
- */
-class TreeWalk {
-  private pending: Buffer[] = [];
-  private current: { path: Buffer; dir: Dir } | null = null;
-  private bytes = 0;
-  private entries = 0;
-  private inodes = new Set<string>();
-
-  constructor(private readonly root: Buffer) {
-    this.restart();
-  }
-
-  restart(): void {
-    void this.closeCurrent();
-    this.pending = [this.root];
-    this.bytes = 0;
-    this.entries = 0;
-    this.inodes = new Set();
-  }
-
-  /** Looks at up to `budget` entries; returns the running sum and whether the pass is done. */
-  async step(budget: number): Promise<{ bytes: number; entries: number; passComplete: boolean }> {
-    let left = budget;
-    while (left > 0) {
-      if (this.current === null) {
-        const next = this.pending.pop();
-        if (next === undefined) return { bytes: this.bytes, entries: this.entries, passComplete: true };
-        const dir = await openDirOrNull(next);
-        if (dir === null) continue;
-        this.current = { path: next, dir };
-      }
-      const { path: dirPath, dir } = this.current;
-      // Opened with encoding 'buffer' (see openDirOrNull): names are Buffers, whatever the typings say.
-      const entry = (await dir.read().catch(() => null)) as unknown as Dirent<Buffer> | null;
-      if (entry === null) {
-        await this.closeCurrent();
-        continue;
-      }
-      left -= 1;
-      this.entries += 1;
-      const entryPath = Buffer.concat([dirPath, SLASH, entry.name]);
-      if (entry.isDirectory()) {
-        this.pending.push(entryPath);
-        continue;
-      }
-      await this.count(entryPath);
-    }
-    return { bytes: this.bytes, entries: this.entries, passComplete: false };
-  }
-
-  async close(): Promise<void> {
-    this.pending = [];
-    await this.closeCurrent();
-  }
-
-  private async count(entryPath: Buffer): Promise<void> {
-    let stats;
-    try {
-      stats = await fs.lstat(entryPath, { bigint: false });
-    } catch {
-      return; // gone since it was listed
-    }
-    if (stats.isDirectory()) {
-      this.pending.push(entryPath); // the file system did not give a type with the name
-      return;
-    }
-    if (stats.isFile() && stats.nlink > 1) {
-      const inode = `${stats.dev}:${stats.ino}`;
-      if (this.inodes.has(inode)) return;
-      this.inodes.add(inode);
-    }
-    this.bytes += stats.size;
-  }
-
-  private async closeCurrent(): Promise<void> {
-    const open = this.current;
-    this.current = null;
-    await open?.dir.close().catch(() => undefined);
-  }
-}
-
-async function openDirOrNull(dirPath: Buffer): Promise<Dir | null> {
-  try {
-    // 'buffer' keeps every name's bytes; the typings only list text encodings.
-    return await fs.opendir(dirPath, { encoding: 'buffer' as BufferEncoding, bufferSize: 64 });
-  } catch {
-    return null; // vanished, or replaced by a non-folder since it was listed
   }
 }

@@ -13,7 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { SANDBOX_UID } from './docker/container-spec.js';
+import { errnoOf } from '../errno.js';
+import { SANDBOX_GID, SANDBOX_UID } from '../sandbox-user.js';
 
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
 
@@ -58,8 +59,8 @@ export class Slot {
       await fs.link(stateFile, path.join(this.inDir, 'state'));
       return true;
     } catch (error) {
-      if (isCode(error, 'ENOENT')) return false;
-      if (!isCode(error, 'EXDEV')) throw error;
+      if (errnoOf(error) === 'ENOENT') return false;
+      if (errnoOf(error) !== 'EXDEV') throw error;
       await fs.copyFile(stateFile, path.join(this.inDir, 'state'));
       return true;
     }
@@ -114,10 +115,6 @@ async function moveEntries(from: string, to: string): Promise<void> {
 }
 
 async function sandboxOwns(dir: string): Promise<void> {
-  if (RUNNING_AS_ROOT) await fs.chown(dir, SANDBOX_UID, SANDBOX_UID);
+  if (RUNNING_AS_ROOT) await fs.chown(dir, SANDBOX_UID, SANDBOX_GID);
   else await fs.chmod(dir, 0o777);
-}
-
-function isCode(error: unknown, code: string): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
 }

@@ -10,12 +10,11 @@
 import { constants, promises as fs, type Stats } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { errnoOf } from '../errno.js';
 import { CodecellError } from '../errors.js';
+import { SANDBOX_GID, SANDBOX_UID } from '../sandbox-user.js';
 import { ancestorsOf } from './safe-path.js';
 
-/** The sandbox user (images/PROTOCOL.md): files the host writes must be its, so code can change them. */
-export const SANDBOX_UID = 10001;
-export const SANDBOX_GID = 10001;
 export const SANDBOX_FILE_MODE = 0o644;
 export const SANDBOX_DIR_MODE = 0o755;
 
@@ -157,8 +156,4 @@ async function lstatOrNull(fullPath: string): Promise<Stats | null> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return null;
     throw error;
   }
-}
-
-export function errnoOf(error: unknown): string | undefined {
-  return error instanceof Error && 'code' in error && typeof error.code === 'string' ? error.code : undefined;
 }

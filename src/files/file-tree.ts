@@ -1,7 +1,8 @@
 /**
  * A snapshot of a session's files, taken with lstat only: code in the sandbox made these entries,
  * so nothing here ever follows a link. The engine scans before and after a run and diffs the two
- * to report which files the run created or changed; the file service sums it for the quota.
+ * to report which files the run created or changed. (What the files take is usage.ts's to measure:
+ * a listing skips names the API cannot address, a quota must not.)
  */
 import { promises as fs, type Dir, type Stats } from 'node:fs';
 import path from 'node:path';
@@ -94,21 +95,6 @@ export function diffTrees(before: ReadonlyMap<string, TreeEntry>, after: Readonl
     if (change !== null) changes.push({ path: entry.path, kind: entry.kind, size: entry.size, change });
   }
   return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
-
-/** Bytes the tree holds: every non-directory entry, each hardlinked inode counted once. */
-export function treeBytes(tree: ReadonlyMap<string, TreeEntry>): number {
-  const countedInodes = new Set<number>();
-  let total = 0;
-  for (const entry of tree.values()) {
-    if (entry.kind === 'dir') continue;
-    if (entry.kind === 'hardlink') {
-      if (countedInodes.has(entry.ino)) continue;
-      countedInodes.add(entry.ino);
-    }
-    total += entry.size;
-  }
-  return total;
 }
 
 function isModified(previous: TreeEntry, current: TreeEntry): boolean {

@@ -7,6 +7,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { errnoOf } from '../errno.js';
 
 export interface SignedTarget {
   readonly sessionId: string;
@@ -86,7 +87,7 @@ export function loadSigningKey(options: { readonly signingKey: string | undefine
     // 'wx' fails when the file exists, so two processes starting together keep one key.
     writeFileSync(keyFile, randomBytes(32).toString('hex'), { flag: 'wx', mode: 0o600 });
   } catch (error) {
-    if (!isErrno(error, 'EEXIST')) throw error;
+    if (errnoOf(error) !== 'EEXIST') throw error;
   }
   const text = readFileSync(keyFile, 'utf8').trim();
   if (!/^[0-9a-f]{64}$/.test(text)) {
@@ -96,8 +97,4 @@ export function loadSigningKey(options: { readonly signingKey: string | undefine
     );
   }
   return Buffer.from(text, 'hex');
-}
-
-function isErrno(error: unknown, code: string): boolean {
-  return error instanceof Error && 'code' in error && error.code === code;
 }

@@ -12,18 +12,18 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { errnoOf } from '../errno.js';
 import { CodecellError } from '../errors.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { formatBytes } from './byte-size.js';
 import {
   SANDBOX_FILE_MODE,
-  errnoOf,
   giveToSandbox,
   inspectWriteTarget,
   makeDirsBeneath,
 } from './confined-fs.js';
-import { scanTree, treeBytes } from './file-tree.js';
 import { ancestorsOf, parseRelativePath } from './safe-path.js';
+import { measureBytes } from './usage.js';
 
 export interface UploadLimits {
   readonly maxFileBytes: number;
@@ -129,7 +129,7 @@ export class StagedUpload {
     }
 
     // Check everything before changing anything.
-    let bytesAfter = treeBytes(await scanTree(root));
+    let bytesAfter = await measureBytes(root);
     for (const item of items) {
       const existing = await inspectWriteTarget(root, item.target);
       bytesAfter += item.size - bytesFreedByReplacing(existing);

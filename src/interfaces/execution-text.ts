@@ -3,6 +3,7 @@
  * appear, in the order a reader needs them: where it ran and how it ended, what it printed, what
  * it returned, what went wrong, what changed on disk, and what the next call will not have.
  */
+import { formatBytes } from '../files/byte-size.js';
 import type { CapturedText, ExecutionError, ExecutionResult, FileChange } from '../engine/types.js';
 
 const STATUS_WORDS: Record<ExecutionResult['status'], string> = {
@@ -12,18 +13,6 @@ const STATUS_WORDS: Record<ExecutionResult['status'], string> = {
   oom: 'out of memory',
   killed: 'killed',
 };
-
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  const units = ['KB', 'MB', 'GB'];
-  let value = bytes / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
-}
 
 function capturedSection(title: string, captured: CapturedText): string | null {
   if (captured.text.length === 0 && captured.truncatedChars === 0) return null;

@@ -205,7 +205,7 @@ describe('Streamable HTTP session handling', () => {
     expect(JSON.stringify(await response.json())).toContain('initialize');
   });
 
-  it('refuses bodies over 16 MB with 413 and a JSON-RPC error', async () => {
+  it('refuses bodies over 16 MiB with 413 and a JSON-RPC error', async () => {
     const sessionId = await rawInitialize();
     const response = await fetch(`${server.url}/mcp`, {
       method: 'POST',
@@ -213,7 +213,7 @@ describe('Streamable HTTP session handling', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'x', arguments: { code: 'x'.repeat(17 * 1024 * 1024) } } }),
     });
     expect(response.status).toBe(413);
-    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringContaining('16MB') } });
+    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringContaining('16 MiB') } });
   });
 });
 

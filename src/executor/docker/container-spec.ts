@@ -18,8 +18,8 @@ import type { ContainerCreateOptions, HostConfig } from 'dockerode';
 import type { Settings } from '../../config/settings.js';
 import type { PoolKey } from './pool-key.js';
 import { imageFor, preloadFor } from './pool-key.js';
+import { SANDBOX_GID, SANDBOX_UID } from '../../sandbox-user.js';
 
-export const SANDBOX_UID = 10001;
 export const CONTAINER_LABEL = 'codecell';
 export const INSTANCE_LABEL = 'codecell.instance';
 export const POOL_LABEL = 'codecell.pool';
@@ -213,7 +213,7 @@ export function containerSpec(
   return {
     Image: imageFor(settings, pool),
     Env: sandboxEnv(pool),
-    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    User: `${SANDBOX_UID}:${SANDBOX_GID}`,
     WorkingDir: '/mnt/data',
     Labels: { [CONTAINER_LABEL]: 'true', [INSTANCE_LABEL]: instanceId, [POOL_LABEL]: pool },
     AttachStdin: true,
@@ -251,7 +251,7 @@ export function probeContainerSpec(
     Entrypoint: command.slice(0, 1),
     Cmd: command.slice(1),
     Env: ['HOME=/tmp', 'LANG=C.UTF-8'],
-    User: `${SANDBOX_UID}:${SANDBOX_UID}`,
+    User: `${SANDBOX_UID}:${SANDBOX_GID}`,
     Labels: { [CONTAINER_LABEL]: 'true', [INSTANCE_LABEL]: instanceId },
     AttachStdout: true,
     AttachStderr: true,

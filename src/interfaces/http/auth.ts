@@ -9,7 +9,14 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { principalFor, USER_ID_PATTERN, type Principal } from '../../sessions/principal.js';
 
-const principals = new WeakMap<Request, Principal>();
+/** What apiKeyAuth found, per request: the key is matched once, here, and read by later routes. */
+interface Authentication {
+  /** The configured key the request presented; null on a server without keys. */
+  readonly key: string | null;
+  readonly principal: Principal;
+}
+
+const authentications = new WeakMap<Request, Authentication>();
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
@@ -19,7 +26,7 @@ function digest(value: string): Buffer {
  * Finds the configured key equal to `candidate` in time that does not depend on where the strings
  * differ: both sides are hashed to 32 bytes, and every key is compared even after a match.
  */
-export function matchApiKey(candidate: string, keyDigests: readonly Buffer[], keys: readonly string[]): string | null {
+function matchApiKey(candidate: string, keyDigests: readonly Buffer[], keys: readonly string[]): string | null {
   const candidateDigest = digest(candidate);
   let matched: string | null = null;
   keyDigests.forEach((keyDigest, index) => {
@@ -29,7 +36,7 @@ export function matchApiKey(candidate: string, keyDigests: readonly Buffer[], ke
 }
 
 /** Every key the request offers: Bearer, Basic (key as user name, as in http://KEY@host/v1), X-API-Key. */
-export function offeredKeys(req: Request): string[] {
+function offeredKeys(req: Request): string[] {
   const offered: string[] = [];
   const authorization = req.get('authorization');
   if (authorization !== undefined) {
@@ -59,7 +66,7 @@ function rejectUnauthorized(res: Response, offeredAny: boolean): void {
 }
 
 /**
- * Authenticates the request and records its principal for principalOf(). Answers 401 for a
+ * Authenticates the request and records its key and principal for apiKeyOf() and principalOf(). Answers 401 for a
  * missing or wrong key and 400 for an X-User-Id that is not 1–200 printable ASCII characters.
  */
 export function apiKeyAuth(apiKeys: readonly string[]): RequestHandler {
@@ -83,14 +90,23 @@ export function apiKeyAuth(apiKeys: readonly string[]): RequestHandler {
       });
       return;
     }
-    principals.set(req, principalFor(key, userId));
+    authentications.set(req, { key, principal: principalFor(key, userId) });
     next();
   };
 }
 
+function authenticationOf(req: Request): Authentication {
+  const authentication = authentications.get(req);
+  if (!authentication) throw new Error(`no principal for ${req.method} ${req.path}: route is not behind apiKeyAuth`);
+  return authentication;
+}
+
 /** The principal apiKeyAuth() recorded. Throws for a route mounted before it: that is a wiring bug. */
 export function principalOf(req: Request): Principal {
-  const principal = principals.get(req);
-  if (!principal) throw new Error(`no principal for ${req.method} ${req.path}: route is not behind apiKeyAuth`);
-  return principal;
+  return authenticationOf(req).principal;
+}
+
+/** The API key apiKeyAuth() matched (null on a server without keys). Throws like principalOf(). */
+export function apiKeyOf(req: Request): string | null {
+  return authenticationOf(req).key;
 }

@@ -6,7 +6,6 @@
  *   → 404 / error body
  */
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
-import { z } from 'zod';
 import type { Settings } from '../../config/settings.js';
 import type { EngineApi } from '../../engine/types.js';
 import type { FileService } from '../../files/file-service.js';
@@ -24,6 +23,7 @@ import { httpMetrics } from './http-metrics.js';
 import { hostValidation } from './listen-policy.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
 import { requestContext, requestLogger } from './request-context.js';
+import { bodyTooLargeMessage, requestErrorKind, type BodyLimit } from './request-errors.js';
 
 /** Streamable HTTP paths: ours, and the recipe's Gradio path so old configs only change host. */
 export const STREAMABLE_HTTP_PATHS = ['/mcp', '/gradio_api/mcp'] as const;
@@ -35,10 +35,11 @@ export const SSE_ENDPOINTS: readonly SseEndpoint[] = [
 ];
 
 /**
- * Big enough that a 1 MB code argument (several MB once JSON-escaped) reaches the tool, whose own
- * limit then answers with a clear message; small enough that a runaway client cannot fill memory.
+ * Big enough that a 1,000,000-character code argument (several MiB once JSON-escaped) reaches the
+ * tool, whose own limit then answers with a clear message; small enough that a runaway client
+ * cannot fill memory.
  */
-export const MCP_BODY_LIMIT = '16mb';
+export const MCP_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 const ROUTE_PREFIXES = [
   ...STREAMABLE_HTTP_PATHS,
@@ -66,26 +67,29 @@ export function publicPathPrefix(publicUrl: string | undefined): string {
   return new URL(publicUrl).pathname.replace(/\/+$/, '');
 }
 
-const BodyParserErrorSchema = z.object({ status: z.number().int(), type: z.string() });
+const MCP_BODY_LIMIT: BodyLimit = {
+  bytes: MCP_BODY_LIMIT_BYTES,
+  hint: 'keep code under 1,000,000 characters and put large data in files',
+};
 
+/** Last in line: JSON-RPC answers, since what reaches it is mostly MCP traffic. */
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
     if (res.headersSent) {
       next(error);
       return;
     }
-    const bodyError = BodyParserErrorSchema.safeParse(error);
-    if (bodyError.success && bodyError.data.type === 'entity.too.large') {
-      sendJsonRpcError(
-        res,
-        413,
-        -32600,
-        `request body is larger than ${MCP_BODY_LIMIT.toUpperCase()}: keep code under 1,000,000 characters and put large data in files`,
-      );
+    const kind = requestErrorKind(error);
+    if (kind === 'body-too-large') {
+      sendJsonRpcError(res, 413, -32600, bodyTooLargeMessage(MCP_BODY_LIMIT));
       return;
     }
-    if (bodyError.success && bodyError.data.type === 'entity.parse.failed') {
+    if (kind === 'body-not-json') {
       sendJsonRpcError(res, 400, -32700, 'Parse error: the request body is not valid JSON');
+      return;
+    }
+    if (kind === 'malformed') {
+      sendJsonRpcError(res, 400, -32600, 'Invalid Request: the request is malformed (a bad %-escape in the URL, or a body that cannot be read)');
       return;
     }
     requestLogger(req, logger).error({ err: error }, 'request failed');
@@ -110,7 +114,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(apiKeyAuth(settings.apiKeys));
   app.use(createMetricsRouter(metrics));
   app.use('/v1', createFilesRouter({ files, principalOf, logger }));
-  app.use('/v1', createLibreChatCodeApiRouter({ engine, files, apiKeys: settings.apiKeys, logger })); // LibreChat's Code API
+  app.use('/v1', createLibreChatCodeApiRouter({ engine, files, logger })); // LibreChat's Code API
 
   const routeDeps: McpRouteDeps = {
     registry,
@@ -119,7 +123,7 @@ export function createApp(deps: AppDeps): Express {
     keepAliveMs: deps.keepAliveMs,
     logger,
   };
-  const jsonBody = express.json({ limit: MCP_BODY_LIMIT });
+  const jsonBody = express.json({ limit: MCP_BODY_LIMIT_BYTES });
   app.use([...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.messagesPath)], jsonBody);
   app.use(createStreamableHttpRouter(STREAMABLE_HTTP_PATHS, routeDeps));
   app.use(createSseRouter(SSE_ENDPOINTS, publicPathPrefix(settings.publicUrl), routeDeps));

@@ -5,10 +5,10 @@
  */
 import type { Settings } from '../../config/settings.js';
 import { MAX_CODE_CHARS } from '../../engine/engine.js';
+import { formatBytes } from '../../files/byte-size.js';
 
 export function serverInstructions(settings: Settings): string {
   const { limits, sessions } = settings;
-  const mb = 1024 * 1024;
   return [
     'Codecell runs code in isolated sandboxes: Python 3, JavaScript and TypeScript (Node.js), and bash.',
     '',
@@ -33,9 +33,9 @@ export function serverInstructions(settings: Settings): string {
     '',
     'Limits:',
     `- No network access. ${limits.timeoutMs / 1000} s per call (the timeout parameter can only lower it), ` +
-      `${Math.round(limits.memoryBytes / mb)} MB memory, ${limits.maxOutputChars} characters of stdout and of stderr ` +
+      `${formatBytes(limits.memoryBytes)} memory, ${limits.maxOutputChars} characters of stdout and of stderr ` +
       `(the middle of longer output is cut), ${limits.maxImagesPerRun} images per call, ` +
-      `${Math.round(limits.maxFileBytes / mb)} MB per file, ${Math.round(limits.sessionQuotaBytes / mb)} MB per session.`,
+      `${formatBytes(limits.maxFileBytes)} per file, ${formatBytes(limits.sessionQuotaBytes)} per session.`,
     `- Sessions and their files are deleted after ${Math.round(sessions.ttlMs / 60_000)} minutes without use.`,
     `- Code is limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters per call; put large data in files.`,
   ].join('\n');

@@ -3,12 +3,11 @@
  * poll is bounded. Most tests step it with poll() (the timer is parked an hour away), so nothing
  * depends on how fast the machine is; one test lets the real timer find a breach.
  */
-import { mkdir, mkdtemp, rm, symlink, link, truncate, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { measureBytes, QuotaWatchdog, type QuotaWatchdogOptions } from '../../../src/executor/quota-watchdog.js';
-import { scanTree, treeBytes } from '../../../src/files/file-tree.js';
+import { QuotaWatchdog, type QuotaWatchdogOptions } from '../../../src/executor/quota-watchdog.js';
 
 const KiB = 1024;
 const PARKED = 60 * 60 * 1000; // a poll interval no test waits for: tests step with poll()
@@ -54,54 +53,6 @@ async function writeFiles(dir: string, count: number, bytes: number, prefix = 'f
     await writeFile(path.join(dir, `${prefix}${index}.bin`), Buffer.alloc(bytes, index % 256));
   }
 }
-
-describe('measureBytes', () => {
-  it('sums files at every depth and leaves folders out', async () => {
-    const dir = await tempDir();
-    await mkdir(path.join(dir, 'a', 'b', 'c'), { recursive: true });
-    await writeFile(path.join(dir, 'top.txt'), Buffer.alloc(100));
-    await writeFile(path.join(dir, 'a', 'mid.txt'), Buffer.alloc(2 * KiB));
-    await writeFile(path.join(dir, 'a', 'b', 'c', 'deep.txt'), Buffer.alloc(3 * KiB));
-    expect(await measureBytes(dir)).toBe(100 + 5 * KiB);
-  });
-
-  it('agrees with treeBytes(scanTree()) on ordinary names, links included', async () => {
-    const dir = await tempDir();
-    await mkdir(path.join(dir, 'sub'));
-    await writeFile(path.join(dir, 'one.csv'), 'a,b\n1,2\n');
-    await writeFile(path.join(dir, 'sub', 'two.bin'), Buffer.alloc(5000));
-    await link(path.join(dir, 'sub', 'two.bin'), path.join(dir, 'twin.bin'));
-    await symlink('/etc/shadow', path.join(dir, 'shadow-link'));
-    await truncate(path.join(dir, 'one.csv'), 64 * KiB); // sparse: counted at its apparent size, as treeBytes does
-    expect(await measureBytes(dir)).toBe(treeBytes(await scanTree(dir)));
-  });
-
-  it('counts a hard-linked file once, and a symlink as its own few bytes, never its target', async () => {
-    const outside = await tempDir();
-    await writeFile(path.join(outside, 'big.bin'), Buffer.alloc(256 * KiB));
-    const dir = await tempDir();
-    await writeFile(path.join(dir, 'data.bin'), Buffer.alloc(10 * KiB));
-    await link(path.join(dir, 'data.bin'), path.join(dir, 'data-twin.bin'));
-    await symlink(outside, path.join(dir, 'to-outside')); // a folder link: must not be walked
-    await symlink('to-outside', path.join(dir, 'loop')); // and links to links do not loop
-    expect(await measureBytes(dir)).toBe(10 * KiB + Buffer.byteLength(outside) + Buffer.byteLength('to-outside'));
-  });
-
-  it('counts entries whose names are not UTF-8, which file listings skip', async () => {
-    const dir = await tempDir();
-    const badFolder = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0x68, 0xff, 0xfe])]);
-    await mkdir(badFolder);
-    await writeFile(Buffer.concat([badFolder, Buffer.from('/hidden.bin')]), Buffer.alloc(40 * KiB));
-    await writeFile(path.join(dir, 'ctrl\u0001name'), Buffer.alloc(KiB));
-    expect(treeBytes(await scanTree(dir))).toBe(0); // what the listing sees
-    expect(await measureBytes(dir)).toBe(41 * KiB); // what the disk holds
-  });
-
-  it('is 0 for a folder that does not exist', async () => {
-    const dir = await tempDir();
-    expect(await measureBytes(path.join(dir, 'missing'))).toBe(0);
-  });
-});
 
 describe('QuotaWatchdog', () => {
   it('starts from what the folder holds and stays quiet below the quota', async () => {

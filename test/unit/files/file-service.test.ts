@@ -5,7 +5,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SANDBOX_UID } from '../../../src/files/confined-fs.js';
+import { SANDBOX_UID } from '../../../src/sandbox-user.js';
+import { measureBytes } from '../../../src/files/usage.js';
 import { filesFixture, type FilesFixture } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -139,7 +140,7 @@ describe('limits', () => {
     expect((await readdir(dir)).sort()).toEqual(['one.bin', 'two.bin']);
     // Replacing one.bin with something bigger fits: its old bytes are freed.
     await fx.files.write(fx.alice, id, 'one.bin', Buffer.alloc(1000 * 1024));
-    expect(await fx.files.usageBytes(id)).toBe(1900 * 1024);
+    expect(await measureBytes(dir)).toBe(1900 * 1024);
   });
 
   it('counts files the sandbox wrote against the quota', async () => {

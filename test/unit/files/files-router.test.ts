@@ -6,6 +6,7 @@ import { connect as connectTcp, type AddressInfo } from 'node:net';
 import path from 'node:path';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
+import { parse as parseContentDisposition } from 'content-disposition';
 import { createFilesRouter, createSignedDownloadRouter } from '../../../src/interfaces/http/files-router.js';
 import { filesFixture, multipartBody, type FilesFixture, type MultipartPart } from './helpers.js';
 
@@ -104,7 +105,7 @@ describe('upload, list, download, delete', () => {
     expect(Buffer.from(await download.arrayBuffer())).toEqual(Buffer.from([0, 1, 2, 255]));
     expect(download.headers.get('content-type')).toBe('application/octet-stream');
     expect(download.headers.get('content-length')).toBe('4');
-    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="b.bin"; filename*=UTF-8''b.bin`);
+    expect(download.headers.get('content-disposition')).toBe('attachment; filename=b.bin');
     expect(download.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
@@ -118,9 +119,9 @@ describe('upload, list, download, delete', () => {
     const download = await h.get(fileUrl(id, name));
     expect(download.status).toBe(200);
     expect(await download.text()).toBe('unicode ✓');
-    expect(download.headers.get('content-disposition')).toBe(
-      `attachment; filename="r_sum_ _ __.txt"; filename*=UTF-8''${encodeURIComponent('résumé ☃ 日本.txt')}`,
-    );
+    const disposition = String(download.headers.get('content-disposition'));
+    expect(disposition).toMatch(/^attachment; [\x20-\x7e]+$/); // the header itself is plain ASCII
+    expect(parseContentDisposition(disposition).parameters.filename).toBe('résumé ☃ 日本.txt');
   });
 
   it('uses the caller\'s default session for the word "default"', async () => {
@@ -325,7 +326,7 @@ describe('signed download links', () => {
     expect(await ok.text()).toBe('%PDF-1.7 fake');
     expect(ok.headers.get('content-type')).toBe('application/pdf');
     expect(ok.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(ok.headers.get('content-disposition')).toContain(`filename*=UTF-8''report.pdf`);
+    expect(ok.headers.get('content-disposition')).toBe('attachment; filename=report.pdf');
 
     // The same signature on a payload naming another file.
     const token = url.pathname.split('/').pop() ?? '';

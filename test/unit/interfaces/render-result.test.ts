@@ -70,7 +70,7 @@ describe('renderExecutionResult', () => {
     expect(text).toContain('[stderr]\nwarning: x');
     expect(text).toContain('[value]\n42');
     expect(text).toContain('[notice]\nState from before was kept.');
-    expect(text).toContain('- created /mnt/data/out/data.csv (2.0 KB, text/csv) — download: https://cc.example/v1/files/signed/abc');
+    expect(text).toContain('- created /mnt/data/out/data.csv (2 KiB, text/csv) — download: https://cc.example/v1/files/signed/abc');
     expect(text).toContain('- created /mnt/data/link (symlink; links are not served)');
     expect(text).toContain('- gen (generator): generators cannot be saved');
     expect(text).toContain('2 images attached. 3 more were left out');

@@ -21,7 +21,6 @@ import {
   checkedIdentity,
   sharedIdentity,
   type Caller,
-  type KeyMatcher,
   type SessionAccess,
   type SessionDirectory,
 } from './identity.js';
@@ -30,7 +29,6 @@ import { encodeSessionId, fileIdFor, findFileById } from './ids.js';
 export interface ExecDeps {
   readonly engine: EngineApi;
   readonly files: FileService;
-  readonly keys: KeyMatcher;
   readonly directory: SessionDirectory;
   readonly logger?: Logger | undefined;
 }
@@ -335,7 +333,7 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   }
   const code = withArgs(language, body.code, body.args ?? []);
   const timeoutMs = timeoutOf(body);
-  const caller = callerOf(req, deps.keys, { bodyUserId: body.user_id ?? undefined });
+  const caller = callerOf(req, { bodyUserId: body.user_id ?? undefined });
   const run = await execSession(deps, caller, body);
   const inputNotes = await stageInputs(deps, caller, run, body.files ?? []);
 

@@ -4,8 +4,7 @@
  * 429 `{error: "rate_limited", retry_after_seconds}`, which LibreChat turns into "retry after N s".
  * A program that fails is not a failure here: /exec answers 200 with its stderr.
  */
-import type { ErrorRequestHandler, Request, RequestHandler, Response } from 'express';
-import { z } from 'zod';
+import type { Request, Response } from 'express';
 import { sendJsonError } from '../json-error.js';
 import type { Logger } from '../../../logger.js';
 
@@ -22,40 +21,4 @@ export function sendApiError(req: Request, res: Response, error: unknown, logger
       return { status: 429, body: { error: 'rate_limited', retry_after_seconds: retryAfter, message: known.message } };
     },
   });
-}
-
-/** Runs a route body and turns whatever it throws into the JSON error answer. */
-export function guarded(logger: Logger | undefined, body: (req: Request, res: Response) => Promise<void>): RequestHandler {
-  return async (req, res) => {
-    try {
-      await body(req, res);
-    } catch (error) {
-      sendApiError(req, res, error, logger);
-    }
-  };
-}
-
-const BodyParserErrorSchema = z.object({ status: z.number().int(), type: z.string().optional() });
-
-/**
- * Errors raised before a route runs: a JSON body that does not parse or is too large, or a URL
- * with a bad %-escape. Answered in the same JSON shape; anything else goes on to the app.
- */
-export function requestErrorHandler(bodyLimitText: string): ErrorRequestHandler {
-  return (error: unknown, _req, res, next) => {
-    const parsed = BodyParserErrorSchema.safeParse(error);
-    if (!parsed.success || parsed.data.status < 400 || parsed.data.status >= 500 || res.headersSent) {
-      next(error);
-      return;
-    }
-    if (parsed.data.type === 'entity.too.large') {
-      res.status(413).json({ error: 'FILE_TOO_LARGE', message: `the request body is larger than ${bodyLimitText}; put large data in files (POST /upload)` });
-      return;
-    }
-    if (parsed.data.type === 'entity.parse.failed') {
-      res.status(400).json({ error: 'INVALID_INPUT', message: 'the request body is not valid JSON' });
-      return;
-    }
-    res.status(400).json({ error: 'INVALID_INPUT', message: 'the request is malformed (a bad %-escape in the URL, or a body that cannot be read)' });
-  };
 }

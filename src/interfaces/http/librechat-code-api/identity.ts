@@ -2,8 +2,8 @@
  * Who a LibreChat Code API request acts for, and which sessions it may use.
  *
  * The key is checked by apiKeyAuth (the same keys, Bearer, Basic and X-API-Key as the rest of
- * /v1); here it is found again so that the principal can be built from the key and a user id that
- * LibreChat sends in places apiKeyAuth does not look: the `User-Id` header (uploads), `user_id`
+ * /v1), which records the key it matched; here the principal is built from that key and a user id
+ * that LibreChat sends in places apiKeyAuth does not look: the `User-Id` header (uploads), `user_id`
  * in the /exec body, and `?kind=user&id=` on downloads. X-User-Id, when present, always wins.
  *
  * Files that belong to an agent or a skill rather than a user (`kind=agent|skill` with `id`) live
@@ -23,7 +23,7 @@ import type { Request } from 'express';
 import { CodecellError } from '../../../errors.js';
 import type { EngineApi } from '../../../engine/types.js';
 import { principalFor, USER_ID_PATTERN, type Principal } from '../../../sessions/principal.js';
-import { matchApiKey, offeredKeys } from '../auth.js';
+import { apiKeyOf } from '../auth.js';
 import { decodeSessionId } from './ids.js';
 
 export const RESOURCE_KINDS = ['user', 'agent', 'skill'] as const;
@@ -46,24 +46,6 @@ export interface Caller {
   /** True when `identity` is an agent or a skill: its sessions are shared by everyone under the key. */
   readonly shared: boolean;
   readonly principal: Principal;
-}
-
-/** Finds the key apiKeyAuth accepted, again: apiKeyAuth records only the principal. */
-export class KeyMatcher {
-  private readonly digests: Buffer[];
-
-  constructor(private readonly apiKeys: readonly string[]) {
-    this.digests = apiKeys.map((key) => createHash('sha256').update(key, 'utf8').digest());
-  }
-
-  keyOf(req: Request): string | null {
-    if (this.apiKeys.length === 0) return null;
-    let key: string | null = null;
-    for (const candidate of offeredKeys(req)) key ??= matchApiKey(candidate, this.digests, this.apiKeys);
-    // apiKeyAuth runs first and answers 401 without a valid key: reaching here without one is a wiring bug.
-    if (key === null) throw new Error('LibreChat Code API route reached without a valid API key');
-    return key;
-  }
 }
 
 function keyTagOf(key: string | null): string {
@@ -102,8 +84,8 @@ export interface IdentitySources {
  * The caller: a shared resource named by kind agent/skill first, then X-User-Id, the User-Id
  * header, `id` with kind=user, and `user_id` from the body. Malformed values are INVALID_INPUT.
  */
-export function callerOf(req: Request, keys: KeyMatcher, sources: IdentitySources = {}): Caller {
-  const key = keys.keyOf(req);
+export function callerOf(req: Request, sources: IdentitySources = {}): Caller {
+  const key = apiKeyOf(req);
   const shared = sharedIdentity(sources.resource);
   if (shared !== null) return makeCaller(key, shared, true);
   const candidates: Array<[string | undefined, string]> = [

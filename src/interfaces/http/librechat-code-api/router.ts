@@ -1,6 +1,6 @@
 /**
  * LibreChat's "Code API" (what LIBRECHAT_CODE_BASEURL points at), served by Codecell under /v1,
- * behind the same API keys as the rest of /v1. The routes, relative to the base URL:
+ * behind the same API keys as the rest of /v1 (mount it after apiKeyAuth). The routes, relative to the base URL:
  *
  *   POST   /exec                                   run code (exec.ts)
  *   POST   /upload, /upload/batch                  files in (uploads.ts)
@@ -13,31 +13,30 @@
  * those use the segment "files" under a session, these "objects". Ids: see ids.ts. Who may use
  * which session: see identity.ts. Documentation: docs/librechat-code-api.md.
  */
-import { pipeline } from 'node:stream/promises';
 import express, { type Request, type Response } from 'express';
 import { CodecellError } from '../../../errors.js';
 import type { EngineApi } from '../../../engine/types.js';
 import type { FileEntry, FileService } from '../../../files/file-service.js';
 import type { Logger } from '../../../logger.js';
-import { attachmentDisposition } from '../files-router.js';
 import { handleExec } from './exec.js';
-import { guarded, requestErrorHandler } from './http-errors.js';
-import { accessSession, callerOf, KeyMatcher, SessionDirectory, type SessionAccess } from './identity.js';
+import { guardedBy } from '../guarded.js';
+import { restRequestErrorHandler } from '../request-errors.js';
+import { sendFile } from '../send-file.js';
+import { sendApiError } from './http-errors.js';
+import { accessSession, callerOf, SessionDirectory, type SessionAccess } from './identity.js';
 import { encodeSessionId, fileIdFor, findFileById } from './ids.js';
 import { handleBatchUpload, handleUpload } from './uploads.js';
 
 export interface LibreChatCodeApiDeps {
   readonly engine: EngineApi;
   readonly files: FileService;
-  /** The server's API keys (settings.apiKeys): the same ones apiKeyAuth checked. */
-  readonly apiKeys: readonly string[];
   readonly logger?: Logger | undefined;
   /** Shared between routers in tests; one per app otherwise. */
   readonly directory?: SessionDirectory | undefined;
 }
 
 /** Room for a 1,000,000-character program once JSON-escaped, plus inline files. */
-export const EXEC_BODY_LIMIT = '16mb';
+export const EXEC_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
 
 function queryText(req: Request, name: string): string | undefined {
   const value: unknown = req.query[name];
@@ -50,14 +49,14 @@ function param(req: Request, name: string): string {
 
 export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): express.Router {
   const { engine, files, logger } = deps;
-  const keys = new KeyMatcher(deps.apiKeys);
   const directory = deps.directory ?? new SessionDirectory();
-  const shared = { engine, files, keys, directory, logger };
+  const shared = { engine, files, directory, logger };
   const router = express.Router();
+  const guarded = guardedBy((req, res, error) => sendApiError(req, res, error, logger));
 
   /** The session named in the URL, for the caller the headers and `?kind=&id=` name. */
   const sessionOf = (req: Request): Promise<SessionAccess> => {
-    const caller = callerOf(req, keys, {
+    const caller = callerOf(req, {
       resource: { kind: queryText(req, 'kind'), id: queryText(req, 'id'), version: queryText(req, 'version') },
     });
     return accessSession(engine, directory, caller, param(req, 'session_id'));
@@ -75,35 +74,21 @@ export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): expres
     return { access, file };
   };
 
-  router.post('/exec', express.json({ limit: EXEC_BODY_LIMIT }), guarded(logger, (req, res) => handleExec(shared, req, res)));
-  router.post('/upload', guarded(logger, (req, res) => handleUpload(shared, req, res)));
-  router.post('/upload/batch', guarded(logger, (req, res) => handleBatchUpload(shared, req, res)));
+  router.post('/exec', express.json({ limit: EXEC_BODY_LIMIT_BYTES }), guarded((req, res) => handleExec(shared, req, res)));
+  router.post('/upload', guarded((req, res) => handleUpload(shared, req, res)));
+  router.post('/upload/batch', guarded((req, res) => handleBatchUpload(shared, req, res)));
 
   router.get(
     '/download/:session_id/:fileId',
-    guarded(logger, async (req, res) => {
+    guarded(async (req, res) => {
       const { access, file } = await fileOf(req);
-      const opened = await files.openRead(access.principal, access.sessionId, file.path);
-      res.status(200);
-      res.setHeader('Content-Type', opened.mimeType);
-      res.setHeader('Content-Length', String(opened.size));
-      res.setHeader('Content-Disposition', attachmentDisposition(opened.fileName));
-      // Content made by untrusted code: never let a browser sniff it into HTML or run it on our origin.
-      res.setHeader('X-Content-Type-Options', 'nosniff');
-      res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-      res.setHeader('Cache-Control', 'private, no-store');
-      if (req.method === 'HEAD') {
-        opened.stream.destroy();
-        res.end();
-        return;
-      }
-      await pipeline(opened.stream, res);
+      await sendFile(req, res, await files.openRead(access.principal, access.sessionId, file.path));
     }),
   );
 
   router.get(
     '/files/:session_id',
-    guarded(logger, async (req, res) => {
+    guarded(async (req, res) => {
       const access = await sessionOf(req);
       const full = queryText(req, 'detail') === 'full';
       const sessionId = encodeSessionId(access.sessionId);
@@ -123,7 +108,7 @@ export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): expres
 
   router.get(
     '/sessions/:session_id/objects/:fileId',
-    guarded(logger, async (req, res) => {
+    guarded(async (req, res) => {
       const { access, file } = await fileOf(req);
       const sessionId = encodeSessionId(access.sessionId);
       res.json({
@@ -138,7 +123,7 @@ export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): expres
     }),
   );
 
-  const remove = guarded(logger, async (req: Request, res: Response) => {
+  const remove = guarded(async (req: Request, res: Response) => {
     const { access, file } = await fileOf(req);
     await files.remove(access.principal, access.sessionId, file.path);
     res.status(200).json({ message: 'success', fileId: fileIdFor(file.path) });
@@ -146,6 +131,6 @@ export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): expres
   router.delete('/files/:session_id/:fileId', remove);
   router.delete('/sessions/:session_id/objects/:fileId', remove);
 
-  router.use(requestErrorHandler(EXEC_BODY_LIMIT.toUpperCase()));
+  router.use(restRequestErrorHandler({ bytes: EXEC_BODY_LIMIT_BYTES, hint: 'put large data in files (POST /upload)' }));
   return router;
 }

@@ -9,8 +9,7 @@
  * /upload is all-or-nothing (413 when a file is over CODECELL_MAX_FILE_MB); /upload/batch stores
  * what it can and reports each file.
  */
-import { PassThrough, type Readable } from 'node:stream';
-import busboy from 'busboy';
+import type { Readable } from 'node:stream';
 import type { Request, Response } from 'express';
 import { CodecellError } from '../../../errors.js';
 import type { EngineApi } from '../../../engine/types.js';
@@ -18,20 +17,18 @@ import type { FileService } from '../../../files/file-service.js';
 import { parseRelativePath } from '../../../files/safe-path.js';
 import type { StagedUpload } from '../../../files/staged-upload.js';
 import type { Logger } from '../../../logger.js';
-import { callerOf, type Caller, type KeyMatcher, type SessionDirectory } from './identity.js';
+import { receiveMultipart, type MultipartLimits } from '../multipart.js';
+import { callerOf, type Caller, type SessionDirectory } from './identity.js';
 import { encodeSessionId, fileIdFor } from './ids.js';
 
 export interface UploadDeps {
   readonly engine: EngineApi;
   readonly files: FileService;
-  readonly keys: KeyMatcher;
   readonly directory: SessionDirectory;
   readonly logger?: Logger | undefined;
 }
 
-const MAX_FILES_PER_UPLOAD = 100;
-const MAX_FIELDS_PER_UPLOAD = 50;
-const MAX_FIELD_BYTES = 1024;
+const UPLOAD_LIMITS: Omit<MultipartLimits, 'maxFileBytes'> = { maxFiles: 100, maxFields: 50, maxFieldBytes: 1024 };
 const IDENTITY_FIELDS = new Set(['entity_id', 'kind', 'id', 'version']);
 
 interface UploadSession {
@@ -40,106 +37,42 @@ interface UploadSession {
 }
 
 interface PartHandlers {
-  /** Called once, before the first file, with the fields seen so far. */
+  /** Called once, before the first file, with the fields sent before it. */
   open(fields: ReadonlyMap<string, string>): Promise<UploadSession>;
   /** Stores one file. A rejection is the file's failure; the handler decides whether it ends the upload. */
   file(session: UploadSession, filename: string, content: Readable): Promise<void>;
 }
 
 /**
- * Reads a multipart body one file at a time. Resolves with the upload session (null when there
- * was no file) once the whole body is read; rejects with the first error that `handlers` or the
- * body raise, after reading the rest of the body, so that the client gets the answer.
+ * Reads a multipart body one file at a time into the session `handlers.open` makes for the first
+ * file. Resolves with that session (null when there was no file) once the whole body is read.
  */
-function receiveParts(req: Request, maxFileBytes: number, handlers: PartHandlers): Promise<UploadSession | null> {
-  return new Promise<UploadSession | null>((resolve, reject) => {
-    let parser: busboy.Busboy;
-    try {
-      if (!/^multipart\/form-data\b/i.test(req.get('content-type') ?? '')) throw new Error('not multipart');
-      parser = busboy({
-        headers: req.headers,
-        preservePath: true,
-        defParamCharset: 'utf8',
-        limits: { fileSize: maxFileBytes + 1, files: MAX_FILES_PER_UPLOAD, fields: MAX_FIELDS_PER_UPLOAD, fieldSize: MAX_FIELD_BYTES },
-      });
-    } catch {
-      reject(new CodecellError('INVALID_INPUT', 'send the file as multipart/form-data in a field named "file"'));
-      return;
-    }
-    const fields = new Map<string, string>();
-    let session: Promise<UploadSession> | null = null;
-    let chain: Promise<void> = Promise.resolve();
-    let firstError: unknown;
-    const fail = (error: unknown): void => {
-      firstError ??= error;
-    };
-
-    parser.on('field', (name, value, info) => {
-      if (info.valueTruncated) fail(new CodecellError('INVALID_INPUT', `the "${name}" field is longer than ${MAX_FIELD_BYTES} bytes`));
-      if (session !== null && IDENTITY_FIELDS.has(name)) {
-        fail(new CodecellError('INVALID_INPUT', `send the "${name}" field before the file parts`));
-      }
-      fields.set(name, value);
-    });
-    parser.on('file', (_field, stream, info) => {
-      if (firstError !== undefined) {
-        stream.resume();
-        return;
-      }
-      // The handler may destroy what it is given when it fails, and busboy stalls on a destroyed
-      // part: it gets a copy, and the part itself is drained here after a failure.
-      const copy = new PassThrough();
-      stream.on('error', (error) => copy.destroy(error));
-      stream.pipe(copy);
-      const drain = (): void => {
-        stream.unpipe(copy);
-        stream.resume();
-      };
-      session ??= handlers.open(new Map(fields));
-      const opened = session;
-      chain = chain.then(async () => {
-        if (firstError !== undefined) {
-          drain();
-          return;
+async function receiveParts(req: Request, maxFileBytes: number, handlers: PartHandlers): Promise<UploadSession | null> {
+  let session: Promise<UploadSession> | null = null;
+  await receiveMultipart(
+    req,
+    {
+      limits: { ...UPLOAD_LIMITS, maxFileBytes },
+      notMultipartMessage: 'send the file as multipart/form-data in a field named "file"',
+    },
+    {
+      field: (name, _value, filesBefore) => {
+        if (filesBefore > 0 && IDENTITY_FIELDS.has(name)) {
+          throw new CodecellError('INVALID_INPUT', `send the "${name}" field before the file parts`);
         }
-        try {
-          await handlers.file(await opened, info.filename ?? '', copy);
-        } catch (error) {
-          fail(error);
-        } finally {
-          drain(); // after success the part has ended and this does nothing; after a failure it reads past it
-        }
-      });
-    });
-    parser.on('filesLimit', () => fail(new CodecellError('INVALID_INPUT', `at most ${MAX_FILES_PER_UPLOAD} files per upload`)));
-    parser.on('fieldsLimit', () => fail(new CodecellError('INVALID_INPUT', `at most ${MAX_FIELDS_PER_UPLOAD} fields per upload`)));
-
-    const settle = (): void => {
-      void chain.then(async () => {
-        if (firstError !== undefined) {
-          reject(firstError);
-          return;
-        }
-        resolve(session === null ? null : await session);
-      }, reject);
-    };
-    parser.on('error', (error: unknown) => {
-      req.unpipe(parser);
-      const message = error instanceof Error ? error.message : String(error);
-      fail(new CodecellError('INVALID_INPUT', `the multipart body is malformed: ${message}`));
-      settle();
-    });
-    parser.on('finish', settle);
-    req.on('close', () => {
-      if (!req.complete) parser.destroy(new Error('the client closed the connection before the upload was complete'));
-    });
-    req.pipe(parser);
-  });
+      },
+      file: async ({ filename, content, fieldsBefore }) => {
+        session ??= handlers.open(fieldsBefore);
+        await handlers.file(await session, filename ?? '', content);
+      },
+    },
+  );
+  return session === null ? null : await session;
 }
 
 /** Makes the upload's session, for the caller the headers and the leading fields name. */
 async function openSession(deps: UploadDeps, req: Request, fields: ReadonlyMap<string, string>): Promise<UploadSession> {
-  const caller = callerOf(req, deps.keys, { resource: { kind: fields.get('kind'), id: fields.get('id'), version: fields.get('version') } });
+  const caller = callerOf(req, { resource: { kind: fields.get('kind'), id: fields.get('id'), version: fields.get('version') } });
   const entityId = fields.get('entity_id');
   const shared = caller.shared || (entityId !== undefined && entityId !== '');
   const created = await deps.engine.createSession(caller.principal);

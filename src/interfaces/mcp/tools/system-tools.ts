@@ -79,9 +79,9 @@ export function describeSystem(info: SystemInfo): string {
       `no network · working directory ${info.workingDirectory}`,
     `Languages: ${info.languages.join(', ')}`,
     ...runtimes,
-    `Limits: ${limits.timeoutSeconds} s per call, ${limits.memoryMb} MB memory, ${limits.cpus} CPU, ` +
-      `${limits.maxOutputChars} characters of output per stream, ${limits.maxFileMb} MB per file, ` +
-      `${limits.sessionQuotaMb} MB per session, ${limits.maxImagesPerRun} images per run. ` +
+    `Limits: ${limits.timeoutSeconds} s per call, ${limits.memoryMb} MiB memory, ${limits.cpus} CPU, ` +
+      `${limits.maxOutputChars} characters of output per stream, ${limits.maxFileMb} MiB per file, ` +
+      `${limits.sessionQuotaMb} MiB per session, ${limits.maxImagesPerRun} images per run. ` +
       `Sessions are deleted after ${Math.round(limits.sessionTtlSeconds / 60)} minutes without use.`,
   ].join('\n');
 }

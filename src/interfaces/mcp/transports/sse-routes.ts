@@ -7,6 +7,7 @@
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
 import { Router, type Request, type Response } from 'express';
 import { z } from 'zod';
+import { guardedBy, type RouteBody } from '../../http/guarded.js';
 import { inRequestScope, requestLogger } from '../../http/request-context.js';
 import { sendJsonRpcError, sendSessionNotFound, sendTooManySessions, type McpRouteDeps } from './route-deps.js';
 
@@ -77,16 +78,11 @@ async function postMessage(req: Request, res: Response, deps: McpRouteDeps): Pro
  */
 export function createSseRouter(endpoints: readonly SseEndpoint[], endpointPrefix: string, deps: McpRouteDeps): Router {
   const router = Router();
-  const guarded =
-    (what: string, run: (req: Request, res: Response) => Promise<void>) =>
-    async (req: Request, res: Response): Promise<void> => {
-      try {
-        await inRequestScope(req, () => run(req, res));
-      } catch (error) {
-        requestLogger(req, deps.logger).error({ err: error }, `sse ${what} failed`);
-        sendJsonRpcError(res, 500, -32603, 'Internal server error');
-      }
-    };
+  const guarded = (what: string, run: RouteBody) =>
+    guardedBy((req, res, error) => {
+      requestLogger(req, deps.logger).error({ err: error }, `sse ${what} failed`);
+      sendJsonRpcError(res, 500, -32603, 'Internal server error');
+    })((req, res) => inRequestScope(req, () => run(req, res)));
   for (const { streamPath, messagesPath } of endpoints) {
     const endpointUrl = `${endpointPrefix}${messagesPath}`;
     router.get(streamPath, guarded('stream', (req, res) => openStream(req, res, endpointUrl, deps)));

@@ -1,0 +1,104 @@
+/**
+ * The one measure of what a session's files take (files/usage.ts), and the upload quota check that
+ * uses it: bytes under names the API cannot address (not UTF-8, control characters) count in full,
+ * so such names cannot be used to store more than the quota. Real temp dirs, no Docker.
+ */
+import { link, mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadSettings } from '../../../src/config/settings.js';
+import { scanTree } from '../../../src/files/file-tree.js';
+import { FileService } from '../../../src/files/file-service.js';
+import { measureBytes, measureUsage } from '../../../src/files/usage.js';
+import { principalFor } from '../../../src/sessions/principal.js';
+import { SessionStore } from '../../../src/sessions/session-store.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const cleanups: Array<() => Promise<void>> = [];
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'codecell-usage-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A folder named with bytes that are not UTF-8, under `dir`; returns its path as bytes. */
+async function nonUtf8Folder(dir: string): Promise<Buffer> {
+  const folder = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0x68, 0xff, 0xfe])]);
+  await mkdir(folder);
+  return folder;
+}
+
+describe('measureBytes', () => {
+  it('sums files at every depth and leaves folders out', async () => {
+    const dir = await tempDir();
+    await mkdir(path.join(dir, 'a', 'b', 'c'), { recursive: true });
+    await writeFile(path.join(dir, 'top.txt'), Buffer.alloc(100));
+    await writeFile(path.join(dir, 'a', 'mid.txt'), Buffer.alloc(2 * KiB));
+    await writeFile(path.join(dir, 'a', 'b', 'c', 'deep.txt'), Buffer.alloc(3 * KiB));
+    expect(await measureBytes(dir)).toBe(100 + 5 * KiB);
+    expect((await measureUsage(dir)).entries).toBe(6);
+  });
+
+  it('counts a sparse file at its apparent size', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'one.csv'), 'a,b\n1,2\n');
+    await truncate(path.join(dir, 'one.csv'), 64 * KiB);
+    expect(await measureBytes(dir)).toBe(64 * KiB);
+  });
+
+  it('counts a hard-linked file once, and a symlink as its own few bytes, never its target', async () => {
+    const outside = await tempDir();
+    await writeFile(path.join(outside, 'big.bin'), Buffer.alloc(256 * KiB));
+    const dir = await tempDir();
+    await writeFile(path.join(dir, 'data.bin'), Buffer.alloc(10 * KiB));
+    await link(path.join(dir, 'data.bin'), path.join(dir, 'data-twin.bin'));
+    await symlink(outside, path.join(dir, 'to-outside')); // a folder link: must not be walked
+    await symlink('to-outside', path.join(dir, 'loop')); // and links to links do not loop
+    expect(await measureBytes(dir)).toBe(10 * KiB + Buffer.byteLength(outside) + Buffer.byteLength('to-outside'));
+  });
+
+  it('counts entries whose names are not UTF-8, which file listings skip', async () => {
+    const dir = await tempDir();
+    const badFolder = await nonUtf8Folder(dir);
+    await writeFile(Buffer.concat([badFolder, Buffer.from('/hidden.bin')]), Buffer.alloc(40 * KiB));
+    await writeFile(path.join(dir, 'ctrl\u0001name'), Buffer.alloc(KiB));
+    expect((await scanTree(dir)).size).toBe(0); // what the listing sees
+    expect(await measureBytes(dir)).toBe(41 * KiB); // what the disk holds
+  });
+
+  it('is 0 for a folder that does not exist', async () => {
+    const dir = await tempDir();
+    expect(await measureBytes(path.join(dir, 'missing'))).toBe(0);
+  });
+});
+
+describe('the upload quota check', () => {
+  it('counts files under non-UTF-8 names in full', async () => {
+    const dataDir = await tempDir();
+    const settings = loadSettings({}, { CODECELL_DATA_DIR: dataDir, CODECELL_SESSION_QUOTA_MB: '1' });
+    const sessions = await SessionStore.open({ dataDir, ttlMs: settings.sessions.ttlMs, maxSessions: 5 });
+    const files = new FileService({ sessions, settings });
+    const alice = principalFor('key-a', 'alice');
+    const { id } = await sessions.create(alice);
+    const filesDir = sessions.filesDir(id);
+
+    // What sandbox code could leave behind: nearly the whole quota, under names no listing shows.
+    const hidden = await nonUtf8Folder(filesDir);
+    await writeFile(Buffer.concat([hidden, Buffer.from('/a.bin')]), Buffer.alloc(624 * KiB));
+    await writeFile(Buffer.concat([Buffer.from(`${filesDir}/`), Buffer.from([0xc3, 0x28])]), Buffer.alloc(400 * KiB - 100));
+
+    await expect(files.write(alice, id, 'more.bin', Buffer.alloc(KiB))).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    expect(await readdir(filesDir)).toHaveLength(2); // nothing was stored
+    // What is left of the quota can still be used.
+    await expect(files.write(alice, id, 'fits.bin', Buffer.alloc(100))).resolves.toMatchObject({ size: 100 });
+    expect(await measureBytes(filesDir)).toBe(MiB);
+  });
+});
