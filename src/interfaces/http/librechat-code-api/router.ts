@@ -32,6 +32,8 @@ export interface LibreChatCodeApiDeps {
   /** The server's API keys (settings.apiKeys): the same ones apiKeyAuth checked. */
   readonly apiKeys: readonly string[];
   readonly logger?: Logger | undefined;
+  /** How long sessions live idle (settings.sessions.ttlMs): the directory forgets them as soon. */
+  readonly sessionTtlMs: number;
   /** Shared between routers in tests; one per app otherwise. */
   readonly directory?: SessionDirectory | undefined;
 }
@@ -51,7 +53,7 @@ function param(req: Request, name: string): string {
 export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): express.Router {
   const { engine, files, logger } = deps;
   const keys = new KeyMatcher(deps.apiKeys);
-  const directory = deps.directory ?? new SessionDirectory();
+  const directory = deps.directory ?? new SessionDirectory({ ttlMs: deps.sessionTtlMs });
   const shared = { engine, files, keys, directory, logger };
   const router = express.Router();
 
