@@ -4,6 +4,7 @@
  *
  *   codecell serve [--host H] [--port P] [--stdio]   run the server (HTTP, or MCP over stdio)
  *   codecell exec --language L --code C [--session ID] [--json]   run one job: a smoke test for admins
+ *   codecell session create|list|close ID [--json]                 the local user's sessions
  *
  * Flags are settings under their environment names (--host is HOST, --port is PORT), parsed by
  * loadSettings like everything else, so a bad value gets the same message either way.
@@ -12,9 +13,10 @@ import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { loadSettings, SETTING_NAMES, SettingsError, type Settings } from './config/settings.js';
 import { createEngine } from './engine/create-engine.js';
-import { LANGUAGES } from './engine/types.js';
-import { isCodecellError } from './errors.js';
+import { LANGUAGES, type EngineApi, type SessionInfo } from './engine/types.js';
+import { isCodecellError, type CodecellError } from './errors.js';
 import { formatExecutionText } from './interfaces/execution-text.js';
+import { signedDownloadLinks } from './interfaces/http/file-routes.js';
 import { ListenPolicyError } from './interfaces/http/listen-policy.js';
 import { CODECELL_VERSION } from './package-version.js';
 import { createLogger, type Logger } from './logger.js';
@@ -55,6 +57,11 @@ const ExecOptionsSchema = z.object({
   language: z.enum(LANGUAGES),
   code: z.string(),
   session: z.string().min(1).optional(),
+  json: z.boolean().optional(),
+  set: SetFlagsSchema,
+});
+
+const SessionOptionsSchema = z.object({
   json: z.boolean().optional(),
   set: SetFlagsSchema,
 });
@@ -105,14 +112,28 @@ function oneShotOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
   };
 }
 
+/** Runs `work` with a one-shot engine (no warm containers), shutting it down afterwards. */
+async function withEngine<T>(overrides: Record<string, string>, work: (engine: EngineApi, logger: Logger) => Promise<T>): Promise<T> {
+  const settings: Settings = loadSettings(process.env, { ...oneShotOverrides(process.env), ...overrides });
+  const logger = createLogger(settings.logLevel);
+  const { engine } = await createEngine({
+    settings,
+    logger,
+    metrics: new Metrics({ collectProcessMetrics: false }),
+    downloadLinkFor: signedDownloadLinks(settings.publicUrl),
+  });
+  try {
+    return await work(engine, logger);
+  } finally {
+    await engine.shutdown();
+  }
+}
+
 async function exec(rawOptions: unknown): Promise<number> {
   const options = ExecOptionsSchema.parse(rawOptions);
-  const settings: Settings = loadSettings(process.env, { ...oneShotOverrides(process.env), ...options.set });
-  const logger = createLogger(settings.logLevel);
-  const { engine } = await createEngine({ settings, logger, metrics: new Metrics({ collectProcessMetrics: false }) });
-  const abort = new AbortController();
-  void firstSignal(logger).then(() => abort.abort());
-  try {
+  return withEngine(options.set, async (engine, logger) => {
+    const abort = new AbortController();
+    void firstSignal(logger).then(() => abort.abort());
     const result = await engine.execute({
       principal: LOCAL_PRINCIPAL,
       sessionId: options.session,
@@ -122,9 +143,46 @@ async function exec(rawOptions: unknown): Promise<number> {
     });
     process.stdout.write(options.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatExecutionText(result)}\n`);
     return result.status === 'ok' ? 0 : 1;
-  } finally {
-    await engine.shutdown();
+  });
+}
+
+function sessionLine(session: SessionInfo): string {
+  const role = session.isDefault ? 'default' : 'session';
+  return `${session.id}  ${role}  ${session.executions} runs  last used ${session.lastUsedAt}  expires ${session.expiresAt}`;
+}
+
+async function sessionCreate(rawOptions: unknown): Promise<number> {
+  const options = SessionOptionsSchema.parse(rawOptions);
+  const session = await withEngine(options.set, (engine) => engine.createSession(LOCAL_PRINCIPAL));
+  process.stdout.write(options.json === true ? `${JSON.stringify(session, null, 2)}\n` : `${session.id}\n`);
+  return 0;
+}
+
+async function sessionList(rawOptions: unknown): Promise<number> {
+  const options = SessionOptionsSchema.parse(rawOptions);
+  const sessions = await withEngine(options.set, (engine) => engine.listSessions(LOCAL_PRINCIPAL));
+  if (options.json === true) process.stdout.write(`${JSON.stringify(sessions, null, 2)}\n`);
+  else if (sessions.length === 0) process.stdout.write('no sessions (codecell session create makes one)\n');
+  else process.stdout.write(sessions.map((session) => `${sessionLine(session)}\n`).join(''));
+  return 0;
+}
+
+async function sessionClose(sessionId: string, rawOptions: unknown): Promise<number> {
+  const options = SessionOptionsSchema.parse(rawOptions);
+  await withEngine(options.set, (engine) => engine.closeSession(LOCAL_PRINCIPAL, sessionId));
+  process.stdout.write(`closed ${sessionId}\n`);
+  return 0;
+}
+
+/** What a CLI user can do about an error, naming the commands and flags; undefined when nothing specific. */
+function commandAdvice(error: CodecellError): string | undefined {
+  if (error.code === 'SESSION_NOT_FOUND' && error.fields.sessionGone !== undefined) {
+    return 'Create one with `codecell session create` (`codecell session list` shows yours), or leave --session out to use your default session.';
   }
+  if (error.code === 'SESSION_LIMIT') {
+    return 'Close one you no longer need with `codecell session close <id>` (`codecell session list` shows yours), or wait for idle ones to expire.';
+  }
+  return undefined;
 }
 
 /** Known failures get one clear line; anything else gets its stack. */
@@ -134,17 +192,18 @@ function reportFailure(error: unknown): void {
   } else if (error instanceof SettingsError || error instanceof ListenPolicyError) {
     process.stderr.write(`codecell: ${error.message}\n`);
   } else if (isCodecellError(error)) {
-    process.stderr.write(`codecell: ${error.code}: ${error.message}\n`);
+    const advice = commandAdvice(error);
+    process.stderr.write(`codecell: ${error.code}: ${error.message}${advice === undefined ? '' : `. ${advice}`}\n`);
   } else {
     process.stderr.write(`codecell: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
 }
 
-function run(action: (options: unknown) => Promise<number>) {
-  return async (options: unknown): Promise<void> => {
+function run<A extends unknown[]>(action: (...args: A) => Promise<number>) {
+  return async (...args: A): Promise<void> => {
     let code: number;
     try {
-      code = await action(options);
+      code = await action(...args);
     } catch (error) {
       reportFailure(error);
       code = 1;
@@ -178,5 +237,28 @@ program
   .option('--json', 'print the whole result as JSON')
   .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
   .action(run(exec));
+
+const session = program.command('session').description("The local user's sessions (the ones `codecell exec --session` runs in).");
+
+session
+  .command('create')
+  .description('Make a new, empty session and print its id.')
+  .option('--json', 'print the whole session as JSON')
+  .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
+  .action(run(sessionCreate));
+
+session
+  .command('list')
+  .description('List your live sessions, oldest first.')
+  .option('--json', 'print them as JSON')
+  .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
+  .action(run(sessionList));
+
+session
+  .command('close')
+  .description('Delete a session with its files and variables.')
+  .argument('<id>', 'the session to close')
+  .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
+  .action(run(sessionClose));
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,8 @@
 /**
- * Errors Codecell reports to callers. Each has a stable `code`; the interfaces (MCP, REST, CLI)
- * map them at one edge each. A user program that fails is NOT an error here: it is a result.
+ * Errors Codecell reports to callers. Each has a stable `code`, a message that states what happened
+ * in terms every caller shares, and `fields` with the facts. What to do next depends on who asks
+ * (an MCP tool, a REST route, a CLI command), so the interfaces word that at one edge each, from the
+ * code and the fields. A user program that fails is NOT an error here: it is a result.
  */
 export type CodecellErrorCode =
   | 'INVALID_INPUT'
@@ -30,6 +32,18 @@ export const HTTP_STATUS: Record<CodecellErrorCode, number> = {
   INTERNAL: 500,
 };
 
+/** Why a session is not found: `unknown` is also what someone else's session looks like. */
+export type SessionGone = 'unknown' | 'expired';
+
+/** The facts an error is about, for the interfaces to word advice from. */
+export interface ErrorFields {
+  /** The session id as the caller gave it (SESSION_NOT_FOUND). */
+  readonly sessionId?: string;
+  readonly sessionGone?: SessionGone;
+  /** The server's session maximum (SESSION_LIMIT). */
+  readonly maxSessions?: number;
+}
+
 export class CodecellError extends Error {
   override readonly name: string = 'CodecellError';
   constructor(
@@ -37,9 +51,25 @@ export class CodecellError extends Error {
     message: string,
     /** Seconds after which a retry may succeed (QUEUE_FULL). */
     readonly retryAfterSeconds?: number,
+    readonly fields: ErrorFields = {},
   ) {
     super(message);
   }
+}
+
+/** SESSION_NOT_FOUND for a session the caller named: missing, closed, expired, or someone else's. */
+export function sessionNotFound(sessionId: string, gone: SessionGone, detail: string): CodecellError {
+  return new CodecellError('SESSION_NOT_FOUND', detail, undefined, { sessionId, sessionGone: gone });
+}
+
+/** SESSION_LIMIT: the server holds as many sessions as it may. */
+export function sessionLimitReached(maxSessions: number): CodecellError {
+  return new CodecellError(
+    'SESSION_LIMIT',
+    `the server holds its maximum of ${maxSessions} sessions (MAX_SESSIONS)`,
+    undefined,
+    { maxSessions },
+  );
 }
 
 export function isCodecellError(error: unknown): error is CodecellError {

@@ -11,6 +11,7 @@ import type { Settings } from './config/settings.js';
 import { createEngine } from './engine/create-engine.js';
 import type { Engine } from './engine/engine.js';
 import { createApp } from './interfaces/http/create-app.js';
+import { signedDownloadLinks } from './interfaces/http/file-routes.js';
 import { enforceListenPolicy } from './interfaces/http/listen-policy.js';
 import { createMcpServer } from './interfaces/mcp/create-mcp-server.js';
 import { McpSessionRegistry } from './interfaces/mcp/transports/mcp-session-registry.js';
@@ -49,7 +50,7 @@ export async function startHttpServer(options: ServerOptions): Promise<RunningSe
   const { settings, logger } = options;
   enforceListenPolicy(settings, logger);
   const metrics = options.metrics ?? new Metrics();
-  const { engine, files } = await createEngine({ settings, logger, metrics });
+  const { engine, files } = await createEngine({ settings, logger, metrics, downloadLinkFor: signedDownloadLinks(settings.publicUrl) });
 
   const idleMs = options.mcpSessionIdleMs ?? DEFAULT_MCP_SESSION_IDLE_MS;
   const registry = new McpSessionRegistry({ idleMs, logger });
@@ -109,7 +110,7 @@ export interface RunningStdioServer {
 export async function startStdioServer(options: ServerOptions): Promise<RunningStdioServer> {
   const { settings, logger } = options;
   const metrics = options.metrics ?? new Metrics();
-  const { engine, files } = await createEngine({ settings, logger, metrics });
+  const { engine, files } = await createEngine({ settings, logger, metrics, downloadLinkFor: signedDownloadLinks(settings.publicUrl) });
   const server = createMcpServer({ engine, files, principal: LOCAL_PRINCIPAL, settings, logger });
   const transport = new StdioServerTransport();
 

@@ -17,14 +17,22 @@ export interface CreatedEngine {
   readonly files: FileService;
 }
 
-export async function createEngine(deps: { settings: Settings; logger: Logger; metrics: Metrics }): Promise<CreatedEngine> {
+export interface CreateEngineDeps {
+  readonly settings: Settings;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** Turns a signed download token into its URL (the HTTP interface's route); absent: results carry no links. */
+  readonly downloadLinkFor?: ((token: string) => string) | undefined;
+}
+
+export async function createEngine(deps: CreateEngineDeps): Promise<CreatedEngine> {
   const { settings, logger, metrics } = deps;
   const sessions = await SessionStore.open({
     dataDir: settings.dataDir,
     ttlMs: settings.sessions.ttlMs,
     maxSessions: settings.sessions.maxSessions,
   });
-  const files = new FileService({ sessions, settings });
+  const files = new FileService({ sessions, settings, downloadLinkFor: deps.downloadLinkFor });
   const executor = new DockerExecutor(settings, logger, metrics);
   await executor.recover((sessionId) => {
     try {

@@ -20,6 +20,7 @@ import type { DockerExecutor, ExecutorResult } from '../executor/docker/docker-e
 import { pythonPoolFor, type PoolKey } from '../executor/docker/pool-key.js';
 import type { JobQueue } from '../executor/job-queue.js';
 import { pngSize } from '../executor/png.js';
+import { argsProblem } from '../executor/runner-protocol.js';
 import type { Principal } from '../sessions/principal.js';
 import type { SessionMeta, SessionStore } from '../sessions/session-store.js';
 import type { RuntimeName } from '../config/settings.js';
@@ -78,9 +79,11 @@ export class Engine implements EngineApi {
     if (request.code.length > MAX_CODE_CHARS) {
       throw new CodecellError(
         'INVALID_INPUT',
-        `code is ${request.code.length} characters; the limit is ${MAX_CODE_CHARS}. Put large data in a file (upload_file) and read it from /mnt/data.`,
+        `code is ${request.code.length} characters; the limit is ${MAX_CODE_CHARS}. Put large data in a file and read it from /mnt/data.`,
       );
     }
+    const argsRefused = argsProblem(request.args ?? []);
+    if (argsRefused !== undefined) throw new CodecellError('INVALID_INPUT', argsRefused);
     const timeoutMs = effectiveTimeout(request.timeoutMs, settings.limits.timeoutMs);
     try {
       queue.assertRoom();
@@ -160,6 +163,7 @@ export class Engine implements EngineApi {
       stateFile: this.sessions.stateFile(meta.id, runtime),
       code: code.javascriptOrSource,
       sourceLanguage: request.language,
+      args: request.args ?? [],
       timeoutMs,
       maxImages: settings.limits.maxImagesPerRun,
       onOutput: request.onOutput,

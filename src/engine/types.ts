@@ -82,6 +82,8 @@ export interface ExecuteRequest {
   readonly sessionId?: string | undefined;
   readonly language: Language;
   readonly code: string;
+  /** Command-line arguments for the program: sys.argv[1:], process.argv.slice(2), "$@". */
+  readonly args?: readonly string[] | undefined;
   /** May lower the configured limit, never raise it. */
   readonly timeoutMs?: number | undefined;
   readonly onOutput?: ((chunk: OutputChunk) => void) | undefined;

@@ -8,6 +8,23 @@ export const FRAME_START = '\x1e';
 export const FRAME_NONCE_END = '\x1f';
 export const READY_NONCE = 'ready';
 
+/** Bounds of a job's `args` (the program's command-line arguments). */
+export const MAX_ARGS = 256;
+export const MAX_ARG_CHARS = 10_000;
+export const MAX_ARGS_TOTAL_CHARS = 100_000;
+
+/** Why `args` cannot be a program's arguments, or undefined when they can (NUL ends a C string). */
+export function argsProblem(args: readonly string[]): string | undefined {
+  if (args.length > MAX_ARGS) return `at most ${MAX_ARGS} args are allowed (got ${args.length})`;
+  let total = 0;
+  for (const arg of args) {
+    if (arg.includes('\0')) return 'args must not contain NUL characters';
+    if (arg.length > MAX_ARG_CHARS) return `an argument is longer than ${MAX_ARG_CHARS} characters`;
+    total += arg.length;
+  }
+  return total > MAX_ARGS_TOTAL_CHARS ? `args are longer than ${MAX_ARGS_TOTAL_CHARS} characters in all` : undefined;
+}
+
 export const JobLineSchema = z.object({
   v: z.literal(1),
   nonce: z.string().regex(/^[0-9a-f]{16,64}$/),
@@ -15,6 +32,8 @@ export const JobLineSchema = z.object({
   restore: z.boolean(),
   maxImages: z.number().int().min(0),
   sourceLanguage: z.enum(['python', 'javascript', 'typescript', 'bash']),
+  /** sys.argv[1:] / process.argv.slice(2) / "$@" of the program. Runners take a line without it as []. */
+  args: z.array(z.string()).refine((args) => argsProblem(args) === undefined, { message: 'args out of bounds' }),
 });
 export type JobLine = z.infer<typeof JobLineSchema>;
 

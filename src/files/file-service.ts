@@ -20,14 +20,11 @@ import { baseName, parseRelativePath } from './safe-path.js';
 import { DownloadSigner, loadSigningKey } from './signed-url.js';
 import { StagedUpload, type StagedFile } from './staged-upload.js';
 
-/** Where the authenticated REST file routes live below the public URL (the app mounts them there). */
-export const REST_API_PREFIX = '/v1';
-/** Where signed downloads are served, directly below the public URL (mounted without auth). */
-export const SIGNED_DOWNLOAD_PATH = '/files/signed/';
-
 export interface FileServiceDeps {
   readonly sessions: SessionStore;
   readonly settings: Settings;
+  /** Turns a signed download token into the URL that serves it (an interface knows where); absent: no links. */
+  readonly downloadLinkFor?: ((token: string) => string) | undefined;
   /** Clock for link expiry; tests move it. */
   readonly now?: () => number;
 }
@@ -79,10 +76,12 @@ export class FileService {
   private readonly sessions: SessionStore;
   private readonly settings: Settings;
   private readonly signer: DownloadSigner;
+  private readonly downloadLinkFor: ((token: string) => string) | undefined;
 
   constructor(deps: FileServiceDeps) {
     this.sessions = deps.sessions;
     this.settings = deps.settings;
+    this.downloadLinkFor = deps.downloadLinkFor;
     this.signer = new DownloadSigner(loadSigningKey(deps.settings), deps.now);
   }
 
@@ -235,17 +234,10 @@ export class FileService {
     return { sessionId: id, path: relativePath };
   }
 
-  /** A signed link to download `path` without an API key; undefined when no public URL is set. */
+  /** A signed link to download `path` without an API key; undefined when links are not served. */
   downloadUrl(sessionId: string, relativePath: string): string | undefined {
-    if (this.settings.publicUrl === undefined) return undefined;
-    const token = this.signer.sign(sessionId, relativePath, this.settings.signedUrlTtlMs);
-    return `${this.settings.publicUrl.replace(/\/+$/, '')}${SIGNED_DOWNLOAD_PATH}${token}`;
-  }
-
-  /** The authenticated REST route for a file, for telling a model or user where to fetch it. */
-  restPath(sessionId: string, relativePath: string): string {
-    const encoded = relativePath.split('/').map(encodeURIComponent).join('/');
-    return `${REST_API_PREFIX}/sessions/${sessionId}/files/${encoded}`;
+    if (this.downloadLinkFor === undefined) return undefined;
+    return this.downloadLinkFor(this.signer.sign(sessionId, relativePath, this.settings.signedUrlTtlMs));
   }
 
   /** The engine's view of what a run changed, with types and (for real files) download links. */

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { CodecellError } from '../errors.js';
+import { sessionLimitReached, sessionNotFound, type CodecellError } from '../errors.js';
 import type { HistoryEntry, SessionInfo } from '../engine/types.js';
 import type { RuntimeName } from '../config/settings.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -41,8 +41,6 @@ const PrincipalRecordSchema = z.object({ defaultSessionId: z.string().regex(SESS
 
 export interface ResolvedSession {
   readonly meta: SessionMeta;
-  /** True when the caller asked for its default session and it had to be made anew. */
-  readonly freshDefault: boolean;
   /** Set when the previous default session had expired. */
   readonly previousDefaultExpired: boolean;
 }
@@ -110,13 +108,7 @@ export class SessionStore {
 
   async create(principal: Principal, isDefault = false): Promise<SessionMeta> {
     if (this.index.size >= this.options.maxSessions) await this.sweepExpired();
-    if (this.index.size >= this.options.maxSessions) {
-      throw new CodecellError(
-        'SESSION_LIMIT',
-        `the server holds its maximum of ${this.options.maxSessions} sessions (MAX_SESSIONS); ` +
-          'close a session you no longer need with close_execution_session, or wait for idle ones to expire',
-      );
-    }
+    if (this.index.size >= this.options.maxSessions) throw sessionLimitReached(this.options.maxSessions);
     const at = this.now();
     const meta: SessionMeta = {
       id: randomUUID(),
@@ -142,7 +134,7 @@ export class SessionStore {
    */
   async resolve(principal: Principal, sessionId: string | undefined): Promise<ResolvedSession> {
     if (sessionId !== undefined) {
-      return { meta: await this.get(principal, sessionId), freshDefault: false, previousDefaultExpired: false };
+      return { meta: await this.get(principal, sessionId), previousDefaultExpired: false };
     }
     return this.principalLocks.run(principal.id, async () => {
       const record = await this.readPrincipal(principal.id);
@@ -150,7 +142,7 @@ export class SessionStore {
       if (record) {
         const meta = this.index.get(record.defaultSessionId);
         if (meta && meta.owner === principal.id) {
-          if (!this.isExpired(meta)) return { meta, freshDefault: false, previousDefaultExpired: false };
+          if (!this.isExpired(meta)) return { meta, previousDefaultExpired: false };
           previousDefaultExpired = true;
           await this.delete(meta.id);
         }
@@ -160,7 +152,7 @@ export class SessionStore {
         this.principalFile(principal.id),
         JSON.stringify({ defaultSessionId: meta.id }),
       );
-      return { meta, freshDefault: true, previousDefaultExpired };
+      return { meta, previousDefaultExpired };
     });
   }
 
@@ -170,12 +162,8 @@ export class SessionStore {
     if (!meta || meta.owner !== principal.id) throw notFound(sessionId);
     if (this.isExpired(meta)) {
       await this.delete(meta.id);
-      throw new CodecellError(
-        'SESSION_NOT_FOUND',
-        `session ${sessionId} expired after ${Math.round(this.options.ttlMs / 60000)} min without use ` +
-          'and its variables and files are gone. Create a new one with create_execution_session, ' +
-          'or leave session_id out to use your default session.',
-      );
+      const minutes = Math.round(this.options.ttlMs / 60000);
+      throw sessionNotFound(sessionId, 'expired', `session ${sessionId} expired after ${minutes} min without use; its variables and files are gone`);
     }
     return meta;
   }
@@ -292,9 +280,9 @@ export class SessionStore {
 
 function notFound(sessionId: string): CodecellError {
   const shown = sessionId.length > 80 ? `${sessionId.slice(0, 80)}…` : sessionId;
-  return new CodecellError(
-    'SESSION_NOT_FOUND',
-    `no session ${JSON.stringify(shown)} exists for you (it may have been closed, expired, or belong to ` +
-      'someone else). Create one with create_execution_session, or leave session_id out to use your default session.',
+  return sessionNotFound(
+    shown,
+    'unknown',
+    `no session ${JSON.stringify(shown)} exists for you (it may have been closed, expired, or belong to someone else)`,
   );
 }

@@ -28,12 +28,16 @@ export const SMALL_POOLS = {
   CODECELL_POOL_BASH: '1',
 };
 
+/** The execution images the tests run on: CODECELL_IMAGE_PREFIX from the environment, when set (a branch's own images). */
+export const TEST_IMAGES: Record<string, string> =
+  process.env.CODECELL_IMAGE_PREFIX === undefined ? {} : { CODECELL_IMAGE_PREFIX: process.env.CODECELL_IMAGE_PREFIX };
+
 export async function startTestEngine(
   overrides: Record<string, string> = {},
   existingDataDir?: string,
 ): Promise<TestEngine> {
   const dataDir = existingDataDir ?? mkdtempSync(path.join(os.tmpdir(), 'codecell-test-'));
-  const settings = loadSettings({}, { LOG_LEVEL: 'silent', ...SMALL_POOLS, ...overrides, CODECELL_DATA_DIR: dataDir });
+  const settings = loadSettings({}, { LOG_LEVEL: 'silent', ...TEST_IMAGES, ...SMALL_POOLS, ...overrides, CODECELL_DATA_DIR: dataDir });
   const metrics = new Metrics({ collectProcessMetrics: false });
   const { engine, files } = await createEngine({ settings, logger: createLogger(settings.logLevel), metrics });
   return {

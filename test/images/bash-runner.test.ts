@@ -21,6 +21,15 @@ describe('bash runner', () => {
     expect(run.result).toMatchObject({ outcome: 'ok', value: null, error: null, exitCode: 0, stateSaved: true, images: [], loadedModules: [] });
   });
 
+  it('gives the cell the job\'s args as "$@", and none to a job line without args', async () => {
+    const session = new Session();
+    const withArgs = await session.run('printf "%s|" "$#" "$@"\nfirst=$1', undefined, ['a b', 'c\nd', '', "it's"]);
+    expect(withArgs.output).toBe("4|a b|c\nd||it's|");
+    expect(withArgs.result).toMatchObject({ outcome: 'ok', stateSaved: true });
+    const without = await session.run('printf "%s|" "$#" "$first"');
+    expect(without.output).toBe('0|a b|');
+  });
+
   it('reports the status of the last command', async () => {
     const run = await new Session().run('true\nls /does/not/exist');
     expect(run.result).toMatchObject({

@@ -19,6 +19,16 @@ function printedJson(run: Run): unknown {
 }
 
 describe('node runner', () => {
+  it("puts the job's args after node and the script in process.argv, for JavaScript and TypeScript", async () => {
+    const session = new Session();
+    const js = await session.run('console.log(JSON.stringify(process.argv.slice(2)))', 'javascript', ['a b', 'c\nd', '']);
+    expect(printedJson(js)).toEqual(['a b', 'c\nd', '']);
+    const ts = await session.run('console.log(JSON.stringify(process.argv.slice(2)))', 'typescript', ['x']);
+    expect(printedJson(ts)).toEqual(['x']);
+    const without = await session.run('console.log(JSON.stringify(process.argv.slice(2)))');
+    expect(printedJson(without)).toEqual([]);
+  });
+
   it('sends a ready frame, then runs the job with output and the trailing value', async () => {
     const run = await new Session().run("console.log('to stdout');\nconsole.error('to stderr');\nconst x = 6;\nx * 7");
     expect(run.ready).toEqual({ type: 'ready', runtime: 'node', version: expect.stringMatching(/^18\./) });

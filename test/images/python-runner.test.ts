@@ -19,6 +19,8 @@ interface RunOptions {
   restoreFrom?: string;
   maxImages?: number;
   preload?: string;
+  /** The job's args; left out of the job line when undefined. */
+  args?: readonly string[];
 }
 
 interface Run extends ImageRun {
@@ -38,6 +40,7 @@ async function runCell(options: RunOptions): Promise<Run> {
     outDir,
     restore: options.restoreFrom !== undefined,
     maxImages: options.maxImages,
+    args: options.args,
     env: { CODECELL_PRELOAD: options.preload ?? '' },
   });
   expect(stdout.indexOf(FRAME_START + READY_NONCE)).toBe(0); // nothing before the ready frame
@@ -61,6 +64,18 @@ describe('python runner: running a cell', () => {
     expect(run.ready).toEqual({ type: 'ready', runtime: 'python', version: expect.stringMatching(/^3\.\d+\.\d+/) });
     expect(run.output).toBe('hello from the cell\n');
     expect(run.result).toMatchObject({ outcome: 'ok', value: '42', error: null, exitCode: 0, stateSaved: true });
+  });
+
+  it('puts the job\'s args in sys.argv, with the cell\'s own line numbers and __future__ imports intact', async () => {
+    const run = await runCell({
+      code: 'from __future__ import annotations\nimport sys\nprint(sys.argv)\nraise ValueError(sys.argv[2])',
+      args: ['a b', 'c\nd', ''],
+    });
+    expect(run.output).toBe(`['', 'a b', 'c\\nd', '']\n`);
+    expect(run.result.error).toMatchObject({ name: 'ValueError', message: 'c\nd' });
+    expect(run.result.error?.traceback).toMatch(/"<cell>", line 4\b/);
+    const without = await runCell({ code: 'import sys\nprint(sys.argv)' });
+    expect(without.output).toBe(`['']\n`);
   });
 
   it('sends no value when the last statement is not an expression or is None', async () => {

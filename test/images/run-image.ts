@@ -53,6 +53,8 @@ export interface RunOptions {
   maxImages?: number;
   /** The runtime's default when left out. */
   sourceLanguage?: string;
+  /** The program's arguments; left out of the job line when undefined, as hosts before `args` sent it. */
+  args?: readonly string[];
   /** Environment variables for the container (e.g. CODECELL_PRELOAD). */
   env?: Record<string, string>;
 }
@@ -65,7 +67,7 @@ export interface Session {
   readonly dataDir: string;
   readonly statePath: string;
   /** Runs one job as the host does: wait for ready, send the job, close stdin. */
-  run(code: string, sourceLanguage?: string): Promise<Run>;
+  run(code: string, sourceLanguage?: string, args?: readonly string[]): Promise<Run>;
 }
 
 export interface ImageHarness {
@@ -129,6 +131,7 @@ export function imageHarness(runtime: Runtime): ImageHarness {
       restore: options.restore,
       maxImages: options.maxImages ?? 10,
       sourceLanguage: options.sourceLanguage ?? DEFAULT_SOURCE_LANGUAGE[runtime],
+      ...(options.args === undefined ? {} : { args: options.args }),
     };
     const env = Object.entries(options.env ?? {}).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
     const args = [
@@ -197,7 +200,7 @@ export function imageHarness(runtime: Runtime): ImageHarness {
       return path.join(this.outDir, 'state');
     }
 
-    async run(code: string, sourceLanguage?: string): Promise<Run> {
+    async run(code: string, sourceLanguage?: string, args?: readonly string[]): Promise<Run> {
       const restore = this.runs > 0 && existsSync(this.statePath);
       if (restore) copyFileSync(this.statePath, path.join(this.inDir, 'state'));
       this.runs++;
@@ -208,6 +211,7 @@ export function imageHarness(runtime: Runtime): ImageHarness {
         outDir: this.outDir,
         restore,
         sourceLanguage,
+        args,
       });
       return { ready, result, output, stderr };
     }

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { callTool, connectStreamable, textOf } from './helpers/mcp-client.js';
 import { TEST_KEY } from './helpers/test-server.js';
+import { TEST_IMAGES } from '../helpers/engine.js';
 
 const runFile = promisify(execFile);
 const CLI = path.resolve('dist/src/cli.js');
@@ -31,6 +32,7 @@ function cliEnv(extra: Record<string, string> = {}): Record<string, string> {
     CODECELL_POOL_PYTHON_LEAN: '1',
     CODECELL_POOL_NODE: '1',
     CODECELL_POOL_BASH: '1',
+    ...TEST_IMAGES,
     ...extra,
   };
 }
@@ -141,5 +143,54 @@ describe('codecell exec', () => {
     const out = spawnSync(process.execPath, [CLI, 'exec', '--language', 'cobol', '--code', 'x'], { env: cliEnv(), encoding: 'utf8' });
     expect(out.status).not.toBe(0);
     expect(out.stderr).toContain('cobol');
+  });
+});
+
+describe('codecell session', () => {
+  /** Runs the CLI to the end: its exit status and both streams. */
+  function cli(...args: string[]): { status: number | null; stdout: string; stderr: string } {
+    const out = spawnSync(process.execPath, [CLI, ...args], { env: cliEnv(), encoding: 'utf8' });
+    return { status: out.status, stdout: out.stdout, stderr: out.stderr };
+  }
+
+  const SessionListSchema = z.array(z.object({ id: z.string(), isDefault: z.boolean(), executions: z.number() }));
+
+  it('creates, lists and closes sessions, and exec --session runs in the one it names', async () => {
+    const created = cli('session', 'create');
+    expect(created.status, created.stderr).toBe(0);
+    const id = created.stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+
+    const listed = SessionListSchema.parse(JSON.parse(cli('session', 'list', '--json').stdout));
+    expect(listed.find((session) => session.id === id)).toMatchObject({ isDefault: false, executions: 0 });
+    expect(cli('session', 'list').stdout).toContain(id);
+
+    await runFile(process.execPath, [CLI, 'exec', '--language', 'python', '--code', 'kept = 41', '--session', id], { env: cliEnv() });
+    const { stdout } = await runFile(process.execPath, [CLI, 'exec', '--language', 'python', '--code', 'print(kept + 1)', '--session', id], {
+      env: cliEnv(),
+    });
+    expect(stdout).toContain('[stdout]\n42');
+    expect(stdout).toContain(`Session ${id}`);
+
+    const closed = cli('session', 'close', id);
+    expect(closed.status, closed.stderr).toBe(0);
+    expect(closed.stdout).toBe(`closed ${id}\n`);
+    const after = SessionListSchema.parse(JSON.parse(cli('session', 'list', '--json').stdout));
+    expect(after.map((session) => session.id)).not.toContain(id);
+  });
+
+  it('words a missing session in CLI terms: its commands and flags, never an MCP tool', () => {
+    const missing = '00000000-0000-4000-8000-000000000000';
+    const ran = cli('exec', '--language', 'bash', '--code', 'echo hi', '--session', missing);
+    expect(ran.status).toBe(1);
+    expect(ran.stderr).toContain(`codecell: SESSION_NOT_FOUND: no session "${missing}" exists for you`);
+    expect(ran.stderr).toContain('codecell session create');
+    expect(ran.stderr).toContain('--session');
+    expect(ran.stderr).not.toMatch(/_execution_session|session_id/);
+
+    const closing = cli('session', 'close', missing);
+    expect(closing.status).toBe(1);
+    expect(closing.stderr).toContain('SESSION_NOT_FOUND');
+    expect(closing.stderr).toContain('codecell session list');
   });
 });

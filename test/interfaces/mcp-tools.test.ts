@@ -226,6 +226,9 @@ describe('sessions', () => {
       expect(result.isError, tool).toBe(true);
       expect(result.structuredContent).toBeUndefined();
       expect(textOf(result)).toMatch(/^SESSION_NOT_FOUND: .*session/);
+      // Worded for a model: the tools that help, not a REST route or a CLI command.
+      expect(textOf(result)).toContain('create_execution_session');
+      expect(textOf(result)).not.toMatch(/\/v1\/|codecell session/);
     }
     const history = await callTool(client, 'get_execution_history', { session_id: 'not-a-session' });
     expect(history.isError).toBe(true);

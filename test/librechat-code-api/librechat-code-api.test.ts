@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSessionId, encodeSessionId, fileIdFor, findFileById, SHORT_ID_PATTERN } from '../../src/interfaces/http/librechat-code-api/ids.js';
-import { languageOf, withArgs } from '../../src/interfaces/http/librechat-code-api/exec.js';
+import { languageOf } from '../../src/interfaces/http/librechat-code-api/exec.js';
 import { multipartBody, type MultipartPart } from '../unit/files/helpers.js';
 import { startTestServer, TEST_KEY, type TestServer } from '../interfaces/helpers/test-server.js';
 
@@ -68,15 +68,12 @@ describe('ids (no server)', () => {
     expect(findFileById(entries, '../a.txt')).toBeUndefined();
   });
 
-  it('maps LibreChat language names and puts args where each language reads them', () => {
+  it('maps LibreChat language names', () => {
     expect(languageOf('py')).toBe('python');
     expect(languageOf('node')).toBe('javascript');
     expect(languageOf('ts')).toBe('typescript');
     expect(languageOf('sh')).toBe('bash');
     expect(() => languageOf('rs')).toThrow('Unsupported language: rs');
-    expect(withArgs('python', 'print(1)', [])).toBe('print(1)');
-    expect(withArgs('bash', 'echo "$1"\necho 2', ["it's"])).toBe(`set -- 'it'\\''s'; echo "$1"\necho 2`);
-    expect(withArgs('javascript', '#!/usr/bin/env node\nconsole.log(1)', ['a']).split('\n')[1]).toMatch(/^process\.argv\.splice/);
   });
 });
 
@@ -149,6 +146,34 @@ describe('LibreChat Code API', () => {
     expect(sh.stdout).toBe('args: 2 one two\n');
     expect(sh.stderr).toContain('oops');
     expect(sh.code).toBe(3);
+  });
+
+  it('runs the code as sent with args: tracebacks count its own lines, __future__ imports still work', async () => {
+    const traced = await exec({ lang: 'py', code: 'import sys\nprint(sys.argv[1:])\nraise ValueError(sys.argv[2])', args: ['first', 'second\nline'] });
+    expect(traced.stdout).toBe(`['first', 'second\\nline']\n`);
+    expect(traced.stderr).toMatch(/line 3\b/);
+    expect(traced.stderr).not.toMatch(/line 4\b/);
+    expect(traced.stderr).toContain('ValueError: second');
+
+    const future = await exec({
+      lang: 'py',
+      code: 'from __future__ import annotations\nimport sys\ndef f(x: Later) -> int: return len(x)\nprint(f(sys.argv[1:]))',
+      args: ['a', 'b', 'c'],
+    });
+    expect(future.stderr).toBe('');
+    expect(future.stdout).toBe('3\n');
+
+    const ts = await exec({ lang: 'ts', code: 'const rest: string[] = process.argv.slice(2);\nconsole.log(rest.length, rest[1]);', args: ['x', "it's"] });
+    expect(ts.stdout).toBe("2 it's\n");
+
+    const bashLines = await exec({ lang: 'bash', code: 'printf "%s|" "$@"\necho\nfalse', args: ['a b', 'c\nd', ''] });
+    expect(bashLines.stdout).toBe('a b|c\nd||\n');
+  });
+
+  it('refuses args that no program can be given (a NUL character) with 400', async () => {
+    const nul = await call('POST', '/exec', { json: { lang: 'bash', code: 'echo "$1"', args: ['a\u0000b'] } });
+    expect(nul.status).toBe(400);
+    expect(((await nul.json()) as { message: string }).message).toContain('NUL');
   });
 
   it('answers 200 with the error in stderr when the program fails', async () => {

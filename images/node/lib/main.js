@@ -91,6 +91,8 @@ function main() {
     return;
   }
   protocol.detachStdin();
+  // As for `node script.js ARGS`: argv[0] is node, argv[1] the script (here the runner), then the args.
+  process.argv.splice(2, process.argv.length - 2, ...job.args);
   new CellRun(job, env).start();
 }
 

@@ -79,11 +79,14 @@ function parseJob(line) {
   if (job.v !== 1) throw new Error(`unsupported job version ${JSON.stringify(job.v)}`);
   if (typeof job.nonce !== 'string' || !NONCE_PATTERN.test(job.nonce)) throw new Error('the job has no valid nonce');
   if (typeof job.code !== 'string') throw new Error('the job has no code');
+  const args = job.args === undefined ? [] : job.args; // hosts before args was in the protocol send none
+  if (!Array.isArray(args) || !args.every((arg) => typeof arg === 'string')) throw new Error('the job args must be a list of strings');
   return {
     nonce: job.nonce,
     code: job.code,
     restore: job.restore === true,
     sourceLanguage: job.sourceLanguage === 'typescript' ? 'typescript' : 'javascript',
+    args,
   };
 }
 

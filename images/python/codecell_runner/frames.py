@@ -45,8 +45,8 @@ class FrameWriter:
             data = data[written:]
 
 
-# nonce: str, code: str, restore: bool, max_images: int
-Job = namedtuple("Job", "nonce code restore max_images")
+# nonce: str, code: str, restore: bool, max_images: int, args: list[str] (sys.argv[1:])
+Job = namedtuple("Job", "nonce code restore max_images args")
 
 
 class JobError(Exception):
@@ -83,4 +83,7 @@ def parse_job(line: bytes) -> Job:
         raise JobError("job restore must be a boolean")
     if type(max_images) is not int or max_images < 0:
         raise JobError("job maxImages must be a non-negative integer")
-    return Job(nonce=nonce, code=code, restore=restore, max_images=max_images)
+    args = raw.get("args", [])  # hosts before args was in the protocol send none
+    if not isinstance(args, list) or not all(isinstance(arg, str) for arg in args):
+        raise JobError("job args must be a list of strings")
+    return Job(nonce=nonce, code=code, restore=restore, max_images=max_images, args=args)

@@ -68,9 +68,9 @@ def run_job(job: Job) -> dict:
     namespace = _fresh_main_module().__dict__
     os.chdir(WORKDIR)
     # Like `python -c`: the user's imports resolve in the working directory (the runner's own
-    # directory was sys.path[0] until now).
+    # directory was sys.path[0] until now), and the job's args follow an empty argv[0].
     sys.path[0] = ""
-    sys.argv = [""]
+    sys.argv = ["", *job.args]
 
     began = time.perf_counter()
     not_carried = _restore(namespace) if job.restore else []

@@ -32,6 +32,8 @@ export interface ExecutorJob {
   readonly stateFile: string;
   readonly code: string;
   readonly sourceLanguage: 'python' | 'javascript' | 'typescript' | 'bash';
+  /** The program's command-line arguments (runner-protocol.ts argsProblem has already passed them). */
+  readonly args: readonly string[];
   readonly timeoutMs: number;
   readonly maxImages: number;
   readonly onOutput?: ((chunk: OutputChunk) => void) | undefined;
@@ -178,7 +180,7 @@ export class DockerExecutor {
       let outcome: RunOutcome;
       try {
         outcome = await runner.run(
-          { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage },
+          { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage, args: [...job.args] },
           {
             onStdout: (bytes) => stdout.push(bytes),
             onStderr: (bytes) => stderr.push(bytes),

@@ -114,7 +114,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(apiKeyAuth(settings.apiKeys));
   app.use(createMetricsRouter(metrics));
   app.use('/v1', createFilesRouter({ files, principalOf, logger }));
-  app.use('/v1', createLibreChatCodeApiRouter({ engine, files, logger })); // LibreChat's Code API
+  app.use('/v1', createLibreChatCodeApiRouter({ engine, files, sessionTtlMs: settings.sessions.ttlMs, logger })); // LibreChat's Code API
 
   const routeDeps: McpRouteDeps = {
     registry,

@@ -1,6 +1,7 @@
 /**
  * The one way REST routes answer a failure: `{error: CODE, message}` with the status errors.ts gives
- * the code. A route family may shape some answers its own way (`answerFor`, e.g. LibreChat's 429).
+ * the code, the message ending with what to do next in REST terms (routes). A route family may shape
+ * some answers its own way (`answerFor`, e.g. LibreChat's 429).
  */
 import type { Request, Response } from 'express';
 import { HTTP_STATUS, isCodecellError, type CodecellError, type CodecellErrorCode } from '../../errors.js';
@@ -43,9 +44,19 @@ export function sendJsonError(
       return;
     }
     const status = options.statusOverrides?.[error.code] ?? HTTP_STATUS[error.code];
-    res.status(status).json({ error: error.code, message: error.message });
+    const advice = routeAdvice(error);
+    res.status(status).json({ error: error.code, message: advice === undefined ? error.message : `${error.message}. ${advice}` });
     return;
   }
   logger?.error({ err: error }, `${options.what} failed unexpectedly`);
   res.status(500).json({ error: 'INTERNAL', message: 'the server failed to handle this request' });
+}
+
+/** What a REST caller can do about an error, naming the routes; undefined when nothing specific. */
+export function routeAdvice(error: CodecellError): string | undefined {
+  if (error.code === 'SESSION_NOT_FOUND' && error.fields.sessionGone !== undefined) {
+    return 'Put the word "default" in place of the session id (e.g. GET /v1/sessions/default/files) to use your default session.';
+  }
+  if (error.code === 'SESSION_LIMIT') return 'Idle sessions expire: retry later.';
+  return undefined;
 }

@@ -1,19 +1,23 @@
 /**
- * The one place where failures become MCP tool results. Codecell's own errors carry messages
- * written for the model (what happened and what to do), so they are passed on with their code.
+ * The one place where failures become MCP tool results. Codecell's own errors are passed on with
+ * their code and message, plus what to do next in this interface's terms (the tools to call).
  * Anything else is a bug or an outage: the model gets a generic message and an id, the log gets
  * the details (the SDK's catch-all would otherwise hand internal messages to the model).
  */
 import { randomUUID } from 'node:crypto';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { isCodecellError } from '../../errors.js';
+import { isCodecellError, type CodecellError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
 export function toolErrorResult(error: unknown, logger: Logger): CallToolResult {
   if (isCodecellError(error)) {
     const retry = error.retryAfterSeconds !== undefined ? ` Retry in about ${error.retryAfterSeconds} s.` : '';
+    const advice = toolAdvice(error);
     logger.info({ code: error.code }, `tool refused: ${error.message}`);
-    return { isError: true, content: [{ type: 'text', text: `${error.code}: ${error.message}${retry}` }] };
+    return {
+      isError: true,
+      content: [{ type: 'text', text: `${error.code}: ${error.message}${advice === undefined ? '' : `. ${advice}`}${retry}` }],
+    };
   }
   const errorId = randomUUID().slice(0, 8);
   logger.error({ err: error, errorId }, 'tool failed unexpectedly');
@@ -26,6 +30,17 @@ export function toolErrorResult(error: unknown, logger: Logger): CallToolResult 
       },
     ],
   };
+}
+
+/** What a model can do about an error, naming the tools that do it; undefined when nothing specific. */
+export function toolAdvice(error: CodecellError): string | undefined {
+  if (error.code === 'SESSION_NOT_FOUND' && error.fields.sessionGone !== undefined) {
+    return 'Create a new session with create_execution_session, or leave session_id out to use your default session.';
+  }
+  if (error.code === 'SESSION_LIMIT') {
+    return 'Close a session you no longer need with close_execution_session (list_execution_sessions shows yours), or wait for idle ones to expire.';
+  }
+  return undefined;
 }
 
 /** Runs a tool body and maps whatever it throws. */

@@ -7,7 +7,7 @@ import { loadSettings, type Settings } from '../../../src/config/settings.js';
 import { createLogger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 import { startHttpServer, type RunningServer } from '../../../src/server.js';
-import { SMALL_POOLS } from '../../helpers/engine.js';
+import { SMALL_POOLS, TEST_IMAGES } from '../../helpers/engine.js';
 
 export const TEST_KEY = 'test-key-0123456789abcdef';
 
@@ -51,6 +51,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       PORT: String(port),
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       CODECELL_API_KEYS: TEST_KEY,
+      ...TEST_IMAGES,
       ...SMALL_POOLS,
       ...(options.publicUrl === true ? { CODECELL_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
       ...options.env,

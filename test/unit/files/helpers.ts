@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { loadSettings, type Settings } from '../../../src/config/settings.js';
 import { FileService } from '../../../src/files/file-service.js';
+import { signedDownloadLinks } from '../../../src/interfaces/http/file-routes.js';
 import { principalFor, type Principal } from '../../../src/sessions/principal.js';
 import { SessionStore } from '../../../src/sessions/session-store.js';
 
@@ -26,7 +27,7 @@ export async function filesFixture(env: Record<string, string> = {}): Promise<Fi
   const settings = loadSettings({}, { CODECELL_DATA_DIR: dataDir, ...env });
   const clock = { now: Date.now() };
   const sessions = await SessionStore.open({ dataDir, ttlMs: settings.sessions.ttlMs, maxSessions: 50 });
-  const files = new FileService({ sessions, settings, now: () => clock.now });
+  const files = new FileService({ sessions, settings, downloadLinkFor: signedDownloadLinks(settings.publicUrl), now: () => clock.now });
   const alice = principalFor('key-a', 'alice');
   return {
     dataDir,

@@ -3,7 +3,8 @@
  *
  *   body → language (py/js/ts/bash and their long names) → caller → the session to run in
  *   (session_id if the caller may use it, else the one remembered for runtime_session_hint, else a
- *   new one) → files[] copied into its /mnt/data → args → Engine.execute → plots saved as files
+ *   new one) → files[] copied into its /mnt/data → Engine.execute (args travel in the runner's job
+ *   line, so the code runs as sent) → plots saved as files
  *   → {session_id, stdout, stderr, files, code, signal, status, wall_time}, HTTP 200 however the
  *   program ended.
  */
@@ -14,6 +15,7 @@ import type { EngineApi, ExecutionResult, Language } from '../../../engine/types
 import type { FileService } from '../../../files/file-service.js';
 import { parseRelativePath } from '../../../files/safe-path.js';
 import type { Logger } from '../../../logger.js';
+import { argsProblem, MAX_ARGS } from '../../../executor/runner-protocol.js';
 import {
   accessSession,
   callerAs,
@@ -48,9 +50,6 @@ const LANGUAGE_ALIASES: Readonly<Record<string, Language>> = {
   shell: 'bash',
 };
 
-export const MAX_ARGS = 256;
-const MAX_ARG_CHARS = 10_000;
-const MAX_ARGS_TOTAL_CHARS = 100_000;
 export const MAX_INPUT_FILES = 100;
 const MAX_HINT_CHARS = 200;
 /** LibreChat downloads every listed file right after the run: a run that writes thousands is cut here. */
@@ -124,35 +123,6 @@ export function languageOf(lang: string): Language {
   const language = LANGUAGE_ALIASES[lang.trim().toLowerCase()];
   if (language === undefined) throw new CodecellError('INVALID_INPUT', `Unsupported language: ${lang.slice(0, 40)}`);
   return language;
-}
-
-function bashQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The code with `args` made visible to it, without touching the runners: Python gets
- * `sys.argv[1:]` (one line is prepended, so its tracebacks count one line more), JavaScript and
- * TypeScript `process.argv.slice(2)`, bash `$1 … $@` (both set on the first line, so line numbers
- * stay right).
- */
-export function withArgs(language: Language, code: string, args: readonly string[]): string {
-  if (args.length === 0) return code;
-  let total = 0;
-  for (const arg of args) {
-    if (arg.includes('\0')) throw new CodecellError('INVALID_INPUT', 'args must not contain NUL characters');
-    if (arg.length > MAX_ARG_CHARS) throw new CodecellError('INVALID_INPUT', `an argument is longer than ${MAX_ARG_CHARS} characters`);
-    total += arg.length;
-  }
-  if (total > MAX_ARGS_TOTAL_CHARS) throw new CodecellError('INVALID_INPUT', `args are longer than ${MAX_ARGS_TOTAL_CHARS} characters in all`);
-  // JSON string arrays are valid Python and JavaScript list/array literals.
-  const list = JSON.stringify(args);
-  if (language === 'python') return `import sys as __codecell_sys; __codecell_sys.argv[1:] = ${list}; del __codecell_sys\n${code}`;
-  if (language === 'bash') return `set -- ${args.map(bashQuote).join(' ')}; ${code}`;
-  const preamble = `process.argv.splice(2, process.argv.length - 2, ...${list}); `;
-  if (!code.startsWith('#!')) return preamble + code;
-  const lineEnd = code.indexOf('\n');
-  return lineEnd === -1 ? `${code}\n${preamble}` : `${code.slice(0, lineEnd + 1)}${preamble}${code.slice(lineEnd + 1)}`;
 }
 
 function timeoutOf(body: ExecBody): number | undefined {
@@ -331,7 +301,9 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   if (body.stdin !== undefined && body.stdin !== null && body.stdin !== '') {
     throw new CodecellError('INVALID_INPUT', 'stdin is not supported: programs here have no standard input; write the data to a file in /mnt/data instead');
   }
-  const code = withArgs(language, body.code, body.args ?? []);
+  const args = body.args ?? [];
+  const argsRefused = argsProblem(args);
+  if (argsRefused !== undefined) throw new CodecellError('INVALID_INPUT', argsRefused);
   const timeoutMs = timeoutOf(body);
   const caller = callerOf(req, { bodyUserId: body.user_id ?? undefined });
   const run = await execSession(deps, caller, body);
@@ -346,7 +318,8 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
     principal: run.principal,
     sessionId: run.sessionId,
     language,
-    code,
+    code: body.code,
+    args,
     timeoutMs,
     signal: abort.signal,
   });

@@ -20,6 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
+import { LRUCache } from 'lru-cache';
 import { CodecellError } from '../../../errors.js';
 import type { EngineApi } from '../../../engine/types.js';
 import { principalFor, USER_ID_PATTERN, type Principal } from '../../../sessions/principal.js';
@@ -115,15 +116,36 @@ interface OwnerRecord {
   readonly shared: boolean;
 }
 
-/** Bounded, in-memory: session → owner, and (principal, runtime_session_hint) → session. */
-export class SessionDirectory {
-  private readonly owners = new Map<string, OwnerRecord>();
-  private readonly hints = new Map<string, string>();
+export interface SessionDirectoryOptions {
+  /** Sessions idle this long expire (CODECELL_SESSION_TTL_SECONDS); so do entries not used as long. */
+  readonly ttlMs: number;
+  readonly maxEntries?: number;
+  /** The clock for the TTL (milliseconds); tests move it. */
+  readonly now?: () => number;
+}
 
-  constructor(private readonly maxEntries = 50_000) {}
+/**
+ * Bounded, in-memory, least recently used first out: session → owner, and (principal,
+ * runtime_session_hint) → session. Each use refreshes an entry, as each use refreshes a session.
+ */
+export class SessionDirectory {
+  private readonly owners: LRUCache<string, OwnerRecord>;
+  private readonly hints: LRUCache<string, string>;
+
+  constructor(options: SessionDirectoryOptions) {
+    const limits = {
+      max: options.maxEntries ?? 50_000,
+      ttl: options.ttlMs,
+      updateAgeOnGet: true,
+      ttlResolution: 0, // read the clock at every check: no cached time, so a moved test clock counts at once
+      ...(options.now === undefined ? {} : { perf: { now: options.now } }),
+    };
+    this.owners = new LRUCache(limits);
+    this.hints = new LRUCache(limits);
+  }
 
   remember(sessionId: string, owner: Caller): void {
-    bounded(this.owners, sessionId, { principal: owner.principal, keyTag: owner.keyTag, shared: owner.shared }, this.maxEntries);
+    this.owners.set(sessionId, { principal: owner.principal, keyTag: owner.keyTag, shared: owner.shared });
   }
 
   /** The owner a caller may act as for a session it does not own itself (see the module comment). */
@@ -142,22 +164,12 @@ export class SessionDirectory {
   }
 
   rememberHint(caller: Caller, hint: string, sessionId: string): void {
-    bounded(this.hints, hintKey(caller, hint), sessionId, this.maxEntries);
+    this.hints.set(hintKey(caller, hint), sessionId);
   }
 }
 
 function hintKey(caller: Caller, hint: string): string {
   return `${caller.principal.id}\0${hint}`;
-}
-
-function bounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
-  map.delete(key); // re-inserted last: the map's order is least recently remembered first
-  map.set(key, value);
-  while (map.size > max) {
-    const oldest = map.keys().next();
-    if (oldest.done === true) break;
-    map.delete(oldest.value);
-  }
 }
 
 export interface SessionAccess {

@@ -31,6 +31,8 @@ export interface LibreChatCodeApiDeps {
   readonly engine: EngineApi;
   readonly files: FileService;
   readonly logger?: Logger | undefined;
+  /** How long sessions live idle (settings.sessions.ttlMs): the directory forgets them as soon. */
+  readonly sessionTtlMs: number;
   /** Shared between routers in tests; one per app otherwise. */
   readonly directory?: SessionDirectory | undefined;
 }
@@ -49,7 +51,7 @@ function param(req: Request, name: string): string {
 
 export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): express.Router {
   const { engine, files, logger } = deps;
-  const directory = deps.directory ?? new SessionDirectory();
+  const directory = deps.directory ?? new SessionDirectory({ ttlMs: deps.sessionTtlMs });
   const shared = { engine, files, directory, logger };
   const router = express.Router();
   const guarded = guardedBy((req, res, error) => sendApiError(req, res, error, logger));

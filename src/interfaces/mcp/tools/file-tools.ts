@@ -13,6 +13,7 @@ import { isInlineImage, isTextMimeType } from '../../../files/mime.js';
 import { SANDBOX_DATA_DIR } from '../../../files/safe-path.js';
 import { createLogger, type Logger } from '../../../logger.js';
 import type { Principal } from '../../../sessions/principal.js';
+import { restFilePath } from '../../http/file-routes.js';
 import type { ToolExtra } from '../progress.js';
 import { guardTool } from '../tool-errors.js';
 import { presentOrUndefined } from './tool-deps.js';
@@ -199,7 +200,7 @@ async function readFileForModel(
     url !== undefined
       ? `${about} is not shown inline. Download link (valid for ${Math.round(files.downloadLinkTtlMs / 60_000)} min): ${url}\n${where}`
       : `${about} is not shown inline. This server has no public URL (CODECELL_PUBLIC_URL), so there is no direct link: ` +
-        `fetch it with GET ${files.restPath(head.sessionId, head.path)} and the API key. ${where}`;
+        `fetch it with GET ${restFilePath(head.sessionId, head.path)} and the API key. ${where}`;
   return { content: [{ type: 'text', text }] };
 }
 
