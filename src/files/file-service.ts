@@ -13,7 +13,7 @@ import { CodecellError } from '../errors.js';
 import type { Principal } from '../sessions/principal.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { errnoOf, fileNotFound, lstatBeneath, openFileBeneath } from './confined-fs.js';
-import { entryKindOf, scanTree, treeBytes, type TreeChange, type TreeEntryKind } from './file-tree.js';
+import { entryKindOf, scanTree, type TreeChange, type TreeEntryKind } from './file-tree.js';
 import { mimeTypeFor } from './mime.js';
 import { baseName, parseRelativePath } from './safe-path.js';
 import { DownloadSigner, loadSigningKey } from './signed-url.js';
@@ -232,14 +232,6 @@ export class FileService {
     });
     await this.sessions.touch(id);
     return { sessionId: id, path: relativePath };
-  }
-
-  /**
-   * Bytes the session's files take. Does NOT take the session lock: call it while holding it
-   * (the engine does, around a run); otherwise a running execution's files are not counted.
-   */
-  async usageBytes(sessionId: string): Promise<number> {
-    return treeBytes(await scanTree(this.sessions.filesDir(sessionId)));
   }
 
   /** A signed link to download `path` without an API key; undefined when no public URL is set. */
