@@ -2,7 +2,8 @@
  * Every setting Codecell has, parsed once at start-up from environment variables (and CLI flags,
  * which the CLI passes in as `overrides` under the same names). No other module reads process.env.
  *
- * The README's settings table is generated from the same names: keep both in step.
+ * The README's settings table is written by hand; test/unit/config/readme-settings.test.ts fails
+ * when its names or defaults drift from the schema below.
  */
 import os from 'node:os';
 import path from 'node:path';
@@ -181,5 +182,5 @@ export function loadSettings(
   });
 }
 
-/** Names and defaults, for the README table and `codecell --help`. */
+/** Every setting's name, for `codecell --set` and `codecell --help`. */
 export const SETTING_NAMES = Object.keys(EnvSchema.shape);

@@ -54,7 +54,7 @@ export interface EngineDeps {
 }
 
 export class Engine implements EngineApi {
-  readonly sessions: SessionStore;
+  private readonly sessions: SessionStore;
   private shuttingDown = false;
   private readonly sweeper: NodeJS.Timeout;
 

@@ -10,6 +10,7 @@ import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { ExecutionOutputSchema, type ExecutionOutput } from '../../src/interfaces/mcp/render-result.js';
+import { SessionStore } from '../../src/sessions/session-store.js';
 import { multipartBody, type MultipartPart } from '../unit/files/helpers.js';
 import { callTool, connectStreamable, headersFor, textOf, type Caller } from '../interfaces/helpers/mcp-client.js';
 import { startTestServer, type TestServer } from '../interfaces/helpers/test-server.js';
@@ -205,7 +206,12 @@ export async function findByName(root: string, marker: string, depth = Number.PO
   return found;
 }
 
-/** The host directory that holds a session's files between runs. */
-export function sessionFilesDir(server: TestServer, sessionId: string): string {
-  return server.running.engine.sessions.filesDir(sessionId);
+/** The host directory that holds a session's files between runs, as the server's session store lays it out. */
+export async function sessionFilesDir(server: TestServer, sessionId: string): Promise<string> {
+  const store = await SessionStore.open({
+    dataDir: server.dataDir,
+    ttlMs: server.settings.sessions.ttlMs,
+    maxSessions: server.settings.sessions.maxSessions,
+  });
+  return store.filesDir(sessionId);
 }

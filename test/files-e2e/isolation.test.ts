@@ -69,7 +69,7 @@ function marker(what: string): string {
  */
 async function leftoversOutside(sessionId: string, mark: string): Promise<string[]> {
   expect((await alice.rest.list(sessionId)).status).toBe(200);
-  const own = `${sessionFilesDir(server, sessionId)}${path.sep}`;
+  const own = `${await sessionFilesDir(server, sessionId)}${path.sep}`;
   const found = [
     ...(await findByName(server.dataDir, mark)),
     ...(await findByName(os.tmpdir(), mark, 0)),
@@ -180,9 +180,9 @@ describe('links made by code in the sandbox', () => {
     expect((await bob.rest.upload(bobSession, [{ name: 'file', filename: 'private.txt', content: bobSecret }])).status).toBe(201);
 
     const session = await alice.newSession();
-    const bobDir = sessionFilesDir(server, bobSession);
+    const bobDir = await sessionFilesDir(server, bobSession);
     // Absolute, and relative from where alice's files live between runs.
-    const relative = path.relative(sessionFilesDir(server, session), bobDir);
+    const relative = path.relative(await sessionFilesDir(server, session), bobDir);
     const run = await alice.run(
       'execute_bash_command',
       `ln -s ${bobDir} bob-abs && ln -s ${relative} bob-rel && cat bob-abs/private.txt bob-rel/private.txt 2>&1; true`,

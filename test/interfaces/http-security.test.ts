@@ -61,10 +61,13 @@ describe('API keys', () => {
     await expect(connectSse(server.url, { apiKey: 'wrong' })).rejects.toThrow();
   });
 
-  it('keeps /healthz open and reports Docker reachable', async () => {
-    const response = await fetch(`${server.url}/healthz`);
-    expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ ok: true, docker: { reachable: true } });
+  it('keeps /healthz open, with details only for a key holder', async () => {
+    const open = await fetch(`${server.url}/healthz`);
+    expect(open.status).toBe(200);
+    expect(await open.json()).toEqual({ ok: true });
+    const keyed = await fetch(`${server.url}/healthz`, { headers: { 'X-API-Key': TEST_KEY } });
+    expect(keyed.status).toBe(200);
+    expect(await keyed.json()).toMatchObject({ ok: true, docker: { reachable: true } });
   });
 
   it('answers 400 for a malformed X-User-Id', async () => {

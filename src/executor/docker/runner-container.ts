@@ -22,8 +22,8 @@ import {
 import { Slot } from '../slot.js';
 import { containerSpec } from './container-spec.js';
 import type { PoolKey } from './pool-key.js';
-import { readOomKills } from './oom-kills.js';
 import { readCpuMs } from './cgroup-cpu.js';
+import { OomWatch } from './oom-watch.js';
 
 const READY_TIMEOUT_MS = 60_000;
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
@@ -73,7 +73,6 @@ export class RunnerContainer {
   private exitedResolve!: (code: number | null) => void;
   private disposed = false;
   private running = true;
-  readonly startedAt = Date.now();
   /** How long each step of start-up took (ms), for the debug log of the run that uses it. */
   readonly startPhases: Record<string, number>;
 
@@ -83,6 +82,7 @@ export class RunnerContainer {
     readonly slot: Slot,
     readonly pool: PoolKey,
     private readonly logger: Logger,
+    private readonly oomWatch: OomWatch,
     startPhases: Record<string, number> = {},
   ) {
     this.startPhases = startPhases;
@@ -116,22 +116,27 @@ export class RunnerContainer {
     const slot = await Slot.create(options.slotsRoot);
     timer.mark('slot');
     let container: Container | null = null;
+    let oomWatch: OomWatch | null = null;
     try {
       container = await options.docker.createContainer(
         containerSpec(options.settings, options.instanceId, options.pool, slot),
       );
       timer.mark('create');
+      oomWatch = await OomWatch.start(options.docker, container.id);
+      timer.mark('watch');
       const runner = new RunnerContainer(
         options.docker,
         container,
         slot,
         options.pool,
         options.logger.child({ container: container.id.slice(0, 12), pool: options.pool }),
+        oomWatch,
         timer.phases,
       );
       await runner.attachAndStart(timer);
       return runner;
     } catch (error) {
+      oomWatch?.close();
       if (container) await container.remove({ force: true }).catch(() => undefined);
       await slot.dispose().catch(() => undefined);
       throw error;
@@ -183,9 +188,10 @@ export class RunnerContainer {
   }
 
   /**
-   * Runs one job and resolves as soon as its end is known. After a result frame the container is
-   * left for the caller to kill (off the critical path: `stop()`); after any other end it is
-   * already dead, and whether the kernel's OOM killer did it is known.
+   * Runs one job and resolves once its end is known and the container is dead, with whether the
+   * kernel's OOM killer struck during the run. Killing is what makes that certain: the engine
+   * reports every OOM kill before the container's death (oom-watch.ts), also after a result frame,
+   * when the runner survived a child process that was killed.
    */
   async run(job: JobLine, hooks: RunHooks): Promise<RunOutcome> {
     this.hooks = hooks;
@@ -211,8 +217,9 @@ export class RunnerContainer {
     this.settle = null;
     this.hooks = null;
     if (end.kind === 'result') {
-      const [oomKills, cpuMs] = await Promise.all([readOomKills(this.container.id), readCpuMs(this.container.id)]);
-      return { end, exitCode: end.frame.exitCode, oomKilled: oomKills > 0, cpuMs };
+      const cpuMs = await readCpuMs(this.container.id); // before the kill: the cgroup goes with the container
+      const { oomKilled } = await this.stop();
+      return { end, exitCode: end.frame.exitCode, oomKilled, cpuMs };
     }
     const { exitCode, oomKilled } = await this.stop();
     return { end, exitCode, oomKilled, cpuMs: null };
@@ -231,10 +238,7 @@ export class RunnerContainer {
 
   private stopped: Promise<{ exitCode: number | null; oomKilled: boolean }> | null = null;
 
-  /**
-   * Kills the container (if it still runs) and waits until it is dead. Idempotent, and without
-   * the inspect of stop(): after a result frame, how the container dies no longer matters.
-   */
+  /** Kills the container (if it still runs) and waits until it is dead. Idempotent. */
   kill(): Promise<void> {
     if (!this.killed) {
       this.killed = (async () => {
@@ -255,13 +259,17 @@ export class RunnerContainer {
   async dispose(options: { keepSlot?: boolean } = {}): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    this.oomWatch.close();
     await this.container.remove({ force: true }).catch((error: unknown) => {
       this.logger.warn({ err: error }, 'container removal failed');
     });
     if (!options.keepSlot) await this.slot.dispose().catch(() => undefined);
   }
 
+  /** Call once the container is dead. The inspect is the fallback for a lost event stream. */
   private async wasOomKilled(): Promise<boolean> {
+    const verdict = await this.oomWatch.afterDeath();
+    if (verdict.known) return verdict.oomKills > 0;
     try {
       const info = await this.container.inspect();
       return info.State.OOMKilled === true;

@@ -53,6 +53,13 @@ function offeredKeys(req: Request): string[] {
   return offered;
 }
 
+/** Whether a request offers a configured key; true for every request when no keys are configured. */
+export function offersValidKey(apiKeys: readonly string[]): (req: Request) => boolean {
+  const keyDigests = apiKeys.map(digest);
+  return (req) =>
+    apiKeys.length === 0 || offeredKeys(req).some((candidate) => matchApiKey(candidate, keyDigests, apiKeys) !== null);
+}
+
 function rejectUnauthorized(res: Response, offeredAny: boolean): void {
   res
     .status(401)

@@ -1,7 +1,7 @@
 /**
  * The HTTP surface, in the order a request meets it:
  *
- *   request id + log line → metrics → Host check (loopback only) → /healthz, signed downloads (no key)
+ *   request id + log line → metrics → Host check (loopback only) → /healthz (details with a key), signed downloads (no key)
  *   → API key + X-User-Id → /metrics, /v1 files, MCP (Streamable HTTP, legacy SSE, recipe aliases)
  *   → 404 / error body
  */
@@ -16,7 +16,7 @@ import type { McpSessionRegistry } from '../mcp/transports/mcp-session-registry.
 import { sendJsonRpcError, type McpRouteDeps } from '../mcp/transports/route-deps.js';
 import { createSseRouter, type SseEndpoint } from '../mcp/transports/sse-routes.js';
 import { createStreamableHttpRouter } from '../mcp/transports/streamable-http-routes.js';
-import { apiKeyAuth, principalOf } from './auth.js';
+import { apiKeyAuth, offersValidKey, principalOf } from './auth.js';
 import { createFilesRouter, createSignedDownloadRouter } from './files-router.js';
 import { createLibreChatCodeApiRouter } from './librechat-code-api/router.js';
 import { httpMetrics } from './http-metrics.js';
@@ -107,8 +107,9 @@ export function createApp(deps: AppDeps): Express {
   const hostCheck = hostValidation(settings);
   if (hostCheck !== null) app.use(hostCheck);
 
-  // Reachable without a key: health for probes, and downloads whose URL carries its own signature.
-  app.use(createHealthRouter(engine, logger));
+  // Reachable without a key: health for probes (details only with a key), and downloads whose URL
+  // carries its own signature.
+  app.use(createHealthRouter(engine, logger, offersValidKey(settings.apiKeys)));
   app.use(createSignedDownloadRouter({ files, logger }));
 
   app.use(apiKeyAuth(settings.apiKeys));

@@ -7,17 +7,40 @@ import type { Settings } from '../../config/settings.js';
 import { MAX_CODE_CHARS } from '../../engine/engine.js';
 import { formatBytes } from '../../files/byte-size.js';
 
+/**
+ * Every tool the server registers, once, by what it is for. Hand-written because each group needs
+ * its own sentence for the model; test/unit/interfaces/mcp-instructions.test.ts compares the names
+ * with what an MCP client is offered, both ways.
+ */
+const TOOL_GUIDE: ReadonlyArray<{ readonly tools: readonly string[]; readonly use: string }> = [
+  {
+    tools: ['execute_python_code', 'execute_javascript_code', 'execute_typescript_code', 'execute_bash_command'],
+    use: 'run code; each takes an optional session_id and an optional timeout in seconds.',
+  },
+  {
+    tools: [
+      'create_execution_session',
+      'list_execution_sessions',
+      'get_execution_history',
+      'reset_execution_session',
+      'close_execution_session',
+    ],
+    use: 'manage sessions.',
+  },
+  {
+    tools: ['upload_file', 'list_files', 'read_file'],
+    use: "put a file from the conversation into the session's /mnt/data, list the files there, show one.",
+  },
+  { tools: ['get_system_info'], use: 'language versions, installed packages and limits.' },
+];
+
 export function serverInstructions(settings: Settings): string {
   const { limits, sessions } = settings;
   return [
     'Codecell runs code in isolated sandboxes: Python 3, JavaScript and TypeScript (Node.js), and bash.',
     '',
     'Tools:',
-    '- execute_python_code, execute_javascript_code, execute_typescript_code, execute_bash_command: run code; ' +
-      'each takes an optional session_id and an optional timeout in seconds.',
-    '- create_execution_session, list_execution_sessions, get_execution_history, reset_execution_session, ' +
-      'close_execution_session: manage sessions.',
-    '- get_system_info: language versions, installed packages and limits.',
+    ...TOOL_GUIDE.map((group) => `- ${group.tools.join(', ')}: ${group.use}`),
     '',
     'State:',
     '- State persists between calls. Without session_id every call uses your default session, so a variable, ' +

@@ -169,7 +169,7 @@ export class Harness {
   async stillServing(): Promise<void> {
     const health = await fetch(`${this.server.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(await health.json()).toMatchObject({ ok: true, docker: { reachable: true } });
+    expect(await health.json()).toEqual({ ok: true });
 
     const fresh = await this.exec('python', 'print(6 * 7)', { session: await this.newSession() });
     expect(fresh.status, fresh.stderr).toBe('ok');

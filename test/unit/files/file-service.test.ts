@@ -138,7 +138,7 @@ describe('limits', () => {
       message: expect.stringContaining('2 MiB'),
     });
     expect((await readdir(dir)).sort()).toEqual(['one.bin', 'two.bin']);
-    // Replacing one.bin with something bigger fits: its old bytes are freed.
+    // Replacing one.bin with something bigger fits (1900 KiB in all): its old bytes are freed.
     await fx.files.write(fx.alice, id, 'one.bin', Buffer.alloc(1000 * 1024));
     expect(await measureBytes(dir)).toBe(1900 * 1024);
   });

@@ -28,7 +28,6 @@ import { apiKeyOf } from '../auth.js';
 import { decodeSessionId } from './ids.js';
 
 export const RESOURCE_KINDS = ['user', 'agent', 'skill'] as const;
-export type ResourceKind = (typeof RESOURCE_KINDS)[number];
 
 /** kind/id/version as LibreChat sends them (form fields, query, or a files[] entry). */
 export interface ResourceRef {

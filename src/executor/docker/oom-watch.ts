@@ -1,0 +1,82 @@
+/**
+ * Whether the kernel's OOM killer struck inside one container, told by the Docker engine itself.
+ *
+ * The engine reports an `oom` event for every OOM kill in a container's memory cgroup: of the runner,
+ * and of any child process while the runner lives on (a state Docker's `State.OOMKilled` cannot
+ * express while the container runs). The events come over the Docker socket, so this works wherever
+ * the server does, also when the server runs in a container and cannot see the host's cgroups.
+ *
+ * The engine handles one container's events in order, so its `oom` events always come before its
+ * `die` on this stream: once `die` has arrived, the count is final. Subscribe before the container
+ * starts; the subscription replays from just before it was asked for, so nothing falls in between.
+ */
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import { z } from 'zod';
+
+const ContainerEventSchema = z.object({ Action: z.string() });
+
+/** What the watch knows once the container's death was reported (or the stream was lost before). */
+export type OomVerdict = { readonly known: true; readonly oomKills: number } | { readonly known: false };
+
+export class OomWatch {
+  private oomKills = 0;
+  private readonly verdict: Promise<OomVerdict>;
+
+  private constructor(
+    private readonly stream: Readable,
+    private readonly abort: AbortController,
+  ) {
+    this.verdict = new Promise<OomVerdict>((resolve) => {
+      const lines = createInterface({ input: stream, crlfDelay: Infinity });
+      lines.on('line', (line) => {
+        const parsed = safeJson(line);
+        const event = ContainerEventSchema.safeParse(parsed);
+        if (!event.success) return;
+        if (event.data.Action === 'oom') this.oomKills += 1;
+        if (event.data.Action === 'die') {
+          resolve({ known: true, oomKills: this.oomKills });
+          this.close();
+        }
+      });
+      // Ended or broken before `die`: whether an OOM kill was missed cannot be known from here.
+      lines.on('close', () => resolve({ known: false }));
+      stream.on('error', () => resolve({ known: false }));
+    });
+  }
+
+  /** Subscribes to one container's `oom` and `die` events. Call it before starting the container. */
+  static async start(docker: Docker, containerId: string): Promise<OomWatch> {
+    const abort = new AbortController();
+    // A second back: the engine may flush the answer's headers before it subscribes; `since`
+    // replays what it logged in between. Only this container's oom and die can match.
+    const since = Math.floor(Date.now() / 1000) - 1;
+    const stream = (await docker.getEvents({
+      since,
+      filters: { type: ['container'], container: [containerId], event: ['oom', 'die'] },
+      abortSignal: abort.signal,
+    })) as unknown as Readable;
+    return new OomWatch(stream, abort);
+  }
+
+  /** Resolves once the engine has reported the container's death, with the OOM kills before it. */
+  afterDeath(): Promise<OomVerdict> {
+    return this.verdict;
+  }
+
+  /** Ends the subscription. Idempotent. */
+  close(): void {
+    if (this.abort.signal.aborted) return;
+    this.abort.abort();
+    this.stream.destroy();
+  }
+}
+
+function safeJson(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return null;
+  }
+}
