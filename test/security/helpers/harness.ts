@@ -5,14 +5,21 @@
  *
  * Every case ends with `stillServing()`: /healthz answers 200, a fresh session runs a normal
  * program, and a bystander session set up before any attack still has its variable and its file.
+ *
+ * Time limits are budgets scaled to the runtime's measured speed (helpers/budget.ts): a probe that
+ * runs out of time proves nothing, so it is tried once more with more time, and then fails as
+ * inconclusive. It never counts as the attack having failed.
  */
 import { randomBytes } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema, type CallToolResult, type Progress } from '@modelcontextprotocol/sdk/types.js';
 import { expect } from 'vitest';
 import type { ExecutionOutput } from '../../../src/interfaces/mcp/render-result.js';
 import { callTool, connectStreamable, sessionOf, textOf, type Caller } from '../../interfaces/helpers/mcp-client.js';
 import { startTestServer, type TestServer } from '../../interfaces/helpers/test-server.js';
+import { budgetSeconds, CALIBRATION, MAX_RUN_SECONDS, probeLimits, slowdownOf } from './budget.js';
+import { LiveRun } from './live-run.js';
+import { hasLine, judgeCompletion } from './verdicts.js';
 
 export type Runtime = 'runc' | 'runsc';
 
@@ -21,6 +28,7 @@ export const RUNTIME: Runtime = process.env.CODECELL_TEST_RUNTIME === 'runsc' ? 
 
 /** The limits every security server runs with (environment names as in src/config/settings.ts). */
 export const LIMITS = {
+  /** A run's time limit on an ordinary machine; scaled by the measured slowdown (Harness.budget). */
   timeoutSeconds: 8,
   // gVisor's own kernel lives in the container's memory too: give it room for the scientific stack.
   memoryMb: RUNTIME === 'runsc' ? 512 : 256,
@@ -45,7 +53,7 @@ const TOOL_NAMES: Record<Tool, { name: string; argument: 'code' | 'command' }> =
 
 export interface RunOptions {
   readonly session?: string;
-  /** Seconds; may only lower the server's limit. */
+  /** Seconds, as given (an attack's own limit); default: the scaled budget of LIMITS.timeoutSeconds. */
   readonly timeout?: number;
   readonly client?: Client;
 }
@@ -73,6 +81,9 @@ export interface HarnessOptions {
 export class Harness {
   private bystander: { session: string; token: string } | null = null;
 
+  /** How many times slower than the reference this runtime ran the calibration (at least 1). */
+  private slowdown = 1;
+
   private constructor(
     readonly server: TestServer,
     readonly client: Client,
@@ -83,7 +94,8 @@ export class Harness {
     const server = await startTestServer({
       env: {
         CODECELL_RUNTIME: RUNTIME,
-        EXECUTION_TIMEOUT: String(LIMITS.timeoutSeconds),
+        // The ceiling for budgets and retries; every run passes its own (scaled) limit.
+        EXECUTION_TIMEOUT: String(MAX_RUN_SECONDS),
         CODECELL_MEMORY_MB: String(LIMITS.memoryMb),
         CODECELL_TMPFS_MB: String(LIMITS.tmpfsMb),
         CODECELL_ARTIFACTS_MB: String(LIMITS.artifactsMb),
@@ -103,8 +115,25 @@ export class Harness {
     });
     const client = await connectStreamable(server.url, options.caller ?? { userId: 'attacker' });
     const harness = new Harness(server, client);
+    await harness.calibrate();
     await harness.plantBystander();
     return harness;
+  }
+
+  /** `seconds` of an ordinary machine, scaled to this runtime's measured speed. */
+  budget(seconds: number): number {
+    return budgetSeconds(seconds, this.slowdown);
+  }
+
+  /** Times CALIBRATION in a sandbox; the largest of two tries' slowdowns (the first may be a cold start). */
+  private async calibrate(): Promise<void> {
+    const session = await this.newSession();
+    const seconds: number[] = [];
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      seconds.push((await this.probe<{ seconds: number }>('python', CALIBRATION, { session, timeout: MAX_RUN_SECONDS })).seconds);
+    }
+    this.slowdown = slowdownOf(Math.max(...seconds));
+    console.info(`[security] ${RUNTIME}: calibration took ${seconds.map((s) => s.toFixed(2)).join(' and ')} s; budgets scale by ${this.slowdown.toFixed(1)}`);
   }
 
   async close(): Promise<void> {
@@ -113,12 +142,32 @@ export class Harness {
   }
 
   /** Runs `code` through the tool of `tool`. Never throws for a refused call: see `Run.out`. */
-  async run(tool: Tool, code: string, options: RunOptions = {}): Promise<Run> {
+  run(tool: Tool, code: string, options: RunOptions = {}): Promise<Run> {
+    return this.call(tool, code, options);
+  }
+
+  /**
+   * Starts `code` and returns at once: await `printed(…)` to know it is running, `result` for its
+   * outcome, or `cancel()` to end it. For attacks that must be under way while something else happens.
+   */
+  start(tool: Tool, code: string, options: RunOptions = {}): LiveRun<ExecutionOutput> {
+    return new LiveRun(async (onprogress, signal) => {
+      const run = await this.call(tool, code, options, onprogress, signal);
+      if (run.out === null) throw new Error(`the call was refused: ${run.text}`);
+      return run.out;
+    });
+  }
+
+  private async call(tool: Tool, code: string, options: RunOptions, onprogress?: (progress: Progress) => void, signal?: AbortSignal): Promise<Run> {
     const spec = TOOL_NAMES[tool];
-    const args: Record<string, unknown> = { [spec.argument]: code };
+    const timeout = options.timeout ?? this.budget(LIMITS.timeoutSeconds);
+    const args: Record<string, unknown> = { [spec.argument]: code, timeout };
     if (options.session !== undefined) args.session_id = options.session;
-    if (options.timeout !== undefined) args.timeout = options.timeout;
-    const raw = await callTool(options.client ?? this.client, spec.name, args, { timeoutMs: 120_000 });
+    const client = options.client ?? this.client;
+    // Room for the container's start and clean-up on top of the run's own limit.
+    const timeoutMs = (timeout + this.budget(60)) * 1000;
+    const reply = await client.callTool({ name: spec.name, arguments: args }, CallToolResultSchema, { onprogress, signal, timeout: timeoutMs });
+    const raw = CallToolResultSchema.parse(reply);
     const structured = raw.structuredContent as ExecutionOutput | undefined;
     return { raw, text: textOf(raw), out: structured && typeof structured.status === 'string' ? structured : null };
   }
@@ -130,19 +179,34 @@ export class Harness {
     return run.out;
   }
 
-  /** Runs code that prints one JSON document as its last stdout line, and returns it parsed. */
+  /**
+   * Runs a probe that reports with its last line of output, `marker`: the probe must get there for
+   * its report to count. One cut short by its time limit is tried again with more time; if it never
+   * gets there, the test fails as inconclusive.
+   */
+  async finish(tool: Tool, code: string, marker: string, options: RunOptions = {}): Promise<ExecutionOutput> {
+    return this.complete(tool, code, (stdout) => hasLine(stdout, marker), options);
+  }
+
+  /** Runs code that prints one JSON document as its last stdout line, and returns it parsed. As finish(). */
   async probe<T = Record<string, unknown>>(tool: Tool, code: string, options: RunOptions = {}): Promise<T> {
-    const out = await this.exec(tool, code, options);
-    const lines = out.stdout.trim().split('\n');
-    const last = lines.at(-1) ?? '';
-    try {
-      return JSON.parse(last) as T;
-    } catch {
-      throw new Error(
-        `expected a JSON line from the probe; got status ${out.status} (${out.notice ?? ''})\n` +
-          `stdout: ${out.stdout}\nstderr: ${out.stderr}\nerror: ${JSON.stringify(out.error)}`,
-      );
+    const out = await this.complete(tool, code, (stdout) => jsonLastLine(stdout) !== undefined, options);
+    return jsonLastLine(out.stdout) as T;
+  }
+
+  private async complete(tool: Tool, code: string, finished: (stdout: string) => boolean, options: RunOptions): Promise<ExecutionOutput> {
+    const limits = options.timeout !== undefined ? [options.timeout] : probeLimits(LIMITS.timeoutSeconds, this.slowdown);
+    let why = '';
+    for (const [index, timeout] of limits.entries()) {
+      const out = await this.exec(tool, code, { ...options, timeout });
+      const verdict = judgeCompletion(out, finished);
+      if (verdict.complete) return out;
+      why =
+        `inconclusive: ${verdict.why} (time limits tried: ${limits.slice(0, index + 1).join(', ')} s; slowdown ${this.slowdown.toFixed(1)})\n` +
+        `status ${out.status} (${out.notice ?? ''})\nstdout: ${out.stdout}\nstderr: ${out.stderr}\nerror: ${JSON.stringify(out.error)}`;
+      if (!verdict.retry) break;
     }
+    throw new Error(why);
   }
 
   async newSession(client: Client = this.client): Promise<string> {
@@ -181,5 +245,16 @@ export class Harness {
       expect(check.status, check.stderr).toBe('ok');
       expect(check.stdout, `bystander session ${session} lost its state (token ${token})`).toBe('True\n');
     }
+  }
+}
+
+/** The last line of `stdout` parsed as a JSON object or array, or undefined when it is none. */
+function jsonLastLine(stdout: string): object | undefined {
+  const last = stdout.trim().split('\n').at(-1) ?? '';
+  try {
+    const parsed = JSON.parse(last) as unknown;
+    return typeof parsed === 'object' && parsed !== null ? parsed : undefined;
+  } catch {
+    return undefined;
   }
 }
