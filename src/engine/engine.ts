@@ -24,7 +24,7 @@ import { argsProblem } from '../executor/runner-protocol.js';
 import type { Principal } from '../sessions/principal.js';
 import type { SessionMeta, SessionStore } from '../sessions/session-store.js';
 import type { RuntimeName } from '../config/settings.js';
-import type { FileChangeReporter } from './file-change-reporter.js';
+import { MAX_INLINE_IMAGE_BYTES, type FileChangeReporter } from './file-change-reporter.js';
 import type {
   EngineApi,
   ExecuteRequest,
@@ -39,8 +39,6 @@ import type {
 import type { SystemInfoProbe } from './system-info.js';
 
 export const MAX_CODE_CHARS = 1_000_000;
-/** LibreChat drops images over 10 MiB. */
-const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export interface EngineDeps {
   readonly settings: Settings;
@@ -177,7 +175,7 @@ export class Engine implements EngineApi {
       for (const image of frame?.images ?? []) {
         const bytes = Buffer.from(image.base64, 'base64');
         const size = pngSize(bytes);
-        if (!size || bytes.length > MAX_IMAGE_BYTES) {
+        if (!size || bytes.length > MAX_INLINE_IMAGE_BYTES) {
           imagesOmitted += 1;
           continue;
         }

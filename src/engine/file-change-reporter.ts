@@ -16,7 +16,8 @@ export interface SafeFileAccess {
   describeChanges(sessionId: string, changes: readonly TreeChange[]): FileChange[];
 }
 
-const MAX_INLINE_IMAGE_BYTES = 10 * 1024 * 1024;
+/** LibreChat drops images over 10 MiB: larger ones are not shown inline. */
+export const MAX_INLINE_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export class FileChangeReporter {
   constructor(

@@ -1,81 +1,30 @@
 /**
- * Content types from file extensions. A small fixed table of what code interpreters produce and
- * consume; anything else is application/octet-stream. Never sniffed from content for serving:
- * files come from untrusted code, and downloads are sent with nosniff.
+ * Content types from file extensions, from the mime-db table (package mime-types) with the few
+ * overrides below; anything unknown is application/octet-stream. Never sniffed from content for
+ * serving: files come from untrusted code, and downloads are sent with nosniff.
  */
+import mime from 'mime-types';
 
 export const DEFAULT_MIME_TYPE = 'application/octet-stream';
 
-const BY_EXTENSION: Readonly<Record<string, string>> = {
-  // text and data
-  txt: 'text/plain; charset=utf-8',
-  log: 'text/plain; charset=utf-8',
-  md: 'text/markdown; charset=utf-8',
-  csv: 'text/csv; charset=utf-8',
-  tsv: 'text/tab-separated-values; charset=utf-8',
-  json: 'application/json',
+/**
+ * Where a code interpreter's files differ from the web's table: extensions mime-db does not know
+ * (the runtimes' own sources, data-science formats), and two it reads the other way (.ts is
+ * TypeScript here, not an MPEG transport stream; .cjs is JavaScript text, not "application/node").
+ */
+const CODECELL_TYPES: Readonly<Record<string, string>> = {
+  ts: 'text/x-typescript; charset=utf-8',
+  cjs: 'text/javascript; charset=utf-8',
+  py: 'text/x-python; charset=utf-8',
+  r: 'text/x-r; charset=utf-8',
   jsonl: 'application/x-ndjson',
   ndjson: 'application/x-ndjson',
-  xml: 'application/xml',
-  yaml: 'application/yaml',
-  yml: 'application/yaml',
-  toml: 'application/toml',
-  ini: 'text/plain; charset=utf-8',
-  html: 'text/html; charset=utf-8',
-  htm: 'text/html; charset=utf-8',
-  css: 'text/css; charset=utf-8',
-  tex: 'application/x-tex',
-  sql: 'application/sql',
-  // source code
-  py: 'text/x-python; charset=utf-8',
-  ipynb: 'application/x-ipynb+json',
-  js: 'text/javascript; charset=utf-8',
-  mjs: 'text/javascript; charset=utf-8',
-  cjs: 'text/javascript; charset=utf-8',
-  ts: 'text/x-typescript; charset=utf-8',
-  sh: 'application/x-sh',
-  r: 'text/x-r; charset=utf-8',
-  // images
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  jpeg: 'image/jpeg',
-  gif: 'image/gif',
-  webp: 'image/webp',
-  bmp: 'image/bmp',
-  tif: 'image/tiff',
-  tiff: 'image/tiff',
-  ico: 'image/vnd.microsoft.icon',
-  svg: 'image/svg+xml',
-  // documents
-  pdf: 'application/pdf',
-  doc: 'application/msword',
-  docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
-  xls: 'application/vnd.ms-excel',
-  xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
-  ppt: 'application/vnd.ms-powerpoint',
-  pptx: 'application/vnd.openxmlformats-officedocument.presentationml.presentation',
-  odt: 'application/vnd.oasis.opendocument.text',
-  ods: 'application/vnd.oasis.opendocument.spreadsheet',
-  // archives and binary data
-  zip: 'application/zip',
-  gz: 'application/gzip',
   tgz: 'application/gzip',
-  tar: 'application/x-tar',
-  bz2: 'application/x-bzip2',
-  xz: 'application/x-xz',
-  '7z': 'application/x-7z-compressed',
   parquet: 'application/vnd.apache.parquet',
   feather: 'application/vnd.apache.arrow.file',
   arrow: 'application/vnd.apache.arrow.file',
-  npy: 'application/octet-stream',
-  pkl: 'application/octet-stream',
   sqlite: 'application/vnd.sqlite3',
   db: 'application/vnd.sqlite3',
-  // media
-  mp3: 'audio/mpeg',
-  wav: 'audio/wav',
-  mp4: 'video/mp4',
-  webm: 'video/webm',
 };
 
 /** Image types a chat client can show inline (what MCP image content is used for). */
@@ -98,7 +47,10 @@ export function mimeTypeFor(fileName: string): string {
   const dot = fileName.lastIndexOf('.');
   if (dot <= 0 || dot === fileName.length - 1) return DEFAULT_MIME_TYPE;
   const extension = fileName.slice(dot + 1).toLowerCase();
-  return Object.hasOwn(BY_EXTENSION, extension) ? (BY_EXTENSION[extension] ?? DEFAULT_MIME_TYPE) : DEFAULT_MIME_TYPE;
+  if (Object.hasOwn(CODECELL_TYPES, extension)) return CODECELL_TYPES[extension] ?? DEFAULT_MIME_TYPE;
+  // contentType adds "; charset=utf-8" to text types, as the table above writes them.
+  const type = mime.lookup(extension);
+  return type === false ? DEFAULT_MIME_TYPE : mime.contentType(type) || type;
 }
 
 export function isInlineImage(mimeType: string): boolean {
