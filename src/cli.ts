@@ -3,7 +3,7 @@
  * The `codecell` command.
  *
  *   codecell serve [--host H] [--port P] [--stdio]   run the server (HTTP, or MCP over stdio)
- *   codecell exec --language L --code C [--session ID] [--json]   run one job: a smoke test for admins
+ *   codecell exec --language L --code C [--arg A]... [--session ID] [--json]   run one job: a smoke test for admins
  *   codecell session create|list|close ID [--json]                 the local user's sessions
  *
  * Flags are settings under their environment names (--host is HOST, --port is PORT), parsed by
@@ -56,6 +56,7 @@ const ServeOptionsSchema = z.object({
 const ExecOptionsSchema = z.object({
   language: z.enum(LANGUAGES),
   code: z.string(),
+  arg: z.array(z.string()).default([]),
   session: z.string().min(1).optional(),
   json: z.boolean().optional(),
   set: SetFlagsSchema,
@@ -139,9 +140,13 @@ async function exec(rawOptions: unknown): Promise<number> {
       sessionId: options.session,
       language: options.language,
       code: options.code,
+      args: options.arg,
       signal: abort.signal,
     });
     process.stdout.write(options.json === true ? `${JSON.stringify(result, null, 2)}\n` : `${formatExecutionText(result)}\n`);
+    // The answer comes before the run has settled (files back, history written); the history is read
+    // under the session's lock, so this waits for that before the engine shuts down.
+    await engine.getHistory(LOCAL_PRINCIPAL, result.sessionId);
     return result.status === 'ok' ? 0 : 1;
   });
 }
@@ -233,6 +238,7 @@ program
   .description('Run one job through the engine as the local user and print its result (exit code 0 when it succeeded).')
   .addOption(new Option('--language <language>', 'language of the code').choices([...LANGUAGES]).makeOptionMandatory())
   .requiredOption('--code <code>', 'the code to run')
+  .option('--arg <value>', "a command-line argument for the program (repeatable): sys.argv[1:], process.argv.slice(2), \"$@\"", collect)
   .option('--session <id>', 'session to run in (default: the local default session)')
   .option('--json', 'print the whole result as JSON')
   .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)

@@ -116,11 +116,12 @@ describe('codecell serve', () => {
 });
 
 describe('codecell exec', () => {
-  it('prints the result and exits 0 when the code succeeds', async () => {
-    const { stdout } = await runFile(process.execPath, [CLI, 'exec', '--language', 'python', '--code', 'print(6 * 7)'], {
+  it('prints the result and exits 0 when the code succeeds, with --arg as its arguments', async () => {
+    const code = 'import sys\nprint(6 * 7)\nprint(sys.argv[1:])';
+    const { stdout } = await runFile(process.execPath, [CLI, 'exec', '--language', 'python', '--code', code, '--arg', 'a b', '--arg', 'c'], {
       env: cliEnv(),
     });
-    expect(stdout).toContain('[stdout]\n42');
+    expect(stdout).toContain(`[stdout]\n42\n['a b', 'c']`);
     expect(stdout).toMatch(/Session [0-9a-f-]{36} · python · ok/);
   });
 
