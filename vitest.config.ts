@@ -19,6 +19,9 @@ export default defineConfig({
           name: 'unit',
           include: [UNIT_TESTS],
           testTimeout: 20_000,
+          // One module graph per worker instead of one per file: half the CPU. Unit files keep no
+          // global state (no vi.mock; fake timers are restored after each test), so sharing is safe.
+          isolate: false,
           sequence: { groupOrder: 0 },
         },
       },

@@ -17,7 +17,7 @@ beforeAll(async () => {
   app.post('/work', (req, res) => {
     void inRequestScope(req, async () => {
       // Deep inside later async work, as an MCP tool handler would be.
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setImmediate(resolve));
       res.json({ seen: currentRequestId() ?? null });
     });
   });
