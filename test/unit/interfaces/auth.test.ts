@@ -43,11 +43,12 @@ describe('with keys', () => {
 
   it('accepts any configured key as Bearer, X-API-Key, or Basic user name', async () => {
     const basic = Buffer.from('key-two:').toString('base64');
-    for (const headers of [
+    const headerSets: Record<string, string>[] = [
       { Authorization: 'Bearer key-one' },
       { 'X-API-Key': 'key-two' },
       { Authorization: `Basic ${basic}` },
-    ]) {
+    ];
+    for (const headers of headerSets) {
       const response = await fetch(app.url, { headers });
       expect(response.status, JSON.stringify(headers)).toBe(200);
     }

@@ -44,7 +44,8 @@ describe('request ids', () => {
   });
 
   it('makes a UUID when the caller sends none or an unsafe one', async () => {
-    for (const headers of [{}, { 'X-Request-Id': 'has space' }, { 'X-Request-Id': 'x'.repeat(129) }]) {
+    const headerSets: Record<string, string>[] = [{}, { 'X-Request-Id': 'has space' }, { 'X-Request-Id': 'x'.repeat(129) }];
+    for (const headers of headerSets) {
       const { echoed, seen } = await post(headers);
       expect(echoed).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       expect(seen).toBe(echoed);
