@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionResult } from '../../src/engine/types.js';
 import { startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { CHILD_MEMORY_BOMB } from '../helpers/oom-code.js';
 
 let t: TestEngine;
 
@@ -20,12 +21,6 @@ afterAll(async () => {
 function python(code: string, sessionId?: string): Promise<ExecutionResult> {
   return t.engine.execute({ principal: t.principal, sessionId, language: 'python', code });
 }
-
-export const CHILD_MEMORY_BOMB = [
-  'import subprocess',
-  "child = subprocess.run(['python3', '-c', 'x = []\\nwhile True: x.append(bytearray(8 << 20))'])",
-  "print('runner alive, child exit', child.returncode)",
-].join('\n');
 
 describe('OOM kills from the engine’s events', () => {
   it('reports a child killed for memory while the runner survives and answers', async () => {

@@ -1,7 +1,8 @@
 /**
  * CPU time a running container has used so far (every process in it: init, the runner, the user's
  * code), read straight from its cgroup. For the debug log and the benchmark: it separates what the
- * runtime itself costs from what Docker costs around it. Best effort: null when it cannot be read.
+ * runtime itself costs from what Docker costs around it. Best effort: null when it cannot be read,
+ * as always when the server runs in a container (the host's cgroups are out of its sight there).
  */
 import { promises as fs } from 'node:fs';
 
