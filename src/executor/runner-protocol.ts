@@ -73,6 +73,11 @@ export const ResultFrameSchema = z.object({
   stateSaved: z.boolean(),
   stateError: z.string().nullable(),
   loadedModules: z.array(short(100)).max(100),
+  /**
+   * OOM kills counted so far by the container's own memory cgroup, read by the runner after the
+   * code ended (null where the runtime shows no cgroup files, as gVisor; then the host asks Docker).
+   */
+  oomKills: z.number().int().min(0).max(1e9).nullable().optional(),
   /** Where the runner's time went, in ms (optional; only logged). */
   timings: z
     .object({

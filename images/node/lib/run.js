@@ -13,6 +13,7 @@ const { prepareCell } = require('./cell');
 const { describeThrown, cleanStack } = require('./errors');
 const protocol = require('./protocol');
 const { saveState, restoreState, NotCarriedList } = require('./snapshot/state');
+const { oomKills } = require('./oom');
 
 const CELL_FILENAME = '<cell>';
 const MAX_VALUE_LENGTH = 10_000;
@@ -140,6 +141,7 @@ class CellRun {
       stateSaved: state.stateSaved,
       stateError: state.stateError,
       loadedModules: [],
+      oomKills: oomKills(),
     };
   }
 

@@ -119,7 +119,26 @@ def _result(
         "loadedModules": [name for name in REPORTED_MODULES if name in sys.modules],
         # Where the run's time went (restore, the code with its figures, save): for the host's logs.
         "timings": timings,
+        "oomKills": _oom_kills(),
     }
+
+
+# The container's own memory cgroup, as cgroup v2 and v1 show it inside the container.
+_OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")
+
+
+def _oom_kills() -> int | None:
+    """OOM kills the kernel has counted in this container so far; None where no counter is visible."""
+    for path in _OOM_COUNTERS:
+        try:
+            with open(path, encoding="ascii") as counters:
+                for line in counters:
+                    key, _, count = line.partition(" ")
+                    if key == "oom_kill":
+                        return int(count)
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _restore(namespace: dict) -> list[snapshot.NotCarried]:

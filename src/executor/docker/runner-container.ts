@@ -188,10 +188,14 @@ export class RunnerContainer {
   }
 
   /**
-   * Runs one job and resolves once its end is known and the container is dead, with whether the
-   * kernel's OOM killer struck during the run. Killing is what makes that certain: the engine
-   * reports every OOM kill before the container's death (oom-watch.ts), also after a result frame,
-   * when the runner survived a child process that was killed.
+   * Runs one job and resolves once its end is known, with whether the kernel's OOM killer struck
+   * during the run (also at a child process while the runner lived on).
+   *
+   * After a result frame that carries the cgroup's own OOM count (runc: the runner reads it once
+   * the code has ended, and the kernel counts a kill before the victim dies), the answer does not
+   * wait for the container: the caller kills it off the critical path. Without that count (gVisor
+   * shows no cgroup files) the container is killed first, because only once it is dead has the
+   * engine reported every OOM kill in it (oom-watch.ts).
    */
   async run(job: JobLine, hooks: RunHooks): Promise<RunOutcome> {
     this.hooks = hooks;
@@ -218,7 +222,8 @@ export class RunnerContainer {
     this.hooks = null;
     if (end.kind === 'result') {
       const cpuMs = await readCpuMs(this.container.id); // before the kill: the cgroup goes with the container
-      const { oomKilled } = await this.stop();
+      const counted = end.frame.oomKills;
+      const oomKilled = typeof counted === 'number' ? counted > 0 : (await this.stop()).oomKilled;
       return { end, exitCode: end.frame.exitCode, oomKilled, cpuMs };
     }
     const { exitCode, oomKilled } = await this.stop();
