@@ -1,12 +1,19 @@
 /**
  * `POST /exec`: one run, the LibreChat way.
  *
- *   body → language (py/js/ts/bash and their long names) → caller → the session to run in
- *   (session_id if the caller may use it, else the one remembered for runtime_session_hint, else a
- *   new one) → files[] copied into its /mnt/data → Engine.execute (args travel in the runner's job
- *   line, so the code runs as sent) → plots saved as files
+ *   body → language (py/js/ts/bash and their long names), files[] entries checked → caller
+ *   → admission (a busy server answers 429 here, before any work) → the session to run in
+ *   → inputs copied into its /mnt/data → Engine.execute (args travel in the runner's job line,
+ *   so the code runs as sent) → plots saved as files
  *   → {session_id, stdout, stderr, files, code, signal, status, wall_time}, HTTP 200 however the
  *   program ended.
+ *
+ * Runs happen only in the caller's own sessions. session_id names the run session when the caller
+ * may change it and it is not an upload; an upload, or a session the caller may only read (an
+ * agent's, skill's or entity_id upload), is a read-only source instead: its files are copied into
+ * the caller's run session (the one remembered for runtime_session_hint, else a new one), so no run
+ * ever changes an upload or reaches into a session it shares with other users. A new session made
+ * for a run that then fails before running is closed again.
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
@@ -26,7 +33,8 @@ import {
   type SessionAccess,
   type SessionDirectory,
 } from './identity.js';
-import { encodeSessionId, fileIdFor, findFileById } from './ids.js';
+import { encodeSessionId, fileIdFor } from './ids.js';
+import { SourceFiles } from './source-files.js';
 
 export interface ExecDeps {
   readonly engine: EngineApi;
@@ -138,21 +146,55 @@ function isNotFound(error: unknown): boolean {
   return error instanceof CodecellError && (error.code === 'SESSION_NOT_FOUND' || error.code === 'FILE_NOT_FOUND');
 }
 
-/** The session this run uses; a new one when the request names none it may use. */
-async function execSession(deps: ExecDeps, caller: Caller, body: ExecBody): Promise<SessionAccess> {
-  const { engine, directory } = deps;
+/** A files[] entry checked before any work: where it goes, and what fills it. */
+type Input =
+  | { readonly target: string; readonly inline: Buffer }
+  | { readonly target: string; readonly ref: FileRef; readonly storageParam: string; readonly fileId: string };
+
+/** Every files[] entry, checked and decoded; INVALID_INPUT before anything is made or copied. */
+function checkedInputs(refs: readonly FileRef[]): Input[] {
+  return refs.map((ref) => {
+    const name = ref.name ?? '';
+    if (name === '') throw new CodecellError('INVALID_INPUT', 'every files[] entry needs a name');
+    const target = parseRelativePath(name);
+    if (ref.content !== undefined && ref.content !== null) return { target, inline: decodeInline(ref, ref.content) };
+    const storageParam = ref.storage_session_id ?? ref.session_id ?? '';
+    const fileId = ref.id ?? '';
+    if (storageParam === '' || fileId === '') {
+      throw new CodecellError('INVALID_INPUT', `files[] entry "${name}" needs an id and a session_id (or storage_session_id)`);
+    }
+    return { target, ref, storageParam, fileId };
+  });
+}
+
+function checkedHint(body: ExecBody): string | undefined {
   const hint = body.runtime_session_hint ?? undefined;
   if (hint !== undefined && (hint.length > MAX_HINT_CHARS || !/^[\x20-\x7e]+$/.test(hint))) {
     throw new CodecellError('INVALID_INPUT', `runtime_session_hint must be 1 to ${MAX_HINT_CHARS} printable ASCII characters`);
   }
-  const remember = (access: SessionAccess): SessionAccess => {
-    if (hint !== undefined && access.principal.id === caller.principal.id) directory.rememberHint(caller, hint, access.sessionId);
-    return access;
-  };
+  return hint;
+}
+
+/** Where a run happens, and what it copies in first. */
+interface RunPlan {
+  /** Always a session the caller may change, and never an upload. */
+  readonly run: SessionAccess;
+  /** True when this request made the run session: it is closed again if the request fails before its run. */
+  readonly created: boolean;
+  /** The session session_id named when the run may not happen in it: its files are copied in. */
+  readonly source: SessionAccess | null;
+}
+
+/** The caller's run session: session_id if the caller may run in it, else the hinted one, else a new one. */
+async function planRun(deps: ExecDeps, caller: Caller, body: ExecBody, hint: string | undefined): Promise<RunPlan> {
+  const { engine, directory } = deps;
+  let source: SessionAccess | null = null;
   const requested = body.session_id ?? undefined;
   if (requested !== undefined && requested !== '') {
     try {
-      return remember(await accessSession(engine, directory, caller, requested));
+      const named = await accessSession(engine, directory, caller, requested);
+      if (named.writable && !named.upload) return { run: named, created: false, source: null };
+      source = named;
     } catch (error) {
       // An expired or unknown session_id starts afresh (LibreChat re-sends the files it needs).
       if (!isNotFound(error)) throw error;
@@ -160,18 +202,26 @@ async function execSession(deps: ExecDeps, caller: Caller, body: ExecBody): Prom
   }
   if (hint !== undefined) {
     const hinted = directory.hinted(caller, hint);
-    if (hinted !== undefined) {
+    if (hinted !== undefined && !directory.isUpload(hinted)) {
       try {
         await engine.resolveSessionId(caller.principal, hinted);
-        return { sessionId: hinted, principal: caller.principal };
+        return { run: { sessionId: hinted, principal: caller.principal, writable: true, upload: false }, created: false, source };
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
     }
   }
   const created = await engine.createSession(caller.principal);
-  directory.remember(created.id, caller);
-  return remember({ sessionId: created.id, principal: caller.principal });
+  directory.remember(created.id, caller, { upload: false, shared: false });
+  return { run: { sessionId: created.id, principal: caller.principal, writable: true, upload: false }, created: true, source };
+}
+
+/** Closes a session this request made for a run that never happened. */
+async function discardRunSession(deps: ExecDeps, run: SessionAccess): Promise<void> {
+  deps.directory.forget(run.sessionId);
+  await deps.engine.closeSession(run.principal, run.sessionId).catch((error: unknown) => {
+    deps.logger?.warn({ err: error, session: run.sessionId }, 'could not close the session of a failed /exec');
+  });
 }
 
 function decodeInline(ref: FileRef, content: string): Buffer {
@@ -195,48 +245,67 @@ function storageCallerOf(caller: Caller, ref: FileRef): Caller {
   return caller;
 }
 
+function unavailable(name: string): string {
+  return `codecell: input file ${JSON.stringify(name)} is no longer available (its session expired or the file was deleted), so it is not in /mnt/data; upload it again.`;
+}
+
 /**
- * Puts every files[] entry into the run's /mnt/data under its `name`: inline content is written,
- * a stored file is copied from its session (opened without following links, streamed, written
- * through the file service with its limits). Entries whose session or file is gone are skipped
- * with a note for stderr, so one expired input does not fail the run.
+ * Fills the run's /mnt/data: first every file of the read-only source session_id named (unless a
+ * files[] entry puts something at the same name), then every files[] entry under its `name`. Inline
+ * content is written; a stored file is copied from its session (opened without following links,
+ * streamed, written through the file service with its limits). Each source session is listed once
+ * per request. Entries whose session or file is gone are skipped with a note for stderr, so one
+ * expired input does not fail the run.
  */
-async function stageInputs(deps: ExecDeps, caller: Caller, run: SessionAccess, refs: readonly FileRef[]): Promise<string[]> {
+async function stageInputs(deps: ExecDeps, caller: Caller, plan: RunPlan, inputs: readonly Input[]): Promise<string[]> {
   const { engine, files, directory } = deps;
+  const sources = new SourceFiles(files);
   const notes: string[] = [];
-  for (const ref of refs) {
-    const name = ref.name ?? '';
-    if (name === '') throw new CodecellError('INVALID_INPUT', 'every files[] entry needs a name');
-    const target = parseRelativePath(name);
-    if (ref.content !== undefined && ref.content !== null) {
-      await files.write(run.principal, run.sessionId, target, decodeInline(ref, ref.content));
-      continue;
+  const copy = async (from: SessionAccess, path: string, target: string): Promise<boolean> => {
+    if (from.sessionId === plan.run.sessionId && path === target) return true;
+    let opened;
+    try {
+      opened = await files.openRead(from.principal, from.sessionId, path);
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
     }
-    const storageParam = ref.storage_session_id ?? ref.session_id ?? '';
-    const fileId = ref.id ?? '';
-    if (storageParam === '' || fileId === '') {
-      throw new CodecellError('INVALID_INPUT', `files[] entry "${name}" needs an id and a session_id (or storage_session_id)`);
+    try {
+      await files.write(plan.run.principal, plan.run.sessionId, target, opened.stream);
+    } finally {
+      opened.stream.destroy();
+    }
+    return true;
+  };
+
+  if (plan.source !== null) {
+    const named = new Set(inputs.map((input) => input.target));
+    const listing = await sources.list(plan.source);
+    for (const entry of listing.files) {
+      if (named.has(entry.path)) continue;
+      if (!(await copy(plan.source, entry.path, entry.path))) notes.push(unavailable(entry.path));
+    }
+    if (listing.truncated) notes.push('codecell: the session named by session_id holds more files than one listing shows; not all of them were copied into /mnt/data.');
+  }
+
+  for (const input of inputs) {
+    if ('inline' in input) {
+      await files.write(plan.run.principal, plan.run.sessionId, input.target, input.inline);
+      continue;
     }
     let source: SessionAccess;
     let sourcePath: string;
     try {
-      source = await accessSession(engine, directory, storageCallerOf(caller, ref), storageParam);
-      const listing = await files.list(source.principal, source.sessionId);
-      const entry = findFileById(listing.files.filter((file) => file.kind === 'file'), fileId);
+      source = await accessSession(engine, directory, storageCallerOf(caller, input.ref), input.storageParam);
+      const entry = await sources.find(source, input.fileId);
       if (entry === undefined) throw new CodecellError('FILE_NOT_FOUND', 'no such file');
       sourcePath = entry.path;
     } catch (error) {
       if (!isNotFound(error)) throw error;
-      notes.push(`codecell: input file ${JSON.stringify(name)} is no longer available (its session expired or the file was deleted), so it is not in /mnt/data; upload it again.`);
+      notes.push(unavailable(input.target));
       continue;
     }
-    if (source.sessionId === run.sessionId && sourcePath === target) continue;
-    const opened = await files.openRead(source.principal, source.sessionId, sourcePath);
-    try {
-      await files.write(run.principal, run.sessionId, target, opened.stream);
-    } finally {
-      opened.stream.destroy();
-    }
+    if (!(await copy(source, sourcePath, input.target))) notes.push(unavailable(input.target));
   }
   return notes;
 }
@@ -305,24 +374,37 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   const argsRefused = argsProblem(args);
   if (argsRefused !== undefined) throw new CodecellError('INVALID_INPUT', argsRefused);
   const timeoutMs = timeoutOf(body);
+  const hint = checkedHint(body);
+  const inputs = checkedInputs(body.files ?? []);
   const caller = callerOf(req, { bodyUserId: body.user_id ?? undefined });
-  const run = await execSession(deps, caller, body);
-  const inputNotes = await stageInputs(deps, caller, run, body.files ?? []);
+  // Admission before any work: a busy server refuses here, before a session is made or a byte copied.
+  deps.engine.assertRoom();
+  const plan = await planRun(deps, caller, body, hint);
+  const run = plan.run;
 
   // A client that goes away stops waiting in the queue (and its run, if it started).
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
-  const result = await deps.engine.execute({
-    principal: run.principal,
-    sessionId: run.sessionId,
-    language,
-    code: body.code,
-    args,
-    timeoutMs,
-    signal: abort.signal,
-  });
+  let inputNotes: string[];
+  let result: ExecutionResult;
+  try {
+    inputNotes = await stageInputs(deps, caller, plan, inputs);
+    result = await deps.engine.execute({
+      principal: run.principal,
+      sessionId: run.sessionId,
+      language,
+      code: body.code,
+      args,
+      timeoutMs,
+      signal: abort.signal,
+    });
+  } catch (error) {
+    if (plan.created) await discardRunSession(deps, run);
+    throw error;
+  }
+  if (hint !== undefined && run.principal.id === caller.principal.id) deps.directory.rememberHint(caller, hint, run.sessionId);
   const plots = await savePlots(deps, run, result);
 
   const storageSessionId = encodeSessionId(run.sessionId);
