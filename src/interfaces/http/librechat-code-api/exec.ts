@@ -20,21 +20,11 @@ import { z } from 'zod';
 import { CodecellError } from '../../../errors.js';
 import type { EngineApi, ExecutionResult, Language } from '../../../engine/types.js';
 import type { FileService } from '../../../files/file-service.js';
-import { parseRelativePath } from '../../../files/safe-path.js';
 import type { Logger } from '../../../logger.js';
 import { argsProblem, MAX_ARGS } from '../../../executor/runner-protocol.js';
-import {
-  accessSession,
-  callerAs,
-  callerOf,
-  checkedIdentity,
-  sharedIdentity,
-  type Caller,
-  type SessionAccess,
-  type SessionDirectory,
-} from './identity.js';
+import { accessSession, callerOf, type Caller, type SessionAccess, type SessionDirectory } from './identity.js';
 import { encodeSessionId, fileIdFor } from './ids.js';
-import { SourceFiles } from './source-files.js';
+import { checkedInputs, FileRefSchema, isNotFound, stageInputs } from './run-inputs.js';
 
 export interface ExecDeps {
   readonly engine: EngineApi;
@@ -64,22 +54,6 @@ const MAX_HINT_CHARS = 200;
 export const MAX_LISTED_FILES = 50;
 
 const optionalText = z.string().nullish();
-
-const FileRefSchema = z.object({
-  id: optionalText,
-  name: optionalText,
-  /** Old shape. */
-  session_id: optionalText,
-  /** New shape. */
-  storage_session_id: optionalText,
-  resource_id: optionalText,
-  kind: optionalText,
-  version: z.union([z.string(), z.number()]).nullish(),
-  /** Inline content instead of a stored file. */
-  content: optionalText,
-  encoding: z.enum(['utf8', 'utf-8', 'base64', 'hex']).nullish(),
-});
-type FileRef = z.infer<typeof FileRefSchema>;
 
 const ExecBodySchema = z.object({
   lang: z.string(),
@@ -142,31 +116,6 @@ function timeoutOf(body: ExecBody): number | undefined {
   return timeout;
 }
 
-function isNotFound(error: unknown): boolean {
-  return error instanceof CodecellError && (error.code === 'SESSION_NOT_FOUND' || error.code === 'FILE_NOT_FOUND');
-}
-
-/** A files[] entry checked before any work: where it goes, and what fills it. */
-type Input =
-  | { readonly target: string; readonly inline: Buffer }
-  | { readonly target: string; readonly ref: FileRef; readonly storageParam: string; readonly fileId: string };
-
-/** Every files[] entry, checked and decoded; INVALID_INPUT before anything is made or copied. */
-function checkedInputs(refs: readonly FileRef[]): Input[] {
-  return refs.map((ref) => {
-    const name = ref.name ?? '';
-    if (name === '') throw new CodecellError('INVALID_INPUT', 'every files[] entry needs a name');
-    const target = parseRelativePath(name);
-    if (ref.content !== undefined && ref.content !== null) return { target, inline: decodeInline(ref, ref.content) };
-    const storageParam = ref.storage_session_id ?? ref.session_id ?? '';
-    const fileId = ref.id ?? '';
-    if (storageParam === '' || fileId === '') {
-      throw new CodecellError('INVALID_INPUT', `files[] entry "${name}" needs an id and a session_id (or storage_session_id)`);
-    }
-    return { target, ref, storageParam, fileId };
-  });
-}
-
 function checkedHint(body: ExecBody): string | undefined {
   const hint = body.runtime_session_hint ?? undefined;
   if (hint !== undefined && (hint.length > MAX_HINT_CHARS || !/^[\x20-\x7e]+$/.test(hint))) {
@@ -222,92 +171,6 @@ async function discardRunSession(deps: ExecDeps, run: SessionAccess): Promise<vo
   await deps.engine.closeSession(run.principal, run.sessionId).catch((error: unknown) => {
     deps.logger?.warn({ err: error, session: run.sessionId }, 'could not close the session of a failed /exec');
   });
-}
-
-function decodeInline(ref: FileRef, content: string): Buffer {
-  const encoding = ref.encoding ?? 'utf8';
-  if (encoding === 'base64') return Buffer.from(content, 'base64');
-  if (encoding === 'hex') return Buffer.from(content, 'hex');
-  return Buffer.from(content, 'utf8');
-}
-
-/** Who owns the storage session a files[] entry names. */
-function storageCallerOf(caller: Caller, ref: FileRef): Caller {
-  const kind = ref.kind ?? undefined;
-  const resourceId = ref.resource_id ?? undefined;
-  const version = ref.version ?? undefined;
-  const shared = sharedIdentity({ kind, id: resourceId, version });
-  if (shared !== null) return callerAs(caller, shared, true);
-  // kind "user": the user is the caller; a caller that names no user takes the entry's.
-  if (caller.identity === null && kind === 'user' && resourceId !== undefined && resourceId !== '') {
-    return callerAs(caller, checkedIdentity(resourceId, 'resource_id'), false);
-  }
-  return caller;
-}
-
-function unavailable(name: string): string {
-  return `codecell: input file ${JSON.stringify(name)} is no longer available (its session expired or the file was deleted), so it is not in /mnt/data; upload it again.`;
-}
-
-/**
- * Fills the run's /mnt/data: first every file of the read-only source session_id named (unless a
- * files[] entry puts something at the same name), then every files[] entry under its `name`. Inline
- * content is written; a stored file is copied from its session (opened without following links,
- * streamed, written through the file service with its limits). Each source session is listed once
- * per request. Entries whose session or file is gone are skipped with a note for stderr, so one
- * expired input does not fail the run.
- */
-async function stageInputs(deps: ExecDeps, caller: Caller, plan: RunPlan, inputs: readonly Input[]): Promise<string[]> {
-  const { engine, files, directory } = deps;
-  const sources = new SourceFiles(files);
-  const notes: string[] = [];
-  const copy = async (from: SessionAccess, path: string, target: string): Promise<boolean> => {
-    if (from.sessionId === plan.run.sessionId && path === target) return true;
-    let opened;
-    try {
-      opened = await files.openRead(from.principal, from.sessionId, path);
-    } catch (error) {
-      if (isNotFound(error)) return false;
-      throw error;
-    }
-    try {
-      await files.write(plan.run.principal, plan.run.sessionId, target, opened.stream);
-    } finally {
-      opened.stream.destroy();
-    }
-    return true;
-  };
-
-  if (plan.source !== null) {
-    const named = new Set(inputs.map((input) => input.target));
-    const listing = await sources.list(plan.source);
-    for (const entry of listing.files) {
-      if (named.has(entry.path)) continue;
-      if (!(await copy(plan.source, entry.path, entry.path))) notes.push(unavailable(entry.path));
-    }
-    if (listing.truncated) notes.push('codecell: the session named by session_id holds more files than one listing shows; not all of them were copied into /mnt/data.');
-  }
-
-  for (const input of inputs) {
-    if ('inline' in input) {
-      await files.write(plan.run.principal, plan.run.sessionId, input.target, input.inline);
-      continue;
-    }
-    let source: SessionAccess;
-    let sourcePath: string;
-    try {
-      source = await accessSession(engine, directory, storageCallerOf(caller, input.ref), input.storageParam);
-      const entry = await sources.find(source, input.fileId);
-      if (entry === undefined) throw new CodecellError('FILE_NOT_FOUND', 'no such file');
-      sourcePath = entry.path;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      notes.push(unavailable(input.target));
-      continue;
-    }
-    if (!(await copy(source, sourcePath, input.target))) notes.push(unavailable(input.target));
-  }
-  return notes;
 }
 
 function capturedText(text: string, truncatedChars: number): string {
@@ -390,7 +253,7 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   let inputNotes: string[];
   let result: ExecutionResult;
   try {
-    inputNotes = await stageInputs(deps, caller, plan, inputs);
+    inputNotes = await stageInputs(deps, caller, run, plan.source, inputs);
     result = await deps.engine.execute({
       principal: run.principal,
       sessionId: run.sessionId,
