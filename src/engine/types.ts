@@ -149,9 +149,10 @@ export interface EngineApi {
   execute(request: ExecuteRequest): Promise<ExecutionResult>;
   /**
    * Throws QUEUE_FULL (or SHUTTING_DOWN) when a run asked for now would be refused: an interface
-   * calls it before doing work for a run (making a session, copying its inputs).
+   * calls it before doing work for a run (making a session, copying its inputs). `reserved`: runs
+   * the interface has admitted that way and not yet handed to execute, which take room too.
    */
-  assertRoom(): void;
+  assertRoom(reserved?: number): void;
   createSession(principal: Principal): Promise<SessionInfo>;
   listSessions(principal: Principal): Promise<SessionInfo[]>;
   /** Throws SESSION_NOT_FOUND for unknown, expired or foreign sessions. */

@@ -23,6 +23,7 @@ import type { FileService } from '../../../files/file-service.js';
 import type { Logger } from '../../../logger.js';
 import { argsProblem, MAX_ARGS } from '../../../executor/runner-protocol.js';
 import { accessSession, callerOf, type Caller, type SessionAccess, type SessionDirectory } from './identity.js';
+import type { AdmittedRuns } from './admitted-runs.js';
 import { encodeSessionId, fileIdFor } from './ids.js';
 import { checkedInputs, FileRefSchema, isNotFound, stageInputs } from './run-inputs.js';
 
@@ -30,6 +31,8 @@ export interface ExecDeps {
   readonly engine: EngineApi;
   readonly files: FileService;
   readonly directory: SessionDirectory;
+  /** Runs admitted and still being prepared: one per router. */
+  readonly admitted: AdmittedRuns;
   readonly logger?: Logger | undefined;
 }
 
@@ -240,9 +243,16 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   const hint = checkedHint(body);
   const inputs = checkedInputs(body.files ?? []);
   const caller = callerOf(req, { bodyUserId: body.user_id ?? undefined });
-  // Admission before any work: a busy server refuses here, before a session is made or a byte copied.
-  deps.engine.assertRoom();
-  const plan = await planRun(deps, caller, body, hint);
+  // Admission before any work: a busy server refuses here, before a session is made or a byte
+  // copied. The place is held until the run is handed to the engine (or given up).
+  const handOver = deps.admitted.admit(deps.engine);
+  let plan: RunPlan;
+  try {
+    plan = await planRun(deps, caller, body, hint);
+  } catch (error) {
+    handOver();
+    throw error;
+  }
   const run = plan.run;
 
   // A client that goes away stops waiting in the queue (and its run, if it started).
@@ -254,7 +264,7 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   let result: ExecutionResult;
   try {
     inputNotes = await stageInputs(deps, caller, run, plan.source, inputs);
-    result = await deps.engine.execute({
+    const running = deps.engine.execute({
       principal: run.principal,
       sessionId: run.sessionId,
       language,
@@ -263,7 +273,10 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
       timeoutMs,
       signal: abort.signal,
     });
+    handOver(); // execute has made its own check for room: from here the engine counts this run
+    result = await running;
   } catch (error) {
+    handOver();
     if (plan.created) await discardRunSession(deps, run);
     throw error;
   }

@@ -18,6 +18,7 @@ import { CodecellError } from '../../../errors.js';
 import type { EngineApi } from '../../../engine/types.js';
 import type { FileEntry, FileService } from '../../../files/file-service.js';
 import type { Logger } from '../../../logger.js';
+import { AdmittedRuns } from './admitted-runs.js';
 import { handleExec } from './exec.js';
 import { guardedBy } from '../guarded.js';
 import { restRequestErrorHandler } from '../request-errors.js';
@@ -52,7 +53,7 @@ function param(req: Request, name: string): string {
 export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): express.Router {
   const { engine, files, logger } = deps;
   const directory = deps.directory ?? new SessionDirectory({ ttlMs: deps.sessionTtlMs });
-  const shared = { engine, files, directory, logger };
+  const shared = { engine, files, directory, logger, admitted: new AdmittedRuns() };
   const router = express.Router();
   const guarded = guardedBy((req, res, error) => sendApiError(req, res, error, logger));
 
