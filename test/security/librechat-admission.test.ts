@@ -76,11 +76,13 @@ describe('/v1/exec on a busy server', () => {
 
     const request = { lang: 'bash', user_id: 'attacker', code: 'ls', files: [{ id: fileIdFor('x.txt'), storage_session_id: encodeSessionId(source), name: 'x.txt' }] };
     const first = api.execRaw(request);
+    first.catch(() => undefined); // if the test fails before awaiting it, the server closes under it
     // The first request has its session once it is admitted; then it waits for H's lock.
     while ((await mcpSessions()) < before + 1);
 
     // Room was for one more run (one waiting place): it is the first request's, though not queued yet.
     const burst = Promise.all([1, 2, 3].map(() => api.execRaw(request)));
+    burst.catch(() => undefined);
     let watching = true;
     const sessionsGrew = (async (): Promise<'grew' | 'stopped'> => {
       while (watching) if ((await mcpSessions()) > before + 1) return 'grew';
