@@ -71,6 +71,11 @@ export class Engine implements EngineApi {
     this.sweeper.unref();
   }
 
+  assertRoom(reserved = 0): void {
+    if (this.shuttingDown) throw new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
+    this.deps.queue.assertRoom(reserved);
+  }
+
   async execute(request: ExecuteRequest): Promise<ExecutionResult> {
     const { settings, metrics, queue } = this.deps;
     if (this.shuttingDown) throw new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');

@@ -147,6 +147,12 @@ export interface HealthReport {
 /** What the interfaces call. Implemented by Engine (src/engine/engine.ts). */
 export interface EngineApi {
   execute(request: ExecuteRequest): Promise<ExecutionResult>;
+  /**
+   * Throws QUEUE_FULL (or SHUTTING_DOWN) when a run asked for now would be refused: an interface
+   * calls it before doing work for a run (making a session, copying its inputs). `reserved`: runs
+   * the interface has admitted that way and not yet handed to execute, which take room too.
+   */
+  assertRoom(reserved?: number): void;
   createSession(principal: Principal): Promise<SessionInfo>;
   listSessions(principal: Principal): Promise<SessionInfo[]>;
   /** Throws SESSION_NOT_FOUND for unknown, expired or foreign sessions. */

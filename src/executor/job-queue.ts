@@ -29,11 +29,14 @@ export class JobQueue {
     return this.queue.size;
   }
 
-  /** Throws QUEUE_FULL (with retry-after) when no room is left; call before taking other locks. */
-  assertRoom(): void {
+  /**
+   * Throws QUEUE_FULL (with retry-after) when no room is left; call before taking other locks.
+   * `reserved`: places the caller has already promised to jobs it has not handed in yet.
+   */
+  assertRoom(reserved = 0): void {
     if (this.closed) throw new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
-    const busy = this.queue.pending >= this.concurrency;
-    if (busy && this.queue.size >= this.maxWaiting) {
+    // A job waits only while every slot is busy, so running + waiting + promised counts every place taken.
+    if (this.queue.pending + this.queue.size + reserved >= this.concurrency + this.maxWaiting) {
       const retryAfterSeconds = Math.max(1, Math.ceil(((this.queue.size + 1) / this.concurrency) * (this.meanRunMs / 1000)));
       throw new CodecellError(
         'QUEUE_FULL',

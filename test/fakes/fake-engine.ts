@@ -84,6 +84,11 @@ export class FakeEngine implements EngineApi {
     this.fileChanges = new FileChangeReporter(new SessionFileAccess(deps.files), deps.settings.limits.sessionQuotaBytes);
   }
 
+  assertRoom(reserved = 0): void {
+    if (this.shuttingDown) throw new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
+    this.queue.assertRoom(reserved);
+  }
+
   async execute(request: ExecuteRequest): Promise<ExecutionResult> {
     if (this.shuttingDown) throw new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
     if (request.code.length > MAX_CODE_CHARS) {

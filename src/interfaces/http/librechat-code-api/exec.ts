@@ -1,37 +1,38 @@
 /**
  * `POST /exec`: one run, the LibreChat way.
  *
- *   body → language (py/js/ts/bash and their long names) → caller → the session to run in
- *   (session_id if the caller may use it, else the one remembered for runtime_session_hint, else a
- *   new one) → files[] copied into its /mnt/data → Engine.execute (args travel in the runner's job
- *   line, so the code runs as sent) → plots saved as files
+ *   body → language (py/js/ts/bash and their long names), files[] entries checked → caller
+ *   → admission (a busy server answers 429 here, before any work) → the session to run in
+ *   → inputs copied into its /mnt/data → Engine.execute (args travel in the runner's job line,
+ *   so the code runs as sent) → plots saved as files
  *   → {session_id, stdout, stderr, files, code, signal, status, wall_time}, HTTP 200 however the
  *   program ended.
+ *
+ * Runs happen only in the caller's own sessions. session_id names the run session when the caller
+ * may change it and it is not an upload; an upload, or a session the caller may only read (an
+ * agent's, skill's or entity_id upload), is a read-only source instead: its files are copied into
+ * the caller's run session (the one remembered for runtime_session_hint, else a new one), so no run
+ * ever changes an upload or reaches into a session it shares with other users. A new session made
+ * for a run that then fails before running is closed again.
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { CodecellError } from '../../../errors.js';
 import type { EngineApi, ExecutionResult, Language } from '../../../engine/types.js';
 import type { FileService } from '../../../files/file-service.js';
-import { parseRelativePath } from '../../../files/safe-path.js';
 import type { Logger } from '../../../logger.js';
 import { argsProblem, MAX_ARGS } from '../../../executor/runner-protocol.js';
-import {
-  accessSession,
-  callerAs,
-  callerOf,
-  checkedIdentity,
-  sharedIdentity,
-  type Caller,
-  type SessionAccess,
-  type SessionDirectory,
-} from './identity.js';
-import { encodeSessionId, fileIdFor, findFileById } from './ids.js';
+import { accessSession, callerOf, type Caller, type SessionAccess, type SessionDirectory } from './identity.js';
+import type { AdmittedRuns } from './admitted-runs.js';
+import { encodeSessionId, fileIdFor } from './ids.js';
+import { checkedInputs, FileRefSchema, isNotFound, stageInputs } from './run-inputs.js';
 
 export interface ExecDeps {
   readonly engine: EngineApi;
   readonly files: FileService;
   readonly directory: SessionDirectory;
+  /** Runs admitted and still being prepared: one per router. */
+  readonly admitted: AdmittedRuns;
   readonly logger?: Logger | undefined;
 }
 
@@ -56,22 +57,6 @@ const MAX_HINT_CHARS = 200;
 export const MAX_LISTED_FILES = 50;
 
 const optionalText = z.string().nullish();
-
-const FileRefSchema = z.object({
-  id: optionalText,
-  name: optionalText,
-  /** Old shape. */
-  session_id: optionalText,
-  /** New shape. */
-  storage_session_id: optionalText,
-  resource_id: optionalText,
-  kind: optionalText,
-  version: z.union([z.string(), z.number()]).nullish(),
-  /** Inline content instead of a stored file. */
-  content: optionalText,
-  encoding: z.enum(['utf8', 'utf-8', 'base64', 'hex']).nullish(),
-});
-type FileRef = z.infer<typeof FileRefSchema>;
 
 const ExecBodySchema = z.object({
   lang: z.string(),
@@ -134,25 +119,34 @@ function timeoutOf(body: ExecBody): number | undefined {
   return timeout;
 }
 
-function isNotFound(error: unknown): boolean {
-  return error instanceof CodecellError && (error.code === 'SESSION_NOT_FOUND' || error.code === 'FILE_NOT_FOUND');
-}
-
-/** The session this run uses; a new one when the request names none it may use. */
-async function execSession(deps: ExecDeps, caller: Caller, body: ExecBody): Promise<SessionAccess> {
-  const { engine, directory } = deps;
+function checkedHint(body: ExecBody): string | undefined {
   const hint = body.runtime_session_hint ?? undefined;
   if (hint !== undefined && (hint.length > MAX_HINT_CHARS || !/^[\x20-\x7e]+$/.test(hint))) {
     throw new CodecellError('INVALID_INPUT', `runtime_session_hint must be 1 to ${MAX_HINT_CHARS} printable ASCII characters`);
   }
-  const remember = (access: SessionAccess): SessionAccess => {
-    if (hint !== undefined && access.principal.id === caller.principal.id) directory.rememberHint(caller, hint, access.sessionId);
-    return access;
-  };
+  return hint;
+}
+
+/** Where a run happens, and what it copies in first. */
+interface RunPlan {
+  /** Always a session the caller may change, and never an upload. */
+  readonly run: SessionAccess;
+  /** True when this request made the run session: it is closed again if the request fails before its run. */
+  readonly created: boolean;
+  /** The session session_id named when the run may not happen in it: its files are copied in. */
+  readonly source: SessionAccess | null;
+}
+
+/** The caller's run session: session_id if the caller may run in it, else the hinted one, else a new one. */
+async function planRun(deps: ExecDeps, caller: Caller, body: ExecBody, hint: string | undefined): Promise<RunPlan> {
+  const { engine, directory } = deps;
+  let source: SessionAccess | null = null;
   const requested = body.session_id ?? undefined;
   if (requested !== undefined && requested !== '') {
     try {
-      return remember(await accessSession(engine, directory, caller, requested));
+      const named = await accessSession(engine, directory, caller, requested);
+      if (named.writable && !named.upload) return { run: named, created: false, source: null };
+      source = named;
     } catch (error) {
       // An expired or unknown session_id starts afresh (LibreChat re-sends the files it needs).
       if (!isNotFound(error)) throw error;
@@ -160,85 +154,26 @@ async function execSession(deps: ExecDeps, caller: Caller, body: ExecBody): Prom
   }
   if (hint !== undefined) {
     const hinted = directory.hinted(caller, hint);
-    if (hinted !== undefined) {
+    if (hinted !== undefined && !directory.isUpload(hinted)) {
       try {
         await engine.resolveSessionId(caller.principal, hinted);
-        return { sessionId: hinted, principal: caller.principal };
+        return { run: { sessionId: hinted, principal: caller.principal, writable: true, upload: false }, created: false, source };
       } catch (error) {
         if (!isNotFound(error)) throw error;
       }
     }
   }
   const created = await engine.createSession(caller.principal);
-  directory.remember(created.id, caller);
-  return remember({ sessionId: created.id, principal: caller.principal });
+  directory.remember(created.id, caller, { upload: false, shared: false });
+  return { run: { sessionId: created.id, principal: caller.principal, writable: true, upload: false }, created: true, source };
 }
 
-function decodeInline(ref: FileRef, content: string): Buffer {
-  const encoding = ref.encoding ?? 'utf8';
-  if (encoding === 'base64') return Buffer.from(content, 'base64');
-  if (encoding === 'hex') return Buffer.from(content, 'hex');
-  return Buffer.from(content, 'utf8');
-}
-
-/** Who owns the storage session a files[] entry names. */
-function storageCallerOf(caller: Caller, ref: FileRef): Caller {
-  const kind = ref.kind ?? undefined;
-  const resourceId = ref.resource_id ?? undefined;
-  const version = ref.version ?? undefined;
-  const shared = sharedIdentity({ kind, id: resourceId, version });
-  if (shared !== null) return callerAs(caller, shared, true);
-  // kind "user": the user is the caller; a caller that names no user takes the entry's.
-  if (caller.identity === null && kind === 'user' && resourceId !== undefined && resourceId !== '') {
-    return callerAs(caller, checkedIdentity(resourceId, 'resource_id'), false);
-  }
-  return caller;
-}
-
-/**
- * Puts every files[] entry into the run's /mnt/data under its `name`: inline content is written,
- * a stored file is copied from its session (opened without following links, streamed, written
- * through the file service with its limits). Entries whose session or file is gone are skipped
- * with a note for stderr, so one expired input does not fail the run.
- */
-async function stageInputs(deps: ExecDeps, caller: Caller, run: SessionAccess, refs: readonly FileRef[]): Promise<string[]> {
-  const { engine, files, directory } = deps;
-  const notes: string[] = [];
-  for (const ref of refs) {
-    const name = ref.name ?? '';
-    if (name === '') throw new CodecellError('INVALID_INPUT', 'every files[] entry needs a name');
-    const target = parseRelativePath(name);
-    if (ref.content !== undefined && ref.content !== null) {
-      await files.write(run.principal, run.sessionId, target, decodeInline(ref, ref.content));
-      continue;
-    }
-    const storageParam = ref.storage_session_id ?? ref.session_id ?? '';
-    const fileId = ref.id ?? '';
-    if (storageParam === '' || fileId === '') {
-      throw new CodecellError('INVALID_INPUT', `files[] entry "${name}" needs an id and a session_id (or storage_session_id)`);
-    }
-    let source: SessionAccess;
-    let sourcePath: string;
-    try {
-      source = await accessSession(engine, directory, storageCallerOf(caller, ref), storageParam);
-      const listing = await files.list(source.principal, source.sessionId);
-      const entry = findFileById(listing.files.filter((file) => file.kind === 'file'), fileId);
-      if (entry === undefined) throw new CodecellError('FILE_NOT_FOUND', 'no such file');
-      sourcePath = entry.path;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      notes.push(`codecell: input file ${JSON.stringify(name)} is no longer available (its session expired or the file was deleted), so it is not in /mnt/data; upload it again.`);
-      continue;
-    }
-    if (source.sessionId === run.sessionId && sourcePath === target) continue;
-    const opened = await files.openRead(source.principal, source.sessionId, sourcePath);
-    try {
-      await files.write(run.principal, run.sessionId, target, opened.stream);
-    } finally {
-      opened.stream.destroy();
-    }
-  }
-  return notes;
+/** Closes a session this request made for a run that never happened. */
+async function discardRunSession(deps: ExecDeps, run: SessionAccess): Promise<void> {
+  deps.directory.forget(run.sessionId);
+  await deps.engine.closeSession(run.principal, run.sessionId).catch((error: unknown) => {
+    deps.logger?.warn({ err: error, session: run.sessionId }, 'could not close the session of a failed /exec');
+  });
 }
 
 function capturedText(text: string, truncatedChars: number): string {
@@ -305,24 +240,47 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   const argsRefused = argsProblem(args);
   if (argsRefused !== undefined) throw new CodecellError('INVALID_INPUT', argsRefused);
   const timeoutMs = timeoutOf(body);
+  const hint = checkedHint(body);
+  const inputs = checkedInputs(body.files ?? []);
   const caller = callerOf(req, { bodyUserId: body.user_id ?? undefined });
-  const run = await execSession(deps, caller, body);
-  const inputNotes = await stageInputs(deps, caller, run, body.files ?? []);
+  // Admission before any work: a busy server refuses here, before a session is made or a byte
+  // copied. The place is held until the run is handed to the engine (or given up).
+  const handOver = deps.admitted.admit(deps.engine);
+  let plan: RunPlan;
+  try {
+    plan = await planRun(deps, caller, body, hint);
+  } catch (error) {
+    handOver();
+    throw error;
+  }
+  const run = plan.run;
 
   // A client that goes away stops waiting in the queue (and its run, if it started).
   const abort = new AbortController();
   res.on('close', () => {
     if (!res.writableFinished) abort.abort();
   });
-  const result = await deps.engine.execute({
-    principal: run.principal,
-    sessionId: run.sessionId,
-    language,
-    code: body.code,
-    args,
-    timeoutMs,
-    signal: abort.signal,
-  });
+  let inputNotes: string[];
+  let result: ExecutionResult;
+  try {
+    inputNotes = await stageInputs(deps, caller, run, plan.source, inputs);
+    const running = deps.engine.execute({
+      principal: run.principal,
+      sessionId: run.sessionId,
+      language,
+      code: body.code,
+      args,
+      timeoutMs,
+      signal: abort.signal,
+    });
+    handOver(); // execute has made its own check for room: from here the engine counts this run
+    result = await running;
+  } catch (error) {
+    handOver();
+    if (plan.created) await discardRunSession(deps, run);
+    throw error;
+  }
+  if (hint !== undefined && run.principal.id === caller.principal.id) deps.directory.rememberHint(caller, hint, run.sessionId);
   const plots = await savePlots(deps, run, result);
 
   const storageSessionId = encodeSessionId(run.sessionId);

@@ -1,5 +1,5 @@
 /**
- * Who a LibreChat Code API request acts for, and which sessions it may use.
+ * Who a LibreChat Code API request acts for, and what it may do with which sessions.
  *
  * The key is checked by apiKeyAuth (the same keys, Bearer, Basic and X-API-Key as the rest of
  * /v1), which records the key it matched; here the principal is built from that key and a user id
@@ -7,16 +7,20 @@
  * in the /exec body, and `?kind=user&id=` on downloads. X-User-Id, when present, always wins.
  *
  * Files that belong to an agent or a skill rather than a user (`kind=agent|skill` with `id`) live
- * in sessions of a shared principal, key + "agent:<id>" (or "skill:<id>@<version>"), so every
- * user of that agent reaches them, as in LibreChat's own Code API.
+ * in sessions of a shared principal, key + "agent <id>" (or "skill <id> <version>"), so every user
+ * of that agent reaches them, as in LibreChat's own Code API. The space keeps that namespace apart:
+ * no user id (X-User-Id, User-Id, user_id) may contain one, so no user is ever an agent.
  *
  * Older LibreChat versions name the user on uploads and runs but not on downloads and listings.
  * For that, the SessionDirectory remembers, in memory, which principal owns each session this API
- * made; a request that names no user at all (only the LibreChat server itself holds the key) may
- * then use such a session, and any request under the same key may use a shared (agent, skill,
- * entity_id) upload session. A request that names a user is held to that user's sessions, except
- * for shared ones. After a restart the memory is empty, and LibreChat's freshness check
- * (404 → upload again) recovers.
+ * made, and whether it is an upload. A request that names no user at all (only the LibreChat
+ * server itself holds the key) may act as the owner of such a session. Any request under the same
+ * key may READ a shared (agent, skill, entity_id) upload session, never change it. A request that
+ * names a user is held to that user's sessions, except for reading shared ones. After a restart the
+ * memory is empty, and LibreChat's freshness check (404 → upload again) recovers.
+ *
+ * Runs never happen in an upload session or in one the caller may only read (exec.ts): such a
+ * session is a read-only source whose files are copied into the caller's own run session.
  */
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
@@ -41,7 +45,7 @@ export interface Caller {
   readonly key: string | null;
   /** A digest of the key (or "open"): what the SessionDirectory compares, never the key itself. */
   readonly keyTag: string;
-  /** The user (or "agent:<id>" / "skill:<id>@<v>") the request acts for; null when it names none. */
+  /** The user (or "agent <id>" / "skill <id> <v>") the request acts for; null when it names none. */
   readonly identity: string | null;
   /** True when `identity` is an agent or a skill: its sessions are shared by everyone under the key. */
   readonly shared: boolean;
@@ -59,7 +63,10 @@ export function checkedIdentity(value: string, what: string): string {
   return value;
 }
 
-/** The shared identity of an agent's or a skill's files, or null for kind user / no kind. */
+/**
+ * The shared identity of an agent's or a skill's files, or null for kind user / no kind. Its parts
+ * are joined by spaces, which no user id may contain: a user can never name an agent's principal.
+ */
 export function sharedIdentity(resource: ResourceRef | undefined): string | null {
   const kind = resource?.kind;
   if (kind === undefined || kind === '' || kind === 'user') return null;
@@ -68,9 +75,10 @@ export function sharedIdentity(resource: ResourceRef | undefined): string | null
   }
   const id = resource?.id;
   if (id === undefined || id === '') throw new CodecellError('INVALID_INPUT', `kind "${kind}" needs an id`);
+  const parts = [kind, checkedIdentity(id, `the ${kind} id`)];
   const version = resource?.version;
-  const suffix = kind === 'skill' && version !== undefined && String(version) !== '' ? `@${String(version)}` : '';
-  return checkedIdentity(`${kind}:${id}${suffix}`, `the ${kind} id`);
+  if (kind === 'skill' && version !== undefined && String(version) !== '') parts.push(checkedIdentity(String(version), 'the skill version'));
+  return parts.join(' ');
 }
 
 export interface IdentitySources {
@@ -112,7 +120,22 @@ export function callerAs(caller: Caller, identity: string | null, shared: boolea
 interface OwnerRecord {
   readonly principal: Principal;
   readonly keyTag: string;
+  /** Readable by every request under the key (agent, skill, entity_id uploads). */
   readonly shared: boolean;
+  /** Made by an upload: a read-only source for runs, never a run session. */
+  readonly upload: boolean;
+}
+
+/** What kind of session the directory is told about. */
+export interface SessionRole {
+  readonly upload: boolean;
+  readonly shared: boolean;
+}
+
+/** The owner a caller may act for, and whether it may change the session or only read it. */
+export interface Delegation {
+  readonly principal: Principal;
+  readonly writable: boolean;
 }
 
 export interface SessionDirectoryOptions {
@@ -143,15 +166,24 @@ export class SessionDirectory {
     this.hints = new LRUCache(limits);
   }
 
-  remember(sessionId: string, owner: Caller): void {
-    this.owners.set(sessionId, { principal: owner.principal, keyTag: owner.keyTag, shared: owner.shared });
+  remember(sessionId: string, owner: Caller, role: SessionRole): void {
+    this.owners.set(sessionId, { principal: owner.principal, keyTag: owner.keyTag, ...role });
   }
 
-  /** The owner a caller may act as for a session it does not own itself (see the module comment). */
-  fallbackOwner(sessionId: string, caller: Caller): Principal | null {
+  /** True when this API made the session for an upload (and has not forgotten it). */
+  isUpload(sessionId: string): boolean {
+    return this.owners.get(sessionId)?.upload === true;
+  }
+
+  /**
+   * The owner a caller may act for in a session it does not own itself (see the module comment):
+   * a request naming no user acts as the owner; anyone under the key may read a shared session.
+   */
+  delegation(sessionId: string, caller: Caller): Delegation | null {
     const record = this.owners.get(sessionId);
     if (record === undefined || record.keyTag !== caller.keyTag) return null;
-    return caller.identity === null || record.shared ? record.principal : null;
+    if (caller.identity === null) return { principal: record.principal, writable: true };
+    return record.shared ? { principal: record.principal, writable: false } : null;
   }
 
   forget(sessionId: string): void {
@@ -175,11 +207,16 @@ export interface SessionAccess {
   readonly sessionId: string;
   /** The principal that owns the session: use it for every file operation in it. */
   readonly principal: Principal;
+  /** False when the caller may only read the session (someone else's shared upload). */
+  readonly writable: boolean;
+  /** True when the session holds an upload: runs copy from it, never run in it. */
+  readonly upload: boolean;
 }
 
 /**
  * The session `sessionParam` names (21-character id or UUID), if `caller` may use it; throws
  * SESSION_NOT_FOUND otherwise, the same for missing, expired and someone else's sessions.
+ * `writable` tells whether the caller may change it; read-only access is for reading only.
  */
 export async function accessSession(
   engine: EngineApi,
@@ -189,11 +226,25 @@ export async function accessSession(
 ): Promise<SessionAccess> {
   const sessionId = decodeSessionId(sessionParam);
   if (sessionId === null) throw sessionNotFound(sessionParam);
-  const owned = await tryResolve(engine, caller.principal, sessionId);
-  if (owned) return { sessionId, principal: caller.principal };
-  const fallback = directory.fallbackOwner(sessionId, caller);
-  if (fallback !== null && (await tryResolve(engine, fallback, sessionId))) return { sessionId, principal: fallback };
+  const upload = directory.isUpload(sessionId);
+  if (await tryResolve(engine, caller.principal, sessionId)) return { sessionId, principal: caller.principal, writable: true, upload };
+  const delegation = directory.delegation(sessionId, caller);
+  if (delegation !== null && (await tryResolve(engine, delegation.principal, sessionId))) {
+    return { sessionId, principal: delegation.principal, writable: delegation.writable, upload };
+  }
   throw sessionNotFound(sessionParam);
+}
+
+/** As accessSession, for changing the session: a session the caller may only read is "not found". */
+export async function accessSessionToChange(
+  engine: EngineApi,
+  directory: SessionDirectory,
+  caller: Caller,
+  sessionParam: string,
+): Promise<SessionAccess> {
+  const access = await accessSession(engine, directory, caller, sessionParam);
+  if (!access.writable) throw sessionNotFound(sessionParam);
+  return access;
 }
 
 async function tryResolve(engine: EngineApi, principal: Principal, sessionId: string): Promise<boolean> {

@@ -18,12 +18,13 @@ import { CodecellError } from '../../../errors.js';
 import type { EngineApi } from '../../../engine/types.js';
 import type { FileEntry, FileService } from '../../../files/file-service.js';
 import type { Logger } from '../../../logger.js';
+import { AdmittedRuns } from './admitted-runs.js';
 import { handleExec } from './exec.js';
 import { guardedBy } from '../guarded.js';
 import { restRequestErrorHandler } from '../request-errors.js';
 import { sendFile } from '../send-file.js';
 import { sendApiError } from './http-errors.js';
-import { accessSession, callerOf, SessionDirectory, type SessionAccess } from './identity.js';
+import { accessSession, accessSessionToChange, callerOf, SessionDirectory, type SessionAccess } from './identity.js';
 import { encodeSessionId, fileIdFor, findFileById } from './ids.js';
 import { handleBatchUpload, handleUpload } from './uploads.js';
 
@@ -52,24 +53,28 @@ function param(req: Request, name: string): string {
 export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): express.Router {
   const { engine, files, logger } = deps;
   const directory = deps.directory ?? new SessionDirectory({ ttlMs: deps.sessionTtlMs });
-  const shared = { engine, files, directory, logger };
+  const shared = { engine, files, directory, logger, admitted: new AdmittedRuns() };
   const router = express.Router();
   const guarded = guardedBy((req, res, error) => sendApiError(req, res, error, logger));
 
-  /** The session named in the URL, for the caller the headers and `?kind=&id=` name. */
-  const sessionOf = (req: Request): Promise<SessionAccess> => {
+  /**
+   * The session named in the URL, for the caller the headers and `?kind=&id=` name: to read it, or
+   * to change it (a shared upload of someone else is then "not found").
+   */
+  const sessionOf = (req: Request, purpose: 'read' | 'change' = 'read'): Promise<SessionAccess> => {
     const caller = callerOf(req, {
       resource: { kind: queryText(req, 'kind'), id: queryText(req, 'id'), version: queryText(req, 'version') },
     });
-    return accessSession(engine, directory, caller, param(req, 'session_id'));
+    const access = purpose === 'read' ? accessSession : accessSessionToChange;
+    return access(engine, directory, caller, param(req, 'session_id'));
   };
 
   /** The session's real files (links are listed by Codecell but never served, so not here). */
   const filesOf = async (access: SessionAccess): Promise<FileEntry[]> =>
     (await files.list(access.principal, access.sessionId)).files.filter((file) => file.kind === 'file');
 
-  const fileOf = async (req: Request): Promise<{ access: SessionAccess; file: FileEntry }> => {
-    const access = await sessionOf(req);
+  const fileOf = async (req: Request, purpose: 'read' | 'change' = 'read'): Promise<{ access: SessionAccess; file: FileEntry }> => {
+    const access = await sessionOf(req, purpose);
     const fileId = param(req, 'fileId');
     const file = findFileById(await filesOf(access), fileId);
     if (file === undefined) throw new CodecellError('FILE_NOT_FOUND', `file ${JSON.stringify(fileId.slice(0, 64))} is not in this session`);
@@ -126,7 +131,7 @@ export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): expres
   );
 
   const remove = guarded(async (req: Request, res: Response) => {
-    const { access, file } = await fileOf(req);
+    const { access, file } = await fileOf(req, 'change');
     await files.remove(access.principal, access.sessionId, file.path);
     res.status(200).json({ message: 'success', fileId: fileIdFor(file.path) });
   });

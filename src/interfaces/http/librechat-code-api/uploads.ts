@@ -3,8 +3,10 @@
  * Each request makes a new session that holds exactly its files (as LibreChat's own Code API
  * does), owned by the caller: the user of `User-Id` / X-User-Id, or the agent or skill named by
  * the `kind` and `id` fields. Those fields must come before the file parts (LibreChat sends them
- * first). `entity_id` marks the session as shared under the key (see identity.ts); `read_only` is
- * accepted: runs always work on a copy in their own session, so an upload is never changed.
+ * first). `entity_id` marks the session as shared under the key (see identity.ts): readable by
+ * every request under it, changed by none but its owner. `read_only` is accepted and needs no
+ * handling: runs never happen in an upload session, they copy from it (exec.ts), so runs never
+ * change an upload.
  *
  * /upload is all-or-nothing (413 when a file is over CODECELL_MAX_FILE_MB); /upload/batch stores
  * what it can and reports each file.
@@ -76,7 +78,7 @@ async function openSession(deps: UploadDeps, req: Request, fields: ReadonlyMap<s
   const entityId = fields.get('entity_id');
   const shared = caller.shared || (entityId !== undefined && entityId !== '');
   const created = await deps.engine.createSession(caller.principal);
-  deps.directory.remember(created.id, { ...caller, shared });
+  deps.directory.remember(created.id, caller, { upload: true, shared });
   return { caller, sessionId: created.id };
 }
 
