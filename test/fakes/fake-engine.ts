@@ -78,6 +78,7 @@ export class FakeEngine implements EngineApi {
   private readonly fileChanges: FileChangeReporter;
   private readonly stopping = new AbortController();
   private shuttingDown = false;
+  private readonly executions = new Set<Promise<void>>();
 
   constructor(private readonly deps: FakeEngineDeps) {
     this.queue = new JobQueue(deps.settings.queue.concurrency, deps.settings.queue.maxWaiting);
@@ -99,7 +100,7 @@ export class FakeEngine implements EngineApi {
     const { sessions } = this.deps;
     const resolved = await sessions.resolve(request.principal, request.sessionId);
     const enqueuedAt = Date.now();
-    return sessions.withLock(resolved.meta.id, () =>
+    const execution = sessions.withLock(resolved.meta.id, () =>
       this.queue.run(async () => {
         const meta = await sessions.get(request.principal, resolved.meta.id);
         const result = await this.runInSession(request, meta, timeoutMs, Date.now() - enqueuedAt);
@@ -109,6 +110,15 @@ export class FakeEngine implements EngineApi {
         return { ...result, notice: [expired, result.notice].filter((n) => n !== null).join(' ') || null };
       }, request.signal),
     );
+    // Shutdown waits for every execution, as the real engine's does, so no run writes into a
+    // data dir that is being removed.
+    const settled = execution.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.executions.add(settled);
+    void settled.then(() => this.executions.delete(settled));
+    return execution;
   }
 
   async createSession(principal: Principal): Promise<SessionInfo> {
@@ -187,6 +197,7 @@ export class FakeEngine implements EngineApi {
     this.shuttingDown = true;
     this.queue.close();
     this.stopping.abort();
+    await Promise.all(this.executions);
   }
 
   private async runInSession(request: ExecuteRequest, meta: SessionMeta, timeoutMs: number, queuedMs: number): Promise<ExecutionResult> {
