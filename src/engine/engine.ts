@@ -147,6 +147,7 @@ export class Engine implements EngineApi {
         (error: unknown) => {
           this.runs.delete(runningIn, stop);
           unlock();
+          metrics.queueDepth.set(queue.waiting);
           // Before the answer this fails the call; after it (clean-up went wrong) it is only logged.
           if (!signal.aborted) this.deps.logger.warn({ err: error, session: runningIn }, 'execution job failed');
           failed(error);
