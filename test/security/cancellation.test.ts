@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connectStreamable, headersFor } from '../interfaces/helpers/mcp-client.js';
+import { connectSse, connectStreamable, headersFor } from '../interfaces/helpers/mcp-client.js';
 import { docker, eventually, instanceIdOf } from './helpers/docker.js';
 import { Harness, random } from './helpers/harness.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL, POOL_LABEL } from '../../src/executor/docker/container-spec.js';
@@ -241,10 +241,14 @@ describe('waiting for a busy session', () => {
   });
 });
 
-describe('a client that closes its request', () => {
-  it('stops its call: the container goes and the session is free again', async () => {
+describe('a client that closes its connection', () => {
+  const transports = [
+    { name: 'Streamable HTTP (the POST that carries the call)', connect: () => connectStreamable(h.server.url, { userId: 'attacker' }) },
+    { name: 'legacy SSE (the event stream)', connect: () => connectSse(h.server.url, { userId: 'attacker' }) },
+  ];
+  it.each(transports)('stops its call over $name: killed, and the session is free again', async ({ connect }) => {
     const session = await h.newSession();
-    const client = await connectStreamable(h.server.url, { userId: 'attacker' });
+    const client = await connect();
     const victim = h.start('bash', `echo written > before.txt\n${SLEEPER}`, {
       session,
       client,
