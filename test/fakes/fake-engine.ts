@@ -182,6 +182,8 @@ export class FakeEngine implements EngineApi {
     this.shuttingDown = true;
     this.queue.close();
     this.stopping.abort();
+    // As the real engine does: running jobs have stopped when shutdown returns.
+    await this.queue.onIdle();
   }
 
   private async runInSession(request: ExecuteRequest, meta: SessionMeta, timeoutMs: number, queuedMs: number): Promise<ExecutionResult> {
