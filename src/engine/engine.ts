@@ -3,22 +3,22 @@
  *
  *   execute(request)
  *     → validate (code size, timeout that may only lower the limit)
- *     → queue has room? (else QUEUE_FULL at once)
  *     → resolve the session (the caller's own; default when no id; unknown → SESSION_NOT_FOUND)
- *     → session lock (one run per session at a time)
- *     → job queue (bounded concurrency)
+ *     → a place in the job queue (bounded: else QUEUE_FULL at once)
+ *     → session lock (one run per session at a time; waiting here counts as waiting in the queue)
+ *     → job queue (bounded concurrency; the slot is held until the container is gone)
  *     → TypeScript → JavaScript (esbuild, on the host: only parsing, nothing runs here)
  *     → DockerExecutor.run (throwaway container; state restored and saved inside it)
  *     → files changed in /mnt/data, images, history, metrics → ExecutionResult
  */
 import { transform } from 'esbuild';
 import type { Settings } from '../config/settings.js';
-import { CodecellError } from '../errors.js';
+import { CodecellError, sessionNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { DockerExecutor, ExecutorResult } from '../executor/docker/docker-executor.js';
 import { pythonPoolFor, type PoolKey } from '../executor/docker/pool-key.js';
-import type { JobQueue } from '../executor/job-queue.js';
+import type { Admission, JobQueue } from '../executor/job-queue.js';
 import { pngSize } from '../executor/png.js';
 import { argsProblem } from '../executor/runner-protocol.js';
 import type { Principal } from '../sessions/principal.js';
@@ -36,6 +36,7 @@ import type {
   SessionInfo,
   SystemInfo,
 } from './types.js';
+import { SessionRuns } from './session-runs.js';
 import type { SystemInfoProbe } from './system-info.js';
 
 export const MAX_CODE_CHARS = 1_000_000;
@@ -53,6 +54,8 @@ export interface EngineDeps {
 
 export class Engine implements EngineApi {
   private readonly sessions: SessionStore;
+  /** Calls under way per session (waiting or running): closing the session stops them. */
+  private readonly runs = new SessionRuns();
   private shuttingDown = false;
   private readonly sweeper: NodeJS.Timeout;
 
@@ -88,34 +91,44 @@ export class Engine implements EngineApi {
     const argsRefused = argsProblem(request.args ?? []);
     if (argsRefused !== undefined) throw new CodecellError('INVALID_INPUT', argsRefused);
     const timeoutMs = effectiveTimeout(request.timeoutMs, settings.limits.timeoutMs);
+    // A place in the queue first: a call that then waits for its session counts as waiting too.
+    let admission: Admission;
     try {
-      queue.assertRoom();
+      admission = queue.admit();
     } catch (error) {
       metrics.executions.inc({ language: request.language, status: 'rejected' });
       throw error;
     }
-    const resolved = await this.sessions.resolve(request.principal, request.sessionId);
-    const sessionId = resolved.meta.id;
-    const enqueuedAt = Date.now();
-    // The lock is held until the container is dead and the files are back, which may be after the
-    // caller has its result: the next run in this session waits for that, nobody else does.
-    const release = await this.sessions.acquireLock(sessionId);
-    let answered!: (result: ExecutionResult) => void;
-    let failed!: (error: unknown) => void;
-    const answer = new Promise<ExecutionResult>((resolve, reject) => {
-      answered = resolve;
-      failed = reject;
-    });
+    metrics.queueDepth.set(queue.waiting);
+    // Aborted by the caller, or by closeSession: either way the run is killed (or never starts).
+    const stop = new AbortController();
+    const signal = request.signal ? AbortSignal.any([request.signal, stop.signal]) : stop.signal;
+    let sessionId: string | undefined;
+    let release: (() => void) | undefined;
+    // Once the job is queued, it alone releases the lock and the place.
+    let handedOver = false;
     try {
+      const resolved = await this.sessions.resolve(request.principal, request.sessionId);
+      sessionId = resolved.meta.id;
+      this.runs.add(sessionId, stop);
+      const enqueuedAt = Date.now();
+      // The lock is held until the container is dead and the files are back, which may be after the
+      // caller has its result: the next run in this session waits for that, nobody else does.
+      release = await this.sessions.acquireLock(sessionId, signal);
       const meta = await this.sessions.get(request.principal, sessionId);
-      metrics.queueDepth.set(queue.waiting + 1);
-      const job = queue.run(async () => {
+      let answered!: (result: ExecutionResult) => void;
+      let failed!: (error: unknown) => void;
+      const answer = new Promise<ExecutionResult>((resolve, reject) => {
+        answered = resolve;
+        failed = reject;
+      });
+      const job = admission.run(async () => {
         metrics.queueDepth.set(queue.waiting);
         const queuedMs = Date.now() - enqueuedAt;
         metrics.queueWait.observe(queuedMs / 1000);
         metrics.running.inc();
         try {
-          const { result, settled } = await this.runInSession(request, meta, timeoutMs, queuedMs);
+          const { result, settled } = await this.runInSession({ ...request, signal }, meta, timeoutMs, queuedMs);
           const notice = joinNotices(
             resolved.previousDefaultExpired
               ? 'Your previous default session had expired; this run started a new, empty one.'
@@ -127,18 +140,34 @@ export class Engine implements EngineApi {
         } finally {
           metrics.running.dec();
         }
-      }, request.signal);
-      job.then(release, (error: unknown) => {
-        release();
-        // Before the answer this fails the call; after it (clean-up went wrong) it is only logged.
-        this.deps.logger.warn({ err: error, session: sessionId }, 'execution job failed');
-        failed(error);
-      });
+      }, signal);
+      handedOver = true;
+      const unlock = release;
+      const runningIn = sessionId;
+      job.then(
+        () => {
+          this.runs.delete(runningIn, stop);
+          unlock();
+        },
+        (error: unknown) => {
+          this.runs.delete(runningIn, stop);
+          unlock();
+          metrics.queueDepth.set(queue.waiting);
+          // Before the answer this fails the call; after it (clean-up went wrong) it is only logged.
+          if (!signal.aborted) this.deps.logger.warn({ err: error, session: runningIn }, 'execution job failed');
+          failed(error);
+        },
+      );
+      return await answer;
     } catch (error) {
-      release();
+      if (!handedOver) {
+        admission.withdraw();
+        release?.();
+        if (sessionId !== undefined) this.runs.delete(sessionId, stop);
+        metrics.queueDepth.set(queue.waiting);
+      }
       throw error;
     }
-    return answer;
   }
 
   private async runInSession(
@@ -159,6 +188,8 @@ export class Engine implements EngineApi {
     const pool: PoolKey = runtime === 'python' ? pythonPoolFor(request.code, meta.pythonModules) : runtime;
     const filesDir = this.sessions.filesDir(meta.id);
     const before = await fileChanges.snapshot(filesDir);
+    // Cancelled since it left the queue: no container is started for it.
+    request.signal?.throwIfAborted();
     const { result: run, settled, releaseFiles } = await executor.run({
       pool,
       sessionId: meta.id,
@@ -268,6 +299,9 @@ export class Engine implements EngineApi {
 
   async closeSession(principal: Principal, sessionId: string): Promise<void> {
     const meta = await this.sessions.get(principal, sessionId);
+    // Its running call is killed and its waiting ones give up; the lock comes free once the killed
+    // run's container is gone and its files are back, and only then is the session deleted.
+    this.runs.stopAll(meta.id, sessionNotFound(sessionId, 'unknown', 'the session was closed while this call was under way'));
     await this.sessions.withLock(meta.id, () => this.sessions.delete(meta.id));
     this.deps.metrics.activeSessions.set(this.sessions.count);
   }

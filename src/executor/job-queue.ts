@@ -1,6 +1,10 @@
 /**
  * Every execution is a job on one p-queue: at most `concurrency` containers run at once and at most
  * `maxWaiting` jobs wait. Past that a caller is told at once to retry later; nobody hangs.
+ *
+ * A caller takes its place with admit() before it waits for anything else (its session's lock), so
+ * a call waiting for a busy session counts as waiting too: it holds its request in memory all the
+ * same, and /healthz shows it.
  */
 import PQueue from 'p-queue';
 import { CodecellError } from '../errors.js';
@@ -11,6 +15,8 @@ export class JobQueue {
   private readonly closing = new AbortController();
   /** Rolling mean run time, for an honest retry-after estimate. */
   private meanRunMs = 1000;
+  /** Admitted calls not yet handed to p-queue (waiting for their session). */
+  private admittedNotQueued = 0;
 
   constructor(
     private readonly concurrency: number,
@@ -25,26 +31,51 @@ export class JobQueue {
     return this.queue.pending;
   }
 
+  /** Calls admitted and not running: waiting for their session or for a slot. */
   get waiting(): number {
-    return this.queue.size;
+    return this.queue.size + this.admittedNotQueued;
   }
 
   /**
-   * Throws QUEUE_FULL (with retry-after) when no room is left; call before taking other locks.
-   * `reserved`: places the caller has already promised to jobs it has not handed in yet.
+   * Throws QUEUE_FULL (with retry-after) when no room is left: at most `concurrency` running plus
+   * `maxWaiting` waiting calls are admitted. `reserved`: places the caller has already promised to
+   * calls it has not admitted yet.
    */
   assertRoom(reserved = 0): void {
     if (this.closed) throw new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
-    // A job waits only while every slot is busy, so running + waiting + promised counts every place taken.
-    if (this.queue.pending + this.queue.size + reserved >= this.concurrency + this.maxWaiting) {
-      const retryAfterSeconds = Math.max(1, Math.ceil(((this.queue.size + 1) / this.concurrency) * (this.meanRunMs / 1000)));
+    const waiting = this.waiting;
+    if (this.queue.pending + waiting + reserved >= this.concurrency + this.maxWaiting) {
+      const retryAfterSeconds = Math.max(1, Math.ceil(((waiting + 1) / this.concurrency) * (this.meanRunMs / 1000)));
       throw new CodecellError(
         'QUEUE_FULL',
-        `busy: ${this.queue.pending} executions are running and ${this.queue.size} are waiting ` +
+        `busy: ${this.queue.pending} executions are running and ${waiting} are waiting ` +
           `(CODECELL_CONCURRENCY=${this.concurrency}, CODECELL_QUEUE_LIMIT=${this.maxWaiting}); retry in ${retryAfterSeconds} s`,
         retryAfterSeconds,
       );
     }
+  }
+
+  /**
+   * Takes a place in the queue now (QUEUE_FULL when there is none), to run a job later. The place
+   * counts as waiting until the admission runs its job or is withdrawn; exactly one of the two.
+   */
+  admit(): Admission {
+    this.assertRoom();
+    this.admittedNotQueued += 1;
+    let open = true;
+    const leave = (): boolean => {
+      if (!open) return false;
+      open = false;
+      this.admittedNotQueued -= 1;
+      return true;
+    };
+    return {
+      run: <T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> => {
+        if (!leave()) return Promise.reject(new Error('this admission was already used'));
+        return this.enqueue(task, signal);
+      },
+      withdraw: () => void leave(),
+    };
   }
 
   /**
@@ -53,7 +84,11 @@ export class JobQueue {
    * the same signal from its caller) has really stopped.
    */
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    this.assertRoom();
+    return this.admit().run(task, signal);
+  }
+
+  private async enqueue<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (this.closed) throw new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment');
     const cancelled = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
     // p-queue also rejects a running task's promise when its signal aborts: hand it one that
     // aborts only while the job waits.
@@ -86,8 +121,12 @@ export class JobQueue {
     this.closed = true;
     this.closing.abort(new CodecellError('SHUTTING_DOWN', 'the server is shutting down; retry in a moment'));
   }
+}
 
-  onIdle(): Promise<void> {
-    return this.queue.onIdle();
-  }
+/** A place in the queue, taken before the caller waits for anything else. */
+export interface Admission {
+  /** Runs `task` in this place (see JobQueue.run); the place is used up. */
+  run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T>;
+  /** Gives the place back without running anything. Idempotent; a no-op after run(). */
+  withdraw(): void;
 }

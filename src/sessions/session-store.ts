@@ -96,9 +96,12 @@ export class SessionStore {
     return path.join(this.sessionDir(sessionId), 'state');
   }
 
-  /** Takes the session's lock and returns its release: for work whose lock outlives a call. */
-  acquireLock(sessionId: string): Promise<() => void> {
-    return this.locks.acquire(sessionId);
+  /**
+   * Takes the session's lock and returns its release: for work whose lock outlives a call. Rejects
+   * with the signal's reason if `signal` aborts while it waits.
+   */
+  acquireLock(sessionId: string, signal?: AbortSignal): Promise<() => void> {
+    return this.locks.acquire(sessionId, signal);
   }
 
   /** Runs `task` while holding the session's lock: one execution (or file change) at a time. */

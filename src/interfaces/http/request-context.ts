@@ -17,6 +17,8 @@ const SANE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 interface RequestScope {
   readonly requestId: string;
   readonly logger: Logger;
+  /** Aborts when the client closes the connection before the response is complete. */
+  readonly clientGone: AbortSignal;
 }
 
 const scopes = new WeakMap<Request, RequestScope>();
@@ -31,11 +33,13 @@ export function requestContext(logger: Logger): RequestHandler {
     const requestId = saneRequestId(req.get(REQUEST_ID_HEADER)) ?? randomUUID();
     res.setHeader('X-Request-Id', requestId);
     const requestLogger = logger.child({ requestId });
-    scopes.set(req, { requestId, logger: requestLogger });
+    const clientGone = new AbortController();
+    scopes.set(req, { requestId, logger: requestLogger, clientGone: clientGone.signal });
 
     const startedAt = process.hrtime.bigint();
     // 'close' fires for finished and aborted responses alike; long SSE streams log when they end.
     res.on('close', () => {
+      if (!res.writableFinished) clientGone.abort(new Error('the client closed the request before its answer'));
       const durationMs = Number(process.hrtime.bigint() - startedAt) / 1e6;
       requestLogger.info(
         { method: req.method, path: req.path, status: res.statusCode, durationMs: Math.round(durationMs), aborted: !res.writableFinished },
@@ -58,6 +62,14 @@ export function requestLogger(req: Request, fallback: Logger): Logger {
 export function inRequestScope<T>(req: Request, task: () => Promise<T>): Promise<T> {
   const scope = scopes.get(req);
   return scope === undefined ? task() : currentScope.run(scope, task);
+}
+
+/**
+ * Aborts when the client of the HTTP request whose work is running now closes it before its answer
+ * is complete: nobody is left to receive the answer. Undefined outside a request scope.
+ */
+export function currentClientGone(): AbortSignal | undefined {
+  return currentScope.getStore()?.clientGone;
 }
 
 /** The id of the HTTP request whose work is running now, if any. */

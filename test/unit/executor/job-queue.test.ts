@@ -179,4 +179,48 @@ describe('JobQueue', () => {
     expect(await first).toBe('stopped because the server is shutting down');
     expect(waiting.ran()).toBe(false);
   });
+
+  it('counts an admitted call that has not queued its job yet (it waits for its session) as waiting', async () => {
+    const queue = new JobQueue(1, 1);
+    const running = controlledJob('running');
+    const first = queue.run(running.task);
+    await running.started;
+    const admission = queue.admit();
+    expect(queue.waiting).toBe(1);
+    expect((await refusal(queue.run(async () => 'late'))).code).toBe('QUEUE_FULL');
+    expect(queueFullError(queue).message).toMatch(/1 are waiting/);
+    const queued = admission.run(async () => 'admitted');
+    expect(queue.waiting).toBe(1);
+    running.finish();
+    expect(await first).toBe('running');
+    expect(await queued).toBe('admitted');
+    expect(queue.waiting).toBe(0);
+  });
+
+  it('gives the place back when an admission is withdrawn, once only', async () => {
+    const queue = new JobQueue(1, 1);
+    const running = controlledJob('running');
+    const first = queue.run(running.task);
+    await running.started;
+    const admission = queue.admit();
+    admission.withdraw();
+    admission.withdraw();
+    expect(queue.waiting).toBe(0);
+    await expect(admission.run(async () => 'too late')).rejects.toThrow(/already used/);
+    const other = queue.admit();
+    expect(() => queue.admit()).toThrow(/busy/);
+    other.withdraw();
+    running.finish();
+    expect(await first).toBe('running');
+  });
+
+  it('admits no more than concurrency plus the waiting limit, even while slots are idle', () => {
+    const queue = new JobQueue(2, 1);
+    const places = [queue.admit(), queue.admit(), queue.admit()];
+    expect(queue.running).toBe(0);
+    expect(queue.waiting).toBe(3);
+    expect(queueFullError(queue).code).toBe('QUEUE_FULL');
+    for (const place of places) place.withdraw();
+    expect(() => queue.assertRoom()).not.toThrow();
+  });
 });

@@ -5,10 +5,14 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createLogger } from '../../../src/logger.js';
-import { currentRequestId, inRequestScope, requestContext, saneRequestId } from '../../../src/interfaces/http/request-context.js';
+import { currentClientGone, currentRequestId, inRequestScope, requestContext, saneRequestId } from '../../../src/interfaces/http/request-context.js';
 
 let server: http.Server;
 let url: string;
+let baseUrl: string;
+/** What the /slow and /quick routes saw of currentClientGone(), once their response closed. */
+const closedSeen: Array<{ route: string; aborted: boolean | null }> = [];
+let onClosedSeen: () => void = () => undefined;
 
 beforeAll(async () => {
   const app = express();
@@ -21,9 +25,30 @@ beforeAll(async () => {
       res.json({ seen: currentRequestId() ?? null });
     });
   });
+  // Never answers on its own: the client has to give up.
+  app.get('/slow', (req, res) => {
+    void inRequestScope(req, async () => {
+      const gone = currentClientGone();
+      res.flushHeaders();
+      if (gone !== undefined && !gone.aborted) await new Promise((resolve) => gone.addEventListener('abort', resolve, { once: true }));
+      closedSeen.push({ route: 'slow', aborted: gone?.aborted ?? null });
+      onClosedSeen();
+    });
+  });
+  app.get('/quick', (req, res) => {
+    void inRequestScope(req, async () => {
+      const gone = currentClientGone();
+      res.on('close', () => {
+        closedSeen.push({ route: 'quick', aborted: gone?.aborted ?? null });
+        onClosedSeen();
+      });
+      res.json({ ok: true });
+    });
+  });
   server = http.createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/work`;
+  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = `${baseUrl}/work`;
 });
 
 afterAll(async () => {
@@ -56,5 +81,33 @@ describe('request ids', () => {
     expect(saneRequestId('abc-123_x.y@z')).toBe('abc-123_x.y@z');
     expect(saneRequestId(undefined)).toBeNull();
     expect(saneRequestId('a\nb')).toBeNull();
+  });
+});
+
+describe('client gone', () => {
+  function nextClosedSeen(): Promise<void> {
+    return new Promise((resolve) => (onClosedSeen = resolve));
+  }
+
+  it('aborts the request scope\'s signal when the client closes before the answer', async () => {
+    const seen = nextClosedSeen();
+    const client = new AbortController();
+    const response = await fetch(`${baseUrl}/slow`, { signal: client.signal });
+    expect(response.status).toBe(200);
+    client.abort();
+    await seen;
+    expect(closedSeen.at(-1)).toEqual({ route: 'slow', aborted: true });
+  });
+
+  it('leaves it alone once the answer is complete', async () => {
+    const seen = nextClosedSeen();
+    const response = await fetch(`${baseUrl}/quick`);
+    expect(await response.json()).toEqual({ ok: true });
+    await seen;
+    expect(closedSeen.at(-1)).toEqual({ route: 'quick', aborted: false });
+  });
+
+  it('is undefined outside a request scope', () => {
+    expect(currentClientGone()).toBeUndefined();
   });
 });

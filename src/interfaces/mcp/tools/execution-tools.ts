@@ -8,6 +8,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MAX_CODE_CHARS } from '../../../engine/engine.js';
+import { currentClientGone } from '../../http/request-context.js';
 import type { Language } from '../../../engine/types.js';
 import { outputProgress, type ToolExtra } from '../progress.js';
 import { ExecutionOutputSchema, renderExecutionResult } from '../render-result.js';
@@ -105,6 +106,7 @@ async function runCode(
   extra: ToolExtra,
 ): Promise<CallToolResult> {
   const logger = toolLogger(deps, spec.name, extra);
+  const signal = callEnded(extra);
   return guardTool(logger, async () => {
     const progress = outputProgress(extra, logger);
     try {
@@ -115,13 +117,28 @@ async function runCode(
         code,
         timeoutMs: args.timeout === undefined ? undefined : Math.max(1, Math.round(args.timeout * 1000)),
         onOutput: progress?.onOutput,
-        signal: extra.signal,
+        signal,
       });
       return renderExecutionResult(result);
+    } catch (error) {
+      if (!signal.aborted) throw error;
+      // Nobody reads this answer; the engine has stopped the run (or never started it).
+      logger.info({ reason: String(signal.reason) }, 'call cancelled');
+      return { isError: true, content: [{ type: 'text', text: 'cancelled' }] };
     } finally {
       progress?.stop();
     }
   });
+}
+
+/**
+ * Aborts when the call is over for its client: an MCP cancel, the MCP session's transport closing,
+ * or the HTTP request that carries the call closing before its answer (the SDK aborts only the
+ * first two).
+ */
+function callEnded(extra: Pick<ToolExtra, 'signal'>): AbortSignal {
+  const clientGone = currentClientGone();
+  return clientGone === undefined ? extra.signal : AbortSignal.any([extra.signal, clientGone]);
 }
 
 export function registerExecutionTools(server: McpServer, deps: ToolDeps): void {
