@@ -7,11 +7,10 @@
  *     → resolve the session (the caller's own; default when no id; unknown → SESSION_NOT_FOUND)
  *     → session lock (one run per session at a time)
  *     → job queue (bounded concurrency)
- *     → TypeScript → JavaScript (esbuild, on the host: only parsing, nothing runs here)
+ *     → TypeScript → JavaScript (TypeScript's transpiler in a capped, supervised worker thread)
  *     → DockerExecutor.run (throwaway container; state restored and saved inside it)
  *     → files changed in /mnt/data, images, history, metrics → ExecutionResult
  */
-import { transform } from 'esbuild';
 import type { Settings } from '../config/settings.js';
 import { CodecellError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -37,6 +36,7 @@ import type {
   SystemInfo,
 } from './types.js';
 import type { SystemInfoProbe } from './system-info.js';
+import { TypeScriptTranspiler, type TranspileOutcome } from './typescript-transpiler.js';
 
 export const MAX_CODE_CHARS = 1_000_000;
 
@@ -55,9 +55,11 @@ export class Engine implements EngineApi {
   private readonly sessions: SessionStore;
   private shuttingDown = false;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly typescript: TypeScriptTranspiler;
 
   constructor(private readonly deps: EngineDeps) {
     this.sessions = deps.sessions;
+    this.typescript = new TypeScriptTranspiler({ logger: deps.logger, maxWorkers: deps.settings.queue.concurrency });
     // Expired sessions (idle past the TTL) lose their files and state; checked once a minute.
     this.sweeper = setInterval(() => {
       deps.sessions
@@ -145,9 +147,12 @@ export class Engine implements EngineApi {
     const { settings, metrics, executor, fileChanges, logger } = this.deps;
     const runtime = runtimeFor(request.language);
     const log = logger.child({ session: meta.id, language: request.language });
-    const code = await toRunnableCode(request.language, request.code);
-    if ('syntaxError' in code) {
-      const result = syntaxErrorResult(meta.id, request.language, code.syntaxError, queuedMs);
+    const code: TranspileOutcome =
+      request.language === 'typescript'
+        ? await this.typescript.transpile(request.code, timeoutMs)
+        : { javascript: request.code };
+    if ('refused' in code) {
+      const result = notCompiledResult(meta.id, request.language, code.refused, queuedMs);
       await this.record(meta, request, result, meta.pythonModules);
       return { result, settled: Promise.resolve() };
     }
@@ -159,7 +164,7 @@ export class Engine implements EngineApi {
       sessionId: meta.id,
       filesDir,
       stateFile: this.sessions.stateFile(meta.id, runtime),
-      code: code.javascriptOrSource,
+      code: code.javascript,
       sourceLanguage: request.language,
       args: request.args ?? [],
       timeoutMs,
@@ -298,6 +303,7 @@ export class Engine implements EngineApi {
     clearInterval(this.sweeper);
     this.deps.queue.close();
     await this.deps.executor.shutdown();
+    await this.typescript.close();
   }
 }
 
@@ -315,24 +321,12 @@ function effectiveTimeout(requestedMs: number | undefined, limitMs: number): num
   return Math.min(Math.round(requestedMs), limitMs);
 }
 
-async function toRunnableCode(
+function notCompiledResult(
+  sessionId: string,
   language: Language,
-  code: string,
-): Promise<{ javascriptOrSource: string } | { syntaxError: string }> {
-  if (language !== 'typescript') return { javascriptOrSource: code };
-  try {
-    const output = await transform(code, { loader: 'ts', target: 'es2022', sourcefile: '<cell>.ts' });
-    return { javascriptOrSource: output.code };
-  } catch (error) {
-    const failure = error as { errors?: Array<{ text: string; location?: { line: number; column: number } | null }> };
-    const message = (failure.errors ?? [])
-      .map((item) => (item.location ? `line ${item.location.line}:${item.location.column + 1}: ${item.text}` : item.text))
-      .join('\n');
-    return { syntaxError: message || String(error) };
-  }
-}
-
-function syntaxErrorResult(sessionId: string, language: Language, message: string, queuedMs: number): ExecutionResult {
+  refused: { readonly name: string; readonly message: string },
+  queuedMs: number,
+): ExecutionResult {
   return {
     sessionId,
     language,
@@ -341,7 +335,7 @@ function syntaxErrorResult(sessionId: string, language: Language, message: strin
     stdout: { text: '', truncatedChars: 0 },
     stderr: { text: '', truncatedChars: 0 },
     value: null,
-    error: { name: 'TypeScriptSyntaxError', message, traceback: '' },
+    error: { name: refused.name, message: refused.message, traceback: '' },
     images: [],
     imagesOmitted: 0,
     files: [],
