@@ -18,12 +18,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { DockerExecutor, ExecutorResult } from '../executor/docker/docker-executor.js';
 import { pythonPoolFor, type PoolKey } from '../executor/docker/pool-key.js';
 import type { JobQueue } from '../executor/job-queue.js';
-import { pngSize } from '../executor/png.js';
 import { argsProblem } from '../executor/runner-protocol.js';
 import type { Principal } from '../sessions/principal.js';
 import type { SessionMeta, SessionStore } from '../sessions/session-store.js';
 import type { RuntimeName } from '../config/settings.js';
-import { MAX_INLINE_IMAGE_BYTES, type FileChangeReporter } from './file-change-reporter.js';
+import type { FileChangeReporter } from './file-change-reporter.js';
+import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
 import type {
   EngineApi,
   ExecuteRequest,
@@ -175,17 +175,9 @@ export class Engine implements EngineApi {
     try {
       const changes = await fileChanges.changes(meta.id, run.filesDir, before);
       const frame = run.frame;
-      const images: ResultImage[] = [];
-      let imagesOmitted = frame?.imagesOmitted ?? 0;
-      for (const image of frame?.images ?? []) {
-        const bytes = Buffer.from(image.base64, 'base64');
-        const size = pngSize(bytes);
-        if (!size || bytes.length > MAX_INLINE_IMAGE_BYTES) {
-          imagesOmitted += 1;
-          continue;
-        }
-        images.push({ name: image.name, mimeType: 'image/png', base64: image.base64, ...size });
-      }
+      const inline = inlineFrameImages(frame?.images ?? [], settings.limits.maxImagesPerRun);
+      const images: ResultImage[] = inline.images;
+      let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted;
       const saved = await fileChanges.imagesFrom(run.filesDir, changes.files, settings.limits.maxImagesPerRun - images.length);
       images.push(...saved.images);
       imagesOmitted += saved.omitted;
@@ -197,12 +189,12 @@ export class Engine implements EngineApi {
         exitCode: run.exitCode,
         stdout: run.stdout,
         stderr: run.stderr,
-        value: frame?.value ?? null,
-        error: frame?.error ?? null,
+        value: capValue(frame?.value ?? null),
+        error: capError(frame?.error ?? null),
         images,
         imagesOmitted,
         files: changes.files,
-        notCarried: frame?.notCarried ?? [],
+        notCarried: capNotCarried(frame?.notCarried ?? []),
         stateSaved: run.stateSaved,
         notice: joinNotices(run.notice, changes.notice),
         durationMs: run.durationMs,
