@@ -36,6 +36,7 @@ export const LIMIT_ERROR_NAME = 'TypeScriptCompileLimit';
 /** The pool of supervised workers: at most `maxWorkers`, started on demand, replaced when one fails. */
 export class TypeScriptTranspiler {
   private readonly idle: TranspilerWorker[] = [];
+  private readonly started = new Set<TranspilerWorker>();
   private readonly waiting: Array<() => void> = [];
   private live = 0;
   private closed = false;
@@ -58,10 +59,12 @@ export class TypeScriptTranspiler {
     }
   }
 
+  /** Ends every worker; a transpile under way is answered as not compiled. */
   async close(): Promise<void> {
     this.closed = true;
     for (const wake of this.waiting.splice(0)) wake();
-    await Promise.all(this.idle.splice(0).map((worker) => worker.terminate()));
+    this.idle.length = 0;
+    await Promise.all([...this.started].map((worker) => worker.terminate()));
   }
 
   private async acquire(): Promise<TranspilerWorker> {
@@ -72,7 +75,9 @@ export class TypeScriptTranspiler {
       if (this.live < this.maxWorkers) {
         this.live += 1;
         try {
-          return await TranspilerWorker.start(this.typescriptPath, this.maxHeapMb, this.options.logger);
+          const worker = await TranspilerWorker.start(this.typescriptPath, this.maxHeapMb, this.options.logger);
+          this.started.add(worker);
+          return worker;
         } catch (error) {
           this.live -= 1;
           this.wakeOne();
@@ -87,6 +92,7 @@ export class TypeScriptTranspiler {
     if (worker.usable && !this.closed) this.idle.push(worker);
     else {
       this.live -= 1;
+      this.started.delete(worker);
       void worker.terminate();
     }
     this.wakeOne();
@@ -156,6 +162,7 @@ class TranspilerWorker {
       worker.once('error', fail);
       worker.once('exit', exited);
     });
+    worker.unref(); // an idle compiler never keeps the process alive; a caller's await does
     return new TranspilerWorker(worker, maxHeapMb);
   }
 
@@ -166,6 +173,10 @@ class TranspilerWorker {
   async transpile(code: string, timeoutMs: number): Promise<TranspileOutcome> {
     const id = this.nextId++;
     const reply = await new Promise<TranspileReply | { failure: string }>((resolve) => {
+      if (this.broken) {
+        resolve({ failure: 'the compiler stopped' });
+        return;
+      }
       const timer = setTimeout(() => {
         this.broken = true;
         this.pending = null;

@@ -54,6 +54,14 @@ describe('TypeScriptTranspiler', () => {
     await expectServing(transpiler);
   });
 
+  it('answers a transpile under way as not compiled when closed', async () => {
+    transpiler = new TypeScriptTranspiler({ logger });
+    await expectServing(transpiler);
+    const slow = transpiler.transpile(`x = ${'a+'.repeat(490_000)}a`, GENEROUS_MS);
+    await transpiler.close();
+    expect(await slow).toEqual({ refused: { name: LIMIT_ERROR_NAME, message: expect.stringContaining('stopped') } });
+  });
+
   it('serves callers beyond its worker count in turn', async () => {
     transpiler = new TypeScriptTranspiler({ logger, maxWorkers: 1 });
     const outcomes = await Promise.all([1, 2, 3].map((n) => transpiler!.transpile(`const v${n}: number = ${n};`, GENEROUS_MS)));
