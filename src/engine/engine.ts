@@ -7,11 +7,10 @@
  *     → a place in the job queue (bounded: else QUEUE_FULL at once)
  *     → session lock (one run per session at a time; waiting here counts as waiting in the queue)
  *     → job queue (bounded concurrency; the slot is held until the container is gone)
- *     → TypeScript → JavaScript (esbuild, on the host: only parsing, nothing runs here)
+ *     → TypeScript → JavaScript (TypeScript's transpiler in a capped, supervised worker thread)
  *     → DockerExecutor.run (throwaway container; state restored and saved inside it)
  *     → files changed in /mnt/data, images, history, metrics → ExecutionResult
  */
-import { transform } from 'esbuild';
 import type { Settings } from '../config/settings.js';
 import { CodecellError, sessionNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -19,12 +18,12 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { DockerExecutor, ExecutorResult } from '../executor/docker/docker-executor.js';
 import { pythonPoolFor, type PoolKey } from '../executor/docker/pool-key.js';
 import type { Admission, JobQueue } from '../executor/job-queue.js';
-import { pngSize } from '../executor/png.js';
 import { argsProblem } from '../executor/runner-protocol.js';
 import type { Principal } from '../sessions/principal.js';
 import type { SessionMeta, SessionStore } from '../sessions/session-store.js';
 import type { RuntimeName } from '../config/settings.js';
-import { MAX_INLINE_IMAGE_BYTES, type FileChangeReporter } from './file-change-reporter.js';
+import type { FileChangeReporter } from './file-change-reporter.js';
+import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
 import type {
   EngineApi,
   ExecuteRequest,
@@ -38,6 +37,7 @@ import type {
 } from './types.js';
 import { SessionRuns } from './session-runs.js';
 import type { SystemInfoProbe } from './system-info.js';
+import { TypeScriptTranspiler, type TranspileOutcome } from './typescript-transpiler.js';
 
 export const MAX_CODE_CHARS = 1_000_000;
 
@@ -58,9 +58,11 @@ export class Engine implements EngineApi {
   private readonly runs = new SessionRuns();
   private shuttingDown = false;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly typescript: TypeScriptTranspiler;
 
   constructor(private readonly deps: EngineDeps) {
     this.sessions = deps.sessions;
+    this.typescript = new TypeScriptTranspiler({ logger: deps.logger, maxWorkers: deps.settings.queue.concurrency });
     // Expired sessions (idle past the TTL) lose their files and state; checked once a minute.
     this.sweeper = setInterval(() => {
       deps.sessions
@@ -179,9 +181,12 @@ export class Engine implements EngineApi {
     const { settings, metrics, executor, fileChanges, logger } = this.deps;
     const runtime = runtimeFor(request.language);
     const log = logger.child({ session: meta.id, language: request.language });
-    const code = await toRunnableCode(request.language, request.code);
-    if ('syntaxError' in code) {
-      const result = syntaxErrorResult(meta.id, request.language, code.syntaxError, queuedMs);
+    const code: TranspileOutcome =
+      request.language === 'typescript'
+        ? await this.typescript.transpile(request.code, timeoutMs)
+        : { javascript: request.code };
+    if ('refused' in code) {
+      const result = notCompiledResult(meta.id, request.language, code.refused, queuedMs);
       await this.record(meta, request, result, meta.pythonModules);
       return { result, settled: Promise.resolve() };
     }
@@ -195,7 +200,7 @@ export class Engine implements EngineApi {
       sessionId: meta.id,
       filesDir,
       stateFile: this.sessions.stateFile(meta.id, runtime),
-      code: code.javascriptOrSource,
+      code: code.javascript,
       sourceLanguage: request.language,
       args: request.args ?? [],
       timeoutMs,
@@ -206,17 +211,9 @@ export class Engine implements EngineApi {
     try {
       const changes = await fileChanges.changes(meta.id, run.filesDir, before);
       const frame = run.frame;
-      const images: ResultImage[] = [];
-      let imagesOmitted = frame?.imagesOmitted ?? 0;
-      for (const image of frame?.images ?? []) {
-        const bytes = Buffer.from(image.base64, 'base64');
-        const size = pngSize(bytes);
-        if (!size || bytes.length > MAX_INLINE_IMAGE_BYTES) {
-          imagesOmitted += 1;
-          continue;
-        }
-        images.push({ name: image.name, mimeType: 'image/png', base64: image.base64, ...size });
-      }
+      const inline = inlineFrameImages(frame?.images ?? [], settings.limits.maxImagesPerRun);
+      const images: ResultImage[] = inline.images;
+      let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted;
       const saved = await fileChanges.imagesFrom(run.filesDir, changes.files, settings.limits.maxImagesPerRun - images.length);
       images.push(...saved.images);
       imagesOmitted += saved.omitted;
@@ -228,12 +225,12 @@ export class Engine implements EngineApi {
         exitCode: run.exitCode,
         stdout: run.stdout,
         stderr: run.stderr,
-        value: frame?.value ?? null,
-        error: frame?.error ?? null,
+        value: capValue(frame?.value ?? null),
+        error: capError(frame?.error ?? null),
         images,
         imagesOmitted,
         files: changes.files,
-        notCarried: frame?.notCarried ?? [],
+        notCarried: capNotCarried(frame?.notCarried ?? []),
         stateSaved: run.stateSaved,
         notice: joinNotices(run.notice, changes.notice),
         durationMs: run.durationMs,
@@ -337,6 +334,7 @@ export class Engine implements EngineApi {
     clearInterval(this.sweeper);
     this.deps.queue.close();
     await this.deps.executor.shutdown();
+    await this.typescript.close();
   }
 }
 
@@ -354,24 +352,12 @@ function effectiveTimeout(requestedMs: number | undefined, limitMs: number): num
   return Math.min(Math.round(requestedMs), limitMs);
 }
 
-async function toRunnableCode(
+function notCompiledResult(
+  sessionId: string,
   language: Language,
-  code: string,
-): Promise<{ javascriptOrSource: string } | { syntaxError: string }> {
-  if (language !== 'typescript') return { javascriptOrSource: code };
-  try {
-    const output = await transform(code, { loader: 'ts', target: 'es2022', sourcefile: '<cell>.ts' });
-    return { javascriptOrSource: output.code };
-  } catch (error) {
-    const failure = error as { errors?: Array<{ text: string; location?: { line: number; column: number } | null }> };
-    const message = (failure.errors ?? [])
-      .map((item) => (item.location ? `line ${item.location.line}:${item.location.column + 1}: ${item.text}` : item.text))
-      .join('\n');
-    return { syntaxError: message || String(error) };
-  }
-}
-
-function syntaxErrorResult(sessionId: string, language: Language, message: string, queuedMs: number): ExecutionResult {
+  refused: { readonly name: string; readonly message: string },
+  queuedMs: number,
+): ExecutionResult {
   return {
     sessionId,
     language,
@@ -380,7 +366,7 @@ function syntaxErrorResult(sessionId: string, language: Language, message: strin
     stdout: { text: '', truncatedChars: 0 },
     stderr: { text: '', truncatedChars: 0 },
     value: null,
-    error: { name: 'TypeScriptSyntaxError', message, traceback: '' },
+    error: { name: refused.name, message: refused.message, traceback: '' },
     images: [],
     imagesOmitted: 0,
     files: [],

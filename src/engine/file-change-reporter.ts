@@ -6,7 +6,7 @@
 import { formatBytes } from '../files/byte-size.js';
 import { diffTrees, scanTree, type ScannedTree, type TreeChange } from '../files/file-tree.js';
 import { measureBytes } from '../files/usage.js';
-import { pngSize } from '../executor/png.js';
+import { inlinePngSize } from '../executor/png.js';
 import type { FileChange, ResultImage } from './types.js';
 
 /** Reads a regular file of a session's without following links; null when it is not one. */
@@ -65,7 +65,7 @@ export class FileChangeReporter {
         continue;
       }
       const bytes = await this.access.readSmallFile(filesDir, file.path, MAX_INLINE_IMAGE_BYTES);
-      const size = bytes ? pngSize(bytes) : null;
+      const size = bytes ? inlinePngSize(bytes) : null;
       if (bytes && size) images.push({ name: file.path, mimeType: 'image/png', base64: bytes.toString('base64'), ...size });
       else omitted += 1;
     }

@@ -1,8 +1,22 @@
-/** Reads a PNG's size from its IHDR chunk; null when the bytes are not a PNG. */
+/**
+ * Whether a PNG may be handed to a client inline, from its IHDR chunk (nothing is decoded here).
+ * A client decodes what it is given: a small file may declare 200000×200000 pixels (tens of GB
+ * once decoded), so the declared size is capped, not only the file's bytes.
+ */
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-export function pngSize(bytes: Buffer): { width: number; height: number } | null {
+/** Each side at most this many pixels (a 300 dpi figure of 30 inches fits). */
+export const MAX_INLINE_PNG_SIDE = 10_000;
+/** At most this many pixels in all: 100 MB once decoded to RGBA. */
+export const MAX_INLINE_PNG_PIXELS = 25_000_000;
+
+/** The declared size, or null when the bytes are not a PNG or it is too large to show inline. */
+export function inlinePngSize(bytes: Buffer): { width: number; height: number } | null {
   if (bytes.length < 24 || !bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return null;
-  if (bytes.toString('latin1', 12, 16) !== 'IHDR') return null;
-  return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
+  if (bytes.readUInt32BE(8) !== 13 || bytes.toString('latin1', 12, 16) !== 'IHDR') return null;
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  if (width < 1 || height < 1 || width > MAX_INLINE_PNG_SIDE || height > MAX_INLINE_PNG_SIDE) return null;
+  if (width * height > MAX_INLINE_PNG_PIXELS) return null;
+  return { width, height };
 }

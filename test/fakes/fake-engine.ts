@@ -43,7 +43,7 @@ import {
 } from '../../src/engine/types.js';
 import { CodecellError } from '../../src/errors.js';
 import { JobQueue } from '../../src/executor/job-queue.js';
-import { pngSize } from '../../src/executor/png.js';
+import { inlinePngSize } from '../../src/executor/png.js';
 import { FileService } from '../../src/files/file-service.js';
 import type { Principal } from '../../src/sessions/principal.js';
 import { SessionStore, type SessionMeta } from '../../src/sessions/session-store.js';
@@ -331,7 +331,7 @@ export class FakeEngine implements EngineApi {
 }
 
 function pngSizeOf(bytes: Buffer): { width: number; height: number } {
-  const size = pngSize(bytes);
+  const size = inlinePngSize(bytes);
   if (size === null) throw new Error('not a PNG');
   return size;
 }

@@ -26,7 +26,10 @@ import { readCpuMs } from './cgroup-cpu.js';
 import { OomWatch } from './oom-watch.js';
 
 const READY_TIMEOUT_MS = 60_000;
+/** A result frame: up to CODECELL_MAX_IMAGES inline images; what reaches a client is capped again in the engine. */
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
+/** stderr carries only the small stderr-end frame: a forged big one is not buffered. */
+const MAX_STDERR_FRAME_BYTES = 4 * 1024;
 /** Past this much raw output the run is stopped: nobody reads 64 MiB of text. */
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 
@@ -95,7 +98,7 @@ export class RunnerContainer {
     });
     this.stdout.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.scanner.push(bytes)));
     // Until a job is sent no frame is expected on stderr; the nonce is set with the job.
-    this.stderrScanner = new FrameScanner(READY_NONCE, MAX_FRAME_BYTES, {
+    this.stderrScanner = new FrameScanner(READY_NONCE, MAX_STDERR_FRAME_BYTES, {
       onText: (bytes) => this.hooks?.onStderr(bytes),
       onFrame: (json) => this.handleStderrFrame(json),
       onOversizedFrame: () => this.settle?.({ kind: 'flood', what: 'stderr frame over the size limit' }),

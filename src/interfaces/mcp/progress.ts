@@ -3,12 +3,16 @@
  * asked for progress (sent `_meta.progressToken`). At most one notification per interval: a
  * chatty loop must not turn into thousands of messages. `progress` is the number of output
  * characters so far (it only grows, as the spec requires); `message` is the new text since the
- * previous notification, cut to its tail when long.
+ * previous notification, cut to its tail when long. The token is echoed in every notification, so
+ * a token longer than MAX_PROGRESS_TOKEN_CHARS gets no progress at all (the result still comes).
  */
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { OutputChunk } from '../../engine/types.js';
 import type { Logger } from '../../logger.js';
+
+/** Clients use counters or UUIDs; anything longer is not echoed back again and again. */
+export const MAX_PROGRESS_TOKEN_CHARS = 256;
 
 export type ToolExtra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -30,6 +34,10 @@ export function outputProgress(
 ): OutputProgress | undefined {
   const progressToken = extra._meta?.progressToken;
   if (progressToken === undefined) return undefined;
+  if (typeof progressToken === 'string' && progressToken.length > MAX_PROGRESS_TOKEN_CHARS) {
+    logger.debug({ tokenChars: progressToken.length }, 'progress token too long: no progress notifications');
+    return undefined;
+  }
   const minIntervalMs = options.minIntervalMs ?? 250;
   const maxMessageChars = options.maxMessageChars ?? 2000;
 

@@ -2,7 +2,7 @@
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
-import { outputProgress } from '../../../src/interfaces/mcp/progress.js';
+import { MAX_PROGRESS_TOKEN_CHARS, outputProgress } from '../../../src/interfaces/mcp/progress.js';
 
 const logger = createLogger('silent');
 
@@ -35,6 +35,13 @@ describe('outputProgress', () => {
   it('does nothing when the client sent no progress token', () => {
     const { extra } = recorder();
     expect(outputProgress(extra, logger)).toBeUndefined();
+  });
+
+  it('does not echo a progress token longer than the cap', () => {
+    expect(outputProgress(recorder('t'.repeat(MAX_PROGRESS_TOKEN_CHARS + 1)).extra, logger)).toBeUndefined();
+    const { sent, extra } = recorder('t'.repeat(MAX_PROGRESS_TOKEN_CHARS));
+    outputProgress(extra, logger)?.onOutput({ stream: 'stdout', text: 'a\n' });
+    expect(messages(sent)).toEqual([{ progress: 2, message: 'a\n' }]);
   });
 
   it('sends the first chunk at once and batches the rest into one notification per interval', () => {

@@ -36,20 +36,21 @@ export interface ExecDeps {
   readonly logger?: Logger | undefined;
 }
 
-const LANGUAGE_ALIASES: Readonly<Record<string, Language>> = {
-  py: 'python',
-  python: 'python',
-  python3: 'python',
-  js: 'javascript',
-  javascript: 'javascript',
-  node: 'javascript',
-  nodejs: 'javascript',
-  ts: 'typescript',
-  typescript: 'typescript',
-  bash: 'bash',
-  sh: 'bash',
-  shell: 'bash',
-};
+/** A Map, not an object literal: a name like `__proto__` or `constructor` must not find anything. */
+const LANGUAGE_ALIASES: ReadonlyMap<string, Language> = new Map<string, Language>([
+  ['py', 'python'],
+  ['python', 'python'],
+  ['python3', 'python'],
+  ['js', 'javascript'],
+  ['javascript', 'javascript'],
+  ['node', 'javascript'],
+  ['nodejs', 'javascript'],
+  ['ts', 'typescript'],
+  ['typescript', 'typescript'],
+  ['bash', 'bash'],
+  ['sh', 'bash'],
+  ['shell', 'bash'],
+]);
 
 export const MAX_INPUT_FILES = 100;
 const MAX_HINT_CHARS = 200;
@@ -105,7 +106,7 @@ export function parseExecBody(raw: unknown): ExecBody {
 
 /** `py` → python, …; anything else is INVALID_INPUT "Unsupported language: X". */
 export function languageOf(lang: string): Language {
-  const language = LANGUAGE_ALIASES[lang.trim().toLowerCase()];
+  const language = LANGUAGE_ALIASES.get(lang.trim().toLowerCase());
   if (language === undefined) throw new CodecellError('INVALID_INPUT', `Unsupported language: ${lang.slice(0, 40)}`);
   return language;
 }
