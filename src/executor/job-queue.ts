@@ -45,18 +45,32 @@ export class JobQueue {
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     this.assertRoom();
     const started = { at: 0 };
-    const result = await this.queue.add(
-      async () => {
-        started.at = Date.now();
-        try {
-          return await task();
-        } finally {
-          this.meanRunMs = this.meanRunMs * 0.8 + (Date.now() - started.at) * 0.2;
-        }
-      },
-      { signal: signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal },
-    );
-    return result as T;
+    // p-queue settles a running task's promise at once when its signal aborts, while the task runs
+    // on: its slot (and the caller's session lock) would be freed too early. So the caller's signal
+    // only takes back a job that is still waiting; a running one ends through its own signal.
+    const caller = signal ? AbortSignal.any([signal, this.closing.signal]) : this.closing.signal;
+    const whileWaiting = new AbortController();
+    const stopWaiting = (): void => {
+      if (started.at === 0) whileWaiting.abort(caller.reason);
+    };
+    caller.addEventListener('abort', stopWaiting, { once: true });
+    if (caller.aborted) stopWaiting();
+    try {
+      const result = await this.queue.add(
+        async () => {
+          started.at = Date.now();
+          try {
+            return await task();
+          } finally {
+            this.meanRunMs = this.meanRunMs * 0.8 + (Date.now() - started.at) * 0.2;
+          }
+        },
+        { signal: whileWaiting.signal },
+      );
+      return result as T;
+    } finally {
+      caller.removeEventListener('abort', stopWaiting);
+    }
   }
 
   /** Refuses new jobs and rejects waiting ones; running jobs are left to finish (or be killed). */
