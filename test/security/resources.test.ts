@@ -24,7 +24,7 @@ async function containerGone(hostname: string): Promise<boolean> {
     const listed = await docker.listContainers({ all: true });
     return listed.some((info) => info.Id.startsWith(hostname));
   };
-  return !(await eventually(exists, (present) => !present, 200));
+  return !(await eventually(exists, (present) => !present, h.budget(20) * 10));
 }
 
 describe('processes', () => {
