@@ -60,7 +60,7 @@ print(json.dumps({'forks': forks, 'error': error}))`,
   });
 
   it('contains a classic bash fork bomb, and another session runs meanwhile', async () => {
-    const bomb = h.start('bash', 'echo lighting; bomb() { bomb | bomb & }; bomb; sleep 600', { timeout: h.budget(5) });
+    const bomb = h.start('bash', 'echo lighting; bomb() { bomb | bomb & }; bomb; sleep 600', { timeout: h.budget(10) });
     // While the bomb goes off, a bystander session still gets its run (concurrency 2).
     await bomb.printed('lighting');
     const other = await h.exec('python', 'print(sum(range(10)))', { session: await h.newSession() });
@@ -387,7 +387,7 @@ for _ in range(8):
     multiprocessing.Process(target=burn, daemon=True).start()
 print('burning', flush=True)
 time.sleep(600)`,
-      { timeout: h.budget(5) },
+      { timeout: h.budget(10) },
     );
     await hog.printed('burning');
     const token = random('fair');

@@ -125,15 +125,16 @@ export class Harness {
     return budgetSeconds(seconds, this.slowdown);
   }
 
-  /** Times CALIBRATION in a sandbox; the largest of two tries' slowdowns (the first may be a cold start). */
+  /** Times CALIBRATION three times in a sandbox and scales by the median: one noisy try does not count. */
   private async calibrate(): Promise<void> {
     const session = await this.newSession();
     const seconds: number[] = [];
-    for (let attempt = 0; attempt < 2; attempt += 1) {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
       seconds.push((await this.probe<{ seconds: number }>('python', CALIBRATION, { session, timeout: MAX_RUN_SECONDS })).seconds);
     }
-    this.slowdown = slowdownOf(Math.max(...seconds));
-    console.info(`[security] ${RUNTIME}: calibration took ${seconds.map((s) => s.toFixed(2)).join(' and ')} s; budgets scale by ${this.slowdown.toFixed(1)}`);
+    const median = [...seconds].sort((a, b) => a - b)[1] ?? Number.NaN;
+    this.slowdown = slowdownOf(median);
+    console.info(`[security] ${RUNTIME}: calibration took ${seconds.map((s) => s.toFixed(2)).join(', ')} s; budgets scale by ${this.slowdown.toFixed(1)}`);
   }
 
   async close(): Promise<void> {
@@ -205,6 +206,8 @@ export class Harness {
         `inconclusive: ${verdict.why} (time limits tried: ${limits.slice(0, index + 1).join(', ')} s; slowdown ${this.slowdown.toFixed(1)})\n` +
         `status ${out.status} (${out.notice ?? ''})\nstdout: ${out.stdout}\nstderr: ${out.stderr}\nerror: ${JSON.stringify(out.error)}`;
       if (!verdict.retry) break;
+      const next = limits[index + 1];
+      if (next !== undefined) console.info(`[security] a probe ran out of its ${timeout} s; trying it again with ${next} s`);
     }
     throw new Error(why);
   }
