@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callTool, connectStreamable, headersFor, textOf } from '../interfaces/helpers/mcp-client.js';
-import { Harness, random } from './helpers/harness.js';
+import { Harness, LIMITS, random } from './helpers/harness.js';
 
 let h: Harness;
 let victim: Client;
@@ -38,7 +38,7 @@ async function victimIntact(): Promise<void> {
     session: victimSession,
     client: victim,
   });
-  expect(check.status, check.stderr).toBe('ok');
+  expect(check.status, JSON.stringify(check)).toBe('ok');
   expect(check.stdout).toBe(`${victimToken} ${victimToken} ['victim.txt']\n`);
 }
 
@@ -88,17 +88,19 @@ describe('through the API', () => {
 
 describe('from inside the sandbox', () => {
   it('sees neither the processes nor the files of a session that runs at the same time', async () => {
-    const victimRun = h.exec(
+    // The victim writes its marker, says so, and runs on until the test ends it: the attacker looks
+    // only once the victim is known to be running, and the victim is still running when it is done.
+    const victimRun = h.start(
       'python',
       `import time
 marker = 'running-' + token
-for _ in range(40):
-    open('/tmp/' + marker, 'w').write(marker)
-    time.sleep(0.1)
-print('victim done')`,
-      { session: victimSession, client: victim },
+open('/tmp/' + marker, 'w').write(marker)
+print('victim running', flush=True)
+while True:
+    time.sleep(0.1)`,
+      { session: victimSession, client: victim, timeout: h.budget(5 * LIMITS.timeoutSeconds) },
     );
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await victimRun.printed('victim running');
     const seen = await h.probe(
       'python',
       `import json, os
@@ -114,9 +116,11 @@ for root, dirs, files in os.walk('/', topdown=True):
     found += [os.path.join(root, f) for f in files if 'running-' in f or f == 'victim.txt']
 print(json.dumps({'processes': len(cmdlines), 'found': found}))`,
     );
+    const victimRanThroughout = !victimRun.ended;
+    await victimRun.cancel();
+    expect(victimRanThroughout, 'the victim was still running when the attacker looked').toBe(true);
     expect(seen.found).toEqual([]);
     expect(seen.processes).toBeLessThan(10);
-    expect((await victimRun).stdout).toBe('victim done\n');
     await victimIntact();
     await h.stillServing();
   });

@@ -236,17 +236,29 @@ sleep 2`,
 describe('floods', () => {
   it('answers a flood of concurrent calls beyond the queue limit: some run, the rest are told to retry', async () => {
     const sessions = await Promise.all(Array.from({ length: 12 }, () => h.newSession()));
-    const results = await Promise.all(
-      sessions.map((session) => h.run('bash', 'sleep 1; echo ran', { session })),
+    // One run holds the only slot (concurrency 1) until the flood has been answered or queued.
+    const holder = h.start('bash', 'echo holding; while :; do sleep 0.1; done', { session: await h.newSession(), timeout: h.budget(40) });
+    await holder.printed('holding');
+    let answered = 0;
+    let enoughAnswered!: () => void;
+    const refusalsIn = new Promise<void>((resolve) => (enoughAnswered = resolve));
+    const flood = sessions.map((session) =>
+      h.run('bash', 'echo ran', { session }).then((run) => {
+        answered += 1;
+        if (answered === sessions.length - QUEUE_LIMIT) enoughAnswered();
+        return run;
+      }),
     );
+    // QUEUE_LIMIT calls wait behind the holder; all others are answered at once.
+    await refusalsIn;
+    expect(holder.ended, 'the holder kept the slot while the flood came in').toBe(false);
+    await holder.cancel();
+    const results = await Promise.all(flood);
     const ran = results.filter((run) => run.out?.status === 'ok');
     const refused = results.filter((run) => run.out === null);
-    expect(ran.length + refused.length).toBe(12);
-    // At most one running and QUEUE_LIMIT waiting got in (fewer when an earlier run still held its
-    // slot while its container was being cleaned up).
-    expect(ran.length).toBeGreaterThanOrEqual(1);
-    expect(ran.length).toBeLessThanOrEqual(1 + QUEUE_LIMIT);
-    expect(refused.length).toBeGreaterThan(0);
+    expect(ran.length).toBe(QUEUE_LIMIT);
+    expect(refused.length).toBe(sessions.length - QUEUE_LIMIT);
+    for (const run of ran) expect(run.out?.stdout).toBe('ran\n');
     for (const run of refused) expect(run.text).toMatch(/QUEUE_FULL: busy: .* retry in \d+ s/);
     await h.stillServing();
   });

@@ -10,8 +10,9 @@ export default defineConfig({
   root: fileURLToPath(new URL('../..', import.meta.url)),
   test: {
     include: ['test/security/**/*.test.ts'],
-    testTimeout: 180_000,
-    hookTimeout: 300_000,
+    // Probe budgets scale with gVisor's measured speed (helpers/budget.ts), retries included.
+    testTimeout: 900_000,
+    hookTimeout: 600_000,
     fileParallelism: false,
     globalSetup: ['test/global-setup.ts'],
     env: { CODECELL_TEST_RUNTIME: 'runsc', TESTCONTAINERS_RYUK_DISABLED: 'true' },

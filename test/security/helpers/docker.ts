@@ -24,7 +24,7 @@ export async function containersOf(server: TestServer): Promise<ContainerInspect
   return inspected.filter((info): info is ContainerInspectInfo => info !== null);
 }
 
-/** Polls until `predicate` holds (or gives up after `attempts` tries); returns the last value. */
+/** Polls until `predicate` holds (or gives up after `attempts` tries, 100 ms apart); returns the last value. */
 export async function eventually<T>(read: () => Promise<T>, predicate: (value: T) => boolean, attempts = 100): Promise<T> {
   let value = await read();
   for (let attempt = 1; attempt < attempts && !predicate(value); attempt += 1) {

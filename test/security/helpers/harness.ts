@@ -125,15 +125,16 @@ export class Harness {
     return budgetSeconds(seconds, this.slowdown);
   }
 
-  /** Times CALIBRATION in a sandbox; the largest of two tries' slowdowns (the first may be a cold start). */
+  /** Times CALIBRATION three times in a sandbox and scales by the median: one noisy try does not count. */
   private async calibrate(): Promise<void> {
     const session = await this.newSession();
     const seconds: number[] = [];
-    for (let attempt = 0; attempt < 2; attempt += 1) {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
       seconds.push((await this.probe<{ seconds: number }>('python', CALIBRATION, { session, timeout: MAX_RUN_SECONDS })).seconds);
     }
-    this.slowdown = slowdownOf(Math.max(...seconds));
-    console.info(`[security] ${RUNTIME}: calibration took ${seconds.map((s) => s.toFixed(2)).join(' and ')} s; budgets scale by ${this.slowdown.toFixed(1)}`);
+    const median = [...seconds].sort((a, b) => a - b)[1] ?? Number.NaN;
+    this.slowdown = slowdownOf(median);
+    console.info(`[security] ${RUNTIME}: calibration took ${seconds.map((s) => s.toFixed(2)).join(', ')} s; budgets scale by ${this.slowdown.toFixed(1)}`);
   }
 
   async close(): Promise<void> {
@@ -185,26 +186,35 @@ export class Harness {
    * gets there, the test fails as inconclusive.
    */
   async finish(tool: Tool, code: string, marker: string, options: RunOptions = {}): Promise<ExecutionOutput> {
+    return (await this.runToEnd(tool, code, marker, options)).out;
+  }
+
+  /** As finish(), for a test that needs the whole tool result (its images, say). */
+  runToEnd(tool: Tool, code: string, marker: string, options: RunOptions = {}): Promise<Run & { out: ExecutionOutput }> {
     return this.complete(tool, code, (stdout) => hasLine(stdout, marker), options);
   }
 
   /** Runs code that prints one JSON document as its last stdout line, and returns it parsed. As finish(). */
   async probe<T = Record<string, unknown>>(tool: Tool, code: string, options: RunOptions = {}): Promise<T> {
-    const out = await this.complete(tool, code, (stdout) => jsonLastLine(stdout) !== undefined, options);
+    const { out } = await this.complete(tool, code, (stdout) => jsonLastLine(stdout) !== undefined, options);
     return jsonLastLine(out.stdout) as T;
   }
 
-  private async complete(tool: Tool, code: string, finished: (stdout: string) => boolean, options: RunOptions): Promise<ExecutionOutput> {
+  private async complete(tool: Tool, code: string, finished: (stdout: string) => boolean, options: RunOptions): Promise<Run & { out: ExecutionOutput }> {
     const limits = options.timeout !== undefined ? [options.timeout] : probeLimits(LIMITS.timeoutSeconds, this.slowdown);
     let why = '';
     for (const [index, timeout] of limits.entries()) {
-      const out = await this.exec(tool, code, { ...options, timeout });
+      const run = await this.run(tool, code, { ...options, timeout });
+      const out = run.out;
+      if (out === null) throw new Error(`the call was refused: ${run.text}`);
       const verdict = judgeCompletion(out, finished);
-      if (verdict.complete) return out;
+      if (verdict.complete) return { ...run, out };
       why =
         `inconclusive: ${verdict.why} (time limits tried: ${limits.slice(0, index + 1).join(', ')} s; slowdown ${this.slowdown.toFixed(1)})\n` +
         `status ${out.status} (${out.notice ?? ''})\nstdout: ${out.stdout}\nstderr: ${out.stderr}\nerror: ${JSON.stringify(out.error)}`;
       if (!verdict.retry) break;
+      const next = limits[index + 1];
+      if (next !== undefined) console.info(`[security] a probe ran out of its ${timeout} s; trying it again with ${next} s`);
     }
     throw new Error(why);
   }
