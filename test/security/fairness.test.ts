@@ -103,7 +103,8 @@ describe('one principal cannot starve the rest', () => {
       // In rounds of 20 at once: concurrent opens are part of the attack.
       for (let sent = 0; sent < FLOOD; sent += 20) {
         const round = Array.from({ length: Math.min(20, FLOOD - sent) }, () => initialize(flooder));
-        expect(await Promise.all(round)).toEqual(round.map(() => 200));
+        // Past its own cap with all its sessions busy, the flooder itself is told to wait (429).
+        for (const status of await Promise.all(round)) expect([200, 429]).toContain(status);
       }
       // The victim's session sat idle through the flood, and still answers.
       const sessions = await callTool(victim, 'list_execution_sessions');
