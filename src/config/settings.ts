@@ -51,7 +51,7 @@ const EnvSchema = z.object({
 
   CODECELL_MCP_SESSIONS: int(1, 1_000_000).default(1000),
   CODECELL_MCP_SESSIONS_PER_USER: int(1, 1_000_000).default(32),
-  CODECELL_STREAMS_PER_USER: int(1, 100_000).default(16),
+  CODECELL_STREAMS_PER_USER: int(1, 100_000).default(32),
   CODECELL_REQUESTS_PER_USER: int(1, 100_000).default(16),
 
   CODECELL_MAX_CONNECTIONS: int(16, 1_000_000).default(1000),

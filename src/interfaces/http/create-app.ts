@@ -84,7 +84,8 @@ function budgetKindOf(req: Request): BudgetKind {
 
 function refuseOverBudget(req: Request, res: Response, kind: BudgetKind, limit: number): void {
   if (req.path.startsWith('/v1/')) {
-    res.status(429).json({ error: 'too_many_requests', message: budgetMessage(kind, limit) });
+    // LibreChat's "busy" shape, which it turns into "retry after N s" (see librechat-code-api/http-errors.ts).
+    res.status(429).json({ error: 'rate_limited', retry_after_seconds: 1, message: budgetMessage(kind, limit) });
     return;
   }
   sendJsonRpcError(res, 429, -32000, budgetMessage(kind, limit));
