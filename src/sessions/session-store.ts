@@ -113,7 +113,8 @@ export class SessionStore {
   }
 
   async create(principal: Principal, isDefault = false): Promise<SessionMeta> {
-    const releaseSlot = await this.reserveSlot(principal.id);
+    if (!this.hasRoomFor(principal.id)) await this.sweepExpired();
+    const releaseSlot = this.takeSlot(principal.id);
     try {
       return await this.createInSlot(principal, isDefault);
     } finally {
@@ -122,11 +123,11 @@ export class SessionStore {
   }
 
   /**
-   * Takes one place under MAX_SESSIONS and under the principal's own cap. The check and the taking
-   * happen with no await between them, so concurrent creates cannot overshoot either cap.
+   * Takes one place under MAX_SESSIONS and under the principal's own cap, or throws SESSION_LIMIT.
+   * Synchronous: the check and the taking have no await between them, so concurrent creates cannot
+   * overshoot either cap.
    */
-  private async reserveSlot(owner: string): Promise<() => void> {
-    if (!this.hasRoomFor(owner)) await this.sweepExpired();
+  private takeSlot(owner: string): () => void {
     if (this.index.size + this.creatingTotal >= this.options.maxSessions) throw sessionLimitReached(this.options.maxSessions);
     const perPrincipal = this.maxSessionsPerPrincipal;
     if (this.ownedBy(owner) >= perPrincipal) throw principalSessionLimitReached(perPrincipal);
