@@ -42,6 +42,8 @@ export interface ErrorFields {
   readonly sessionGone?: SessionGone;
   /** The server's session maximum (SESSION_LIMIT). */
   readonly maxSessions?: number;
+  /** The caller's own session maximum, when that is the limit reached (SESSION_LIMIT). */
+  readonly maxSessionsPerPrincipal?: number;
 }
 
 export class CodecellError extends Error {
@@ -69,6 +71,16 @@ export function sessionLimitReached(maxSessions: number): CodecellError {
     `the server holds its maximum of ${maxSessions} sessions (MAX_SESSIONS)`,
     undefined,
     { maxSessions },
+  );
+}
+
+/** SESSION_LIMIT: the caller holds as many sessions as one principal may; others are unaffected. */
+export function principalSessionLimitReached(maxSessionsPerPrincipal: number): CodecellError {
+  return new CodecellError(
+    'SESSION_LIMIT',
+    `you hold your maximum of ${maxSessionsPerPrincipal} sessions (MAX_SESSIONS_PER_USER)`,
+    undefined,
+    { maxSessionsPerPrincipal },
   );
 }
 

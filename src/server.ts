@@ -4,7 +4,6 @@
  * here and shut it down here, so containers never outlive the server.
  */
 import { once } from 'node:events';
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { Settings } from './config/settings.js';
@@ -12,6 +11,7 @@ import { createEngine } from './engine/create-engine.js';
 import type { Engine } from './engine/engine.js';
 import { createApp } from './interfaces/http/create-app.js';
 import { signedDownloadLinks } from './interfaces/http/file-routes.js';
+import { createLimitedServer } from './interfaces/http/connection-limits.js';
 import { enforceListenPolicy } from './interfaces/http/listen-policy.js';
 import { createMcpServer } from './interfaces/mcp/create-mcp-server.js';
 import { McpSessionRegistry } from './interfaces/mcp/transports/mcp-session-registry.js';
@@ -53,7 +53,12 @@ export async function startHttpServer(options: ServerOptions): Promise<RunningSe
   const { engine, files } = await createEngine({ settings, logger, metrics, downloadLinkFor: signedDownloadLinks(settings.publicUrl) });
 
   const idleMs = options.mcpSessionIdleMs ?? DEFAULT_MCP_SESSION_IDLE_MS;
-  const registry = new McpSessionRegistry({ idleMs, logger });
+  const registry = new McpSessionRegistry({
+    idleMs,
+    maxSessions: settings.budgets.mcpSessions,
+    maxSessionsPerPrincipal: settings.budgets.mcpSessionsPerPrincipal,
+    logger,
+  });
   registry.startSweeping(Math.max(1_000, Math.min(60_000, Math.floor(idleMs / 2))));
   const app = createApp({
     settings,
@@ -65,7 +70,7 @@ export async function startHttpServer(options: ServerOptions): Promise<RunningSe
     keepAliveMs: options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS,
   });
 
-  const httpServer = http.createServer(app);
+  const httpServer = createLimitedServer(app, settings.connections, logger);
   try {
     httpServer.listen(settings.port, settings.host);
     await once(httpServer, 'listening');

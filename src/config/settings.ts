@@ -37,6 +37,7 @@ const EnvSchema = z.object({
   EXECUTION_TIMEOUT: z.coerce.number().positive().max(3600).default(30),
   MAX_OUTPUT_LENGTH: int(100, 10_000_000).default(10_000),
   MAX_SESSIONS: int(1, 1_000_000).default(1000),
+  MAX_SESSIONS_PER_USER: int(1, 1_000_000).default(100),
   CODECELL_SESSION_TTL_SECONDS: int(60, 60 * 60 * 24 * 365).default(3600),
 
   CODECELL_MEMORY_MB: int(64, 1_048_576).default(512),
@@ -47,6 +48,17 @@ const EnvSchema = z.object({
 
   CODECELL_CONCURRENCY: int(1, 256).default(2),
   CODECELL_QUEUE_LIMIT: int(0, 100_000).default(32),
+
+  CODECELL_MCP_SESSIONS: int(1, 1_000_000).default(1000),
+  CODECELL_MCP_SESSIONS_PER_USER: int(1, 1_000_000).default(32),
+  CODECELL_STREAMS_PER_USER: int(1, 100_000).default(32),
+  CODECELL_REQUESTS_PER_USER: int(1, 100_000).default(16),
+
+  CODECELL_MAX_CONNECTIONS: int(16, 1_000_000).default(1000),
+  CODECELL_MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(128),
+  CODECELL_HEADERS_TIMEOUT_SECONDS: int(1, 600).default(10),
+  CODECELL_REQUEST_TIMEOUT_SECONDS: int(1, 3600).default(120),
+  CODECELL_KEEP_ALIVE_TIMEOUT_SECONDS: int(1, 600).default(5),
 
   CODECELL_POOL_PYTHON: int(0, 64).default(2),
   CODECELL_POOL_PYTHON_LEAN: int(0, 64).default(1),
@@ -92,7 +104,28 @@ export interface Settings {
   };
   readonly sessions: {
     readonly maxSessions: number;
+    /** Sessions one principal (key + X-User-Id) may hold: no single user fills MAX_SESSIONS. */
+    readonly maxSessionsPerPrincipal: number;
     readonly ttlMs: number;
+  };
+  /** Per-principal budgets at the HTTP edge, so one principal cannot starve the rest. */
+  readonly budgets: {
+    /** Live MCP transport sessions on this server, and per principal. */
+    readonly mcpSessions: number;
+    readonly mcpSessionsPerPrincipal: number;
+    /** Event streams (legacy SSE, Streamable HTTP GET) one principal may hold open at once. */
+    readonly streamsPerPrincipal: number;
+    /** Other requests (tool calls, runs, uploads) one principal may have in progress at once. */
+    readonly requestsPerPrincipal: number;
+  };
+  /** Socket limits: half-open and slow connections must not exhaust file descriptors. */
+  readonly connections: {
+    readonly maxConnections: number;
+    /** Connections that have not yet sent a complete request; past this the oldest is closed. */
+    readonly maxPending: number;
+    readonly headersTimeoutMs: number;
+    readonly requestTimeoutMs: number;
+    readonly keepAliveTimeoutMs: number;
   };
   readonly queue: {
     readonly concurrency: number;
@@ -164,7 +197,21 @@ export function loadSettings(
     }),
     sessions: Object.freeze({
       maxSessions: e.MAX_SESSIONS,
+      maxSessionsPerPrincipal: Math.min(e.MAX_SESSIONS_PER_USER, e.MAX_SESSIONS),
       ttlMs: e.CODECELL_SESSION_TTL_SECONDS * 1000,
+    }),
+    budgets: Object.freeze({
+      mcpSessions: e.CODECELL_MCP_SESSIONS,
+      mcpSessionsPerPrincipal: Math.min(e.CODECELL_MCP_SESSIONS_PER_USER, e.CODECELL_MCP_SESSIONS),
+      streamsPerPrincipal: e.CODECELL_STREAMS_PER_USER,
+      requestsPerPrincipal: e.CODECELL_REQUESTS_PER_USER,
+    }),
+    connections: Object.freeze({
+      maxConnections: e.CODECELL_MAX_CONNECTIONS,
+      maxPending: Math.min(e.CODECELL_MAX_PENDING_CONNECTIONS, e.CODECELL_MAX_CONNECTIONS),
+      headersTimeoutMs: e.CODECELL_HEADERS_TIMEOUT_SECONDS * 1000,
+      requestTimeoutMs: Math.max(e.CODECELL_REQUEST_TIMEOUT_SECONDS, e.CODECELL_HEADERS_TIMEOUT_SECONDS) * 1000,
+      keepAliveTimeoutMs: e.CODECELL_KEEP_ALIVE_TIMEOUT_SECONDS * 1000,
     }),
     queue: Object.freeze({ concurrency: e.CODECELL_CONCURRENCY, maxWaiting: e.CODECELL_QUEUE_LIMIT }),
     pool: Object.freeze({

@@ -31,6 +31,7 @@ export async function createEngine(deps: CreateEngineDeps): Promise<CreatedEngin
     dataDir: settings.dataDir,
     ttlMs: settings.sessions.ttlMs,
     maxSessions: settings.sessions.maxSessions,
+    maxSessionsPerPrincipal: settings.sessions.maxSessionsPerPrincipal,
   });
   const files = new FileService({ sessions, settings, downloadLinkFor: deps.downloadLinkFor });
   const executor = new DockerExecutor(settings, logger, metrics);

@@ -6,7 +6,7 @@
  *   <dataDir>/sessions/<id>/files/             the session's /mnt/data
  *   <dataDir>/sessions/<id>/state/<runtime>    interpreter snapshots (opaque bytes: never parsed here)
  *   <dataDir>/sessions/<id>/history.jsonl      one line per execution
- *   <dataDir>/principals/<principal>.json      the principal's default session id
+ *   <dataDir>/principals/<principal>.json      the principal's default session id (removed with that session)
  *
  * Session ids are UUIDs made here; any other string is "not found" before it touches a path.
  * A session belongs to one principal; every other principal gets the same "not found".
@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { sessionLimitReached, sessionNotFound, type CodecellError } from '../errors.js';
+import { principalSessionLimitReached, sessionLimitReached, sessionNotFound, type CodecellError } from '../errors.js';
 import type { HistoryEntry, SessionInfo } from '../engine/types.js';
 import type { RuntimeName } from '../config/settings.js';
 import { KeyedMutex } from './keyed-mutex.js';
@@ -49,6 +49,8 @@ export interface SessionStoreOptions {
   readonly dataDir: string;
   readonly ttlMs: number;
   readonly maxSessions: number;
+  /** Sessions one principal may hold (default: maxSessions), so no one principal fills the server. */
+  readonly maxSessionsPerPrincipal?: number;
   readonly now?: () => number;
 }
 
@@ -58,6 +60,9 @@ export class SessionStore {
   private readonly index = new Map<string, SessionMeta>();
   private readonly locks = new KeyedMutex();
   private readonly principalLocks = new KeyedMutex();
+  /** Sessions being created, per owner: counted against the caps before their first await. */
+  private readonly creating = new Map<string, number>();
+  private creatingTotal = 0;
   private readonly now: () => number;
 
   private constructor(private readonly options: SessionStoreOptions) {
@@ -77,6 +82,7 @@ export class SessionStore {
       const meta = await store.readMeta(entry);
       if (meta) store.index.set(entry, meta);
     }
+    await store.forgetStaleDefaults();
     return store;
   }
 
@@ -110,8 +116,50 @@ export class SessionStore {
   }
 
   async create(principal: Principal, isDefault = false): Promise<SessionMeta> {
-    if (this.index.size >= this.options.maxSessions) await this.sweepExpired();
-    if (this.index.size >= this.options.maxSessions) throw sessionLimitReached(this.options.maxSessions);
+    if (!this.hasRoomFor(principal.id)) await this.sweepExpired();
+    const releaseSlot = this.takeSlot(principal.id);
+    try {
+      return await this.createInSlot(principal, isDefault);
+    } finally {
+      releaseSlot();
+    }
+  }
+
+  /**
+   * Takes one place under MAX_SESSIONS and under the principal's own cap, or throws SESSION_LIMIT.
+   * Synchronous: the check and the taking have no await between them, so concurrent creates cannot
+   * overshoot either cap.
+   */
+  private takeSlot(owner: string): () => void {
+    if (this.index.size + this.creatingTotal >= this.options.maxSessions) throw sessionLimitReached(this.options.maxSessions);
+    const perPrincipal = this.maxSessionsPerPrincipal;
+    if (this.ownedBy(owner) >= perPrincipal) throw principalSessionLimitReached(perPrincipal);
+    this.creatingTotal += 1;
+    this.creating.set(owner, (this.creating.get(owner) ?? 0) + 1);
+    return () => {
+      this.creatingTotal -= 1;
+      const left = (this.creating.get(owner) ?? 1) - 1;
+      if (left > 0) this.creating.set(owner, left);
+      else this.creating.delete(owner);
+    };
+  }
+
+  private get maxSessionsPerPrincipal(): number {
+    return Math.min(this.options.maxSessionsPerPrincipal ?? this.options.maxSessions, this.options.maxSessions);
+  }
+
+  private hasRoomFor(owner: string): boolean {
+    return this.index.size + this.creatingTotal < this.options.maxSessions && this.ownedBy(owner) < this.maxSessionsPerPrincipal;
+  }
+
+  /** Sessions `owner` holds or is creating. */
+  private ownedBy(owner: string): number {
+    let count = this.creating.get(owner) ?? 0;
+    for (const meta of this.index.values()) if (meta.owner === owner) count += 1;
+    return count;
+  }
+
+  private async createInSlot(principal: Principal, isDefault: boolean): Promise<SessionMeta> {
     const at = this.now();
     const meta: SessionMeta = {
       id: randomUUID(),
@@ -229,10 +277,35 @@ export class SessionStore {
     await this.touch(sessionId, { pythonModules: [] });
   }
 
-  /** Removes the session and its files. */
+  /** Removes the session and its files (and, for a default session, its principal's record). */
   async delete(sessionId: string): Promise<void> {
+    const meta = this.index.get(sessionId);
     this.index.delete(sessionId);
     await fs.rm(this.sessionDir(sessionId), { recursive: true, force: true });
+    if (meta?.isDefault === true) await this.forgetDefault(meta);
+  }
+
+  /**
+   * Removes the principal's record when it still names `meta`. A principal whose lock is taken is
+   * inside resolve(), which rewrites a stale record itself; never waiting on a taken lock here also
+   * means a sweep inside one principal's resolve() cannot deadlock with another's.
+   */
+  private async forgetDefault(meta: SessionMeta): Promise<void> {
+    if (this.principalLocks.isBusy(meta.owner)) return;
+    await this.principalLocks.run(meta.owner, async () => {
+      const record = await this.readPrincipal(meta.owner);
+      if (record?.defaultSessionId === meta.id) await fs.rm(this.principalFile(meta.owner), { force: true });
+    });
+  }
+
+  /** At start-up: records whose default session is gone (removed before records were) go too. */
+  private async forgetStaleDefaults(): Promise<void> {
+    for (const entry of await fs.readdir(this.principalsDir)) {
+      const principalId = /^([0-9a-f]{32})\.json$/.exec(entry)?.[1];
+      if (principalId === undefined) continue;
+      const record = await this.readPrincipal(principalId);
+      if (record === null || !this.index.has(record.defaultSessionId)) await fs.rm(this.principalFile(principalId), { force: true });
+    }
   }
 
   /** Deletes every expired session that is not running right now. Returns how many went. */

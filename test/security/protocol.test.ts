@@ -14,7 +14,8 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await Harness.start({
-    env: { CODECELL_CONCURRENCY: '1', CODECELL_QUEUE_LIMIT: String(QUEUE_LIMIT) },
+    // The burst below attacks the MCP transport; the per-principal request budget is fairness.test.ts's.
+    env: { CODECELL_CONCURRENCY: '1', CODECELL_QUEUE_LIMIT: String(QUEUE_LIMIT), CODECELL_REQUESTS_PER_USER: '1000' },
     pools: { pythonLean: 1, bash: 1 },
   });
 });

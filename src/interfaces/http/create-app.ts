@@ -1,8 +1,10 @@
 /**
  * The HTTP surface, in the order a request meets it:
  *
- *   request id + log line → metrics → Host check (loopback only) → /healthz (details with a key), signed downloads (no key)
- *   → API key + X-User-Id → /metrics, /v1 files, MCP (Streamable HTTP, legacy SSE, recipe aliases)
+ *   request id + log line → metrics → Host check (loopback only) → cross-site check (keyless only)
+ *   → /healthz (details with a key), signed downloads (no key)
+ *   → API key + X-User-Id → /metrics → per-principal stream and request budgets
+ *   → /v1 files, MCP (Streamable HTTP, legacy SSE, recipe aliases)
  *   → 404 / error body
  */
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
@@ -20,7 +22,8 @@ import { apiKeyAuth, offersValidKey, principalOf } from './auth.js';
 import { createFilesRouter, createSignedDownloadRouter } from './files-router.js';
 import { createLibreChatCodeApiRouter } from './librechat-code-api/router.js';
 import { httpMetrics } from './http-metrics.js';
-import { hostValidation } from './listen-policy.js';
+import { crossSiteGuard, hostValidation } from './listen-policy.js';
+import { budgetMessage, principalBudget, type BudgetKind } from './principal-budget.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
 import { requestContext, requestLogger } from './request-context.js';
 import { bodyTooLargeMessage, requestErrorKind, type BodyLimit } from './request-errors.js';
@@ -72,6 +75,22 @@ const MCP_BODY_LIMIT: BodyLimit = {
   hint: 'keep code under 1,000,000 characters and put large data in files',
 };
 
+const STREAM_PATHS = new Set<string>([...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.streamPath)]);
+
+/** A GET on an MCP path opens an event stream; everything else is a request. */
+function budgetKindOf(req: Request): BudgetKind {
+  return req.method === 'GET' && STREAM_PATHS.has(req.path) ? 'stream' : 'request';
+}
+
+function refuseOverBudget(req: Request, res: Response, kind: BudgetKind, limit: number): void {
+  if (req.path.startsWith('/v1/')) {
+    // LibreChat's "busy" shape, which it turns into "retry after N s" (see librechat-code-api/http-errors.ts).
+    res.status(429).json({ error: 'rate_limited', retry_after_seconds: 1, message: budgetMessage(kind, limit) });
+    return;
+  }
+  sendJsonRpcError(res, 429, -32000, budgetMessage(kind, limit));
+}
+
 /** Last in line: JSON-RPC answers, since what reaches it is mostly MCP traffic. */
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
@@ -106,6 +125,8 @@ export function createApp(deps: AppDeps): Express {
   app.use(httpMetrics(metrics, ROUTE_PREFIXES));
   const hostCheck = hostValidation(settings);
   if (hostCheck !== null) app.use(hostCheck);
+  const crossSiteCheck = crossSiteGuard(settings);
+  if (crossSiteCheck !== null) app.use(crossSiteCheck);
 
   // Reachable without a key: health for probes (details only with a key), and downloads whose URL
   // carries its own signature.
@@ -114,6 +135,15 @@ export function createApp(deps: AppDeps): Express {
 
   app.use(apiKeyAuth(settings.apiKeys));
   app.use(createMetricsRouter(metrics));
+  app.use(
+    principalBudget({
+      streamsPerPrincipal: settings.budgets.streamsPerPrincipal,
+      requestsPerPrincipal: settings.budgets.requestsPerPrincipal,
+      principalOf,
+      kindOf: budgetKindOf,
+      refuse: refuseOverBudget,
+    }),
+  );
   app.use('/v1', createFilesRouter({ files, principalOf, logger }));
   app.use('/v1', createLibreChatCodeApiRouter({ engine, files, sessionTtlMs: settings.sessions.ttlMs, logger })); // LibreChat's Code API
 

@@ -3,7 +3,7 @@
  * reach the port is remote code execution as a service, so an open (keyless) server stays on
  * loopback unless the operator says otherwise in so many words (CODECELL_ALLOW_OPEN).
  */
-import type { RequestHandler } from 'express';
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { hostHeaderValidation } from '@modelcontextprotocol/sdk/server/middleware/hostHeaderValidation.js';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../logger.js';
@@ -49,4 +49,55 @@ export function hostValidation(settings: Pick<Settings, 'host' | 'publicUrl'>): 
   const allowed = ['localhost', '127.0.0.1', '[::1]'];
   if (settings.publicUrl !== undefined) allowed.push(new URL(settings.publicUrl).hostname);
   return hostHeaderValidation(allowed);
+}
+
+/** Methods that change nothing: a cross-site page cannot read their answers without CORS, which Codecell never sends. */
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/** The only bodies Codecell's routes take: MCP and /v1/exec are JSON, uploads are multipart. */
+const BODY_TYPES = ['application/json', 'multipart/form-data'];
+
+/** Whether the request carries a body, by its framing headers. */
+function hasBody(req: Request): boolean {
+  const length = req.get('content-length');
+  return req.get('transfer-encoding') !== undefined || (length !== undefined && length !== '0');
+}
+
+/**
+ * Cross-site guard for a server without keys: any web page the user visits could otherwise POST a
+ * "simple" CORS request (a form, a multipart upload) to it, with nothing to stop it but the port.
+ * Browsers say where a request comes from (Origin, Sec-Fetch-Site); CLI, LibreChat and MCP clients
+ * send neither. A changing request is refused when a browser marks it as coming from another site
+ * (any origin but the server's own or the public URL's), and its body must be JSON or multipart,
+ * so a text/plain or urlencoded form body is refused too. Returns null when keys are configured:
+ * a browser cannot attach the key to a cross-site request without a preflight, which fails.
+ */
+export function crossSiteGuard(settings: Pick<Settings, 'apiKeys' | 'publicUrl'>): RequestHandler | null {
+  if (settings.apiKeys.length > 0) return null;
+  const publicOrigin = settings.publicUrl !== undefined ? new URL(settings.publicUrl).origin : undefined;
+  const refuse = (res: Response, status: number, error: string, message: string): void => {
+    res.status(status).json({ error, message });
+  };
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (SAFE_METHODS.has(req.method)) {
+      next();
+      return;
+    }
+    const fetchSite = req.get('sec-fetch-site');
+    const origin = req.get('origin');
+    const ownOrigin = `${req.protocol}://${req.get('host') ?? ''}`;
+    const crossSite =
+      (fetchSite !== undefined && fetchSite !== 'same-origin' && fetchSite !== 'none') ||
+      (origin !== undefined && origin !== ownOrigin && origin !== publicOrigin);
+    if (crossSite) {
+      refuse(res, 403, 'cross_site_request', 'this server has no API key, so it refuses requests that a web page on another site sends through your browser');
+      return;
+    }
+    const type = (req.get('content-type') ?? '').split(';', 1)[0]?.trim().toLowerCase() ?? '';
+    if (hasBody(req) && !BODY_TYPES.includes(type)) {
+      refuse(res, 415, 'unsupported_media_type', 'send the body as application/json (MCP, /v1/exec) or multipart/form-data (uploads)');
+      return;
+    }
+    next();
+  };
 }

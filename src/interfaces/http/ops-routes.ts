@@ -6,6 +6,10 @@
  * (whether Docker answers and, if not, its error; warm pool sizes; queue) go only to callers who may
  * use the API: with keys configured, a request that offers one; without keys, every caller, since
  * such a server runs anyone's code anyway (and listens on loopback unless CODECELL_ALLOW_OPEN).
+ *
+ * The check behind it (a Docker ping) is shared: concurrent probes wait for the one in flight, and
+ * its report is reused for HEALTH_CACHE_MS, so a flood of unauthenticated probes costs Docker at
+ * most a few pings a second.
  */
 import { Router, type Request, type Response } from 'express';
 import type { EngineApi } from '../../engine/types.js';
@@ -13,16 +17,41 @@ import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { requestLogger } from './request-context.js';
 
+/** How long one health report answers every probe. */
+export const HEALTH_CACHE_MS = 1_000;
+
+type HealthReport = Awaited<ReturnType<EngineApi['health']>>;
+
+/** `check` with concurrent calls coalesced and its result reused for `ttlMs` after it settles; a failure is not kept. */
+export function sharedCheck(check: () => Promise<HealthReport>, ttlMs: number, now: () => number = Date.now): () => Promise<HealthReport> {
+  let latest: { readonly report: Promise<HealthReport>; settledAt: number | undefined } | undefined;
+  return () => {
+    if (latest !== undefined && (latest.settledAt === undefined || now() - latest.settledAt < ttlMs)) return latest.report;
+    const entry: { readonly report: Promise<HealthReport>; settledAt: number | undefined } = { report: check(), settledAt: undefined };
+    latest = entry;
+    entry.report.then(
+      () => {
+        entry.settledAt = now();
+      },
+      () => {
+        if (latest === entry) latest = undefined;
+      },
+    );
+    return entry.report;
+  };
+}
+
 export function createHealthRouter(
   engine: Pick<EngineApi, 'health'>,
   logger: Logger,
   mayReadDetails: (req: Request) => boolean,
 ): Router {
   const router = Router();
+  const health = sharedCheck(() => engine.health(), HEALTH_CACHE_MS);
   router.get('/healthz', async (req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store');
     try {
-      const report = await engine.health();
+      const report = await health();
       res.status(report.ok ? 200 : 503).json(mayReadDetails(req) ? report : { ok: report.ok });
     } catch (error) {
       requestLogger(req, logger).error({ err: error }, 'health check failed');

@@ -71,29 +71,64 @@ describe('McpSessionRegistry', () => {
   });
 });
 
-describe('McpSessionRegistry limit', () => {
-  it('makes room by closing the least recently active idle session, and refuses when all are busy', async () => {
+describe('McpSessionRegistry limits', () => {
+  function limited(maxSessions: number, maxSessionsPerPrincipal: number) {
     let now = 0;
-    const registry = new McpSessionRegistry({ idleMs: 60_000, maxSessions: 2, logger: createLogger('silent'), now: () => now });
-    const add = (id: string) =>
-      registry.add(
-        id,
-        { kind: 'streamable-http', transport: new StreamableHTTPServerTransport({ sessionIdGenerator: () => id }) },
-        alice,
-        new McpServer({ name: 't', version: '1' }),
-      );
-    add('first');
-    now += 10;
-    const second = add('second');
-    expect(await registry.makeRoom()).toBe(true);
+    const registry = new McpSessionRegistry({ idleMs: 60_000, maxSessions, maxSessionsPerPrincipal, logger: createLogger('silent'), now: () => now });
+    const open = async (id: string, principal = alice) => {
+      now += 10;
+      const reservation = await registry.reserve(principal);
+      if (!('slot' in reservation)) return reservation.refused;
+      return reservation.slot.add(id, { kind: 'streamable-http', transport: new StreamableHTTPServerTransport({ sessionIdGenerator: () => id }) }, new McpServer({ name: 't', version: '1' }));
+    };
+    return { registry, open };
+  }
+
+  it('makes room by closing the least recently active idle session, and refuses when all are busy', async () => {
+    const { registry, open } = limited(2, 2);
+    await open('first');
+    const second = await open('second');
+    const third = await open('third');
     expect(registry.lookup('first', alice)).toBeUndefined();
     expect(registry.lookup('second', alice)).toBeDefined();
-
-    add('third');
+    if (typeof second === 'string' || typeof third === 'string') throw new Error('refused');
     registry.trackResponse(second, fakeResponse());
-    const third = registry.lookup('third', alice);
-    if (third === undefined) throw new Error('third missing');
     registry.trackResponse(third, fakeResponse());
-    expect(await registry.makeRoom()).toBe(false);
+    expect(await open('fourth')).toBe('principal-full');
+    expect(registry.size).toBe(2);
+  });
+
+  it("a principal at its own cap gives up its own oldest session, never another principal's", async () => {
+    const { registry, open } = limited(10, 3);
+    await open('bob-1', bob);
+    for (let index = 0; index < 20; index += 1) await open(`alice-${index}`);
+    expect(registry.lookup('bob-1', bob)).toBeDefined();
+    expect(registry.heldBy(alice)).toBe(3);
+    expect(registry.lookup('alice-19', alice)).toBeDefined();
+    expect(registry.lookup('alice-16', alice)).toBeUndefined();
+  });
+
+  it('a full server takes the place from the principal holding the most sessions', async () => {
+    const { registry, open } = limited(4, 3);
+    await open('bob-1', bob);
+    await open('alice-1');
+    await open('alice-2');
+    await open('alice-3');
+    const carol = principalFor('k', 'carol');
+    await open('carol-1', carol);
+    expect(registry.lookup('bob-1', bob)).toBeDefined();
+    expect(registry.lookup('alice-1', alice)).toBeUndefined();
+    expect(registry.size).toBe(4);
+  });
+
+  it('never overshoots under concurrent opens, and a released place is given back', async () => {
+    const { registry } = limited(5, 5);
+    const principals = Array.from({ length: 20 }, (_, index) => principalFor('k', `user-${index}`));
+    const reservations = await Promise.all(principals.map((principal) => registry.reserve(principal)));
+    const slots = reservations.flatMap((reservation) => ('slot' in reservation ? [reservation.slot] : []));
+    // Reserved places are not idle sessions: nothing can be closed for the other 15.
+    expect(slots).toHaveLength(5);
+    slots[0]?.release();
+    expect('slot' in (await registry.reserve(alice))).toBe(true);
   });
 });

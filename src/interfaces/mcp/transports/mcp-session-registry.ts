@@ -5,6 +5,12 @@
  * nothing, exactly like an unknown id, so a leaked Mcp-Session-Id is useless without the key and
  * user that made it. Sessions with no open request or stream for `idleMs` are closed; a client
  * that comes back gets 404 and initializes again, which MCP clients do on their own.
+ *
+ * Fairness: the server holds at most `maxSessions`, and each principal at most
+ * `maxSessionsPerPrincipal`. A principal at its own cap gives up its own least recently used idle
+ * session; a full server takes one from the principal holding the most sessions (its least recently
+ * used idle one). So initialize calls from one principal never close another's session while that
+ * principal holds more, and a place is taken before any await, so concurrent opens cannot overshoot.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
@@ -32,14 +38,30 @@ export interface McpSessionRegistryOptions {
   readonly idleMs: number;
   /** Upper bound on live sessions: each holds an McpServer, and initialize costs a client nothing. */
   readonly maxSessions?: number;
+  /** Upper bound on one principal's live sessions (default: maxSessions). */
+  readonly maxSessionsPerPrincipal?: number;
   readonly logger: Logger;
   readonly now?: () => number;
 }
 
 const DEFAULT_MAX_SESSIONS = 1000;
 
+/** A place held for a session being opened: add() fills it, release() gives it back if unfilled. */
+export interface SessionSlot {
+  add(id: string, binding: TransportBinding, server: McpServer): McpTransportSession;
+  release(): void;
+}
+
+/** Why no place was found: the caller's own sessions are all busy, or every session on the server is. */
+export type SessionRefusal = 'principal-full' | 'server-full';
+
+export type Reservation = { readonly slot: SessionSlot } | { readonly refused: SessionRefusal; readonly limit: number };
+
 export class McpSessionRegistry {
   private readonly sessions = new Map<string, McpTransportSession>();
+  /** Live sessions plus held places, per principal id. */
+  private readonly held = new Map<string, number>();
+  private reservedTotal = 0;
   private readonly now: () => number;
   private sweepTimer: NodeJS.Timeout | undefined;
 
@@ -51,6 +73,94 @@ export class McpSessionRegistry {
     return this.sessions.size;
   }
 
+  private get maxSessions(): number {
+    return this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
+  }
+
+  private get maxPerPrincipal(): number {
+    return Math.min(this.options.maxSessionsPerPrincipal ?? this.maxSessions, this.maxSessions);
+  }
+
+  /** Sessions and held places of one principal. */
+  heldBy(principal: Principal): number {
+    return this.held.get(principal.id) ?? 0;
+  }
+
+  private countHeld(principalId: string, delta: number): void {
+    const next = (this.held.get(principalId) ?? 0) + delta;
+    if (next > 0) this.held.set(principalId, next);
+    else this.held.delete(principalId);
+  }
+
+  /**
+   * Holds a place for one more session of `principal`, closing an idle session first when a cap is
+   * reached (see the fairness note above). Refuses when the sessions that would have to give way are
+   * all busy.
+   */
+  async reserve(principal: Principal): Promise<Reservation> {
+    let victim: McpTransportSession | undefined;
+    if (this.heldBy(principal) >= this.maxPerPrincipal) {
+      victim = this.leastRecentlyUsedIdle((session) => session.principalId === principal.id);
+      if (victim === undefined) return { refused: 'principal-full', limit: this.maxPerPrincipal };
+    } else if (this.sessions.size + this.reservedTotal >= this.maxSessions) {
+      victim = this.fairVictim();
+      if (victim === undefined) return { refused: 'server-full', limit: this.maxSessions };
+    }
+    // Everything from the checks to here is synchronous: the victim's place becomes ours at once.
+    if (victim !== undefined) this.detach(victim);
+    this.reservedTotal += 1;
+    this.countHeld(principal.id, 1);
+    let open = true;
+    const giveBack = (): void => {
+      if (!open) return;
+      open = false;
+      this.reservedTotal -= 1;
+      this.countHeld(principal.id, -1);
+    };
+    const slot: SessionSlot = {
+      add: (id, binding, server) => {
+        if (!open) throw new Error('this session slot was already used or released');
+        giveBack();
+        return this.add(id, binding, principal, server);
+      },
+      release: giveBack,
+    };
+    if (victim !== undefined) {
+      this.options.logger.info({ mcpSession: victim.id }, 'closing least recently used mcp session to make room');
+      await this.closeDetached(victim);
+    }
+    return { slot };
+  }
+
+  /** The least recently used idle session of the principal that holds the most sessions. */
+  private fairVictim(): McpTransportSession | undefined {
+    const oldestIdle = new Map<string, McpTransportSession>();
+    for (const session of this.sessions.values()) {
+      if (session.openRequests > 0) continue;
+      const known = oldestIdle.get(session.principalId);
+      if (known === undefined || session.lastActivityAt < known.lastActivityAt) oldestIdle.set(session.principalId, session);
+    }
+    let victim: McpTransportSession | undefined;
+    for (const [principalId, session] of oldestIdle) {
+      if (victim === undefined) {
+        victim = session;
+        continue;
+      }
+      const heavier = (this.held.get(principalId) ?? 0) - (this.held.get(victim.principalId) ?? 0);
+      if (heavier > 0 || (heavier === 0 && session.lastActivityAt < victim.lastActivityAt)) victim = session;
+    }
+    return victim;
+  }
+
+  private leastRecentlyUsedIdle(matches: (session: McpTransportSession) => boolean): McpTransportSession | undefined {
+    let oldest: McpTransportSession | undefined;
+    for (const session of this.sessions.values()) {
+      if (session.openRequests === 0 && matches(session) && (oldest === undefined || session.lastActivityAt < oldest.lastActivityAt)) oldest = session;
+    }
+    return oldest;
+  }
+
+  /** Registers a session outside any reservation (tests and in-process callers); caps are not checked. */
   add(id: string, binding: TransportBinding, principal: Principal, server: McpServer): McpTransportSession {
     const session: McpTransportSession = {
       id,
@@ -61,6 +171,7 @@ export class McpSessionRegistry {
       lastActivityAt: this.now(),
     };
     this.sessions.set(id, session);
+    this.countHeld(principal.id, 1);
     this.options.logger.debug({ mcpSession: id, kind: binding.kind, userId: principal.userId }, 'mcp session opened');
     return session;
   }
@@ -73,7 +184,17 @@ export class McpSessionRegistry {
 
   /** Forgets the session (its transport closed). Safe to call twice. */
   remove(id: string): void {
-    if (this.sessions.delete(id)) this.options.logger.debug({ mcpSession: id }, 'mcp session closed');
+    const session = this.sessions.get(id);
+    if (session === undefined) return;
+    this.detach(session);
+    this.options.logger.debug({ mcpSession: id }, 'mcp session closed');
+  }
+
+  /** Forgets the session and gives its principal's place back; the caller closes it. */
+  private detach(session: McpTransportSession): void {
+    if (this.sessions.get(session.id) !== session) return;
+    this.sessions.delete(session.id);
+    this.countHeld(session.principalId, -1);
   }
 
   /** Marks `res` as open on the session until the response ends, however it ends. */
@@ -84,23 +205,6 @@ export class McpSessionRegistry {
       session.openRequests -= 1;
       session.lastActivityAt = this.now();
     });
-  }
-
-  /**
-   * Whether one more session fits. When full, the least recently active session without an open
-   * request makes room; when every session is busy there is no room.
-   */
-  async makeRoom(): Promise<boolean> {
-    const limit = this.options.maxSessions ?? DEFAULT_MAX_SESSIONS;
-    if (this.sessions.size < limit) return true;
-    let oldest: McpTransportSession | undefined;
-    for (const session of this.sessions.values()) {
-      if (session.openRequests === 0 && (oldest === undefined || session.lastActivityAt < oldest.lastActivityAt)) oldest = session;
-    }
-    if (oldest === undefined) return false;
-    this.options.logger.info({ mcpSession: oldest.id }, 'closing least recently used mcp session to make room');
-    await this.close(oldest);
-    return true;
   }
 
   /** Closes the sessions idle for longer than idleMs. Returns how many it closed. */
@@ -133,7 +237,11 @@ export class McpSessionRegistry {
   }
 
   private async close(session: McpTransportSession): Promise<void> {
-    this.sessions.delete(session.id);
+    this.detach(session);
+    await this.closeDetached(session);
+  }
+
+  private async closeDetached(session: McpTransportSession): Promise<void> {
     try {
       // Closes the transport too: ends SSE streams and makes later requests on the id get 404.
       await session.server.close();

@@ -3,7 +3,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { Request, Response } from 'express';
 import type { Logger } from '../../../logger.js';
 import type { Principal } from '../../../sessions/principal.js';
-import type { McpSessionRegistry } from './mcp-session-registry.js';
+import type { McpSessionRegistry, SessionRefusal } from './mcp-session-registry.js';
 
 export interface McpRouteDeps {
   readonly registry: McpSessionRegistry;
@@ -32,7 +32,17 @@ export function sendSessionNotFound(res: Response): void {
   );
 }
 
-export function sendTooManySessions(res: Response): void {
+/** No place for another MCP session: 429 when the caller's own are all busy, 503 when the server's are. */
+export function sendTooManySessions(res: Response, refusal: { readonly refused: SessionRefusal; readonly limit: number }): void {
   res.set('Retry-After', '30');
+  if (refusal.refused === 'principal-full') {
+    sendJsonRpcError(
+      res,
+      429,
+      -32000,
+      `you have ${refusal.limit} MCP sessions open and all are busy (CODECELL_MCP_SESSIONS_PER_USER): close one or retry shortly`,
+    );
+    return;
+  }
   sendJsonRpcError(res, 503, -32000, 'too many open MCP sessions on this server; retry shortly');
 }

@@ -34,15 +34,16 @@ function startKeepAlive(res: Response, intervalMs: number): void {
 }
 
 async function openStream(req: Request, res: Response, endpointUrl: string, deps: McpRouteDeps): Promise<void> {
-  if (!(await deps.registry.makeRoom())) {
-    sendTooManySessions(res);
+  const principal = deps.principalOf(req);
+  const reservation = await deps.registry.reserve(principal);
+  if (!('slot' in reservation)) {
+    sendTooManySessions(res, reservation);
     return;
   }
-  const principal = deps.principalOf(req);
   const transport = new SSEServerTransport(endpointUrl, res);
   const server = deps.serverFor(principal, deps.logger);
   transport.onclose = () => deps.registry.remove(transport.sessionId);
-  const session = deps.registry.add(transport.sessionId, { kind: 'sse', transport }, principal, server);
+  const session = reservation.slot.add(transport.sessionId, { kind: 'sse', transport }, server);
   deps.registry.trackResponse(session, res);
   // nginx buffers responses unless told not to, which would hold every event back.
   res.setHeader('X-Accel-Buffering', 'no');

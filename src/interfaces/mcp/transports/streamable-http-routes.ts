@@ -10,16 +10,29 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { Router, type Request, type Response } from 'express';
 import { inRequestScope, requestLogger } from '../../http/request-context.js';
+import type { Principal } from '../../../sessions/principal.js';
+import type { SessionSlot } from './mcp-session-registry.js';
 import { sendJsonRpcError, sendSessionNotFound, sendTooManySessions, type McpRouteDeps } from './route-deps.js';
 
 const SESSION_HEADER = 'mcp-session-id';
 
 async function openSession(req: Request, res: Response, deps: McpRouteDeps): Promise<void> {
-  if (!(await deps.registry.makeRoom())) {
-    sendTooManySessions(res);
+  const principal = deps.principalOf(req);
+  const reservation = await deps.registry.reserve(principal);
+  if (!('slot' in reservation)) {
+    sendTooManySessions(res, reservation);
     return;
   }
-  const principal = deps.principalOf(req);
+  const { slot } = reservation;
+  try {
+    await openReservedSession(req, res, deps, principal, slot);
+  } finally {
+    // A no-op once the session was added; gives the place back when initialize failed.
+    slot.release();
+  }
+}
+
+async function openReservedSession(req: Request, res: Response, deps: McpRouteDeps, principal: Principal, slot: SessionSlot): Promise<void> {
   const server = deps.serverFor(principal, deps.logger);
   const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
     sessionIdGenerator: () => randomUUID(),
@@ -27,7 +40,7 @@ async function openSession(req: Request, res: Response, deps: McpRouteDeps): Pro
     // Registered as soon as the id exists, before the initialize response goes out, so the
     // client's very next request finds it.
     onsessioninitialized: (sessionId) => {
-      const session = deps.registry.add(sessionId, { kind: 'streamable-http', transport }, principal, server);
+      const session = slot.add(sessionId, { kind: 'streamable-http', transport }, server);
       deps.registry.trackResponse(session, res);
     },
   });
