@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { sessionLimitReached, sessionNotFound, type CodecellError } from '../errors.js';
 import type { HistoryEntry, SessionInfo } from '../engine/types.js';
 import type { RuntimeName } from '../config/settings.js';
+import { removeTree } from '../files/remove-tree.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Principal } from './principal.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -226,10 +227,10 @@ export class SessionStore {
     await this.touch(sessionId, { pythonModules: [] });
   }
 
-  /** Removes the session and its files. */
+  /** Removes the session and its files, however deep the tree its code made. */
   async delete(sessionId: string): Promise<void> {
     this.index.delete(sessionId);
-    await fs.rm(this.sessionDir(sessionId), { recursive: true, force: true });
+    await removeTree(this.sessionDir(sessionId));
   }
 
   /** Deletes every expired session that is not running right now. Returns how many went. */
