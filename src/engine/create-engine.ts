@@ -33,7 +33,7 @@ export async function createEngine(deps: CreateEngineDeps): Promise<CreatedEngin
     maxSessions: settings.sessions.maxSessions,
   });
   const files = new FileService({ sessions, settings, downloadLinkFor: deps.downloadLinkFor });
-  const executor = new DockerExecutor(settings, logger, metrics);
+  const executor = new DockerExecutor(settings, logger, metrics, files.diskBudget);
   await executor.recover((sessionId) => {
     try {
       return sessions.filesDir(sessionId);
