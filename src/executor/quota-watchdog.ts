@@ -138,16 +138,6 @@ export class QuotaWatchdog {
   }
 
   /**
-   * Whether what the dirs hold now, less `freedBytes` (an old snapshot a new one replaces), stays
-   * within the threshold: asked before a run's new snapshot is adopted.
-   */
-  async fitsAfterFreeing(freedBytes: number): Promise<boolean> {
-    if (!this.started) throw new Error('start() the watchdog before asking it');
-    const usage = await measureUsage(this.dirs);
-    return usage.bytes - freedBytes <= this.threshold && usage.entries <= this.thresholdEntries;
-  }
-
-  /**
    * One walk, as the timer does it; exposed so tests can step without a clock. Resolves true when
    * a threshold has been passed (now or before).
    */
@@ -166,6 +156,14 @@ export class QuotaWatchdog {
       this.passes += 1;
     }
     return this.exceededUsage !== null;
+  }
+
+  /**
+   * Which threshold `usage` passes, if any: the quota, the budget's room, the entry limit. For a last look after the run, and before its new snapshot is adopted.
+   */
+  judge(usage: Usage): QuotaBreach | null {
+    if (!this.started) throw new Error('start() the watchdog before asking it');
+    return this.breachOf(usage);
   }
 
   private breachOf(usage: Usage): QuotaBreach | null {

@@ -7,7 +7,8 @@
  * gets at most what the budget has left (its quota watchdog stops it there); an upload asks for its
  * exact bytes and is refused if they do not fit. Room held by grants under way is nobody else's, so
  * concurrent runs cannot together overshoot. A released grant adds what was really written to the
- * last measure, which is taken again (one walk, in a child process) once it is older than `maxAgeMs`.
+ * last measure, which is taken again (one walk, in a child process) once it is older than `maxAgeMs`,
+ * or when a grant would get less than it asked for.
  */
 import { measureUsage } from './usage.js';
 
@@ -50,6 +51,11 @@ export class DiskBudget {
   async usedBytes(): Promise<number> {
     const { measured } = this;
     if (measured !== null && this.now() - measured.at <= (this.options.maxAgeMs ?? 60_000)) return measured.bytes;
+    return this.measureNow();
+  }
+
+  /** Takes the measure again (one walk; callers at the same time share it). */
+  private measureNow(): Promise<number> {
     this.measuring ??= measureUsage(this.options.roots)
       .then((usage) => {
         this.measured = { bytes: usage.bytes, at: this.now() };
@@ -64,7 +70,10 @@ export class DiskBudget {
   /** Grants up to `wantedBytes` of room (all of it when there is no budget; maybe 0). */
   async reserve(wantedBytes: number): Promise<DiskGrant> {
     if (!this.enabled) return { bytes: Number.POSITIVE_INFINITY, release: () => undefined };
-    const used = await this.usedBytes();
+    let used = await this.usedBytes();
+    // Short of room: measure again before refusing, since deleted sessions and files free bytes
+    // the last measure still counts.
+    if (this.options.limitBytes - used - this.reserved < wantedBytes) used = await this.measureNow();
     const room = Math.max(0, this.options.limitBytes - used - this.reserved);
     const bytes = Math.max(0, Math.min(wantedBytes, room));
     this.reserved += bytes;

@@ -186,8 +186,11 @@ export class DockerExecutor {
       });
       let outcome: RunOutcome;
       let adoption: Awaited<ReturnType<Slot['adoptState']>> = 'none';
+      let snapshotBreach: QuotaBreach | null = null;
+      let lateBreach: QuotaBreach | null = null;
+      let grownBytes: number = grant.bytes;
       try {
-        await watchdog.start();
+        const startBytes = await watchdog.start();
         try {
           outcome = await runner.run(
             { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage, args: [...job.args] },
@@ -201,13 +204,21 @@ export class DockerExecutor {
         } finally {
           await watchdog.stop();
         }
-        const saved = outcome.end.kind === 'result' && outcome.end.frame.stateSaved;
-        // A new snapshot is adopted only if the session stays within its quota with it.
-        if (saved) adoption = await runner.slot.adoptState(job.stateFile, (freed) => watchdog.fitsAfterFreeing(freed));
+        // One more look: a short run can end between two polls.
+        const ended = await watchdog.usageNow();
+        if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
+        let freedBytes = 0;
+        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved) {
+          // A new snapshot is adopted only if the session stays within its limits with it.
+          adoption = await runner.slot.adoptState(job.stateFile, async (freed) => {
+            snapshotBreach = watchdog.judge({ bytes: ended.bytes - freed, entries: ended.entries });
+            freedBytes = freed;
+            return snapshotBreach === null;
+          });
+        }
+        grownBytes = ended.bytes - (adoption === 'adopted' ? freedBytes : 0) - startBytes;
       } finally {
-        const startBytes = watchdog.startedWith?.bytes;
-        const endBytes = startBytes === undefined ? undefined : await watchdog.usageNow().then((usage) => usage.bytes, () => undefined);
-        grant.release(startBytes !== undefined && endBytes !== undefined ? endBytes - startBytes : grant.bytes);
+        grant.release(grownBytes);
       }
       timer.mark('run');
       this.pool.refillNow(job.pool);
@@ -218,7 +229,9 @@ export class DockerExecutor {
       timer.mark('adopt');
       const classified = this.classify(outcome, job, stateSaved, signal, watchdog.breach);
       const status = classified.status;
-      const notice = adoption === 'over-quota' ? joinNotices(classified.notice, this.snapshotOverQuotaNotice()) : classified.notice;
+      let notice = classified.notice;
+      if (lateBreach === 'budget') notice = joinNotices(notice, this.budgetPassedNotice());
+      if (adoption === 'over-quota') notice = joinNotices(notice, this.snapshotRefusedNotice(snapshotBreach));
       const result: ExecutorResult = {
         status,
         exitCode: outcome.exitCode,
@@ -315,11 +328,23 @@ export class DockerExecutor {
     }
   }
 
-  private snapshotOverQuotaNotice(): string {
+  private budgetPassedNotice(): string {
     return (
-      `variables not saved: with this run's snapshot the session would pass its quota of ` +
-      `${formatBytes(this.settings.limits.sessionQuotaBytes)} (files and saved variables together); ` +
-      'the session keeps its variables from before this run. Delete files or large variables you no longer need.'
+      `This run wrote past what the server's disk budget for all sessions had left ` +
+      `(${formatBytes(this.settings.limits.diskBudgetBytes)}, CODECELL_DISK_BUDGET_MB): further writes will be stopped; ` +
+      'delete files you no longer need.'
+    );
+  }
+
+  private snapshotRefusedNotice(breach: QuotaBreach | null): string {
+    const limit =
+      breach === 'budget'
+        ? `the server's disk budget for all sessions (${formatBytes(this.settings.limits.diskBudgetBytes)}) has no room for it`
+        : `with it the session would pass its quota (${formatBytes(this.settings.limits.sessionQuotaBytes)} and ` +
+          `${this.settings.limits.sessionMaxFiles} entries for files and saved variables together)`;
+    return (
+      `Variables not saved: ${limit}. The session keeps its variables from before this run; ` +
+      'delete files or large variables you no longer need.'
     );
   }
 

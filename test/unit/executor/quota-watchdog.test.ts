@@ -171,17 +171,19 @@ describe('QuotaWatchdog', () => {
     expect(calls).toEqual([65 * KiB]);
   });
 
-  it('asks, before a new snapshot is adopted, whether the session fits with it', async () => {
+  it('judges a last look (after the run, before a new snapshot is adopted) by the same thresholds', async () => {
     const dir = await tempDir();
     await writeFiles(dir, 1, 4 * KiB, 'old-state');
-    const { watchdog } = watch(dir, 8 * KiB);
+    const { watchdog } = watch(dir, 8 * KiB, { growthCapBytes: 6 * KiB, limitEntries: 3 });
     await watchdog.start();
-    await writeFiles(dir, 1, 4 * KiB, 'new-state');
-    expect(await watchdog.fitsAfterFreeing(4 * KiB)).toBe(true); // the old one goes: 4 KiB
-    expect(await watchdog.fitsAfterFreeing(0)).toBe(true); // exactly the quota
-    await writeFile(path.join(dir, 'one-more'), 'x');
-    expect(await watchdog.fitsAfterFreeing(0)).toBe(false);
-    expect(await watchdog.fitsAfterFreeing(4 * KiB)).toBe(true);
+    expect(watchdog.judge({ bytes: 8 * KiB, entries: 3 })).toBeNull(); // exactly the quota
+    expect(watchdog.judge({ bytes: 8 * KiB + 1, entries: 1 })).toBe('quota');
+    expect(watchdog.judge({ bytes: 4 * KiB, entries: 4 })).toBe('entries');
+    const tighter = watch(dir, 100 * KiB, { growthCapBytes: KiB });
+    await tighter.watchdog.start();
+    expect(tighter.watchdog.judge({ bytes: 5 * KiB, entries: 1 })).toBeNull();
+    expect(tighter.watchdog.judge({ bytes: 5 * KiB + 1, entries: 1 })).toBe('budget');
+    expect(watchdog.exceeded || tighter.watchdog.exceeded).toBe(false); // judging is not tripping
   });
 
   it('never calls back after stop(), and stopping twice or before start is fine', async () => {
