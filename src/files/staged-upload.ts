@@ -149,7 +149,7 @@ export class StagedUpload {
     if (bytesAfter > this.limits.quotaBytes) {
       throw new CodecellError(
         'QUOTA_EXCEEDED',
-        `storing this would bring the session to ${formatBytes(bytesAfter)} (files and saved variables), over its quota of ` +
+        `storing this would bring the session's files and saved variables to ${formatBytes(bytesAfter)}, over its quota of ` +
           `${formatBytes(this.limits.quotaBytes)} (CODECELL_SESSION_QUOTA_MB); delete files you no longer need first. Nothing was stored.`,
       );
     }
