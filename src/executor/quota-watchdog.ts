@@ -21,6 +21,12 @@ export type QuotaBreach = 'quota' | 'entries' | 'budget';
 export interface QuotaWatchdogOptions {
   /** The folders to watch together (absolute paths); one that does not exist counts 0. */
   readonly dirs: readonly string[];
+  /**
+   * Regular files not counted while the run goes on: the snapshot the runner leaves (one file,
+   * capped by RLIMIT_FSIZE), which is judged with judge() before it is adopted. Counting it live
+   * would count the session's variables twice (the old snapshot and the new) while it is written.
+   */
+  readonly uncountedFiles?: readonly string[];
   /** The session quota in bytes. */
   readonly limitBytes: number;
   /**
@@ -79,7 +85,7 @@ export class QuotaWatchdog {
   async start(): Promise<number> {
     if (this.started || this.stopped) throw new Error('a quota watchdog starts once');
     this.started = true;
-    const usage = await measureUsage(this.dirs);
+    const usage = await this.measure();
     this.startUsage = usage;
     this.quotaThreshold = Math.max(this.options.limitBytes, usage.bytes);
     if (this.options.growthCapBytes !== undefined) this.budgetThreshold = usage.bytes + this.options.growthCapBytes;
@@ -134,7 +140,7 @@ export class QuotaWatchdog {
 
   /** What the dirs hold now (one whole walk), whether or not the watchdog is still polling. */
   usageNow(): Promise<Usage> {
-    return measureUsage(this.dirs);
+    return this.measure();
   }
 
   /**
@@ -145,7 +151,8 @@ export class QuotaWatchdog {
     if (!this.started) throw new Error('start() the watchdog before polling it');
     if (this.exceededUsage !== null || this.stopped) return this.exceededUsage !== null;
     // The running sums of a walk only grow, so they may trip before the walk is complete.
-    const usage = await measureUsage(this.dirs, { stopWhen: (sofar) => this.breachOf(sofar) !== null });
+    // stop() cuts a walk under way short too: its answer is no longer wanted.
+    const usage = await this.measure((sofar) => this.stopped || this.breachOf(sofar) !== null);
     const breach = this.breachOf(usage);
     if (breach !== null && !this.stopped) {
       this.trip(usage.bytes, breach);
@@ -164,6 +171,10 @@ export class QuotaWatchdog {
   judge(usage: Usage): QuotaBreach | null {
     if (!this.started) throw new Error('start() the watchdog before asking it');
     return this.breachOf(usage);
+  }
+
+  private measure(stopWhen?: (sofar: Usage) => boolean): ReturnType<typeof measureUsage> {
+    return measureUsage(this.dirs, { uncountedFiles: this.options.uncountedFiles ?? [], ...(stopWhen ? { stopWhen } : {}) });
   }
 
   private breachOf(usage: Usage): QuotaBreach | null {

@@ -92,24 +92,27 @@ export class Slot {
     return [this.dataDir, this.outDir, stateDir];
   }
 
+  /** Where the runner leaves the new snapshot. */
+  get newStateFile(): string {
+    return path.join(this.outDir, 'state');
+  }
+
   /**
    * Moves the runner's new snapshot to `target` (atomically replacing the old one). Only a plain
-   * file is taken: a link the sandbox put there is ignored. `fits` is asked first, with the bytes
-   * the old snapshot frees: a snapshot that would bring the session over its quota is not adopted
-   * (the session keeps the old one).
+   * file is taken: a link the sandbox put there is ignored. `fits` is asked first, with the new
+   * snapshot's size and the bytes the old one frees: a snapshot that would bring the session over
+   * its quota is not adopted (the session keeps the old one).
    */
-  async adoptState(target: string, fits: (replacedBytes: number) => Promise<boolean>): Promise<'adopted' | 'none' | 'over-quota'> {
-    const produced = path.join(this.outDir, 'state');
-    try {
-      const info = await fs.lstat(produced);
-      if (!info.isFile()) return 'none';
-    } catch {
-      return 'none';
-    }
+  async adoptState(
+    target: string,
+    fits: (newBytes: number, replacedBytes: number) => Promise<boolean>,
+  ): Promise<'adopted' | 'none' | 'over-quota'> {
+    const produced = await fs.lstat(this.newStateFile).catch(() => null);
+    if (produced === null || !produced.isFile()) return 'none';
     const replaced = await fs.lstat(target).catch(() => null);
-    if (!(await fits(replaced?.isFile() ? replaced.size : 0))) return 'over-quota';
+    if (!(await fits(produced.size, replaced?.isFile() ? replaced.size : 0))) return 'over-quota';
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-    await fs.rename(produced, target);
+    await fs.rename(this.newStateFile, target);
     return 'adopted';
   }
 

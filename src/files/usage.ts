@@ -27,6 +27,12 @@ export interface MeasureOptions {
    * the walk to end.
    */
   readonly stopWhen?: (sofar: Usage) => boolean;
+  /**
+   * Exact paths of regular files not to count (neither their bytes nor their entry): the snapshot a
+   * run is leaving, which is judged on its own before it is adopted. Anything else at such a path
+   * (a folder, a link) counts as usual, with everything in it.
+   */
+  readonly uncountedFiles?: readonly string[];
 }
 
 export type Measured = Usage & { readonly stopped: boolean };
@@ -50,7 +56,9 @@ export function measureUsage(roots: string | readonly string[], options: Measure
   }
   if (list.length === 0) return Promise.resolve({ bytes: 0, entries: 0, stopped: false });
   return new Promise((resolve, reject) => {
-    const child = spawn('find', ['-P', ...list, '-xdev', '-mindepth', '1', '-printf', FIND_FORMAT], {
+    const skipped = (options.uncountedFiles ?? []).flatMap((file, index) => [...(index > 0 ? ['-o'] : []), '-path', globEscaped(file)]);
+    const expression = skipped.length === 0 ? [] : ['(', '(', ...skipped, ')', '-type', 'f', ')', '-o'];
+    const child = spawn('find', ['-P', ...list, '-xdev', '-mindepth', '1', ...expression, '-printf', FIND_FORMAT], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let bytes = 0;
@@ -99,4 +107,9 @@ export function measureUsage(roots: string | readonly string[], options: Measure
       resolve({ bytes, entries, stopped: false });
     });
   });
+}
+
+/** `file` as a find -path pattern that matches only itself. */
+function globEscaped(file: string): string {
+  return file.replace(/[\\*?[\]]/g, (character) => `\\${character}`);
 }

@@ -117,6 +117,18 @@ print('wrote everything')`,
     await h.stillServing();
   });
 
+  it('does not count variables twice while a new snapshot replaces the old one', async () => {
+    // 12 MiB of variables in a 20 MiB quota: old and new snapshot together would be 24 MiB.
+    const session = await h.newSession();
+    const made = await h.exec('python', "import os\nbig = os.urandom(12 << 20)\nprint('made')", { session });
+    expect(made.notice ?? '').not.toMatch(/not saved|quota/);
+    const again = await h.exec('python', "small = 1\nprint(len(big))", { session });
+    expect(again.status, again.notice ?? '').toBe('ok');
+    expect(again.notice ?? '').not.toMatch(/not saved|quota/);
+    const check = await h.exec('python', 'print(len(big), small)', { session });
+    expect(check.stdout).toBe(`${12 * MiB} 1\n`);
+  });
+
   it('lists, and counts, a file whose name begins with U+FEFF', async () => {
     const session = await h.newSession();
     const out = await h.exec('python', "open('/mnt/data/\\ufeffhidden.bin', 'wb').write(b'\\0' * (15 << 20))\nprint('ok')", { session });

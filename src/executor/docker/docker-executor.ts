@@ -179,6 +179,7 @@ export class DockerExecutor {
       const grant = await this.diskBudget.reserve(this.settings.limits.sessionQuotaBytes);
       const watchdog = new QuotaWatchdog({
         dirs: quotaDirs,
+        uncountedFiles: [runner.slot.newStateFile],
         limitBytes: this.settings.limits.sessionQuotaBytes,
         limitEntries: this.settings.limits.sessionMaxFiles,
         ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
@@ -188,9 +189,10 @@ export class DockerExecutor {
       let adoption: Awaited<ReturnType<Slot['adoptState']>> = 'none';
       let snapshotBreach: QuotaBreach | null = null;
       let lateBreach: QuotaBreach | null = null;
-      let grownBytes: number = grant.bytes;
+      let grownBytes = 0;
       try {
         const startBytes = await watchdog.start();
+        grownBytes = grant.bytes; // until measured: all it was granted
         try {
           outcome = await runner.run(
             { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage, args: [...job.args] },
@@ -207,16 +209,16 @@ export class DockerExecutor {
         // One more look: a short run can end between two polls.
         const ended = await watchdog.usageNow();
         if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
-        let freedBytes = 0;
+        let snapshotGrowth = 0;
         if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved) {
           // A new snapshot is adopted only if the session stays within its limits with it.
-          adoption = await runner.slot.adoptState(job.stateFile, async (freed) => {
-            snapshotBreach = watchdog.judge({ bytes: ended.bytes - freed, entries: ended.entries });
-            freedBytes = freed;
+          adoption = await runner.slot.adoptState(job.stateFile, async (newBytes, replacedBytes) => {
+            snapshotGrowth = newBytes - replacedBytes;
+            snapshotBreach = watchdog.judge({ bytes: ended.bytes + snapshotGrowth, entries: ended.entries });
             return snapshotBreach === null;
           });
         }
-        grownBytes = ended.bytes - (adoption === 'adopted' ? freedBytes : 0) - startBytes;
+        grownBytes = ended.bytes + (adoption === 'adopted' ? snapshotGrowth : 0) - startBytes;
       } finally {
         grant.release(grownBytes);
       }

@@ -145,6 +145,25 @@ describe('QuotaWatchdog', () => {
     expect(watchdog.breach).toBe('quota');
   });
 
+  it("leaves out the snapshot being written (judged before it is adopted), but not a folder in its place", async () => {
+    const data = await tempDir();
+    const out = await tempDir();
+    const state = await tempDir();
+    await writeFiles(state, 1, 6 * KiB, 'python'); // the old snapshot
+    const newState = path.join(out, 'state');
+    const { watchdog, calls } = watch(data, 8 * KiB, { dirs: [data, out, state], uncountedFiles: [newState] });
+    await watchdog.start();
+    await writeFile(newState, Buffer.alloc(6 * KiB)); // old and new together: 12 KiB
+    await pollThroughAPass(watchdog);
+    expect(watchdog.lastPassBytes).toBe(6 * KiB);
+    expect(calls).toEqual([]);
+    await rm(newState);
+    await mkdir(newState);
+    await writeFile(path.join(newState, 'hidden'), Buffer.alloc(3 * KiB));
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([9 * KiB]);
+  });
+
   it('stops a run at the room the disk budget gave it, below the quota', async () => {
     const dir = await tempDir();
     await writeFiles(dir, 2, KiB);

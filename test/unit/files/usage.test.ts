@@ -112,6 +112,14 @@ describe('measureBytes', () => {
     expect(usage.entries).toBeLessThan(10_000);
   });
 
+  it('leaves out an uncounted regular file, even under a name with glob characters, and nothing else', async () => {
+    const dir = path.join(await tempDir(), 'slot [1]*?');
+    await mkdir(path.join(dir, 'out'), { recursive: true });
+    await writeFile(path.join(dir, 'out', 'state'), Buffer.alloc(5 * KiB));
+    await writeFile(path.join(dir, 'out', 'stat?'), Buffer.alloc(KiB)); // a pattern would match this too
+    expect(await measureUsage(dir, { uncountedFiles: [path.join(dir, 'out', 'state')] })).toEqual({ bytes: KiB, entries: 2, stopped: false });
+  });
+
   it('is 0 for a folder that does not exist', async () => {
     const dir = await tempDir();
     expect(await measureBytes(path.join(dir, 'missing'))).toBe(0);
