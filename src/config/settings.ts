@@ -72,6 +72,7 @@ const EnvSchema = z.object({
   CODECELL_MAX_FILE_MB: int(1, 1_048_576).default(25),
   CODECELL_SESSION_QUOTA_MB: int(1, 10_485_760).default(500),
   CODECELL_SESSION_MAX_FILES: int(100, 100_000_000).default(100_000),
+  CODECELL_DISK_BUDGET_MB: int(0, 1_073_741_824).default(20_480),
   CODECELL_MAX_IMAGES: int(0, 100).default(10),
   CODECELL_SIGNED_URL_TTL_SECONDS: int(10, 60 * 60 * 24 * 7).default(3600),
 
@@ -100,6 +101,8 @@ export interface Settings {
     readonly maxFileBytes: number;
     readonly sessionQuotaBytes: number;
     readonly sessionMaxFiles: number;
+    /** What all sessions together may take on disk; 0: no budget. */
+    readonly diskBudgetBytes: number;
     readonly maxImagesPerRun: number;
   };
   readonly sessions: {
@@ -193,6 +196,7 @@ export function loadSettings(
       maxFileBytes: e.CODECELL_MAX_FILE_MB * mb,
       sessionQuotaBytes: e.CODECELL_SESSION_QUOTA_MB * mb,
       sessionMaxFiles: e.CODECELL_SESSION_MAX_FILES,
+      diskBudgetBytes: e.CODECELL_DISK_BUDGET_MB * mb,
       maxImagesPerRun: e.CODECELL_MAX_IMAGES,
     }),
     sessions: Object.freeze({

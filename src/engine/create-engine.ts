@@ -34,7 +34,7 @@ export async function createEngine(deps: CreateEngineDeps): Promise<CreatedEngin
     maxSessionsPerPrincipal: settings.sessions.maxSessionsPerPrincipal,
   });
   const files = new FileService({ sessions, settings, downloadLinkFor: deps.downloadLinkFor });
-  const executor = new DockerExecutor(settings, logger, metrics);
+  const executor = new DockerExecutor(settings, logger, metrics, files.diskBudget);
   await executor.recover((sessionId) => {
     try {
       return sessions.filesDir(sessionId);

@@ -1,79 +1,98 @@
 /**
- * Watches a slot's data dir while a run writes to it, and says once when the files pass the session
- * quota, so the executor can stop the run instead of finding out afterwards. (One file cannot
- * outgrow the quota: the container's RLIMIT_FSIZE is the quota. Many files can; that is this.)
+ * Watches what a session takes on disk while a run writes, and says once when it passes the
+ * session quota (or the room the server's disk budget gave the run), so the executor can stop the
+ * run instead of finding out afterwards. (One file cannot outgrow the quota: the container's
+ * RLIMIT_FSIZE is the quota. Many files can; that is this.)
  *
- * Usage is measured as files/usage.ts measures it, the same measure the upload check uses.
+ * What it watches is every folder the run can write to or that holds the session's bytes: the
+ * slot's data dir (/mnt/data), its out dir (/run/codecell/out, where the snapshot is left) and the
+ * session's snapshots. Usage is measured as files/usage.ts measures it, the one measure the upload
+ * check and the disk budget use: every name, every depth.
  *
- * Work is bounded: each poll looks at no more than `entriesPerPoll` entries and the walk goes on
- * where it stopped at the next poll, so a tree of a million files costs many small polls, never one
- * long one. A pass that spans several polls adds up sizes seen at slightly different moments.
+ * Each poll is one whole walk in a child process (find), stopped as soon as the running sums pass a
+ * threshold; the event loop only adds up numbers as they arrive. A walk adds up sizes seen at
+ * slightly different moments.
  */
-import { measureUsage, UsageWalk } from '../files/usage.js';
+import { measureUsage, type Usage } from '../files/usage.js';
+
+/** Which limit a run passed. */
+export type QuotaBreach = 'quota' | 'entries' | 'budget';
 
 export interface QuotaWatchdogOptions {
-  /** The directory to watch (a slot's data dir, mounted at /mnt/data). */
-  readonly dir: string;
+  /** The folders to watch together (absolute paths); one that does not exist counts 0. */
+  readonly dirs: readonly string[];
+  /**
+   * Regular files not counted while the run goes on: the snapshot the runner leaves (one file,
+   * capped by RLIMIT_FSIZE), which is judged with judge() before it is adopted. Counting it live
+   * would count the session's variables twice (the old snapshot and the new) while it is written.
+   */
+  readonly uncountedFiles?: readonly string[];
   /** The session quota in bytes. */
   readonly limitBytes: number;
   /**
-   * Called once, when the files pass the threshold (see start()); polling stops then. Runs on the
+   * How much the usage may grow from where it starts, at most: the room the server's disk budget
+   * gave this run. Default: no limit beyond the quota.
+   */
+  readonly growthCapBytes?: number;
+  /**
+   * Called once, when the usage passes a threshold (see start()); polling stops then. Runs on the
    * watchdog's timer: it must not throw (what it throws is dropped).
    */
-  readonly onExceeded: (usedBytes: number) => void;
+  readonly onExceeded: (usedBytes: number, breach: QuotaBreach) => void;
   /** Pause between polls. Default 250 ms. */
   readonly intervalMs?: number;
-  /** Entries looked at per poll, at most. Default 2,000. */
-  readonly entriesPerPoll?: number;
   /**
-   * How many entries (files, folders, links) the dir may hold: empty files cost no bytes but do
+   * How many entries (files, folders, links) the dirs may hold: empty files cost no bytes but do
    * cost inodes, so a loop making them would otherwise run until its timeout. Default 100,000.
    */
   readonly limitEntries?: number;
 }
 
 export const DEFAULT_QUOTA_POLL_MS = 250;
-export const DEFAULT_ENTRIES_PER_POLL = 2_000;
 export const DEFAULT_ENTRY_LIMIT = 100_000;
 
 export class QuotaWatchdog {
-  private readonly dir: Buffer;
+  private readonly dirs: readonly string[];
   private readonly intervalMs: number;
-  private readonly entriesPerPoll: number;
-  private walk: UsageWalk | null = null;
-  private thresholdBytes: number;
+  private started = false;
+  private quotaThreshold: number;
+  private budgetThreshold = Number.POSITIVE_INFINITY;
   private thresholdEntries: number;
   private timer: NodeJS.Timeout | null = null;
-  private inFlight: Promise<void> | null = null;
+  private inFlight: Promise<unknown> | null = null;
   private stopped = false;
   private exceededUsage: number | null = null;
+  private exceededBreach: QuotaBreach | null = null;
   private lastPass: number | null = null;
+  private startUsage: Usage | null = null;
   private passes = 0;
 
   constructor(private readonly options: QuotaWatchdogOptions) {
     if (!Number.isFinite(options.limitBytes) || options.limitBytes < 0) throw new RangeError('limitBytes must be a byte count');
-    this.dir = Buffer.from(options.dir);
-    this.thresholdBytes = options.limitBytes;
+    if (options.growthCapBytes !== undefined && !(options.growthCapBytes >= 0)) throw new RangeError('growthCapBytes must be a byte count');
+    this.dirs = [...options.dirs];
+    this.quotaThreshold = options.limitBytes;
     this.thresholdEntries = options.limitEntries ?? DEFAULT_ENTRY_LIMIT;
     this.intervalMs = Math.max(1, options.intervalMs ?? DEFAULT_QUOTA_POLL_MS);
-    this.entriesPerPoll = Math.max(1, options.entriesPerPoll ?? DEFAULT_ENTRIES_PER_POLL);
   }
 
   /**
-   * Measures what the dir holds now (one whole walk: call it before the run starts writing) and
+   * Measures what the dirs hold now (one whole walk: call it before the run starts writing) and
    * starts polling. The threshold is the quota, or this starting usage when that is higher: a
    * session already over its quota may still run (to clean up, say) as long as it does not grow.
    * Resolves with the starting usage.
    */
   async start(): Promise<number> {
-    if (this.walk !== null || this.stopped) throw new Error('a quota watchdog starts once');
-    const { bytes: startBytes, entries: startEntries } = await measureUsage(this.dir);
-    this.thresholdBytes = Math.max(this.options.limitBytes, startBytes);
-    this.thresholdEntries = Math.max(this.thresholdEntries, startEntries);
-    this.lastPass = startBytes;
-    this.walk = new UsageWalk(this.dir);
+    if (this.started || this.stopped) throw new Error('a quota watchdog starts once');
+    this.started = true;
+    const usage = await this.measure();
+    this.startUsage = usage;
+    this.quotaThreshold = Math.max(this.options.limitBytes, usage.bytes);
+    if (this.options.growthCapBytes !== undefined) this.budgetThreshold = usage.bytes + this.options.growthCapBytes;
+    this.thresholdEntries = Math.max(this.thresholdEntries, usage.entries);
+    this.lastPass = usage.bytes;
     if (!this.stopped) this.schedule();
-    return startBytes;
+    return usage.bytes;
   }
 
   /** Stops polling and waits for a poll under way. Idempotent; safe before start(). */
@@ -81,11 +100,10 @@ export class QuotaWatchdog {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    await this.inFlight;
-    await this.walk?.close();
+    await this.inFlight?.catch(() => undefined);
   }
 
-  /** True once the threshold was passed (the callback has run). */
+  /** True once a threshold was passed (the callback has run). */
   get exceeded(): boolean {
     return this.exceededUsage !== null;
   }
@@ -93,6 +111,16 @@ export class QuotaWatchdog {
   /** The usage that passed the threshold, or null. */
   get exceededBytes(): number | null {
     return this.exceededUsage;
+  }
+
+  /** Which limit was passed, or null. */
+  get breach(): QuotaBreach | null {
+    return this.exceededBreach;
+  }
+
+  /** What the dirs held at start(); null before. */
+  get startedWith(): Usage | null {
+    return this.startUsage;
   }
 
   /** Bytes counted by the last complete walk (start()'s to begin with); null before start(). */
@@ -105,44 +133,70 @@ export class QuotaWatchdog {
     return this.passes;
   }
 
-  /** The usage above which the callback runs: max(quota, usage at start()). */
+  /** The usage above which the callback runs: max(quota, usage at start()), less when the budget's room is smaller. */
   get threshold(): number {
-    return this.thresholdBytes;
+    return Math.min(this.quotaThreshold, this.budgetThreshold);
+  }
+
+  /** What the dirs hold now (one whole walk), whether or not the watchdog is still polling. */
+  usageNow(): Promise<Usage> {
+    return this.measure();
   }
 
   /**
-   * One bounded step of the walk, as the timer does it; exposed so tests can step without a clock.
-   * Resolves true when the threshold has been passed (now or before).
+   * One walk, as the timer does it; exposed so tests can step without a clock. Resolves true when
+   * a threshold has been passed (now or before).
    */
   async poll(): Promise<boolean> {
-    if (this.walk === null) throw new Error('start() the watchdog before polling it');
+    if (!this.started) throw new Error('start() the watchdog before polling it');
     if (this.exceededUsage !== null || this.stopped) return this.exceededUsage !== null;
-    const step = await this.walk.step(this.entriesPerPoll);
-    // The running sums of a pass only grow, so they may trip before the pass is complete.
-    if (step.bytes > this.thresholdBytes || step.entries > this.thresholdEntries) {
-      this.trip(step.bytes);
+    // The running sums of a walk only grow, so they may trip before the walk is complete.
+    // stop() cuts a walk under way short too: its answer is no longer wanted.
+    const usage = await this.measure((sofar) => this.stopped || this.breachOf(sofar) !== null);
+    const breach = this.breachOf(usage);
+    if (breach !== null && !this.stopped) {
+      this.trip(usage.bytes, breach);
       return true;
     }
-    if (step.passComplete) {
-      this.lastPass = step.bytes;
+    if (!usage.stopped) {
+      this.lastPass = usage.bytes;
       this.passes += 1;
-      this.walk.restart();
     }
-    return false;
+    return this.exceededUsage !== null;
+  }
+
+  /**
+   * Which threshold `usage` passes, if any: the quota, the budget's room, the entry limit. For a last look after the run, and before its new snapshot is adopted.
+   */
+  judge(usage: Usage): QuotaBreach | null {
+    if (!this.started) throw new Error('start() the watchdog before asking it');
+    return this.breachOf(usage);
+  }
+
+  private measure(stopWhen?: (sofar: Usage) => boolean): ReturnType<typeof measureUsage> {
+    return measureUsage(this.dirs, { uncountedFiles: this.options.uncountedFiles ?? [], ...(stopWhen ? { stopWhen } : {}) });
+  }
+
+  private breachOf(usage: Usage): QuotaBreach | null {
+    if (usage.bytes > this.quotaThreshold) return 'quota';
+    if (usage.bytes > this.budgetThreshold) return 'budget';
+    if (usage.entries > this.thresholdEntries) return 'entries';
+    return null;
   }
 
   private schedule(): void {
     this.timer = setTimeout(() => {
       this.timer = null;
-      this.inFlight = this.poll().then(
+      const polled = this.poll();
+      this.inFlight = polled;
+      polled.then(
         (tripped) => {
           this.inFlight = null;
           if (!tripped && !this.stopped) this.schedule();
         },
         () => {
-          // A failed poll (the dir went away mid-walk, say) is not a verdict: start over next time.
+          // A failed walk is not a verdict: try again at the next poll.
           this.inFlight = null;
-          this.walk?.restart();
           if (!this.stopped) this.schedule();
         },
       );
@@ -150,11 +204,12 @@ export class QuotaWatchdog {
     this.timer.unref();
   }
 
-  private trip(usedBytes: number): void {
+  private trip(usedBytes: number, breach: QuotaBreach): void {
     this.exceededUsage = usedBytes;
+    this.exceededBreach = breach;
     this.stopped = true;
     try {
-      this.options.onExceeded(usedBytes);
+      this.options.onExceeded(usedBytes, breach);
     } catch {
       // The callback's own failure is its caller's to report; the watchdog has done its part.
     }

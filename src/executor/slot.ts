@@ -3,7 +3,8 @@
  *
  *   <slot>/data  → /mnt/data            (read-write)  the session's files, moved in for the run
  *   <slot>/in    → /run/codecell/in     (read-only)   the last snapshot, hard-linked in
- *   <slot>/out   → /run/codecell/out    (read-write)  where the runner leaves the new snapshot
+ *   <slot>/out   → /run/codecell/out    (read-write)  where the runner leaves the new snapshot (counts
+ *                                                     against the session's quota, like data/)
  *   <slot>/owner                        (host only)   which session's files are inside, for crash recovery
  *
  * Warm containers are made before anyone knows which session they will serve, so their mounts
@@ -14,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errnoOf } from '../errno.js';
+import { removeTree } from '../files/remove-tree.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../sandbox-user.js';
 
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
@@ -82,24 +84,40 @@ export class Slot {
   }
 
   /**
-   * Moves the runner's new snapshot to `target` (atomically replacing the old one). Only a plain
-   * file is taken: a link the sandbox put there is ignored.
+   * Everything that counts against the session's quota while it runs here: its files, what the
+   * runner (or code in the sandbox) leaves in out/, and the session's snapshots (`stateDir`; the one
+   * linked into in/ is one of them).
    */
-  async adoptState(target: string): Promise<boolean> {
-    const produced = path.join(this.outDir, 'state');
-    try {
-      const info = await fs.lstat(produced);
-      if (!info.isFile()) return false;
-    } catch {
-      return false;
-    }
+  quotaDirs(stateDir: string): string[] {
+    return [this.dataDir, this.outDir, stateDir];
+  }
+
+  /** Where the runner leaves the new snapshot. */
+  get newStateFile(): string {
+    return path.join(this.outDir, 'state');
+  }
+
+  /**
+   * Moves the runner's new snapshot to `target` (atomically replacing the old one). Only a plain
+   * file is taken: a link the sandbox put there is ignored. `fits` is asked first, with the new
+   * snapshot's size and the bytes the old one frees: a snapshot that would bring the session over
+   * its quota is not adopted (the session keeps the old one).
+   */
+  async adoptState(
+    target: string,
+    fits: (newBytes: number, replacedBytes: number) => Promise<boolean>,
+  ): Promise<'adopted' | 'none' | 'over-quota'> {
+    const produced = await fs.lstat(this.newStateFile).catch(() => null);
+    if (produced === null || !produced.isFile()) return 'none';
+    const replaced = await fs.lstat(target).catch(() => null);
+    if (!(await fits(produced.size, replaced?.isFile() ? replaced.size : 0))) return 'over-quota';
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-    await fs.rename(produced, target);
-    return true;
+    await fs.rename(this.newStateFile, target);
+    return 'adopted';
   }
 
   async dispose(): Promise<void> {
-    await fs.rm(this.root, { recursive: true, force: true });
+    await removeTree(this.root); // the sandbox's tree may be deeper than any path can name
   }
 }
 

@@ -14,11 +14,14 @@ import { CodecellError } from '../errors.js';
 import type { Principal } from '../sessions/principal.js';
 import type { SessionStore } from '../sessions/session-store.js';
 import { fileNotFound, lstatBeneath, openFileBeneath } from './confined-fs.js';
+import { DiskBudget } from './disk-budget.js';
 import { entryKindOf, scanTree, type TreeChange, type TreeEntryKind } from './file-tree.js';
 import { mimeTypeFor } from './mime.js';
+import { removeTree } from './remove-tree.js';
 import { baseName, parseRelativePath } from './safe-path.js';
 import { DownloadSigner, loadSigningKey } from './signed-url.js';
 import { StagedUpload, type StagedFile } from './staged-upload.js';
+import { measureUsage } from './usage.js';
 
 export interface FileServiceDeps {
   readonly sessions: SessionStore;
@@ -27,6 +30,8 @@ export interface FileServiceDeps {
   readonly downloadLinkFor?: ((token: string) => string) | undefined;
   /** Clock for link expiry; tests move it. */
   readonly now?: () => number;
+  /** The server's disk budget; default: one over the data dir, from the settings. */
+  readonly diskBudget?: DiskBudget;
 }
 
 export interface FileEntry {
@@ -45,6 +50,20 @@ export interface FileListing {
   readonly skippedNames: number;
   /** True when the session holds more entries than one listing shows. */
   readonly truncated: boolean;
+  /**
+   * What the session takes against its quota: its files, every one counted (listed or not), and
+   * its saved variables (interpreter snapshots).
+   */
+  readonly usage: SessionUsage;
+}
+
+export interface SessionUsage {
+  readonly bytes: number;
+  /** Of `bytes`, what the saved variables take. */
+  readonly snapshotBytes: number;
+  readonly entries: number;
+  readonly quotaBytes: number;
+  readonly maxEntries: number;
 }
 
 export interface OpenedFile {
@@ -77,10 +96,19 @@ export class FileService {
   private readonly settings: Settings;
   private readonly signer: DownloadSigner;
   private readonly downloadLinkFor: ((token: string) => string) | undefined;
+  /** Shared with the executor: uploads and runs draw on the same budget. */
+  readonly diskBudget: DiskBudget;
 
   constructor(deps: FileServiceDeps) {
     this.sessions = deps.sessions;
     this.settings = deps.settings;
+    this.diskBudget =
+      deps.diskBudget ??
+      new DiskBudget({
+        // The sessions, and the slots their files are in while they run (staged uploads count at commit).
+        roots: [deps.sessions.sessionsDir, path.join(deps.settings.dataDir, 'slots')],
+        limitBytes: deps.settings.limits.diskBudgetBytes,
+      });
     this.downloadLinkFor = deps.downloadLinkFor;
     this.signer = new DownloadSigner(loadSigningKey(deps.settings), deps.now);
   }
@@ -97,7 +125,10 @@ export class FileService {
 
   async list(principal: Principal, sessionId: string | undefined): Promise<FileListing> {
     const id = await this.sessionIdFor(principal, sessionId);
-    const tree = await this.sessions.withLock(id, () => scanTree(this.sessions.filesDir(id)));
+    const { tree, usage } = await this.sessions.withLock(id, async () => ({
+      tree: await scanTree(this.sessions.filesDir(id)),
+      usage: await this.usageOf(id),
+    }));
     const files: FileEntry[] = [];
     for (const entry of tree.values()) {
       if (entry.kind === 'dir') continue;
@@ -110,7 +141,20 @@ export class FileService {
       });
     }
     files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-    return { sessionId: id, files, skippedNames: tree.skippedNames, truncated: tree.truncated };
+    return { sessionId: id, files, skippedNames: tree.skippedNames, truncated: tree.truncated, usage };
+  }
+
+  /** What a session takes (call under its lock: during a run its files are in the container's slot). */
+  private async usageOf(sessionId: string): Promise<SessionUsage> {
+    const files = await measureUsage(this.sessions.filesDir(sessionId));
+    const snapshots = await measureUsage(this.sessions.stateDir(sessionId));
+    return {
+      bytes: files.bytes + snapshots.bytes,
+      snapshotBytes: snapshots.bytes,
+      entries: files.entries + snapshots.entries,
+      quotaBytes: this.settings.limits.sessionQuotaBytes,
+      maxEntries: this.settings.limits.sessionMaxFiles,
+    };
   }
 
   /** What is at `path` (links included, never followed). FILE_NOT_FOUND when absent; INVALID_INPUT for a folder. */
@@ -190,6 +234,8 @@ export class FileService {
     return StagedUpload.begin(this.sessions, id, {
       maxFileBytes: this.settings.limits.maxFileBytes,
       quotaBytes: this.settings.limits.sessionQuotaBytes,
+      maxEntries: this.settings.limits.sessionMaxFiles,
+      diskBudget: this.diskBudget,
     });
   }
 
@@ -227,8 +273,8 @@ export class FileService {
     await this.sessions.withLock(id, async () => {
       const root = this.sessions.filesDir(id);
       if ((await lstatBeneath(root, relativePath)) === null) throw fileNotFound(relativePath);
-      // fs.rm looks at entries with lstat and unlinks links as links: nothing outside is touched.
-      await fs.rm(path.join(root, relativePath), { recursive: true, force: true });
+      // Links are unlinked as links (nothing outside is touched), at any depth.
+      await removeTree(path.join(root, relativePath));
     });
     await this.sessions.touch(id);
     return { sessionId: id, path: relativePath };

@@ -37,7 +37,9 @@ export interface TreeChange {
   readonly change: 'created' | 'modified';
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a name may begin with U+FEFF; stripping it would name a different (missing) file, and
+// the entry would drop out of the listing unseen.
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Walks `root` (which must exist) without following links, at most `maxEntries` entries deep-first. */
 export async function scanTree(root: string, options: { maxEntries?: number } = {}): Promise<ScannedTree> {

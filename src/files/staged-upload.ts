@@ -2,7 +2,7 @@
  * Writing files into a session without ever leaving half of one behind, and without holding the
  * session lock while a client trickles bytes in (that would stall the session's executions).
  *
- *   begin   makes a private staging folder next to the session's files (never seen by the sandbox)
+ *   begin   makes a private staging folder beside the sessions (never seen by the sandbox)
  *   add     streams one file there, stopping at the per-file limit; may be called many times
  *   commit  under the session lock: checks the quota and every target, then renames all files into
  *           place (same file system, so each rename is atomic); all or nothing
@@ -23,11 +23,17 @@ import {
   makeDirsBeneath,
 } from './confined-fs.js';
 import { ancestorsOf, parseRelativePath } from './safe-path.js';
-import { measureBytes } from './usage.js';
+import type { DiskBudget } from './disk-budget.js';
+import { measureUsage } from './usage.js';
 
 export interface UploadLimits {
   readonly maxFileBytes: number;
+  /** What the session's files and snapshots may take together. */
   readonly quotaBytes: number;
+  /** How many entries (files, folders, links) the session may hold. */
+  readonly maxEntries: number;
+  /** The server's disk budget, which the upload's growth must fit in too. */
+  readonly diskBudget: DiskBudget;
 }
 
 export interface StagedFile {
@@ -54,7 +60,9 @@ export class StagedUpload {
   ) {}
 
   static async begin(sessions: SessionStore, sessionId: string, limits: UploadLimits): Promise<StagedUpload> {
-    const incoming = path.join(path.dirname(sessions.filesDir(sessionId)), STAGING_FOLDER);
+    // Beside the sessions, not in one: the disk budget counts what sessions hold, and a staged
+    // file would otherwise count twice at commit (staged, and again as the growth it brings).
+    const incoming = path.join(path.dirname(sessions.sessionsDir), STAGING_FOLDER);
     await fs.mkdir(incoming, { recursive: true, mode: 0o700 });
     await removeStale(incoming);
     const stagingDir = await fs.mkdtemp(path.join(incoming, 'upload-'));
@@ -128,24 +136,47 @@ export class StagedUpload {
       }
     }
 
-    // Check everything before changing anything.
-    let bytesAfter = await measureBytes(root);
+    // Check everything before changing anything. The quota covers the files and the snapshots.
+    const before = await measureUsage([root, this.sessions.stateDir(this.sessionId)]);
+    let bytesAfter = before.bytes;
+    let entriesAfter = before.entries;
     for (const item of items) {
       const existing = await inspectWriteTarget(root, item.target);
       bytesAfter += item.size - bytesFreedByReplacing(existing);
+      if (existing === null) entriesAfter += 1;
     }
+    entriesAfter += await missingFolders(root, items.map((item) => item.target));
     if (bytesAfter > this.limits.quotaBytes) {
       throw new CodecellError(
         'QUOTA_EXCEEDED',
-        `storing this would bring the session's files to ${formatBytes(bytesAfter)}, over its quota of ` +
+        `storing this would bring the session's files and saved variables to ${formatBytes(bytesAfter)}, over its quota of ` +
           `${formatBytes(this.limits.quotaBytes)} (CODECELL_SESSION_QUOTA_MB); delete files you no longer need first. Nothing was stored.`,
       );
     }
-
-    for (const item of items) {
-      const parent = path.posix.dirname(item.target);
-      await makeDirsBeneath(root, parent === '.' ? '' : parent);
-      await fs.rename(item.stagedPath, path.join(root, item.target));
+    if (entriesAfter > this.limits.maxEntries && entriesAfter > before.entries) {
+      throw new CodecellError(
+        'QUOTA_EXCEEDED',
+        `storing this would bring the session to ${entriesAfter} files and folders, over its limit of ${this.limits.maxEntries} ` +
+          '(CODECELL_SESSION_MAX_FILES); delete files you no longer need first. Nothing was stored.',
+      );
+    }
+    const growth = bytesAfter - before.bytes;
+    const grant = await this.limits.diskBudget.reserve(Math.max(0, growth));
+    try {
+      if (grant.bytes < growth) {
+        throw new CodecellError(
+          'QUOTA_EXCEEDED',
+          `the server's disk budget for all sessions (${formatBytes(this.limits.diskBudget.limitBytes)}, CODECELL_DISK_BUDGET_MB) ` +
+            'has no room for this upload; try again later or delete files you no longer need. Nothing was stored.',
+        );
+      }
+      for (const item of items) {
+        const parent = path.posix.dirname(item.target);
+        await makeDirsBeneath(root, parent === '.' ? '' : parent);
+        await fs.rename(item.stagedPath, path.join(root, item.target));
+      }
+    } finally {
+      grant.release(grant.bytes >= growth ? growth : 0);
     }
     return items.map(({ target, size }) => ({ path: target, size }));
   }
@@ -203,6 +234,16 @@ function bytesFreedByReplacing(existing: { size: number; nlink: number; isFile()
   // A hardlinked file keeps its data under its other names.
   if (existing.isFile() && existing.nlink > 1) return 0;
   return existing.size;
+}
+
+/** Folders the targets need that do not exist yet (each counted once). */
+async function missingFolders(root: string, targets: readonly string[]): Promise<number> {
+  const folders = new Set(targets.flatMap((target) => ancestorsOf(target)));
+  let missing = 0;
+  for (const folder of folders) {
+    if ((await fs.lstat(path.join(root, folder)).catch(() => null)) === null) missing += 1;
+  }
+  return missing;
 }
 
 async function removeStale(incoming: string): Promise<void> {

@@ -1,129 +1,115 @@
 /**
- * What a session's files take: the one measure behind the upload quota check, the quota notice
- * after a run and the quota watchdog during one.
+ * What a session takes on disk: the one measure behind the upload quota check, the quota notice
+ * after a run, the quota watchdog during one and the server's disk budget.
  *
- * The dir is walked with lstat only, nothing the sandbox made is followed, and every entry counts,
- * whatever its name: file-tree.ts skips names the API cannot address (not UTF-8, say), and bytes
- * hidden under such a name would otherwise escape the quota. Sizes: every entry but folders, at its
- * apparent size (a sparse file counts in full), a hard-linked inode once.
+ * Every entry counts, whatever its name and however deep: sizes of everything but folders, at the
+ * apparent size (a sparse file counts in full), a hard-linked inode once (across all the roots of
+ * one measure); entries of every kind (files, folders, links).
+ *
+ * The walk is GNU find's, in a child process. Node has no openat: it can only open by path, and a
+ * path longer than PATH_MAX (4096 bytes) cannot be opened at all, so a tree deeper than that hides
+ * from any walk in Node. find walks with directory fds (fts), at any depth, never follows a link
+ * (-P), stays on one file system (-xdev) and prints no names at all, only type, link count, inode
+ * and size: no name can confuse the parsing (newlines, bytes that are not UTF-8, a BOM).
  */
-import { promises as fs, type Dir, type Dirent } from 'node:fs';
+import { spawn } from 'node:child_process';
 
 export interface Usage {
   readonly bytes: number;
-  /** Entries of any kind (files, folders, links). */
+  /** Entries of any kind (files, folders, links), the roots themselves not counted. */
   readonly entries: number;
 }
 
-const SLASH = Buffer.from('/');
-
-/** Bytes under `dir` in one whole walk (0 when it does not exist). */
-export async function measureBytes(dir: string | Buffer): Promise<number> {
-  return (await measureUsage(dir)).bytes;
+export interface MeasureOptions {
+  /**
+   * Sees the running sums as the walk goes; returning true stops the walk there (the result is
+   * then those partial sums, with `stopped` set). The watchdog uses it to trip without waiting for
+   * the walk to end.
+   */
+  readonly stopWhen?: (sofar: Usage) => boolean;
+  /**
+   * Exact paths of regular files not to count (neither their bytes nor their entry): the snapshot a
+   * run is leaving, which is judged on its own before it is adopted. Anything else at such a path
+   * (a folder, a link) counts as usual, with everything in it.
+   */
+  readonly uncountedFiles?: readonly string[];
 }
 
-/** Bytes and entries under `dir`, in one whole walk. */
-export async function measureUsage(dir: string | Buffer): Promise<Usage> {
-  const walk = new UsageWalk(Buffer.from(dir));
-  try {
-    for (;;) {
-      const step = await walk.step(Number.MAX_SAFE_INTEGER);
-      if (step.passComplete) return { bytes: step.bytes, entries: step.entries };
-    }
-  } finally {
-    await walk.close();
-  }
+export type Measured = Usage & { readonly stopped: boolean };
+
+/** One line per entry: type, hard links, device:inode, size. */
+const FIND_FORMAT = '%y %n %D:%i %s\\n';
+
+/** Bytes under the roots, in one whole walk (a root that does not exist counts 0). */
+export async function measureBytes(roots: string | readonly string[]): Promise<number> {
+  return (await measureUsage(roots)).bytes;
 }
 
 /**
- * A depth-first walk that can stop after any entry and go on later (the watchdog walks a little at
- * each poll). Paths are Buffers, so names that are not UTF-8 are walked and counted like any other.
+ * Bytes and entries under the roots (absolute paths), in one walk. Rejects only when the walk
+ * cannot be made (find missing, killed); entries that vanish while it runs are simply not counted.
  */
-export class UsageWalk {
-  private pending: Buffer[] = [];
-  private current: { path: Buffer; dir: Dir } | null = null;
-  private bytes = 0;
-  private entries = 0;
-  private inodes = new Set<string>();
-
-  constructor(private readonly root: Buffer) {
-    this.restart();
+export function measureUsage(roots: string | readonly string[], options: MeasureOptions = {}): Promise<Measured> {
+  const list = typeof roots === 'string' ? [roots] : [...roots];
+  for (const root of list) {
+    if (!root.startsWith('/')) throw new Error(`usage roots must be absolute paths, not ${JSON.stringify(root)}`);
   }
+  if (list.length === 0) return Promise.resolve({ bytes: 0, entries: 0, stopped: false });
+  return new Promise((resolve, reject) => {
+    const skipped = (options.uncountedFiles ?? []).flatMap((file, index) => [...(index > 0 ? ['-o'] : []), '-path', globEscaped(file)]);
+    const expression = skipped.length === 0 ? [] : ['(', '(', ...skipped, ')', '-type', 'f', ')', '-o'];
+    const child = spawn('find', ['-P', ...list, '-xdev', '-mindepth', '1', ...expression, '-printf', FIND_FORMAT], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let bytes = 0;
+    let entries = 0;
+    let stopped = false;
+    let rest = '';
+    let stderrTail = '';
+    const inodes = new Set<string>();
 
-  restart(): void {
-    void this.closeCurrent();
-    this.pending = [this.root];
-    this.bytes = 0;
-    this.entries = 0;
-    this.inodes = new Set();
-  }
-
-  /** Looks at up to `budget` entries; returns the running sums and whether the pass is done. */
-  async step(budget: number): Promise<Usage & { passComplete: boolean }> {
-    let left = budget;
-    while (left > 0) {
-      if (this.current === null) {
-        const next = this.pending.pop();
-        if (next === undefined) return { bytes: this.bytes, entries: this.entries, passComplete: true };
-        const dir = await openDirOrNull(next);
-        if (dir === null) continue;
-        this.current = { path: next, dir };
+    const countLine = (line: string): void => {
+      const [type, links, inode, size] = line.split(' ');
+      if (type === undefined || links === undefined || inode === undefined || size === undefined) return;
+      entries += 1;
+      if (type === 'd') return;
+      if (type === 'f' && links !== '1') {
+        if (inodes.has(inode)) return;
+        inodes.add(inode);
       }
-      const { path: dirPath, dir } = this.current;
-      // Opened with encoding 'buffer' (see openDirOrNull): names are Buffers, whatever the typings say.
-      const entry = (await dir.read().catch(() => null)) as unknown as Dirent<Buffer> | null;
-      if (entry === null) {
-        await this.closeCurrent();
-        continue;
+      bytes += Number(size);
+    };
+
+    child.stdout.setEncoding('latin1');
+    child.stdout.on('data', (chunk: string) => {
+      if (stopped) return;
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) countLine(line);
+      if (options.stopWhen?.({ bytes, entries })) {
+        stopped = true;
+        child.kill('SIGKILL');
       }
-      left -= 1;
-      this.entries += 1;
-      const entryPath = Buffer.concat([dirPath, SLASH, entry.name]);
-      if (entry.isDirectory()) {
-        this.pending.push(entryPath);
-        continue;
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderrTail = (stderrTail + chunk).slice(-500);
+    });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (stopped) return resolve({ bytes, entries, stopped: true });
+      if (rest.length > 0) countLine(rest);
+      // find exits 1 after entries that vanished during the walk (or a root that does not exist):
+      // they hold no bytes any more. Killed by anyone but us, the walk is incomplete: no verdict.
+      if (signal !== null || (code !== 0 && code !== 1)) {
+        return reject(new Error(`measuring disk usage failed (find: ${signal ?? `exit ${code}`}): ${stderrTail.trim()}`));
       }
-      await this.count(entryPath);
-    }
-    return { bytes: this.bytes, entries: this.entries, passComplete: false };
-  }
-
-  async close(): Promise<void> {
-    this.pending = [];
-    await this.closeCurrent();
-  }
-
-  private async count(entryPath: Buffer): Promise<void> {
-    let stats;
-    try {
-      stats = await fs.lstat(entryPath, { bigint: false });
-    } catch {
-      return; // gone since it was listed
-    }
-    if (stats.isDirectory()) {
-      this.pending.push(entryPath); // the file system did not give a type with the name
-      return;
-    }
-    if (stats.isFile() && stats.nlink > 1) {
-      const inode = `${stats.dev}:${stats.ino}`;
-      if (this.inodes.has(inode)) return;
-      this.inodes.add(inode);
-    }
-    this.bytes += stats.size;
-  }
-
-  private async closeCurrent(): Promise<void> {
-    const open = this.current;
-    this.current = null;
-    await open?.dir.close().catch(() => undefined);
-  }
+      resolve({ bytes, entries, stopped: false });
+    });
+  });
 }
 
-async function openDirOrNull(dirPath: Buffer): Promise<Dir | null> {
-  try {
-    // 'buffer' keeps every name's bytes; the typings only list text encodings.
-    return await fs.opendir(dirPath, { encoding: 'buffer' as BufferEncoding, bufferSize: 64 });
-  } catch {
-    return null; // vanished, or replaced by a non-folder since it was listed
-  }
+/** `file` as a find -path pattern that matches only itself. */
+function globEscaped(file: string): string {
+  return file.replace(/[\\*?[\]]/g, (character) => `\\${character}`);
 }

@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { principalSessionLimitReached, sessionLimitReached, sessionNotFound, type CodecellError } from '../errors.js';
 import type { HistoryEntry, SessionInfo } from '../engine/types.js';
 import type { RuntimeName } from '../config/settings.js';
+import { removeTree } from '../files/remove-tree.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import type { Principal } from './principal.js';
 import { writeFileAtomic } from './atomic-write.js';
@@ -277,11 +278,11 @@ export class SessionStore {
     await this.touch(sessionId, { pythonModules: [] });
   }
 
-  /** Removes the session and its files (and, for a default session, its principal's record). */
+  /** Removes the session and its files, however deep the tree its code made (and, for a default session, its principal's record). */
   async delete(sessionId: string): Promise<void> {
     const meta = this.index.get(sessionId);
     this.index.delete(sessionId);
-    await fs.rm(this.sessionDir(sessionId), { recursive: true, force: true });
+    await removeTree(this.sessionDir(sessionId));
     if (meta?.isDefault === true) await this.forgetDefault(meta);
   }
 

@@ -9,13 +9,15 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import Docker from 'dockerode';
 import type { Settings } from '../../config/settings.js';
+import type { DiskBudget } from '../../files/disk-budget.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import type { CapturedText, ExecutionStatus, OutputChunk } from '../../engine/types.js';
 import { CodecellError } from '../../errors.js';
+import { formatBytes } from '../../files/byte-size.js';
 import { OutputCapture } from '../output-capture.js';
 import { PhaseTimer } from '../phase-timer.js';
-import { QuotaWatchdog } from '../quota-watchdog.js';
+import { QuotaWatchdog, type QuotaBreach } from '../quota-watchdog.js';
 import type { ResultFrame } from '../runner-protocol.js';
 import { Slot } from '../slot.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
@@ -66,6 +68,8 @@ export class DockerExecutor {
     private readonly settings: Settings,
     private readonly logger: Logger,
     private readonly metrics: Metrics,
+    /** The server's disk budget, shared with uploads (files/file-service.ts). */
+    private readonly diskBudget: DiskBudget,
   ) {
     this.docker = new Docker({ socketPath: settings.docker.socketPath });
     // Containers are labelled with the data dir they serve: a restart with the same data dir
@@ -169,36 +173,67 @@ export class DockerExecutor {
       timer.mark('attach');
       const stdout = new StreamText('stdout', this.settings.limits.maxOutputChars, job.onOutput);
       const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
-      // One file cannot outgrow the quota (RLIMIT_FSIZE is the quota); many files are watched here.
+      // One file cannot outgrow the quota (RLIMIT_FSIZE is the quota); many files are watched here:
+      // the session's files, what lands in out/ and its snapshots, within the disk budget's room.
+      const quotaDirs = runner.slot.quotaDirs(path.dirname(job.stateFile));
+      const grant = await this.diskBudget.reserve(this.settings.limits.sessionQuotaBytes);
       const watchdog = new QuotaWatchdog({
-        dir: runner.slot.dataDir,
+        dirs: quotaDirs,
+        uncountedFiles: [runner.slot.newStateFile],
         limitBytes: this.settings.limits.sessionQuotaBytes,
         limitEntries: this.settings.limits.sessionMaxFiles,
+        ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
         onExceeded: () => quotaStop.abort(),
       });
-      await watchdog.start();
       let outcome: RunOutcome;
+      let adoption: Awaited<ReturnType<Slot['adoptState']>> = 'none';
+      let snapshotBreach: QuotaBreach | null = null;
+      let lateBreach: QuotaBreach | null = null;
+      let grownBytes = 0;
       try {
-        outcome = await runner.run(
-          { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage, args: [...job.args] },
-          {
-            onStdout: (bytes) => stdout.push(bytes),
-            onStderr: (bytes) => stderr.push(bytes),
-            timeoutMs: job.timeoutMs,
-            signal,
-          },
-        );
+        const startBytes = await watchdog.start();
+        grownBytes = grant.bytes; // until measured: all it was granted
+        try {
+          outcome = await runner.run(
+            { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage, args: [...job.args] },
+            {
+              onStdout: (bytes) => stdout.push(bytes),
+              onStderr: (bytes) => stderr.push(bytes),
+              timeoutMs: job.timeoutMs,
+              signal,
+            },
+          );
+        } finally {
+          await watchdog.stop();
+        }
+        // One more look: a short run can end between two polls.
+        const ended = await watchdog.usageNow();
+        if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
+        let snapshotGrowth = 0;
+        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved) {
+          // A new snapshot is adopted only if the session stays within its limits with it.
+          adoption = await runner.slot.adoptState(job.stateFile, async (newBytes, replacedBytes) => {
+            snapshotGrowth = newBytes - replacedBytes;
+            snapshotBreach = watchdog.judge({ bytes: ended.bytes + snapshotGrowth, entries: ended.entries });
+            return snapshotBreach === null;
+          });
+        }
+        grownBytes = ended.bytes + (adoption === 'adopted' ? snapshotGrowth : 0) - startBytes;
       } finally {
-        await watchdog.stop();
+        grant.release(grownBytes);
       }
       timer.mark('run');
       this.pool.refillNow(job.pool);
       const frame = outcome.end.kind === 'result' ? outcome.end.frame : null;
       frameTimings = frame?.timings ?? null;
       containerCpuMs = outcome.cpuMs;
-      const stateSaved = frame !== null && frame.stateSaved && (await runner.slot.adoptState(job.stateFile));
+      const stateSaved = adoption === 'adopted';
       timer.mark('adopt');
-      const { status, notice } = this.classify(outcome, job, stateSaved, signal, quotaStop.signal.aborted);
+      const classified = this.classify(outcome, job, stateSaved, signal, watchdog.breach);
+      const status = classified.status;
+      let notice = classified.notice;
+      if (lateBreach === 'budget') notice = joinNotices(notice, this.budgetPassedNotice());
+      if (adoption === 'over-quota') notice = joinNotices(notice, this.snapshotRefusedNotice(snapshotBreach));
       const result: ExecutorResult = {
         status,
         exitCode: outcome.exitCode,
@@ -240,7 +275,7 @@ export class DockerExecutor {
     job: ExecutorJob,
     stateSaved: boolean,
     signal: AbortSignal,
-    quotaExceeded: boolean,
+    breach: QuotaBreach | null,
   ): { status: ExecutionStatus; notice: string | null } {
     const memoryMb = Math.round(this.settings.limits.memoryBytes / 1024 / 1024);
     const kept = 'The session keeps its variables from before this run; files written so far are kept.';
@@ -269,7 +304,15 @@ export class DockerExecutor {
           notice: `the interpreter died without finishing (exit code ${outcome.exitCode ?? 'unknown'}). ${kept}`,
         };
       case 'aborted':
-        if (quotaExceeded) {
+        if (breach === 'budget') {
+          return {
+            status: 'killed',
+            notice:
+              `the server's disk budget for all sessions (${formatBytes(this.settings.limits.diskBudgetBytes)}, CODECELL_DISK_BUDGET_MB) ` +
+              `has no more room: the run was stopped; delete files you no longer need, or try again later. ${kept}`,
+          };
+        }
+        if (breach !== null) {
           const quotaMb = Math.round(this.settings.limits.sessionQuotaBytes / 1024 / 1024);
           return {
             status: 'killed',
@@ -285,6 +328,26 @@ export class DockerExecutor {
       case 'flood':
         return { status: 'killed', notice: `stopped: ${end.what}. ${kept}` };
     }
+  }
+
+  private budgetPassedNotice(): string {
+    return (
+      `This run wrote past what the server's disk budget for all sessions had left ` +
+      `(${formatBytes(this.settings.limits.diskBudgetBytes)}, CODECELL_DISK_BUDGET_MB): further writes will be stopped; ` +
+      'delete files you no longer need.'
+    );
+  }
+
+  private snapshotRefusedNotice(breach: QuotaBreach | null): string {
+    const limit =
+      breach === 'budget'
+        ? `the server's disk budget for all sessions (${formatBytes(this.settings.limits.diskBudgetBytes)}) has no room for it`
+        : `with it the session would pass its quota (${formatBytes(this.settings.limits.sessionQuotaBytes)} and ` +
+          `${this.settings.limits.sessionMaxFiles} entries for files and saved variables together)`;
+    return (
+      `Variables not saved: ${limit}. The session keeps its variables from before this run; ` +
+      'delete files or large variables you no longer need.'
+    );
   }
 
   private track(disposal: Promise<void>): void {
@@ -330,6 +393,10 @@ class StreamText {
     this.capture.append(text);
     this.onOutput?.({ stream: this.stream, text });
   }
+}
+
+function joinNotices(first: string | null, second: string): string {
+  return first === null ? second : `${first} ${second}`;
 }
 
 function formatSeconds(ms: number): string {

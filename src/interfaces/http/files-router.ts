@@ -63,6 +63,9 @@ export function createFilesRouter(deps: FilesRouterDeps): express.Router {
       const listing = await files.list(principalOf(req), sessionParam(req));
       res.setHeader('X-Codecell-Session-Id', listing.sessionId);
       if (listing.truncated) res.setHeader('X-Codecell-Listing-Truncated', 'true');
+      // What the session takes against its quota: every file (listed or not) and its saved variables.
+      res.setHeader('X-Codecell-Usage-Bytes', String(listing.usage.bytes));
+      res.setHeader('X-Codecell-Quota-Bytes', String(listing.usage.quotaBytes));
       res.json(listing.files);
     }),
   );

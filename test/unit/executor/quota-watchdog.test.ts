@@ -1,13 +1,15 @@
 /**
  * The quota watchdog on real temp dirs: what it counts, when it calls back, and that its work per
- * poll is bounded. Most tests step it with poll() (the timer is parked an hour away), so nothing
+ * poll stops as soon as a threshold is passed. Most tests step it with poll() (the timer is parked an hour away), so nothing
  * depends on how fast the machine is; one test lets the real timer find a breach.
  */
-import { mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { QuotaWatchdog, type QuotaWatchdogOptions } from '../../../src/executor/quota-watchdog.js';
+import { removeTree } from '../../../src/files/remove-tree.js';
+import { deepFolder } from '../files/deep-tree.js';
 
 const KiB = 1024;
 const PARKED = 60 * 60 * 1000; // a poll interval no test waits for: tests step with poll()
@@ -20,7 +22,7 @@ afterEach(async () => {
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'codecell-watchdog-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  cleanups.push(() => removeTree(dir));
   return dir;
 }
 
@@ -28,7 +30,7 @@ async function tempDir(): Promise<string> {
 function watch(dir: string, limitBytes: number, options: Partial<QuotaWatchdogOptions> = {}) {
   const calls: number[] = [];
   const watchdog = new QuotaWatchdog({
-    dir,
+    dirs: [dir],
     limitBytes,
     intervalMs: PARKED,
     onExceeded: (used) => calls.push(used),
@@ -125,30 +127,82 @@ describe('QuotaWatchdog', () => {
     expect(calls).toEqual([7 * KiB]);
   });
 
-  it('looks at no more than entriesPerPoll entries per poll, going on where it stopped', async () => {
-    const dir = await tempDir();
-    const { watchdog, calls } = watch(dir, 1024 * KiB, { entriesPerPoll: 10 });
-    await watchdog.start();
-    await mkdir(path.join(dir, 'nested'));
-    await writeFiles(dir, 50, 100);
-    await writeFiles(path.join(dir, 'nested'), 45, 100);
-    // 96 entries (95 files and a folder), 10 a poll: a pass cannot end in fewer than 10 polls.
-    const polls = await pollThroughAPass(watchdog);
-    expect(polls).toBeGreaterThanOrEqual(10);
-    expect(watchdog.lastPassBytes).toBe(95 * 100);
+  it('watches several folders as one: files, out/ and snapshots, a hard link once across them', async () => {
+    const data = await tempDir();
+    const out = await tempDir();
+    const state = await tempDir();
+    await writeFiles(state, 1, 3 * KiB, 'python');
+    const { watchdog, calls } = watch(data, 8 * KiB, { dirs: [data, out, state] });
+    expect(await watchdog.start()).toBe(3 * KiB);
+    await link(path.join(state, 'python0.bin'), path.join(data, 'twin.bin')); // no new bytes
+    await writeFiles(out, 1, 4 * KiB, 'state');
+    await pollThroughAPass(watchdog);
+    expect(watchdog.lastPassBytes).toBe(7 * KiB);
     expect(calls).toEqual([]);
+    await writeFiles(out, 1, 2 * KiB, 'junk');
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([9 * KiB]);
+    expect(watchdog.breach).toBe('quota');
   });
 
-  it('trips on the running sum of a pass, before the pass is over', async () => {
-    const dir = await tempDir();
-    const { watchdog, calls } = watch(dir, 2 * KiB, { entriesPerPoll: 5 });
+  it("leaves out the snapshot being written (judged before it is adopted), but not a folder in its place", async () => {
+    const data = await tempDir();
+    const out = await tempDir();
+    const state = await tempDir();
+    await writeFiles(state, 1, 6 * KiB, 'python'); // the old snapshot
+    const newState = path.join(out, 'state');
+    const { watchdog, calls } = watch(data, 8 * KiB, { dirs: [data, out, state], uncountedFiles: [newState] });
     await watchdog.start();
-    await writeFiles(dir, 100, KiB);
-    const polls = await pollThroughAPass(watchdog);
-    expect(calls).toHaveLength(1);
-    expect(calls[0]).toBeGreaterThan(2 * KiB);
-    expect(polls).toBeLessThan(20); // a whole pass would take 20
-    expect(watchdog.completedPasses).toBe(0); // the first full pass never finished: it did not have to
+    await writeFile(newState, Buffer.alloc(6 * KiB)); // old and new together: 12 KiB
+    await pollThroughAPass(watchdog);
+    expect(watchdog.lastPassBytes).toBe(6 * KiB);
+    expect(calls).toEqual([]);
+    await rm(newState);
+    await mkdir(newState);
+    await writeFile(path.join(newState, 'hidden'), Buffer.alloc(3 * KiB));
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([9 * KiB]);
+  });
+
+  it('stops a run at the room the disk budget gave it, below the quota', async () => {
+    const dir = await tempDir();
+    await writeFiles(dir, 2, KiB);
+    const { watchdog, calls } = watch(dir, 100 * KiB, { growthCapBytes: 3 * KiB });
+    await watchdog.start();
+    expect(watchdog.threshold).toBe(5 * KiB);
+    await writeFiles(dir, 3, KiB, 'more');
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([]);
+    await writeFile(path.join(dir, 'over'), 'x');
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([5 * KiB + 1]);
+    expect(watchdog.breach).toBe('budget');
+  });
+
+  it('sees files deeper than PATH_MAX (4096 bytes)', async () => {
+    const dir = await tempDir();
+    const { watchdog, calls } = watch(dir, 64 * KiB);
+    await watchdog.start();
+    const deep = await deepFolder(dir, 5000);
+    await writeFile(`/proc/self/fd/${deep.fd}/hidden.bin`, Buffer.alloc(65 * KiB));
+    await deep.close();
+    await pollThroughAPass(watchdog);
+    expect(calls).toEqual([65 * KiB]);
+  });
+
+  it('judges a last look (after the run, before a new snapshot is adopted) by the same thresholds', async () => {
+    const dir = await tempDir();
+    await writeFiles(dir, 1, 4 * KiB, 'old-state');
+    const { watchdog } = watch(dir, 8 * KiB, { growthCapBytes: 6 * KiB, limitEntries: 3 });
+    await watchdog.start();
+    expect(watchdog.judge({ bytes: 8 * KiB, entries: 3 })).toBeNull(); // exactly the quota
+    expect(watchdog.judge({ bytes: 8 * KiB + 1, entries: 1 })).toBe('quota');
+    expect(watchdog.judge({ bytes: 4 * KiB, entries: 4 })).toBe('entries');
+    const tighter = watch(dir, 100 * KiB, { growthCapBytes: KiB });
+    await tighter.watchdog.start();
+    expect(tighter.watchdog.judge({ bytes: 5 * KiB, entries: 1 })).toBeNull();
+    expect(tighter.watchdog.judge({ bytes: 5 * KiB + 1, entries: 1 })).toBe('budget');
+    expect(watchdog.exceeded || tighter.watchdog.exceeded).toBe(false); // judging is not tripping
   });
 
   it('never calls back after stop(), and stopping twice or before start is fine', async () => {
@@ -170,9 +224,8 @@ describe('QuotaWatchdog', () => {
     const dir = path.join(root, 'data');
     await mkdir(dir);
     await writeFiles(dir, 2, KiB);
-    const { watchdog, calls } = watch(dir, 4 * KiB, { entriesPerPoll: 1 });
+    const { watchdog, calls } = watch(dir, 4 * KiB);
     await watchdog.start();
-    await watchdog.poll(); // part of the way into the folder
     await rm(dir, { recursive: true });
     await pollThroughAPass(watchdog);
     await mkdir(dir);
@@ -199,14 +252,14 @@ describe('QuotaWatchdog', () => {
     const { watchdog } = watch(dir, KiB);
     await watchdog.start();
     await expect(watchdog.start()).rejects.toThrow(/starts once/);
-    expect(() => new QuotaWatchdog({ dir, limitBytes: -1, onExceeded: () => undefined })).toThrow(RangeError);
+    expect(() => new QuotaWatchdog({ dirs: [dir], limitBytes: -1, onExceeded: () => undefined })).toThrow(RangeError);
   });
 
   it('finds a breach on its own timer', async () => {
     const dir = await tempDir();
     let exceeded!: (used: number) => void;
     const breach = new Promise<number>((resolve) => (exceeded = resolve));
-    const watchdog = new QuotaWatchdog({ dir, limitBytes: 8 * KiB, intervalMs: 5, onExceeded: (used) => exceeded(used) });
+    const watchdog = new QuotaWatchdog({ dirs: [dir], limitBytes: 8 * KiB, intervalMs: 5, onExceeded: (used) => exceeded(used) });
     cleanups.push(() => watchdog.stop());
     await watchdog.start();
     await writeFiles(dir, 3, 4 * KiB);

@@ -7,6 +7,7 @@ import { text } from 'node:stream/consumers';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SANDBOX_UID } from '../../../src/sandbox-user.js';
 import { measureBytes } from '../../../src/files/usage.js';
+import { deepFolder } from './deep-tree.js';
 import { filesFixture, type FilesFixture } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -121,7 +122,7 @@ describe('limits', () => {
     const chunks = Array.from({ length: 40 }, () => Buffer.alloc(64 * 1024, 2)); // 2.5 MiB
     await expect(fx.files.write(fx.alice, id, 'big.bin', Readable.from(chunks))).rejects.toMatchObject({ code: 'FILE_TOO_LARGE' });
     expect(await readdir(dir)).toEqual([]);
-    expect(await readdir(path.join(path.dirname(dir), 'incoming'))).toEqual([]);
+    expect(await readdir(path.join(fx.dataDir, 'incoming'))).toEqual([]);
   });
 
   it('accepts a file of exactly the limit', async () => {
@@ -141,6 +142,51 @@ describe('limits', () => {
     // Replacing one.bin with something bigger fits (1900 KiB in all): its old bytes are freed.
     await fx.files.write(fx.alice, id, 'one.bin', Buffer.alloc(1000 * 1024));
     expect(await measureBytes(dir)).toBe(1900 * 1024);
+  });
+
+  it('counts saved variables (snapshots) against the quota, and shows them in the listing', async () => {
+    const { id } = await fx.aliceSession();
+    await mkdir(fx.sessions.stateDir(id), { recursive: true });
+    await writeFile(fx.sessions.stateFile(id, 'python'), Buffer.alloc(MiB + 512 * 1024));
+    await fx.files.write(fx.alice, id, 'small.bin', Buffer.alloc(400 * 1024));
+    await expect(fx.files.write(fx.alice, id, 'more.bin', Buffer.alloc(200 * 1024))).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    const listing = await fx.files.list(fx.alice, id);
+    expect(listing.usage).toMatchObject({ bytes: MiB + 912 * 1024, snapshotBytes: MiB + 512 * 1024, quotaBytes: 2 * MiB });
+  });
+
+  it('refuses an upload that would pass the entry limit, counting the folders it makes', async () => {
+    const small = await filesFixture({ CODECELL_SESSION_MAX_FILES: '100' });
+    try {
+      const { id, dir } = await small.aliceSession();
+      for (let index = 0; index < 97; index += 1) await writeFile(path.join(dir, `f${index}`), '');
+      await small.files.write(small.alice, id, 'fits', Buffer.from('x')); // 98
+      await expect(small.files.write(small.alice, id, 'a/b/c', Buffer.from('x'))).rejects.toMatchObject({
+        code: 'QUOTA_EXCEEDED',
+        message: expect.stringContaining('CODECELL_SESSION_MAX_FILES'),
+      }); // would be 101: a, a/b and the file
+      expect((await readdir(dir)).length).toBe(98);
+      await small.files.write(small.alice, id, 'fits', Buffer.from('replaced')); // no new entry
+      await small.files.write(small.alice, id, 'a/b', Buffer.from('x')); // 100
+    } finally {
+      await small.cleanup();
+    }
+  });
+
+  it("refuses an upload the server's disk budget has no room for", async () => {
+    const tight = await filesFixture({ CODECELL_DISK_BUDGET_MB: '1' });
+    try {
+      const { id } = await tight.aliceSession();
+      const other = await tight.aliceSession();
+      await tight.files.write(tight.alice, id, 'a.bin', Buffer.alloc(700 * 1024));
+      await expect(tight.files.write(tight.alice, other.id, 'b.bin', Buffer.alloc(400 * 1024))).rejects.toMatchObject({
+        code: 'QUOTA_EXCEEDED',
+        message: expect.stringContaining('CODECELL_DISK_BUDGET_MB'),
+      });
+      await expect(readdir(other.dir)).resolves.toEqual([]);
+      await tight.files.write(tight.alice, other.id, 'c.bin', Buffer.alloc(200 * 1024));
+    } finally {
+      await tight.cleanup();
+    }
   });
 
   it('counts files the sandbox wrote against the quota', async () => {
@@ -187,6 +233,21 @@ describe('links and special files made in the sandbox', () => {
     await expect(fx.files.openRead(fx.alice, id, 'pipe')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(fx.files.openRead(fx.alice, id, 'folder')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await expect(fx.files.openRead(fx.alice, id, 'absent.txt')).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+  });
+
+  it('removes a folder deeper than PATH_MAX, and a session holding one', async () => {
+    const { id, dir } = await fx.aliceSession();
+    await mkdir(path.join(dir, 'top'));
+    const deep = await deepFolder(path.join(dir, 'top'), 5000);
+    await writeFile(`/proc/self/fd/${deep.fd}/x.bin`, Buffer.alloc(1000));
+    await deep.close();
+    await fx.files.remove(fx.alice, id, 'top');
+    expect(await readdir(dir)).toEqual([]);
+    const second = await fx.aliceSession();
+    const deeper = await deepFolder(second.dir, 5000);
+    await deeper.close();
+    await fx.sessions.delete(second.id);
+    await expect(lstat(path.dirname(second.dir))).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
   it('removes a link or a folder holding a link without touching what they point at', async () => {

@@ -60,6 +60,13 @@ describe('scanTree', () => {
     expect(tree.skippedNames).toBe(3);
   });
 
+  it('lists a name that begins with a byte-order mark (U+FEFF) under that very name', async () => {
+    await writeFile(path.join(root, '\uFEFFbom.txt'), 'hidden?');
+    const tree = await scanTree(root);
+    expect([...tree.keys()]).toEqual(['\uFEFFbom.txt']);
+    expect(tree.get('\uFEFFbom.txt')?.size).toBe(7);
+  });
+
   it('stops at maxEntries and says so', async () => {
     for (let index = 0; index < 30; index += 1) await writeFile(path.join(root, `f${index}`), '');
     const tree = await scanTree(root, { maxEntries: 10 });

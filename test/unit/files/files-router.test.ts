@@ -219,7 +219,7 @@ describe('limits', () => {
     expect(body.error).toBe('FILE_TOO_LARGE');
     expect(body.message).toContain("'huge.bin' is larger than the limit of 1 MiB per file");
     expect(await readdir(dir)).toEqual([]);
-    expect(await readdir(path.join(path.dirname(dir), 'incoming'))).toEqual([]);
+    expect(await readdir(path.join(h.fx.dataDir, 'incoming'))).toEqual([]);
   });
 
   it('answers 413 QUOTA_EXCEEDED when the session quota would be passed', async () => {
@@ -246,7 +246,7 @@ describe('limits', () => {
         `Content-Length: ${body.length}\r\n\r\n`,
     );
     socket.write(body.subarray(0, 2 * MiB));
-    const incoming = path.join(path.dirname(dir), 'incoming');
+    const incoming = path.join(h.fx.dataDir, 'incoming');
     await waitFor(async () => (await readdir(incoming).catch(() => [])).length === 1); // the upload is staging
     socket.destroy();
     await waitFor(async () => (await readdir(incoming)).length === 0);

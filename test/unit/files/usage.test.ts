@@ -3,16 +3,18 @@
  * uses it: bytes under names the API cannot address (not UTF-8, control characters) count in full,
  * so such names cannot be used to store more than the quota. Real temp dirs, no Docker.
  */
-import { link, mkdir, mkdtemp, readdir, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { link, mkdir, mkdtemp, readdir, symlink, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../src/config/settings.js';
 import { scanTree } from '../../../src/files/file-tree.js';
 import { FileService } from '../../../src/files/file-service.js';
+import { removeTree } from '../../../src/files/remove-tree.js';
 import { measureBytes, measureUsage } from '../../../src/files/usage.js';
 import { principalFor } from '../../../src/sessions/principal.js';
 import { SessionStore } from '../../../src/sessions/session-store.js';
+import { deepFolder } from './deep-tree.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -25,7 +27,7 @@ afterEach(async () => {
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'codecell-usage-'));
-  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  cleanups.push(() => removeTree(dir));
   return dir;
 }
 
@@ -72,6 +74,50 @@ describe('measureBytes', () => {
     await writeFile(path.join(dir, 'ctrl\u0001name'), Buffer.alloc(KiB));
     expect((await scanTree(dir)).size).toBe(0); // what the listing sees
     expect(await measureBytes(dir)).toBe(41 * KiB); // what the disk holds
+  });
+
+  it('counts files deeper than PATH_MAX (4096 bytes), which no path can name', async () => {
+    const dir = await tempDir();
+    const deep = await deepFolder(dir, 6000);
+    await writeFile(`/proc/self/fd/${deep.fd}/hidden.bin`, Buffer.alloc(70 * KiB));
+    await deep.close();
+    expect(deep.pathBytes).toBeGreaterThan(4096);
+    const usage = await measureUsage(dir);
+    expect(usage.bytes).toBe(70 * KiB);
+    expect(usage.entries).toBe(Math.ceil((6000 - dir.length) / 201) + 1);
+  });
+
+  it('counts names that begin with a byte-order mark (U+FEFF)', async () => {
+    const dir = await tempDir();
+    await writeFile(path.join(dir, '\uFEFFbom.bin'), Buffer.alloc(3 * KiB));
+    expect(await measureBytes(dir)).toBe(3 * KiB);
+  });
+
+  it('adds up several roots as one, a hard link across them once', async () => {
+    const files = await tempDir();
+    const state = await tempDir();
+    await writeFile(path.join(state, 'python'), Buffer.alloc(5 * KiB));
+    await link(path.join(state, 'python'), path.join(files, 'twin'));
+    await writeFile(path.join(files, 'own'), Buffer.alloc(KiB));
+    expect(await measureUsage([files, state])).toEqual({ bytes: 6 * KiB, entries: 3, stopped: false });
+  });
+
+  it('stops as soon as it is told to, with the sums so far', async () => {
+    const dir = await tempDir();
+    for (let index = 0; index < 10_000; index += 1) await writeFile(path.join(dir, `e${index}`), '');
+    const usage = await measureUsage(dir, { stopWhen: (sofar) => sofar.entries >= 10 });
+    expect(usage.stopped).toBe(true);
+    expect(usage.entries).toBeGreaterThanOrEqual(10);
+    // 10,000 lines of find's output never fit in one pipe buffer (64 KiB): it stopped early.
+    expect(usage.entries).toBeLessThan(10_000);
+  });
+
+  it('leaves out an uncounted regular file, even under a name with glob characters, and nothing else', async () => {
+    const dir = path.join(await tempDir(), 'slot [1]*?');
+    await mkdir(path.join(dir, 'out'), { recursive: true });
+    await writeFile(path.join(dir, 'out', 'state'), Buffer.alloc(5 * KiB));
+    await writeFile(path.join(dir, 'out', 'stat?'), Buffer.alloc(KiB)); // a pattern would match this too
+    expect(await measureUsage(dir, { uncountedFiles: [path.join(dir, 'out', 'state')] })).toEqual({ bytes: KiB, entries: 2, stopped: false });
   });
 
   it('is 0 for a folder that does not exist', async () => {

@@ -131,6 +131,11 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
         if (listing.skippedNames > 0) {
           lines.push(`${listing.skippedNames} entries are not listed: their names are not valid UTF-8 or not usable paths. Rename them in code.`);
         }
+        const { usage } = listing;
+        lines.push(
+          `The session uses ${formatBytes(usage.bytes)} of its ${formatBytes(usage.quotaBytes)} quota ` +
+            `(saved variables: ${formatBytes(usage.snapshotBytes)}) and ${usage.entries} of ${usage.maxEntries} entries.`,
+        );
         const header =
           listing.files.length === 0
             ? `No files in ${SANDBOX_DATA_DIR} of session ${listing.sessionId}.`

@@ -1,0 +1,232 @@
+/**
+ * Ways to store more than a session's quota (issue 15, items 3, 5 and 6), tried through the public
+ * interfaces only: MCP tool calls run the code, the REST file routes upload and list. Each attack
+ * must be seen by the one usage measure (files/usage.ts) wherever it counts: the watchdog during a
+ * run, the upload check, the listing, and session removal must leave no bytes behind.
+ *
+ * Limits come from the harness (20 MiB quota, 2000 entries); the disk budget and the 20,000-entry
+ * case get a second server with the settings they need.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callTool, textOf } from '../interfaces/helpers/mcp-client.js';
+import { RestClient, jsonOf } from '../files-e2e/helpers.js';
+import { Harness, LIMITS } from './helpers/harness.js';
+
+const MiB = 1024 * 1024;
+const QUOTA = LIMITS.quotaMb * MiB;
+
+/** Python that makes a chain of folders deeper than PATH_MAX (4096 bytes) and writes 1 MiB files at its bottom. */
+const DEEP_FILL = (files: number) => `import os
+name = 'd' * 200
+for _ in range(25):          # 25 * 201 bytes: /mnt/data/ddd…/ddd… is longer than 5000 bytes
+    os.mkdir(name)
+    os.chdir(name)
+block = b'\\0' * (1 << 20)
+for i in range(${files}):
+    with open(f'f{i}', 'wb') as f:
+        f.write(block)
+os.chdir('/mnt/data')
+print('wrote everything')`;
+
+function rest(h: Harness): RestClient {
+  return new RestClient(h.server.url, { userId: 'attacker' });
+}
+
+function sessionDirOnDisk(h: Harness, session: string): string {
+  return path.join(h.server.dataDir, 'sessions', session);
+}
+
+async function closeSession(h: Harness, session: string): Promise<{ isError: boolean; text: string }> {
+  const result = await callTool(h.client, 'close_execution_session', { session_id: session });
+  return { isError: result.isError === true, text: textOf(result) };
+}
+
+async function usageHeader(h: Harness, session: string): Promise<number> {
+  const listing = await rest(h).list(session);
+  expect(listing.status).toBe(200);
+  return Number(listing.headers['x-codecell-usage-bytes']);
+}
+
+describe('quota escapes', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await Harness.start({ pools: { pythonLean: 1 } });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('sees files deeper than PATH_MAX: the run is stopped or told, uploads are refused, and closing removes every byte', async () => {
+    const session = await h.newSession();
+    const out = await h.exec('python', DEEP_FILL(LIMITS.quotaMb * 3), { session });
+    expect(out.notice ?? '', `status ${out.status}, stdout ${out.stdout}`).toMatch(/quota/);
+    expect(await usageHeader(h, session)).toBeGreaterThan(QUOTA);
+
+    const upload = await rest(h).upload(session, [{ name: 'file', filename: 'more.txt', content: 'x' }]);
+    expect(upload.status).toBe(413);
+    expect(jsonOf(upload)).toMatchObject({ error: 'QUOTA_EXCEEDED' });
+
+    const closed = await closeSession(h, session);
+    expect(closed.isError, closed.text).toBe(false);
+    expect(existsSync(sessionDirOnDisk(h, session))).toBe(false);
+    await h.stillServing();
+  });
+
+  it('counts /run/codecell/out against the quota', async () => {
+    const session = await h.newSession();
+    const out = await h.exec(
+      'python',
+      // Up to 2 GiB unless something stops it (it is gone with the container's slot afterwards: the
+      // harm is the host's disk during the run).
+      `block = b'\\0' * (1 << 20)
+for i in range(2048):
+    with open(f'/run/codecell/out/junk{i}', 'wb') as f:
+        f.write(block)
+print('wrote everything')`,
+      { session },
+    );
+    expect(out.status).toBe('killed');
+    expect(out.notice).toMatch(/quota of 20 MiB: the run was stopped/);
+    expect(out.stdout).not.toContain('wrote everything');
+    await h.stillServing();
+  });
+
+  it('counts saved variables against the quota: uploads see them, and a snapshot that does not fit is not kept', async () => {
+    // Variables first: a 12 MiB snapshot fits, and then a 12 MiB upload does not.
+    const first = await h.newSession();
+    const made = await h.exec('python', "import os\nbig = os.urandom(12 << 20)\nprint('made')", { session: first });
+    expect(made.status, made.stderr).toBe('ok');
+    expect(made.notice ?? '').not.toMatch(/not saved/);
+    const upload = await rest(h).upload(first, [{ name: 'file', filename: 'ballast.bin', content: Buffer.alloc(12 * MiB) }]);
+    expect(upload.status).toBe(413);
+    expect(jsonOf(upload)).toMatchObject({ error: 'QUOTA_EXCEEDED' });
+    expect(await usageHeader(h, first)).toBeGreaterThan(12 * MiB); // the listing shows what the variables take
+
+    // Files first: after a 12 MiB upload, a 12 MiB snapshot is not adopted.
+    const second = await h.newSession();
+    const stored = await rest(h).upload(second, [{ name: 'file', filename: 'ballast.bin', content: Buffer.alloc(12 * MiB) }]);
+    expect(stored.status).toBe(201);
+    const grown = await h.exec('python', "import os\nbig = os.urandom(12 << 20)\nprint('made')", { session: second });
+    expect(grown.notice ?? '', `status ${grown.status}`).toMatch(/quota/);
+    const check = await h.exec('python', "print('big' in globals())", { session: second });
+    expect(check.stdout).toBe('False\n');
+    await h.stillServing();
+  });
+
+  it('does not count variables twice while a new snapshot replaces the old one', async () => {
+    // 12 MiB of variables in a 20 MiB quota: old and new snapshot together would be 24 MiB.
+    const session = await h.newSession();
+    const made = await h.exec('python', "import os\nbig = os.urandom(12 << 20)\nprint('made')", { session });
+    expect(made.notice ?? '').not.toMatch(/not saved|quota/);
+    const again = await h.exec('python', "small = 1\nprint(len(big))", { session });
+    expect(again.status, again.notice ?? '').toBe('ok');
+    expect(again.notice ?? '').not.toMatch(/not saved|quota/);
+    const check = await h.exec('python', 'print(len(big), small)', { session });
+    expect(check.stdout).toBe(`${12 * MiB} 1\n`);
+  });
+
+  it('lists, and counts, a file whose name begins with U+FEFF', async () => {
+    const session = await h.newSession();
+    const out = await h.exec('python', "open('/mnt/data/\\ufeffhidden.bin', 'wb').write(b'\\0' * (15 << 20))\nprint('ok')", { session });
+    expect(out.status, out.stderr).toBe('ok');
+    expect(await rest(h).paths(session)).toContain('\uFEFFhidden.bin');
+    const upload = await rest(h).upload(session, [{ name: 'file', filename: 'more.bin', content: Buffer.alloc(6 * MiB) }]);
+    expect(upload.status).toBe(413);
+    await h.stillServing();
+  });
+
+  it('caps the entries an upload may add', async () => {
+    const session = await h.newSession();
+    const out = await h.exec(
+      'python',
+      `import os
+os.mkdir('many')
+for i in range(${LIMITS.maxFiles - 10}):
+    open(f'many/{i}', 'w').close()
+print('ok')`,
+      { session },
+    );
+    expect(out.status, out.notice ?? out.stderr).toBe('ok');
+    const parts = Array.from({ length: 20 }, (_, index) => ({ name: 'file', filename: `up${index}.txt`, content: 'x' }));
+    const upload = await rest(h).upload(session, parts);
+    expect(upload.status).toBe(413);
+    expect(jsonOf(upload)).toMatchObject({ error: 'QUOTA_EXCEEDED', message: expect.stringContaining('CODECELL_SESSION_MAX_FILES') });
+    expect((await rest(h).paths(session)).filter((name) => name.startsWith('up'))).toEqual([]);
+    await h.stillServing();
+  });
+});
+
+describe('quota escapes that need other settings', () => {
+  let h: Harness;
+
+  beforeAll(async () => {
+    h = await Harness.start({
+      pools: { pythonLean: 1 },
+      // 48 MiB for every session together; sessions may hold 30,000 entries here (more than one listing shows).
+      env: { CODECELL_DISK_BUDGET_MB: '48', CODECELL_SESSION_MAX_FILES: '30000' },
+    });
+  });
+
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('checks the upload quota of a session with more than 20,000 entries', async () => {
+    const session = await h.newSession();
+    const out = await h.exec(
+      'python',
+      // 20,500 empty files beside a folder that holds the bytes: a scan that stops at 20,000
+      // entries never gets into the folder.
+      `import os
+for i in range(20500):
+    open(f'e{i}', 'w').close()
+os.mkdir('deep')
+open('deep/z.bin', 'wb').write(b'\\0' * (18 << 20))
+print('ok')`,
+      { session },
+    );
+    expect(out.status, out.notice ?? out.stderr).toBe('ok');
+    const upload = await rest(h).upload(session, [{ name: 'file', filename: 'more.bin', content: Buffer.alloc(4 * MiB) }]);
+    expect(upload.status).toBe(413);
+    expect(jsonOf(upload)).toMatchObject({ error: 'QUOTA_EXCEEDED' });
+    expect((await closeSession(h, session)).isError).toBe(false);
+    await h.stillServing();
+  });
+
+  it('keeps all sessions together within the disk budget', async () => {
+    const sessions: string[] = [];
+    const outcomes: Array<{ status: string; notice: string | null }> = [];
+    // Three sessions, each well within its own 20 MiB quota: 54 MiB in all, over the 48 MiB budget.
+    for (let index = 0; index < 3; index += 1) {
+      const session = await h.newSession();
+      sessions.push(session);
+      const out = await h.exec(
+        'python',
+        `block = b'\\0' * (1 << 20)
+for i in range(18):
+    with open(f'f{i}', 'wb') as f:
+        f.write(block)
+print('wrote everything')`,
+        { session },
+      );
+      outcomes.push({ status: out.status, notice: out.notice });
+    }
+    expect(outcomes.slice(0, 2).map((outcome) => outcome.status)).toEqual(['ok', 'ok']);
+    expect(outcomes[2]?.notice ?? '', JSON.stringify(outcomes[2])).toMatch(/disk budget/);
+
+    const spare = await h.newSession();
+    const upload = await rest(h).upload(spare, [{ name: 'file', filename: 'more.bin', content: Buffer.alloc(12 * MiB) }]);
+    expect(upload.status).toBe(413);
+    expect(jsonOf(upload)).toMatchObject({ error: 'QUOTA_EXCEEDED', message: expect.stringContaining('CODECELL_DISK_BUDGET_MB') });
+
+    // Closing sessions gives the room back.
+    for (const session of sessions) expect((await closeSession(h, session)).isError).toBe(false);
+    const again = await rest(h).upload(spare, [{ name: 'file', filename: 'more.bin', content: Buffer.alloc(12 * MiB) }]);
+    expect(again.status).toBe(201);
+    await h.stillServing();
+  });
+});
