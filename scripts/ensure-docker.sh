@@ -28,14 +28,26 @@ register_runsc() {
   fi
 }
 
-if docker info >/dev/null 2>&1; then
-  if ! docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q runsc; then
-    register_runsc
-    if is_root && grep -q '"runsc"' /etc/docker/daemon.json 2>/dev/null && pid=$(pidof dockerd); then
-      kill -HUP $pid  # dockerd reloads its runtimes on SIGHUP
-      sleep 1
-    fi
+engine_has_runsc() { docker info --format '{{json .Runtimes}}' 2>/dev/null | grep -q '"runsc"'; }
+
+# An engine that answers but lacks runsc (started before daemon.json named it, e.g. by systemd right
+# after `apt-get install docker.io`): register it and have dockerd reload its runtimes (SIGHUP), then
+# wait until the engine lists it. Without runsc only the gVisor tests and CODECELL_RUNTIME=runsc fail.
+load_runsc() {
+  engine_has_runsc && return 0
+  register_runsc
+  if is_root && grep -q '"runsc"' /etc/docker/daemon.json 2>/dev/null && pid=$(pidof dockerd); then
+    kill -HUP $pid
+    for _ in $(seq 1 40); do
+      engine_has_runsc && { log "runsc registered"; return 0; }
+      sleep 0.25
+    done
   fi
+  log "the engine has no runsc runtime: gVisor (CODECELL_RUNTIME=runsc) is unavailable"
+}
+
+if docker info >/dev/null 2>&1; then
+  load_runsc
   exit 0
 fi
 
@@ -46,6 +58,12 @@ if ! command -v dockerd >/dev/null 2>&1; then
   fi
   log "installing docker.io from Debian"
   apt_install docker.io
+  # Some hosts start the packaged engine (systemd) during the install: use it.
+  if docker info >/dev/null 2>&1; then
+    log "the installed engine is already running"
+    load_runsc
+    exit 0
+  fi
 fi
 
 if ! is_root; then
@@ -60,6 +78,7 @@ nohup dockerd --bridge=none --iptables=false --ip6tables=false >/var/log/codecel
 for _ in $(seq 1 120); do
   if docker info >/dev/null 2>&1; then
     log "engine is up"
+    load_runsc
     exit 0
   fi
   sleep 0.5

@@ -19,6 +19,11 @@ let before = new Set<string>();
 
 export function setup(): void {
   execFileSync('docker', ['info'], { stdio: 'ignore' });
+  // The tier runs some tests under gVisor too: say once, clearly, when the engine cannot.
+  const runtimes = execFileSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8' });
+  if (!runtimes.includes('"runsc"')) {
+    throw new Error('the Docker engine has no runsc (gVisor) runtime; run `bash scripts/ensure-docker.sh` as root to register it');
+  }
   // Containers that were there before the suite (another server on this engine) are not ours to judge.
   before = new Set(codecellContainers().map(idOf));
 }
