@@ -383,24 +383,34 @@ describe('LibreChat Code API when the engine is busy', () => {
   });
 
   it('answers 429 rate_limited with retry_after_seconds when the queue is full', async () => {
-    const post = (code: string): Promise<Response> =>
+    const post = (code: string, signal?: AbortSignal): Promise<Response> =>
       fetch(`${server.url}/v1/exec`, {
         method: 'POST',
         headers: { ...KEY_HEADER, 'Content-Type': 'application/json' },
         body: JSON.stringify({ lang: 'bash', code }),
+        signal,
       });
-    const slow = post('sleep 3; echo slept');
+    // Holds the only slot until this test lets go of it (no time window to race).
+    const holder = new AbortController();
+    const slow = post('sleep 600', holder.signal).catch((error: unknown) => error);
+    let slowEnded = false;
+    void slow.then(() => (slowEnded = true));
     // The engine counts the job as running once it holds the only slot; each look is a real round trip.
-    let running = 0;
-    while (running === 0) running = (await server.running.engine.health()).queue.running;
+    while ((await server.running.engine.health()).queue.running === 0) {
+      if (slowEnded) throw new Error('the holding run ended before it was seen running');
+    }
     const busy = await post('echo hi');
     expect(busy.status).toBe(429);
     expect(busy.headers.get('retry-after')).toMatch(/^\d+$/);
     const body = (await busy.json()) as { error: string; retry_after_seconds: number };
     expect(body.error).toBe('rate_limited');
     expect(body.retry_after_seconds).toBeGreaterThan(0);
-    const done = await slow;
-    expect(done.status).toBe(200);
-    expect(((await done.json()) as ExecResult).stdout).toBe('slept\n');
+    // The client going away kills its run; once its container is gone the slot serves again.
+    holder.abort();
+    await slow;
+    while ((await server.running.engine.health()).queue.running > 0);
+    const after = await post('echo hi');
+    expect(after.status).toBe(200);
+    expect(((await after.json()) as ExecResult).stdout).toBe('hi\n');
   });
 });
