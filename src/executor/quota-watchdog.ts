@@ -61,11 +61,7 @@ export class QuotaWatchdog {
   private timer: NodeJS.Timeout | null = null;
   private inFlight: Promise<unknown> | null = null;
   private stopped = false;
-  private exceededUsage: number | null = null;
   private exceededBreach: QuotaBreach | null = null;
-  private lastPass: number | null = null;
-  private startUsage: Usage | null = null;
-  private passes = 0;
 
   constructor(private readonly options: QuotaWatchdogOptions) {
     if (!Number.isFinite(options.limitBytes) || options.limitBytes < 0) throw new RangeError('limitBytes must be a byte count');
@@ -86,11 +82,9 @@ export class QuotaWatchdog {
     if (this.started || this.stopped) throw new Error('a quota watchdog starts once');
     this.started = true;
     const usage = await this.measure();
-    this.startUsage = usage;
     this.quotaThreshold = Math.max(this.options.limitBytes, usage.bytes);
     if (this.options.growthCapBytes !== undefined) this.budgetThreshold = usage.bytes + this.options.growthCapBytes;
     this.thresholdEntries = Math.max(this.thresholdEntries, usage.entries);
-    this.lastPass = usage.bytes;
     if (!this.stopped) this.schedule();
     return usage.bytes;
   }
@@ -103,39 +97,9 @@ export class QuotaWatchdog {
     await this.inFlight?.catch(() => undefined);
   }
 
-  /** True once a threshold was passed (the callback has run). */
-  get exceeded(): boolean {
-    return this.exceededUsage !== null;
-  }
-
-  /** The usage that passed the threshold, or null. */
-  get exceededBytes(): number | null {
-    return this.exceededUsage;
-  }
-
   /** Which limit was passed, or null. */
   get breach(): QuotaBreach | null {
     return this.exceededBreach;
-  }
-
-  /** What the dirs held at start(); null before. */
-  get startedWith(): Usage | null {
-    return this.startUsage;
-  }
-
-  /** Bytes counted by the last complete walk (start()'s to begin with); null before start(). */
-  get lastPassBytes(): number | null {
-    return this.lastPass;
-  }
-
-  /** Whole walks finished by poll() since start() (start()'s own is not counted). */
-  get completedPasses(): number {
-    return this.passes;
-  }
-
-  /** The usage above which the callback runs: max(quota, usage at start()), less when the budget's room is smaller. */
-  get threshold(): number {
-    return Math.min(this.quotaThreshold, this.budgetThreshold);
   }
 
   /** What the dirs hold now (one whole walk), whether or not the watchdog is still polling. */
@@ -149,7 +113,7 @@ export class QuotaWatchdog {
    */
   async poll(): Promise<boolean> {
     if (!this.started) throw new Error('start() the watchdog before polling it');
-    if (this.exceededUsage !== null || this.stopped) return this.exceededUsage !== null;
+    if (this.exceededBreach !== null || this.stopped) return this.exceededBreach !== null;
     // The running sums of a walk only grow, so they may trip before the walk is complete.
     // stop() cuts a walk under way short too: its answer is no longer wanted.
     const usage = await this.measure((sofar) => this.stopped || this.breachOf(sofar) !== null);
@@ -158,11 +122,7 @@ export class QuotaWatchdog {
       this.trip(usage.bytes, breach);
       return true;
     }
-    if (!usage.stopped) {
-      this.lastPass = usage.bytes;
-      this.passes += 1;
-    }
-    return this.exceededUsage !== null;
+    return false;
   }
 
   /**
@@ -205,7 +165,6 @@ export class QuotaWatchdog {
   }
 
   private trip(usedBytes: number, breach: QuotaBreach): void {
-    this.exceededUsage = usedBytes;
     this.exceededBreach = breach;
     this.stopped = true;
     try {

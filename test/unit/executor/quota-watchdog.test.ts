@@ -1,13 +1,15 @@
 /**
- * The quota watchdog on real temp dirs: what it counts, when it calls back, and that its work per
- * poll stops as soon as a threshold is passed. Most tests step it with poll() (the timer is parked an hour away), so nothing
- * depends on how fast the machine is; one test lets the real timer find a breach.
+ * The quota watchdog on real temp dirs: what it counts, when it calls back, and which limit it
+ * names. Everything is seen as the executor sees it: the callback, start()'s answer, poll()'s
+ * answer, breach, judge() and usageNow(). Most tests step it with poll() (the timer is parked an
+ * hour away; each poll is one whole walk), so nothing depends on how fast the machine is; one test
+ * lets the real timer find a breach.
  */
 import { link, mkdir, mkdtemp, rm, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { QuotaWatchdog, type QuotaWatchdogOptions } from '../../../src/executor/quota-watchdog.js';
+import { QuotaWatchdog, type QuotaBreach, type QuotaWatchdogOptions } from '../../../src/executor/quota-watchdog.js';
 import { removeTree } from '../../../src/files/remove-tree.js';
 import { deepFolder } from '../files/deep-tree.js';
 
@@ -26,28 +28,28 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** A watchdog on `dir` that records its callbacks; stopped after the test. */
+/** A watchdog on `dir` that records what its callback is told; stopped after the test. */
 function watch(dir: string, limitBytes: number, options: Partial<QuotaWatchdogOptions> = {}) {
   const calls: number[] = [];
+  const breaches: QuotaBreach[] = [];
   const watchdog = new QuotaWatchdog({
     dirs: [dir],
     limitBytes,
     intervalMs: PARKED,
-    onExceeded: (used) => calls.push(used),
+    onExceeded: (used, breach) => {
+      calls.push(used);
+      breaches.push(breach);
+    },
     ...options,
   });
   cleanups.push(() => watchdog.stop());
-  return { watchdog, calls };
+  return { watchdog, calls, breaches };
 }
 
-/** Polls until a whole pass has been seen (or the threshold passed); returns how many polls it took. */
-async function pollThroughAPass(watchdog: QuotaWatchdog): Promise<number> {
-  const before = watchdog.completedPasses;
-  for (let polls = 1; polls <= 10_000; polls += 1) {
-    if (await watchdog.poll()) return polls;
-    if (watchdog.completedPasses > before) return polls;
-  }
-  throw new Error('no pass completed in 10,000 polls');
+/** The byte threshold, as the executor meets it: a usage of `bytes` is within it, one byte more passes it as `breach`. */
+function expectByteThreshold(watchdog: QuotaWatchdog, bytes: number, breach: QuotaBreach): void {
+  expect(watchdog.judge({ bytes, entries: 0 })).toBeNull();
+  expect(watchdog.judge({ bytes: bytes + 1, entries: 0 })).toBe(breach);
 }
 
 async function writeFiles(dir: string, count: number, bytes: number, prefix = 'f'): Promise<void> {
@@ -62,23 +64,23 @@ describe('QuotaWatchdog', () => {
     await writeFiles(dir, 3, KiB);
     const { watchdog, calls } = watch(dir, 10 * KiB);
     expect(await watchdog.start()).toBe(3 * KiB);
-    expect(watchdog.threshold).toBe(10 * KiB);
+    expectByteThreshold(watchdog, 10 * KiB, 'quota');
     await writeFiles(dir, 4, KiB, 'more');
-    await pollThroughAPass(watchdog);
-    expect(watchdog.lastPassBytes).toBe(7 * KiB);
-    expect(watchdog.exceeded).toBe(false);
+    expect(await watchdog.poll()).toBe(false);
+    expect((await watchdog.usageNow()).bytes).toBe(7 * KiB);
+    expect(watchdog.breach).toBeNull();
     expect(calls).toEqual([]);
   });
 
   it('calls back once, with the usage, when the files pass the quota', async () => {
     const dir = await tempDir();
-    const { watchdog, calls } = watch(dir, 10 * KiB);
+    const { watchdog, calls, breaches } = watch(dir, 10 * KiB);
     await watchdog.start();
     await writeFiles(dir, 11, KiB);
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([11 * KiB]);
-    expect(watchdog.exceeded).toBe(true);
-    expect(watchdog.exceededBytes).toBe(11 * KiB);
+    expect(breaches).toEqual(['quota']);
+    expect(watchdog.breach).toBe('quota');
     await writeFiles(dir, 5, KiB, 'after');
     expect(await watchdog.poll()).toBe(true);
     expect(calls).toHaveLength(1);
@@ -89,11 +91,11 @@ describe('QuotaWatchdog', () => {
     const { watchdog, calls } = watch(dir, 4 * KiB);
     await watchdog.start();
     await writeFiles(dir, 4, KiB);
-    await pollThroughAPass(watchdog);
-    expect(watchdog.lastPassBytes).toBe(4 * KiB);
+    expect((await watchdog.usageNow()).bytes).toBe(4 * KiB);
+    expect(await watchdog.poll()).toBe(false);
     expect(calls).toEqual([]);
     await writeFile(path.join(dir, 'one-more-byte'), 'x');
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([4 * KiB + 1]);
   });
 
@@ -104,10 +106,10 @@ describe('QuotaWatchdog', () => {
     const hidden = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0xc3, 0x28])]);
     await mkdir(hidden);
     await writeFile(Buffer.concat([hidden, Buffer.from('/log')]), Buffer.alloc(60 * KiB));
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(false);
     expect(calls).toEqual([]);
     await writeFile(Buffer.concat([hidden, Buffer.from('/log')]), Buffer.alloc(70 * KiB));
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([70 * KiB]);
   });
 
@@ -116,14 +118,14 @@ describe('QuotaWatchdog', () => {
     await writeFiles(dir, 6, KiB);
     const { watchdog, calls } = watch(dir, 4 * KiB);
     expect(await watchdog.start()).toBe(6 * KiB);
-    expect(watchdog.threshold).toBe(6 * KiB);
+    expectByteThreshold(watchdog, 6 * KiB, 'quota');
     await unlink(path.join(dir, 'f0.bin')); // cleaning up is fine
     await writeFile(path.join(dir, 'f1.bin'), Buffer.alloc(2 * KiB)); // so is rewriting within the start
-    await pollThroughAPass(watchdog);
-    expect(watchdog.lastPassBytes).toBe(6 * KiB);
+    expect((await watchdog.usageNow()).bytes).toBe(6 * KiB);
+    expect(await watchdog.poll()).toBe(false);
     expect(calls).toEqual([]);
     await writeFile(path.join(dir, 'grow.bin'), Buffer.alloc(KiB));
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([7 * KiB]);
   });
 
@@ -136,11 +138,11 @@ describe('QuotaWatchdog', () => {
     expect(await watchdog.start()).toBe(3 * KiB);
     await link(path.join(state, 'python0.bin'), path.join(data, 'twin.bin')); // no new bytes
     await writeFiles(out, 1, 4 * KiB, 'state');
-    await pollThroughAPass(watchdog);
-    expect(watchdog.lastPassBytes).toBe(7 * KiB);
+    expect((await watchdog.usageNow()).bytes).toBe(7 * KiB);
+    expect(await watchdog.poll()).toBe(false);
     expect(calls).toEqual([]);
     await writeFiles(out, 1, 2 * KiB, 'junk');
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([9 * KiB]);
     expect(watchdog.breach).toBe('quota');
   });
@@ -154,29 +156,45 @@ describe('QuotaWatchdog', () => {
     const { watchdog, calls } = watch(data, 8 * KiB, { dirs: [data, out, state], uncountedFiles: [newState] });
     await watchdog.start();
     await writeFile(newState, Buffer.alloc(6 * KiB)); // old and new together: 12 KiB
-    await pollThroughAPass(watchdog);
-    expect(watchdog.lastPassBytes).toBe(6 * KiB);
+    expect((await watchdog.usageNow()).bytes).toBe(6 * KiB);
+    expect(await watchdog.poll()).toBe(false);
     expect(calls).toEqual([]);
     await rm(newState);
     await mkdir(newState);
     await writeFile(path.join(newState, 'hidden'), Buffer.alloc(3 * KiB));
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([9 * KiB]);
   });
 
   it('stops a run at the room the disk budget gave it, below the quota', async () => {
     const dir = await tempDir();
     await writeFiles(dir, 2, KiB);
-    const { watchdog, calls } = watch(dir, 100 * KiB, { growthCapBytes: 3 * KiB });
+    const { watchdog, calls, breaches } = watch(dir, 100 * KiB, { growthCapBytes: 3 * KiB });
     await watchdog.start();
-    expect(watchdog.threshold).toBe(5 * KiB);
+    expectByteThreshold(watchdog, 5 * KiB, 'budget');
     await writeFiles(dir, 3, KiB, 'more');
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(false);
     expect(calls).toEqual([]);
     await writeFile(path.join(dir, 'over'), 'x');
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([5 * KiB + 1]);
+    expect(breaches).toEqual(['budget']);
     expect(watchdog.breach).toBe('budget');
+  });
+
+  it('stops a run that makes too many entries, even empty ones', async () => {
+    const dir = await tempDir();
+    await writeFiles(dir, 2, 0);
+    const { watchdog, calls, breaches } = watch(dir, 100 * KiB, { limitEntries: 4 });
+    await watchdog.start();
+    await mkdir(path.join(dir, 'folder'));
+    await writeFiles(dir, 1, 0, 'more'); // four entries: exactly the limit
+    expect(await watchdog.poll()).toBe(false);
+    await writeFiles(dir, 1, 0, 'over');
+    expect(await watchdog.poll()).toBe(true);
+    expect(calls).toEqual([0]);
+    expect(breaches).toEqual(['entries']);
+    expect(watchdog.breach).toBe('entries');
   });
 
   it('sees files deeper than PATH_MAX (4096 bytes)', async () => {
@@ -186,14 +204,14 @@ describe('QuotaWatchdog', () => {
     const deep = await deepFolder(dir, 5000);
     await writeFile(`/proc/self/fd/${deep.fd}/hidden.bin`, Buffer.alloc(65 * KiB));
     await deep.close();
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([65 * KiB]);
   });
 
   it('judges a last look (after the run, before a new snapshot is adopted) by the same thresholds', async () => {
     const dir = await tempDir();
     await writeFiles(dir, 1, 4 * KiB, 'old-state');
-    const { watchdog } = watch(dir, 8 * KiB, { growthCapBytes: 6 * KiB, limitEntries: 3 });
+    const { watchdog, calls } = watch(dir, 8 * KiB, { growthCapBytes: 6 * KiB, limitEntries: 3 });
     await watchdog.start();
     expect(watchdog.judge({ bytes: 8 * KiB, entries: 3 })).toBeNull(); // exactly the quota
     expect(watchdog.judge({ bytes: 8 * KiB + 1, entries: 1 })).toBe('quota');
@@ -202,20 +220,52 @@ describe('QuotaWatchdog', () => {
     await tighter.watchdog.start();
     expect(tighter.watchdog.judge({ bytes: 5 * KiB, entries: 1 })).toBeNull();
     expect(tighter.watchdog.judge({ bytes: 5 * KiB + 1, entries: 1 })).toBe('budget');
-    expect(watchdog.exceeded || tighter.watchdog.exceeded).toBe(false); // judging is not tripping
+    // Judging is not tripping: no callback, no breach, and polling goes on.
+    for (const judged of [watchdog, tighter.watchdog]) {
+      expect(judged.breach).toBeNull();
+      expect(await judged.poll()).toBe(false);
+    }
+    expect(calls).toEqual([]);
+    expect(tighter.calls).toEqual([]);
+  });
+
+  it('refuses to judge or poll before start()', async () => {
+    const dir = await tempDir();
+    const { watchdog } = watch(dir, KiB);
+    expect(() => watchdog.judge({ bytes: 0, entries: 0 })).toThrow(/start\(\)/);
+    await expect(watchdog.poll()).rejects.toThrow(/start\(\)/);
   });
 
   it('never calls back after stop(), and stopping twice or before start is fine', async () => {
     const dir = await tempDir();
     const { watchdog, calls } = watch(dir, KiB);
     await watchdog.stop(); // before start
+    await expect(watchdog.start()).rejects.toThrow(/starts once/); // a stopped watchdog stays stopped
     const fresh = watch(dir, KiB);
     await fresh.watchdog.start();
     await fresh.watchdog.stop();
     await writeFiles(dir, 4, KiB);
     expect(await fresh.watchdog.poll()).toBe(false);
     await fresh.watchdog.stop();
+    expect(fresh.watchdog.breach).toBeNull();
     expect(fresh.calls).toEqual([]);
+    expect(calls).toEqual([]);
+    // Stopped is not blind: the last look after the run still measures and judges.
+    const ended = await fresh.watchdog.usageNow();
+    expect(ended.bytes).toBe(4 * KiB);
+    expect(fresh.watchdog.judge(ended)).toBe('quota');
+    expect(fresh.calls).toEqual([]);
+  });
+
+  it('drops the verdict of a walk under way when stopped', async () => {
+    const dir = await tempDir();
+    const { watchdog, calls } = watch(dir, KiB);
+    await watchdog.start();
+    await writeFiles(dir, 4, KiB);
+    const polled = watchdog.poll(); // the walk has begun: poll() spawns it before its first await
+    await watchdog.stop();
+    expect(await polled).toBe(false);
+    expect(watchdog.breach).toBeNull();
     expect(calls).toEqual([]);
   });
 
@@ -227,24 +277,29 @@ describe('QuotaWatchdog', () => {
     const { watchdog, calls } = watch(dir, 4 * KiB);
     await watchdog.start();
     await rm(dir, { recursive: true });
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(false);
     await mkdir(dir);
     await writeFiles(dir, 5, KiB);
-    await pollThroughAPass(watchdog);
+    expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([5 * KiB]);
   });
 
   it('survives a callback that throws', async () => {
     const dir = await tempDir();
+    let called = 0;
     const { watchdog } = watch(dir, 0, {
       onExceeded: () => {
+        called += 1;
         throw new Error('the caller failed');
       },
     });
     await watchdog.start();
     await writeFile(path.join(dir, 'x'), 'x');
-    await expect(pollThroughAPass(watchdog)).resolves.toBeGreaterThan(0);
-    expect(watchdog.exceeded).toBe(true);
+    expect(await watchdog.poll()).toBe(true);
+    expect(called).toBe(1);
+    expect(watchdog.breach).toBe('quota');
+    expect(await watchdog.poll()).toBe(true);
+    expect(called).toBe(1);
   });
 
   it('refuses a second start and a negative limit', async () => {
@@ -265,6 +320,6 @@ describe('QuotaWatchdog', () => {
     await writeFiles(dir, 3, 4 * KiB);
     // No clock in the assertion: the test's own timeout is the only bound on "soon".
     expect(await breach).toBeGreaterThan(8 * KiB);
-    expect(watchdog.exceeded).toBe(true);
+    expect(watchdog.breach).toBe('quota');
   });
 });
