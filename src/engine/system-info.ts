@@ -35,6 +35,23 @@ const PROBES: Record<RuntimeInfo['runtime'], string[]> = {
   bash: ['/bin/bash', '-c', BASH_PROBE],
 };
 
+/** The limits a run gets, as get_system_info reports them (whole MiB, seconds). */
+export function limitsInfo(settings: Settings): SystemInfo['limits'] {
+  const { limits, sessions } = settings;
+  return {
+    timeoutSeconds: limits.timeoutMs / 1000,
+    maxOutputChars: limits.maxOutputChars,
+    memoryMb: Math.round(limits.memoryBytes / 1024 / 1024),
+    cpus: limits.nanoCpus / 1e9,
+    pidsLimit: limits.pidsLimit,
+    maxFileMb: Math.round(limits.maxFileBytes / 1024 / 1024),
+    sessionQuotaMb: Math.round(limits.sessionQuotaBytes / 1024 / 1024),
+    maxImagesPerRun: limits.maxImagesPerRun,
+    sessionTtlSeconds: sessions.ttlMs / 1000,
+    maxSessions: sessions.maxSessions,
+  };
+}
+
 export class SystemInfoProbe {
   private readonly cache = new Map<string, RuntimeInfo>();
 
@@ -45,7 +62,7 @@ export class SystemInfoProbe {
   ) {}
 
   async get(): Promise<SystemInfo> {
-    const { limits, sessions, docker } = this.settings;
+    const { docker } = this.settings;
     const runtimes = await Promise.all(
       (['python', 'node', 'bash'] as const).map((runtime) => this.runtimeInfo(runtime)),
     );
@@ -58,18 +75,7 @@ export class SystemInfoProbe {
       },
       languages: [...LANGUAGES],
       runtimes,
-      limits: {
-        timeoutSeconds: limits.timeoutMs / 1000,
-        maxOutputChars: limits.maxOutputChars,
-        memoryMb: Math.round(limits.memoryBytes / 1024 / 1024),
-        cpus: limits.nanoCpus / 1e9,
-        pidsLimit: limits.pidsLimit,
-        maxFileMb: Math.round(limits.maxFileBytes / 1024 / 1024),
-        sessionQuotaMb: Math.round(limits.sessionQuotaBytes / 1024 / 1024),
-        maxImagesPerRun: limits.maxImagesPerRun,
-        sessionTtlSeconds: sessions.ttlMs / 1000,
-        maxSessions: sessions.maxSessions,
-      },
+      limits: limitsInfo(this.settings),
       network: 'none',
       workingDirectory: '/mnt/data',
     };

@@ -28,6 +28,7 @@ import { loadSettings, type Settings } from '../../src/config/settings.js';
 import { MAX_CODE_CHARS, runtimeFor } from '../../src/engine/engine.js';
 import { FileChangeReporter } from '../../src/engine/file-change-reporter.js';
 import { SessionFileAccess } from '../../src/engine/session-file-access.js';
+import { limitsInfo } from '../../src/engine/system-info.js';
 import {
   LANGUAGES,
   type EngineApi,
@@ -154,7 +155,6 @@ export class FakeEngine implements EngineApi {
   }
 
   async systemInfo(): Promise<SystemInfo> {
-    const { limits, sessions } = this.deps.settings;
     return {
       codecellVersion: '0.0.0-fake',
       executor: { kind: 'docker', engineVersion: 'none (in-process fake)', containerRuntime: 'none' },
@@ -165,18 +165,7 @@ export class FakeEngine implements EngineApi {
         languageVersion: 'fake',
         packages: {},
       })),
-      limits: {
-        timeoutSeconds: limits.timeoutMs / 1000,
-        maxOutputChars: limits.maxOutputChars,
-        memoryMb: Math.round(limits.memoryBytes / 1024 / 1024),
-        cpus: limits.nanoCpus / 1e9,
-        pidsLimit: limits.pidsLimit,
-        maxFileMb: Math.round(limits.maxFileBytes / 1024 / 1024),
-        sessionQuotaMb: Math.round(limits.sessionQuotaBytes / 1024 / 1024),
-        maxImagesPerRun: limits.maxImagesPerRun,
-        sessionTtlSeconds: sessions.ttlMs / 1000,
-        maxSessions: sessions.maxSessions,
-      },
+      limits: limitsInfo(this.deps.settings),
       network: 'none',
       workingDirectory: '/mnt/data',
     };
