@@ -70,6 +70,7 @@ class SourceMapper {
   constructor(sourceMap) {
     this.lines = decodeMappings(sourceMap.mappings);
     this.sourceLines = sourceMap.source.split(LINE_BREAK);
+    this.framePatterns = new Map();
   }
 
   /**
@@ -80,11 +81,15 @@ class SourceMapper {
   position(line, column) {
     const segments = this.lines[line - 1];
     if (segments === undefined || segments.length === 0) return null;
-    let found = segments[0];
-    for (const segment of segments) {
-      if (segment[0] > column - 1) break;
-      found = segment;
+    // Binary search: the last segment at or before the column (one long line can have many).
+    let low = 0;
+    let high = segments.length - 1;
+    while (low < high) {
+      const middle = (low + high + 1) >> 1;
+      if (segments[middle][0] <= column - 1) low = middle;
+      else high = middle - 1;
     }
+    const found = segments[low];
     return { line: found[1] + 1, column: found[2] + 1 };
   }
 
@@ -96,7 +101,11 @@ class SourceMapper {
 
   /** Rewrites every `<name>:LINE:COLUMN` in a stack frame line to the TypeScript position. */
   mapFrame(frameText, name) {
-    const pattern = new RegExp(`${escapeRegExp(name)}:(\\d+):(\\d+)`, 'g');
+    let pattern = this.framePatterns.get(name);
+    if (pattern === undefined) {
+      pattern = new RegExp(`${escapeRegExp(name)}:(\\d+):(\\d+)`, 'g');
+      this.framePatterns.set(name, pattern);
+    }
     return frameText.replace(pattern, (whole, line, column) => {
       const mapped = this.position(Number(line), Number(column));
       return mapped === null ? whole : `${name}:${mapped.line}:${mapped.column}`;

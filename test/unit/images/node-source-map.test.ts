@@ -86,6 +86,8 @@ describe('SourceMapper on transpileModule output', () => {
     const { javascript, mapper } = compile(source);
     expect(positionOf(javascript, 'throw').line).toBe(2);
     expect(mapper.position(2, 7)).toEqual({ line: 4, column: 7 });
+    expect(mapper.position(2, 1)).toEqual({ line: 4, column: 1 });
+    expect(mapper.position(3, 1)).toBeNull(); // the JavaScript has no line 3 with code
     expect(mapper.sourceLine(4)).toBe("throw new Error('ts line 4');");
   });
 
@@ -115,6 +117,12 @@ describe('SourceMapper on transpileModule output', () => {
     expectMapped(source, 'throw new Error("deep")');
     expectMapped(source, 'open({');
     expectMapped(source, 'return x;');
+  });
+
+  it('finds the right segment on one long line with many of them', () => {
+    const calls = Array.from({ length: 300 }, (_, index) => `f${index}(v as number)`).join('; ');
+    const source = `declare function f0(x: number): void;\nlet v: unknown = 1;\n${calls};`;
+    for (const needle of ['f0(v', 'f137(v', 'f299(v']) expectMapped(source, needle);
   });
 
   it('rewrites <cell> positions in a frame and leaves <earlier cell> ones alone', () => {
