@@ -201,6 +201,7 @@ export class Engine implements EngineApi {
       filesDir,
       stateFile: this.sessions.stateFile(meta.id, runtime),
       code: code.javascript,
+      sourceMap: code.sourceMap,
       sourceLanguage: request.language,
       args: request.args ?? [],
       timeoutMs,

@@ -14,8 +14,16 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../logger.js';
 import { workerMain, type TranspileReply, type WorkerData } from './typescript-worker.js';
 
+/** What maps positions in the compiled JavaScript back to the TypeScript (the job line's `sourceMap`). */
+export interface TypeScriptSourceMap {
+  /** The TypeScript as the user wrote it. */
+  readonly source: string;
+  /** The `mappings` of the v3 source map from the JavaScript to `source`. */
+  readonly mappings: string;
+}
+
 export type TranspileOutcome =
-  | { readonly javascript: string }
+  | { readonly javascript: string; readonly sourceMap?: TypeScriptSourceMap }
   | { readonly refused: { readonly name: string; readonly message: string } };
 
 export interface TranspilerOptions {
@@ -190,7 +198,7 @@ class TranspilerWorker {
       };
       this.worker.postMessage({ id, code });
     });
-    if ('javascript' in reply) return { javascript: reply.javascript };
+    if ('javascript' in reply) return { javascript: reply.javascript, sourceMap: { source: code, mappings: reply.mappings } };
     if ('syntaxError' in reply) return { refused: { name: SYNTAX_ERROR_NAME, message: reply.syntaxError } };
     const why = 'tooComplex' in reply ? reply.tooComplex : reply.failure;
     return { refused: { name: LIMIT_ERROR_NAME, message: `The TypeScript was not compiled: ${why}.` } };

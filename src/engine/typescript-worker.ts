@@ -13,7 +13,7 @@ export interface TranspileJob {
 }
 
 export type TranspileReply =
-  | { readonly id: number; readonly javascript: string }
+  | { readonly id: number; readonly javascript: string; readonly mappings: string }
   | { readonly id: number; readonly syntaxError: string }
   | { readonly id: number; readonly tooComplex: string };
 
@@ -30,7 +30,8 @@ export function workerMain(
 ): void {
   const ts = load(data.typescriptPath);
   const options = {
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext },
+    // The source map lets the node runner show TypeScript lines and columns in tracebacks.
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, sourceMap: true },
     fileName: 'cell.ts',
     reportDiagnostics: true,
   };
@@ -39,7 +40,9 @@ export function workerMain(
       const output = ts.transpileModule(job.code, options);
       const problems = (output.diagnostics ?? []).filter((item) => item.category === ts.DiagnosticCategory.Error);
       if (problems.length === 0) {
-        parentPort.postMessage({ id: job.id, javascript: output.outputText });
+        const javascript = output.outputText.replace(/\r?\n\/\/# sourceMappingURL=cell\.js\.map\s*$/, '');
+        const map = JSON.parse(output.sourceMapText ?? '{}') as { mappings?: unknown };
+        parentPort.postMessage({ id: job.id, javascript, mappings: typeof map.mappings === 'string' ? map.mappings : '' });
         return;
       }
       const lines = problems.slice(0, 20).map((item) => {

@@ -34,6 +34,8 @@ export const JobLineSchema = z.object({
   sourceLanguage: z.enum(['python', 'javascript', 'typescript', 'bash']),
   /** sys.argv[1:] / process.argv.slice(2) / "$@" of the program. Runners take a line without it as []. */
   args: z.array(z.string()).refine((args) => argsProblem(args) === undefined, { message: 'args out of bounds' }),
+  /** TypeScript cells: the TypeScript and the source map's `mappings` from `code` back to it (node runner). */
+  sourceMap: z.object({ source: z.string(), mappings: z.string() }).optional(),
 });
 export type JobLine = z.infer<typeof JobLineSchema>;
 

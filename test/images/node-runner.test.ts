@@ -8,9 +8,20 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import ts from 'typescript';
 import { useImageHarness, type Run } from './run-image.js';
 
-const { Session } = useImageHarness('node');
+const { Session, hostDir, runContainer } = useImageHarness('node');
+
+/** As the host's TypeScript worker compiles a cell: the JavaScript and the job's `sourceMap`. */
+function compileTypeScript(source: string): { code: string; sourceMap: { source: string; mappings: string } } {
+  const output = ts.transpileModule(source, {
+    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, sourceMap: true },
+    fileName: 'cell.ts',
+  });
+  const { mappings } = JSON.parse(output.sourceMapText ?? '{}') as { mappings: string };
+  return { code: output.outputText.replace(/\n\/\/# sourceMappingURL=.*$/, ''), sourceMap: { source, mappings } };
+}
 
 /** For cells that print one JSON document: what they printed. */
 function printedJson(run: Run): unknown {
@@ -19,6 +30,39 @@ function printedJson(run: Run): unknown {
 }
 
 describe('node runner', () => {
+  it("maps <cell> positions to the TypeScript with the job's sourceMap, and runs without a usable one", async () => {
+    const source = [
+      'enum Level {', // 1
+      '  Low,',
+      '  High,',
+      '}',
+      'const where: string = new Error("printed").stack!.split("\\n")[1]!.trim();', // 5
+      'console.log(where);',
+      'function fail(level: Level): never {', // 7
+      '  throw new Error(`level ${level}`);', // 8
+      '}',
+      'fail(Level.High);', // 10
+    ].join('\n');
+    const { code, sourceMap } = compileTypeScript(source);
+    const base = { code, restore: false, sourceLanguage: 'typescript' } as const;
+    const dirs = () => ({ dataDir: hostDir(), inDir: hostDir(), outDir: hostDir() });
+
+    const mapped = await runContainer({ ...base, ...dirs(), sourceMap });
+    expect(mapped.output).toBe('at <cell>:5:23\n');
+    const traceback = mapped.result.error?.traceback ?? '';
+    expect(traceback.startsWith('<cell>:8\n  throw new Error(`level ${level}`);\n  ^\n'), traceback).toBe(true);
+    expect(traceback).toContain('at fail (<cell>:8:9)');
+    expect(traceback).toContain('at <cell>:10:1');
+
+    for (const unusable of [undefined, 'not an object', { source, mappings: 7 }, { source, mappings: '!!' }]) {
+      const plain = await runContainer({ ...base, ...dirs(), sourceMap: unusable });
+      expect(plain.exitCode).toBe(0);
+      expect(plain.result.error?.message).toBe('level 1');
+      expect(plain.result.error?.traceback).toMatch(/at fail \(<cell>:\d+:\d+\)/);
+      expect(plain.result.error?.traceback).not.toContain('at fail (<cell>:8:9)');
+    }
+  });
+
   it("puts the job's args after node and the script in process.argv, for JavaScript and TypeScript", async () => {
     const session = new Session();
     const js = await session.run('console.log(JSON.stringify(process.argv.slice(2)))', 'javascript', ['a b', 'c\nd', '']);

@@ -55,6 +55,8 @@ export interface RunOptions {
   sourceLanguage?: string;
   /** The program's arguments; left out of the job line when undefined, as hosts before `args` sent it. */
   args?: readonly string[];
+  /** The job's optional `sourceMap` (TypeScript cells), sent as given; left out when undefined. */
+  sourceMap?: unknown;
   /** Environment variables for the container (e.g. CODECELL_PRELOAD). */
   env?: Record<string, string>;
 }
@@ -132,6 +134,7 @@ export function imageHarness(runtime: Runtime): ImageHarness {
       maxImages: options.maxImages ?? 10,
       sourceLanguage: options.sourceLanguage ?? DEFAULT_SOURCE_LANGUAGE[runtime],
       ...(options.args === undefined ? {} : { args: options.args }),
+      ...(options.sourceMap === undefined ? {} : { sourceMap: options.sourceMap }),
     };
     const env = Object.entries(options.env ?? {}).flatMap(([key, value]) => ['-e', `${key}=${value}`]);
     const args = [

@@ -183,6 +183,13 @@ describe('LibreChat Code API', () => {
     expect(result.status).toBe('error');
   });
 
+  it('reports a TypeScript error at the line and with the source line the user wrote', async () => {
+    const result = await exec({ lang: 'ts', code: "type T = { a: number };\nconst t: T = { a: 1 };\n\nthrow new Error('ts line 4');" });
+    expect(result.status).toBe('error');
+    expect(result.stderr).toContain("<cell>:4\nthrow new Error('ts line 4');\n^");
+    expect(result.stderr).toContain('at <cell>:4:7');
+  });
+
   it('refuses languages it does not have, and malformed requests, with 400', async () => {
     const r = await call('POST', '/exec', { json: { lang: 'r', code: 'print(1)' } });
     expect(r.status).toBe(400);

@@ -7,6 +7,15 @@ const util = require('util');
 
 const RUNNER_ROOT = path.dirname(__dirname) + path.sep;
 const FRAME = /^\s+at /;
+const CELL_FILENAME = '<cell>';
+
+/** Maps `<cell>` positions to the TypeScript the cell was compiled from (sourcemap.js), if any. */
+let cellMapper = null;
+
+/** @param {import('./sourcemap').SourceMapper | null} mapper */
+function mapCellPositions(mapper) {
+  cellMapper = mapper;
+}
 
 function isRunnerFrame(line) {
   return line.includes(RUNNER_ROOT) || line.includes('node:vm:') || line.includes('codecell-bindings');
@@ -45,7 +54,8 @@ function installStackFilter() {
     for (const site of callSites) {
       const file = site.getFileName() || '';
       if (file.startsWith(RUNNER_ROOT) || file === 'node:vm' || file === 'codecell-bindings') break;
-      frames.push(`\n    at ${site}`);
+      const frame = `${site}`;
+      frames.push(`\n    at ${cellMapper === null ? frame : cellMapper.mapFrame(frame, CELL_FILENAME)}`);
     }
     while (frames.length > 0 && frames[frames.length - 1].includes('node:internal/')) frames.pop();
     return header + frames.join('');
@@ -75,6 +85,7 @@ function describeThrown(thrown, sourceLanguage) {
   const message = safeString(() => thrown.message, safeString(() => util.inspect(thrown), ''));
   const stack = safeString(() => thrown.stack, null);
   let traceback = stack === null ? `${name}: ${message}` : cleanStack(stack);
+  if (cellMapper !== null) traceback = cellMapper.mapExcerpt(traceback, CELL_FILENAME);
   if (sourceLanguage === 'typescript' && name === 'SyntaxError') {
     // The host compiled the TypeScript; V8 saw (and reports on) the JavaScript that came out.
     traceback += '\n(in the JavaScript compiled from the TypeScript cell)';
@@ -82,4 +93,4 @@ function describeThrown(thrown, sourceLanguage) {
   return { name, message, traceback };
 }
 
-module.exports = { describeThrown, cleanStack, installStackFilter };
+module.exports = { CELL_FILENAME, describeThrown, cleanStack, installStackFilter, mapCellPositions };

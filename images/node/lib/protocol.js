@@ -87,7 +87,15 @@ function parseJob(line) {
     restore: job.restore === true,
     sourceLanguage: job.sourceLanguage === 'typescript' ? 'typescript' : 'javascript',
     args,
+    sourceMap: usableSourceMap(job.sourceMap),
   };
+}
+
+/** The optional `sourceMap` (TypeScript cells); one that is not well-formed is left out, not fatal. */
+function usableSourceMap(sourceMap) {
+  if (sourceMap === null || typeof sourceMap !== 'object') return undefined;
+  if (typeof sourceMap.source !== 'string' || typeof sourceMap.mappings !== 'string') return undefined;
+  return { source: sourceMap.source, mappings: sourceMap.mappings };
 }
 
 /**

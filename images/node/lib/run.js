@@ -10,12 +10,12 @@
 const util = require('util');
 const vm = require('vm');
 const { prepareCell } = require('./cell');
-const { describeThrown, cleanStack } = require('./errors');
+const { CELL_FILENAME, describeThrown, cleanStack, mapCellPositions } = require('./errors');
 const protocol = require('./protocol');
 const { saveState, restoreState, NotCarriedList } = require('./snapshot/state');
 const { oomKills } = require('./oom');
+const { mapperFor } = require('./sourcemap');
 
-const CELL_FILENAME = '<cell>';
 const MAX_VALUE_LENGTH = 10_000;
 
 class CellRun {
@@ -39,6 +39,7 @@ class CellRun {
 
   start() {
     this.installHooks();
+    mapCellPositions(mapperFor(this.job.sourceMap));
     process.chdir(this.env.dataDir);
     if (this.job.restore) this.restore();
 

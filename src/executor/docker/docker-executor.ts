@@ -34,6 +34,8 @@ export interface ExecutorJob {
   readonly stateFile: string;
   readonly code: string;
   readonly sourceLanguage: 'python' | 'javascript' | 'typescript' | 'bash';
+  /** TypeScript: maps `code` (the compiled JavaScript) back to the TypeScript, for tracebacks. */
+  readonly sourceMap?: { readonly source: string; readonly mappings: string } | undefined;
   /** The program's command-line arguments (runner-protocol.ts argsProblem has already passed them). */
   readonly args: readonly string[];
   readonly timeoutMs: number;
@@ -195,7 +197,7 @@ export class DockerExecutor {
         grownBytes = grant.bytes; // until measured: all it was granted
         try {
           outcome = await runner.run(
-            { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage, args: [...job.args] },
+            { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage, args: [...job.args], ...(job.sourceMap ? { sourceMap: job.sourceMap } : {}) },
             {
               onStdout: (bytes) => stdout.push(bytes),
               onStderr: (bytes) => stderr.push(bytes),
