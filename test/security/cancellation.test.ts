@@ -268,3 +268,26 @@ describe('a client that closes its connection', () => {
     await h.stillServing();
   });
 });
+
+describe('cancelled calls and the caller’s request budget', () => {
+  it('gives a cancelled call’s place back: more cancels than the budget, and the caller still runs code', async () => {
+    const budget = 2;
+    const small = await Harness.start({
+      pools: { python: 0, pythonLean: 0, node: 0, bash: 1 },
+      env: { CODECELL_REQUESTS_PER_USER: String(budget) },
+    });
+    try {
+      // A cancelled call gets no answer; the POST that carried it must not stay open holding a place.
+      for (let index = 0; index <= budget; index += 1) {
+        const run = small.start('bash', SLEEPER, { timeout: small.budget(20) });
+        await run.printed('started');
+        await run.cancel();
+      }
+      const after = await small.exec('bash', 'echo still served');
+      expect(after.stdout).toBe('still served\n');
+      await small.stillServing();
+    } finally {
+      await small.close();
+    }
+  });
+});

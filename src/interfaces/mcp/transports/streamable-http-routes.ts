@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { CancelledNotificationSchema, isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { Router, type Request, type Response } from 'express';
 import { inRequestScope, requestLogger } from '../../http/request-context.js';
 import type { Principal } from '../../../sessions/principal.js';
@@ -49,7 +49,24 @@ async function openReservedSession(req: Request, res: Response, deps: McpRouteDe
     if (transport.sessionId !== undefined) deps.registry.remove(transport.sessionId);
   };
   await server.connect(transport);
+  endStreamsOfCancelledRequests(transport);
   await transport.handleRequest(req, res, req.body);
+}
+
+/**
+ * A cancelled request gets no answer (MCP says so, and the SDK sends none), so the SDK would keep
+ * the POST that carried it open until the client goes: a connection, and a place in its
+ * principal's request budget, for every cancelled call. End that POST's stream when the cancel
+ * arrives; the call's run is being killed by then.
+ */
+function endStreamsOfCancelledRequests(transport: StreamableHTTPServerTransport): void {
+  const deliver = transport.onmessage;
+  transport.onmessage = (message, extra) => {
+    deliver?.(message, extra);
+    const cancelled = CancelledNotificationSchema.safeParse(message);
+    const requestId = cancelled.success ? cancelled.data.params.requestId : undefined;
+    if (requestId !== undefined) transport.closeSSEStream(requestId);
+  };
 }
 
 async function handle(req: Request, res: Response, deps: McpRouteDeps): Promise<void> {
