@@ -229,7 +229,10 @@ export class DockerExecutor {
       containerCpuMs = outcome.cpuMs;
       const stateSaved = adoption === 'adopted';
       timer.mark('adopt');
-      const classified = this.classify(outcome, job, stateSaved, signal, watchdog.breach);
+      // A container that died on its own is still there (it is removed below); one that is gone was removed from outside.
+      const removedFromOutside =
+        outcome.end.kind === 'exited' && !outcome.oomKilled && (await containerIsGone(runner.container));
+      const classified = this.classify(outcome, job, stateSaved, signal, watchdog.breach, removedFromOutside);
       const status = classified.status;
       let notice = classified.notice;
       if (lateBreach === 'budget') notice = joinNotices(notice, this.budgetPassedNotice());
@@ -276,6 +279,7 @@ export class DockerExecutor {
     stateSaved: boolean,
     signal: AbortSignal,
     breach: QuotaBreach | null,
+    removedFromOutside = false,
   ): { status: ExecutionStatus; notice: string | null } {
     const memoryMb = Math.round(this.settings.limits.memoryBytes / 1024 / 1024);
     const kept = 'The session keeps its variables from before this run; files written so far are kept.';
@@ -298,6 +302,12 @@ export class DockerExecutor {
       case 'exited':
         if (outcome.oomKilled) {
           return { status: 'oom', notice: `out of memory (limit ${memoryMb} MiB): the run was killed. ${kept}` };
+        }
+        if (removedFromOutside) {
+          return {
+            status: 'killed',
+            notice: `the run's container was removed by something outside this run (exit code ${outcome.exitCode ?? 'unknown'}), not by your code. ${kept}`,
+          };
         }
         return {
           status: 'killed',
@@ -392,6 +402,16 @@ class StreamText {
     if (text.length === 0) return;
     this.capture.append(text);
     this.onOutput?.({ stream: this.stream, text });
+  }
+}
+
+/** True when Docker no longer knows the container (404). */
+async function containerIsGone(container: Docker.Container): Promise<boolean> {
+  try {
+    await container.inspect();
+    return false;
+  } catch (error) {
+    return typeof error === 'object' && error !== null && 'statusCode' in error && error.statusCode === 404;
   }
 }
 
