@@ -6,6 +6,9 @@
  *   codecell exec --language L --code C [--arg A]... [--session ID] [--json]   run one job: a smoke test for admins
  *   codecell session create|list|close ID [--json]                 the local user's sessions
  *
+ * Each command runs an engine on CODECELL_DATA_DIR, which one live engine holds at a time
+ * (engine/data-dir-owner.ts): on a data dir a server holds, a command is refused (DATA_DIR_IN_USE).
+ *
  * Flags are settings under their environment names (--host is HOST, --port is PORT), parsed by
  * loadSettings like everything else, so a bad value gets the same message either way.
  */
