@@ -11,7 +11,7 @@
  * owner lives; the mtime-based libraries guess from staleness, and Node has no flock(2).
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs, readFileSync, readlinkSync } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -89,19 +89,53 @@ function processExists(pid: number): boolean {
   }
 }
 
+/** The initial pid namespace (PROC_PID_INIT_INO): a process in it sees every process of the machine. */
+export const INITIAL_PID_NAMESPACE = 'pid:[4026531836]';
+
+/** Whether any process visible here runs in `namespace`; unknown when some could not be looked at. */
+export function namespaceHasProcesses(namespace: string): 'yes' | 'no' | 'unknown' {
+  let unreadable = false;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readlinkSync(`/proc/${entry}/ns/pid`) === namespace) return 'yes';
+    } catch (error) {
+      if (errnoOf(error) !== 'ENOENT') unreadable = true; // ENOENT: it exited meanwhile
+    }
+  }
+  return unreadable ? 'unknown' : 'no';
+}
+
 /**
  * Judges a record from where `self` runs. Same boot and pid namespace: exact (pid and start time).
- * Otherwise, the same host name means an earlier boot or an earlier run of this container (a
- * restart gives a container a new pid namespace and keeps its name): dead. Any other host name is
- * another machine or container sharing the directory, which cannot be checked: foreign.
+ * Same boot, another pid namespace (a container and its host, or two containers): the owner's pid
+ * means nothing here, but its namespace does: processes still in it mean not provably dead; none,
+ * seen from the initial namespace (which sees all), means dead. Otherwise the same host name means
+ * an earlier boot or an earlier run of this container (a restart gives a container a new pid
+ * namespace and keeps its name): dead. Any other host name is another machine or container
+ * sharing the directory, which cannot be checked: foreign.
  */
-export function judgeOwner(record: OwnerRecord, self: OwnerRecord = ownRecord()): OwnerVerdict {
-  const samePidSpace = record.bootId === self.bootId && record.pidNamespace === self.pidNamespace;
-  if (samePidSpace) {
-    if (record.startTime === null || self.startTime === null) return processExists(record.pid) ? 'alive' : 'dead';
-    return processStartTime(record.pid) === record.startTime ? 'alive' : 'dead';
+export function judgeOwner(
+  record: OwnerRecord,
+  self: OwnerRecord = ownRecord(),
+  /** How processes of a namespace are looked for (a parameter so a test can play the initial namespace's view). */
+  lookInNamespace: (namespace: string) => 'yes' | 'no' | 'unknown' = namespaceHasProcesses,
+): OwnerVerdict {
+  const sameHost = record.hostname === self.hostname;
+  if (self.bootId === null || self.pidNamespace === null || record.bootId === null || record.pidNamespace === null) {
+    // No /proc (not Linux): only a process of this host can be checked, by its pid alone.
+    return sameHost ? (processExists(record.pid) ? 'alive' : 'dead') : 'foreign';
   }
-  return record.hostname === self.hostname ? 'dead' : 'foreign';
+  if (record.bootId === self.bootId) {
+    if (record.pidNamespace === self.pidNamespace) {
+      if (record.startTime === null) return processExists(record.pid) ? 'alive' : 'dead';
+      return processStartTime(record.pid) === record.startTime ? 'alive' : 'dead';
+    }
+    const seen = lookInNamespace(record.pidNamespace);
+    if (seen === 'yes') return 'foreign';
+    if (seen === 'no' && self.pidNamespace === INITIAL_PID_NAMESPACE) return 'dead';
+  }
+  return sameHost ? 'dead' : 'foreign';
 }
 
 /** DATA_DIR_IN_USE: the data dir belongs to another live (or unverifiable) engine. */

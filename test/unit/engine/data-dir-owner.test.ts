@@ -11,8 +11,10 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isCodecellError, type CodecellError } from '../../../src/errors.js';
 import {
+  INITIAL_PID_NAMESPACE,
   OWNER_RECORD_FILE,
   judgeOwner,
+  namespaceHasProcesses,
   ownRecord,
   processStartTime,
   takeDataDir,
@@ -111,7 +113,7 @@ describe('takeDataDir', () => {
   });
 
   it('refuses a record from another host or container, as one whose owner cannot be checked', async () => {
-    writeRecord({ ...ownRecord(), bootId: 'another-boot', pidNamespace: 'pid:[1]', hostname: 'elsewhere', pid: 1 });
+    writeRecord({ ...ownRecord(), bootId: 'another-machine', pidNamespace: 'pid:[1]', hostname: 'elsewhere', pid: 1 });
     const error = await refusal(takeDataDir(dataDir));
     expect(error.code).toBe('DATA_DIR_IN_USE');
     expect(error.message).toContain('on host elsewhere');
@@ -141,14 +143,40 @@ describe('judgeOwner', () => {
     expect(judgeOwner(await deadProcessRecord())).toBe('dead');
   });
 
-  it('judges a record of an earlier boot or container run under this host name dead', () => {
+  it('judges a record of an earlier boot under this host name dead, under another host name foreign', () => {
     const self = ownRecord();
     expect(judgeOwner({ ...self, bootId: 'an-earlier-boot' }, self)).toBe('dead');
-    expect(judgeOwner({ ...self, pidNamespace: 'pid:[1]' }, self)).toBe('dead');
+    expect(judgeOwner({ ...self, bootId: 'another-machine', hostname: `${self.hostname}-other` }, self)).toBe('foreign');
   });
 
-  it('judges a record from another pid space under another host name foreign', () => {
-    const self = ownRecord();
+  it('judges a record from a pid namespace that still has processes foreign, whatever its host name', () => {
+    // Seen from another namespace (as a container would see its host, or the reverse), this process's
+    // own namespace is one with processes in it: its owner is not provably gone.
+    const owner = ownRecord();
+    expect(judgeOwner(owner, { ...owner, pidNamespace: 'pid:[1]' })).toBe('foreign');
+    expect(judgeOwner(owner, { ...owner, pidNamespace: 'pid:[1]', hostname: `${owner.hostname}-other` })).toBe('foreign');
+  });
+
+  it('judges a record from a pid namespace without processes dead only when every process could be looked at from the initial namespace', () => {
+    // Whether this machine lets every process's namespace be read (a sandbox may hide pid 1) is the
+    // machine's business, so the look-up's answer is given here; namespaceHasProcesses is tested below.
+    const self = { ...ownRecord(), pidNamespace: INITIAL_PID_NAMESPACE };
+    const record = { ...self, pidNamespace: 'pid:[1]', hostname: `${self.hostname}-other` };
+    expect(judgeOwner(record, self, () => 'no')).toBe('dead');
+    expect(judgeOwner(record, self, () => 'unknown')).toBe('foreign');
+    expect(judgeOwner(record, { ...self, pidNamespace: 'pid:[2]' }, () => 'no')).toBe('foreign');
+  });
+
+  it('finds processes in this process\'s pid namespace and none in one that does not exist', () => {
+    const own = ownRecord().pidNamespace;
+    if (own === null) throw new Error('no /proc');
+    expect(namespaceHasProcesses(own)).toBe('yes');
+    expect(namespaceHasProcesses('pid:[1]')).not.toBe('yes');
+  });
+
+  it('judges a record of an earlier run of this container (same host name, a namespace gone) dead', () => {
+    const self = { ...ownRecord(), pidNamespace: 'pid:[2]' };
+    expect(judgeOwner({ ...self, pidNamespace: 'pid:[1]' }, self)).toBe('dead');
     expect(judgeOwner({ ...self, pidNamespace: 'pid:[1]', hostname: `${self.hostname}-other` }, self)).toBe('foreign');
   });
 });
