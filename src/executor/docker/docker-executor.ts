@@ -74,6 +74,7 @@ export class DockerExecutor {
     this.docker = new Docker({ socketPath: settings.docker.socketPath });
     // Containers are labelled with the data dir they serve: a restart with the same data dir
     // recognises its own leftovers, and two servers with different data dirs never touch each other's.
+    // Two live engines on one data dir would take each other's for leftovers: engine/data-dir-owner.ts prevents that.
     this.instanceId = createHash('sha256').update(settings.dataDir).digest('hex').slice(0, 16);
     this.slotsRoot = path.join(settings.dataDir, 'slots');
     this.pool = new WarmPool({
@@ -89,6 +90,7 @@ export class DockerExecutor {
   /**
    * Removes containers a crashed predecessor left behind and puts any session files still sitting in
    * its slots back where they belong. `filesDirOf` maps a session id to its files dir (null: gone).
+   * Only for the data dir's owner (engine/data-dir-owner.ts): to anyone else they are live work.
    */
   async recover(filesDirOf: (sessionId: string) => string | null): Promise<void> {
     await this.removeOwnContainers();
