@@ -6,6 +6,9 @@
  *   codecell exec --language L --code C [--arg A]... [--session ID] [--json]   run one job: a smoke test for admins
  *   codecell session create|list|close ID [--json]                 the local user's sessions
  *
+ * Each command runs an engine on CODECELL_DATA_DIR, which one live engine holds at a time
+ * (engine/data-dir-owner.ts): on a data dir a server holds, a command is refused (DATA_DIR_IN_USE).
+ *
  * Flags are settings under their environment names (--host is HOST, --port is PORT), parsed by
  * loadSettings like everything else, so a bad value gets the same message either way.
  */
@@ -179,8 +182,34 @@ async function sessionClose(sessionId: string, rawOptions: unknown): Promise<num
   return 0;
 }
 
+/** Which kind of command failed: the advice differs for a server and for a one-shot command. */
+type CommandKind = 'serve' | 'one-shot';
+
+/** What to do about a data dir another engine holds (DATA_DIR_IN_USE), for a server or a one-shot command. */
+function dataDirAdvice(error: CodecellError, kind: CommandKind): string {
+  const { ownerPid, ownerRecordFile } = error.fields;
+  if (error.fields.ownerElsewhere === true) {
+    return (
+      'That process runs on another host or in another container, so whether it still runs cannot be checked from here; ' +
+      'a data dir must not be shared between hosts or containers. ' +
+      `Give this one its own data dir (--set CODECELL_DATA_DIR=<dir>), or, if that process is gone for sure, delete ${ownerRecordFile} and try again.`
+    );
+  }
+  if (kind === 'serve') {
+    return (
+      `Another Codecell server (or command) holds it; two on one data dir would kill each other's runs. ` +
+      `Stop process ${ownerPid} first, or give this server its own data dir (--set CODECELL_DATA_DIR=<dir>).`
+    );
+  }
+  return (
+    `A Codecell server (or another command) holds it, and a command on the same data dir would kill its runs. ` +
+    `Use another data dir with --set CODECELL_DATA_DIR=<dir> (it has its own sessions), or stop process ${ownerPid} first.`
+  );
+}
+
 /** What a CLI user can do about an error, naming the commands and flags; undefined when nothing specific. */
-function commandAdvice(error: CodecellError): string | undefined {
+function commandAdvice(error: CodecellError, kind: CommandKind): string | undefined {
+  if (error.code === 'DATA_DIR_IN_USE') return dataDirAdvice(error, kind);
   if (error.code === 'SESSION_NOT_FOUND' && error.fields.sessionGone !== undefined) {
     return 'Create one with `codecell session create` (`codecell session list` shows yours), or leave --session out to use your default session.';
   }
@@ -191,26 +220,26 @@ function commandAdvice(error: CodecellError): string | undefined {
 }
 
 /** Known failures get one clear line; anything else gets its stack. */
-function reportFailure(error: unknown): void {
+function reportFailure(error: unknown, kind: CommandKind): void {
   if (error instanceof z.ZodError) {
     process.stderr.write(`codecell: ${error.issues.map((issue) => issue.message).join('; ')}\n`);
   } else if (error instanceof SettingsError || error instanceof ListenPolicyError) {
     process.stderr.write(`codecell: ${error.message}\n`);
   } else if (isCodecellError(error)) {
-    const advice = commandAdvice(error);
+    const advice = commandAdvice(error, kind);
     process.stderr.write(`codecell: ${error.code}: ${error.message}${advice === undefined ? '' : `. ${advice}`}\n`);
   } else {
     process.stderr.write(`codecell: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
 }
 
-function run<A extends unknown[]>(action: (...args: A) => Promise<number>) {
+function run<A extends unknown[]>(action: (...args: A) => Promise<number>, kind: CommandKind = 'one-shot') {
   return async (...args: A): Promise<void> => {
     let code: number;
     try {
       code = await action(...args);
     } catch (error) {
-      reportFailure(error);
+      reportFailure(error, kind);
       code = 1;
     }
     // Explicit exit: open handles (a Docker socket, a stdin listener) must not keep us alive.
@@ -231,7 +260,7 @@ program
   .option('--port <port>', 'port to listen on (PORT; default 7860, 0 picks a free one)')
   .option('--stdio', 'speak MCP over stdin/stdout for a client that spawns the server; logs go to stderr')
   .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
-  .action(run(serve));
+  .action(run(serve, 'serve'));
 
 program
   .command('exec')

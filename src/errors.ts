@@ -15,6 +15,7 @@ export type CodecellErrorCode =
   | 'QUOTA_EXCEEDED'
   | 'UNAUTHORIZED'
   | 'SHUTTING_DOWN'
+  | 'DATA_DIR_IN_USE'
   | 'INTERNAL';
 
 /** HTTP status each code maps to on the REST surface. */
@@ -29,6 +30,7 @@ export const HTTP_STATUS: Record<CodecellErrorCode, number> = {
   QUOTA_EXCEEDED: 413,
   UNAUTHORIZED: 401,
   SHUTTING_DOWN: 503,
+  DATA_DIR_IN_USE: 503,
   INTERNAL: 500,
 };
 
@@ -44,6 +46,14 @@ export interface ErrorFields {
   readonly maxSessions?: number;
   /** The caller's own session maximum, when that is the limit reached (SESSION_LIMIT). */
   readonly maxSessionsPerPrincipal?: number;
+  /** The data dir another engine owns, with that owner (DATA_DIR_IN_USE). */
+  readonly dataDir?: string;
+  readonly ownerPid?: number;
+  readonly ownerHost?: string;
+  /** The owner runs on another host or in another container, so its liveness cannot be checked. */
+  readonly ownerElsewhere?: boolean;
+  /** The owner record, to remove by hand once that owner is known to be gone (DATA_DIR_IN_USE). */
+  readonly ownerRecordFile?: string;
 }
 
 export class CodecellError extends Error {

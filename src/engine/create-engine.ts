@@ -1,4 +1,7 @@
-/** Builds an Engine from settings: session store, Docker executor (after crash recovery), pool, queue. */
+/**
+ * Builds an Engine from settings: takes the data dir (one live engine per data dir), then session
+ * store, Docker executor (after crash recovery), pool, queue.
+ */
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -7,6 +10,7 @@ import { JobQueue } from '../executor/job-queue.js';
 import { FileService } from '../files/file-service.js';
 import { CODECELL_VERSION } from '../package-version.js';
 import { SessionStore } from '../sessions/session-store.js';
+import { takeDataDir } from './data-dir-owner.js';
 import { Engine } from './engine.js';
 import { FileChangeReporter } from './file-change-reporter.js';
 import { SessionFileAccess } from './session-file-access.js';
@@ -26,6 +30,22 @@ export interface CreateEngineDeps {
 }
 
 export async function createEngine(deps: CreateEngineDeps): Promise<CreatedEngine> {
+  const { settings, logger, metrics } = deps;
+  // Before anything touches the data dir: recovery below treats its containers and slots as a dead
+  // predecessor's, which is only true when no live engine holds it. Throws DATA_DIR_IN_USE.
+  const ownership = await takeDataDir(settings.dataDir);
+  if (ownership.tookOverFrom !== null) {
+    logger.warn({ previousOwner: ownership.tookOverFrom }, 'took over the data dir from an engine that is gone; recovering its leftovers');
+  }
+  try {
+    return await build(deps, ownership.release);
+  } catch (error) {
+    await ownership.release();
+    throw error;
+  }
+}
+
+async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>): Promise<CreatedEngine> {
   const { settings, logger, metrics } = deps;
   const sessions = await SessionStore.open({
     dataDir: settings.dataDir,
@@ -56,6 +76,7 @@ export async function createEngine(deps: CreateEngineDeps): Promise<CreatedEngin
       settings.limits.sessionQuotaBytes,
     ),
     systemInfoProbe: new SystemInfoProbe(settings, executor, CODECELL_VERSION),
+    releaseDataDir,
   });
   return { engine, files };
 }

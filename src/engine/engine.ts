@@ -50,6 +50,8 @@ export interface EngineDeps {
   readonly queue: JobQueue;
   readonly fileChanges: FileChangeReporter;
   readonly systemInfoProbe: SystemInfoProbe;
+  /** Gives the data dir up once everything in it has stopped (engine/data-dir-owner.ts). */
+  readonly releaseDataDir?: (() => Promise<void>) | undefined;
 }
 
 export class Engine implements EngineApi {
@@ -336,6 +338,7 @@ export class Engine implements EngineApi {
     this.deps.queue.close();
     await this.deps.executor.shutdown();
     await this.typescript.close();
+    await this.deps.releaseDataDir?.();
   }
 }
 

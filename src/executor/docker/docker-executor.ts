@@ -76,6 +76,7 @@ export class DockerExecutor {
     this.docker = new Docker({ socketPath: settings.docker.socketPath });
     // Containers are labelled with the data dir they serve: a restart with the same data dir
     // recognises its own leftovers, and two servers with different data dirs never touch each other's.
+    // Two live engines on one data dir would take each other's for leftovers: engine/data-dir-owner.ts prevents that.
     this.instanceId = createHash('sha256').update(settings.dataDir).digest('hex').slice(0, 16);
     this.slotsRoot = path.join(settings.dataDir, 'slots');
     this.pool = new WarmPool({
@@ -91,6 +92,7 @@ export class DockerExecutor {
   /**
    * Removes containers a crashed predecessor left behind and puts any session files still sitting in
    * its slots back where they belong. `filesDirOf` maps a session id to its files dir (null: gone).
+   * Only for the data dir's owner (engine/data-dir-owner.ts): to anyone else they are live work.
    */
   async recover(filesDirOf: (sessionId: string) => string | null): Promise<void> {
     await this.removeOwnContainers();
@@ -231,7 +233,10 @@ export class DockerExecutor {
       containerCpuMs = outcome.cpuMs;
       const stateSaved = adoption === 'adopted';
       timer.mark('adopt');
-      const classified = this.classify(outcome, job, stateSaved, signal, watchdog.breach);
+      // A container that died on its own is still there (it is removed below); one that is gone was removed from outside.
+      const removedFromOutside =
+        outcome.end.kind === 'exited' && !outcome.oomKilled && (await containerIsGone(runner.container));
+      const classified = this.classify(outcome, job, stateSaved, signal, watchdog.breach, removedFromOutside);
       const status = classified.status;
       let notice = classified.notice;
       if (lateBreach === 'budget') notice = joinNotices(notice, this.budgetPassedNotice());
@@ -278,6 +283,7 @@ export class DockerExecutor {
     stateSaved: boolean,
     signal: AbortSignal,
     breach: QuotaBreach | null,
+    removedFromOutside = false,
   ): { status: ExecutionStatus; notice: string | null } {
     const memoryMb = Math.round(this.settings.limits.memoryBytes / 1024 / 1024);
     const kept = 'The session keeps its variables from before this run; files written so far are kept.';
@@ -300,6 +306,12 @@ export class DockerExecutor {
       case 'exited':
         if (outcome.oomKilled) {
           return { status: 'oom', notice: `out of memory (limit ${memoryMb} MiB): the run was killed. ${kept}` };
+        }
+        if (removedFromOutside) {
+          return {
+            status: 'killed',
+            notice: `the run's container was removed by something outside this run (exit code ${outcome.exitCode ?? 'unknown'}), not by your code. ${kept}`,
+          };
         }
         return {
           status: 'killed',
@@ -394,6 +406,16 @@ class StreamText {
     if (text.length === 0) return;
     this.capture.append(text);
     this.onOutput?.({ stream: this.stream, text });
+  }
+}
+
+/** True when Docker no longer knows the container (404). */
+async function containerIsGone(container: Docker.Container): Promise<boolean> {
+  try {
+    await container.inspect();
+    return false;
+  } catch (error) {
+    return typeof error === 'object' && error !== null && 'statusCode' in error && error.statusCode === 404;
   }
 }
 
