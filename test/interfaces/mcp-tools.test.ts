@@ -152,6 +152,12 @@ describe('execution', () => {
     expect([...progressValues].sort((a, b) => a - b)).toEqual(progressValues);
   });
 
+  it('refuses a command with a lone UTF-16 surrogate as INVALID_INPUT, naming where it is', async () => {
+    const result = await callTool(client, 'execute_bash_command', { command: 'echo \ud800' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toBe('INVALID_INPUT: code must be valid Unicode text: a lone surrogate at character 6');
+  });
+
   it('answers a 10 MB code string with a clear size error, and keeps serving', async () => {
     const result = await callTool(client, 'execute_python_code', { code: `# ${'x'.repeat(10 * 1024 * 1024)}` });
     expect(result.isError).toBe(true);

@@ -176,6 +176,18 @@ describe('LibreChat Code API', () => {
     expect(((await nul.json()) as { message: string }).message).toContain('NUL');
   });
 
+  it('refuses code or args with a lone UTF-16 surrogate with 400, naming where it is', async () => {
+    const inArgs = await call('POST', '/exec', { json: { lang: 'bash', code: 'echo ${#1}', args: ['\ud800x'] } });
+    expect(inArgs.status).toBe(400);
+    expect(await inArgs.json()).toEqual({
+      error: 'INVALID_INPUT',
+      message: 'args must be valid Unicode text: a lone surrogate at character 1 of argument 1',
+    });
+    const inCode = await call('POST', '/exec', { json: { lang: 'py', code: 'print("\udc00")' } });
+    expect(inCode.status).toBe(400);
+    expect(((await inCode.json()) as { message: string }).message).toBe('code must be valid Unicode text: a lone surrogate at character 8');
+  });
+
   it('answers 200 with the error in stderr when the program fails', async () => {
     const result = await exec({ lang: 'py', code: 'print("before")\nraise ValueError("bad value")' });
     expect(result.stdout).toBe('before\n');
