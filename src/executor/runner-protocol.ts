@@ -18,7 +18,7 @@ export const MAX_ARGS_TOTAL_CHARS = 100_000;
  * well-formed. Such text has no UTF-8 form: the runners would refuse the job line it is sent in.
  */
 export function loneSurrogateAt(text: string): number | undefined {
-  if (text.isWellFormed()) return undefined;
+  // Hand-written: String.prototype.isWellFormed says whether, not where (and is past our TS lib).
   for (let index = 0; index < text.length; index += 1) {
     const unit = text.charCodeAt(index);
     if (unit >= 0xd800 && unit <= 0xdbff) {
