@@ -9,6 +9,7 @@
  */
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import type { Settings } from '../../config/settings.js';
+import { MAX_CODE_CHARS } from '../../engine/engine.js';
 import type { EngineApi } from '../../engine/types.js';
 import type { FileService } from '../../files/file-service.js';
 import type { Logger } from '../../logger.js';
@@ -70,9 +71,12 @@ export function publicPathPrefix(publicUrl: string | undefined): string {
   return new URL(publicUrl).pathname.replace(/\/+$/, '');
 }
 
+// The same for every tool: at this point the body is unread, so which tool was called is unknown.
 const MCP_BODY_LIMIT: BodyLimit = {
   bytes: MCP_BODY_LIMIT_BYTES,
-  hint: 'keep code under 1,000,000 characters and put large data in files',
+  hint:
+    `code is limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters, and larger files go through the REST upload ` +
+    'route instead of a tool call: POST /v1/sessions/default/files (multipart/form-data; a session id in place of "default" for another session)',
 };
 
 const STREAM_PATHS = new Set<string>([...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.streamPath)]);
