@@ -4,7 +4,8 @@
  *   request id + log line → metrics → Host check (loopback only) → cross-site check (keyless only)
  *   → /healthz (details with a key), signed downloads (no key)
  *   → API key + X-User-Id → /metrics → per-principal stream and request budgets
- *   → /v1 files, MCP (Streamable HTTP, legacy SSE, recipe aliases)
+ *   → /v1 files and LibreChat Code API (then 405 / 404 for the rest of /v1)
+ *   → MCP (Streamable HTTP, legacy SSE, recipe aliases)
  *   → 404 / error body
  */
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
@@ -27,6 +28,7 @@ import { crossSiteGuard, hostValidation } from './listen-policy.js';
 import { budgetMessage, principalBudget, type BudgetKind } from './principal-budget.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
 import { requestContext, requestLogger } from './request-context.js';
+import { restFallback } from './rest-fallback.js';
 import { bodyTooLargeMessage, requestErrorKind, type BodyLimit } from './request-errors.js';
 
 /** Streamable HTTP paths: ours, and the recipe's Gradio path so old configs only change host. */
@@ -148,8 +150,12 @@ export function createApp(deps: AppDeps): Express {
       refuse: refuseOverBudget,
     }),
   );
-  app.use('/v1', createFilesRouter({ files, principalOf, logger }));
-  app.use('/v1', createLibreChatCodeApiRouter({ engine, files, sessionTtlMs: settings.sessions.ttlMs, logger })); // LibreChat's Code API
+  const restRouters = [
+    createFilesRouter({ files, principalOf, logger }),
+    createLibreChatCodeApiRouter({ engine, files, sessionTtlMs: settings.sessions.ttlMs, logger }), // LibreChat's Code API
+  ];
+  app.use('/v1', ...restRouters);
+  app.use('/v1', restFallback('/v1', restRouters)); // 405 / 404 in REST terms
 
   const routeDeps: McpRouteDeps = {
     registry,
