@@ -203,6 +203,13 @@ describe('LibreChat Code API', () => {
     expect(noCode.status).toBe(400);
     const badJson = await fetch(`${server.url}/v1/exec`, { method: 'POST', headers: { ...KEY_HEADER, 'Content-Type': 'application/json' }, body: '{' });
     expect(badJson.status).toBe(400);
+    const plainText = await fetch(`${server.url}/v1/exec`, {
+      method: 'POST',
+      headers: { ...KEY_HEADER, 'Content-Type': 'text/plain' },
+      body: JSON.stringify({ lang: 'py', code: 'print(1)' }),
+    });
+    expect(plainText.status).toBe(400);
+    expect(await plainText.json()).toEqual({ error: 'INVALID_INPUT', message: 'send a JSON body with Content-Type: application/json' });
     const stdin = await call('POST', '/exec', { json: { lang: 'py', code: 'input()', stdin: 'x' } });
     expect(stdin.status).toBe(400);
   });

@@ -232,6 +232,8 @@ async function savePlots(
 }
 
 export async function handleExec(deps: ExecDeps, req: Request, res: Response): Promise<void> {
+  // Only a JSON body is parsed; any other is not read at all (400, as the upload routes answer a non-multipart body).
+  if (!req.is('application/json')) throw new CodecellError('INVALID_INPUT', 'send a JSON body with Content-Type: application/json');
   const body = parseExecBody(req.body);
   const language = languageOf(body.lang);
   if (body.stdin !== undefined && body.stdin !== null && body.stdin !== '') {
