@@ -346,6 +346,8 @@ describe('LibreChat Code API', () => {
       ['error', 'big.bin'],
       ['success', 'dir/b.txt'],
     ]);
+    // A per-file error speaks of its file: the others were stored.
+    expect(body.files[1]?.error).toBe("'big.bin' is larger than the limit of 1 MiB per file (CODECELL_MAX_FILE_MB), so it was not stored");
     const session = body.storage_session_id;
     const aId = body.files[0]?.fileId ?? '';
 
