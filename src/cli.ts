@@ -4,7 +4,8 @@
  *
  *   codecell serve [--host H] [--port P] [--stdio]   run the server (HTTP, or MCP over stdio)
  *   codecell exec --language L --code C [--arg A]... [--session ID] [--json]   run one job: a smoke test for admins
- *   codecell session create|list|close ID [--json]                 the local user's sessions
+ *   codecell session create|list [--json]                          the local user's sessions
+ *   codecell session close ID                                      delete one, files and all
  *
  * Each command runs an engine on CODECELL_DATA_DIR, which one live engine holds at a time
  * (engine/data-dir-owner.ts): on a data dir a server holds, a command is refused (DATA_DIR_IN_USE).
@@ -16,6 +17,7 @@ import { Command, Option } from 'commander';
 import { z } from 'zod';
 import { loadSettings, SETTING_NAMES, SettingsError, type Settings } from './config/settings.js';
 import { createEngine } from './engine/create-engine.js';
+import { argsProblem } from './executor/runner-protocol.js';
 import { LANGUAGES, type EngineApi, type SessionInfo } from './engine/types.js';
 import { isCodecellError, type CodecellError } from './errors.js';
 import { formatExecutionText } from './interfaces/execution-text.js';
@@ -37,7 +39,7 @@ const SetFlagsSchema = z
       const at = pair.indexOf('=');
       const name = pair.slice(0, at);
       if (!SETTING_NAMES.includes(name)) {
-        context.addIssue({ code: 'custom', message: `--set ${name}: unknown setting (known: ${SETTING_NAMES.join(', ')})` });
+        context.addIssue({ code: 'custom', message: `${name}: unknown setting (known: ${SETTING_NAMES.join(', ')})` });
         return z.NEVER;
       }
       overrides[name] = pair.slice(at + 1);
@@ -59,8 +61,15 @@ const ServeOptionsSchema = z.object({
 const ExecOptionsSchema = z.object({
   language: z.enum(LANGUAGES),
   code: z.string(),
-  arg: z.array(z.string()).default([]),
-  session: z.string().min(1).optional(),
+  arg: z
+    .array(z.string())
+    .default([])
+    .superRefine((args, context) => {
+      // The engine's own bounds, checked here so the message can name the flag.
+      const problem = argsProblem(args);
+      if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+    }),
+  session: z.string().min(1, 'must not be empty: name a session, or leave --session out to use your default one').optional(),
   json: z.boolean().optional(),
   set: SetFlagsSchema,
 });
@@ -182,11 +191,11 @@ async function sessionClose(sessionId: string, rawOptions: unknown): Promise<num
   return 0;
 }
 
-/** Which kind of command failed: the advice differs for a server and for a one-shot command. */
-type CommandKind = 'serve' | 'one-shot';
+/** The command that failed, as far as its advice depends on it. */
+type CommandName = 'serve' | 'exec' | 'session create' | 'session list' | 'session close';
 
 /** What to do about a data dir another engine holds (DATA_DIR_IN_USE), for a server or a one-shot command. */
-function dataDirAdvice(error: CodecellError, kind: CommandKind): string {
+function dataDirAdvice(error: CodecellError, command: CommandName): string {
   const { ownerPid, ownerRecordFile } = error.fields;
   if (error.fields.ownerElsewhere === true) {
     return (
@@ -195,7 +204,7 @@ function dataDirAdvice(error: CodecellError, kind: CommandKind): string {
       `Give this one its own data dir (--set CODECELL_DATA_DIR=<dir>), or, if that process is gone for sure, delete ${ownerRecordFile} and try again.`
     );
   }
-  if (kind === 'serve') {
+  if (command === 'serve') {
     return (
       `Another Codecell server (or command) holds it; two on one data dir would kill each other's runs. ` +
       `Stop process ${ownerPid} first, or give this server its own data dir (--set CODECELL_DATA_DIR=<dir>).`
@@ -207,11 +216,16 @@ function dataDirAdvice(error: CodecellError, kind: CommandKind): string {
   );
 }
 
-/** What a CLI user can do about an error, naming the commands and flags; undefined when nothing specific. */
-function commandAdvice(error: CodecellError, kind: CommandKind): string | undefined {
-  if (error.code === 'DATA_DIR_IN_USE') return dataDirAdvice(error, kind);
+/**
+ * What a CLI user can do about an error, naming commands and flags that `command` really has;
+ * undefined when nothing specific.
+ */
+function commandAdvice(error: CodecellError, command: CommandName): string | undefined {
+  if (error.code === 'DATA_DIR_IN_USE') return dataDirAdvice(error, command);
   if (error.code === 'SESSION_NOT_FOUND' && error.fields.sessionGone !== undefined) {
-    return 'Create one with `codecell session create` (`codecell session list` shows yours), or leave --session out to use your default session.';
+    return command === 'exec'
+      ? 'Create one with `codecell session create` (`codecell session list` shows yours), or leave --session out to use your default session.'
+      : '`codecell session list` shows your sessions; `codecell session create` makes a new one.';
   }
   if (error.code === 'SESSION_LIMIT') {
     return 'Close one you no longer need with `codecell session close <id>` (`codecell session list` shows yours), or wait for idle ones to expire.';
@@ -219,27 +233,33 @@ function commandAdvice(error: CodecellError, kind: CommandKind): string | undefi
   return undefined;
 }
 
+/** An option's validation message, naming the flag it is about (the schemas' keys are the flags' names). */
+function flagMessage(issue: z.core.$ZodIssue): string {
+  const flag = issue.path[0];
+  return typeof flag === 'string' ? `--${flag}: ${issue.message}` : issue.message;
+}
+
 /** Known failures get one clear line; anything else gets its stack. */
-function reportFailure(error: unknown, kind: CommandKind): void {
+function reportFailure(error: unknown, command: CommandName): void {
   if (error instanceof z.ZodError) {
-    process.stderr.write(`codecell: ${error.issues.map((issue) => issue.message).join('; ')}\n`);
+    process.stderr.write(`codecell: ${error.issues.map(flagMessage).join('; ')}\n`);
   } else if (error instanceof SettingsError || error instanceof ListenPolicyError) {
     process.stderr.write(`codecell: ${error.message}\n`);
   } else if (isCodecellError(error)) {
-    const advice = commandAdvice(error, kind);
+    const advice = commandAdvice(error, command);
     process.stderr.write(`codecell: ${error.code}: ${error.message}${advice === undefined ? '' : `. ${advice}`}\n`);
   } else {
     process.stderr.write(`codecell: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   }
 }
 
-function run<A extends unknown[]>(action: (...args: A) => Promise<number>, kind: CommandKind = 'one-shot') {
+function run<A extends unknown[]>(command: CommandName, action: (...args: A) => Promise<number>) {
   return async (...args: A): Promise<void> => {
     let code: number;
     try {
       code = await action(...args);
     } catch (error) {
-      reportFailure(error, kind);
+      reportFailure(error, command);
       code = 1;
     }
     // Explicit exit: open handles (a Docker socket, a stdin listener) must not keep us alive.
@@ -260,7 +280,7 @@ program
   .option('--port <port>', 'port to listen on (PORT; default 7860, 0 picks a free one)')
   .option('--stdio', 'speak MCP over stdin/stdout for a client that spawns the server; logs go to stderr')
   .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
-  .action(run(serve, 'serve'));
+  .action(run('serve', serve));
 
 program
   .command('exec')
@@ -271,7 +291,7 @@ program
   .option('--session <id>', 'session to run in (default: the local default session)')
   .option('--json', 'print the whole result as JSON')
   .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
-  .action(run(exec));
+  .action(run('exec', exec));
 
 const session = program.command('session').description("The local user's sessions (the ones `codecell exec --session` runs in).");
 
@@ -280,20 +300,20 @@ session
   .description('Make a new, empty session and print its id.')
   .option('--json', 'print the whole session as JSON')
   .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
-  .action(run(sessionCreate));
+  .action(run('session create', sessionCreate));
 
 session
   .command('list')
   .description('List your live sessions, oldest first.')
   .option('--json', 'print them as JSON')
   .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
-  .action(run(sessionList));
+  .action(run('session list', sessionList));
 
 session
   .command('close')
   .description('Delete a session with its files and variables.')
   .argument('<id>', 'the session to close')
   .option('--set <NAME=VALUE>', 'any setting by its environment name (repeatable)', collect)
-  .action(run(sessionClose));
+  .action(run('session close', sessionClose));
 
 await program.parseAsync(process.argv);

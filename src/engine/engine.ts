@@ -2,7 +2,7 @@
  * The engine: the path every execution takes, in order.
  *
  *   execute(request)
- *     → validate (code size, timeout that may only lower the limit)
+ *     → validate (code size, well-formed code and args, timeout that may only lower the limit)
  *     → resolve the session (the caller's own; default when no id; unknown → SESSION_NOT_FOUND)
  *     → a place in the job queue (bounded: else QUEUE_FULL at once)
  *     → session lock (one run per session at a time; waiting here counts as waiting in the queue)
@@ -18,7 +18,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { DockerExecutor, ExecutorResult } from '../executor/docker/docker-executor.js';
 import { pythonPoolFor, type PoolKey } from '../executor/docker/pool-key.js';
 import type { Admission, JobQueue } from '../executor/job-queue.js';
-import { argsProblem } from '../executor/runner-protocol.js';
+import { argsProblem, codeTextProblem } from '../executor/runner-protocol.js';
 import type { Principal } from '../sessions/principal.js';
 import type { SessionMeta, SessionStore } from '../sessions/session-store.js';
 import type { RuntimeName } from '../config/settings.js';
@@ -92,8 +92,9 @@ export class Engine implements EngineApi {
         `code is ${request.code.length} characters; the limit is ${MAX_CODE_CHARS}. Put large data in a file and read it from /mnt/data.`,
       );
     }
-    const argsRefused = argsProblem(request.args ?? []);
-    if (argsRefused !== undefined) throw new CodecellError('INVALID_INPUT', argsRefused);
+    // Checked once here for every interface, before any work: text a runner could not be sent.
+    const textRefused = codeTextProblem(request.code) ?? argsProblem(request.args ?? []);
+    if (textRefused !== undefined) throw new CodecellError('INVALID_INPUT', textRefused);
     const timeoutMs = effectiveTimeout(request.timeoutMs, settings.limits.timeoutMs);
     // A place in the queue first: a call that then waits for its session counts as waiting too.
     let admission: Admission;

@@ -13,16 +13,53 @@ export const MAX_ARGS = 256;
 export const MAX_ARG_CHARS = 10_000;
 export const MAX_ARGS_TOTAL_CHARS = 100_000;
 
-/** Why `args` cannot be a program's arguments, or undefined when they can (NUL ends a C string). */
+/**
+ * The 1-based position of the first lone UTF-16 surrogate in `text`, or undefined when it is
+ * well-formed. Such text has no UTF-8 form: the runners would refuse the job line it is sent in.
+ */
+export function loneSurrogateAt(text: string): number | undefined {
+  // Hand-written: String.prototype.isWellFormed says whether, not where (and is past our TS lib).
+  for (let index = 0; index < text.length; index += 1) {
+    const unit = text.charCodeAt(index);
+    if (unit >= 0xd800 && unit <= 0xdbff) {
+      const next = text.charCodeAt(index + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) index += 1;
+      else return index + 1;
+    } else if (unit >= 0xdc00 && unit <= 0xdfff) {
+      return index + 1;
+    }
+  }
+  return undefined;
+}
+
+/** Why `code` cannot be sent to a runner, or undefined when it can. */
+export function codeTextProblem(code: string): string | undefined {
+  const at = loneSurrogateAt(code);
+  return at === undefined ? undefined : `code must be valid Unicode text: a lone surrogate at character ${at}`;
+}
+
+/**
+ * Why `args` cannot be a program's arguments, or undefined when they can (NUL ends a C string).
+ * Arguments are named by their 1-based position, as a caller lists them.
+ */
 export function argsProblem(args: readonly string[]): string | undefined {
-  if (args.length > MAX_ARGS) return `at most ${MAX_ARGS} args are allowed (got ${args.length})`;
+  if (args.length > MAX_ARGS) return `at most ${MAX_ARGS} arguments are allowed (got ${args.length})`;
   let total = 0;
-  for (const arg of args) {
-    if (arg.includes('\0')) return 'args must not contain NUL characters';
-    if (arg.length > MAX_ARG_CHARS) return `an argument is longer than ${MAX_ARG_CHARS} characters`;
+  for (const [index, arg] of args.entries()) {
+    const position = index + 1;
+    if (arg.includes('\0')) return `argument ${position} contains a NUL character, which arguments cannot carry`;
+    if (arg.length > MAX_ARG_CHARS) {
+      return `argument ${position} is ${arg.length} characters; the limit is ${MAX_ARG_CHARS} per argument`;
+    }
+    const at = loneSurrogateAt(arg);
+    if (at !== undefined) {
+      return `args must be valid Unicode text: a lone surrogate at character ${at} of argument ${position}`;
+    }
     total += arg.length;
   }
-  return total > MAX_ARGS_TOTAL_CHARS ? `args are longer than ${MAX_ARGS_TOTAL_CHARS} characters in all` : undefined;
+  return total > MAX_ARGS_TOTAL_CHARS
+    ? `the arguments are ${total} characters in all; the limit is ${MAX_ARGS_TOTAL_CHARS}`
+    : undefined;
 }
 
 export const JobLineSchema = z.object({

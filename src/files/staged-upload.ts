@@ -203,15 +203,16 @@ class ByteCap extends Transform {
     if (total > this.maxFileBytes) {
       throw new CodecellError(
         'FILE_TOO_LARGE',
+        // Said of this file only: true for an all-or-nothing upload and for one file of a batch.
         `'${this.relativePath}' is larger than the limit of ${formatBytes(this.maxFileBytes)} per file ` +
-          '(CODECELL_MAX_FILE_MB); nothing was stored',
+          '(CODECELL_MAX_FILE_MB), so it was not stored',
       );
     }
     if (total > this.quotaRoom) {
       throw new CodecellError(
         'QUOTA_EXCEEDED',
-        `this upload is larger than the session's quota of ${formatBytes(this.quotaBytes)} ` +
-          '(CODECELL_SESSION_QUOTA_MB); nothing was stored',
+        `with '${this.relativePath}', this upload is larger than the session's quota of ${formatBytes(this.quotaBytes)} ` +
+          `(CODECELL_SESSION_QUOTA_MB), so '${this.relativePath}' was not stored`,
       );
     }
   }

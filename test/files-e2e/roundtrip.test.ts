@@ -233,7 +233,7 @@ describe('limits', () => {
     expect(tooBig.status).toBe(413);
     expect(jsonOf(tooBig)).toEqual({
       error: 'FILE_TOO_LARGE',
-      message: "'big.bin' is larger than the limit of 1 MiB per file (CODECELL_MAX_FILE_MB); nothing was stored",
+      message: "'big.bin' is larger than the limit of 1 MiB per file (CODECELL_MAX_FILE_MB), so it was not stored",
     });
     const viaMcp = await alice.tool('upload_file', {
       filename: 'big-mcp.bin',

@@ -193,5 +193,21 @@ describe('codecell session', () => {
     expect(closing.status).toBe(1);
     expect(closing.stderr).toContain('SESSION_NOT_FOUND');
     expect(closing.stderr).toContain('codecell session list');
+    // close takes no --session: its advice must not send the user to a flag it lacks.
+    expect(closing.stderr).not.toContain('--session');
+  });
+
+  it('names the flag in a validation message', () => {
+    const emptySession = cli('exec', '--language', 'bash', '--code', 'echo hi', '--session', '');
+    expect(emptySession.status).toBe(1);
+    expect(emptySession.stderr).toMatch(/^codecell: --session: must not be empty/);
+    const manyArgs = cli('exec', '--language', 'bash', '--code', 'echo hi', ...Array.from({ length: 300 }, () => ['--arg', 'a']).flat());
+    expect(manyArgs.stderr).toBe('codecell: --arg: at most 256 arguments are allowed (got 300)\n');
+    const longArg = cli('exec', '--language', 'bash', '--code', 'echo hi', '--arg', 'ok', '--arg', 'x'.repeat(20_000));
+    expect(longArg.stderr).toBe('codecell: --arg: argument 2 is 20000 characters; the limit is 10000 per argument\n');
+  });
+
+  it('has the flags its header comment shows: close takes an id and no --json', () => {
+    expect(cli('session', 'close', '--json', 'x').stderr).toContain("unknown option '--json'");
   });
 });

@@ -152,6 +152,12 @@ describe('execution', () => {
     expect([...progressValues].sort((a, b) => a - b)).toEqual(progressValues);
   });
 
+  it('refuses a command with a lone UTF-16 surrogate as INVALID_INPUT, naming where it is', async () => {
+    const result = await callTool(client, 'execute_bash_command', { command: 'echo \ud800' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toBe('INVALID_INPUT: code must be valid Unicode text: a lone surrogate at character 6');
+  });
+
   it('answers a 10 MB code string with a clear size error, and keeps serving', async () => {
     const result = await callTool(client, 'execute_python_code', { code: `# ${'x'.repeat(10 * 1024 * 1024)}` });
     expect(result.isError).toBe(true);
@@ -229,10 +235,16 @@ describe('sessions', () => {
       // Worded for a model: the tools that help, not a REST route or a CLI command.
       expect(textOf(result)).toContain('create_execution_session');
       expect(textOf(result)).not.toMatch(/\/v1\/|codecell session/);
+      expect(textOf(result)).toContain('leave session_id out');
     }
-    const history = await callTool(client, 'get_execution_history', { session_id: 'not-a-session' });
-    expect(history.isError).toBe(true);
-    expect(textOf(history)).toContain('SESSION_NOT_FOUND');
+    // These tools require session_id: their advice must not tell the model to leave it out.
+    for (const tool of ['get_execution_history', 'close_execution_session'] as const) {
+      const result = await callTool(client, tool, { session_id: '00000000-0000-4000-8000-000000000000' });
+      expect(result.isError, tool).toBe(true);
+      expect(textOf(result)).toContain('SESSION_NOT_FOUND');
+      expect(textOf(result)).toContain('list_execution_sessions');
+      expect(textOf(result)).not.toContain('leave session_id out');
+    }
   });
 
   it('reports real system information', async () => {

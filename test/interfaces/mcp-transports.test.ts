@@ -215,6 +215,19 @@ describe('Streamable HTTP session handling', () => {
     expect(response.status).toBe(413);
     expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringContaining('16 MiB') } });
   });
+
+  it('names the REST upload route in the 413 of an upload_file call too', async () => {
+    const sessionId = await rawInitialize();
+    const content = 'x'.repeat(17 * 1024 * 1024);
+    const response = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers: mcpHeaders({}, sessionId),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 4, method: 'tools/call', params: { name: 'upload_file', arguments: { filename: 'big.csv', content } } }),
+    });
+    expect(response.status).toBe(413);
+    const { error } = (await response.json()) as { error: { message: string } };
+    expect(error.message).toContain('POST /v1/sessions/default/files');
+  });
 });
 
 describe('legacy SSE session handling', () => {

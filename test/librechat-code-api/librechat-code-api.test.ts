@@ -176,6 +176,18 @@ describe('LibreChat Code API', () => {
     expect(((await nul.json()) as { message: string }).message).toContain('NUL');
   });
 
+  it('refuses code or args with a lone UTF-16 surrogate with 400, naming where it is', async () => {
+    const inArgs = await call('POST', '/exec', { json: { lang: 'bash', code: 'echo ${#1}', args: ['\ud800x'] } });
+    expect(inArgs.status).toBe(400);
+    expect(await inArgs.json()).toEqual({
+      error: 'INVALID_INPUT',
+      message: 'args must be valid Unicode text: a lone surrogate at character 1 of argument 1',
+    });
+    const inCode = await call('POST', '/exec', { json: { lang: 'py', code: 'print("\udc00")' } });
+    expect(inCode.status).toBe(400);
+    expect(((await inCode.json()) as { message: string }).message).toBe('code must be valid Unicode text: a lone surrogate at character 8');
+  });
+
   it('answers 200 with the error in stderr when the program fails', async () => {
     const result = await exec({ lang: 'py', code: 'print("before")\nraise ValueError("bad value")' });
     expect(result.stdout).toBe('before\n');
@@ -198,6 +210,13 @@ describe('LibreChat Code API', () => {
     expect(noCode.status).toBe(400);
     const badJson = await fetch(`${server.url}/v1/exec`, { method: 'POST', headers: { ...KEY_HEADER, 'Content-Type': 'application/json' }, body: '{' });
     expect(badJson.status).toBe(400);
+    const plainText = await fetch(`${server.url}/v1/exec`, {
+      method: 'POST',
+      headers: { ...KEY_HEADER, 'Content-Type': 'text/plain' },
+      body: JSON.stringify({ lang: 'py', code: 'print(1)' }),
+    });
+    expect(plainText.status).toBe(400);
+    expect(await plainText.json()).toEqual({ error: 'INVALID_INPUT', message: 'send a JSON body with Content-Type: application/json' });
     const stdin = await call('POST', '/exec', { json: { lang: 'py', code: 'input()', stdin: 'x' } });
     expect(stdin.status).toBe(400);
   });
@@ -334,6 +353,8 @@ describe('LibreChat Code API', () => {
       ['error', 'big.bin'],
       ['success', 'dir/b.txt'],
     ]);
+    // A per-file error speaks of its file: the others were stored.
+    expect(body.files[1]?.error).toBe("'big.bin' is larger than the limit of 1 MiB per file (CODECELL_MAX_FILE_MB), so it was not stored");
     const session = body.storage_session_id;
     const aId = body.files[0]?.fileId ?? '';
 

@@ -4,11 +4,13 @@
  *   request id + log line → metrics → Host check (loopback only) → cross-site check (keyless only)
  *   → /healthz (details with a key), signed downloads (no key)
  *   → API key + X-User-Id → /metrics → per-principal stream and request budgets
- *   → /v1 files, MCP (Streamable HTTP, legacy SSE, recipe aliases)
+ *   → /v1 files and LibreChat Code API (then 405 / 404 for the rest of /v1)
+ *   → MCP (Streamable HTTP, legacy SSE, recipe aliases)
  *   → 404 / error body
  */
 import express, { type ErrorRequestHandler, type Express, type Request, type Response } from 'express';
 import type { Settings } from '../../config/settings.js';
+import { MAX_CODE_CHARS } from '../../engine/engine.js';
 import type { EngineApi } from '../../engine/types.js';
 import type { FileService } from '../../files/file-service.js';
 import type { Logger } from '../../logger.js';
@@ -26,6 +28,7 @@ import { crossSiteGuard, hostValidation } from './listen-policy.js';
 import { budgetMessage, principalBudget, type BudgetKind } from './principal-budget.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
 import { requestContext, requestLogger } from './request-context.js';
+import { restFallback } from './rest-fallback.js';
 import { bodyTooLargeMessage, requestErrorKind, type BodyLimit } from './request-errors.js';
 
 /** Streamable HTTP paths: ours, and the recipe's Gradio path so old configs only change host. */
@@ -70,9 +73,12 @@ export function publicPathPrefix(publicUrl: string | undefined): string {
   return new URL(publicUrl).pathname.replace(/\/+$/, '');
 }
 
+// The same for every tool: at this point the body is unread, so which tool was called is unknown.
 const MCP_BODY_LIMIT: BodyLimit = {
   bytes: MCP_BODY_LIMIT_BYTES,
-  hint: 'keep code under 1,000,000 characters and put large data in files',
+  hint:
+    `code is limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters, and larger files go through the REST upload ` +
+    'route instead of a tool call: POST /v1/sessions/default/files (multipart/form-data; a session id in place of "default" for another session)',
 };
 
 const STREAM_PATHS = new Set<string>([...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.streamPath)]);
@@ -144,8 +150,12 @@ export function createApp(deps: AppDeps): Express {
       refuse: refuseOverBudget,
     }),
   );
-  app.use('/v1', createFilesRouter({ files, principalOf, logger }));
-  app.use('/v1', createLibreChatCodeApiRouter({ engine, files, sessionTtlMs: settings.sessions.ttlMs, logger })); // LibreChat's Code API
+  const restRouters = [
+    createFilesRouter({ files, principalOf, logger }),
+    createLibreChatCodeApiRouter({ engine, files, sessionTtlMs: settings.sessions.ttlMs, logger }), // LibreChat's Code API
+  ];
+  app.use('/v1', ...restRouters);
+  app.use('/v1', restFallback('/v1', restRouters)); // 405 / 404 in REST terms
 
   const routeDeps: McpRouteDeps = {
     registry,

@@ -30,7 +30,7 @@ const UPLOAD_LIMITS: Omit<MultipartLimits, 'maxFileBytes'> = { maxFiles: 100, ma
 
 /** Route bodies whose failures answer `{error: CODE, message}`. */
 function restGuarded(deps: Pick<FilesRouterDeps, 'logger'>, statusOverrides: Partial<Record<CodecellErrorCode, number>> = {}) {
-  return guardedBy((req, res, error) => sendJsonError(req, res, error, deps.logger, { what: 'files route', statusOverrides }));
+  return guardedBy((req, res, error) => sendJsonError(req, res, error, deps.logger, { what: 'files route', statusOverrides, defaultSessionWord: true }));
 }
 
 export function createFilesRouter(deps: FilesRouterDeps): express.Router {

@@ -16,6 +16,8 @@ export interface JsonErrorOptions {
   /** Named in the log line of an unexpected failure. */
   readonly what: string;
   readonly statusOverrides?: Partial<Record<CodecellErrorCode, number>>;
+  /** The routes take the word "default" in place of a session id (the /v1/sessions routes do). */
+  readonly defaultSessionWord?: boolean;
   /** A different answer for some known errors; undefined keeps the standard one. */
   readonly answerFor?: (error: CodecellError) => ErrorAnswer | undefined;
 }
@@ -44,7 +46,7 @@ export function sendJsonError(
       return;
     }
     const status = options.statusOverrides?.[error.code] ?? HTTP_STATUS[error.code];
-    const advice = routeAdvice(error);
+    const advice = routeAdvice(error, options.defaultSessionWord === true);
     res.status(status).json({ error: error.code, message: advice === undefined ? error.message : `${error.message}. ${advice}` });
     return;
   }
@@ -52,10 +54,15 @@ export function sendJsonError(
   res.status(500).json({ error: 'INTERNAL', message: 'the server failed to handle this request' });
 }
 
-/** What a REST caller can do about an error, naming the routes; undefined when nothing specific. */
-export function routeAdvice(error: CodecellError): string | undefined {
+/**
+ * What a REST caller can do about an error, naming the routes; undefined when nothing specific.
+ * `defaultSessionWord`: the failing route takes "default" for a session id, so that may be advised.
+ */
+export function routeAdvice(error: CodecellError, defaultSessionWord = false): string | undefined {
   if (error.code === 'SESSION_NOT_FOUND' && error.fields.sessionGone !== undefined) {
-    return 'Put the word "default" in place of the session id (e.g. GET /v1/sessions/default/files) to use your default session.';
+    return defaultSessionWord
+      ? 'Put the word "default" in place of the session id (e.g. GET /v1/sessions/default/files) to use your default session.'
+      : 'A new session starts with your next upload (POST /v1/upload) or run (POST /v1/exec) without a session id.';
   }
   if (error.code === 'SESSION_LIMIT') return 'Idle sessions expire: retry later.';
   return undefined;

@@ -9,10 +9,21 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { isCodecellError, type CodecellError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 
-export function toolErrorResult(error: unknown, logger: Logger): CallToolResult {
+/** What the advice may name about the tool that failed: only what its input schema really has. */
+export interface ToolShape {
+  /** The tool takes session_id and may go without it (the default session). */
+  readonly sessionIdOptional: boolean;
+}
+
+/** The safe assumption: advice that names no parameter the tool might lack. */
+const PLAIN_TOOL: ToolShape = { sessionIdOptional: false };
+/** A tool whose session_id may be left out. */
+export const OPTIONAL_SESSION_ID: ToolShape = { sessionIdOptional: true };
+
+export function toolErrorResult(error: unknown, logger: Logger, tool: ToolShape = PLAIN_TOOL): CallToolResult {
   if (isCodecellError(error)) {
     const retry = error.retryAfterSeconds !== undefined ? ` Retry in about ${error.retryAfterSeconds} s.` : '';
-    const advice = toolAdvice(error);
+    const advice = toolAdvice(error, tool);
     logger.info({ code: error.code }, `tool refused: ${error.message}`);
     return {
       isError: true,
@@ -33,9 +44,11 @@ export function toolErrorResult(error: unknown, logger: Logger): CallToolResult 
 }
 
 /** What a model can do about an error, naming the tools that do it; undefined when nothing specific. */
-export function toolAdvice(error: CodecellError): string | undefined {
+export function toolAdvice(error: CodecellError, tool: ToolShape = PLAIN_TOOL): string | undefined {
   if (error.code === 'SESSION_NOT_FOUND' && error.fields.sessionGone !== undefined) {
-    return 'Create a new session with create_execution_session, or leave session_id out to use your default session.';
+    return tool.sessionIdOptional
+      ? 'Create a new session with create_execution_session, or leave session_id out to use your default session.'
+      : 'list_execution_sessions shows the sessions you have; create_execution_session makes a new one.';
   }
   if (error.code === 'SESSION_LIMIT') {
     return 'Close a session you no longer need with close_execution_session (list_execution_sessions shows yours), or wait for idle ones to expire.';
@@ -43,11 +56,15 @@ export function toolAdvice(error: CodecellError): string | undefined {
   return undefined;
 }
 
-/** Runs a tool body and maps whatever it throws. */
-export async function guardTool(logger: Logger, body: () => Promise<CallToolResult>): Promise<CallToolResult> {
+/** Runs a tool body and maps whatever it throws, advising in terms of `tool`'s own parameters. */
+export async function guardTool(
+  logger: Logger,
+  body: () => Promise<CallToolResult>,
+  tool: ToolShape = PLAIN_TOOL,
+): Promise<CallToolResult> {
   try {
     return await body();
   } catch (error) {
-    return toolErrorResult(error, logger);
+    return toolErrorResult(error, logger, tool);
   }
 }

@@ -14,7 +14,7 @@ import express from 'express';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CodecellError, isCodecellError } from '../../../src/errors.js';
 import { routeAdvice, sendJsonError } from '../../../src/interfaces/http/json-error.js';
-import { toolAdvice, toolErrorResult } from '../../../src/interfaces/mcp/tool-errors.js';
+import { OPTIONAL_SESSION_ID, toolAdvice, toolErrorResult } from '../../../src/interfaces/mcp/tool-errors.js';
 import { createLogger } from '../../../src/logger.js';
 import { principalFor } from '../../../src/sessions/principal.js';
 import { SessionStore } from '../../../src/sessions/session-store.js';
@@ -100,20 +100,38 @@ describe('each interface words the advice for its audience', () => {
     expect(limit).toContain('close_execution_session');
   });
 
+  it('MCP advises leaving session_id out only to tools where it may be left out', async () => {
+    const error = await notFound();
+    expect(toolAdvice(error, OPTIONAL_SESSION_ID)).toContain('leave session_id out');
+    // close_execution_session and get_execution_history require session_id: the default advice names no such thing.
+    expect(toolAdvice(error)).not.toContain('leave session_id out');
+    expect(toolAdvice(error)).toContain('list_execution_sessions');
+    const result = toolErrorResult(error, silent, OPTIONAL_SESSION_ID);
+    const text = result.content[0]?.type === 'text' ? result.content[0].text : '';
+    expect(text).toBe(`SESSION_NOT_FOUND: ${error.message}. ${toolAdvice(error, OPTIONAL_SESSION_ID)}`);
+  });
+
+  it('REST advises the word "default" only on routes that take it', async () => {
+    const error = await notFound();
+    expect(routeAdvice(error, true)).toContain('/v1/sessions/default/files');
+    expect(routeAdvice(error)).not.toContain('default');
+    expect(routeAdvice(error)).toContain('POST /v1/exec');
+  });
+
   it('REST names the routes, in the JSON error answer', async () => {
     const error = await notFound();
-    expect(routeAdvice(error)).toContain('/v1/sessions/default/files');
-    expect(routeAdvice(error)).not.toMatch(/_execution_session|codecell session/);
+    expect(routeAdvice(error, true)).toContain('/v1/sessions/default/files');
+    expect(routeAdvice(error, true)).not.toMatch(/_execution_session|codecell session/);
 
     const app = express();
-    app.get('/fails', (req, res) => sendJsonError(req, res, error, silent, { what: 'test route' }));
+    app.get('/fails', (req, res) => sendJsonError(req, res, error, silent, { what: 'test route', defaultSessionWord: true }));
     const server = http.createServer(app).listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
       const { port } = server.address() as AddressInfo;
       const response = await fetch(`http://127.0.0.1:${port}/fails`);
       expect(response.status).toBe(404);
-      expect(await response.json()).toEqual({ error: 'SESSION_NOT_FOUND', message: `${error.message}. ${routeAdvice(error)}` });
+      expect(await response.json()).toEqual({ error: 'SESSION_NOT_FOUND', message: `${error.message}. ${routeAdvice(error, true)}` });
     } finally {
       server.close();
     }

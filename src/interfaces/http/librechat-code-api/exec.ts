@@ -21,7 +21,7 @@ import { CodecellError } from '../../../errors.js';
 import type { EngineApi, ExecutionResult, Language } from '../../../engine/types.js';
 import type { FileService } from '../../../files/file-service.js';
 import type { Logger } from '../../../logger.js';
-import { argsProblem, MAX_ARGS } from '../../../executor/runner-protocol.js';
+import { argsProblem, codeTextProblem, MAX_ARGS } from '../../../executor/runner-protocol.js';
 import { accessSession, callerOf, type Caller, type SessionAccess, type SessionDirectory } from './identity.js';
 import type { AdmittedRuns } from './admitted-runs.js';
 import { encodeSessionId, fileIdFor } from './ids.js';
@@ -232,14 +232,17 @@ async function savePlots(
 }
 
 export async function handleExec(deps: ExecDeps, req: Request, res: Response): Promise<void> {
+  // Only a JSON body is parsed; any other is not read at all (400, as the upload routes answer a non-multipart body).
+  if (!req.is('application/json')) throw new CodecellError('INVALID_INPUT', 'send a JSON body with Content-Type: application/json');
   const body = parseExecBody(req.body);
   const language = languageOf(body.lang);
   if (body.stdin !== undefined && body.stdin !== null && body.stdin !== '') {
     throw new CodecellError('INVALID_INPUT', 'stdin is not supported: programs here have no standard input; write the data to a file in /mnt/data instead');
   }
   const args = body.args ?? [];
-  const argsRefused = argsProblem(args);
-  if (argsRefused !== undefined) throw new CodecellError('INVALID_INPUT', argsRefused);
+  // The engine checks these too; here they are refused before a session is made or a file copied.
+  const textRefused = codeTextProblem(body.code) ?? argsProblem(args);
+  if (textRefused !== undefined) throw new CodecellError('INVALID_INPUT', textRefused);
   const timeoutMs = timeoutOf(body);
   const hint = checkedHint(body);
   const inputs = checkedInputs(body.files ?? []);

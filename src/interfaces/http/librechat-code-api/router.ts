@@ -138,6 +138,6 @@ export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): expres
   router.delete('/files/:session_id/:fileId', remove);
   router.delete('/sessions/:session_id/objects/:fileId', remove);
 
-  router.use(restRequestErrorHandler({ bytes: EXEC_BODY_LIMIT_BYTES, hint: 'put large data in files (POST /upload)' }));
+  router.use(restRequestErrorHandler({ bytes: EXEC_BODY_LIMIT_BYTES, hint: 'put large data in files (POST /v1/upload)' }));
   return router;
 }

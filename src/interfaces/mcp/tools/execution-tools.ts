@@ -12,7 +12,7 @@ import { currentClientGone } from '../../http/request-context.js';
 import type { Language } from '../../../engine/types.js';
 import { outputProgress, type ToolExtra } from '../progress.js';
 import { ExecutionOutputSchema, renderExecutionResult } from '../render-result.js';
-import { guardTool } from '../tool-errors.js';
+import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
 import { presentOrUndefined, toolLogger, type ToolDeps } from './tool-deps.js';
 
 function sessionIdParameter() {
@@ -128,7 +128,7 @@ async function runCode(
     } finally {
       progress?.stop();
     }
-  });
+  }, OPTIONAL_SESSION_ID);
 }
 
 /**

@@ -15,7 +15,7 @@ import { createLogger, type Logger } from '../../../logger.js';
 import type { Principal } from '../../../sessions/principal.js';
 import { restFilePath } from '../../http/file-routes.js';
 import type { ToolExtra } from '../progress.js';
-import { guardTool } from '../tool-errors.js';
+import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
 import { presentOrUndefined } from './tool-deps.js';
 
 export interface FileToolDeps {
@@ -105,7 +105,7 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
             mime_type: stored.mimeType,
           },
         };
-      }),
+      }, OPTIONAL_SESSION_ID),
   );
 
   server.registerTool(
@@ -148,7 +148,7 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
             total: listing.files.length,
           },
         };
-      }),
+      }, OPTIONAL_SESSION_ID),
   );
 
   server.registerTool(
@@ -162,7 +162,11 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, extra) =>
-      guardTool(loggerFor('read_file', extra), () => readFileForModel(files, principal, presentOrUndefined(args.session_id), args.path)),
+      guardTool(
+        loggerFor('read_file', extra),
+        () => readFileForModel(files, principal, presentOrUndefined(args.session_id), args.path),
+        OPTIONAL_SESSION_ID,
+      ),
   );
 }
 

@@ -6,7 +6,7 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { EXECUTION_STATUSES, LANGUAGES, type HistoryEntry, type SessionInfo } from '../../../engine/types.js';
-import { guardTool } from '../tool-errors.js';
+import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
 import { presentOrUndefined, toolLogger, type ToolDeps } from './tool-deps.js';
 
 const SessionOutputSchema = z.object({
@@ -169,7 +169,7 @@ export function registerSessionTools(server: McpServer, deps: ToolDeps): void {
           ],
           structuredContent: toSessionOutput(info),
         };
-      }),
+      }, OPTIONAL_SESSION_ID),
   );
 
   server.registerTool(
