@@ -22,6 +22,7 @@ export type OomVerdict = { readonly known: true; readonly oomKills: number } | {
 
 export class OomWatch {
   private oomKills = 0;
+  private lateOom: (() => void) | null = null;
   private readonly verdict: Promise<OomVerdict>;
 
   private constructor(
@@ -34,11 +35,11 @@ export class OomWatch {
         const parsed = safeJson(line);
         const event = ContainerEventSchema.safeParse(parsed);
         if (!event.success) return;
-        if (event.data.Action === 'oom') this.oomKills += 1;
-        if (event.data.Action === 'die') {
-          resolve({ known: true, oomKills: this.oomKills });
-          this.close();
+        if (event.data.Action === 'oom') {
+          this.oomKills += 1;
+          this.lateOom?.();
         }
+        if (event.data.Action === 'die') resolve({ known: true, oomKills: this.oomKills });
       });
       // Ended or broken before `die`: whether an OOM kill was missed cannot be known from here.
       lines.on('close', () => resolve({ known: false }));
@@ -63,6 +64,24 @@ export class OomWatch {
   /** Resolves once the engine has reported the container's death, with the OOM kills before it. */
   afterDeath(): Promise<OomVerdict> {
     return this.verdict;
+  }
+
+  /**
+   * After a death with no OOM kill reported, waits at most `graceMs` for an `oom` event that comes
+   * after the `die`. Only for a container that died of SIGKILL by itself: under gVisor the kernel
+   * kills the whole sandbox, and the engine can see its exit before the cgroup's OOM notice.
+   */
+  async lateOomKill(graceMs: number): Promise<boolean> {
+    if (this.oomKills > 0) return true;
+    if (this.abort.signal.aborted) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const arrived = await new Promise<boolean>((resolve) => {
+      this.lateOom = () => resolve(true);
+      timer = setTimeout(() => resolve(false), graceMs);
+    });
+    clearTimeout(timer);
+    this.lateOom = null;
+    return arrived;
   }
 
   /** Ends the subscription. Idempotent. */

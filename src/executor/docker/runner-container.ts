@@ -26,6 +26,8 @@ import { readCpuMs } from './cgroup-cpu.js';
 import { OomWatch } from './oom-watch.js';
 
 const READY_TIMEOUT_MS = 60_000;
+/** How long an `oom` event may trail the death of a container that was SIGKILLed by no one here. */
+const LATE_OOM_GRACE_MS = 1000;
 /** A result frame: up to CODECELL_MAX_IMAGES inline images; what reaches a client is capped again in the engine. */
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
 /** stderr carries only the small stderr-end frame: a forged big one is not buffered. */
@@ -237,8 +239,10 @@ export class RunnerContainer {
   async stop(): Promise<{ exitCode: number | null; oomKilled: boolean }> {
     if (!this.stopped) {
       this.stopped = (async () => {
+        const diedByItself = !this.running;
         await this.kill();
-        return { exitCode: await this.exited, oomKilled: await this.wasOomKilled() };
+        const exitCode = await this.exited;
+        return { exitCode, oomKilled: await this.wasOomKilled(diedByItself, exitCode) };
       })();
     }
     return this.stopped;
@@ -275,9 +279,12 @@ export class RunnerContainer {
   }
 
   /** Call once the container is dead. The inspect is the fallback for a lost event stream. */
-  private async wasOomKilled(): Promise<boolean> {
+  private async wasOomKilled(diedByItself: boolean, exitCode: number | null): Promise<boolean> {
     const verdict = await this.oomWatch.afterDeath();
-    if (verdict.known) return verdict.oomKills > 0;
+    if (verdict.known && verdict.oomKills > 0) return true;
+    // SIGKILL that the host did not send: the OOM killer's notice may trail the death (see lateOomKill).
+    if (diedByItself && exitCode === 137 && (await this.oomWatch.lateOomKill(LATE_OOM_GRACE_MS))) return true;
+    if (verdict.known) return false;
     try {
       const info = await this.container.inspect();
       return info.State.OOMKilled === true;
