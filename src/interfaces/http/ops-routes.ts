@@ -51,8 +51,11 @@ export function createHealthRouter(
   router.get('/healthz', async (req: Request, res: Response) => {
     res.set('Cache-Control', 'no-store');
     try {
-      const report = await health();
-      res.status(report.ok ? 200 : 503).json(mayReadDetails(req) ? report : { ok: report.ok });
+      // Details (queue, pools) are read fresh: a cached report would show a queue of a second ago.
+      // Only the bare ok/not ok, which anyone may ask for, comes from the shared check.
+      const details = mayReadDetails(req);
+      const report = details ? await engine.health() : await health();
+      res.status(report.ok ? 200 : 503).json(details ? report : { ok: report.ok });
     } catch (error) {
       requestLogger(req, logger).error({ err: error }, 'health check failed');
       res.status(503).json({ ok: false });
