@@ -102,7 +102,7 @@ export class RunnerContainer {
     this.scanner = new FrameScanner(READY_NONCE, { maxBytes: MAX_FRAME_BYTES, maxStructure: MAX_FRAME_STRUCTURE }, {
       onText: (bytes) => this.hooks?.onStdout(bytes),
       onFrame: (json) => this.handleFrame(json),
-      onOversizedFrame: (over) => this.settle?.({ kind: 'flood', what: `a result frame ${over}` }),
+      onOversizedFrame: (over) => this.settle?.({ kind: 'flood', what: `a result frame ${over}, refused unread` }),
     });
     this.stdout.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.scanner.push(bytes)));
     // Until a job is sent no frame is expected on stderr; the nonce is set with the job.
