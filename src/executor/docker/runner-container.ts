@@ -34,6 +34,7 @@ const MAX_FRAME_BYTES = 96 * 1024 * 1024;
  * JSON values a result frame may hold: its runner caps notCarried at 10,000 entries (8 structural
  * bytes each); images, modules and fields need far fewer. Counted before JSON.parse, so a forged
  * frame of millions of tiny values (seconds of parsing on the event loop) is refused unparsed.
+ * Chosen over a parse worker: with values bounded, the 64 MiB stream cap bounds parsing to ~1 s worst case, with no worker per run.
  */
 const MAX_FRAME_STRUCTURE = 10_000 * 8 + 20_000;
 /** stderr carries only the small stderr-end frame: a forged big one is not buffered. */
