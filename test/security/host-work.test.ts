@@ -1,8 +1,8 @@
 /**
  * Work the host does for user input, attacked from outside (issue 15: item 4 and four low ones):
  * a TypeScript program built to crash the host's compiler, a forged result frame with a huge
- * value and too many images, a PNG decompression bomb, a huge MCP progress token, and /v1/exec
- * languages that name Object.prototype members. Each is capped for the caller alone, and the
+ * value and too many images, a forged frame of millions of tiny values (red team H2), a PNG
+ * decompression bomb, a huge MCP progress token, and /v1/exec languages that name Object.prototype members. Each is capped for the caller alone, and the
  * server keeps serving everyone, TypeScript included.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -75,6 +75,58 @@ sleep 2`,
     expect(out.images.length).toBeLessThanOrEqual(LIMITS.maxImages);
     expect(out.images.every((image) => image.width <= 10_000 && image.height <= 10_000)).toBe(true);
     expect(out.images_omitted).toBeGreaterThanOrEqual(3);
+    await h.stillServing();
+  });
+
+  it('refuses a forged frame of millions of empty objects unparsed, while the server keeps answering', async () => {
+    const session = await h.newSession();
+    // The red team's H2: ~60 MB of `{},` under the 64 MiB stream cap; parsed, it froze the event loop ~40 s.
+    const forged = h.start(
+      'bash',
+      `nonce=\${__cc_nonce:-$(grep -rhoas '"nonce":"[0-9a-f]*"' /tmp /run/codecell 2>/dev/null | head -1 | sed 's/.*:"\\([0-9a-f]*\\)"/\\1/')}
+[ -n "$nonce" ] && echo "forging"
+printf '\x1e%s\x1f[' "$nonce"; yes '{},' | head -c 60000000 | tr -d '\n'; printf '{}]\n'
+echo "frame sent"
+sleep 600`,
+      { session },
+    );
+    await forged.printed('forging');
+    // While the forgery streams in, the server answers /healthz and runs a bystander's program.
+    const [health, bystander] = await Promise.all([
+      fetch(`${h.server.url}/healthz`),
+      h.exec('python', 'print(6 * 7)', { session: await h.newSession() }),
+    ]);
+    expect(health.status).toBe(200);
+    expect(bystander.status, bystander.stderr).toBe('ok');
+    expect(bystander.stdout).toBe('42\n');
+
+    const out = await forged.result;
+    expect(out.status).toBe('killed');
+    expect(out.notice).toMatch(/result frame over \d+ JSON values, refused unread/);
+    expect(out.stdout).not.toContain('frame sent');
+    await h.stillServing();
+  });
+
+  it('still returns several large figures inline', async () => {
+    const count = LIMITS.maxImages;
+    const { raw, out } = await h.runToEnd(
+      'python',
+      `import numpy as np
+import matplotlib.pyplot as plt
+rng = np.random.default_rng(7)
+for index in range(${count}):
+    figure = plt.figure(figsize=(8, 8), dpi=100)
+    plt.imshow(rng.random((800, 800, 3)))
+print('drawn')`,
+      'drawn',
+      { session: await h.newSession() },
+    );
+    expect(out.status, out.stderr).toBe('ok');
+    expect(out.images).toHaveLength(count);
+    // Noise does not compress: each figure is a PNG of ~1 MB or more, all in one result frame.
+    const inline = raw.content.filter((item) => item.type === 'image');
+    expect(inline).toHaveLength(count);
+    expect(inline.every((item) => item.type === 'image' && item.data.length > 1_000_000)).toBe(true);
     await h.stillServing();
   });
 

@@ -30,8 +30,15 @@ const READY_TIMEOUT_MS = 60_000;
 const LATE_OOM_GRACE_MS = 1000;
 /** A result frame: up to CODECELL_MAX_IMAGES inline images; what reaches a client is capped again in the engine. */
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
+/**
+ * JSON values a result frame may hold: its runner caps notCarried at 10,000 entries (8 structural
+ * bytes each); images, modules and fields need far fewer. Counted before JSON.parse, so a forged
+ * frame of millions of tiny values (seconds of parsing on the event loop) is refused unparsed.
+ * Chosen over a parse worker: with values bounded, the 64 MiB stream cap bounds parsing to ~1 s worst case, with no worker per run.
+ */
+const MAX_FRAME_STRUCTURE = 10_000 * 8 + 20_000;
 /** stderr carries only the small stderr-end frame: a forged big one is not buffered. */
-const MAX_STDERR_FRAME_BYTES = 4 * 1024;
+const MAX_STDERR_FRAME = { maxBytes: 4 * 1024, maxStructure: 64 };
 /** Past this much raw output the run is stopped: nobody reads 64 MiB of text. */
 export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
 
@@ -93,17 +100,17 @@ export class RunnerContainer {
     this.startPhases = startPhases;
     this.exited = new Promise((resolve) => (this.exitedResolve = resolve));
     void this.exited.then(() => (this.running = false));
-    this.scanner = new FrameScanner(READY_NONCE, MAX_FRAME_BYTES, {
+    this.scanner = new FrameScanner(READY_NONCE, { maxBytes: MAX_FRAME_BYTES, maxStructure: MAX_FRAME_STRUCTURE }, {
       onText: (bytes) => this.hooks?.onStdout(bytes),
       onFrame: (json) => this.handleFrame(json),
-      onOversizedFrame: () => this.settle?.({ kind: 'flood', what: 'result frame over the size limit' }),
+      onOversizedFrame: (over) => this.settle?.({ kind: 'flood', what: `a result frame ${over}, refused unread` }),
     });
     this.stdout.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.scanner.push(bytes)));
     // Until a job is sent no frame is expected on stderr; the nonce is set with the job.
-    this.stderrScanner = new FrameScanner(READY_NONCE, MAX_STDERR_FRAME_BYTES, {
+    this.stderrScanner = new FrameScanner(READY_NONCE, MAX_STDERR_FRAME, {
       onText: (bytes) => this.hooks?.onStderr(bytes),
       onFrame: (json) => this.handleStderrFrame(json),
-      onOversizedFrame: () => this.settle?.({ kind: 'flood', what: 'stderr frame over the size limit' }),
+      onOversizedFrame: (over) => this.settle?.({ kind: 'flood', what: `a stderr frame ${over}` }),
     });
     this.stderr.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.stderrScanner.push(bytes)));
   }
