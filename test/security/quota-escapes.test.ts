@@ -152,12 +152,15 @@ fd = os.open('/mnt/data/.x', os.O_WRONLY | os.O_CREAT, 0o600)
 FALLOC_FL_KEEP_SIZE = 1
 done = libc.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, ${3 * LIMITS.quotaMb} << 20) == 0
 info = os.fstat(fd)
-print('allocated' if done else 'refused', info.st_size, info.st_blocks * 512)`,
+plain = os.open('/mnt/data/plain', os.O_WRONLY | os.O_CREAT, 0o600)
+os.posix_fallocate(plain, 0, 1 << 20)   # growing the size stays allowed (bounded by RLIMIT_FSIZE)
+print('allocated' if done else 'refused', info.st_size, info.st_blocks * 512, os.fstat(plain).st_size)`,
       { session },
     );
-    const [verdict, size, allocated] = out.stdout.trim().split(' ');
+    const [verdict, size, allocated, plainSize] = out.stdout.trim().split(' ');
     expect(['allocated', 'refused'], `status ${out.status}, stdout ${out.stdout}, stderr ${out.stderr}`).toContain(verdict);
     expect(size).toBe('0');
+    expect(plainSize).toBe(String(MiB));
     const upload = await rest(h).upload(session, [{ name: 'file', filename: 'more.bin', content: Buffer.alloc(MiB) }]);
     if (verdict === 'allocated') {
       expect(Number(allocated)).toBeGreaterThan(QUOTA);
