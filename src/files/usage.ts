@@ -2,15 +2,20 @@
  * What a session takes on disk: the one measure behind the upload quota check, the quota notice
  * after a run, the quota watchdog during one and the server's disk budget.
  *
- * Every entry counts, whatever its name and however deep: sizes of everything but folders, at the
- * apparent size (a sparse file counts in full), a hard-linked inode once (across all the roots of
- * one measure); entries of every kind (files, folders, links).
+ * Every entry counts, whatever its name and however deep, a hard-linked inode once (across all the
+ * roots of one measure); entries of every kind (files, folders, links). An entry's bytes are the
+ * larger of its apparent size and the blocks it has allocated: a sparse file counts in full, and so
+ * does space allocated past the end of a file (fallocate with FALLOC_FL_KEEP_SIZE leaves the size at
+ * 0 while it reserves gigabytes). A folder counts its allocated blocks only (its apparent size is the
+ * same blocks on most file systems, and nothing on others): the blocks that many entries or big
+ * extended attributes take (ext4 keeps an inode's xattrs beyond its inline room in a block of its own,
+ * counted in its blocks).
  *
  * The walk is GNU find's, in a child process. Node has no openat: it can only open by path, and a
  * path longer than PATH_MAX (4096 bytes) cannot be opened at all, so a tree deeper than that hides
  * from any walk in Node. find walks with directory fds (fts), at any depth, never follows a link
- * (-P), stays on one file system (-xdev) and prints no names at all, only type, link count, inode
- * and size: no name can confuse the parsing (newlines, bytes that are not UTF-8, a BOM).
+ * (-P), stays on one file system (-xdev) and prints no names at all, only type, link count, inode,
+ * size and allocated blocks: no name can confuse the parsing (newlines, bytes that are not UTF-8, a BOM).
  */
 import { spawn } from 'node:child_process';
 
@@ -37,8 +42,17 @@ export interface MeasureOptions {
 
 export type Measured = Usage & { readonly stopped: boolean };
 
-/** One line per entry: type, hard links, device:inode, size. */
-const FIND_FORMAT = '%y %n %D:%i %s\\n';
+/** One line per entry: type, hard links, device:inode, apparent size, allocated 512-byte blocks. */
+const FIND_FORMAT = '%y %n %D:%i %s %b\\n';
+
+/** st_blocks is in 512-byte units, whatever the file system's block size. */
+const BLOCK_UNIT = 512;
+
+/** What one entry takes: its allocated blocks, or its apparent size where that is larger (sparse files). */
+export function entryBytes(type: string, apparentSize: number, allocatedBlocks: number): number {
+  const allocated = allocatedBlocks * BLOCK_UNIT;
+  return type === 'd' ? allocated : Math.max(apparentSize, allocated);
+}
 
 /** Bytes under the roots, in one whole walk (a root that does not exist counts 0). */
 export async function measureBytes(roots: string | readonly string[]): Promise<number> {
@@ -69,15 +83,14 @@ export function measureUsage(roots: string | readonly string[], options: Measure
     const inodes = new Set<string>();
 
     const countLine = (line: string): void => {
-      const [type, links, inode, size] = line.split(' ');
-      if (type === undefined || links === undefined || inode === undefined || size === undefined) return;
+      const [type, links, inode, size, blocks] = line.split(' ');
+      if (type === undefined || links === undefined || inode === undefined || size === undefined || blocks === undefined) return;
       entries += 1;
-      if (type === 'd') return;
-      if (type === 'f' && links !== '1') {
+      if (type !== 'd' && links !== '1') {
         if (inodes.has(inode)) return;
         inodes.add(inode);
       }
-      bytes += Number(size);
+      bytes += entryBytes(type, Number(size), Number(blocks));
     };
 
     child.stdout.setEncoding('latin1');

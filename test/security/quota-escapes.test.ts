@@ -1,5 +1,6 @@
 /**
- * Ways to store more than a session's quota (issue 15, items 3, 5 and 6), tried through the public
+ * Ways to store more than a session's quota (issue 15, items 3, 5 and 6; H1 and M3 of the red team:
+ * space fallocated past a file's end, xattrs on folders), tried through the public
  * interfaces only: MCP tool calls run the code, the REST file routes upload and list. Each attack
  * must be seen by the one usage measure (files/usage.ts) wherever it counts: the watchdog during a
  * run, the upload check, the listing, and session removal must leave no bytes behind.
@@ -136,6 +137,68 @@ print('wrote everything')`,
     expect(await rest(h).paths(session)).toContain('\uFEFFhidden.bin');
     const upload = await rest(h).upload(session, [{ name: 'file', filename: 'more.bin', content: Buffer.alloc(6 * MiB) }]);
     expect(upload.status).toBe(413);
+    await h.stillServing();
+  });
+
+  it('bounds space reserved past the end of a file (fallocate KEEP_SIZE): refused, or counted and told', async () => {
+    const session = await h.newSession();
+    // The file's size stays 0 while 60 MiB (three quotas) are allocated to it, if the sandbox lets it.
+    const out = await h.exec(
+      'python',
+      `import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+fd = os.open('/mnt/data/.x', os.O_WRONLY | os.O_CREAT, 0o600)
+FALLOC_FL_KEEP_SIZE = 1
+done = libc.fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, ${3 * LIMITS.quotaMb} << 20) == 0
+info = os.fstat(fd)
+plain = os.open('/mnt/data/plain', os.O_WRONLY | os.O_CREAT, 0o600)
+os.posix_fallocate(plain, 0, 1 << 20)   # growing the size stays allowed (bounded by RLIMIT_FSIZE)
+print('allocated' if done else 'refused', info.st_size, info.st_blocks * 512, os.fstat(plain).st_size)`,
+      { session },
+    );
+    const [verdict, size, allocated, plainSize] = out.stdout.trim().split(' ');
+    expect(['allocated', 'refused'], `status ${out.status}, stdout ${out.stdout}, stderr ${out.stderr}`).toContain(verdict);
+    expect(size).toBe('0');
+    expect(plainSize).toBe(String(MiB));
+    const upload = await rest(h).upload(session, [{ name: 'file', filename: 'more.bin', content: Buffer.alloc(MiB) }]);
+    if (verdict === 'allocated') {
+      expect(Number(allocated)).toBeGreaterThan(QUOTA);
+      expect(out.notice ?? '', `status ${out.status}`).toMatch(/quota/);
+      expect(await usageHeader(h, session)).toBeGreaterThanOrEqual(Number(allocated));
+      expect(upload.status).toBe(413);
+      expect(jsonOf(upload)).toMatchObject({ error: 'QUOTA_EXCEEDED' });
+    } else {
+      expect(out.status, out.stderr).toBe('ok');
+      expect(upload.status).toBe(201);
+    }
+    expect((await closeSession(h, session)).isError).toBe(false);
+    await h.stillServing();
+  });
+
+  it('counts extended attributes stored on folders, or refuses them', async () => {
+    const session = await h.newSession();
+    // 1000 folders with 3,500 bytes of xattr each: the bytes sit in blocks of the folders' own.
+    const out = await h.exec(
+      'python',
+      `import os
+stored = 0
+os.mkdir('pads')
+for i in range(1000):
+    os.mkdir(f'pads/d{i}')
+    try:
+        os.setxattr(f'pads/d{i}', 'user.pad', b'p' * 3500)
+        stored += 1
+    except OSError:
+        pass
+print(stored)`,
+      { session },
+    );
+    expect(out.status, out.notice ?? out.stderr).toBe('ok');
+    const stored = Number(out.stdout.trim());
+    expect(Number.isInteger(stored), out.stdout).toBe(true);
+    expect(await usageHeader(h, session)).toBeGreaterThanOrEqual(stored * 3500);
+    expect((await closeSession(h, session)).isError).toBe(false);
     await h.stillServing();
   });
 

@@ -57,27 +57,34 @@ function sandboxEnv(pool: PoolKey): string[] {
  *   - socket() only for AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (Docker allows all but AF_VSOCK),
  *     socketpair() only for AF_UNIX: the rarely used families (AF_ALG, AF_TIPC, AF_RDS, AF_CAN, …)
  *     are where socket bugs live.
+ *   - fallocate only without FALLOC_FL_KEEP_SIZE (which PUNCH_HOLE needs too), else EOPNOTSUPP, as
+ *     on a file system without it: space reserved past a file's end is on disk but not in its size,
+ *     out of reach of RLIMIT_FSIZE. An allocation that grows the file stays bounded by that limit.
+ *   - setxattr, lsetxattr, fsetxattr: EOPNOTSUPP, as on a file system without extended attributes
+ *     (copies then skip them, as Python's shutil does). Each one may take a block of the disk of its
+ *     own, beside the file's bytes; user code has no need to store them.
  *   - native system calls only: no 32-bit (x86, x32, arm) entry points, whose compat paths are a
  *     separate, less-tested attack surface. No image runs a 32-bit binary.
  *
  * Everything outside the list fails with EPERM. runc ignores names the host's libseccomp does not
  * know, so one list serves old and new kernels. gVisor (CODECELL_RUNTIME=runsc) implements the
- * system calls itself, in user space, and does not use this profile.
+ * system calls itself, in user space, and does not use this profile: there the quota's measure
+ * (files/usage.ts counts allocated blocks) is what bounds the two above.
  */
 const ALLOWED_SYSCALLS = `
   accept accept4 access adjtimex alarm bind brk capget capset chdir chmod chown clock_adjtime
   clock_getres clock_gettime clock_nanosleep close close_range connect copy_file_range creat dup dup2
   dup3 epoll_create epoll_create1 epoll_ctl epoll_ctl_old epoll_pwait epoll_pwait2 epoll_wait
   epoll_wait_old eventfd eventfd2 execve execveat exit exit_group faccessat faccessat2 fadvise64
-  fallocate fanotify_mark fchdir fchmod fchmodat fchmodat2 fchown fchownat fcntl fdatasync fgetxattr
-  flistxattr flock fork fremovexattr fsetxattr fstat fstatfs fsync ftruncate futex futex_requeue
+  fanotify_mark fchdir fchmod fchmodat fchmodat2 fchown fchownat fcntl fdatasync fgetxattr
+  flistxattr flock fork fremovexattr fstat fstatfs fsync ftruncate futex futex_requeue
   futex_wait futex_waitv futex_wake futimesat getcpu getcwd getdents getdents64 getegid geteuid getgid
   getgroups getitimer getpeername getpgid getpgrp getpid getppid getpriority getrandom getresgid
   getresuid getrlimit get_robust_list getrusage getsid getsockname getsockopt get_thread_area gettid
   gettimeofday getuid getxattr inotify_add_watch inotify_init inotify_init1 inotify_rm_watch io_cancel
   ioctl io_destroy io_getevents io_pgetevents ioprio_get ioprio_set io_setup io_submit ipc kill
   landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lgetxattr link linkat listen
-  listxattr llistxattr lremovexattr lseek lsetxattr lstat madvise map_shadow_stack membarrier
+  listxattr llistxattr lremovexattr lseek lstat madvise map_shadow_stack membarrier
   memfd_create memfd_secret mincore mkdir mkdirat mknod mknodat mlock mlock2 mlockall mmap mprotect
   mq_getsetattr mq_notify mq_open mq_timedreceive mq_timedsend mq_unlink mremap msgctl msgget msgrcv
   msgsnd msync munlock munlockall munmap name_to_handle_at nanosleep newfstatat open openat openat2
@@ -90,7 +97,7 @@ const ALLOWED_SYSCALLS = `
   sched_rr_get_interval sched_setaffinity sched_setattr sched_setparam sched_setscheduler sched_yield
   seccomp select semctl semget semop semtimedop sendfile sendmmsg sendmsg sendto setfsgid setfsuid
   setgid setgroups setitimer setpgid setpriority setregid setresgid setresuid setreuid setrlimit
-  set_robust_list setsid setsockopt set_thread_area set_tid_address setuid setxattr shmat shmctl shmdt
+  set_robust_list setsid setsockopt set_thread_area set_tid_address setuid shmat shmctl shmdt
   shmget shutdown sigaltstack signalfd signalfd4 splice stat statfs statx
   symlink symlinkat sync sync_file_range syncfs sysinfo tee tgkill time timer_create timer_delete
   timer_getoverrun timer_gettime timer_settime timerfd_create timerfd_gettime timerfd_settime times
@@ -105,6 +112,8 @@ const AF_UNIX = 1;
 const AF_INET = 2;
 const AF_INET6 = 10;
 const AF_NETLINK = 16;
+const FALLOC_FL_KEEP_SIZE = 0x1;
+const EOPNOTSUPP = 95;
 /** CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET: new namespaces need CAP_SYS_ADMIN. */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 /** personality() values Docker allows: PER_LINUX, PER_LINUX32, UNAME26, UNAME26|PER_LINUX32, query. */
@@ -154,6 +163,14 @@ export const SECCOMP_PROFILE: SeccompProfile = {
     // clone without namespace flags (fork, threads); clone3 says "not implemented" so libc falls back to clone.
     allowWhen('clone', [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]),
     { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+    allowWhen('fallocate', [{ index: 1, value: FALLOC_FL_KEEP_SIZE, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]),
+    {
+      names: ['fallocate'],
+      action: 'SCMP_ACT_ERRNO',
+      errnoRet: EOPNOTSUPP,
+      args: [{ index: 1, value: FALLOC_FL_KEEP_SIZE, valueTwo: FALLOC_FL_KEEP_SIZE, op: 'SCMP_CMP_MASKED_EQ' }],
+    },
+    { names: ['setxattr', 'lsetxattr', 'fsetxattr'], action: 'SCMP_ACT_ERRNO', errnoRet: EOPNOTSUPP },
   ],
 };
 
