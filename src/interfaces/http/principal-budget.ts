@@ -43,6 +43,8 @@ export function principalBudget(options: PrincipalBudgetOptions): RequestHandler
     for (const [scope, counter] of counters) {
       if ((open.get(counter) ?? 0) >= limits[scope][kind]) {
         res.set('Retry-After', '1');
+        // The body is unread: closing the connection keeps a refused slow body from holding it anyway.
+        res.set('Connection', 'close');
         options.refuse(req, res, kind, scope, limits[scope][kind]);
         return;
       }
