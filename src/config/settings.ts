@@ -56,7 +56,7 @@ const EnvSchema = z.object({
   CODECELL_STREAMS_PER_USER: int(1, 100_000).default(32),
   CODECELL_REQUESTS_PER_USER: int(1, 100_000).default(16),
   CODECELL_MCP_SESSIONS_PER_KEY: int(1, 1_000_000).optional(),
-  // Unset: half of CODECELL_MAX_CONNECTIONS, so one key never holds every connection.
+  // Unset: a quarter of CODECELL_MAX_CONNECTIONS each, so one key's streams and requests together hold at most half the connections.
   CODECELL_STREAMS_PER_KEY: int(1, 1_000_000).optional(),
   CODECELL_REQUESTS_PER_KEY: int(1, 1_000_000).optional(),
 
@@ -223,8 +223,8 @@ export function loadSettings(
       streamsPerPrincipal: e.CODECELL_STREAMS_PER_USER,
       requestsPerPrincipal: e.CODECELL_REQUESTS_PER_USER,
       mcpSessionsPerKey: perKey(e.CODECELL_MCP_SESSIONS_PER_KEY, e.CODECELL_MCP_SESSIONS, e.CODECELL_API_KEYS.length),
-      streamsPerKey: e.CODECELL_STREAMS_PER_KEY ?? halfOf(e.CODECELL_MAX_CONNECTIONS),
-      requestsPerKey: e.CODECELL_REQUESTS_PER_KEY ?? halfOf(e.CODECELL_MAX_CONNECTIONS),
+      streamsPerKey: e.CODECELL_STREAMS_PER_KEY ?? quarterOf(e.CODECELL_MAX_CONNECTIONS),
+      requestsPerKey: e.CODECELL_REQUESTS_PER_KEY ?? quarterOf(e.CODECELL_MAX_CONNECTIONS),
     }),
     connections: Object.freeze({
       maxConnections: e.CODECELL_MAX_CONNECTIONS,
@@ -251,6 +251,10 @@ export function loadSettings(
 
 function halfOf(cap: number): number {
   return Math.max(1, Math.floor(cap / 2));
+}
+
+function quarterOf(cap: number): number {
+  return Math.max(1, Math.floor(cap / 4));
 }
 
 /** A per-key cap: as set (at most the server cap), else the server cap for one key (or none), half of it for several. */

@@ -201,7 +201,7 @@ describe('one principal cannot starve the rest', () => {
  * X-User-Id and agent ids cost nothing to change, so the budgets hold per API key too: callers of
  * one key, however many principals they name, leave the server usable by another key. The
  * attacker uses OTHER_KEY; the harness (its client, bystander and stillServing) and the victims use
- * the test key. Two keys, so the per-key defaults are half of each server cap.
+ * the test key. Two keys, so the per-key defaults are half of each session cap.
  */
 describe('rotating principals under one key cannot starve another key', () => {
   const OTHER_KEY = 'other-key-fedcba9876543210';
@@ -215,9 +215,9 @@ describe('rotating principals under one key cannot starve another key', () => {
     CODECELL_MAX_CONNECTIONS: '64',
     CODECELL_MAX_PENDING_CONNECTIONS: '64',
   };
-  /** The per-key defaults with two keys: half of each server cap. */
+  /** The per-key defaults with two keys: half of each session cap, a quarter of the connections. */
   const SESSIONS_PER_KEY = 15;
-  const REQUESTS_PER_KEY = 32;
+  const REQUESTS_PER_KEY = 16;
   let keyed: Harness;
   let api: LibreChatApi;
   const slowBodies: http.ClientRequest[] = [];

@@ -8,9 +8,9 @@ describe('per-key budget defaults', () => {
       const settings = loadSettings({}, { MAX_SESSIONS: '40', CODECELL_MCP_SESSIONS: '60', CODECELL_MAX_CONNECTIONS: '100', ...keys });
       expect(settings.sessions.maxSessionsPerKey).toBe(40);
       expect(settings.budgets.mcpSessionsPerKey).toBe(60);
-      // Requests and streams: half the connections whatever the keys, so one key leaves room for /healthz.
-      expect(settings.budgets.requestsPerKey).toBe(50);
-      expect(settings.budgets.streamsPerKey).toBe(50);
+      // Requests and streams: a quarter of the connections each whatever the keys, so one key leaves room for /healthz.
+      expect(settings.budgets.requestsPerKey).toBe(25);
+      expect(settings.budgets.streamsPerKey).toBe(25);
     }
   });
 
