@@ -46,6 +46,7 @@ export interface ErrorFields {
   readonly maxSessions?: number;
   /** The caller's own session maximum, when that is the limit reached (SESSION_LIMIT). */
   readonly maxSessionsPerPrincipal?: number;
+  readonly maxSessionsPerKey?: number;
   /** The data dir another engine owns, with that owner (DATA_DIR_IN_USE). */
   readonly dataDir?: string;
   readonly ownerPid?: number;
@@ -85,6 +86,15 @@ export function sessionLimitReached(maxSessions: number): CodecellError {
 }
 
 /** SESSION_LIMIT: the caller holds as many sessions as one principal may; others are unaffected. */
+export function keySessionLimitReached(maxSessionsPerKey: number): CodecellError {
+  return new CodecellError(
+    'SESSION_LIMIT',
+    `the users of your API key hold their maximum of ${maxSessionsPerKey} sessions (MAX_SESSIONS_PER_KEY)`,
+    undefined,
+    { maxSessionsPerKey },
+  );
+}
+
 export function principalSessionLimitReached(maxSessionsPerPrincipal: number): CodecellError {
   return new CodecellError(
     'SESSION_LIMIT',

@@ -57,6 +57,7 @@ export async function startHttpServer(options: ServerOptions): Promise<RunningSe
     idleMs,
     maxSessions: settings.budgets.mcpSessions,
     maxSessionsPerPrincipal: settings.budgets.mcpSessionsPerPrincipal,
+    maxSessionsPerKey: settings.budgets.mcpSessionsPerKey,
     logger,
   });
   registry.startSweeping(Math.max(1_000, Math.min(60_000, Math.floor(idleMs / 2))));

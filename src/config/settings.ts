@@ -38,6 +38,8 @@ const EnvSchema = z.object({
   MAX_OUTPUT_LENGTH: int(100, 10_000_000).default(10_000),
   MAX_SESSIONS: int(1, 1_000_000).default(1000),
   MAX_SESSIONS_PER_USER: int(1, 1_000_000).default(100),
+  // Per-key budgets: unset means "the server cap with one key or none, half of it with several".
+  MAX_SESSIONS_PER_KEY: int(1, 1_000_000).optional(),
   CODECELL_SESSION_TTL_SECONDS: int(60, 60 * 60 * 24 * 365).default(3600),
 
   CODECELL_MEMORY_MB: int(64, 1_048_576).default(512),
@@ -53,6 +55,10 @@ const EnvSchema = z.object({
   CODECELL_MCP_SESSIONS_PER_USER: int(1, 1_000_000).default(32),
   CODECELL_STREAMS_PER_USER: int(1, 100_000).default(32),
   CODECELL_REQUESTS_PER_USER: int(1, 100_000).default(16),
+  CODECELL_MCP_SESSIONS_PER_KEY: int(1, 1_000_000).optional(),
+  // Unset: a quarter of CODECELL_MAX_CONNECTIONS each, so one key's streams and requests together hold at most half the connections.
+  CODECELL_STREAMS_PER_KEY: int(1, 1_000_000).optional(),
+  CODECELL_REQUESTS_PER_KEY: int(1, 1_000_000).optional(),
 
   CODECELL_MAX_CONNECTIONS: int(16, 1_000_000).default(1000),
   CODECELL_MAX_PENDING_CONNECTIONS: int(1, 1_000_000).default(128),
@@ -109,6 +115,8 @@ export interface Settings {
     readonly maxSessions: number;
     /** Sessions one principal (key + X-User-Id) may hold: no single user fills MAX_SESSIONS. */
     readonly maxSessionsPerPrincipal: number;
+    /** Sessions all principals of one API key may hold together: no key fills MAX_SESSIONS for the others. */
+    readonly maxSessionsPerKey: number;
     readonly ttlMs: number;
   };
   /** Per-principal budgets at the HTTP edge, so one principal cannot starve the rest. */
@@ -120,6 +128,10 @@ export interface Settings {
     readonly streamsPerPrincipal: number;
     /** Other requests (tool calls, runs, uploads) one principal may have in progress at once. */
     readonly requestsPerPrincipal: number;
+    /** The same four budgets for all principals of one API key together (X-User-Id costs nothing to change). */
+    readonly mcpSessionsPerKey: number;
+    readonly streamsPerKey: number;
+    readonly requestsPerKey: number;
   };
   /** Socket limits: half-open and slow connections must not exhaust file descriptors. */
   readonly connections: {
@@ -202,6 +214,7 @@ export function loadSettings(
     sessions: Object.freeze({
       maxSessions: e.MAX_SESSIONS,
       maxSessionsPerPrincipal: Math.min(e.MAX_SESSIONS_PER_USER, e.MAX_SESSIONS),
+      maxSessionsPerKey: perKey(e.MAX_SESSIONS_PER_KEY, e.MAX_SESSIONS, e.CODECELL_API_KEYS.length),
       ttlMs: e.CODECELL_SESSION_TTL_SECONDS * 1000,
     }),
     budgets: Object.freeze({
@@ -209,6 +222,9 @@ export function loadSettings(
       mcpSessionsPerPrincipal: Math.min(e.CODECELL_MCP_SESSIONS_PER_USER, e.CODECELL_MCP_SESSIONS),
       streamsPerPrincipal: e.CODECELL_STREAMS_PER_USER,
       requestsPerPrincipal: e.CODECELL_REQUESTS_PER_USER,
+      mcpSessionsPerKey: perKey(e.CODECELL_MCP_SESSIONS_PER_KEY, e.CODECELL_MCP_SESSIONS, e.CODECELL_API_KEYS.length),
+      streamsPerKey: e.CODECELL_STREAMS_PER_KEY ?? quarterOf(e.CODECELL_MAX_CONNECTIONS),
+      requestsPerKey: e.CODECELL_REQUESTS_PER_KEY ?? quarterOf(e.CODECELL_MAX_CONNECTIONS),
     }),
     connections: Object.freeze({
       maxConnections: e.CODECELL_MAX_CONNECTIONS,
@@ -231,6 +247,20 @@ export function loadSettings(
     }),
     signedUrlTtlMs: e.CODECELL_SIGNED_URL_TTL_SECONDS * 1000,
   });
+}
+
+function halfOf(cap: number): number {
+  return Math.max(1, Math.floor(cap / 2));
+}
+
+function quarterOf(cap: number): number {
+  return Math.max(1, Math.floor(cap / 4));
+}
+
+/** A per-key cap: as set (at most the server cap), else the server cap for one key (or none), half of it for several. */
+function perKey(configured: number | undefined, serverCap: number, keys: number): number {
+  if (configured !== undefined) return Math.min(configured, serverCap);
+  return keys <= 1 ? serverCap : halfOf(serverCap);
 }
 
 /** Every setting's name, for `codecell --set` and `codecell --help`. */

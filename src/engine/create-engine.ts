@@ -52,6 +52,7 @@ async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>
     ttlMs: settings.sessions.ttlMs,
     maxSessions: settings.sessions.maxSessions,
     maxSessionsPerPrincipal: settings.sessions.maxSessionsPerPrincipal,
+    maxSessionsPerKey: settings.sessions.maxSessionsPerKey,
   });
   const files = new FileService({ sessions, settings, downloadLinkFor: deps.downloadLinkFor });
   const executor = new DockerExecutor(settings, logger, metrics, files.diskBudget);

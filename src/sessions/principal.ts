@@ -10,6 +10,8 @@ export interface Principal {
   readonly id: string;
   /** For logs only: the user id as given, or null. */
   readonly userId: string | null;
+  /** The API key's share of the per-key budgets: 32 hex chars of sha256(key), or "open" without keys. */
+  readonly keyId: string;
 }
 
 /** X-User-Id values are untrusted: printable, bounded. */
@@ -22,7 +24,8 @@ export function principalFor(apiKey: string | null, userId: string | null): Prin
     .update(userId ?? '')
     .digest('hex')
     .slice(0, 32);
-  return { id: hash, userId };
+  const keyId = apiKey === null ? 'open' : createHash('sha256').update(`key:${apiKey}`).digest('hex').slice(0, 32);
+  return { id: hash, userId, keyId };
 }
 
 /** The principal used by the local CLI (`codecell exec`). */

@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { principalSessionLimitReached, sessionLimitReached, sessionNotFound, type CodecellError } from '../errors.js';
+import { keySessionLimitReached, principalSessionLimitReached, sessionLimitReached, sessionNotFound, type CodecellError } from '../errors.js';
 import type { HistoryEntry, SessionInfo } from '../engine/types.js';
 import type { RuntimeName } from '../config/settings.js';
 import { removeTree } from '../files/remove-tree.js';
@@ -29,6 +29,8 @@ const HISTORY_CODE_CHARS = 4000;
 const SessionMetaSchema = z.object({
   id: z.string().regex(SESSION_ID_PATTERN),
   owner: z.string().regex(/^[0-9a-f]{32}$/),
+  /** The owner's API key id (Principal.keyId), for the per-key cap; absent in sessions made before it existed. */
+  ownerKey: z.string().regex(/^(open|[0-9a-f]{32})$/).optional(),
   createdAt: z.number(),
   lastUsedAt: z.number(),
   isDefault: z.boolean(),
@@ -52,6 +54,8 @@ export interface SessionStoreOptions {
   readonly maxSessions: number;
   /** Sessions one principal may hold (default: maxSessions), so no one principal fills the server. */
   readonly maxSessionsPerPrincipal?: number;
+  /** Sessions all principals of one API key may hold together (default: maxSessions): rotating X-User-Id or agent ids gains nothing. */
+  readonly maxSessionsPerKey?: number;
   readonly now?: () => number;
 }
 
@@ -61,8 +65,9 @@ export class SessionStore {
   private readonly index = new Map<string, SessionMeta>();
   private readonly locks = new KeyedMutex();
   private readonly principalLocks = new KeyedMutex();
-  /** Sessions being created, per owner: counted against the caps before their first await. */
+  /** Sessions being created, per owner and per owner's key: counted against the caps before their first await. */
   private readonly creating = new Map<string, number>();
+  private readonly creatingByKey = new Map<string, number>();
   private creatingTotal = 0;
   private readonly now: () => number;
 
@@ -117,8 +122,8 @@ export class SessionStore {
   }
 
   async create(principal: Principal, isDefault = false): Promise<SessionMeta> {
-    if (!this.hasRoomFor(principal.id)) await this.sweepExpired();
-    const releaseSlot = this.takeSlot(principal.id);
+    if (!this.hasRoomFor(principal)) await this.sweepExpired();
+    const releaseSlot = this.takeSlot(principal);
     try {
       return await this.createInSlot(principal, isDefault);
     } finally {
@@ -127,30 +132,46 @@ export class SessionStore {
   }
 
   /**
-   * Takes one place under MAX_SESSIONS and under the principal's own cap, or throws SESSION_LIMIT.
-   * Synchronous: the check and the taking have no await between them, so concurrent creates cannot
-   * overshoot either cap.
+   * Takes one place under MAX_SESSIONS, the principal's own cap and its key's cap, or throws
+   * SESSION_LIMIT. Synchronous: the check and the taking have no await between them, so concurrent
+   * creates cannot overshoot any cap.
    */
-  private takeSlot(owner: string): () => void {
+  private takeSlot(principal: Principal): () => void {
+    const owner = principal.id;
     if (this.index.size + this.creatingTotal >= this.options.maxSessions) throw sessionLimitReached(this.options.maxSessions);
-    const perPrincipal = this.maxSessionsPerPrincipal;
-    if (this.ownedBy(owner) >= perPrincipal) throw principalSessionLimitReached(perPrincipal);
+    if (this.ownedBy(owner) >= this.maxSessionsPerPrincipal) throw principalSessionLimitReached(this.maxSessionsPerPrincipal);
+    if (this.ownedByKey(principal.keyId) >= this.maxSessionsPerKey) throw keySessionLimitReached(this.maxSessionsPerKey);
     this.creatingTotal += 1;
-    this.creating.set(owner, (this.creating.get(owner) ?? 0) + 1);
+    addCount(this.creating, owner, 1);
+    addCount(this.creatingByKey, principal.keyId, 1);
     return () => {
       this.creatingTotal -= 1;
-      const left = (this.creating.get(owner) ?? 1) - 1;
-      if (left > 0) this.creating.set(owner, left);
-      else this.creating.delete(owner);
+      addCount(this.creating, owner, -1);
+      addCount(this.creatingByKey, principal.keyId, -1);
     };
+  }
+
+  private get maxSessionsPerKey(): number {
+    return Math.min(this.options.maxSessionsPerKey ?? this.options.maxSessions, this.options.maxSessions);
+  }
+
+  /** Sessions the principals of one key hold or are creating. */
+  private ownedByKey(keyId: string): number {
+    let count = this.creatingByKey.get(keyId) ?? 0;
+    for (const meta of this.index.values()) if (meta.ownerKey === keyId) count += 1;
+    return count;
   }
 
   private get maxSessionsPerPrincipal(): number {
     return Math.min(this.options.maxSessionsPerPrincipal ?? this.options.maxSessions, this.options.maxSessions);
   }
 
-  private hasRoomFor(owner: string): boolean {
-    return this.index.size + this.creatingTotal < this.options.maxSessions && this.ownedBy(owner) < this.maxSessionsPerPrincipal;
+  private hasRoomFor(principal: Principal): boolean {
+    return (
+      this.index.size + this.creatingTotal < this.options.maxSessions &&
+      this.ownedBy(principal.id) < this.maxSessionsPerPrincipal &&
+      this.ownedByKey(principal.keyId) < this.maxSessionsPerKey
+    );
   }
 
   /** Sessions `owner` holds or is creating. */
@@ -165,6 +186,7 @@ export class SessionStore {
     const meta: SessionMeta = {
       id: randomUUID(),
       owner: principal.id,
+      ownerKey: principal.keyId,
       createdAt: at,
       lastUsedAt: at,
       isDefault,
@@ -362,4 +384,10 @@ function notFound(sessionId: string): CodecellError {
     'unknown',
     `no session ${JSON.stringify(shown)} exists for you (it may have been closed, expired, or belong to someone else)`,
   );
+}
+
+function addCount(counts: Map<string, number>, key: string, delta: number): void {
+  const next = (counts.get(key) ?? 0) + delta;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
 }

@@ -11,7 +11,10 @@ import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callTool, connectStreamable, headersFor, sessionOf, textOf, type Caller } from '../interfaces/helpers/mcp-client.js';
+import { TEST_KEY } from '../interfaces/helpers/test-server.js';
+import { multipartBody, type MultipartPart } from '../unit/files/helpers.js';
 import { Harness } from './helpers/harness.js';
+import { LibreChatApi } from './helpers/librechat-api.js';
 
 /** Small budgets, so each attack is cheap; the old hard-coded MCP cap (1000) is what the first two attacks pass. */
 const BUDGETS = {
@@ -192,4 +195,144 @@ describe('one principal cannot starve the rest', () => {
     expect(check.stdout).toBe('42\n');
   });
 
+});
+
+/**
+ * X-User-Id and agent ids cost nothing to change, so the budgets hold per API key too: callers of
+ * one key, however many principals they name, leave the server usable by another key. The
+ * attacker uses OTHER_KEY; the harness (its client, bystander and stillServing) and the victims use
+ * the test key. Two keys, so the per-key defaults are half of each session cap.
+ */
+describe('rotating principals under one key cannot starve another key', () => {
+  const OTHER_KEY = 'other-key-fedcba9876543210';
+  const KEY_BUDGETS = {
+    CODECELL_API_KEYS: `${TEST_KEY},${OTHER_KEY}`,
+    MAX_SESSIONS: '30',
+    // The harness's own user makes two sessions at its start and one per stillServing().
+    MAX_SESSIONS_PER_USER: '8',
+    CODECELL_MCP_SESSIONS: '20',
+    CODECELL_MCP_SESSIONS_PER_USER: '4',
+    CODECELL_MAX_CONNECTIONS: '64',
+    CODECELL_MAX_PENDING_CONNECTIONS: '64',
+  };
+  /** The per-key defaults with two keys: half of each session cap, a quarter of the connections. */
+  const SESSIONS_PER_KEY = 15;
+  const REQUESTS_PER_KEY = 16;
+  let keyed: Harness;
+  let api: LibreChatApi;
+  const slowBodies: http.ClientRequest[] = [];
+
+  beforeAll(async () => {
+    keyed = await Harness.start({ env: KEY_BUDGETS });
+    api = new LibreChatApi(keyed.server.url);
+  });
+
+  afterAll(async () => {
+    for (const request of slowBodies) request.destroy();
+    await keyed?.close();
+  });
+
+  /** POST /v1/upload of one small file under `key`, as LibreChat sends it; the status. */
+  async function uploadStatus(key: string, fields: Record<string, string>, headers: Record<string, string> = {}): Promise<number> {
+    const parts: MultipartPart[] = [...Object.entries(fields).map(([name, content]) => ({ name, content })), { name: 'file', filename: 'a.txt', content: 'x' }];
+    const { body, contentType } = multipartBody(parts);
+    const response = await fetch(new URL('/v1/upload', keyed.server.url), {
+      method: 'POST',
+      headers: { 'X-API-Key': key, 'Content-Type': contentType, ...headers },
+      body: new Uint8Array(body),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  }
+
+  it('uploads under rotating agent ids and X-User-Id values fill only their own key’s share of MAX_SESSIONS', async () => {
+    const statuses: number[] = [];
+    for (let index = 0; index < 25; index += 1) {
+      statuses.push(await uploadStatus(OTHER_KEY, { kind: 'agent', id: `rot${index}` }, { 'User-Id': 'mallory' }));
+      statuses.push(await uploadStatus(OTHER_KEY, { kind: 'user', id: `rot-user${index}` }, { 'X-User-Id': `rot-user${index}` }));
+    }
+    expect(statuses.filter((status) => status === 200).length).toBe(SESSIONS_PER_KEY);
+    // A user of the other key still gets sessions: an upload, and an MCP run.
+    expect(await uploadStatus(TEST_KEY, { kind: 'user', id: 'victim' }, { 'User-Id': 'victim' })).toBe(200);
+    await keyed.stillServing();
+  });
+
+  it("initialize calls under rotating X-User-Id values never close another key's idle MCP session", async () => {
+    const victim: Caller = { userId: 'mcp-victim' };
+    const postTo = async (caller: Caller, message: object, session?: string) => {
+      const response = await fetch(new URL('/mcp', keyed.server.url), {
+        method: 'POST',
+        headers: {
+          ...headersFor(caller),
+          ...(session !== undefined ? { 'Mcp-Session-Id': session } : {}),
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+        },
+        body: JSON.stringify(message),
+      });
+      await response.arrayBuffer();
+      return { status: response.status, session: response.headers.get('mcp-session-id') ?? '' };
+    };
+    const opened = await postTo(victim, INITIALIZE);
+    expect(opened.status).toBe(200);
+    expect((await postTo(victim, { jsonrpc: '2.0', method: 'notifications/initialized' }, opened.session)).status).toBe(202);
+    // 60 principals of the other key, one initialize each, in rounds of 10 at once.
+    for (let sent = 0; sent < 60; sent += 10) {
+      const round = Array.from({ length: 10 }, async (_, index) => (await postTo({ apiKey: OTHER_KEY, userId: `mcp-rot${sent + index}` }, INITIALIZE)).status);
+      for (const status of await Promise.all(round)) expect([200, 429]).toContain(status);
+    }
+    expect((await postTo(victim, { jsonrpc: '2.0', id: 2, method: 'tools/list' }, opened.session)).status).toBe(200);
+    await keyed.stillServing();
+  });
+
+  it('slow bodies under rotating X-User-Id values hold at most their key’s share of requests; another key and /healthz still get through', async () => {
+    const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+    const attempts = REQUESTS_PER_KEY + 20;
+    // Each request announces a body it never finishes; the refused ones are answered (429) at once.
+    const refused = Array.from({ length: attempts }, (_, index) =>
+      new Promise<number>((resolve, reject) => {
+        const request = http.request(new URL('/v1/upload', keyed.server.url), {
+          method: 'POST',
+          agent,
+          headers: { 'X-API-Key': OTHER_KEY, 'X-User-Id': `slow${index}`, 'Content-Type': 'multipart/form-data; boundary=x', 'Content-Length': '1000000' },
+        });
+        request.once('response', (response) => {
+          response.resume();
+          resolve(response.statusCode ?? 0);
+        });
+        request.once('error', reject);
+        request.write('--x\r\n');
+        slowBodies.push(request);
+      }),
+    );
+    // Those past the key's budget come back; the held ones never do (their bodies stall).
+    const firstRefusals = await new Promise<number[]>((resolve, reject) => {
+      const statuses: number[] = [];
+      for (const pending of refused) {
+        pending.then((status) => {
+          statuses.push(status);
+          if (statuses.length === attempts - REQUESTS_PER_KEY) resolve(statuses);
+        }, reject);
+      }
+    });
+    expect(firstRefusals.every((status) => status === 429)).toBe(true);
+    // The other key works, and so does a keyless probe.
+    expect(await uploadStatus(TEST_KEY, { kind: 'user', id: 'slow-victim' }, { 'User-Id': 'slow-victim' })).toBe(200);
+    expect((await fetch(new URL('/healthz', keyed.server.url))).status).toBe(200);
+    for (const request of slowBodies.splice(0)) request.destroy();
+    agent.destroy();
+    await keyed.stillServing();
+  });
+
+  it("a user naming an agent may read its files but not delete them; the LibreChat server (no user) may", async () => {
+    const agentId = `m1-${Date.now().toString(36)}`;
+    const agentFile = await api.upload({ kind: 'agent', id: agentId }, 'tool.py', 'print(1)');
+    const path = `/files/${agentFile.session}/${agentFile.fileId}?kind=agent&id=${agentId}`;
+    expect(await api.downloadText(agentFile, `?kind=agent&id=${agentId}`, { 'User-Id': 'bob' })).toBe('print(1)');
+    expect((await api.call('DELETE', path, { 'User-Id': 'bob' })).status).toBe(404);
+    expect((await api.call('DELETE', path, { 'X-User-Id': 'bob' })).status).toBe(404);
+    expect(await api.downloadText(agentFile, `?kind=agent&id=${agentId}`)).toBe('print(1)');
+    expect((await api.call('DELETE', path)).status).toBe(200);
+    await keyed.stillServing();
+  });
 });

@@ -3,7 +3,8 @@
  *
  *   request id + log line → metrics → Host check (loopback only) → cross-site check (keyless only)
  *   → /healthz (details with a key), signed downloads (no key)
- *   → API key + X-User-Id → /metrics → per-principal stream and request budgets
+ *   → API key + X-User-Id → /metrics → per-principal and per-key stream and request budgets
+ *     (before any body is read: every body parser comes after them)
  *   → /v1 files and LibreChat Code API (then 405 / 404 for the rest of /v1)
  *   → MCP (Streamable HTTP, legacy SSE, recipe aliases)
  *   → 404 / error body
@@ -25,7 +26,7 @@ import { createFilesRouter, createSignedDownloadRouter } from './files-router.js
 import { createLibreChatCodeApiRouter } from './librechat-code-api/router.js';
 import { httpMetrics } from './http-metrics.js';
 import { crossSiteGuard, hostValidation } from './listen-policy.js';
-import { budgetMessage, principalBudget, type BudgetKind } from './principal-budget.js';
+import { budgetMessage, principalBudget, type BudgetKind, type BudgetScope } from './principal-budget.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
 import { requestContext, requestLogger } from './request-context.js';
 import { restFallback } from './rest-fallback.js';
@@ -88,13 +89,13 @@ function budgetKindOf(req: Request): BudgetKind {
   return req.method === 'GET' && STREAM_PATHS.has(req.path) ? 'stream' : 'request';
 }
 
-function refuseOverBudget(req: Request, res: Response, kind: BudgetKind, limit: number): void {
+function refuseOverBudget(req: Request, res: Response, kind: BudgetKind, scope: BudgetScope, limit: number): void {
   if (req.path.startsWith('/v1/')) {
     // LibreChat's "busy" shape, which it turns into "retry after N s" (see librechat-code-api/http-errors.ts).
-    res.status(429).json({ error: 'rate_limited', retry_after_seconds: 1, message: budgetMessage(kind, limit) });
+    res.status(429).json({ error: 'rate_limited', retry_after_seconds: 1, message: budgetMessage(kind, scope, limit) });
     return;
   }
-  sendJsonRpcError(res, 429, -32000, budgetMessage(kind, limit));
+  sendJsonRpcError(res, 429, -32000, budgetMessage(kind, scope, limit));
 }
 
 /** Last in line: JSON-RPC answers, since what reaches it is mostly MCP traffic. */
@@ -145,6 +146,8 @@ export function createApp(deps: AppDeps): Express {
     principalBudget({
       streamsPerPrincipal: settings.budgets.streamsPerPrincipal,
       requestsPerPrincipal: settings.budgets.requestsPerPrincipal,
+      streamsPerKey: settings.budgets.streamsPerKey,
+      requestsPerKey: settings.budgets.requestsPerKey,
       principalOf,
       kindOf: budgetKindOf,
       refuse: refuseOverBudget,

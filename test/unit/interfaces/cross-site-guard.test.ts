@@ -73,6 +73,8 @@ describe('principalBudget', () => {
       principalBudget({
         streamsPerPrincipal: 1,
         requestsPerPrincipal: 2,
+        streamsPerKey: 100,
+        requestsPerKey: 100,
         principalOf: (req) => principalFor('k', req.get('x-user-id') ?? null),
         kindOf: () => 'request',
         refuse: (_req, res) => {

@@ -6,7 +6,7 @@ import type { Response } from 'express';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
 import { McpSessionRegistry } from '../../../src/interfaces/mcp/transports/mcp-session-registry.js';
-import { principalFor } from '../../../src/sessions/principal.js';
+import { principalFor, type Principal } from '../../../src/sessions/principal.js';
 
 const alice = principalFor('k', 'alice');
 const bob = principalFor('k', 'bob');
@@ -130,5 +130,49 @@ describe('McpSessionRegistry limits', () => {
     expect(slots).toHaveLength(5);
     slots[0]?.release();
     expect('slot' in (await registry.reserve(alice))).toBe(true);
+  });
+});
+
+describe('McpSessionRegistry per-key limits', () => {
+  function keyed(maxSessions: number, maxSessionsPerPrincipal: number, maxSessionsPerKey: number) {
+    let now = 0;
+    const registry = new McpSessionRegistry({ idleMs: 60_000, maxSessions, maxSessionsPerPrincipal, maxSessionsPerKey, logger: createLogger('silent'), now: () => now });
+    const open = async (id: string, principal: Principal) => {
+      now += 10;
+      const reservation = await registry.reserve(principal);
+      if (!('slot' in reservation)) return reservation.refused;
+      return reservation.slot.add(id, { kind: 'streamable-http', transport: new StreamableHTTPServerTransport({ sessionIdGenerator: () => id }) }, new McpServer({ name: 't', version: '1' }));
+    };
+    return { registry, open };
+  }
+
+  it("principals rotated under one key give up that key's own sessions, never another key's", async () => {
+    const { registry, open } = keyed(10, 4, 5);
+    const victim = principalFor('key-b', 'victim');
+    await open('victim-1', victim);
+    for (let index = 0; index < 30; index += 1) await open(`rot-${index}`, principalFor('key-a', `rot-${index}`));
+    expect(registry.lookup('victim-1', victim)).toBeDefined();
+    expect(registry.size).toBe(6);
+  });
+
+  it('a full server takes the place from the key holding the most, even when its principals each hold one', async () => {
+    const { registry, open } = keyed(4, 4, 4);
+    const victim = principalFor('key-b', 'victim');
+    await open('victim-1', victim);
+    for (let index = 0; index < 3; index += 1) await open(`rot-${index}`, principalFor('key-a', `rot-${index}`));
+    await open('newcomer-1', principalFor('key-c', 'newcomer'));
+    expect(registry.lookup('victim-1', victim)).toBeDefined();
+    expect(registry.lookup('rot-0', principalFor('key-a', 'rot-0'))).toBeUndefined();
+  });
+
+  it("refuses a key whose sessions are all busy, without touching another key's", async () => {
+    const { registry, open } = keyed(10, 10, 2);
+    const first = await open('a-1', principalFor('key-a', 'u1'));
+    const second = await open('a-2', principalFor('key-a', 'u2'));
+    if (typeof first === 'string' || typeof second === 'string') throw new Error('refused');
+    registry.trackResponse(first, fakeResponse());
+    registry.trackResponse(second, fakeResponse());
+    expect(await open('a-3', principalFor('key-a', 'u3'))).toBe('key-full');
+    expect(typeof (await open('b-1', principalFor('key-b', 'u1')))).not.toBe('string');
   });
 });

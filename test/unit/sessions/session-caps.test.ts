@@ -62,3 +62,22 @@ describe('SessionStore caps', () => {
     expect(readdirSync(principalsDir)).toHaveLength(0);
   });
 });
+
+describe('SessionStore per-key cap', () => {
+  it('holds all principals of one key to the key cap, concurrently too, and leaves room for another key', async () => {
+    const store = await SessionStore.open({ dataDir, ttlMs: 60_000, maxSessions: 10, maxSessionsPerPrincipal: 3, maxSessionsPerKey: 4 });
+    const rotated = Array.from({ length: 20 }, (_, index) => store.create(principalFor('key-a', `rot-${index}`)));
+    const { made, refused } = await outcomes(rotated);
+    expect(made).toBe(4);
+    expect(refused.every((message) => message.includes('MAX_SESSIONS_PER_KEY'))).toBe(true);
+    await expect(store.create(principalFor('key-b', 'victim'))).resolves.toBeDefined();
+  });
+
+  it('remembers the key of sessions on disk across a restart', async () => {
+    const first = await SessionStore.open({ dataDir, ttlMs: 60_000, maxSessions: 10, maxSessionsPerKey: 2 });
+    await first.create(principalFor('key-a', 'u1'));
+    await first.create(principalFor('key-a', 'u2'));
+    const reopened = await SessionStore.open({ dataDir, ttlMs: 60_000, maxSessions: 10, maxSessionsPerKey: 2 });
+    await expect(reopened.create(principalFor('key-a', 'u3'))).rejects.toThrow(/MAX_SESSIONS_PER_KEY/);
+  });
+});

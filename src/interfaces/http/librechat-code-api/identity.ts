@@ -9,7 +9,10 @@
  * Files that belong to an agent or a skill rather than a user (`kind=agent|skill` with `id`) live
  * in sessions of a shared principal, key + "agent <id>" (or "skill <id> <version>"), so every user
  * of that agent reaches them, as in LibreChat's own Code API. The space keeps that namespace apart:
- * no user id (X-User-Id, User-Id, user_id) may contain one, so no user is ever an agent.
+ * no user id (X-User-Id, User-Id, user_id) may contain one, so no user is ever an agent. A request
+ * that names an agent or skill AND a user may read that agent's sessions (and upload into new
+ * ones), never change or delete existing ones: that is for the LibreChat server itself, which
+ * names no user, as for entity_id uploads.
  *
  * Older LibreChat versions name the user on uploads and runs but not on downloads and listings.
  * For that, the SessionDirectory remembers, in memory, which principal owns each session this API
@@ -49,6 +52,8 @@ export interface Caller {
   readonly identity: string | null;
   /** True when `identity` is an agent or a skill: its sessions are shared by everyone under the key. */
   readonly shared: boolean;
+  /** True when a request names a user and an agent or skill: it may read that agent's sessions, not change them. */
+  readonly readOnly: boolean;
   readonly principal: Principal;
 }
 
@@ -95,26 +100,25 @@ export interface IdentitySources {
 export function callerOf(req: Request, sources: IdentitySources = {}): Caller {
   const key = apiKeyOf(req);
   const shared = sharedIdentity(sources.resource);
-  if (shared !== null) return makeCaller(key, shared, true);
   const candidates: Array<[string | undefined, string]> = [
     [req.get('x-user-id'), 'X-User-Id'],
     [req.get('user-id'), 'the User-Id header'],
     [sources.resource?.kind === 'user' ? sources.resource.id : undefined, 'the user id'],
     [sources.bodyUserId, 'user_id'],
   ];
-  for (const [value, what] of candidates) {
-    if (value !== undefined && value !== '') return makeCaller(key, checkedIdentity(value, what), false);
-  }
-  return makeCaller(key, null, false);
+  const named = candidates.find(([value]) => value !== undefined && value !== '');
+  const user = named === undefined ? null : checkedIdentity(named[0] ?? '', named[1]);
+  if (shared !== null) return makeCaller(key, shared, true, user !== null);
+  return makeCaller(key, user, false);
 }
 
-export function makeCaller(key: string | null, identity: string | null, shared: boolean): Caller {
-  return { key, keyTag: keyTagOf(key), identity, shared, principal: principalFor(key, identity) };
+export function makeCaller(key: string | null, identity: string | null, shared: boolean, readOnly = false): Caller {
+  return { key, keyTag: keyTagOf(key), identity, shared, readOnly, principal: principalFor(key, identity) };
 }
 
-/** The same key acting for another identity (a files[] entry of an agent, say). */
+/** The same key acting for another identity (a files[] entry of an agent, say): a user acting for an agent only reads. */
 export function callerAs(caller: Caller, identity: string | null, shared: boolean): Caller {
-  return makeCaller(caller.key, identity, shared);
+  return makeCaller(caller.key, identity, shared, caller.readOnly || (shared && caller.identity !== null));
 }
 
 interface OwnerRecord {
@@ -227,7 +231,7 @@ export async function accessSession(
   const sessionId = decodeSessionId(sessionParam);
   if (sessionId === null) throw sessionNotFound(sessionParam);
   const upload = directory.isUpload(sessionId);
-  if (await tryResolve(engine, caller.principal, sessionId)) return { sessionId, principal: caller.principal, writable: true, upload };
+  if (await tryResolve(engine, caller.principal, sessionId)) return { sessionId, principal: caller.principal, writable: !caller.readOnly, upload };
   const delegation = directory.delegation(sessionId, caller);
   if (delegation !== null && (await tryResolve(engine, delegation.principal, sessionId))) {
     return { sessionId, principal: delegation.principal, writable: delegation.writable, upload };

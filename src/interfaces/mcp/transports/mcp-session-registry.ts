@@ -6,11 +6,14 @@
  * user that made it. Sessions with no open request or stream for `idleMs` are closed; a client
  * that comes back gets 404 and initializes again, which MCP clients do on their own.
  *
- * Fairness: the server holds at most `maxSessions`, and each principal at most
+ * Fairness: the server holds at most `maxSessions`, each API key at most `maxSessionsPerKey` (all
+ * its principals together: X-User-Id costs nothing to change), and each principal at most
  * `maxSessionsPerPrincipal`. A principal at its own cap gives up its own least recently used idle
- * session; a full server takes one from the principal holding the most sessions (its least recently
- * used idle one). So initialize calls from one principal never close another's session while that
- * principal holds more, and a place is taken before any await, so concurrent opens cannot overshoot.
+ * session; a key at its cap gives up one of its own (from its principal holding the most); a full
+ * server takes one from the key holding the most, and within it from the principal holding the
+ * most. So initialize calls never close another key's session while that key holds fewer, nor
+ * another principal's while it holds fewer, and a place is taken before any await, so concurrent
+ * opens cannot overshoot.
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
@@ -28,6 +31,7 @@ export interface McpTransportSession {
   readonly id: string;
   readonly binding: TransportBinding;
   readonly principalId: string;
+  readonly keyId: string;
   readonly server: McpServer;
   /** Requests and streams being served right now; a session is never idle while one is open. */
   openRequests: number;
@@ -40,6 +44,8 @@ export interface McpSessionRegistryOptions {
   readonly maxSessions?: number;
   /** Upper bound on one principal's live sessions (default: maxSessions). */
   readonly maxSessionsPerPrincipal?: number;
+  /** Upper bound on the live sessions of all principals of one API key (default: maxSessions). */
+  readonly maxSessionsPerKey?: number;
   readonly logger: Logger;
   readonly now?: () => number;
 }
@@ -53,7 +59,7 @@ export interface SessionSlot {
 }
 
 /** Why no place was found: the caller's own sessions are all busy, or every session on the server is. */
-export type SessionRefusal = 'principal-full' | 'server-full';
+export type SessionRefusal = 'principal-full' | 'key-full' | 'server-full';
 
 export type Reservation = { readonly slot: SessionSlot } | { readonly refused: SessionRefusal; readonly limit: number };
 
@@ -61,6 +67,8 @@ export class McpSessionRegistry {
   private readonly sessions = new Map<string, McpTransportSession>();
   /** Live sessions plus held places, per principal id. */
   private readonly held = new Map<string, number>();
+  /** The same per API key. */
+  private readonly heldPerKey = new Map<string, number>();
   private reservedTotal = 0;
   private readonly now: () => number;
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -81,15 +89,18 @@ export class McpSessionRegistry {
     return Math.min(this.options.maxSessionsPerPrincipal ?? this.maxSessions, this.maxSessions);
   }
 
+  private get maxPerKey(): number {
+    return Math.min(this.options.maxSessionsPerKey ?? this.maxSessions, this.maxSessions);
+  }
+
   /** Sessions and held places of one principal. */
   heldBy(principal: Principal): number {
     return this.held.get(principal.id) ?? 0;
   }
 
-  private countHeld(principalId: string, delta: number): void {
-    const next = (this.held.get(principalId) ?? 0) + delta;
-    if (next > 0) this.held.set(principalId, next);
-    else this.held.delete(principalId);
+  private countHeld(principalId: string, keyId: string, delta: number): void {
+    addCount(this.held, principalId, delta);
+    addCount(this.heldPerKey, keyId, delta);
   }
 
   /**
@@ -102,20 +113,23 @@ export class McpSessionRegistry {
     if (this.heldBy(principal) >= this.maxPerPrincipal) {
       victim = this.leastRecentlyUsedIdle((session) => session.principalId === principal.id);
       if (victim === undefined) return { refused: 'principal-full', limit: this.maxPerPrincipal };
+    } else if ((this.heldPerKey.get(principal.keyId) ?? 0) >= this.maxPerKey) {
+      victim = this.fairVictim((session) => session.keyId === principal.keyId);
+      if (victim === undefined) return { refused: 'key-full', limit: this.maxPerKey };
     } else if (this.sessions.size + this.reservedTotal >= this.maxSessions) {
-      victim = this.fairVictim();
+      victim = this.fairVictim(() => true);
       if (victim === undefined) return { refused: 'server-full', limit: this.maxSessions };
     }
     // Everything from the checks to here is synchronous: the victim's place becomes ours at once.
     if (victim !== undefined) this.detach(victim);
     this.reservedTotal += 1;
-    this.countHeld(principal.id, 1);
+    this.countHeld(principal.id, principal.keyId, 1);
     let open = true;
     const giveBack = (): void => {
       if (!open) return;
       open = false;
       this.reservedTotal -= 1;
-      this.countHeld(principal.id, -1);
+      this.countHeld(principal.id, principal.keyId, -1);
     };
     const slot: SessionSlot = {
       add: (id, binding, server) => {
@@ -132,24 +146,25 @@ export class McpSessionRegistry {
     return { slot };
   }
 
-  /** The least recently used idle session of the principal that holds the most sessions. */
-  private fairVictim(): McpTransportSession | undefined {
-    const oldestIdle = new Map<string, McpTransportSession>();
-    for (const session of this.sessions.values()) {
-      if (session.openRequests > 0) continue;
-      const known = oldestIdle.get(session.principalId);
-      if (known === undefined || session.lastActivityAt < known.lastActivityAt) oldestIdle.set(session.principalId, session);
-    }
+  /**
+   * Among the idle sessions that match: one of the key holding the most sessions, of its principal
+   * holding the most, its least recently used.
+   */
+  private fairVictim(matches: (session: McpTransportSession) => boolean): McpTransportSession | undefined {
     let victim: McpTransportSession | undefined;
-    for (const [principalId, session] of oldestIdle) {
-      if (victim === undefined) {
-        victim = session;
-        continue;
-      }
-      const heavier = (this.held.get(principalId) ?? 0) - (this.held.get(victim.principalId) ?? 0);
-      if (heavier > 0 || (heavier === 0 && session.lastActivityAt < victim.lastActivityAt)) victim = session;
+    for (const session of this.sessions.values()) {
+      if (session.openRequests > 0 || !matches(session)) continue;
+      if (victim === undefined || this.givesWayBefore(session, victim)) victim = session;
     }
     return victim;
+  }
+
+  private givesWayBefore(a: McpTransportSession, b: McpTransportSession): boolean {
+    const byKey = (this.heldPerKey.get(a.keyId) ?? 0) - (this.heldPerKey.get(b.keyId) ?? 0);
+    if (byKey !== 0) return byKey > 0;
+    const byPrincipal = (this.held.get(a.principalId) ?? 0) - (this.held.get(b.principalId) ?? 0);
+    if (byPrincipal !== 0) return byPrincipal > 0;
+    return a.lastActivityAt < b.lastActivityAt;
   }
 
   private leastRecentlyUsedIdle(matches: (session: McpTransportSession) => boolean): McpTransportSession | undefined {
@@ -166,12 +181,13 @@ export class McpSessionRegistry {
       id,
       binding,
       principalId: principal.id,
+      keyId: principal.keyId,
       server,
       openRequests: 0,
       lastActivityAt: this.now(),
     };
     this.sessions.set(id, session);
-    this.countHeld(principal.id, 1);
+    this.countHeld(principal.id, principal.keyId, 1);
     this.options.logger.debug({ mcpSession: id, kind: binding.kind, userId: principal.userId }, 'mcp session opened');
     return session;
   }
@@ -194,7 +210,7 @@ export class McpSessionRegistry {
   private detach(session: McpTransportSession): void {
     if (this.sessions.get(session.id) !== session) return;
     this.sessions.delete(session.id);
-    this.countHeld(session.principalId, -1);
+    this.countHeld(session.principalId, session.keyId, -1);
   }
 
   /** Marks `res` as open on the session until the response ends, however it ends. */
@@ -249,4 +265,10 @@ export class McpSessionRegistry {
       this.options.logger.warn({ err: error, mcpSession: session.id }, 'closing mcp session failed');
     }
   }
+}
+
+function addCount(counts: Map<string, number>, key: string, delta: number): void {
+  const next = (counts.get(key) ?? 0) + delta;
+  if (next > 0) counts.set(key, next);
+  else counts.delete(key);
 }

@@ -44,5 +44,14 @@ export function sendTooManySessions(res: Response, refusal: { readonly refused: 
     );
     return;
   }
+  if (refusal.refused === 'key-full') {
+    sendJsonRpcError(
+      res,
+      429,
+      -32000,
+      `the users of your API key have ${refusal.limit} MCP sessions open and all are busy (CODECELL_MCP_SESSIONS_PER_KEY): retry shortly`,
+    );
+    return;
+  }
   sendJsonRpcError(res, 503, -32000, 'too many open MCP sessions on this server; retry shortly');
 }
