@@ -7,10 +7,7 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[prepare] %s\n' "$*" >&2; }
 
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "installing npm packages"
-  npm ci --no-audit --no-fund >&2
-fi
+bash scripts/ensure-npm.sh
 
 stamp=dist/.build-stamp
 if [ ! -f "$stamp" ] || [ -n "$(find src scripts tsconfig.json package.json -newer "$stamp" -print -quit)" ]; then
