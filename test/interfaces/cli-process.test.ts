@@ -2,12 +2,11 @@
  * The built CLI as a real process: `serve` shuts down cleanly on SIGTERM (exit 0, no container
  * left), `serve --stdio` speaks MCP on stdout with logs on stderr, and `exec` runs one job.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -16,6 +15,7 @@ import { z } from 'zod';
 import { callTool, connectStreamable, textOf } from './helpers/mcp-client.js';
 import { TEST_KEY } from './helpers/test-server.js';
 import { TEST_IMAGES } from '../helpers/engine.js';
+import { listeningUrl } from './helpers/server-process.js';
 
 const runFile = promisify(execFile);
 const CLI = path.resolve('dist/src/cli.js');
@@ -52,20 +52,6 @@ async function waitFor(condition: () => boolean, timeoutMs: number): Promise<voi
     if (Date.now() > deadline) throw new Error('condition not met in time');
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/** Resolves with the URL from the server's "codecell listening" log line (JSON on stderr). */
-function listeningUrl(child: ChildProcess): Promise<string> {
-  const LogLineSchema = z.object({ msg: z.string(), url: z.string().optional() });
-  return new Promise((resolve, reject) => {
-    if (!child.stderr) throw new Error('no stderr');
-    const lines = createInterface({ input: child.stderr });
-    lines.on('line', (line) => {
-      const parsed = LogLineSchema.safeParse(JSON.parse(line));
-      if (parsed.success && parsed.data.msg === 'codecell listening' && parsed.data.url) resolve(parsed.data.url);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
-  });
 }
 
 beforeAll(() => {

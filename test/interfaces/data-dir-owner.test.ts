@@ -5,13 +5,12 @@
  * session files it was running on back. And a run whose container is removed from outside is not
  * blamed on the interpreter.
  */
-import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { promises as fs, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,6 +19,7 @@ import { OWNER_RECORD_FILE } from '../../src/engine/data-dir-owner.js';
 import { callTool, connectStreamable, sessionOf, textOf } from './helpers/mcp-client.js';
 import { startTestServer, TEST_KEY, type TestServer } from './helpers/test-server.js';
 import { TEST_IMAGES } from '../helpers/engine.js';
+import { listeningUrl } from './helpers/server-process.js';
 
 const runFile = promisify(execFile);
 const CLI = path.resolve('dist/src/cli.js');
@@ -104,20 +104,6 @@ function startWaitingRun(client: Client, sessionId?: string): { started: Promise
     { onprogress: () => running(), timeoutMs: 120_000 },
   );
   return { started, result };
-}
-
-/** Resolves with the URL from the server's "codecell listening" log line (JSON on stderr). */
-function listeningUrl(child: ChildProcess): Promise<string> {
-  const LogLineSchema = z.object({ msg: z.string(), url: z.string().optional() });
-  return new Promise((resolve, reject) => {
-    if (!child.stderr) throw new Error('no stderr');
-    const lines = createInterface({ input: child.stderr });
-    lines.on('line', (line) => {
-      const parsed = LogLineSchema.safeParse(JSON.parse(line));
-      if (parsed.success && parsed.data.msg === 'codecell listening' && parsed.data.url) resolve(parsed.data.url);
-    });
-    child.once('exit', (code) => reject(new Error(`server exited early with ${code}`)));
-  });
 }
 
 describe('a data dir held by a running server', () => {

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { callTool, connectSse, connectStreamable, headersFor, sessionOf, textOf, type Caller } from './helpers/mcp-client.js';
+import { callTool, connectSse, connectStreamable, headersFor, openSseEndpoint, sessionOf, textOf, type Caller } from './helpers/mcp-client.js';
 import { startTestServer, type TestServer } from './helpers/test-server.js';
 
 const KEEP_ALIVE_MS = 200;
@@ -70,21 +70,9 @@ async function readUntil(response: Response, done: (text: string) => boolean): P
   return text;
 }
 
-/** Opens a legacy SSE stream and reads until the endpoint event; the stream stays open until close(). */
-async function openSseStream(path: string, caller: Caller = {}): Promise<{ endpoint: string; close: () => Promise<void> }> {
-  const response = await fetch(`${server.url}${path}`, { headers: headersFor(caller) });
-  expect(response.status).toBe(200);
-  const reader = response.body?.getReader();
-  if (!reader) throw new Error('no body');
-  const decoder = new TextDecoder();
-  let text = '';
-  for (;;) {
-    const match = /event: endpoint\ndata: (\S+)\n/.exec(text);
-    if (match?.[1] !== undefined) return { endpoint: match[1], close: () => reader.cancel() };
-    const chunk = await reader.read();
-    if (chunk.done) throw new Error(`stream ended before the endpoint event: ${text}`);
-    text += decoder.decode(chunk.value, { stream: true });
-  }
+/** Opens a legacy SSE stream on this server and reads until the endpoint event; it stays open until close(). */
+function openSseStream(path: string, caller: Caller = {}): Promise<{ endpoint: string; close: () => Promise<void> }> {
+  return openSseEndpoint(`${server.url}${path}`, headersFor(caller));
 }
 
 describe('state across connections and transports', () => {

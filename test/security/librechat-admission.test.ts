@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSessionId, fileIdFor } from '../../src/interfaces/http/librechat-code-api/ids.js';
-import { callTool, connectStreamable } from '../interfaces/helpers/mcp-client.js';
+import { callTool, sessionCountOf } from '../interfaces/helpers/mcp-client.js';
 import { MAX_RUN_SECONDS } from './helpers/budget.js';
 import { Harness, random } from './helpers/harness.js';
 import { LibreChatApi } from './helpers/librechat-api.js';
@@ -23,15 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-async function sessionCount(userId: string): Promise<number> {
-  const client = await connectStreamable(h.server.url, { userId });
-  try {
-    return Number((await callTool(client, 'list_execution_sessions')).structuredContent?.count);
-  } finally {
-    await client.close();
-  }
-}
 
 describe('/v1/exec on a busy server', () => {
   it('answers 429 before making a session or copying files[]', async () => {
@@ -53,14 +44,14 @@ describe('/v1/exec on a busy server', () => {
       expect(refused.status, await refused.text()).toBe(429);
     }
     // Nothing was made for the refused requests: no session, so no copied bytes.
-    expect(await sessionCount(user)).toBe(0);
+    expect(await sessionCountOf(h.server.url, user)).toBe(0);
 
     await waiting.cancel();
     await holding.cancel();
     // Once there is room, the same request runs with all its files.
     const ran = await api.exec({ lang: 'bash', user_id: user, code: 'ls | wc -l', files });
     expect(ran.stdout.trim()).toBe('8');
-    expect(await sessionCount(user)).toBe(1);
+    expect(await sessionCountOf(h.server.url, user)).toBe(1);
     await h.stillServing();
   });
 

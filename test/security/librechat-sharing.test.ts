@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSessionId } from '../../src/interfaces/http/librechat-code-api/ids.js';
-import { callTool, connectStreamable, headersFor } from '../interfaces/helpers/mcp-client.js';
+import { headersFor, sessionCountOf } from '../interfaces/helpers/mcp-client.js';
 import { Harness, random } from './helpers/harness.js';
 import { LibreChatApi } from './helpers/librechat-api.js';
 
@@ -23,17 +23,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-/** How many sessions the user has, as MCP's list_execution_sessions shows them (same key). */
-async function sessionCount(userId: string): Promise<number> {
-  const client = await connectStreamable(h.server.url, { userId });
-  try {
-    const listed = await callTool(client, 'list_execution_sessions');
-    return Number(listed.structuredContent?.count);
-  } finally {
-    await client.close();
-  }
-}
 
 const LIST_PROGRAM = [
   'import json, os',
@@ -123,7 +112,7 @@ describe('a user named like an agent', () => {
     const uuid = decodeSessionId(agentFile.session) ?? '';
 
     // Its own sessions (none) are all MCP shows it.
-    expect(await sessionCount(`agent:${agent}`)).toBe(0);
+    expect(await sessionCountOf(h.server.url, `agent:${agent}`)).toBe(0);
     // Codecell's own file routes: the agent's session is not its session.
     const listed = await fetch(`${h.server.url}/v1/sessions/${uuid}/files`, { headers: headersFor({ userId: `agent:${agent}` }) });
     expect(listed.status).toBe(404);
@@ -149,12 +138,12 @@ describe('a failed /exec', () => {
     // A files[] entry with a name that escapes /mnt/data is refused before anything is made.
     const escaping = await api.execRaw({ lang: 'bash', user_id: user, code: 'ls', files: [{ name: '../../escape.txt', content: 'x' }] });
     expect(escaping.status).toBe(400);
-    expect(await sessionCount(user)).toBe(0);
+    expect(await sessionCountOf(h.server.url, user)).toBe(0);
 
     // The same user's next, proper run works.
     const fine = await api.exec({ lang: 'bash', user_id: user, code: 'ls', files: [entry('one.bin')] });
     expect(fine.stdout).toBe('one.bin\n');
-    expect(await sessionCount(user)).toBe(1);
+    expect(await sessionCountOf(h.server.url, user)).toBe(1);
     await h.stillServing();
   });
 });

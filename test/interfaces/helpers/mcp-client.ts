@@ -65,3 +65,33 @@ export function sessionOf(result: CallToolResult): string {
 export function isPng(base64: string): boolean {
   return Buffer.from(base64, 'base64').subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
 }
+
+/**
+ * Opens a legacy SSE stream at `url` and reads until its endpoint event; the stream stays open
+ * until close(). A status other than 200 throws.
+ */
+export async function openSseEndpoint(url: string, headers: Record<string, string>): Promise<{ endpoint: string; close: () => Promise<void> }> {
+  const response = await fetch(url, { headers });
+  if (response.status !== 200) throw new Error(`GET ${url} answered ${response.status}, not 200`);
+  const reader = response.body?.getReader();
+  if (!reader) throw new Error('no body');
+  const decoder = new TextDecoder();
+  let text = '';
+  for (;;) {
+    const match = /event: endpoint\ndata: (\S+)\n/.exec(text);
+    if (match?.[1] !== undefined) return { endpoint: match[1], close: () => reader.cancel() };
+    const chunk = await reader.read();
+    if (chunk.done) throw new Error(`stream ended before the endpoint event: ${text}`);
+    text += decoder.decode(chunk.value, { stream: true });
+  }
+}
+
+/** How many sessions `userId` holds (test key), as MCP's list_execution_sessions shows them. */
+export async function sessionCountOf(baseUrl: string, userId: string): Promise<number> {
+  const client = await connectStreamable(baseUrl, { userId });
+  try {
+    return Number((await callTool(client, 'list_execution_sessions')).structuredContent?.count);
+  } finally {
+    await client.close();
+  }
+}

@@ -13,6 +13,7 @@ import { McpSessionRegistry } from '../../../src/interfaces/mcp/transports/mcp-s
 import { createLogger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 import { startFakeEngine, type FakeEngineFixture } from '../../fakes/fake-engine.js';
+import { openSseEndpoint } from '../../interfaces/helpers/mcp-client.js';
 
 const KEY = 'idle-test-key-0123456789';
 const IDLE_MS = 60_000;
@@ -81,19 +82,8 @@ async function listTools(sessionId: string): Promise<number> {
 }
 
 /** Opens a legacy SSE stream and reads up to its endpoint event; the stream stays open. */
-async function openSse(): Promise<{ endpoint: string; close: () => Promise<void> }> {
-  const response = await fetch(`${base}/sse`, { headers: { Authorization: `Bearer ${KEY}` } });
-  const reader = response.body?.getReader();
-  if (!reader) throw new Error('no body');
-  const decoder = new TextDecoder();
-  let text = '';
-  for (;;) {
-    const match = /event: endpoint\ndata: (\S+)\n/.exec(text);
-    if (match?.[1] !== undefined) return { endpoint: match[1], close: () => reader.cancel() };
-    const chunk = await reader.read();
-    if (chunk.done) throw new Error(`stream ended before the endpoint event: ${text}`);
-    text += decoder.decode(chunk.value, { stream: true });
-  }
+function openSse(): Promise<{ endpoint: string; close: () => Promise<void> }> {
+  return openSseEndpoint(`${base}/sse`, { Authorization: `Bearer ${KEY}` });
 }
 
 async function postSse(endpoint: string): Promise<number> {
