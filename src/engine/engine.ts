@@ -15,6 +15,7 @@ import type { Settings } from '../config/settings.js';
 import { CodecellError, sessionNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { joinNotices } from '../notices.js';
 import type { DockerExecutor, ExecutorResult } from '../executor/docker/docker-executor.js';
 import { pythonPoolFor, type PoolKey } from '../executor/docker/pool-key.js';
 import type { Admission, JobQueue } from '../executor/job-queue.js';
@@ -383,7 +384,3 @@ function notCompiledResult(
   };
 }
 
-function joinNotices(...notices: Array<string | null>): string | null {
-  const present = notices.filter((notice): notice is string => notice !== null && notice.length > 0);
-  return present.length > 0 ? present.join(' ') : null;
-}

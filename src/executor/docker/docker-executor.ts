@@ -12,6 +12,7 @@ import type { Settings } from '../../config/settings.js';
 import type { DiskBudget } from '../../files/disk-budget.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
+import { joinNotices } from '../../notices.js';
 import type { CapturedText, ExecutionStatus, OutputChunk } from '../../engine/types.js';
 import { CodecellError } from '../../errors.js';
 import { formatBytes } from '../../files/byte-size.js';
@@ -417,10 +418,6 @@ async function containerIsGone(container: Docker.Container): Promise<boolean> {
   } catch (error) {
     return typeof error === 'object' && error !== null && 'statusCode' in error && error.statusCode === 404;
   }
-}
-
-function joinNotices(first: string | null, second: string): string {
-  return first === null ? second : `${first} ${second}`;
 }
 
 function formatSeconds(ms: number): string {
