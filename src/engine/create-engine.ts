@@ -58,7 +58,7 @@ async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>
   const executor = new DockerExecutor(settings, logger, metrics, files.diskBudget);
   await executor.recover((sessionId) => {
     try {
-      return sessions.filesDir(sessionId);
+      return { filesDir: sessions.filesDir(sessionId), homeDir: sessions.homeDir(sessionId) };
     } catch {
       return null;
     }

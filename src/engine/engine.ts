@@ -203,6 +203,7 @@ export class Engine implements EngineApi {
       pool,
       sessionId: meta.id,
       filesDir,
+      homeDir: this.sessions.homeDir(meta.id),
       stateFile: this.sessions.stateFile(meta.id, runtime),
       code: code.javascript,
       sourceMap: code.sourceMap,

@@ -2,6 +2,7 @@
  * A slot is the host side of one container's mounts:
  *
  *   <slot>/data  → /mnt/data            (read-write)  the session's files, moved in for the run
+ *   <slot>/home  → /home/sandbox        (read-write)  the session's $HOME, moved in the same way
  *   <slot>/in    → /run/codecell/in     (read-only)   the last snapshot, hard-linked in
  *   <slot>/out   → /run/codecell/out    (read-write)  where the runner leaves the new snapshot (counts
  *                                                     against the session's quota, like data/)
@@ -10,6 +11,7 @@
  * Warm containers are made before anyone knows which session they will serve, so their mounts
  * point at an empty slot; at hand-over the session's files are renamed into it (no copying, however
  * large), and renamed back once the container is dead. Nothing here follows a link the sandbox made.
+ * The home goes back whatever the run's outcome, as the files do: what a failed run wrote is kept.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -20,11 +22,22 @@ import { SANDBOX_GID, SANDBOX_UID } from '../sandbox-user.js';
 
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
 
+/** Where a session keeps what a run works on, on the host (sessions/session-store.ts). */
+export interface SessionPlaces {
+  /** Its files: /mnt/data. */
+  readonly filesDir: string;
+  /** Its home: $HOME. */
+  readonly homeDir: string;
+}
+
 export class Slot {
   private constructor(readonly root: string) {}
 
   get dataDir(): string {
     return path.join(this.root, 'data');
+  }
+  get homeDir(): string {
+    return path.join(this.root, 'home');
   }
   get inDir(): string {
     return path.join(this.root, 'in');
@@ -40,7 +53,7 @@ export class Slot {
     const slot = new Slot(path.join(slotsRoot, randomBytes(12).toString('hex')));
     await fs.mkdir(slot.root, { recursive: true, mode: 0o711 });
     await fs.mkdir(slot.inDir, { mode: 0o755 });
-    for (const dir of [slot.dataDir, slot.outDir]) {
+    for (const dir of [slot.dataDir, slot.homeDir, slot.outDir]) {
       await fs.mkdir(dir, { mode: 0o755 });
       await sandboxOwns(dir);
     }
@@ -52,10 +65,13 @@ export class Slot {
     return new Slot(root);
   }
 
-  /** Moves the session's files in and links its snapshot. */
-  async attach(sessionId: string, filesDir: string, stateFile: string | null): Promise<boolean> {
+  /** Moves the session's files and home in and links its snapshot. */
+  async attach(sessionId: string, places: SessionPlaces, stateFile: string | null): Promise<boolean> {
     await fs.writeFile(this.ownerFile, sessionId, { mode: 0o600 });
-    await moveEntries(filesDir, this.dataDir);
+    await moveEntries(places.filesDir, this.dataDir);
+    // A session made before homes existed has none yet.
+    await fs.mkdir(places.homeDir, { recursive: true, mode: 0o700 });
+    await moveEntries(places.homeDir, this.homeDir);
     if (stateFile === null) return false;
     try {
       await fs.link(stateFile, path.join(this.inDir, 'state'));
@@ -68,9 +84,10 @@ export class Slot {
     }
   }
 
-  /** Moves the session's files back. Only call once no process can write to the slot any more. */
-  async detach(filesDir: string): Promise<void> {
-    await moveEntries(this.dataDir, filesDir);
+  /** Moves the session's files and home back. Only call once no process can write to the slot any more. */
+  async detach(places: SessionPlaces): Promise<void> {
+    await moveEntries(this.dataDir, places.filesDir);
+    await moveEntries(this.homeDir, places.homeDir);
     await fs.rm(this.ownerFile, { force: true });
   }
 
@@ -84,12 +101,12 @@ export class Slot {
   }
 
   /**
-   * Everything that counts against the session's quota while it runs here: its files, what the
-   * runner (or code in the sandbox) leaves in out/, and the session's snapshots (`stateDir`; the one
-   * linked into in/ is one of them).
+   * Everything that counts against the session's quota while it runs here: its files, its home,
+   * what the runner (or code in the sandbox) leaves in out/, and the session's snapshots
+   * (`stateDir`; the one linked into in/ is one of them).
    */
   quotaDirs(stateDir: string): string[] {
-    return [this.dataDir, this.outDir, stateDir];
+    return [this.dataDir, this.homeDir, this.outDir, stateDir];
   }
 
   /** Where the runner leaves the new snapshot. */

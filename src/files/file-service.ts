@@ -148,10 +148,11 @@ export class FileService {
   private async usageOf(sessionId: string): Promise<SessionUsage> {
     const files = await measureUsage(this.sessions.filesDir(sessionId));
     const snapshots = await measureUsage(this.sessions.stateDir(sessionId));
+    const home = await measureUsage(this.sessions.homeDir(sessionId));
     return {
-      bytes: files.bytes + snapshots.bytes,
+      bytes: files.bytes + snapshots.bytes + home.bytes,
       snapshotBytes: snapshots.bytes,
-      entries: files.entries + snapshots.entries,
+      entries: files.entries + snapshots.entries + home.entries,
       quotaBytes: this.settings.limits.sessionQuotaBytes,
       maxEntries: this.settings.limits.sessionMaxFiles,
     };

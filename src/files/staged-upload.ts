@@ -136,8 +136,8 @@ export class StagedUpload {
       }
     }
 
-    // Check everything before changing anything. The quota covers the files and the snapshots.
-    const before = await measureUsage([root, this.sessions.stateDir(this.sessionId)]);
+    // Check everything before changing anything. The quota covers the files, the snapshots and the home.
+    const before = await measureUsage([root, this.sessions.stateDir(this.sessionId), this.sessions.homeDir(this.sessionId)]);
     let bytesAfter = before.bytes;
     let entriesAfter = before.entries;
     for (const item of items) {

@@ -100,6 +100,15 @@ export class SessionStore {
     return path.join(this.sessionDir(sessionId), 'files');
   }
 
+  /**
+   * The session's $HOME (dotfiles, ~/.config, ~/.cache, `git config --global`): moved into the
+   * container beside the files and back after every run, counted in the quota, never listed or
+   * served as one of the session's files.
+   */
+  homeDir(sessionId: string): string {
+    return path.join(this.sessionDir(sessionId), 'home');
+  }
+
   stateFile(sessionId: string, runtime: RuntimeName): string {
     return path.join(this.sessionDir(sessionId), 'state', runtime);
   }
@@ -196,6 +205,7 @@ export class SessionStore {
     const dir = this.sessionDir(meta.id);
     await fs.mkdir(path.join(dir, 'files'), { recursive: true, mode: 0o700 });
     await fs.mkdir(path.join(dir, 'state'), { recursive: true, mode: 0o700 });
+    await fs.mkdir(path.join(dir, 'home'), { recursive: true, mode: 0o700 });
     await this.writeMeta(meta);
     this.index.set(meta.id, meta);
     return meta;

@@ -17,7 +17,13 @@ import { Harness, LIMITS, random, RUNTIME } from './helpers/harness.js';
 const MB = 1024 * 1024;
 const SERVER_SECRET = random('server-env-secret');
 const SIGNING_KEY = random('signing-key-that-is-long-enough');
-const ALLOWED_ENV = ['HOME', 'LANG', 'PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE', 'CODECELL_PRELOAD'];
+const ALLOWED_ENV = [
+  'HOME', 'LANG', 'PYTHONUNBUFFERED', 'PYTHONDONTWRITEBYTECODE', 'CODECELL_PRELOAD',
+  // the limits, for code inside (src/executor/docker/limits-env.ts)
+  'CODECELL_CPUS', 'CODECELL_CPU_COUNT', 'CODECELL_MEMORY_LIMIT_MB', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS',
+  'VECLIB_MAXIMUM_THREADS', 'BLIS_NUM_THREADS', 'NUMEXPR_NUM_THREADS', 'NUMEXPR_MAX_THREADS', 'RAYON_NUM_THREADS', 'POLARS_MAX_THREADS',
+  'LOKY_MAX_CPU_COUNT',
+];
 
 let h: Harness;
 
@@ -144,7 +150,7 @@ describe('every execution container, as Docker reports it', () => {
     const slotsRoot = `${h.server.settings.dataDir}/slots/`;
     for (const info of all) {
       const mounts = info.Mounts.map((mount) => ({ type: mount.Type, source: mount.Source, target: mount.Destination, rw: mount.RW }));
-      expect(mounts.map((mount) => mount.target).sort()).toEqual(['/mnt/data', '/run/codecell/in', '/run/codecell/out']);
+      expect(mounts.map((mount) => mount.target).sort()).toEqual(['/home/sandbox', '/mnt/data', '/run/codecell/in', '/run/codecell/out']);
       for (const mount of mounts) {
         expect(mount.type).toBe('bind');
         expect(mount.source.startsWith(slotsRoot), `${mount.source} is inside ${slotsRoot}`).toBe(true);
@@ -325,10 +331,16 @@ console.log(JSON.stringify({ own: Object.keys(process.env).sort(), environs }));
 
     // Whatever the server's environment holds, the spec is the same fixed shape.
     const settings = loadSettings({ ...process.env, LD_PRELOAD: '/evil.so', DOCKER_HOST: 'tcp://x' }, { CODECELL_DATA_DIR: '/srv/codecell' });
-    const spec = containerSpec(settings, 'instance', 'python', { dataDir: '/srv/codecell/slots/a/data', inDir: '/srv/codecell/slots/a/in', outDir: '/srv/codecell/slots/a/out' });
+    const spec = containerSpec(settings, 'instance', 'python', {
+      dataDir: '/srv/codecell/slots/a/data',
+      homeDir: '/srv/codecell/slots/a/home',
+      inDir: '/srv/codecell/slots/a/in',
+      outDir: '/srv/codecell/slots/a/out',
+    });
     expect(spec.Env?.map((entry) => entry.split('=')[0])).toEqual(ALLOWED_ENV);
     expect(spec.HostConfig?.Binds).toEqual([
       '/srv/codecell/slots/a/data:/mnt/data:rw',
+      '/srv/codecell/slots/a/home:/home/sandbox:rw',
       '/srv/codecell/slots/a/in:/run/codecell/in:ro',
       '/srv/codecell/slots/a/out:/run/codecell/out:rw',
     ]);

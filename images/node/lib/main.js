@@ -9,6 +9,7 @@ const { HELPER, prepareCell } = require('./cell');
 const { installStackFilter } = require('./errors');
 const { CellRun } = require('./run');
 const { GlobalScope } = require('./scope');
+const { applyLimits } = require('./limits');
 const { collectIntrinsics, ModuleLog } = require('./snapshot/known');
 const { SourceProvenance } = require('./snapshot/provenance');
 const { GraphEncoder } = require('./snapshot/encode');
@@ -19,6 +20,7 @@ const STATE_IN = '/run/codecell/in/state';
 const OUT_DIR = '/run/codecell/out';
 
 function warmUp() {
+  applyLimits();
   // Before anything is added to globalThis: the built-ins as Node made them.
   const intrinsics = collectIntrinsics();
 

@@ -53,6 +53,7 @@ def main() -> int:
 def warm_up() -> None:
     """Everything that can be done before the job is known, while the container waits in the pool."""
     resources.size_thread_pools()
+    resources.report_cpu_cap()
     _prepare_matplotlib_config()
     for name in _preload_names():
         try:

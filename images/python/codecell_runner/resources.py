@@ -4,6 +4,8 @@ BLAS and OpenMP size their thread pools from the number of host CPUs they can se
 container's CPU quota. Under a quota of one CPU on a many-core host they would start dozens of
 threads that only contend with each other, so the pools are sized to the quota instead, before
 numpy or scikit-learn load (they read these variables once, when they initialise).
+The host sets them (and CODECELL_CPU_COUNT) from its settings; the cgroup is the fallback.
+os.cpu_count() answers the cap as well: code sizes its process pools from it.
 """
 from __future__ import annotations
 
@@ -32,6 +34,29 @@ def size_thread_pools() -> None:
     cpus = str(usable_cpus())
     for name in THREAD_POOL_VARIABLES:
         os.environ.setdefault(name, cpus)
+
+
+_cpu_cap: int | None = None
+
+
+def cpu_count() -> int | None:
+    """The CPU cap: what os.cpu_count() answers in the sandbox (a module-level function, so a kept reference pickles)."""
+    return _cpu_cap
+
+
+def report_cpu_cap() -> None:
+    """os.cpu_count() (and multiprocessing.cpu_count(), which asks it) answer the CPU cap, not the host's CPUs."""
+    global _cpu_cap
+    try:
+        cap = int(os.environ.get("CODECELL_CPU_COUNT", ""))
+    except ValueError:
+        return
+    if cap <= 0:
+        return
+    _cpu_cap = cap
+    os.cpu_count = cpu_count
+    if hasattr(os, "process_cpu_count"):  # Python 3.13
+        os.process_cpu_count = cpu_count
 
 
 def _cpu_quota() -> float | None:

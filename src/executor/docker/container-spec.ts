@@ -5,7 +5,7 @@
  *
  *   network      none: no interface but lo, no route, no resolver but the container's own loopback
  *   file system  read-only root; size-capped tmpfs for /tmp, artifacts and /dev/shm; the only host
- *                paths are the slot's three directories (the session's own files and snapshot)
+ *                paths are the slot's four directories (the session's own files, home and snapshot)
  *   privileges   uid 10001, no capabilities, no-new-privileges (setuid bits are inert), a seccomp
  *                profile tighter than Docker's default (see SECCOMP_PROFILE)
  *   resources    memory with swap included, a CPU quota, a pids limit, open files, file size; the
@@ -19,13 +19,17 @@ import type { Settings } from '../../config/settings.js';
 import type { PoolKey } from './pool-key.js';
 import { imageFor, preloadFor } from './pool-key.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../../sandbox-user.js';
+import { limitsEnv } from './limits-env.js';
 
 export const CONTAINER_LABEL = 'codecell';
 export const INSTANCE_LABEL = 'codecell.instance';
 export const POOL_LABEL = 'codecell.pool';
+/** The session's own home (its slot's home/, kept with the session), not under /mnt/data. */
+export const SANDBOX_HOME = '/home/sandbox';
 
 export interface SlotMounts {
   readonly dataDir: string;
+  readonly homeDir: string;
   readonly inDir: string;
   readonly outDir: string;
 }
@@ -34,13 +38,14 @@ export interface SlotMounts {
  * The complete environment of an execution container. Nothing of the server's own environment
  * (API keys, signing key, cloud credentials) is ever added: this list is all there is.
  */
-function sandboxEnv(pool: PoolKey): string[] {
+function sandboxEnv(settings: Settings, pool: PoolKey): string[] {
   return [
-    'HOME=/tmp',
+    `HOME=${SANDBOX_HOME}`,
     'LANG=C.UTF-8',
     'PYTHONUNBUFFERED=1',
     'PYTHONDONTWRITEBYTECODE=1',
     `CODECELL_PRELOAD=${preloadFor(pool).join(',')}`,
+    ...limitsEnv(settings.limits),
   ];
 }
 
@@ -229,7 +234,7 @@ export function containerSpec(
 ): ContainerCreateOptions {
   return {
     Image: imageFor(settings, pool),
-    Env: sandboxEnv(pool),
+    Env: sandboxEnv(settings, pool),
     User: `${SANDBOX_UID}:${SANDBOX_GID}`,
     WorkingDir: '/mnt/data',
     Labels: { [CONTAINER_LABEL]: 'true', [INSTANCE_LABEL]: instanceId, [POOL_LABEL]: pool },
@@ -246,6 +251,7 @@ export function containerSpec(
       // The only host paths: the slot's. No Docker socket, nothing else of the host.
       Binds: [
         `${slot.dataDir}:/mnt/data:rw`,
+        `${slot.homeDir}:${SANDBOX_HOME}:rw`,
         `${slot.inDir}:/run/codecell/in:ro`,
         `${slot.outDir}:/run/codecell/out:rw`,
       ],

@@ -16,11 +16,12 @@ import { joinNotices } from '../../notices.js';
 import type { CapturedText, ExecutionStatus, OutputChunk } from '../../engine/types.js';
 import { CodecellError } from '../../errors.js';
 import { formatBytes } from '../../files/byte-size.js';
+import { networkNotice } from '../network-notice.js';
 import { OutputCapture } from '../output-capture.js';
 import { PhaseTimer } from '../phase-timer.js';
 import { QuotaWatchdog, type QuotaBreach } from '../quota-watchdog.js';
 import type { ResultFrame } from '../runner-protocol.js';
-import { Slot } from '../slot.js';
+import { Slot, type SessionPlaces } from '../slot.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
 import type { PoolKey } from './pool-key.js';
 import { newNonce, type RunOutcome } from './runner-container.js';
@@ -31,6 +32,8 @@ export interface ExecutorJob {
   readonly sessionId: string;
   /** The session's files directory on the host (its /mnt/data). */
   readonly filesDir: string;
+  /** The session's home directory on the host (its $HOME). */
+  readonly homeDir: string;
   /** Where this runtime's snapshot lives on the host; replaced only by a good run. */
   readonly stateFile: string;
   readonly code: string;
@@ -92,18 +95,18 @@ export class DockerExecutor {
 
   /**
    * Removes containers a crashed predecessor left behind and puts any session files still sitting in
-   * its slots back where they belong. `filesDirOf` maps a session id to its files dir (null: gone).
+   * its slots back where they belong. `placesOf` maps a session id to its files and home dirs (null: gone).
    * Only for the data dir's owner (engine/data-dir-owner.ts): to anyone else they are live work.
    */
-  async recover(filesDirOf: (sessionId: string) => string | null): Promise<void> {
+  async recover(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
     await this.removeOwnContainers();
     await fs.mkdir(this.slotsRoot, { recursive: true, mode: 0o711 });
     for (const name of await fs.readdir(this.slotsRoot)) {
       const slot = Slot.existing(path.join(this.slotsRoot, name));
       const owner = await slot.owner();
-      const filesDir = owner ? filesDirOf(owner) : null;
-      if (filesDir) {
-        await slot.detach(filesDir);
+      const places = owner ? placesOf(owner) : null;
+      if (places) {
+        await slot.detach(places);
         this.logger.warn({ session: owner }, 'moved session files back from a slot left by a crash');
       }
       await slot.dispose();
@@ -151,7 +154,7 @@ export class DockerExecutor {
         await runner.kill();
         timer.mark('kill');
         await filesReleased;
-        await runner.slot.detach(job.filesDir);
+        await runner.slot.detach(job);
         filesBack = true;
         timer.mark('detach');
       } catch (error) {
@@ -174,7 +177,7 @@ export class DockerExecutor {
       }
     };
     try {
-      const restore = await runner.slot.attach(job.sessionId, job.filesDir, job.stateFile);
+      const restore = await runner.slot.attach(job.sessionId, job, job.stateFile);
       timer.mark('attach');
       const stdout = new StreamText('stdout', this.settings.limits.maxOutputChars, job.onOutput);
       const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
@@ -242,11 +245,14 @@ export class DockerExecutor {
       let notice = classified.notice;
       if (lateBreach === 'budget') notice = joinNotices(notice, this.budgetPassedNotice());
       if (adoption === 'over-quota') notice = joinNotices(notice, this.snapshotRefusedNotice(snapshotBreach));
+      const stdoutText = stdout.finish();
+      const stderrText = stderr.finish();
+      notice = joinNotices(notice, networkNotice({ error: frame?.error ?? null, stderr: stderrText.text }));
       const result: ExecutorResult = {
         status,
         exitCode: outcome.exitCode,
-        stdout: stdout.finish(),
-        stderr: stderr.finish(),
+        stdout: stdoutText,
+        stderr: stderrText,
         frame,
         stateSaved,
         notice,

@@ -1,0 +1,65 @@
+/**
+ * Execution containers have no network (container-spec.ts). A run that tried to reach the internet
+ * fails with the resolver's or the socket's words ("Temporary failure in name resolution", "fetch
+ * failed: getaddrinfo EAI_AGAIN …", "curl: (6) Could not resolve host"), which read like a passing
+ * outage and invite retries; this names the real cause.
+ *
+ * Only the shapes the real errors have are matched (errno-tagged Python messages, Node's syscall
+ * codes, the prefixes curl, wget, git and ssh print), in the error and in stderr, never in stdout:
+ * a program's own message that merely mentions the network is not enough. Failures that stay on
+ * the container's loopback (a server the run started itself) are the program's, not the network's.
+ */
+
+interface FailureShape {
+  readonly kind: 'lookup' | 'connect';
+  readonly pattern: RegExp;
+}
+
+const HOST = String.raw`([A-Za-z0-9_.:\[\]-]{1,253})`;
+
+const SHAPES: readonly FailureShape[] = [
+  // Python (socket.gaierror, and urllib, urllib3/requests, httpx and pandas wrapping it)
+  { kind: 'lookup', pattern: /\[Errno -[2-5]\] (?:Temporary failure in name resolution|Name or service not known|Non-recoverable failure in name resolution|No address associated with hostname)/ },
+  { kind: 'connect', pattern: /\[Errno (?:101|113)\] (?:Network is unreachable|No route to host)/ },
+  // Node (dns, net, http, and fetch's cause: images/node/lib/limits.js puts it in the message)
+  { kind: 'lookup', pattern: new RegExp(String.raw`\bgetaddrinfo (?:ENOTFOUND|EAI_AGAIN|EAI_FAIL|EAI_NODATA|EAI_NONAME) ${HOST}`) },
+  { kind: 'connect', pattern: new RegExp(String.raw`\bconnect (?:ENETUNREACH|EHOSTUNREACH|ECONNREFUSED) ${HOST}`) },
+  // command-line tools, as the first words of a line of stderr
+  { kind: 'lookup', pattern: new RegExp(String.raw`^curl: \(6\) Could not resolve host: ${HOST}`, 'm') },
+  { kind: 'connect', pattern: new RegExp(String.raw`^curl: \(7\) Failed to connect to ${HOST}`, 'm') },
+  { kind: 'lookup', pattern: new RegExp(String.raw`^wget: unable to resolve host address [‘'"]?${HOST}`, 'm') },
+  { kind: 'lookup', pattern: new RegExp(String.raw`^fatal: unable to access '[^'\n]*': Could not resolve host: ${HOST}`, 'm') },
+  { kind: 'lookup', pattern: new RegExp(String.raw`^ssh: Could not resolve hostname ${HOST}`, 'm') },
+];
+
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|::1|\[::1\]|0\.0\.0\.0)(?::\d+)?$/i;
+
+export interface RunTexts {
+  /** The error the runner reported (name, message, traceback), when the code raised one. */
+  readonly error: { readonly name: string; readonly message: string; readonly traceback: string } | null;
+  readonly stderr: string;
+}
+
+/** The notice for a run that failed on the missing network, or null. */
+export function networkNotice(run: RunTexts): string | null {
+  const texts = [...(run.error ? [run.error.message, run.error.traceback] : []), run.stderr];
+  for (const text of texts) {
+    for (const shape of SHAPES) {
+      const match = shape.pattern.exec(text);
+      if (match === null) continue;
+      const host = match[1]?.replace(/[.:]+$/, '');
+      if (host !== undefined && LOOPBACK.test(host)) continue;
+      return sentence(shape.kind, host);
+    }
+  }
+  return null;
+}
+
+function sentence(kind: FailureShape['kind'], host: string | undefined): string {
+  const what = kind === 'lookup' ? 'a DNS lookup' : 'a connection';
+  const where = host === undefined ? '' : kind === 'lookup' ? ` of ${host}` : ` to ${host}`;
+  return (
+    `This sandbox has no network access (${what}${where} failed): nothing can be downloaded or installed here, ` +
+    "and retrying will not help. Upload the data to the session's files instead and read it from /mnt/data."
+  );
+}
