@@ -57,7 +57,9 @@ function explainFetchFailures() {
 function withCause(error) {
   if (!(error instanceof TypeError) || error.message !== 'fetch failed') return error;
   const cause = error.cause;
-  const detail = cause instanceof Error ? cause.message : null;
+  // An AggregateError (one attempt per address) has no message of its own: its first attempt's.
+  const first = cause instanceof AggregateError ? cause.errors[0] : cause;
+  const detail = first instanceof Error ? first.message || first.code : null;
   if (!detail) return error;
   return new TypeError(`fetch failed: ${detail}`, { cause });
 }
