@@ -154,6 +154,21 @@ describe('limits', () => {
     expect(listing.usage).toMatchObject({ bytes: MiB + 912 * 1024, snapshotBytes: MiB + 512 * 1024, quotaBytes: 2 * MiB });
   });
 
+  it("counts the session's home against the quota, and never lists or serves it", async () => {
+    const { id } = await fx.aliceSession();
+    await mkdir(path.join(fx.sessions.homeDir(id), '.cache'), { recursive: true });
+    await writeFile(path.join(fx.sessions.homeDir(id), '.cache', 'blob'), Buffer.alloc(MiB + 512 * 1024));
+    await fx.files.write(fx.alice, id, 'small.bin', Buffer.alloc(400 * 1024));
+    await expect(fx.files.write(fx.alice, id, 'more.bin', Buffer.alloc(200 * 1024))).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED' });
+    const listing = await fx.files.list(fx.alice, id);
+    expect(listing.files.map((file) => file.path)).toEqual(['small.bin']);
+    const homeBytes = await measureBytes(fx.sessions.homeDir(id)); // the blob and the .cache folder's block
+    expect(homeBytes).toBeGreaterThanOrEqual(MiB + 512 * 1024);
+    expect(listing.usage).toMatchObject({ bytes: 400 * 1024 + homeBytes, snapshotBytes: 0 });
+    await expect(fx.files.openRead(fx.alice, id, '.cache/blob')).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' });
+    await expect(fx.files.openRead(fx.alice, id, '../home/.cache/blob')).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+  });
+
   it('refuses an upload that would pass the entry limit, counting the folders it makes', async () => {
     const small = await filesFixture({ CODECELL_SESSION_MAX_FILES: '100' });
     try {
