@@ -87,7 +87,7 @@ describe('write and read', () => {
     }
     const sessionRoot = path.dirname(fx.sessions.filesDir(id));
     expect(await readdir(fx.sessions.sessionsDir)).toEqual([id]);
-    expect((await readdir(sessionRoot)).sort()).toEqual(['files', 'meta.json', 'state']);
+    expect((await readdir(sessionRoot)).sort()).toEqual(['files', 'home', 'meta.json', 'state']);
     expect(await readdir(fx.sessions.filesDir(id))).toEqual([]);
   });
 });
