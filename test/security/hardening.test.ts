@@ -186,7 +186,7 @@ function imageEnvOf(info: ContainerInspectInfo): string[] {
 beforeAll(async () => {
   const { docker } = await import('./helpers/docker.js');
   for (const runtime of ['python', 'node', 'bash']) {
-    const image = await docker.getImage(`codecell-${runtime}:latest`).inspect();
+    const image = await docker.getImage(`${process.env.CODECELL_IMAGE_PREFIX ?? 'codecell'}-${runtime}:latest`).inspect();
     imageEnvCache.set(image.Id, image.Config.Env ?? []);
   }
 });
@@ -276,9 +276,9 @@ print(json.dumps(mounts))`,
     const mounts = seen as unknown as Array<{ target: string; fstype: string }>;
     const fromHost = mounts.filter((mount) => !virtual.has(mount.fstype) && mount.target !== '/').map((mount) => mount.target);
     // Docker's own per-container files and its init binary are the only other things it binds in.
-    const allowed = ['/mnt/data', '/run/codecell/in', '/run/codecell/out', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/usr/sbin/docker-init', '/sbin/docker-init'];
+    const allowed = ['/mnt/data', '/home/sandbox', '/run/codecell/in', '/run/codecell/out', '/etc/hostname', '/etc/hosts', '/etc/resolv.conf', '/usr/sbin/docker-init', '/sbin/docker-init'];
     expect(fromHost.filter((target) => !allowed.includes(target))).toEqual([]);
-    expect(fromHost).toEqual(expect.arrayContaining(['/mnt/data', '/run/codecell/in', '/run/codecell/out']));
+    expect(fromHost).toEqual(expect.arrayContaining(['/mnt/data', '/home/sandbox', '/run/codecell/in', '/run/codecell/out']));
     expect(mounts.some((mount) => /docker\.sock/.test(mount.target))).toBe(false);
     await h.stillServing();
   });
