@@ -12,7 +12,7 @@ import { startTestEngine, type TestEngine } from '../helpers/engine.js';
 let t: TestEngine;
 
 beforeAll(async () => {
-  t = await startTestEngine({ EXECUTION_TIMEOUT: '30', CODECELL_MEMORY_MB: '320', CODECELL_CPUS: '1' });
+  t = await startTestEngine({ EXECUTION_TIMEOUT: '30', CODECELL_MEMORY_MB: '320', CODECELL_CPUS: '1', CODECELL_SESSION_QUOTA_MB: '8' });
 });
 
 afterAll(async () => {
@@ -134,6 +134,22 @@ describe('a per-session $HOME', () => {
     expect(failed.status).toBe('error');
     const read = await run('bash', 'cat ~/.netrc', session);
     expect(read.stdout.text).toBe('machine x');
+  });
+
+  it('counts against the quota during a run: filling it stops the run, and what was written stays', async () => {
+    const session = await newSession();
+    // 1 MiB every 50 ms, 120 MiB at most: without the home in the quota this ends "ok" far over it.
+    const fill = await run(
+      'python',
+      'import os, time\nos.makedirs(os.path.expanduser("~/.cache"), exist_ok=True)\nfor i in range(120):\n    open(os.path.expanduser(f"~/.cache/fill-{i:03}"), "wb").write(b"\\0" * (1024 * 1024))\n    time.sleep(0.05)',
+      session,
+    );
+    expect(fill.status, `notice: ${fill.notice}`).toBe('killed');
+    expect(fill.notice).toContain('passed their quota of 8 MiB');
+    const count = await run('bash', 'ls ~/.cache | wc -l', session);
+    const written = Number(count.stdout.text.trim());
+    expect(written).toBeGreaterThan(7);
+    expect(written).toBeLessThan(120);
   });
 
   it('goes with the session when it is closed', async () => {
