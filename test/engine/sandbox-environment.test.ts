@@ -3,7 +3,7 @@
  * interfaces report them, a notice when a run fails on the missing network, and a $HOME that stays
  * with the session (outside its files).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExecutionResult, Language } from '../../src/engine/types.js';
@@ -159,5 +159,30 @@ describe('a per-session $HOME', () => {
     expect(existsSync(path.join(home, 'note'))).toBe(true);
     await t.engine.closeSession(t.principal, session);
     expect(existsSync(home)).toBe(false);
+  });
+});
+
+describe('crash recovery', () => {
+  it('puts a home left in a slot by a crashed server back into its session', async () => {
+    const first = await startTestEngine({ CODECELL_POOL_PYTHON: '0', CODECELL_POOL_PYTHON_LEAN: '0', CODECELL_POOL_NODE: '0', CODECELL_POOL_BASH: '0' });
+    const session = (await first.engine.createSession(first.principal)).id;
+    await first.close({ keepData: true });
+    // What a crash mid-run leaves: the session's files and home in a slot that names it.
+    const slot = path.join(first.dataDir, 'slots', 'a'.repeat(24));
+    mkdirSync(path.join(slot, 'data'), { recursive: true });
+    mkdirSync(path.join(slot, 'home', '.config'), { recursive: true });
+    writeFileSync(path.join(slot, 'owner'), session);
+    writeFileSync(path.join(slot, 'data', 'results.csv'), 'a\n1\n');
+    writeFileSync(path.join(slot, 'home', '.config', 'tool.ini'), 'x=1');
+    const second = await startTestEngine({ CODECELL_POOL_PYTHON: '0', CODECELL_POOL_PYTHON_LEAN: '0', CODECELL_POOL_NODE: '0', CODECELL_POOL_BASH: '0' }, first.dataDir);
+    try {
+      const sessionDir = path.join(first.dataDir, 'sessions', session);
+      expect(readFileSync(path.join(sessionDir, 'files', 'results.csv'), 'utf8')).toBe('a\n1\n');
+      expect(readFileSync(path.join(sessionDir, 'home', '.config', 'tool.ini'), 'utf8')).toBe('x=1');
+      expect(existsSync(slot)).toBe(false);
+    } finally {
+      await second.close();
+      rmSync(first.dataDir, { recursive: true, force: true });
+    }
   });
 });
