@@ -87,7 +87,8 @@ export class Slot {
   /** Moves the session's files and home back. Only call once no process can write to the slot any more. */
   async detach(places: SessionPlaces): Promise<void> {
     await moveEntries(this.dataDir, places.filesDir);
-    await moveEntries(this.homeDir, places.homeDir);
+    // A slot left by a crash of a version without homes has none.
+    if (await isDirectory(this.homeDir)) await moveEntries(this.homeDir, places.homeDir);
     await fs.rm(this.ownerFile, { force: true });
   }
 
@@ -147,6 +148,10 @@ async function moveEntries(from: string, to: string): Promise<void> {
   for (const name of await fs.readdir(from, { encoding: 'buffer' })) {
     await fs.rename(Buffer.concat([fromPrefix, name]), Buffer.concat([toPrefix, name]));
   }
+}
+
+async function isDirectory(dir: string): Promise<boolean> {
+  return (await fs.lstat(dir).catch(() => null))?.isDirectory() === true;
 }
 
 async function sandboxOwns(dir: string): Promise<void> {

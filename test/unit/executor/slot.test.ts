@@ -52,6 +52,15 @@ describe('Slot', () => {
     expect(await fs.readdir(places.homeDir)).toEqual(['.bashrc']);
   });
 
+  it('recovers the files from a slot made before homes existed', async () => {
+    const places = await session(false);
+    const old = Slot.existing(path.join(root, 'slots', 'old'));
+    await fs.mkdir(path.join(old.root, 'data'), { recursive: true });
+    await fs.writeFile(path.join(old.dataDir, 'made.txt'), 'x');
+    await old.detach(places);
+    expect((await fs.readdir(places.filesDir)).sort()).toEqual(['data.csv', 'made.txt']);
+  });
+
   it('counts the home against the quota while a run is under way', async () => {
     const slot = await Slot.create(path.join(root, 'slots'));
     expect(slot.quotaDirs('/state')).toEqual([slot.dataDir, slot.homeDir, slot.outDir, '/state']);
