@@ -48,6 +48,17 @@ describe('limits visible inside the sandbox', () => {
     expect(result.stdout.text.trim()).toBe('1 1 320');
   });
 
+  it('a kept reference to os.cpu_count or fetch is carried to the next call like any built-in', async () => {
+    const session = await newSession();
+    const python = await run('python', 'import os\ncount = os.cpu_count', session);
+    expect(python.notCarried).toEqual([]);
+    expect((await run('python', 'count()', session)).value).toBe('1');
+    const node = await run('javascript', "const get = fetch;\nconst parallelism = require('os').availableParallelism;", session);
+    expect(node.notCarried).toEqual([]);
+    const again = await run('javascript', "[get === fetch, parallelism()].join(' ')", session);
+    expect(again.value).toBe("'true 1'");
+  });
+
   it('bash: nproc answers the cap; the memory limit is in the environment', async () => {
     const result = await run('bash', 'echo "$(nproc) $CODECELL_CPU_COUNT $CODECELL_MEMORY_LIMIT_MB"');
     expect(result.stdout.text.trim()).toBe('1 1 320');
