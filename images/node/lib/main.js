@@ -13,6 +13,8 @@ const { collectIntrinsics, ModuleLog } = require('./snapshot/known');
 const { SourceProvenance } = require('./snapshot/provenance');
 const { GraphEncoder } = require('./snapshot/encode');
 const { GraphDecoder } = require('./snapshot/decode');
+const { PrivateRegistry } = require('./snapshot/privates');
+const { recordBinds } = require('./snapshot/bound');
 
 const DATA_DIR = '/mnt/data';
 const STATE_IN = '/run/codecell/in/state';
@@ -21,6 +23,9 @@ const OUT_DIR = '/run/codecell/out';
 function warmUp() {
   // Before anything is added to globalThis: the built-ins as Node made them.
   const intrinsics = collectIntrinsics();
+  const binds = recordBinds();
+  intrinsics.set(binds.bind, 'Function.prototype.bind');
+  const privates = new PrivateRegistry();
 
   const baseRequire = Module.createRequire(path.join(DATA_DIR, '<cell>'));
   const modules = new ModuleLog(baseRequire.resolve);
@@ -36,13 +41,17 @@ function warmUp() {
     require: userRequire,
     importDefault: (exports) => (exports !== null && typeof exports === 'object' && exports.__esModule ? exports.default : exports),
     import: (specifier) => import(importTarget(String(specifier), baseRequire)),
+    privates: (...args) => privates.register(...args),
+    get restoring() {
+      return privates.restoring;
+    },
   });
   Object.defineProperty(globalThis, HELPER, { value: helper, enumerable: false, writable: false, configurable: false });
   Object.defineProperty(globalThis, 'require', { value: userRequire, enumerable: false, writable: true, configurable: true });
 
   installStackFilter();
   const provenance = new SourceProvenance();
-  const known = { intrinsics, modules, provenance };
+  const known = { intrinsics, modules, provenance, privates, binds };
   warmCodePaths(known);
   return {
     scope: new GlobalScope([HELPER]),
@@ -76,7 +85,7 @@ function warmCodePaths(known) {
   sample.self = sample;
   const encoder = new GraphEncoder({ ...known, provenance: new SourceProvenance() });
   const encoded = JSON.parse(JSON.stringify(encoder.encodeBinding(sample).encoded));
-  new GraphDecoder({ requireModule: () => undefined, provenance: new SourceProvenance() }).decodeBinding(encoded);
+  new GraphDecoder({ ...known, requireModule: () => undefined, provenance: new SourceProvenance() }).decodeBinding(encoded);
 }
 
 function main() {

@@ -17,6 +17,21 @@
 //   ['DV', link, buffer, byteOffset, byteLength]
 //   ['F', source, name, superParam, superValue, prototype, propCount, key, value, …]  function/class
 //
+// Added in format 2 (state.js):
+//
+//   ['O', link, props]  an object whose properties need their descriptors: accessors (get/set),
+//       symbol keys, non-enumerable or read-only ones. props is a flat list of
+//       key, attributes, value  (or key, attributes, getter, setter when attributes has 8),
+//       where key is a string or an encoded symbol, and attributes is 1 enumerable | 2
+//       configurable | 4 writable | 8 accessor.
+//   ['I', class, maker, props, [holderClass, [value, …], …]]  an instance whose class chain has
+//       private (#) members: rebuilt by `maker` (0: the class itself) with its constructors skipped
+//       (privates.js), then its properties and each holder class's private field values written in.
+//   ['q', node, …, last]  decode the nodes in order, the value is the last one's.
+//   ['X', functionNode, [value, …]]  a class and the values of its static private fields.
+//   ['Z', level, node]  the node, then made non-extensible (1), sealed (2) or frozen (3).
+//   ['BD', target, thisArg, arg, …]  a bound function: target.bind(thisArg, …args).
+//
 // `link` says where the object's prototype comes from: 0 the usual one for its kind, null none,
 // an encoded constructor (the prototype is its `.prototype`: class instances), or ['P', object].
 //
@@ -31,6 +46,8 @@
 // never taken by something that is then left out.
 
 const { types } = require('util');
+const vm = require('vm');
+const { PrivateRegistry } = require('./privates');
 const { Stream } = require('stream');
 const EventEmitter = require('events');
 
@@ -136,12 +153,17 @@ function ownString(object, key) {
 class GraphEncoder {
   /**
    * @param {{ intrinsics: Map<unknown, string>, modules: import('./known').ModuleLog,
-   *           provenance: import('./provenance').SourceProvenance }} known
+   *           provenance: import('./provenance').SourceProvenance,
+   *           privates?: import('./privates').PrivateRegistry, binds?: { lookup: Function } }} known
    */
-  constructor({ intrinsics, modules, provenance }) {
+  constructor({ intrinsics, modules, provenance, privates, binds }) {
     this.intrinsics = intrinsics;
     this.modules = modules;
     this.provenance = provenance;
+    this.privates = privates || new PrivateRegistry();
+    this.binds = binds || { lookup: () => undefined };
+    this.building = new Set(); // bound functions being encoded (see encodeBound)
+    this.compiled = new Map(); // function source → why it would not evaluate again, or null
     this.ids = new Map();
     this.registered = [];
     this.failures = [];
@@ -228,13 +250,28 @@ class GraphEncoder {
 
   encodeObject(value) {
     const id = this.ids.get(value);
-    if (id !== undefined) return ['r', id];
+    if (id !== undefined) {
+      if (this.building.has(value)) {
+        return this.fail('function', 'a bound function whose bound this or arguments lead back to itself cannot be carried there');
+      }
+      return ['r', id];
+    }
     const path = this.intrinsics.get(value);
     if (path !== undefined) return ['g', path];
     const moduleRef = this.modules.lookup(value);
     if (moduleRef !== undefined) return ['m', moduleRef[0], moduleRef[1]];
-    if (typeof value === 'function') return this.encodeFunction(value);
     if (types.isProxy(value)) return this.fail('Proxy', 'proxies cannot be carried');
+    const encoded = this.encodeKind(value);
+    // Frozen, sealed or non-extensible objects stay so (checked last: most objects are extensible).
+    if (encoded === UNCARRIED || encoded[0] === 'q' || Object.isExtensible(value)) return encoded;
+    return ['Z', Object.isFrozen(value) ? 3 : Object.isSealed(value) ? 2 : 1, encoded];
+  }
+
+  encodeKind(value) {
+    if (typeof value === 'function') {
+      const bound = this.binds.lookup(value);
+      return bound === undefined ? this.encodeFunction(value) : this.encodeBound(value, bound);
+    }
 
     const proto = Object.getPrototypeOf(value);
     // Plain data first: it is what snapshots are mostly made of.
@@ -277,13 +314,120 @@ class GraphEncoder {
     }
     const verdict = this.functionVerdict(constructor);
     if (verdict !== null) return { fail: `its class cannot be carried: ${verdict}` };
-    const source = safeSource(constructor);
-    if (/^class\b/.test(source) && !this.intrinsics.has(constructor) && this.modules.lookup(constructor) === undefined) {
-      if (this.provenance.classInfo(source).hasPrivate) {
-        return { fail: `instances of ${constructor.name || 'this class'} cannot be carried: its private (#) members are not visible from outside` };
+    const privates = this.planPrivates(value, constructor);
+    if (privates.fail) return { fail: privates.fail };
+    if (privates.maker) {
+      if (usual !== Object.prototype) {
+        return { fail: `its class ${className(constructor)} has private (#) members and extends a built-in type, which the runner cannot rebuild` };
       }
+      return { ctor: constructor, maker: privates.maker, holders: privates.holders };
     }
     return { ctor: constructor };
+  }
+
+  /**
+   * For an instance of a class chain with private (#) members: which class rebuilds it (the most
+   * derived one whose brand it has) and which classes hold private fields to write back in.
+   * @returns {{ fail?: string, maker?: Function, holders?: Function[] }}
+   */
+  planPrivates(value, constructor) {
+    let maker = null;
+    const holders = [];
+    const chain = [];
+    for (let cls = constructor; typeof cls === 'function' && this.isCellFunction(cls); cls = Object.getPrototypeOf(cls)) {
+      chain.push(cls);
+      const record = this.privates.record(cls);
+      if (record === undefined) {
+        if (this.classInfoOf(cls).hasPrivate) {
+          return {
+            fail: `class ${className(cls)} has private (#) members, but it was not defined by a cell the runner prepared ` +
+              '(eval, new Function, or a snapshot of an older runner), so they cannot be read',
+          };
+        }
+        continue;
+      }
+      if (record.has === null || !safeCall(record.has, value)) continue;
+      if (maker === null) maker = cls;
+      if (record.fields.length > 0) holders.push(cls);
+    }
+    if (maker === null) return {};
+    // Every constructor from the maker up runs while the instance is rebuilt: each must skip.
+    for (const cls of chain.slice(chain.indexOf(maker))) {
+      const info = this.classInfoOf(cls);
+      if (info.hasConstructor && !info.constructorSkips) {
+        return { fail: `the constructor of class ${className(cls)} was not prepared by the runner, so its instances with private (#) members cannot be rebuilt` };
+      }
+    }
+    const root = Object.getPrototypeOf(chain[chain.length - 1]);
+    if (root !== Function.prototype && !this.intrinsics.has(root)) {
+      return { fail: `its class extends ${className(root)}, which is not from a cell: its private (#) members cannot be rebuilt without running that constructor` };
+    }
+    return { maker, holders };
+  }
+
+  isCellFunction(fn) {
+    return !this.intrinsics.has(fn) && this.modules.lookup(fn) === undefined && /^class\b/.test(safeSource(fn));
+  }
+
+  classInfoOf(cls) {
+    try {
+      return this.provenance.classInfo(safeSource(cls));
+    } catch {
+      return { superClass: null, hasPrivate: false, hasConstructor: false, constructorSkips: false };
+    }
+  }
+
+  /** An instance with private (#) members (format note 'I'). */
+  encodeInstance(value, plan) {
+    // The classes come first: the decoder needs them to make the object at all.
+    const ctor = this.child(plan.ctor, ' (its class)', LABEL);
+    const maker = plan.maker === plan.ctor ? 0 : this.child(plan.maker, ' (its class)', LABEL);
+    const id = this.ids.get(value);
+    if (id !== undefined) return ['q', ctor, maker, ['r', id]]; // a static of its class holds it
+    this.register(value);
+    const props = this.encodeDescribed(value);
+    const privates = [];
+    for (const cls of plan.holders) {
+      const record = this.privates.record(cls);
+      const values = record.get(value);
+      privates.push(
+        this.child(cls, ' (its class)', LABEL),
+        values.map((item, i) => this.child(item, `.#${record.fields[i]}`, LABEL)),
+      );
+    }
+    return ['I', ctor, maker, props, privates];
+  }
+
+  /** Whether an object has properties a plain key/value list would lose (format note 'O'). */
+  needsDescriptors(value, keys) {
+    if (Reflect.ownKeys(value).length !== keys.length) return true;
+    for (const key of keys) {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key);
+      if (!descriptor || !descriptor.writable || !descriptor.configurable) return true; // accessors have no `writable`
+    }
+    return false;
+  }
+
+  encodeDescribed(value) {
+    const out = [];
+    for (const key of Reflect.ownKeys(value)) {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key);
+      if (!descriptor) continue;
+      const isString = typeof key === 'string';
+      const label = isString ? formatSegment(key, PROPERTY) : `[${String(key)}]`;
+      const accessor = !('value' in descriptor);
+      const attributes = (descriptor.enumerable ? 1 : 0) | (descriptor.configurable ? 2 : 0) | (descriptor.writable ? 4 : 0) | (accessor ? 8 : 0);
+      out.push(isString ? key : this.encodeSymbol(key), attributes);
+      if (accessor) {
+        out.push(
+          descriptor.get === undefined ? UNDEFINED : this.child(descriptor.get, `${label} (getter)`, LABEL),
+          descriptor.set === undefined ? UNDEFINED : this.child(descriptor.set, `${label} (setter)`, LABEL),
+        );
+      } else {
+        out.push(isRaw(descriptor.value) ? descriptor.value : this.child(descriptor.value, label, LABEL));
+      }
+    }
+    return out;
   }
 
   encodeLink(plan) {
@@ -319,6 +463,12 @@ class GraphEncoder {
     if (!this.provenance.isFromCell(source)) {
       return `${name} was defined by Node.js or a module, not in a cell, so its source cannot be carried`;
     }
+    const captured = this.provenance.capturedNames(source);
+    if (captured.length > 0) {
+      const what = captured.map((item) => (/^(this|arguments|super|new\.target)$/.test(item) ? `\`${item}\`` : item)).join(', ');
+      return `it closes over ${what} of the function or block it was made in, which the snapshot cannot carry: ` +
+        'keep the state it needs in top-level variables, or make it again in the next cell';
+    }
     if (/^class\b/.test(source)) {
       let info;
       try {
@@ -351,6 +501,9 @@ class GraphEncoder {
       }
     }
 
+    const compileError = this.compileCheck(source, superParam);
+    if (compileError !== null) return this.fail(typeName(fn), compileError);
+
     this.register(fn);
     const prototype = ownPrototypeObject(fn);
     let prototypeField = 0;
@@ -374,7 +527,50 @@ class GraphEncoder {
         if (key !== 'constructor') out.push(key, this.child(prototype[key], `.prototype${formatSegment(key, PROPERTY)}`, LABEL));
       }
     }
+    const record = this.privates.record(fn);
+    if (record !== undefined && record.staticFields.length > 0) {
+      const values = record.getStatic();
+      return ['X', out, values.map((item, i) => this.child(item, `.#${record.staticFields[i]}`, LABEL))];
+    }
     return out;
+  }
+
+  /**
+   * A test restore, as far as it is cheap: the source must compile the way decode.js will evaluate
+   * it (a method that uses private names of its class, on its own, does not).
+   * @returns {string | null} why not
+   */
+  compileCheck(source, superParam) {
+    const key = `${superParam}\u0000${source}`;
+    let verdict = this.compiled.get(key);
+    if (verdict !== undefined) return verdict;
+    verdict = null;
+    if (superParam !== null) {
+      verdict = compileError(`(function (${superParam}) { return (${source}\n); })`);
+    } else if (compileError(`(${source}\n)`) !== null) {
+      // Method shorthand (`area() {…}`, `get size() {…}`) is only valid inside an object literal.
+      const inLiteral = compileError(`({${source}\n})`);
+      if (inLiteral !== null) verdict = `its source does not compile on its own (${inLiteral}), so it cannot be made again`;
+    }
+    this.compiled.set(key, verdict);
+    return verdict;
+  }
+
+  /** A bound function (format note 'BD'): its target, bound this and arguments. */
+  encodeBound(fn, { target, thisArg, args }) {
+    if (typeof target === 'function' && this.binds.lookup(target) === undefined) {
+      const verdict = this.functionVerdict(target);
+      if (verdict !== null) return this.fail(typeName(fn), `the function it binds cannot be carried: ${verdict}`);
+    }
+    this.register(fn);
+    this.building.add(fn);
+    try {
+      const out = ['BD', this.child(target, ' (its target)', LABEL), this.child(thisArg, ' (its bound this)', LABEL)];
+      args.forEach((arg, i) => out.push(this.child(arg, ` (bound argument ${i + 1})`, LABEL)));
+      return out;
+    } finally {
+      this.building.delete(fn);
+    }
   }
 
   // ----- objects ------------------------------------------------------------------------------
@@ -386,10 +582,12 @@ class GraphEncoder {
       if (reason !== null) return this.fail(typeName(value), reason);
       plan = this.planLink(value, proto, Object.prototype);
       if (plan.fail) return this.fail(typeName(value), plan.fail);
+      if (plan.maker) return this.encodeInstance(value, plan);
     }
     this.register(value);
     const link = plan === null ? 0 : this.encodeLink(plan);
     const keys = Object.keys(value);
+    if (this.needsDescriptors(value, keys)) return ['O', link, this.encodeDescribed(value)];
     const shape = this.shapeOf(keys);
     // Sized up front: growing tens of thousands of small arrays one push at a time shows up.
     let out;
@@ -549,6 +747,27 @@ class GraphEncoder {
     const { failed, link } = this.begin(value, proto, DataView.prototype);
     if (failed) return failed;
     return ['DV', link, this.child(value.buffer, '.buffer', LABEL), value.byteOffset, value.byteLength];
+  }
+}
+
+function className(cls) {
+  return ownString(cls, 'name') || '(anonymous)';
+}
+
+function safeCall(fn, value) {
+  try {
+    return Boolean(fn(value));
+  } catch {
+    return false;
+  }
+}
+
+function compileError(code) {
+  try {
+    new vm.Script(code);
+    return null;
+  } catch (err) {
+    return describeError(err);
   }
 }
 
