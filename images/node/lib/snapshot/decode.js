@@ -131,6 +131,16 @@ class GraphDecoder {
       }
       case 'BD':
         return this.decodeBound(node);
+      case 'MR': {
+        const cls = this.decode(node[1]);
+        const key = typeof node[2] === 'string' ? node[2] : this.decode(node[2]);
+        return this.attempt(() => {
+          if (typeof cls !== 'function') throw new Error('the class of a bound method was not restored');
+          const descriptor = Object.getOwnPropertyDescriptor(node[3] === 's' ? cls : cls.prototype, key);
+          if (!descriptor || typeof descriptor.value !== 'function') throw new Error(`class ${cls.name} has no method ${String(key)}`);
+          return descriptor.value;
+        });
+      }
       default:
         throw new Error(`unknown snapshot node ${JSON.stringify(node[0])}`);
     }

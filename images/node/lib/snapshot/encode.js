@@ -31,6 +31,7 @@
 //   ['X', functionNode, [value, …]]  a class and the values of its static private fields.
 //   ['Z', level, node]  the node, then made non-extensible (1), sealed (2) or frozen (3).
 //   ['BD', target, thisArg, arg, …]  a bound function: target.bind(thisArg, …args).
+//   ['MR', class, key, 'p' | 's']  the method `key` of a class's prototype ('p') or the class ('s').
 //
 // `link` says where the object's prototype comes from: 0 the usual one for its kind, null none,
 // an encoded constructor (the prototype is its `.prototype`: class instances), or ['P', object].
@@ -556,16 +557,45 @@ class GraphEncoder {
     return verdict;
   }
 
+  /**
+   * Where `fn` is a method of a carried class that `owner` (an instance, or the class for a static
+   * method) reaches through its prototype chain.
+   * @returns {{ cls: Function, key: string | symbol, kind: 'p' | 's' } | null}
+   */
+  findMethod(fn, owner) {
+    if (typeof fn !== 'function' || owner === null || (typeof owner !== 'object' && typeof owner !== 'function')) return null;
+    try {
+      for (let o = owner, depth = 0; o !== null && depth < 50; o = Object.getPrototypeOf(o), depth++) {
+        if (this.intrinsics.has(o)) return null;
+        const cls = typeof o === 'function' ? o : constructorOf(o);
+        if (cls === null || !this.isCellFunction(cls) || this.functionVerdict(cls) !== null) continue;
+        for (const key of Reflect.ownKeys(o)) {
+          const descriptor = Object.getOwnPropertyDescriptor(o, key);
+          if (descriptor && descriptor.value === fn) return { cls, key, kind: typeof o === 'function' ? 's' : 'p' };
+        }
+      }
+    } catch {
+      // A proxy in the chain: no method found.
+    }
+    return null;
+  }
+
   /** A bound function (format note 'BD'): its target, bound this and arguments. */
   encodeBound(fn, { target, thisArg, args }) {
-    if (typeof target === 'function' && this.binds.lookup(target) === undefined) {
+    // `obj.method.bind(obj)`: the method is taken from its class again (its source alone may not
+    // compile: private names), which also keeps it the same function as the class's.
+    const method = this.findMethod(target, thisArg);
+    if (method === null && typeof target === 'function' && this.binds.lookup(target) === undefined) {
       const verdict = this.functionVerdict(target);
       if (verdict !== null) return this.fail(typeName(fn), `the function it binds cannot be carried: ${verdict}`);
     }
     this.register(fn);
     this.building.add(fn);
     try {
-      const out = ['BD', this.child(target, ' (its target)', LABEL), this.child(thisArg, ' (its bound this)', LABEL)];
+      const targetNode = method === null
+        ? this.child(target, ' (its target)', LABEL)
+        : ['MR', this.child(method.cls, ' (its class)', LABEL), typeof method.key === 'string' ? method.key : this.encodeSymbol(method.key), method.kind];
+      const out = ['BD', targetNode, this.child(thisArg, ' (its bound this)', LABEL)];
       args.forEach((arg, i) => out.push(this.child(arg, ` (bound argument ${i + 1})`, LABEL)));
       return out;
     } finally {
