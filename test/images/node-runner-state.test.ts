@@ -41,6 +41,7 @@ describe('node runner state', () => {
         #rate = 0.5;
         constructor(balance, rate) { super(balance); this.#rate = rate; console.log('Savings constructor ran'); }
         interest() { return this.balance * this.#rate; }
+        deposit(n) { return 'savings ' + super.deposit(n); }
         get rate() { return this.#rate; }
       }
       const plain = new Account(10);
@@ -70,7 +71,7 @@ describe('node runner state', () => {
       balance: 120,
       rate: 0.25,
       interest: 30,
-      audit: 'audited 125',
+      audit: 'savings audited 125',
       plain: 10,
       opened: 2,
       classes: [true, true, false],
@@ -84,7 +85,7 @@ describe('node runner state', () => {
     const third = await session.run('const later = new Savings(8, 2); [later.interest(), savings.balance, Account.opened]');
     expect(third.result.value).toBe('[ 16, 125, 3 ]');
     expect((await session.run('[later.interest(), later.deposit(1), byOwner.get("ann").balance]')).result.value).toBe(
-      "[ 16, 'audited 9', 125 ]",
+      "[ 16, 'savings audited 9', 125 ]",
     );
   });
 
