@@ -277,16 +277,19 @@ describe('node runner state', () => {
       }
       namespace Units {
         export const factor = 1000;
+        const hidden = 3;
         export function toMilli(x: number): number { return x * factor; }
+        export function scaled(x: number): number { return x * hidden; }
       }
       const task = new Task('write', Level.High).finish();
       const favourite: Color = Color.Blue;
     `);
     const run = await session.run(first.code, 'typescript');
     expect(run.result).toMatchObject({ outcome: 'ok', stateSaved: true });
-    // The namespace's function closes over the namespace's own parameter: named, and the rest stays.
+    // A namespace function that uses an exported member is carried; one that uses a local of the
+    // namespace is named, and the rest of the namespace stays.
     expect(notCarriedByName(run)).toEqual({
-      'Units.toMilli': expect.objectContaining({ reason: expect.stringContaining('closes over Units') }),
+      'Units.scaled': expect.objectContaining({ reason: expect.stringContaining('closes over hidden ') }),
     });
 
     const second = compileTypeScript(`
@@ -298,7 +301,8 @@ describe('node runner state', () => {
         level: [Level.High, Level[5]],
         color: [favourite, Color.Red],
         factor: Units.factor,
-        toMilli: typeof Units.toMilli,
+        toMilli: Units.toMilli(2),
+        scaled: typeof Units.scaled,
       }));
     `);
     expect(printedJson(await session.run(second.code, 'typescript'))).toEqual({
@@ -308,7 +312,8 @@ describe('node runner state', () => {
       level: [5, 'High'],
       color: ['blue', 'red'],
       factor: 1000,
-      toMilli: 'undefined',
+      toMilli: 2000,
+      scaled: 'undefined',
     });
   });
 

@@ -50,6 +50,15 @@ describe('node snapshot closure analysis', () => {
     });
   });
 
+  it('treats the parameter of a TypeScript namespace as the global it is', () => {
+    const captures = capturesOf(
+      'var Units;\n(function (Units) {\n  Units.factor = 1000;\n  const hidden = 3;\n' +
+        '  function toMilli(x) { return x * Units.factor; }\n  Units.toMilli = toMilli;\n' +
+        '  function scaled(x) { return x * hidden; }\n  Units.scaled = scaled;\n})(Units || (Units = {}));',
+    );
+    expect(captures).toEqual({ 'function scaled(x) { return x * hidden; }': ['hidden'] });
+  });
+
   it('treats the async wrapper of a cell with top-level await as the top level', () => {
     const captures = capturesOf('const r = await 1;\nfunction f() { return r; }\nconst g = (() => { const q = 1; return () => q + r; })();');
     expect(captures).toEqual({ '() => q + r': ['q'] });

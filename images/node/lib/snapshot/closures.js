@@ -42,6 +42,18 @@ function findCaptures(source, asyncWrapped) {
   return out;
 }
 
+/** N, when `call` is `(function (N) {…})(N || (N = {}))`, as TypeScript emits namespaces and enums. */
+function namespaceAlias(call) {
+  const fn = call.callee;
+  if (fn.type !== 'FunctionExpression' || fn.params.length !== 1 || fn.params[0].type !== 'Identifier') return null;
+  const name = fn.params[0].name;
+  const [arg] = call.arguments;
+  const isName = (node) => node && node.type === 'Identifier' && node.name === name;
+  const matches = call.arguments.length === 1 && arg.type === 'LogicalExpression' && arg.operator === '||' && isName(arg.left) &&
+    arg.right.type === 'AssignmentExpression' && isName(arg.right.left) && arg.right.right.type === 'ObjectExpression';
+  return matches ? name : null;
+}
+
 function wrapperArrow(ast) {
   const last = ast.body[ast.body.length - 1];
   const call = last && last.type === 'ExpressionStatement' ? last.expression : null;
@@ -173,14 +185,29 @@ class ScopeAnalysis {
         if (node.computed) this.visit(node.key, scope);
         if (node.method || node.kind === 'get' || node.kind === 'set') return this.visitFunction(node.value, scope, node);
         return this.visit(node.value, scope);
+      case 'CallExpression': {
+        const alias = namespaceAlias(node);
+        if (alias === null || !this.resolvesGlobally(alias, scope)) break;
+        // TypeScript's namespace or enum: `(function (N) {…})(N || (N = {}))`. Its parameter is
+        // the global N itself, so functions that use it can be carried.
+        this.visitFunction(node.callee, scope, node.callee, alias);
+        for (const arg of node.arguments) this.visit(arg, scope);
+        return;
+      }
       case 'LabeledStatement':
         return this.visit(node.body, scope);
       case 'BreakStatement':
       case 'ContinueStatement':
         return;
       default:
-        forEachChild(node, (child) => this.visit(child, scope));
     }
+    forEachChild(node, (child) => this.visit(child, scope));
+  }
+
+  resolvesGlobally(name, scope) {
+    let binding = scope;
+    while (binding !== null && !binding.names.has(name)) binding = binding.parent;
+    return binding === null || binding.kind === 'global';
   }
 
   enterOwner(node, scope) {
@@ -191,7 +218,7 @@ class ScopeAnalysis {
   }
 
   /** A function, arrow, or method (`owner` is the node whose toString text it has). */
-  visitFunction(fn, scope, owner) {
+  visitFunction(fn, scope, owner, globalAlias = null) {
     if (fn === this.wrapper) {
       // The async cell wrapper: its body is the cell's top level.
       const global = nearestGlobal(scope);
@@ -200,7 +227,7 @@ class ScopeAnalysis {
     const inner = this.enterOwner(owner, new Scope(scope, fn.type === 'ArrowFunctionExpression' ? 'arrow' : 'function'));
     if (fn.type === 'FunctionExpression' && fn.id && owner === fn) inner.names.add(fn.id.name);
     if (fn.type !== 'ArrowFunctionExpression') inner.names.add('arguments');
-    for (const param of fn.params) for (const name of patternNames(param)) inner.names.add(name);
+    for (const param of fn.params) for (const name of patternNames(param)) if (name !== globalAlias) inner.names.add(name);
     for (const param of fn.params) this.visit(param, inner);
     if (fn.body.type === 'BlockStatement') this.visitStatements(fn.body.body, inner);
     else this.visit(fn.body, inner);

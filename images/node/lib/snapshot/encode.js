@@ -401,7 +401,8 @@ class GraphEncoder {
 
   /** Whether an object has properties a plain key/value list would lose (format note 'O'). */
   needsDescriptors(value, keys) {
-    if (Reflect.ownKeys(value).length !== keys.length) return true;
+    // Names and symbols apart: measurably cheaper than Reflect.ownKeys on bulk records.
+    if (Object.getOwnPropertyNames(value).length !== keys.length || Object.getOwnPropertySymbols(value).length !== 0) return true;
     for (const key of keys) {
       const descriptor = Object.getOwnPropertyDescriptor(value, key);
       if (!descriptor || !descriptor.writable || !descriptor.configurable) return true; // accessors have no `writable`
