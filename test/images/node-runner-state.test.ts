@@ -178,6 +178,9 @@ describe('node runner state', () => {
       let total = 0;
       function add(n) { total += n; return total; }
       const addTen = add.bind(null, 10);
+      addTen.label = 'ten';
+      const self = {};
+      self.get = function () { return this; }.bind(self);
       class Greeter { #greeting; constructor(g) { this.#greeting = g; } greet(name, mark) { return this.#greeting + ', ' + name + mark; } }
       const hello = new Greeter('Hello');
       const greetAnn = hello.greet.bind(hello, 'Ann');
@@ -206,7 +209,8 @@ describe('node runner state', () => {
     const second = await session.run(`
       const results = { addTen: addTen(), total, greet: greetAnn('!'), biggest: biggest(3), times: times(4), toolsTimes: tools.times === times,
         toolsLabel: tools.label, counter: typeof counter, toolsCounter: tools.counter, clicks: clicker.clicks, upTo: [...upTo(4)],
-        asyncKind: slowDouble.constructor.name, boundName: addTen.name };
+        asyncKind: slowDouble.constructor.name, boundName: addTen.name,
+        boundLabel: addTen.label, selfBound: self.get() === self };
       results.slow = await slowDouble(21);
       results.arrow = await asyncArrow(1);
       console.log(JSON.stringify(results));
@@ -224,6 +228,8 @@ describe('node runner state', () => {
       upTo: [1, 2, 3, 4],
       asyncKind: 'AsyncFunction',
       boundName: 'bound add',
+      boundLabel: 'ten',
+      selfBound: true,
       slow: 42,
       arrow: 2,
     });
@@ -240,11 +246,15 @@ describe('node runner state', () => {
       const sameShared = shared;
       const list = [shared, broken, 'tail'];
       const fine = { n: 42 };
+      class Poller { #timer = setInterval(() => {}, 1000); #polls = 3; get polls() { return this.#polls; } stop() { clearInterval(this.#timer); } }
+      const poller = new Poller();
+      poller.stop();
     `);
     expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true });
     const notCarried = notCarriedByName(first);
-    expect(Object.keys(notCarried).sort()).toEqual(['broken', 'list[1]', 'shared.broken']);
+    expect(Object.keys(notCarried).sort()).toEqual(['broken', 'list[1]', 'poller.#timer', 'shared.broken']);
     expect(notCarried.broken!.reason).toContain('private (#) members');
+    expect(notCarried['poller.#timer']).toMatchObject({ type: 'Timeout', reason: expect.stringContaining('timers') });
 
     const second = await session.run(`console.log(JSON.stringify({
       shared: sameShared === shared && list[0] === shared,
@@ -253,6 +263,7 @@ describe('node runner state', () => {
       brokenGone: [typeof broken, shared.broken === undefined, list[1] === undefined, list[2]],
       hidden: new Hidden().x,
       fine: fine.n,
+      polls: poller.polls,
     }))`);
     expect(printedJson(second)).toEqual({
       shared: true,
@@ -261,6 +272,7 @@ describe('node runner state', () => {
       brokenGone: ['undefined', true, true, 'tail'],
       hidden: 1,
       fine: 42,
+      polls: 3,
     });
   });
 

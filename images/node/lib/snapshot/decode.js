@@ -260,12 +260,14 @@ class GraphDecoder {
     const id = this.reserve();
     const target = this.decode(node[1]);
     const thisArg = this.decode(node[2]);
-    const args = node.slice(3).map((item) => this.decode(item));
+    const args = node[3].map((item) => this.decode(item));
     const bound = this.attempt(() => {
       if (typeof target !== 'function') throw new Error('the function it binds was not restored');
       return Reflect.apply(this.bind, target, [thisArg, ...args]);
     });
     this.values[id] = bound;
+    const holder = bound !== undefined ? bound : {};
+    for (let i = 4; i < node.length; i += 2) setProperty(holder, node[i], this.decode(node[i + 1]));
     return bound;
   }
 

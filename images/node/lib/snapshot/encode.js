@@ -30,7 +30,8 @@
 //   ['q', node, …, last]  decode the nodes in order, the value is the last one's.
 //   ['X', functionNode, [value, …]]  a class and the values of its static private fields.
 //   ['Z', level, node]  the node, then made non-extensible (1), sealed (2) or frozen (3).
-//   ['BD', target, thisArg, arg, …]  a bound function: target.bind(thisArg, …args).
+//   ['BD', target, thisArg, [arg, …], key, value, …]  a bound function: target.bind(thisArg, …args),
+//       with its own properties.
 //   ['MR', class, key, 'p' | 's']  the method `key` of a class's prototype ('p') or the class ('s').
 //
 // `link` says where the object's prototype comes from: 0 the usual one for its kind, null none,
@@ -592,16 +593,18 @@ class GraphEncoder {
     }
     this.register(fn);
     this.building.add(fn);
+    let out;
     try {
       const targetNode = method === null
         ? this.child(target, ' (its target)', LABEL)
         : ['MR', this.child(method.cls, ' (its class)', LABEL), typeof method.key === 'string' ? method.key : this.encodeSymbol(method.key), method.kind];
-      const out = ['BD', targetNode, this.child(thisArg, ' (its bound this)', LABEL)];
-      args.forEach((arg, i) => out.push(this.child(arg, ` (bound argument ${i + 1})`, LABEL)));
-      return out;
+      const thisNode = this.child(thisArg, ' (its bound this)', LABEL);
+      out = ['BD', targetNode, thisNode, args.map((arg, i) => this.child(arg, ` (bound argument ${i + 1})`, LABEL))];
     } finally {
       this.building.delete(fn);
     }
+    for (const key of Object.keys(fn)) out.push(key, this.child(fn[key], key, PROPERTY));
+    return out;
   }
 
   // ----- objects ------------------------------------------------------------------------------
