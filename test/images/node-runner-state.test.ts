@@ -249,10 +249,15 @@ describe('node runner state', () => {
       class Poller { #timer = setInterval(() => {}, 1000); #polls = 3; get polls() { return this.#polls; } stop() { clearInterval(this.#timer); } }
       const poller = new Poller();
       poller.stop();
+      // Too deep to save; the records after it have the same keys (the snapshot writes keys once).
+      let chain = { next: null, n: 0 };
+      for (let i = 1; i < 200000; i++) chain = { next: chain, n: i };
+      const pairs = [{ next: 'a', n: 1 }, { next: 'b', n: 2 }];
     `);
     expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true });
     const notCarried = notCarriedByName(first);
-    expect(Object.keys(notCarried).sort()).toEqual(['broken', 'list[1]', 'poller.#timer', 'shared.broken']);
+    expect(Object.keys(notCarried).sort()).toEqual(['broken', 'chain', 'list[1]', 'poller.#timer', 'shared.broken']);
+    expect(notCarried.chain!.reason).toContain('nested too deeply');
     expect(notCarried.broken!.reason).toContain('private (#) members');
     expect(notCarried['poller.#timer']).toMatchObject({ type: 'Timeout', reason: expect.stringContaining('timers') });
 
@@ -264,6 +269,8 @@ describe('node runner state', () => {
       hidden: new Hidden().x,
       fine: fine.n,
       polls: poller.polls,
+      pairs,
+      chain: typeof chain,
     }))`);
     expect(printedJson(second)).toEqual({
       shared: true,
@@ -273,7 +280,10 @@ describe('node runner state', () => {
       hidden: 1,
       fine: 42,
       polls: 3,
+      pairs: [{ next: 'a', n: 1 }, { next: 'b', n: 2 }],
+      chain: 'undefined',
     });
+    expect(second.result.notCarried).toEqual([]);
   });
 
   it('carries TypeScript enums, classes with parameter properties and private members, and namespaces', async () => {

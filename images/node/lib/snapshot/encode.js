@@ -183,6 +183,7 @@ class GraphEncoder {
    */
   encodeBinding(value) {
     const mark = this.registered.length;
+    const shapeMark = this.shapes.size;
     this.failures = [];
     let encoded;
     try {
@@ -190,6 +191,10 @@ class GraphEncoder {
     } catch (err) {
       for (let i = mark; i < this.registered.length; i++) this.ids.delete(this.registered[i]);
       this.registered.length = mark;
+      // The shapes it defined are dropped with it: the decoder never sees the nodes that define them.
+      for (const [signature, shape] of this.shapes) if (shape >= shapeMark) this.shapes.delete(signature);
+      this.lastKeys = null;
+      this.lastShape = -1;
       const reason = err instanceof RangeError && /call stack/i.test(err.message)
         ? 'it is nested too deeply to be saved'
         : `reading it threw ${describeError(err)}`;
