@@ -123,9 +123,11 @@ class GraphDecoder {
       case 'Z': {
         const value = this.decode(node[2]);
         if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
-          if (node[1] === 3) Object.freeze(value);
-          else if (node[1] === 2) Object.seal(value);
-          else Object.preventExtensions(value);
+          this.attempt(() => {
+            if (node[1] === 3) Object.freeze(value);
+            else if (node[1] === 2) Object.seal(value);
+            else Object.preventExtensions(value);
+          });
         }
         return value;
       }
