@@ -9,7 +9,8 @@
 //   - a first statement in an explicit constructor that returns at once while the runner is
 //     rebuilding an instance (derived classes call `super()` first), and instance field
 //     initializers that give undefined then: the rebuilt instance gets its private fields and brand
-//     without running the user's constructor code, and the saved values are written in after.
+//     without running the user's constructor code, and the saved values are written in after;
+//   - for an arrow function field, a note of the object it was made for: its `this`.
 //
 // Nothing adds a line break, so line numbers stay the user's; the columns after an insertion on the
 // same line shift. A class's source text (Function.prototype.toString) shows the inserted code.
@@ -26,7 +27,10 @@ function classEdits(node, helper) {
     if (member.type === 'PropertyDefinition') {
       if (isPrivate) (member.static ? staticFields : instanceFields).push(member.key.name);
       if (!member.static && member.value) {
-        edits.push({ start: member.value.start, end: member.value.start, text: `(${restoring} ? void 0 : (` });
+        // An arrow function field (`onClick = () => this.n++`) is noted with its `this`, so that
+        // the snapshot can make it again for the same object (privates.js, `arrow`).
+        const open = member.value.type === 'ArrowFunctionExpression' ? `${helper}.arrow(this, ` : '(';
+        edits.push({ start: member.value.start, end: member.value.start, text: `(${restoring} ? void 0 : ${open}` });
         edits.push({ start: member.value.end, end: member.value.end, text: '))' });
       }
     } else if (member.type === 'MethodDefinition') {

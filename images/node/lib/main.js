@@ -42,6 +42,7 @@ function warmUp() {
     importDefault: (exports) => (exports !== null && typeof exports === 'object' && exports.__esModule ? exports.default : exports),
     import: (specifier) => import(importTarget(String(specifier), baseRequire)),
     privates: (...args) => privates.register(...args),
+    arrow: (owner, fn) => privates.arrow(owner, fn),
     get restoring() {
       return privates.restoring;
     },

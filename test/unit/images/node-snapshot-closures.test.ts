@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 
 const runnerRequire = createRequire(import.meta.url);
 const { findCaptures } = runnerRequire('../../../images/node/lib/snapshot/closures.js') as {
-  findCaptures: (source: string, asyncWrapped: boolean) => Map<string, string[]>;
+  findCaptures: (source: string, asyncWrapped: boolean) => Map<string, string[]> | null;
 };
 const { prepareCell } = runnerRequire('../../../images/node/lib/cell.js') as {
   prepareCell: (code: string) => { scripts: { source: string }[]; asyncWrapped: boolean };
@@ -19,7 +19,7 @@ function capturesOf(code: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   prepared.scripts.forEach((script, i) => {
     const wrapped = prepared.asyncWrapped && i === prepared.scripts.length - 1;
-    for (const [source, names] of findCaptures(script.source, wrapped)) out[source] = names;
+    for (const [source, names] of findCaptures(script.source, wrapped) ?? []) out[source] = names;
   });
   return out;
 }
@@ -72,6 +72,9 @@ describe('node class rewrite for private members', () => {
     const source = script!.source;
     expect(source.split('\n')).toHaveLength(code.split('\n').length);
     expect(source).toContain('#x = (__codecell.restoring ? void 0 : (load()));');
+    expect(prepareCell('class C { f = () => this; }').scripts[0]!.source).toBe(
+      'class C { f = (__codecell.restoring ? void 0 : __codecell.arrow(this, () => this)); }',
+    );
     expect(source).toContain('constructor(v) {if (__codecell.restoring) { super(); return; } super(v);');
     expect(source).toContain('static { __codecell.privates(this, ["x"], (o) => [o.#x], (o, v) => { o.#x = v[0]; }, (o) => #x in o, ["n"], () => [this.#n]');
     // Static initializers run when the class is defined, and are left alone.

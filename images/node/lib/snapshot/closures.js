@@ -19,15 +19,15 @@ const CLASS_TYPES = new Set(['ClassDeclaration', 'ClassExpression']);
  * @param {string} source a script as V8 ran it
  * @param {boolean} asyncWrapped whether its body is cell.js's `(async () => {…})()` wrapper, whose
  *   arrow is the cell's top level, not a function of the user's
- * @returns {Map<string, string[]>} source text of a function or class (as toString gives it) →
- *   what it captures
+ * @returns {Map<string, string[]> | null} source text of a function or class (as toString gives
+ *   it) → what it captures; null when the source does not parse
  */
 function findCaptures(source, asyncWrapped) {
   let ast;
   try {
     ast = acorn.parse(source, { ecmaVersion: 'latest', sourceType: 'script', allowHashBang: true, allowAwaitOutsideFunction: true, allowReturnOutsideFunction: true });
   } catch {
-    return new Map();
+    return null;
   }
   const analysis = new ScopeAnalysis(source, asyncWrapped ? wrapperArrow(ast) : null);
   analysis.visitProgram(ast);

@@ -133,6 +133,8 @@ class GraphDecoder {
       }
       case 'BD':
         return this.decodeBound(node);
+      case 'AT':
+        return this.decodeArrowField(node);
       case 'MR': {
         const cls = this.decode(node[1]);
         const key = typeof node[2] === 'string' ? node[2] : this.decode(node[2]);
@@ -256,6 +258,20 @@ class GraphDecoder {
       });
     }
     return cls;
+  }
+
+  decodeArrowField(node) {
+    const owner = this.decode(node[2]);
+    const fn = this.attempt(() => {
+      if (owner === undefined) throw new Error('the object its `this` was is not restored');
+      const made = this.run(`(function () { return (${node[1]}\n); })`).call(owner);
+      this.provenance.addRestored(fnToString(made), ['this']);
+      return this.privates.arrow(owner, made);
+    });
+    this.register(fn);
+    const holder = fn !== undefined ? fn : {};
+    for (let i = 3; i < node.length; i += 2) setProperty(holder, node[i], this.decode(node[i + 1]));
+    return fn;
   }
 
   decodeBound(node) {

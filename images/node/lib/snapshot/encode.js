@@ -32,6 +32,8 @@
 //   ['Z', level, node]  the node, then made non-extensible (1), sealed (2) or frozen (3).
 //   ['BD', target, thisArg, [arg, …], key, value, …]  a bound function: target.bind(thisArg, …args),
 //       with its own properties.
+//   ['AT', source, thisObject, key, value, …]  an arrow function made by a class field
+//       initializer, made again with the same `this` (classes.js), with its own properties.
 //   ['MR', class, key, 'p' | 's']  the method `key` of a class's prototype ('p') or the class ('s').
 //
 // `link` says where the object's prototype comes from: 0 the usual one for its kind, null none,
@@ -277,7 +279,10 @@ class GraphEncoder {
   encodeKind(value) {
     if (typeof value === 'function') {
       const bound = this.binds.lookup(value);
-      return bound === undefined ? this.encodeFunction(value) : this.encodeBound(value, bound);
+      if (bound !== undefined) return this.encodeBound(value, bound);
+      const owner = this.privates.arrowOwner(value);
+      if (owner !== undefined && this.closesOverThisOnly(value)) return this.encodeArrowField(value, owner);
+      return this.encodeFunction(value);
     }
 
     const proto = Object.getPrototypeOf(value);
@@ -585,6 +590,28 @@ class GraphEncoder {
       // A proxy in the chain: no method found.
     }
     return null;
+  }
+
+  closesOverThisOnly(fn) {
+    const source = safeSource(fn);
+    const captured = this.provenance.capturedNames(source);
+    return captured.length === 1 && captured[0] === 'this' && this.provenance.isFromCell(source);
+  }
+
+  /** An arrow function field that uses `this` (format note 'AT'): made again for its object. */
+  encodeArrowField(fn, owner) {
+    const source = fnToString.call(fn);
+    const compileError = this.compileCheck(source, null);
+    if (compileError !== null) return this.fail(typeName(fn), compileError);
+    // Its object first, as for 'I': the decoder needs it to make the arrow.
+    const ownerNode = this.child(owner, ' (its this)', LABEL);
+    const id = this.ids.get(fn);
+    if (id !== undefined) return ['q', ownerNode, ['r', id]];
+    if (ownerNode === UNDEFINED) return this.fail(typeName(fn), 'it uses `this`, the object it was made for, which cannot be carried');
+    this.register(fn);
+    const out = ['AT', source, ownerNode];
+    for (const key of Object.keys(fn)) out.push(key, this.child(fn[key], key, PROPERTY));
+    return out;
   }
 
   /** A bound function (format note 'BD'): its target, bound this and arguments. */

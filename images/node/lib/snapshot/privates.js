@@ -7,7 +7,19 @@
 class PrivateRegistry {
   constructor() {
     this.records = new WeakMap();
+    this.arrows = new WeakMap();
     this.depth = 0;
+  }
+
+  /** Called by an arrow function field's initializer (classes.js): notes the arrow's `this`. */
+  arrow(owner, fn) {
+    if (typeof fn === 'function') this.arrows.set(fn, owner);
+    return fn;
+  }
+
+  /** The object an arrow function field was made for, if it was made by one. */
+  arrowOwner(fn) {
+    return this.arrows.get(fn);
   }
 
   /** Called by the static block classes.js adds to a class body. */

@@ -20,10 +20,7 @@ class SourceProvenance {
   /** A script V8 ran for a cell (cell.js): its text, and what its functions close over. */
   addCellScript(text, asyncWrapped) {
     this.addCellText(text);
-    for (const [source, names] of findCaptures(text, asyncWrapped)) {
-      const previous = this.captures.get(source) || [];
-      this.captures.set(source, [...new Set([...previous, ...names])]);
-    }
+    for (const [source, names] of findCaptures(text, asyncWrapped) || []) this.noteCaptures(source, names);
   }
 
   /** Names a function or class with this source closes over that are not globals (closures.js). */
@@ -37,8 +34,29 @@ class SourceProvenance {
     this.verdicts.clear();
   }
 
-  addRestored(source) {
+  /**
+   * A function or class restored from the snapshot, evaluated in global scope: what the functions
+   * inside it close over (one made from it in a later cell is judged as one made in a cell).
+   */
+  addRestored(source, captured = []) {
+    if (this.restored.has(source)) return;
     this.restored.add(source);
+    if (captured.length > 0) this.noteCaptures(source, captured);
+    // A named class is parsed as a declaration, so its methods find it as the global it is; method
+    // shorthand only parses inside an object literal (as decode.js evaluates it).
+    const wrappings = [`(${source}\n)`, `({${source}\n})`];
+    if (/^class\s+[^\s{]/.test(source)) wrappings.unshift(`${source}\n`);
+    for (const wrapped of wrappings) {
+      const found = findCaptures(wrapped, false);
+      if (found === null) continue;
+      for (const [text, names] of found) this.noteCaptures(text, names);
+      return;
+    }
+  }
+
+  noteCaptures(source, names) {
+    const previous = this.captures.get(source) || [];
+    this.captures.set(source, [...new Set([...previous, ...names])]);
   }
 
   isFromCell(source) {
