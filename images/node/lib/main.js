@@ -81,7 +81,8 @@ function importTarget(specifier, baseRequire) {
  * pool, so the job does not pay for their first, unoptimised run.
  */
 function warmCodePaths(known) {
-  prepareCell("import { join } from 'path';\nconst { a } = await Promise.resolve({ a: 1 });\nclass K {}\nfunction f() {}\nf();");
+  const warm = prepareCell("import { join } from 'path';\nconst { a } = await Promise.resolve({ a: 1 });\nclass K { #p = 1; f = () => this; }\nfunction f() { return () => a; }\nf();");
+  for (const script of warm.scripts) new SourceProvenance().addCellScript(script.source, warm.asyncWrapped);
   const sample = { list: [1, 'two', null, [3n]], when: new Date(0), map: new Map([[1, new Set([2])]]), bytes: Buffer.from('x') };
   sample.self = sample;
   const encoder = new GraphEncoder({ ...known, provenance: new SourceProvenance() });
