@@ -95,6 +95,8 @@ describe('node runner state', () => {
       class Temperature {
         static unit = 'C';
         static created = 0;
+        static describe = () => this.unit + ' x' + this.created;
+        static seen = new WeakSet();
         constructor(c) { this.c = c; Temperature.created++; }
         get f() { return this.c * 9 / 5 + 32; }
         set f(value) { this.c = (value - 32) * 5 / 9; }
@@ -115,7 +117,9 @@ describe('node runner state', () => {
       const settings = Object.freeze({ mode: 'strict', limits: Object.freeze([1, 2]) });
       const sealed = Object.seal({ size: 1 });
     `);
-    expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true, notCarried: [] });
+    expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true });
+    // Named; the class's static initializer makes a new one when the class is restored.
+    expect(first.result.notCarried).toEqual([expect.objectContaining({ name: 'Temperature.seen', reason: expect.stringContaining('weak') })]);
 
     const second = await session.run(`
       box.area = 12;
@@ -124,6 +128,8 @@ describe('node runner state', () => {
       console.log(JSON.stringify({
         unit: Temperature.unit,
         created: Temperature.created,
+        describe: Temperature.describe(),
+        seen: Temperature.seen instanceof WeakSet,
         boilingC: boiling.c,
         boilingF: boiling.f,
         iterated: [...boiling],
@@ -149,6 +155,8 @@ describe('node runner state', () => {
     expect(printedJson(second)).toEqual({
       unit: 'Celsius',
       created: 1,
+      describe: 'Celsius x1',
+      seen: true,
       boilingC: 100,
       boilingF: 212,
       iterated: [100, 212],
@@ -184,6 +192,7 @@ describe('node runner state', () => {
       class Greeter { #greeting; constructor(g) { this.#greeting = g; } greet(name, mark) { return this.#greeting + ', ' + name + mark; } }
       const hello = new Greeter('Hello');
       const greetAnn = hello.greet.bind(hello, 'Ann');
+      const looseGreet = hello.greet;
       const biggest = Math.max.bind(null, 7);
       const scale = 3;
       const times = (x) => x * scale;
@@ -200,7 +209,9 @@ describe('node runner state', () => {
     `);
     expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true });
     const notCarried = notCarriedByName(first);
-    expect(Object.keys(notCarried).sort()).toEqual(['addFive', 'counter', 'running', 'tools.counter']);
+    expect(Object.keys(notCarried).sort()).toEqual(['addFive', 'counter', 'looseGreet', 'running', 'tools.counter']);
+    // A method on its own, away from its class, whose private names do not compile there.
+    expect(notCarried.looseGreet!.reason).toContain('does not compile on its own');
     expect(notCarried.counter!.reason).toContain('closes over n ');
     expect(notCarried.addFive!.reason).toContain('closes over k ');
     expect(notCarried.running!.reason).toContain("generator's paused state");

@@ -10,7 +10,7 @@
 //     rebuilding an instance (derived classes call `super()` first), and instance field
 //     initializers that give undefined then: the rebuilt instance gets its private fields and brand
 //     without running the user's constructor code, and the saved values are written in after;
-//   - for an arrow function field, a note of the object it was made for: its `this`.
+//   - for an arrow function field (static too), a note of the object it was made for: its `this`.
 //
 // Nothing adds a line break, so line numbers stay the user's; the columns after an insertion on the
 // same line shift. A class's source text (Function.prototype.toString) shows the inserted code.
@@ -26,6 +26,11 @@ function classEdits(node, helper) {
     const isPrivate = member.key && member.key.type === 'PrivateIdentifier';
     if (member.type === 'PropertyDefinition') {
       if (isPrivate) (member.static ? staticFields : instanceFields).push(member.key.name);
+      if (member.static && member.value && member.value.type === 'ArrowFunctionExpression') {
+        // Static arrow fields run again when the class is restored; noted for the same reason.
+        edits.push({ start: member.value.start, end: member.value.start, text: `${helper}.arrow(this, ` });
+        edits.push({ start: member.value.end, end: member.value.end, text: ')' });
+      }
       if (!member.static && member.value) {
         // An arrow function field (`onClick = () => this.n++`) is noted with its `this`, so that
         // the snapshot can make it again for the same object (privates.js, `arrow`).

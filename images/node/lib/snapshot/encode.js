@@ -531,9 +531,17 @@ class GraphEncoder {
     }
     const superValue = superParam === null ? 0 : this.child(Object.getPrototypeOf(fn), ' (its parent class)', LABEL);
     const out = ['F', source, ownString(fn, 'name'), superParam, superValue, prototypeField, 0];
-    const keys = Object.keys(fn);
-    for (const key of keys) out.push(key, this.child(fn[key], key, PROPERTY));
-    out[6] = keys.length;
+    let count = 0;
+    for (const key of Object.keys(fn)) {
+      const before = this.failures.length;
+      const encoded = this.child(fn[key], key, PROPERTY);
+      // Left out when it could not be carried at all: a class's static initializer then gives it
+      // a fresh value again (it is still named), instead of undefined.
+      if (encoded === UNDEFINED && this.failures.length > before) continue;
+      out.push(key, encoded);
+      count++;
+    }
+    out[6] = count;
     if (prototypeField === 1) {
       // Methods added later (`F.prototype.m = …`); class methods are in the source already.
       for (const key of Object.keys(prototype)) {
