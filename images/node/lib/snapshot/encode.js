@@ -168,6 +168,7 @@ class GraphEncoder {
     this.binds = binds || { lookup: () => undefined };
     this.building = new Set(); // bound functions being encoded (see encodeBound)
     this.compiled = new Map(); // function source → why it would not evaluate again, or null
+    this.chainPlans = new Map(); // class → classChainPlan
     this.ids = new Map();
     this.registered = [];
     this.failures = [];
@@ -343,38 +344,61 @@ class GraphEncoder {
    * @returns {{ fail?: string, maker?: Function, holders?: Function[] }}
    */
   planPrivates(value, constructor) {
+    const plan = this.classChainPlan(constructor);
+    if (plan.fail) return { fail: plan.fail };
     let maker = null;
     const holders = [];
+    for (const { cls, record, skipFailure } of plan.branded) {
+      if (!safeCall(record.has, value)) continue;
+      if (maker === null) {
+        if (skipFailure !== null) return { fail: skipFailure };
+        maker = cls;
+      }
+      if (record.fields.length > 0) holders.push(cls);
+    }
+    return maker === null ? {} : { maker, holders };
+  }
+
+  /**
+   * What planPrivates needs to know about a class chain, once per class (arrays of instances are
+   * common): its classes with private members and a brand, each with the reason its instances
+   * could not be rebuilt (a constructor above it that cannot skip itself), or null.
+   */
+  classChainPlan(constructor) {
+    let plan = this.chainPlans.get(constructor);
+    if (plan !== undefined) return plan;
     const chain = [];
-    for (let cls = constructor; typeof cls === 'function' && this.isCellFunction(cls); cls = Object.getPrototypeOf(cls)) {
-      chain.push(cls);
+    for (let cls = constructor; typeof cls === 'function' && this.isCellFunction(cls); cls = Object.getPrototypeOf(cls)) chain.push(cls);
+    plan = { fail: null, branded: [] };
+    const root = chain.length > 0 ? Object.getPrototypeOf(chain[chain.length - 1]) : null;
+    const rootFailure = root === null || root === Function.prototype || this.intrinsics.has(root)
+      ? null
+      : `its class extends ${className(root)}, which is not from a cell: its private (#) members cannot be rebuilt without running that constructor`;
+    // Walking up from the root: the first constructor that cannot skip itself, at or above each class.
+    let skipFailure = rootFailure;
+    const failures = new Array(chain.length);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const info = this.classInfoOf(chain[i]);
+      if (info.hasConstructor && !info.constructorSkips) {
+        skipFailure = `the constructor of class ${className(chain[i])} was not prepared by the runner, so its instances with private (#) members cannot be rebuilt`;
+      }
+      failures[i] = skipFailure;
+    }
+    for (let i = 0; i < chain.length; i++) {
+      const cls = chain[i];
       const record = this.privates.record(cls);
       if (record === undefined) {
         if (this.classInfoOf(cls).hasPrivate) {
-          return {
-            fail: `class ${className(cls)} has private (#) members, but it was not defined by a cell the runner prepared ` +
-              '(eval, new Function, or a snapshot of an older runner), so they cannot be read',
-          };
+          plan.fail = `class ${className(cls)} has private (#) members, but it was not defined by a cell the runner prepared ` +
+            '(eval, new Function, or a snapshot of an older runner), so they cannot be read';
+          break;
         }
-        continue;
-      }
-      if (record.has === null || !safeCall(record.has, value)) continue;
-      if (maker === null) maker = cls;
-      if (record.fields.length > 0) holders.push(cls);
-    }
-    if (maker === null) return {};
-    // Every constructor from the maker up runs while the instance is rebuilt: each must skip.
-    for (const cls of chain.slice(chain.indexOf(maker))) {
-      const info = this.classInfoOf(cls);
-      if (info.hasConstructor && !info.constructorSkips) {
-        return { fail: `the constructor of class ${className(cls)} was not prepared by the runner, so its instances with private (#) members cannot be rebuilt` };
+      } else if (record.has !== null) {
+        plan.branded.push({ cls, record, skipFailure: failures[i] });
       }
     }
-    const root = Object.getPrototypeOf(chain[chain.length - 1]);
-    if (root !== Function.prototype && !this.intrinsics.has(root)) {
-      return { fail: `its class extends ${className(root)}, which is not from a cell: its private (#) members cannot be rebuilt without running that constructor` };
-    }
-    return { maker, holders };
+    this.chainPlans.set(constructor, plan);
+    return plan;
   }
 
   isCellFunction(fn) {
