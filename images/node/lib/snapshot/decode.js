@@ -232,7 +232,9 @@ class GraphDecoder {
     this.register(made);
     // Without an instance, the rest is still decoded (into a throwaway) to keep ids in step.
     const target = made !== undefined ? made : {};
-    this.defineProperties(target, node[3]);
+    const props = node[3];
+    if (props[0] === 0) for (let i = 1; i < props.length; i += 2) setProperty(target, props[i], this.decode(props[i + 1]));
+    else this.defineProperties(target, props);
     const privates = node[4];
     for (let i = 0; i < privates.length; i += 2) {
       const holder = this.decode(privates[i]);

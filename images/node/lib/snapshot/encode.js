@@ -27,6 +27,7 @@
 //   ['I', class, maker, props, [holderClass, [value, …], …]]  an instance whose class chain has
 //       private (#) members: rebuilt by `maker` (0: the class itself) with its constructors skipped
 //       (privates.js), then its properties and each holder class's private field values written in.
+//       props is as in 'O', or [0, key, value, …] when plain assignment restores them.
 //   ['q', node, …, last]  decode the nodes in order, the value is the last one's.
 //   ['X', functionNode, [value, …]]  a class and the values of its static private fields.
 //   ['Z', level, node]  the node, then made non-extensible (1), sealed (2) or frozen (3).
@@ -421,7 +422,14 @@ class GraphEncoder {
     const id = this.ids.get(value);
     if (id !== undefined) return ['q', ctor, maker, ['r', id]]; // a static of its class holds it
     this.register(value);
-    const props = this.encodeDescribed(value);
+    const keys = Object.keys(value);
+    let props;
+    if (this.needsDescriptors(value, keys)) {
+      props = this.encodeDescribed(value);
+    } else {
+      props = [0];
+      for (const key of keys) props.push(key, this.child(value[key], key, PROPERTY));
+    }
     const privates = [];
     for (const cls of plan.holders) {
       const record = this.privates.record(cls);
