@@ -44,6 +44,12 @@ describe('node runner state', () => {
         deposit(n) { return 'savings ' + super.deposit(n); }
         get rate() { return this.#rate; }
       }
+      class OverdraftError extends Error {
+        #needed;
+        constructor(needed) { super('overdraft by ' + needed); this.#needed = needed; }
+        get needed() { return this.#needed; }
+      }
+      const lastError = new OverdraftError(7);
       const plain = new Account(10);
       const savings = new Savings(100, 0.25);
       const byOwner = new Map([['ann', savings], ['bob', plain]]);
@@ -65,6 +71,7 @@ describe('node runner state', () => {
       mapSame: byOwner.get('ann') === savings && byOwner.get('bob') === plain,
       setSame: everyone.has(savings) && everyone.has(plain),
       alias: alias === savings,
+      error: [lastError instanceof OverdraftError, lastError instanceof Error, lastError.message, lastError.needed],
     }))`);
     // No constructor ran during the restore: the only output is the cell's.
     expect(printedJson(second)).toEqual({
@@ -78,6 +85,7 @@ describe('node runner state', () => {
       mapSame: true,
       setSame: true,
       alias: true,
+      error: [true, true, 'overdraft by 7', 7],
     });
     expect(second.result.notCarried).toEqual([]);
 

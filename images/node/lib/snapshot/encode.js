@@ -331,7 +331,7 @@ class GraphEncoder {
     const privates = this.planPrivates(value, constructor);
     if (privates.fail) return { fail: privates.fail };
     if (privates.maker) {
-      if (usual !== Object.prototype) {
+      if (usual !== Object.prototype && usual !== Error.prototype) {
         return { fail: `its class ${className(constructor)} has private (#) members and extends a built-in type, which the runner cannot rebuild` };
       }
       return { ctor: constructor, maker: privates.maker, holders: privates.holders };
@@ -822,8 +822,12 @@ class GraphEncoder {
   }
 
   encodeError(value, proto) {
-    const { failed, link } = this.begin(value, proto, Error.prototype);
-    if (failed) return failed;
+    const plan = this.planLink(value, proto, Error.prototype);
+    if (plan.fail) return this.fail(typeName(value), plan.fail);
+    // An error class with private members: rebuilt through its class, which makes a real error.
+    if (plan.maker) return this.encodeInstance(value, plan);
+    this.register(value);
+    const link = this.encodeLink(plan);
     const message = ownString(value, 'message');
     const stack = typeof value.stack === 'string' ? value.stack : null;
     const out = ['E', link, message === null ? '' : message, stack];
