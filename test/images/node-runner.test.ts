@@ -8,20 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import ts from 'typescript';
 import { useImageHarness, type Run } from './run-image.js';
+import { compileTypeScript } from './typescript-cell.js';
 
 const { Session, hostDir, runContainer } = useImageHarness('node');
-
-/** As the host's TypeScript worker compiles a cell: the JavaScript and the job's `sourceMap`. */
-function compileTypeScript(source: string): { code: string; sourceMap: { source: string; mappings: string } } {
-  const output = ts.transpileModule(source, {
-    compilerOptions: { target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, sourceMap: true },
-    fileName: 'cell.ts',
-  });
-  const { mappings } = JSON.parse(output.sourceMapText ?? '{}') as { mappings: string };
-  return { code: output.outputText.replace(/\n\/\/# sourceMappingURL=.*$/, ''), sourceMap: { source, mappings } };
-}
 
 /** For cells that print one JSON document: what they printed. */
 function printedJson(run: Run): unknown {
@@ -227,14 +217,12 @@ describe('node runner', () => {
       const timer = setTimeout(() => {}, 5);
       const pending = new Promise(() => {});
       const holder = { timer, ok: true };
-      const bound = Math.max.bind(Math);
       const kept = 'still here';
     `);
     const notCarried = Object.fromEntries(first.result.notCarried.map((entry) => [entry.name, entry]));
     expect(notCarried.timer).toMatchObject({ type: 'Timeout', reason: expect.stringContaining('timers') });
     expect(notCarried.pending).toMatchObject({ type: 'Promise', reason: expect.stringContaining('promises') });
     expect(notCarried['holder.timer']).toMatchObject({ type: 'Timeout' });
-    expect(notCarried.bound).toMatchObject({ reason: expect.stringContaining('bound functions') });
     expect(first.result.stateSaved).toBe(true);
     const second = await session.run('[kept, holder.ok, typeof timer]');
     expect(second.result.value).toBe("[ 'still here', true, 'undefined' ]");

@@ -13,6 +13,7 @@
 // one line are off by its length (lines stay right).
 
 const acorn = require('acorn');
+const { classEdits } = require('./classes');
 
 const HELPER = '__codecell';
 const ASYNC_PREFIX = '(async () => {';
@@ -53,6 +54,8 @@ function prepareCell(code) {
     cell.edit(0, lineEnd, '');
   }
   for (const node of scan.dynamicImports) cell.edit(node.start, node.start + 'import'.length, `${HELPER}.import`);
+  // Lets the snapshot carry instances of classes with private members (classes.js).
+  for (const node of scan.classes) for (const edit of classEdits(node, HELPER)) cell.edit(edit.start, edit.end, edit.text);
   for (const statement of ast.body) cell.topLevelStatement(statement);
   const last = ast.body[ast.body.length - 1];
   const hasValue = Boolean(last && last.type === 'ExpressionStatement' && !last.directive);
@@ -250,12 +253,12 @@ function importedName(specifier) {
 }
 
 /**
- * One pass over the whole tree: is there an `await` (or `for await`) outside any function, and
- * where are the dynamic `import()` calls (vm scripts cannot import() without an experimental flag,
- * so they go through the runner's helper instead).
+ * One pass over the whole tree: is there an `await` (or `for await`) outside any function, where
+ * are the dynamic `import()` calls (vm scripts cannot import() without an experimental flag, so
+ * they go through the runner's helper instead), and where are the classes.
  */
 function scanTree(ast) {
-  const found = { topLevelAwait: false, dynamicImports: [] };
+  const found = { topLevelAwait: false, dynamicImports: [], classes: [] };
   const visit = (node, inFunction) => {
     switch (node.type) {
       case 'FunctionDeclaration':
@@ -277,6 +280,10 @@ function scanTree(ast) {
         break;
       case 'ImportExpression':
         found.dynamicImports.push(node);
+        break;
+      case 'ClassDeclaration':
+      case 'ClassExpression':
+        found.classes.push(node);
         break;
       default:
     }

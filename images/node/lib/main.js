@@ -14,6 +14,8 @@ const { collectIntrinsics, ModuleLog } = require('./snapshot/known');
 const { SourceProvenance } = require('./snapshot/provenance');
 const { GraphEncoder } = require('./snapshot/encode');
 const { GraphDecoder } = require('./snapshot/decode');
+const { PrivateRegistry } = require('./snapshot/privates');
+const { recordBinds } = require('./snapshot/bound');
 
 const DATA_DIR = '/mnt/data';
 const STATE_IN = '/run/codecell/in/state';
@@ -23,6 +25,9 @@ function warmUp() {
   applyLimits();
   // Before anything is added to globalThis: the built-ins as Node made them.
   const intrinsics = collectIntrinsics();
+  const binds = recordBinds();
+  intrinsics.set(binds.bind, 'Function.prototype.bind');
+  const privates = new PrivateRegistry();
 
   const baseRequire = Module.createRequire(path.join(DATA_DIR, '<cell>'));
   const modules = new ModuleLog(baseRequire.resolve);
@@ -38,13 +43,18 @@ function warmUp() {
     require: userRequire,
     importDefault: (exports) => (exports !== null && typeof exports === 'object' && exports.__esModule ? exports.default : exports),
     import: (specifier) => import(importTarget(String(specifier), baseRequire)),
+    privates: (...args) => privates.register(...args),
+    arrow: (owner, fn) => privates.arrow(owner, fn),
+    get restoring() {
+      return privates.restoring;
+    },
   });
   Object.defineProperty(globalThis, HELPER, { value: helper, enumerable: false, writable: false, configurable: false });
   Object.defineProperty(globalThis, 'require', { value: userRequire, enumerable: false, writable: true, configurable: true });
 
   installStackFilter();
   const provenance = new SourceProvenance();
-  const known = { intrinsics, modules, provenance };
+  const known = { intrinsics, modules, provenance, privates, binds };
   warmCodePaths(known);
   return {
     scope: new GlobalScope([HELPER]),
@@ -73,12 +83,13 @@ function importTarget(specifier, baseRequire) {
  * pool, so the job does not pay for their first, unoptimised run.
  */
 function warmCodePaths(known) {
-  prepareCell("import { join } from 'path';\nconst { a } = await Promise.resolve({ a: 1 });\nclass K {}\nfunction f() {}\nf();");
+  const warm = prepareCell("import { join } from 'path';\nconst { a } = await Promise.resolve({ a: 1 });\nclass K { #p = 1; f = () => this; }\nfunction f() { return () => a; }\nf();");
+  for (const script of warm.scripts) new SourceProvenance().addCellScript(script.source, warm.asyncWrapped);
   const sample = { list: [1, 'two', null, [3n]], when: new Date(0), map: new Map([[1, new Set([2])]]), bytes: Buffer.from('x') };
   sample.self = sample;
   const encoder = new GraphEncoder({ ...known, provenance: new SourceProvenance() });
   const encoded = JSON.parse(JSON.stringify(encoder.encodeBinding(sample).encoded));
-  new GraphDecoder({ requireModule: () => undefined, provenance: new SourceProvenance() }).decodeBinding(encoded);
+  new GraphDecoder({ ...known, requireModule: () => undefined, provenance: new SourceProvenance() }).decodeBinding(encoded);
 }
 
 function main() {

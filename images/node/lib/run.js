@@ -48,7 +48,7 @@ class CellRun {
     this.asyncWrapped = prepared.asyncWrapped;
     const { provenance } = this.env.known;
     provenance.addCellText(this.job.code);
-    for (const script of prepared.scripts) provenance.addCellText(script.source);
+    prepared.scripts.forEach((script, i) => provenance.addCellScript(script.source, prepared.asyncWrapped && i === prepared.scripts.length - 1));
 
     let completion;
     try {
@@ -95,6 +95,8 @@ class CellRun {
       file: stateIn,
       requireModule: userRequire,
       provenance: known.provenance,
+      privates: known.privates,
+      binds: known.binds,
       notCarried: this.notCarried,
       define: (name, value) => scope.define(name, value),
     });

@@ -8,6 +8,7 @@
 const vm = require('vm');
 const { resolveIntrinsic } = require('./known');
 const { describeError } = require('./encode');
+const { PrivateRegistry } = require('./privates');
 
 // Stack frames of restored functions show this file name; their line numbers count from the
 // start of the function's own source.
@@ -16,11 +17,15 @@ const RESTORED_FILENAME = '<earlier cell>';
 class GraphDecoder {
   /**
    * @param {{ requireModule: (id: string) => unknown,
-   *           provenance: import('./provenance').SourceProvenance }} options
+   *           provenance: import('./provenance').SourceProvenance,
+   *           privates?: import('./privates').PrivateRegistry, binds?: { bind: Function } }} options
    */
-  constructor({ requireModule, provenance }) {
+  constructor({ requireModule, provenance, privates, binds }) {
     this.requireModule = requireModule;
     this.provenance = provenance;
+    this.privates = privates || new PrivateRegistry();
+    // The runner's recording bind (bound.js), so a restored bound function is known as one.
+    this.bind = binds ? binds.bind : Function.prototype.bind;
     this.values = [];
     this.scripts = new Map();
     this.failures = [];
@@ -100,6 +105,46 @@ class GraphDecoder {
         return this.decodeView(node);
       case 'F':
         return this.decodeFunction(node);
+      case 'O': {
+        const object = node[1] === null ? Object.create(null) : {};
+        this.finish(object, node[1]);
+        this.defineProperties(object, node[2]);
+        return object;
+      }
+      case 'I':
+        return this.decodeInstance(node);
+      case 'q': {
+        let value;
+        for (let i = 1; i < node.length; i++) value = this.decode(node[i]);
+        return value;
+      }
+      case 'X':
+        return this.decodeStaticPrivates(node);
+      case 'Z': {
+        const value = this.decode(node[2]);
+        if (value !== null && (typeof value === 'object' || typeof value === 'function')) {
+          this.attempt(() => {
+            if (node[1] === 3) Object.freeze(value);
+            else if (node[1] === 2) Object.seal(value);
+            else Object.preventExtensions(value);
+          });
+        }
+        return value;
+      }
+      case 'BD':
+        return this.decodeBound(node);
+      case 'AT':
+        return this.decodeArrowField(node);
+      case 'MR': {
+        const cls = this.decode(node[1]);
+        const key = typeof node[2] === 'string' ? node[2] : this.decode(node[2]);
+        return this.attempt(() => {
+          if (typeof cls !== 'function') throw new Error('the class of a bound method was not restored');
+          const descriptor = Object.getOwnPropertyDescriptor(node[3] === 's' ? cls : cls.prototype, key);
+          if (!descriptor || typeof descriptor.value !== 'function') throw new Error(`class ${cls.name} has no method ${String(key)}`);
+          return descriptor.value;
+        });
+      }
       default:
         throw new Error(`unknown snapshot node ${JSON.stringify(node[0])}`);
     }
@@ -151,6 +196,99 @@ class GraphDecoder {
     }
     for (let i = 2; i < node.length; i += 2) setProperty(object, node[i], this.decode(node[i + 1]));
     return object;
+  }
+
+  /** The property list of an 'O' or 'I' node (see encode.js), defined with its attributes. */
+  defineProperties(object, props) {
+    let i = 0;
+    while (i < props.length) {
+      const keyNode = props[i];
+      const key = typeof keyNode === 'string' ? keyNode : this.decode(keyNode);
+      const attributes = props[i + 1];
+      const descriptor = { enumerable: (attributes & 1) !== 0, configurable: (attributes & 2) !== 0 };
+      if (attributes & 8) {
+        descriptor.get = this.decode(props[i + 2]);
+        descriptor.set = this.decode(props[i + 3]);
+        if (typeof descriptor.get !== 'function') descriptor.get = undefined;
+        if (typeof descriptor.set !== 'function') descriptor.set = undefined;
+        i += 4;
+      } else {
+        descriptor.value = this.decode(props[i + 2]);
+        descriptor.writable = (attributes & 4) !== 0;
+        i += 3;
+      }
+      if (typeof key === 'string' || typeof key === 'symbol') this.attempt(() => Object.defineProperty(object, key, descriptor));
+    }
+  }
+
+  /** An instance with private (#) members: rebuilt through its class (privates.js). */
+  decodeInstance(node) {
+    const cls = this.decode(node[1]);
+    const maker = node[2] === 0 ? cls : this.decode(node[2]);
+    const made = this.attempt(() => {
+      if (typeof cls !== 'function' || typeof maker !== 'function') throw new Error('its class was not restored');
+      return this.privates.construct(maker, cls);
+    });
+    this.register(made);
+    // Without an instance, the rest is still decoded (into a throwaway) to keep ids in step.
+    const target = made !== undefined ? made : {};
+    const props = node[3];
+    if (props[0] === 0) for (let i = 1; i < props.length; i += 2) setProperty(target, props[i], this.decode(props[i + 1]));
+    else this.defineProperties(target, props);
+    const privates = node[4];
+    for (let i = 0; i < privates.length; i += 2) {
+      const holder = this.decode(privates[i]);
+      const values = privates[i + 1].map((item) => this.decode(item));
+      if (made === undefined) continue;
+      this.attempt(() => {
+        const record = typeof holder === 'function' ? this.privates.record(holder) : undefined;
+        if (record === undefined) throw new Error(`the private fields of class ${holder && holder.name} have no accessor`);
+        record.set(made, values);
+      });
+    }
+    return made;
+  }
+
+  decodeStaticPrivates(node) {
+    const cls = this.decode(node[1]);
+    const values = node[2].map((item) => this.decode(item));
+    if (cls !== undefined) {
+      this.attempt(() => {
+        const record = this.privates.record(cls);
+        if (record === undefined) throw new Error(`the static private fields of class ${cls.name} have no accessor`);
+        record.setStatic(values);
+      });
+    }
+    return cls;
+  }
+
+  decodeArrowField(node) {
+    const owner = this.decode(node[2]);
+    const fn = this.attempt(() => {
+      if (owner === undefined) throw new Error('the object its `this` was is not restored');
+      const made = this.run(`(function () { return (${node[1]}\n); })`).call(owner);
+      this.provenance.addRestored(fnToString(made), ['this']);
+      return this.privates.arrow(owner, made);
+    });
+    this.register(fn);
+    const holder = fn !== undefined ? fn : {};
+    for (let i = 3; i < node.length; i += 2) setProperty(holder, node[i], this.decode(node[i + 1]));
+    return fn;
+  }
+
+  decodeBound(node) {
+    const id = this.reserve();
+    const target = this.decode(node[1]);
+    const thisArg = this.decode(node[2]);
+    const args = node[3].map((item) => this.decode(item));
+    const bound = this.attempt(() => {
+      if (typeof target !== 'function') throw new Error('the function it binds was not restored');
+      return Reflect.apply(this.bind, target, [thisArg, ...args]);
+    });
+    this.values[id] = bound;
+    const holder = bound !== undefined ? bound : {};
+    for (let i = 4; i < node.length; i += 2) setProperty(holder, node[i], this.decode(node[i + 1]));
+    return bound;
   }
 
   decodeShaped(node) {

@@ -17,6 +17,26 @@
 //   ['DV', link, buffer, byteOffset, byteLength]
 //   ['F', source, name, superParam, superValue, prototype, propCount, key, value, …]  function/class
 //
+// Added in format 2 (state.js):
+//
+//   ['O', link, props]  an object whose properties need their descriptors: accessors (get/set),
+//       symbol keys, non-enumerable or read-only ones. props is a flat list of
+//       key, attributes, value  (or key, attributes, getter, setter when attributes has 8),
+//       where key is a string or an encoded symbol, and attributes is 1 enumerable | 2
+//       configurable | 4 writable | 8 accessor.
+//   ['I', class, maker, props, [holderClass, [value, …], …]]  an instance whose class chain has
+//       private (#) members: rebuilt by `maker` (0: the class itself) with its constructors skipped
+//       (privates.js), then its properties and each holder class's private field values written in.
+//       props is as in 'O', or [0, key, value, …] when plain assignment restores them.
+//   ['q', node, …, last]  decode the nodes in order, the value is the last one's.
+//   ['X', functionNode, [value, …]]  a class and the values of its static private fields.
+//   ['Z', level, node]  the node, then made non-extensible (1), sealed (2) or frozen (3).
+//   ['BD', target, thisArg, [arg, …], key, value, …]  a bound function: target.bind(thisArg, …args),
+//       with its own properties.
+//   ['AT', source, thisObject, key, value, …]  an arrow function made by a class field
+//       initializer, made again with the same `this` (classes.js), with its own properties.
+//   ['MR', class, key, 'p' | 's']  the method `key` of a class's prototype ('p') or the class ('s').
+//
 // `link` says where the object's prototype comes from: 0 the usual one for its kind, null none,
 // an encoded constructor (the prototype is its `.prototype`: class instances), or ['P', object].
 //
@@ -31,6 +51,8 @@
 // never taken by something that is then left out.
 
 const { types } = require('util');
+const vm = require('vm');
+const { PrivateRegistry } = require('./privates');
 const { Stream } = require('stream');
 const EventEmitter = require('events');
 
@@ -136,12 +158,18 @@ function ownString(object, key) {
 class GraphEncoder {
   /**
    * @param {{ intrinsics: Map<unknown, string>, modules: import('./known').ModuleLog,
-   *           provenance: import('./provenance').SourceProvenance }} known
+   *           provenance: import('./provenance').SourceProvenance,
+   *           privates?: import('./privates').PrivateRegistry, binds?: { lookup: Function } }} known
    */
-  constructor({ intrinsics, modules, provenance }) {
+  constructor({ intrinsics, modules, provenance, privates, binds }) {
     this.intrinsics = intrinsics;
     this.modules = modules;
     this.provenance = provenance;
+    this.privates = privates || new PrivateRegistry();
+    this.binds = binds || { lookup: () => undefined };
+    this.building = new Set(); // bound functions being encoded (see encodeBound)
+    this.compiled = new Map(); // function source → why it would not evaluate again, or null
+    this.chainPlans = new Map(); // class → classChainPlan
     this.ids = new Map();
     this.registered = [];
     this.failures = [];
@@ -159,6 +187,7 @@ class GraphEncoder {
    */
   encodeBinding(value) {
     const mark = this.registered.length;
+    const shapeMark = this.shapes.size;
     this.failures = [];
     let encoded;
     try {
@@ -166,6 +195,10 @@ class GraphEncoder {
     } catch (err) {
       for (let i = mark; i < this.registered.length; i++) this.ids.delete(this.registered[i]);
       this.registered.length = mark;
+      // The shapes it defined are dropped with it: the decoder never sees the nodes that define them.
+      for (const [signature, shape] of this.shapes) if (shape >= shapeMark) this.shapes.delete(signature);
+      this.lastKeys = null;
+      this.lastShape = -1;
       const reason = err instanceof RangeError && /call stack/i.test(err.message)
         ? 'it is nested too deeply to be saved'
         : `reading it threw ${describeError(err)}`;
@@ -228,13 +261,31 @@ class GraphEncoder {
 
   encodeObject(value) {
     const id = this.ids.get(value);
-    if (id !== undefined) return ['r', id];
+    if (id !== undefined) {
+      if (this.building.has(value)) {
+        return this.fail('function', 'a bound function whose bound this or arguments lead back to itself cannot be carried there');
+      }
+      return ['r', id];
+    }
     const path = this.intrinsics.get(value);
     if (path !== undefined) return ['g', path];
     const moduleRef = this.modules.lookup(value);
     if (moduleRef !== undefined) return ['m', moduleRef[0], moduleRef[1]];
-    if (typeof value === 'function') return this.encodeFunction(value);
     if (types.isProxy(value)) return this.fail('Proxy', 'proxies cannot be carried');
+    const encoded = this.encodeKind(value);
+    // Frozen, sealed or non-extensible objects stay so (checked last: most objects are extensible).
+    if (encoded === UNCARRIED || encoded[0] === 'q' || Object.isExtensible(value)) return encoded;
+    return ['Z', Object.isFrozen(value) ? 3 : Object.isSealed(value) ? 2 : 1, encoded];
+  }
+
+  encodeKind(value) {
+    if (typeof value === 'function') {
+      const bound = this.binds.lookup(value);
+      if (bound !== undefined) return this.encodeBound(value, bound);
+      const owner = this.privates.arrowOwner(value);
+      if (owner !== undefined && this.closesOverThisOnly(value)) return this.encodeArrowField(value, owner);
+      return this.encodeFunction(value);
+    }
 
     const proto = Object.getPrototypeOf(value);
     // Plain data first: it is what snapshots are mostly made of.
@@ -277,13 +328,151 @@ class GraphEncoder {
     }
     const verdict = this.functionVerdict(constructor);
     if (verdict !== null) return { fail: `its class cannot be carried: ${verdict}` };
-    const source = safeSource(constructor);
-    if (/^class\b/.test(source) && !this.intrinsics.has(constructor) && this.modules.lookup(constructor) === undefined) {
-      if (this.provenance.classInfo(source).hasPrivate) {
-        return { fail: `instances of ${constructor.name || 'this class'} cannot be carried: its private (#) members are not visible from outside` };
+    const privates = this.planPrivates(value, constructor);
+    if (privates.fail) return { fail: privates.fail };
+    if (privates.maker) {
+      if (usual !== Object.prototype && usual !== Error.prototype) {
+        return { fail: `its class ${className(constructor)} has private (#) members and extends a built-in type, which the runner cannot rebuild` };
       }
+      return { ctor: constructor, maker: privates.maker, holders: privates.holders };
     }
     return { ctor: constructor };
+  }
+
+  /**
+   * For an instance of a class chain with private (#) members: which class rebuilds it (the most
+   * derived one whose brand it has) and which classes hold private fields to write back in.
+   * @returns {{ fail?: string, maker?: Function, holders?: Function[] }}
+   */
+  planPrivates(value, constructor) {
+    const plan = this.classChainPlan(constructor);
+    if (plan.fail) return { fail: plan.fail };
+    let maker = null;
+    const holders = [];
+    for (const { cls, record, skipFailure } of plan.branded) {
+      if (!safeCall(record.has, value)) continue;
+      if (maker === null) {
+        if (skipFailure !== null) return { fail: skipFailure };
+        maker = cls;
+      }
+      if (record.fields.length > 0) holders.push(cls);
+    }
+    return maker === null ? {} : { maker, holders };
+  }
+
+  /**
+   * What planPrivates needs to know about a class chain, once per class (arrays of instances are
+   * common): its classes with private members and a brand, each with the reason its instances
+   * could not be rebuilt (a constructor above it that cannot skip itself), or null.
+   */
+  classChainPlan(constructor) {
+    let plan = this.chainPlans.get(constructor);
+    if (plan !== undefined) return plan;
+    const chain = [];
+    for (let cls = constructor; typeof cls === 'function' && this.isCellFunction(cls); cls = Object.getPrototypeOf(cls)) chain.push(cls);
+    plan = { fail: null, branded: [] };
+    const root = chain.length > 0 ? Object.getPrototypeOf(chain[chain.length - 1]) : null;
+    const rootFailure = root === null || root === Function.prototype || this.intrinsics.has(root)
+      ? null
+      : `its class extends ${className(root)}, which is not from a cell: its private (#) members cannot be rebuilt without running that constructor`;
+    // Walking up from the root: the first constructor that cannot skip itself, at or above each class.
+    let skipFailure = rootFailure;
+    const failures = new Array(chain.length);
+    for (let i = chain.length - 1; i >= 0; i--) {
+      const info = this.classInfoOf(chain[i]);
+      if (info.hasConstructor && !info.constructorSkips) {
+        skipFailure = `the constructor of class ${className(chain[i])} was not prepared by the runner, so its instances with private (#) members cannot be rebuilt`;
+      }
+      failures[i] = skipFailure;
+    }
+    for (let i = 0; i < chain.length; i++) {
+      const cls = chain[i];
+      const record = this.privates.record(cls);
+      if (record === undefined) {
+        if (this.classInfoOf(cls).hasPrivate) {
+          plan.fail = `class ${className(cls)} has private (#) members, but it was not defined by a cell the runner prepared ` +
+            '(eval, new Function, or a snapshot of an older runner), so they cannot be read';
+          break;
+        }
+      } else if (record.has !== null) {
+        plan.branded.push({ cls, record, skipFailure: failures[i] });
+      }
+    }
+    this.chainPlans.set(constructor, plan);
+    return plan;
+  }
+
+  isCellFunction(fn) {
+    return !this.intrinsics.has(fn) && this.modules.lookup(fn) === undefined && /^class\b/.test(safeSource(fn));
+  }
+
+  classInfoOf(cls) {
+    try {
+      return this.provenance.classInfo(safeSource(cls));
+    } catch {
+      return { superClass: null, hasPrivate: false, hasConstructor: false, constructorSkips: false };
+    }
+  }
+
+  /** An instance with private (#) members (format note 'I'). */
+  encodeInstance(value, plan) {
+    // The classes come first: the decoder needs them to make the object at all.
+    const ctor = this.child(plan.ctor, ' (its class)', LABEL);
+    const maker = plan.maker === plan.ctor ? 0 : this.child(plan.maker, ' (its class)', LABEL);
+    const id = this.ids.get(value);
+    if (id !== undefined) return ['q', ctor, maker, ['r', id]]; // a static of its class holds it
+    this.register(value);
+    const keys = Object.keys(value);
+    let props;
+    if (this.needsDescriptors(value, keys)) {
+      props = this.encodeDescribed(value);
+    } else {
+      props = [0];
+      for (const key of keys) props.push(key, this.child(value[key], key, PROPERTY));
+    }
+    const privates = [];
+    for (const cls of plan.holders) {
+      const record = this.privates.record(cls);
+      const values = record.get(value);
+      privates.push(
+        this.child(cls, ' (its class)', LABEL),
+        values.map((item, i) => this.child(item, `.#${record.fields[i]}`, LABEL)),
+      );
+    }
+    return ['I', ctor, maker, props, privates];
+  }
+
+  /** Whether an object has properties a plain key/value list would lose (format note 'O'). */
+  needsDescriptors(value, keys) {
+    // Names and symbols apart: measurably cheaper than Reflect.ownKeys on bulk records.
+    if (Object.getOwnPropertyNames(value).length !== keys.length || Object.getOwnPropertySymbols(value).length !== 0) return true;
+    for (const key of keys) {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key);
+      if (!descriptor || !descriptor.writable || !descriptor.configurable) return true; // accessors have no `writable`
+    }
+    return false;
+  }
+
+  encodeDescribed(value) {
+    const out = [];
+    for (const key of Reflect.ownKeys(value)) {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key);
+      if (!descriptor) continue;
+      const isString = typeof key === 'string';
+      const label = isString ? formatSegment(key, PROPERTY) : `[${String(key)}]`;
+      const accessor = !('value' in descriptor);
+      const attributes = (descriptor.enumerable ? 1 : 0) | (descriptor.configurable ? 2 : 0) | (descriptor.writable ? 4 : 0) | (accessor ? 8 : 0);
+      out.push(isString ? key : this.encodeSymbol(key), attributes);
+      if (accessor) {
+        out.push(
+          descriptor.get === undefined ? UNDEFINED : this.child(descriptor.get, `${label} (getter)`, LABEL),
+          descriptor.set === undefined ? UNDEFINED : this.child(descriptor.set, `${label} (setter)`, LABEL),
+        );
+      } else {
+        out.push(isRaw(descriptor.value) ? descriptor.value : this.child(descriptor.value, label, LABEL));
+      }
+    }
+    return out;
   }
 
   encodeLink(plan) {
@@ -319,6 +508,12 @@ class GraphEncoder {
     if (!this.provenance.isFromCell(source)) {
       return `${name} was defined by Node.js or a module, not in a cell, so its source cannot be carried`;
     }
+    const captured = this.provenance.capturedNames(source);
+    if (captured.length > 0) {
+      const what = captured.map((item) => (/^(this|arguments|super|new\.target)$/.test(item) ? `\`${item}\`` : item)).join(', ');
+      return `it closes over ${what} of the function or block it was made in, which the snapshot cannot carry: ` +
+        'keep the state it needs in top-level variables, or make it again in the next cell';
+    }
     if (/^class\b/.test(source)) {
       let info;
       try {
@@ -351,6 +546,9 @@ class GraphEncoder {
       }
     }
 
+    const compileError = this.compileCheck(source, superParam);
+    if (compileError !== null) return this.fail(typeName(fn), compileError);
+
     this.register(fn);
     const prototype = ownPrototypeObject(fn);
     let prototypeField = 0;
@@ -365,15 +563,119 @@ class GraphEncoder {
     }
     const superValue = superParam === null ? 0 : this.child(Object.getPrototypeOf(fn), ' (its parent class)', LABEL);
     const out = ['F', source, ownString(fn, 'name'), superParam, superValue, prototypeField, 0];
-    const keys = Object.keys(fn);
-    for (const key of keys) out.push(key, this.child(fn[key], key, PROPERTY));
-    out[6] = keys.length;
+    let count = 0;
+    for (const key of Object.keys(fn)) {
+      const before = this.failures.length;
+      const encoded = this.child(fn[key], key, PROPERTY);
+      // Left out when it could not be carried at all: a class's static initializer then gives it
+      // a fresh value again (it is still named), instead of undefined.
+      if (encoded === UNDEFINED && this.failures.length > before) continue;
+      out.push(key, encoded);
+      count++;
+    }
+    out[6] = count;
     if (prototypeField === 1) {
       // Methods added later (`F.prototype.m = …`); class methods are in the source already.
       for (const key of Object.keys(prototype)) {
         if (key !== 'constructor') out.push(key, this.child(prototype[key], `.prototype${formatSegment(key, PROPERTY)}`, LABEL));
       }
     }
+    const record = this.privates.record(fn);
+    if (record !== undefined && record.staticFields.length > 0) {
+      const values = record.getStatic();
+      return ['X', out, values.map((item, i) => this.child(item, `.#${record.staticFields[i]}`, LABEL))];
+    }
+    return out;
+  }
+
+  /**
+   * A test restore, as far as it is cheap: the source must compile the way decode.js will evaluate
+   * it (a method that uses private names of its class, on its own, does not).
+   * @returns {string | null} why not
+   */
+  compileCheck(source, superParam) {
+    const key = `${superParam}\u0000${source}`;
+    let verdict = this.compiled.get(key);
+    if (verdict !== undefined) return verdict;
+    verdict = null;
+    if (superParam !== null) {
+      verdict = compileError(`(function (${superParam}) { return (${source}\n); })`);
+    } else if (compileError(`(${source}\n)`) !== null) {
+      // Method shorthand (`area() {…}`, `get size() {…}`) is only valid inside an object literal.
+      const inLiteral = compileError(`({${source}\n})`);
+      if (inLiteral !== null) verdict = `its source does not compile on its own (${inLiteral}), so it cannot be made again`;
+    }
+    this.compiled.set(key, verdict);
+    return verdict;
+  }
+
+  /**
+   * Where `fn` is a method of a carried class that `owner` (an instance, or the class for a static
+   * method) reaches through its prototype chain.
+   * @returns {{ cls: Function, key: string | symbol, kind: 'p' | 's' } | null}
+   */
+  findMethod(fn, owner) {
+    if (typeof fn !== 'function' || owner === null || (typeof owner !== 'object' && typeof owner !== 'function')) return null;
+    try {
+      for (let o = owner, depth = 0; o !== null && depth < 50; o = Object.getPrototypeOf(o), depth++) {
+        if (this.intrinsics.has(o)) return null;
+        const cls = typeof o === 'function' ? o : constructorOf(o);
+        if (cls === null || !this.isCellFunction(cls) || this.functionVerdict(cls) !== null) continue;
+        for (const key of Reflect.ownKeys(o)) {
+          const descriptor = Object.getOwnPropertyDescriptor(o, key);
+          if (descriptor && descriptor.value === fn) return { cls, key, kind: typeof o === 'function' ? 's' : 'p' };
+        }
+      }
+    } catch {
+      // A proxy in the chain: no method found.
+    }
+    return null;
+  }
+
+  closesOverThisOnly(fn) {
+    const source = safeSource(fn);
+    const captured = this.provenance.capturedNames(source);
+    return captured.length === 1 && captured[0] === 'this' && this.provenance.isFromCell(source);
+  }
+
+  /** An arrow function field that uses `this` (format note 'AT'): made again for its object. */
+  encodeArrowField(fn, owner) {
+    const source = fnToString.call(fn);
+    const compileError = this.compileCheck(source, null);
+    if (compileError !== null) return this.fail(typeName(fn), compileError);
+    // Its object first, as for 'I': the decoder needs it to make the arrow.
+    const ownerNode = this.child(owner, ' (its this)', LABEL);
+    const id = this.ids.get(fn);
+    if (id !== undefined) return ['q', ownerNode, ['r', id]];
+    if (ownerNode === UNDEFINED) return this.fail(typeName(fn), 'it uses `this`, the object it was made for, which cannot be carried');
+    this.register(fn);
+    const out = ['AT', source, ownerNode];
+    for (const key of Object.keys(fn)) out.push(key, this.child(fn[key], key, PROPERTY));
+    return out;
+  }
+
+  /** A bound function (format note 'BD'): its target, bound this and arguments. */
+  encodeBound(fn, { target, thisArg, args }) {
+    // `obj.method.bind(obj)`: the method is taken from its class again (its source alone may not
+    // compile: private names), which also keeps it the same function as the class's.
+    const method = this.findMethod(target, thisArg);
+    if (method === null && typeof target === 'function' && this.binds.lookup(target) === undefined) {
+      const verdict = this.functionVerdict(target);
+      if (verdict !== null) return this.fail(typeName(fn), `the function it binds cannot be carried: ${verdict}`);
+    }
+    this.register(fn);
+    this.building.add(fn);
+    let out;
+    try {
+      const targetNode = method === null
+        ? this.child(target, ' (its target)', LABEL)
+        : ['MR', this.child(method.cls, ' (its class)', LABEL), typeof method.key === 'string' ? method.key : this.encodeSymbol(method.key), method.kind];
+      const thisNode = this.child(thisArg, ' (its bound this)', LABEL);
+      out = ['BD', targetNode, thisNode, args.map((arg, i) => this.child(arg, ` (bound argument ${i + 1})`, LABEL))];
+    } finally {
+      this.building.delete(fn);
+    }
+    for (const key of Object.keys(fn)) out.push(key, this.child(fn[key], key, PROPERTY));
     return out;
   }
 
@@ -386,10 +688,12 @@ class GraphEncoder {
       if (reason !== null) return this.fail(typeName(value), reason);
       plan = this.planLink(value, proto, Object.prototype);
       if (plan.fail) return this.fail(typeName(value), plan.fail);
+      if (plan.maker) return this.encodeInstance(value, plan);
     }
     this.register(value);
     const link = plan === null ? 0 : this.encodeLink(plan);
     const keys = Object.keys(value);
+    if (this.needsDescriptors(value, keys)) return ['O', link, this.encodeDescribed(value)];
     const shape = this.shapeOf(keys);
     // Sized up front: growing tens of thousands of small arrays one push at a time shows up.
     let out;
@@ -518,8 +822,12 @@ class GraphEncoder {
   }
 
   encodeError(value, proto) {
-    const { failed, link } = this.begin(value, proto, Error.prototype);
-    if (failed) return failed;
+    const plan = this.planLink(value, proto, Error.prototype);
+    if (plan.fail) return this.fail(typeName(value), plan.fail);
+    // An error class with private members: rebuilt through its class, which makes a real error.
+    if (plan.maker) return this.encodeInstance(value, plan);
+    this.register(value);
+    const link = this.encodeLink(plan);
     const message = ownString(value, 'message');
     const stack = typeof value.stack === 'string' ? value.stack : null;
     const out = ['E', link, message === null ? '' : message, stack];
@@ -549,6 +857,27 @@ class GraphEncoder {
     const { failed, link } = this.begin(value, proto, DataView.prototype);
     if (failed) return failed;
     return ['DV', link, this.child(value.buffer, '.buffer', LABEL), value.byteOffset, value.byteLength];
+  }
+}
+
+function className(cls) {
+  return ownString(cls, 'name') || '(anonymous)';
+}
+
+function safeCall(fn, value) {
+  try {
+    return Boolean(fn(value));
+  } catch {
+    return false;
+  }
+}
+
+function compileError(code) {
+  try {
+    new vm.Script(code);
+    return null;
+  } catch (err) {
+    return describeError(err);
   }
 }
 

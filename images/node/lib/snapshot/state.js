@@ -8,7 +8,9 @@ const path = require('path');
 const { GraphEncoder, describeError } = require('./encode');
 const { GraphDecoder } = require('./decode');
 
-const FORMAT = 'codecell-node-state/1';
+const FORMAT = 'codecell-node-state/2';
+// Version 2 only added node kinds (encode.js), so the decoder reads version 1 snapshots as they are.
+const READABLE_FORMATS = [FORMAT, 'codecell-node-state/1'];
 // A session with thousands of bad values gets a readable list, not thousands of lines.
 const MAX_NOT_CARRIED = 200;
 
@@ -64,15 +66,15 @@ function saveState({ bindings, known, outDir, notCarried }) {
 /**
  * Restores every binding it can, defining each one as soon as it is decoded so that later ones
  * (a class's static initializer, say) can already see it.
- * @param {{ file: string, requireModule: Function, provenance: object,
+ * @param {{ file: string, requireModule: Function, provenance: object, privates?: object, binds?: object,
  *           define: (name: string, value: unknown) => void, notCarried: NotCarriedList }} options
  * @returns {string[]} the names restored, in their saved order
  */
-function restoreState({ file, requireModule, provenance, define, notCarried }) {
+function restoreState({ file, requireModule, provenance, privates, binds, define, notCarried }) {
   let state;
   try {
     state = JSON.parse(fs.readFileSync(file, 'utf8'));
-    if (state === null || state.format !== FORMAT || !Array.isArray(state.names) || !Array.isArray(state.values)) {
+    if (state === null || !READABLE_FORMATS.includes(state.format) || !Array.isArray(state.names) || !Array.isArray(state.values)) {
       throw new Error('the snapshot is not in the format this runner writes');
     }
   } catch (err) {
@@ -80,7 +82,7 @@ function restoreState({ file, requireModule, provenance, define, notCarried }) {
     return [];
   }
 
-  const decoder = new GraphDecoder({ requireModule, provenance });
+  const decoder = new GraphDecoder({ requireModule, provenance, privates, binds });
   const restored = [];
   for (let i = 0; i < state.names.length; i++) {
     const name = state.names[i];
