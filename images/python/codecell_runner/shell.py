@@ -1,0 +1,355 @@
+"""What get_ipython() returns in a cell: the magics and shell escapes that magics.py rewrites to.
+
+Not IPython: the notebook habits models write, done the plain way.
+  harmless (no-ops)   %matplotlib, %config, %load_ext, %reload_ext, %unload_ext, %autoreload,
+                      %aimport, %xmode, %precision, %autosave, %colors
+  timing              %time, %%time (CPU and wall time), %timeit, %%timeit (mean ± std. dev.)
+  working directory   %cd, %pwd, %env
+  shell               !cmd, x = !cmd, %sx, %system, %ls and the other shell aliases, %%bash, %%sh
+  files               %%writefile [-a] path
+  packages            %pip, %conda, %mamba, !pip …: answered plainly (packages.py)
+Anything else is a UsageError that names the magic.
+"""
+from __future__ import annotations
+
+import os
+import re
+import resource
+import shlex
+import subprocess
+import sys
+import time
+
+from . import packages
+
+SHELL = "/bin/sh"
+_NO_OPS = frozenset({
+    "matplotlib", "config", "load_ext", "reload_ext", "unload_ext", "autoreload", "aimport",
+    "xmode", "precision", "autosave", "colors", "notebook", "qtconsole", "gui",
+})
+# IPython's default shell aliases on POSIX: %ls runs `ls`.
+_ALIASES = frozenset({"ls", "cat", "cp", "mkdir", "mv", "rm", "rmdir", "ldir", "lf", "lk", "ll", "lx"})
+_ALIAS_COMMANDS = {"ldir": "ls -F -o --color | grep /$", "lf": "ls -F -o | grep ^-", "ll": "ls -F -o", "lx": "ls -F -o | grep ^-..x", "lk": "ls -F -o | grep ^l"}
+_EXPANSION = re.compile(r"\$\$|\{\{|\}\}|\{([^{}]+)\}|\$([A-Za-z_]\w*)")
+
+
+class UsageError(Exception):
+    """A magic that does not exist here, or was called the wrong way."""
+
+
+class Shell:
+    """The stand-in for IPython's InteractiveShell that rewritten cells call."""
+
+    def __init__(self) -> None:
+        self.config: dict = {}  # libraries probe get_ipython().config for "IPKernelApp": not a kernel
+        self._previous_dirs: list[str] = []
+
+    @property
+    def user_ns(self) -> dict:
+        return sys.modules["__main__"].__dict__
+
+    # --- entry points the rewritten cell calls ---------------------------------------------------
+
+    def run_line_magic(self, name: str, line: str, _stack_depth: int = 1):
+        frame = sys._getframe(_stack_depth)
+        method = getattr(self, f"_line_{name}", None)
+        if name in _NO_OPS:
+            return None
+        if name in _ALIASES:
+            return self.system(f"{_ALIAS_COMMANDS.get(name, name)} {line}".strip(), _frame=frame)
+        if method is None:
+            cell_only = getattr(self, f"_cell_{name}", None) is not None
+            hint = f" It is a cell magic: write %%{name} on the first line of the cell." if cell_only else ""
+            raise UsageError(
+                f"Line magic function `%{name}` not found: this is plain Python with a few of IPython's "
+                f"magics ({_supported()}).{hint}"
+            )
+        return method(line, frame)
+
+    def run_cell_magic(self, name: str, line: str, cell: str, _stack_depth: int = 1):
+        frame = sys._getframe(_stack_depth)
+        method = getattr(self, f"_cell_{name}", None)
+        if method is None:
+            raise UsageError(
+                f"Cell magic `%%{name}` not found: the cell magics here are %%time, %%timeit, %%writefile, "
+                "%%bash and %%sh (on the cell's first line)."
+            )
+        return method(line, cell, frame)
+
+    def magic(self, line: str):
+        """The old spelling: get_ipython().magic('matplotlib inline')."""
+        name, _, args = line.lstrip("%").partition(" ")
+        return self.run_line_magic(name, args, _stack_depth=2)
+
+    def system(self, command: str, _frame=None) -> None:
+        """!cmd: runs through /bin/sh; its output goes straight to the cell's stdout and stderr."""
+        command = expand(command, _frame or sys._getframe(1))
+        if packages.answer_shell_command(command):
+            return None
+        _flush()
+        status = subprocess.run([SHELL, "-c", command], stdin=subprocess.DEVNULL, check=False).returncode
+        self.user_ns["_exit_code"] = status
+        return None
+
+    def getoutput(self, command: str, _frame=None) -> list[str]:
+        """x = !cmd: the command's stdout as a list of lines (stderr still goes to the cell's stderr)."""
+        command = expand(command, _frame or sys._getframe(1))
+        if packages.answer_shell_command(command):
+            return []
+        _flush()
+        completed = subprocess.run(
+            [SHELL, "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=False
+        )
+        self.user_ns["_exit_code"] = completed.returncode
+        return completed.stdout.decode("utf-8", "replace").splitlines()
+
+    # --- line magics -----------------------------------------------------------------------------
+
+    def _line_time(self, line: str, frame):
+        if not line.strip():
+            raise UsageError("%time needs a statement to time, e.g. %time total = sum(values)")
+        return timed(line, frame.f_globals, frame.f_locals)
+
+    def _line_timeit(self, line: str, frame):
+        options, statement = _timeit_options(line)
+        if not statement.strip():
+            raise UsageError("%timeit needs a statement to time, e.g. %timeit sorted(values)")
+        return time_it(statement, "pass", options, frame)
+
+    def _line_cd(self, line: str, frame):
+        target = expand(line.strip(), frame)
+        if target.startswith(("'", '"')) and target.endswith(target[0]) and len(target) > 1:
+            target = target[1:-1]
+        if target == "-":
+            if not self._previous_dirs:
+                raise UsageError("%cd -: there is no previous directory")
+            target = self._previous_dirs[-1]
+        target = os.path.expanduser(target or "~")
+        previous = os.getcwd()
+        os.chdir(target)
+        self._previous_dirs.append(previous)
+        print(os.getcwd(), flush=True)
+
+    def _line_pwd(self, line: str, frame) -> str:
+        return os.getcwd()
+
+    def _line_env(self, line: str, frame):
+        line = line.strip()
+        if not line:
+            return dict(os.environ)
+        name, separator, value = line.partition("=")
+        if not separator:
+            name, _, value = line.partition(" ")
+            if not value.strip():
+                return os.environ.get(name)
+        name, value = name.strip(), expand(value.strip(), frame)
+        os.environ[name] = value
+        print(f"env: {name}={value}", flush=True)
+        return None
+
+    def _line_sx(self, line: str, frame) -> list[str]:
+        return self.getoutput(line, _frame=frame)
+
+    _line_system = _line_sx
+
+    def _line_pip(self, line: str, frame) -> None:
+        packages.answer("pip", shlex.split(line))
+
+    def _line_conda(self, line: str, frame) -> None:
+        packages.answer("conda", shlex.split(line))
+
+    def _line_mamba(self, line: str, frame) -> None:
+        packages.answer("mamba", shlex.split(line))
+
+    # --- cell magics -----------------------------------------------------------------------------
+
+    def _cell_time(self, line: str, cell: str, frame):
+        return timed(cell, frame.f_globals, frame.f_locals)
+
+    def _cell_timeit(self, line: str, cell: str, frame):
+        options, setup = _timeit_options(line)
+        return time_it(cell, setup or "pass", options, frame)
+
+    def _cell_writefile(self, line: str, cell: str, frame) -> None:
+        arguments = shlex.split(expand(line, frame))
+        append = bool(arguments) and arguments[0] in ("-a", "--append")
+        if append:
+            arguments = arguments[1:]
+        if len(arguments) != 1:
+            raise UsageError("%%writefile takes one file name (and -a to append): %%writefile [-a] path")
+        path = os.path.expanduser(arguments[0])
+        exists = os.path.exists(path)
+        print(f"{'Appending to' if append else 'Overwriting' if exists else 'Writing'} {path}", flush=True)
+        with open(path, "a" if append else "w", encoding="utf-8") as file:
+            file.write(cell)
+
+    def _cell_bash(self, line: str, cell: str, frame) -> None:
+        _flush()
+        status = subprocess.run(["/bin/bash" if os.path.exists("/bin/bash") else SHELL, "-c", cell],
+                                stdin=subprocess.DEVNULL, check=False).returncode
+        self.user_ns["_exit_code"] = status
+
+    def _cell_sh(self, line: str, cell: str, frame) -> None:
+        _flush()
+        status = subprocess.run([SHELL, "-c", cell], stdin=subprocess.DEVNULL, check=False).returncode
+        self.user_ns["_exit_code"] = status
+
+
+_SHELL_INSTANCE = Shell()
+
+
+def get_ipython() -> Shell:
+    return _SHELL_INSTANCE
+
+
+def _supported() -> str:
+    names = sorted(
+        {name[len("_line_"):] for name in dir(Shell) if name.startswith("_line_")} | _NO_OPS | {"ls", "cat"}
+    )
+    return ", ".join(f"%{name}" for name in names) + ", !cmd"
+
+
+def expand(text: str, frame) -> str:
+    """IPython's expansion in shell commands: {expression} and $name from the cell's variables;
+    $$ is a literal $, and what does not evaluate is left as written (a shell variable, awk's {…})."""
+    if frame is None:
+        return text
+
+    def replace(match: re.Match) -> str:
+        token = match.group(0)
+        if token in ("$$", "{{", "}}"):
+            return token[0]
+        expression = match.group(1) or match.group(2)
+        try:
+            return str(eval(expression, frame.f_globals, frame.f_locals))
+        except Exception:
+            return token
+
+    return _EXPANSION.sub(replace, text)
+
+
+def _flush() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+# --- timing --------------------------------------------------------------------------------------
+
+
+def format_time(seconds: float, precision: int = 3) -> str:
+    """A duration as IPython writes it: 1.23 s, 45.6 ms, 789 µs, 12 ns; 1min 5s past a minute."""
+    if seconds >= 60.0:
+        minutes, rest = divmod(seconds, 60.0)
+        hours, minutes = divmod(minutes, 60.0)
+        parts = [(hours, "h"), (minutes, "min"), (rest, "s")]
+        return " ".join(f"{int(value)}{unit}" for value, unit in parts if value >= 1 or unit == "s")
+    units = (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6), ("ns", 1e-9))
+    for unit, scale in units:
+        if seconds >= scale or unit == "ns":
+            return f"{seconds / scale:.{precision}g} {unit}"
+    raise AssertionError("unreachable")
+
+
+def timed(source: str, global_ns: dict, local_ns: dict | None = None):
+    """%time: runs the statement (or cell) once and prints the CPU and wall time it took.
+
+    The value of a trailing expression is returned, as %time in IPython does."""
+    import ast  # only for cells that time something
+
+    tree = ast.parse(source, "<timed exec>")
+    trailing = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        trailing = compile(ast.Expression(tree.body.pop().value), "<timed eval>", "eval")
+    body = compile(tree, "<timed exec>", "exec")
+    started, cpu_started = time.perf_counter(), cpu_times()
+    exec(body, global_ns, local_ns)
+    value = eval(trailing, global_ns, local_ns) if trailing is not None else None
+    report_time(started, cpu_started)
+    return value
+
+
+def cpu_times() -> tuple[float, float]:
+    """User and system CPU seconds of this process, to the microsecond (os.times() counts ticks)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime, usage.ru_stime
+
+
+def report_time(started: float, cpu_started: tuple[float, float]) -> None:
+    """Prints what IPython's %time prints, from `started` (perf_counter) and `cpu_started` (cpu_times)."""
+    wall, cpu = time.perf_counter() - started, cpu_times()
+    user, system = cpu[0] - cpu_started[0], cpu[1] - cpu_started[1]
+    print(
+        f"CPU times: user {format_time(user)}, sys: {format_time(system)}, total: {format_time(user + system)}\n"
+        f"Wall time: {format_time(wall)}",
+        flush=True,
+    )
+
+
+class TimeitResult:
+    """What %timeit -o returns: the per-loop times of each run, in seconds."""
+
+    def __init__(self, loops: int, repeat: int, all_runs: list[float]) -> None:
+        self.loops = loops
+        self.repeat = repeat
+        self.all_runs = all_runs
+        self.timings = [run / loops for run in all_runs]
+        self.best = min(self.timings)
+        self.worst = max(self.timings)
+        self.average = sum(self.timings) / len(self.timings)
+        self.stdev = (sum((t - self.average) ** 2 for t in self.timings) / len(self.timings)) ** 0.5
+
+    def __str__(self) -> str:
+        runs = f"{self.repeat} run{'s' if self.repeat != 1 else ''}"
+        loops = f"{self.loops:,} loop{'s' if self.loops != 1 else ''} each"
+        if self.repeat == 1:
+            return f"{format_time(self.average)} per loop (mean ± std. dev. of {runs}, {loops})"
+        return f"{format_time(self.average)} ± {format_time(self.stdev)} per loop (mean ± std. dev. of {runs}, {loops})"
+
+    __repr__ = __str__
+
+
+def _timeit_options(line: str) -> tuple[dict, str]:
+    """-n N, -r R, -o, -q (as IPython's %timeit); the rest is the statement."""
+    options = {"number": 0, "repeat": 7, "return": False, "quiet": False}
+    words = line.strip().split(" ")
+    while words and words[0].startswith("-") and len(words[0]) > 1:
+        flag = words.pop(0)
+        if flag in ("-n", "-r") and words:
+            value = words.pop(0)
+            if not value.isdigit() or int(value) < 1:
+                raise UsageError(f"%timeit {flag} takes a positive whole number, not {value!r}")
+            options["number" if flag == "-n" else "repeat"] = int(value)
+        elif flag == "-o":
+            options["return"] = True
+        elif flag == "-q":
+            options["quiet"] = True
+        elif re.fullmatch(r"-[nr]\d+", flag):
+            options["number" if flag[1] == "n" else "repeat"] = max(1, int(flag[2:]))
+        else:
+            raise UsageError(f"%timeit: unknown option {flag} (known: -n N, -r R, -o, -q)")
+    return options, " ".join(words)
+
+
+def time_it(statement: str, setup: str, options: dict, frame):
+    """%timeit: as IPython, loops grow tenfold until one run takes 0.2 s, then `repeat` runs."""
+    import timeit  # only for cells that time something
+
+    namespace = dict(frame.f_globals)
+    if frame.f_locals is not frame.f_globals:
+        namespace.update(frame.f_locals)
+    timer = timeit.Timer(statement, setup, globals=namespace)
+    number = options["number"]
+    if number == 0:
+        number = 1
+        for exponent in range(10):
+            number = 10**exponent
+            if timer.timeit(number) >= 0.2:
+                break
+    runs = timer.repeat(repeat=options["repeat"], number=number)
+    result = TimeitResult(number, options["repeat"], runs)
+    if not options["quiet"]:
+        print(result, flush=True)
+    return result if options["return"] else None
