@@ -9,11 +9,6 @@ from __future__ import annotations
 import re
 import shlex
 
-
-
-def admin_advice(what: str) -> str:
-    return f"ask the admin to add {what} to the image (README, \"Extra packages\")"
-
 # `pip …`, `pip3 …`, `python -m pip …`, `conda …`, `mamba …` at the start of a shell command.
 _SHELL_TOOL = re.compile(
     r"^\s*(?:sudo\s+)?(?:(?P<tool>pip3?(?:\.\d+)?|conda|mamba|micromamba)"
@@ -27,6 +22,10 @@ _OPTIONAL_DEPENDENCY = re.compile(r"Missing optional dependency '([^']+)'")
 _OPTIONS_WITH_VALUE = {"-r", "--requirement", "-c", "--constraint", "-e", "--editable", "-i", "--index-url",
                        "--extra-index-url", "-f", "--find-links", "-t", "--target", "--prefix", "--channel",
                        "-n", "--name", "-p"}
+
+
+def admin_advice(what: str) -> str:
+    return f"ask the admin to add {what} to the image (README, \"Extra packages\")"
 
 
 def answer_shell_command(command: str) -> bool:
@@ -89,11 +88,22 @@ def hint_for_error(error: dict | None) -> str | None:
     if missing is None and not _ADVICE.search(text):
         return None
     package = missing.group(1).split(".")[0] if missing else None
+    if package is not None and missing.re is _MISSING_MODULE and _importable(package):
+        return None  # a module missing inside an installed package: no install would help
     named = f"'{package}'" if package else "the package"
     return (
         f"pip and conda are not available here: this sandbox has no network access, so packages cannot be "
         f"installed at run time. Use what is installed (`%pip list` lists it), or {admin_advice(named)}."
     )
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _requested_names(arguments: list[str]) -> list[str]:
