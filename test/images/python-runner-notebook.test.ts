@@ -271,6 +271,17 @@ describe('python runner: magics and shell escapes', () => {
     expect(readFileSync(path.join(write.dataDir, 'notes.txt'), 'utf8')).toBe('first line\nsecond line\n');
   });
 
+  it('captures a cell\'s output with %%capture and prints %%html as its source', async () => {
+    const session = new harness.Session();
+    const captured = await session.run('%%capture out\nprint("hidden")\n%pip install nosuchpkg-xyz\ntotal = 6 * 7');
+    expectOk(captured);
+    expect(captured.output).toBe('');
+    const after = await session.run('print(total, repr(out.stdout.splitlines()[0]), "nosuchpkg-xyz is not installed." in out.stdout)');
+    expect(after.output).toBe("42 'hidden' True\n");
+    const html = await runCell('%%html\n<table><tr><td>1</td></tr></table>');
+    expect(html.output).toBe('<table><tr><td>1</td></tr></table>\n');
+  });
+
   it('runs %cd, %pwd and %env', async () => {
     const run = await runCell(
       ['%cd /tmp', 'here = %pwd', '%env GREETING=hello world', 'import os', 'print(here, os.environ["GREETING"])', '%env GREETING'].join('\n'),

@@ -7,7 +7,6 @@ The same hint is added as a notice to a run that failed on a missing module or o
 from __future__ import annotations
 
 import re
-import shlex
 
 # `pip …`, `pip3 …`, `python -m pip …`, `conda …`, `mamba …` at the start of a shell command.
 _SHELL_TOOL = re.compile(
@@ -35,6 +34,8 @@ def answer_shell_command(command: str) -> bool:
         return False
     tool = "pip" if match.group("module") else re.sub(r"[\d.]+$", "", match.group("tool"))
     rest = (match.group("rest") or "").split("&&")[0].split(";")[0].split("|")[0]
+    import shlex  # only when a package manager is called
+
     try:
         arguments = shlex.split(rest)
     except ValueError:

@@ -7,6 +7,7 @@ Not IPython: the notebook habits models write, done the plain way.
   working directory   %cd, %pwd, %env
   shell               !cmd, x = !cmd, %sx, %system, %ls and the other shell aliases, %%bash, %%sh
   files               %%writefile [-a] path
+  output              %%capture [name], %%html, %%markdown, %%latex (their source, as text)
   packages            %pip, %conda, %mamba, !pip …: answered plainly (packages.py)
 Anything else is a UsageError that names the magic.
 """
@@ -15,8 +16,6 @@ from __future__ import annotations
 import os
 import re
 import resource
-import shlex
-import subprocess
 import sys
 import time
 
@@ -31,6 +30,19 @@ _NO_OPS = frozenset({
 _ALIASES = frozenset({"ls", "cat", "cp", "mkdir", "mv", "rm", "rmdir", "ldir", "lf", "lk", "ll", "lx"})
 _ALIAS_COMMANDS = {"ldir": "ls -F -o --color | grep /$", "lf": "ls -F -o | grep ^-", "ll": "ls -F -o", "lx": "ls -F -o | grep ^-..x", "lk": "ls -F -o | grep ^l"}
 _EXPANSION = re.compile(r"\$\$|\{\{|\}\}|\{([^{}]+)\}|\$([A-Za-z_]\w*)")
+
+
+def _run(arguments: list[str], capture: bool = False):
+    """Runs a command with no stdin; its output goes to the cell's fds unless captured."""
+    import subprocess  # at the first shell escape, not at every container start
+
+    return subprocess.run(arguments, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE if capture else None, check=False)
+
+
+def _split(line: str) -> list[str]:
+    import shlex
+
+    return shlex.split(line)
 
 
 class UsageError(Exception):
@@ -71,8 +83,8 @@ class Shell:
         method = getattr(self, f"_cell_{name}", None)
         if method is None:
             raise UsageError(
-                f"Cell magic `%%{name}` not found: the cell magics here are %%time, %%timeit, %%writefile, "
-                "%%bash and %%sh (on the cell's first line)."
+                f"Cell magic `%%{name}` not found: the cell magics here are %%time, %%timeit, %%capture, "
+                "%%writefile, %%bash, %%sh, %%html, %%markdown and %%latex (on the cell's first line)."
             )
         return method(line, cell, frame)
 
@@ -87,7 +99,7 @@ class Shell:
         if packages.answer_shell_command(command):
             return None
         _flush()
-        status = subprocess.run([SHELL, "-c", command], stdin=subprocess.DEVNULL, check=False).returncode
+        status = _run([SHELL, "-c", command]).returncode
         self.user_ns["_exit_code"] = status
         return None
 
@@ -97,9 +109,7 @@ class Shell:
         if packages.answer_shell_command(command):
             return []
         _flush()
-        completed = subprocess.run(
-            [SHELL, "-c", command], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, check=False
-        )
+        completed = _run([SHELL, "-c", command], capture=True)
         self.user_ns["_exit_code"] = completed.returncode
         return completed.stdout.decode("utf-8", "replace").splitlines()
 
@@ -153,13 +163,13 @@ class Shell:
     _line_system = _line_sx
 
     def _line_pip(self, line: str, frame) -> None:
-        packages.answer("pip", shlex.split(line))
+        packages.answer("pip", _split(line))
 
     def _line_conda(self, line: str, frame) -> None:
-        packages.answer("conda", shlex.split(line))
+        packages.answer("conda", _split(line))
 
     def _line_mamba(self, line: str, frame) -> None:
-        packages.answer("mamba", shlex.split(line))
+        packages.answer("mamba", _split(line))
 
     # --- cell magics -----------------------------------------------------------------------------
 
@@ -171,7 +181,7 @@ class Shell:
         return time_it(cell, setup or "pass", options, frame)
 
     def _cell_writefile(self, line: str, cell: str, frame) -> None:
-        arguments = shlex.split(expand(line, frame))
+        arguments = _split(expand(line, frame))
         append = bool(arguments) and arguments[0] in ("-a", "--append")
         if append:
             arguments = arguments[1:]
@@ -183,16 +193,58 @@ class Shell:
         with open(path, "a" if append else "w", encoding="utf-8") as file:
             file.write(cell)
 
+    def _cell_capture(self, line: str, cell: str, frame) -> None:
+        """Runs the cell with Python's stdout and stderr captured (subprocesses still write to the
+        cell's own); `%%capture name` keeps them in `name.stdout` and `name.stderr`."""
+        import contextlib
+        import io
+
+        from . import magics
+
+        captured = CapturedOutput(io.StringIO(), io.StringIO())
+        with contextlib.redirect_stdout(captured._out), contextlib.redirect_stderr(captured._err):
+            exec(compile(magics.rewrite(cell), "<captured cell>", "exec"), frame.f_globals, frame.f_locals)
+        name = line.split()[0] if line.split() and line.split()[0].isidentifier() else None
+        if name is not None:
+            frame.f_globals[name] = captured
+
+    def _cell_html(self, line: str, cell: str, frame) -> None:
+        print(cell, end="" if cell.endswith("\n") else "\n", flush=True)  # shown as its source, as display(HTML(…))
+
+    _cell_markdown = _cell_html
+    _cell_latex = _cell_html
+
     def _cell_bash(self, line: str, cell: str, frame) -> None:
         _flush()
-        status = subprocess.run(["/bin/bash" if os.path.exists("/bin/bash") else SHELL, "-c", cell],
-                                stdin=subprocess.DEVNULL, check=False).returncode
+        status = _run(["/bin/bash" if os.path.exists("/bin/bash") else SHELL, "-c", cell]).returncode
         self.user_ns["_exit_code"] = status
 
     def _cell_sh(self, line: str, cell: str, frame) -> None:
         _flush()
-        status = subprocess.run([SHELL, "-c", cell], stdin=subprocess.DEVNULL, check=False).returncode
+        status = _run([SHELL, "-c", cell]).returncode
         self.user_ns["_exit_code"] = status
+
+
+class CapturedOutput:
+    """What %%capture name keeps: the captured text, and show() to print it after all."""
+
+    def __init__(self, out, err) -> None:
+        self._out, self._err = out, err
+
+    @property
+    def stdout(self) -> str:
+        return self._out.getvalue()
+
+    @property
+    def stderr(self) -> str:
+        return self._err.getvalue()
+
+    def show(self) -> None:
+        sys.stdout.write(self.stdout)
+        sys.stderr.write(self.stderr)
+
+    def __call__(self) -> None:
+        self.show()
 
 
 _SHELL_INSTANCE = Shell()
