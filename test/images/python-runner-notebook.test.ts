@@ -50,7 +50,7 @@ describe('python runner: display()', () => {
     expect(lines.slice(3, 6)).toEqual(['0     3.50', '1    19.25', 'Name: temp, dtype: float64']);
     // All eight columns on one header line (a plain repr would wrap them at 80 characters).
     expect(lines[6]).toMatch(/^\s+column_number_0 .* column_number_7$/);
-    expect(lines[6].length).toBeGreaterThan(120);
+    expect(lines[6]?.length).toBeGreaterThan(120);
     expect(lines[7]).toMatch(/^0\s+0\s+1\s+2\s+3\s+4\s+5\s+6\s+7$/);
     expect(lines.slice(8)).toEqual(["'text'", '42', '']);
     expect(run.result.images).toEqual([]);
