@@ -33,6 +33,9 @@ _FILE_NAME = re.compile(r"figure-([1-9][0-9]*)\.png")
 _next_number = 1  # where this process starts looking for a free name
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _sent_digests: set[bytes] = set()  # SHA-256 of every image this process has sent
+# The host shows saved PNGs up to this size (MAX_INLINE_IMAGE_BYTES, src/engine/file-change-reporter.ts);
+# a larger saved file is not its figure's image, so the figure is still rendered here.
+_HOST_INLINE_LIMIT = 10 * 1024 * 1024
 
 # figure -> None (rendered here) or (path, identity) of the PNG file savefig() wrote in DATA_DIR.
 _imaged: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -60,7 +63,7 @@ def note_saved(figure, target, file_format) -> None:
     if not path.startswith(DATA_DIR + os.sep):
         return
     identity = _file_identity(path)
-    if identity is not None:
+    if identity is not None and identity[2] <= _HOST_INLINE_LIMIT:
         _imaged[figure] = (path, identity)
         figure.stale = False
 
