@@ -53,7 +53,6 @@ def main() -> int:
 def warm_up() -> None:
     """Everything that can be done before the job is known, while the container waits in the pool."""
     resources.size_thread_pools()
-    notebook.install()  # display(), magics, IPython.display, PIL's show()
     _prepare_matplotlib_config()
     for name in _preload_names():
         try:
@@ -62,6 +61,7 @@ def warm_up() -> None:
             pass  # only a head start: the user's own import will report the problem
     if "matplotlib.pyplot" in sys.modules:
         importlib.import_module("codecell_runner.mpl_backend")  # pyplot loads it at the first figure
+    notebook.install()  # display(), magics, IPython.display, PIL's show()
 
 
 def run_job(job: Job) -> dict:

@@ -28,7 +28,7 @@ _NO_OPS = frozenset({
 })
 # IPython's default shell aliases on POSIX: %ls runs `ls`.
 _ALIASES = frozenset({"ls", "cat", "cp", "mkdir", "mv", "rm", "rmdir", "ldir", "lf", "lk", "ll", "lx"})
-_ALIAS_COMMANDS = {"ldir": "ls -F -o --color | grep /$", "lf": "ls -F -o | grep ^-", "ll": "ls -F -o", "lx": "ls -F -o | grep ^-..x", "lk": "ls -F -o | grep ^l"}
+_ALIAS_COMMANDS = {"ldir": "ls -F -o | grep /$", "lf": "ls -F -o | grep ^-", "ll": "ls -F -o", "lx": "ls -F -o | grep ^-..x", "lk": "ls -F -o | grep ^l"}
 _EXPANSION = re.compile(r"\$\$|\{\{|\}\}|\{([^{}]+)\}|\$([A-Za-z_]\w*)")
 
 
