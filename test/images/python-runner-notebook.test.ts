@@ -96,12 +96,18 @@ describe('python runner: display()', () => {
         'clear_output(wait=True)',
         'display(Image(url="https://example.com/chart.png"))',
         'print(IPython.get_ipython())',
+        '# Libraries that probe for a running IPython find none, and take their plain path.',
+        'import sympy',
+        'sympy.init_printing()',
+        'import builtins',
+        'print(sympy.symbols("x") ** 2, hasattr(builtins, "get_ipython"), hasattr(builtins, "display"))',
       ].join('\n'),
     );
     expectOk(run);
     expect(run.output).toBe(
       '<b>bold</b>\n# Title\n{\n  "a": 1\n}\n' +
-        '(Image from https://example.com/chart.png: not fetched, this sandbox has no network access)\nNone\n',
+        '(Image from https://example.com/chart.png: not fetched, this sandbox has no network access)\nNone\n' +
+        'x**2 False True\n',
     );
   });
 

@@ -40,7 +40,7 @@ def run_cell(source: str, namespace: dict) -> CellOutcome:
         if timed:
             code = "\n" + magics.rewrite(cell_magic.body)  # the magic's line stays, empty: line numbers hold
         elif cell_magic is not None:
-            code = f"get_ipython().run_cell_magic({cell_magic.name!r}, {cell_magic.line!r}, {cell_magic.body!r})"
+            code = magics.cell_magic_call(cell_magic)
         else:
             code = magics.rewrite(source)
         body, trailing = _compile(code)

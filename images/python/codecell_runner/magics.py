@@ -1,11 +1,14 @@
 """IPython's magics and shell escapes in a plain Python cell, rewritten before it is compiled.
 
 As IPython does, each magic line becomes a call, on the same line (so line numbers stay the
-user's), of the object that get_ipython() returns (shell.py):
-    %name args        get_ipython().run_line_magic('name', 'args')
-    !cmd              get_ipython().system('cmd')
-    x = !cmd          x = get_ipython().getoutput('cmd')      (also !!cmd, and x = %name args)
+user's), of the runner's stand-in shell (shell.py), a builtin named SHELL_BUILTIN:
+    %name args        __codecell_ipython__().run_line_magic('name', 'args')
+    !cmd              __codecell_ipython__().system('cmd')
+    x = !cmd          x = __codecell_ipython__().getoutput('cmd')   (also !!cmd, and x = %name args)
     %%name args       a cell magic on the first line: the rest of the cell is its body
+Not `get_ipython()`: libraries take a builtin of that name for a running IPython (sympy's
+init_printing() then reaches for IPython's display formatters), and there is none here. A name
+with two trailing underscores is not mangled inside class bodies and not saved in snapshots.
 A line is a magic only where a statement starts (also inside indented blocks), never inside a
 string or a bracket: the cell is tokenized once, and each line is looked at when the tokenizer
 asks for it, which is exactly when it knows whether a new statement begins there.
@@ -18,6 +21,7 @@ from collections import namedtuple
 
 # name and arguments of a cell magic (%%time …); body is the rest of the cell.
 CellMagic = namedtuple("CellMagic", "name line body")
+SHELL_BUILTIN = "__codecell_ipython__"
 
 _ANY_MAGIC = re.compile(r"^[ \t]*(?:[%!]|[\w., \t]+=[ \t]*[%!])", re.MULTILINE)
 _LINE_MAGIC = re.compile(r"^([ \t]*)%(\w+)(.*)$", re.DOTALL)
@@ -35,6 +39,11 @@ def split_cell_magic(source: str) -> CellMagic | None:
     if match is None:
         return None
     return CellMagic(name=match.group(1), line=match.group(2).strip(), body=body)
+
+
+def cell_magic_call(magic: CellMagic) -> str:
+    """The one line a cell with a cell magic (other than %%time) runs as."""
+    return f"{SHELL_BUILTIN}().run_cell_magic({magic.name!r}, {magic.line!r}, {magic.body!r})"
 
 
 def rewrite(source: str) -> str:
@@ -79,12 +88,12 @@ def _rewrite_line(line: str) -> str:
         if sigil == "%":
             name, _, args = rest.partition(" ")
             return f"{indent}{target} = {_line_magic_call(name, args)}{ending}"
-        return f"{indent}{target} = get_ipython().getoutput({rest!r}){ending}"
+        return f"{indent}{target} = {SHELL_BUILTIN}().getoutput({rest!r}){ending}"
     match = _SHELL.match(text)
     if match:
         indent, sigil, command = match.groups()
         method = "getoutput" if sigil == "!!" else "system"
-        return f"{indent}get_ipython().{method}({command!r}){ending}"
+        return f"{indent}{SHELL_BUILTIN}().{method}({command!r}){ending}"
     match = _LINE_MAGIC.match(text)
     if match and not text.lstrip().startswith("%%"):
         indent, name, args = match.groups()
@@ -93,5 +102,5 @@ def _rewrite_line(line: str) -> str:
 
 
 def _line_magic_call(name: str, args: str) -> str:
-    return f"get_ipython().run_line_magic({name!r}, {args.strip()!r})"
+    return f"{SHELL_BUILTIN}().run_line_magic({name!r}, {args.strip()!r})"
 

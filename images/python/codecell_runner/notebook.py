@@ -1,8 +1,9 @@
 """Notebook habits in a plain Python process, installed once at warm-up:
-  display() and get_ipython() as builtins (display.py, shell.py; magics.py rewrites % and ! lines
-  into get_ipython() calls), `from IPython.display import display, Image, HTML, Markdown` through
-  the shim package in ipython_shim/ (last on sys.path: a real IPython wins), and PIL's
-  Image.show() showing the image inline instead of looking for a desktop viewer.
+  display() as a builtin (display.py); the stand-in shell that magics.py rewrites % and ! lines to
+  call (shell.py), under a builtin name of the runner's own, since there is no get_ipython() here;
+  `from IPython.display import display, Image, HTML, Markdown` through the shim package in
+  ipython_shim/ (last on sys.path: a real IPython wins); and PIL's Image.show() showing the image
+  inline instead of looking for a desktop viewer.
 """
 from __future__ import annotations
 
@@ -10,14 +11,14 @@ import builtins
 import os
 import sys
 
-from . import display, shell
+from . import display, magics, shell
 
 IPYTHON_SHIM_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ipython_shim")
 
 
 def install() -> None:
     builtins.display = display.display
-    builtins.get_ipython = shell.get_ipython
+    setattr(builtins, magics.SHELL_BUILTIN, shell.get_shell)
     if IPYTHON_SHIM_DIR not in sys.path:
         sys.path.append(IPYTHON_SHIM_DIR)
     hooks = {"PIL.ImageShow": _show_pil_images_inline}

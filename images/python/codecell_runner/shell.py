@@ -1,4 +1,4 @@
-"""What get_ipython() returns in a cell: the magics and shell escapes that magics.py rewrites to.
+"""The stand-in for IPython's shell: the magics and shell escapes that magics.py rewrites to.
 
 Not IPython: the notebook habits models write, done the plain way.
   harmless (no-ops)   %matplotlib, %config, %load_ext, %reload_ext, %unload_ext, %autoreload,
@@ -53,7 +53,6 @@ class Shell:
     """The stand-in for IPython's InteractiveShell that rewritten cells call."""
 
     def __init__(self) -> None:
-        self.config: dict = {}  # libraries probe get_ipython().config for "IPKernelApp": not a kernel
         self._previous_dirs: list[str] = []
 
     @property
@@ -87,11 +86,6 @@ class Shell:
                 "%%writefile, %%bash, %%sh, %%html, %%markdown and %%latex (on the cell's first line)."
             )
         return method(line, cell, frame)
-
-    def magic(self, line: str):
-        """The old spelling: get_ipython().magic('matplotlib inline')."""
-        name, _, args = line.lstrip("%").partition(" ")
-        return self.run_line_magic(name, args, _stack_depth=2)
 
     def system(self, command: str, _frame=None) -> None:
         """!cmd: runs through /bin/sh; its output goes straight to the cell's stdout and stderr."""
@@ -250,7 +244,7 @@ class CapturedOutput:
 _SHELL_INSTANCE = Shell()
 
 
-def get_ipython() -> Shell:
+def get_shell() -> Shell:
     return _SHELL_INSTANCE
 
 
