@@ -14,7 +14,7 @@ import time
 import types
 from collections import namedtuple
 
-from . import display, errors, magics, shell
+from . import display, errors, magics, timing
 
 MAX_VALUE_CHARS = 10_000
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -52,11 +52,11 @@ def run_cell(source: str, namespace: dict) -> CellOutcome:
         len(source), None, source.splitlines(keepends=True), errors.CELL_FILENAME
     )
     try:
-        started, cpu_started = time.perf_counter(), shell.cpu_times()
+        started, cpu_started = time.perf_counter(), timing.cpu_times()
         _evaluate(body, namespace)
         value = _evaluate(trailing, namespace) if trailing is not None else None
         if timed:
-            shell.report_time(started, cpu_started)
+            timing.report_time(started, cpu_started)
         _show_if_image(value)
         text = None if value is None else _capped(repr(value))
     except SystemExit as exc:
