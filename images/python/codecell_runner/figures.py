@@ -16,7 +16,6 @@ by any change to its artists; a saved file counts only while it is still the fil
 from __future__ import annotations
 
 import base64
-import hashlib
 import io
 import os
 import re
@@ -116,7 +115,7 @@ def write_image(write) -> None:
             buffer = io.BytesIO()
             write(buffer)
             data = buffer.getvalue()
-            digest = hashlib.sha256(data).digest()
+            digest = _digest(data)
             if digest not in _sent_digests:
                 out.write(data)
     except BaseException:
@@ -126,6 +125,12 @@ def write_image(write) -> None:
         os.unlink(path)  # the claim is given back, for the next image
         _next_number = number
     _sent_digests.add(digest)
+
+
+def _digest(data: bytes) -> bytes:
+    import hashlib  # at the first image: loading OpenSSL is not worth it at every container start
+
+    return hashlib.sha256(data).digest()
 
 
 def show_open_figures() -> None:
