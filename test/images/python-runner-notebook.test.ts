@@ -310,11 +310,12 @@ describe('python runner: magics and shell escapes', () => {
 
 describe('python runner: packages cannot be installed, and the run says so', () => {
   it('answers %pip install and !pip install plainly: installed or not, what is there, whom to ask', async () => {
-    const run = await runCell('%pip install -q pandas "nosuchpkg-xyz>=1.0"\n!pip3 install --upgrade requests-nope');
+    const run = await runCell('%pip install -q pandas sklearn "nosuchpkg-xyz>=1.0"\n!pip3 install --upgrade requests-nope');
     expectOk(run);
     const [before, pip, shell] = run.output.split('pip install: this sandbox has no network access, so packages cannot be installed.\n');
     expect(before).toBe('');
     expect(pip).toMatch(/^pandas is installed \(version \d+\.\d+[^)]*\): import it\.\n/);
+    expect(pip).toContain('\nsklearn can be imported (it is part of an installed package): import it.\n');
     expect(pip).toContain('\nnosuchpkg-xyz is not installed.\n');
     expect(pip).toMatch(/\nInstalled packages include: .*\bmatplotlib\b.*\bnumpy\b.*\bpandas\b.* \(\d+ in all; `%pip list` shows their versions\)\.\n/);
     expect(pip).toContain('\nTo use nosuchpkg-xyz, ask the admin to add it to the image (README, "Extra packages").\n');

@@ -131,6 +131,8 @@ def _install_message(tool: str, command: str, names: list[str]) -> str:
         version = installed_version(name)
         if version:
             lines.append(f"{name} is installed (version {version}): import it.")
+        elif name.isidentifier() and _importable(name):
+            lines.append(f"{name} can be imported (it is part of an installed package): import it.")
         else:
             lines.append(f"{name} is not installed.")
             missing.append(name)
