@@ -117,6 +117,11 @@ export const ResultFrameSchema = z.object({
    * code ended (null where the runtime shows no cgroup files, as gVisor; then the host asks Docker).
    */
   oomKills: z.number().int().min(0).max(1e9).nullable().optional(),
+  /**
+   * Sentences the runner adds to the run's notice (Python: how to get a package that is missing).
+   * Optional; a malformed list is ignored, never an error.
+   */
+  notices: z.array(z.string().max(2_000)).max(10).optional().catch(undefined),
   /** Where the runner's time went, in ms (optional; only logged). */
   timings: z
     .object({

@@ -9,4 +9,10 @@ Modules:
   figures    matplotlib figures rendered to PNG in the artifacts directory
   mpl_backend  the matplotlib backend (MPLBACKEND) whose show() renders figures
   resources  limits of the container that libraries should respect
+  notebook   notebook habits, installed at warm-up: display(), magics, IPython.display, PIL's show()
+  display    display() and the IPython.display objects (ipython_shim/ makes them importable)
+  magics     % and ! lines rewritten into calls of the stand-in shell before compiling
+  shell      the stand-in shell: line and cell magics, shell escapes
+  timing     %time and %timeit
+  packages   pip and conda answered plainly; the hint after a missing package
 """

@@ -1,17 +1,20 @@
 """Running the user's code like a notebook cell.
 
 The code runs in the namespace of the user's `__main__` module. When its last statement is an
-expression, that expression is evaluated separately and its repr becomes the cell's value.
+expression, that expression is evaluated separately and its repr becomes the cell's value (and
+when it is an image, a figure or a PIL image, it is also shown, as a notebook shows it). IPython's
+magics and shell escapes are rewritten first (magics.py); `%%time` on the first line times the cell.
 """
 from __future__ import annotations
 
 import ast
 import linecache
 import sys
+import time
 import types
 from collections import namedtuple
 
-from . import errors
+from . import display, errors, magics, timing
 
 MAX_VALUE_CHARS = 10_000
 _FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
@@ -31,8 +34,16 @@ class CellOutcome(namedtuple("CellOutcome", "value error exit_code")):
 
 
 def run_cell(source: str, namespace: dict) -> CellOutcome:
+    cell_magic = magics.split_cell_magic(source)
+    timed = cell_magic is not None and cell_magic.name == "time"
     try:
-        body, trailing = _compile(source)
+        if timed:
+            code = "\n" + magics.rewrite(cell_magic.body)  # the magic's line stays, empty: line numbers hold
+        elif cell_magic is not None:
+            code = magics.cell_magic_call(cell_magic)
+        else:
+            code = magics.rewrite(source)
+        body, trailing = _compile(code)
     except (SyntaxError, ValueError) as exc:  # ValueError: null bytes in the source
         return CellOutcome(value=None, error=errors.describe_syntax_error(exc), exit_code=1)
     # Registered so that tracebacks, warnings and inspect.getsource() can show the cell's lines.
@@ -41,14 +52,28 @@ def run_cell(source: str, namespace: dict) -> CellOutcome:
         len(source), None, source.splitlines(keepends=True), errors.CELL_FILENAME
     )
     try:
+        started, cpu_started = time.perf_counter(), timing.cpu_times()
         _evaluate(body, namespace)
         value = _evaluate(trailing, namespace) if trailing is not None else None
+        if timed:
+            timing.report_time(started, cpu_started)
+        _show_if_image(value)
         text = None if value is None else _capped(repr(value))
     except SystemExit as exc:
         return _exit_outcome(exc, errors.codes_of(body, trailing))
     except BaseException as exc:  # KeyboardInterrupt and friends are the user's too
         return CellOutcome(value=None, error=errors.describe(exc, errors.codes_of(body, trailing)), exit_code=1)
     return CellOutcome(value=text, error=None, exit_code=0)
+
+
+def _show_if_image(value) -> None:
+    """A trailing figure or image is shown, as a notebook shows it (once: figures.py)."""
+    if value is None:
+        return
+    try:
+        display.show_image(value)
+    except Exception as exc:  # showing is a courtesy; the value is still the cell's
+        print(f"codecell: could not show the value as an image: {exc}", file=sys.stderr, flush=True)
 
 
 def _compile(source: str) -> tuple[types.CodeType, types.CodeType | None]:

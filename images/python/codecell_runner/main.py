@@ -10,7 +10,7 @@ import time
 import traceback
 import types
 
-from . import figures, resources, snapshot
+from . import figures, notebook, packages, resources, snapshot
 from .cell import CellOutcome, run_cell
 from .frames import READY_NONCE, FrameWriter, Job, JobError, parse_job, read_job_line
 
@@ -62,6 +62,7 @@ def warm_up() -> None:
             pass  # only a head start: the user's own import will report the problem
     if "matplotlib.pyplot" in sys.modules:
         importlib.import_module("codecell_runner.mpl_backend")  # pyplot loads it at the first figure
+    notebook.install()  # display(), magics, IPython.display, PIL's show()
 
 
 def run_job(job: Job) -> dict:
@@ -89,7 +90,15 @@ def run_job(job: Job) -> dict:
     saved = time.perf_counter()
     collected = figures.collect(job.max_images)
     timings = {"restoreMs": _ms(restored - began), "runMs": _ms(ran - restored), "saveMs": _ms(saved - ran)}
-    return _result(outcome, collected, not_carried, state_saved, state_error, timings)
+    result = _result(outcome, collected, not_carried, state_saved, state_error, timings)
+    result["notices"] = _notices(outcome)
+    return result
+
+
+def _notices(outcome: CellOutcome) -> list[str]:
+    """Sentences for the result's notice (images/PROTOCOL.md): what the error alone would not say."""
+    hint = packages.hint_for_error(outcome.error)
+    return [hint] if hint else []
 
 
 def _ms(seconds: float) -> float:

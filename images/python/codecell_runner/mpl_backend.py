@@ -25,6 +25,13 @@ class FigureManager(FigureManagerBase):
 class FigureCanvas(FigureCanvasAgg):
     manager_class = FigureManager
 
+    def print_figure(self, filename, *args, **kwargs):
+        """savefig(): a PNG saved into /mnt/data is the figure's image (figures.py, one image per figure)."""
+        figure = self.figure  # print_figure may swap the canvas for other formats while it runs
+        result = super().print_figure(filename, *args, **kwargs)
+        figures.note_saved(figure, filename, kwargs.get("format", args[4] if len(args) > 4 else None))
+        return result
+
 
 def show(*args, **kwargs) -> None:
     """plt.show(): arguments such as block= mean nothing without a window."""

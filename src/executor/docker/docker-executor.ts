@@ -304,7 +304,13 @@ export class DockerExecutor {
               (stateSaved ? '' : ` ${kept}`),
           };
         }
-        return { status: end.frame.outcome, notice: end.frame.stateError ? `state not saved: ${end.frame.stateError}` : null };
+        return {
+          status: end.frame.outcome,
+          notice: joinNotices(
+            end.frame.stateError ? `state not saved: ${end.frame.stateError}` : null,
+            ...(end.frame.notices ?? []),
+          ),
+        };
       case 'timeout':
         return {
           status: 'timeout',
