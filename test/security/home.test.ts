@@ -6,11 +6,13 @@
  * ~/.node_modules, ~/.bashrc) never run in a later call's runner; another session and the file API
  * cannot reach it; and filling it with entries is stopped like filling /mnt/data.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callTool, headersFor, textOf } from '../interfaces/helpers/mcp-client.js';
+import { startTestEngine } from '../helpers/engine.js';
 import { Harness, LIMITS, random } from './helpers/harness.js';
 
 let h: Harness;
@@ -109,8 +111,8 @@ describe('what code leaves in $HOME', () => {
     // Moved out and back in by a later run: every entry exactly as it was, the deep leaf readable.
     const after = await h.probe<Record<string, string>>('python', REPORT_HOME, { session });
     expect(after).toEqual(before);
-    const leaf = await h.exec('bash', 'cd ~ && for i in $(seq 30); do cd d*; done && cat leaf && echo', { session });
-    expect(leaf.stdout).toBe('deep\n');
+    const leaf = await h.exec('python', 'import os\nos.chdir(os.path.expanduser("~"))\nfor _ in range(30):\n    os.chdir("d" * 200)\nprint(open("leaf").read())', { session });
+    expect(leaf.stdout, leaf.stderr).toBe('deep\n');
     // Inside, the links lead nowhere: the host paths do not exist in the container.
     const follow = await h.exec('bash', 'cat ~/victim-note ~/host-file ~/host-dir/inside 2>/dev/null; echo "[$?]"', { session });
     expect(follow.stdout).toBe('[1]\n');
@@ -161,8 +163,8 @@ print(json.dumps(result))
       expect(attempts[name], `${name}: ${JSON.stringify(attempts)}`).not.toBe('done');
     }
     expect(attempts.home).toBe('dir');
-    const later = await h.exec('bash', 'ls -A ~; echo ---; ls -A /mnt/data', { session });
-    expect(later.stdout).toBe('keep\n---\ndata-file\n');
+    const later = await h.exec('python', 'import os\nprint(sorted(os.listdir(os.path.expanduser("~"))), sorted(os.listdir("/mnt/data")))', { session });
+    expect(later.stdout, later.stderr).toBe("['keep'] ['data-file']\n");
     await h.stillServing();
   });
 });
@@ -214,8 +216,8 @@ describe('reaching a session’s $HOME from outside it', () => {
     expect(planted.stdout, planted.stderr).toBe('ok\n');
 
     const other = await h.newSession();
-    const look = await h.exec('bash', 'ls -A ~ | wc -l; cat ~/.secret ~/.gitconfig 2>/dev/null; true', { session: other });
-    expect(look.stdout).toBe('0\n');
+    const look = await h.exec('python', 'import os\nprint(os.listdir(os.path.expanduser("~")), os.path.exists("/home/sandbox/.secret"))', { session: other });
+    expect(look.stdout, look.stderr).toBe('[] False\n');
 
     for (const filePath of ['../home/.secret', '../home/.gitconfig', '/mnt/data/../home/.secret', '/home/sandbox/.secret']) {
       const read = await callTool(h.client, 'read_file', { path: filePath, session_id: owner });
@@ -247,7 +249,7 @@ describe('filling $HOME', () => {
     });
     expect(fill.status, `${fill.status}: ${fill.notice} ${fill.stdout}`).toBe('killed');
     expect(fill.stdout).not.toContain('filled');
-    const count = await h.exec('bash', 'ls ~/many | wc -l', { session });
+    const count = await h.exec('python', 'import os\nprint(len(os.listdir(os.path.expanduser("~/many"))))', { session });
     const kept = Number(count.stdout.trim());
     expect(kept).toBeGreaterThan(0);
     expect(kept).toBeLessThan(wanted);
@@ -255,5 +257,53 @@ describe('filling $HOME', () => {
     const upload = await callTool(h.client, 'upload_file', { filename: 'one-more.txt', content: 'x', session_id: session });
     expect(upload.isError, textOf(upload)).toBe(true);
     await h.stillServing();
+  });
+});
+
+describe('recovery after a crash', () => {
+  it('puts links and fifos left in a slot\'s home back as they are, and skips a home that is itself a link', async () => {
+    const noPools = { CODECELL_POOL_PYTHON: '0', CODECELL_POOL_PYTHON_LEAN: '0', CODECELL_POOL_NODE: '0', CODECELL_POOL_BASH: '0' };
+    const first = await startTestEngine(noPools);
+    const session = (await first.engine.createSession(first.principal)).id;
+    await first.close({ keepData: true });
+    const outside = mkdtempSync(path.join(os.tmpdir(), 'codecell-home-recovery-'));
+    try {
+      writeFileSync(path.join(outside, 'inside'), 'host folder');
+      // What a crash mid-run leaves: one slot whose home holds a link to a host folder and a fifo,
+      // and one (as only a host-side mishap could leave it) whose home is a link to that folder.
+      const slots = path.join(first.dataDir, 'slots');
+      const withEntries = path.join(slots, 'a'.repeat(24));
+      mkdirSync(path.join(withEntries, 'data'), { recursive: true });
+      mkdirSync(path.join(withEntries, 'home'), { recursive: true });
+      writeFileSync(path.join(withEntries, 'owner'), session);
+      symlinkSync(outside, path.join(withEntries, 'home', 'host-dir'));
+      execFileSync('mkfifo', [path.join(withEntries, 'home', 'fifo')]);
+      const homeIsLink = path.join(slots, 'b'.repeat(24));
+      mkdirSync(path.join(homeIsLink, 'data'), { recursive: true });
+      symlinkSync(outside, path.join(homeIsLink, 'home'));
+      writeFileSync(path.join(homeIsLink, 'owner'), session);
+
+      const second = await startTestEngine(noPools, first.dataDir);
+      try {
+        const home = path.join(first.dataDir, 'sessions', session, 'home');
+        expect(readdirSync(home).sort()).toEqual(['fifo', 'host-dir']);
+        expect(lstatSync(path.join(home, 'host-dir')).isSymbolicLink()).toBe(true);
+        expect(readlinkSync(path.join(home, 'host-dir'))).toBe(outside);
+        expect(lstatSync(path.join(home, 'fifo')).isFIFO()).toBe(true);
+        expect(readdirSync(slots)).toEqual([]);
+        // Measured (not opened, not followed) by the listing; closing the session leaves the host folder.
+        const listing = await second.files.list(second.principal, session);
+        expect(listing.files).toEqual([]);
+        expect(listing.usage.entries).toBe(2);
+        await second.engine.closeSession(second.principal, session);
+        expect(readdirSync(outside)).toEqual(['inside']);
+        expect(readFileSync(path.join(outside, 'inside'), 'utf8')).toBe('host folder');
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(outside, { recursive: true, force: true });
+      rmSync(first.dataDir, { recursive: true, force: true });
+    }
   });
 });
