@@ -34,6 +34,12 @@ const SHAPES: readonly FailureShape[] = [
 
 const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|::1|\[::1\]|0\.0\.0\.0)(?::\d+)?$/i;
 
+/** Every occurrence is looked at: a loopback failure printed first must not hide a real one after it. */
+const SHAPES_EVERYWHERE: readonly FailureShape[] = SHAPES.map((shape) => ({
+  kind: shape.kind,
+  pattern: new RegExp(shape.pattern.source, `${shape.pattern.flags}g`),
+}));
+
 export interface RunTexts {
   /** The error the runner reported (name, message, traceback), when the code raised one. */
   readonly error: { readonly name: string; readonly message: string; readonly traceback: string } | null;
@@ -44,12 +50,12 @@ export interface RunTexts {
 export function networkNotice(run: RunTexts): string | null {
   const texts = [...(run.error ? [run.error.message, run.error.traceback] : []), run.stderr];
   for (const text of texts) {
-    for (const shape of SHAPES) {
-      const match = shape.pattern.exec(text);
-      if (match === null) continue;
-      const host = match[1]?.replace(/[.:]+$/, '');
-      if (host !== undefined && LOOPBACK.test(host)) continue;
-      return sentence(shape.kind, host);
+    for (const shape of SHAPES_EVERYWHERE) {
+      for (const match of text.matchAll(shape.pattern)) {
+        const host = match[1]?.replace(/[.:]+$/, '');
+        if (host !== undefined && LOOPBACK.test(host)) continue;
+        return sentence(shape.kind, host);
+      }
     }
   }
   return null;
