@@ -86,7 +86,9 @@ export class Slot {
 
   /** Moves the session's files and home back. Only call once no process can write to the slot any more. */
   async detach(places: SessionPlaces): Promise<void> {
-    await moveEntries(this.dataDir, places.filesDir);
+    // Never through a link: only a real directory's entries are the session's (crash recovery reads
+    // slots that something else on the host may have changed).
+    if (await isDirectory(this.dataDir)) await moveEntries(this.dataDir, places.filesDir);
     // A slot left by a crash of a version without homes has none.
     if (await isDirectory(this.homeDir)) await moveEntries(this.homeDir, places.homeDir);
     await fs.rm(this.ownerFile, { force: true });
