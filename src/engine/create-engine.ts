@@ -75,6 +75,7 @@ async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>
     fileChanges: new FileChangeReporter(
       new SessionFileAccess(files),
       settings.limits.sessionQuotaBytes,
+      settings.limits.maxListedFiles,
     ),
     systemInfoProbe: new SystemInfoProbe(settings, executor, CODECELL_VERSION),
     releaseDataDir,

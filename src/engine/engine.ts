@@ -24,6 +24,7 @@ import type { Principal } from '../sessions/principal.js';
 import type { SessionMeta, SessionStore } from '../sessions/session-store.js';
 import type { RuntimeName } from '../config/settings.js';
 import type { FileChangeReporter } from './file-change-reporter.js';
+import { NOTHING_UNLISTED } from './changed-files-listing.js';
 import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
 import type {
   EngineApi,
@@ -235,6 +236,7 @@ export class Engine implements EngineApi {
         images,
         imagesOmitted,
         files: changes.files,
+        unlistedFiles: changes.unlisted,
         notCarried: capNotCarried(frame?.notCarried ?? []),
         stateSaved: run.stateSaved,
         notice: joinNotices(run.notice, changes.notice),
@@ -376,6 +378,7 @@ function notCompiledResult(
     images: [],
     imagesOmitted: 0,
     files: [],
+    unlistedFiles: NOTHING_UNLISTED,
     notCarried: [],
     stateSaved: false,
     notice: 'The TypeScript did not compile, so nothing ran; the session is unchanged.',

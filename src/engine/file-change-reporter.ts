@@ -1,13 +1,14 @@
 /**
  * What a run did to /mnt/data, for its result: files created or changed (with type and a signed
- * link), images among them to show inline, and the quota. Built on lstat-only scans: nothing the
- * sandbox made is followed.
+ * link), bounded (changed-files-listing.ts), images among them to show inline, and the quota.
+ * Built on lstat-only scans: nothing the sandbox made is followed.
  */
 import { formatBytes } from '../files/byte-size.js';
 import { diffTrees, scanTree, type ScannedTree, type TreeChange } from '../files/file-tree.js';
 import { measureBytes } from '../files/usage.js';
 import { inlinePngSize } from '../executor/png.js';
-import type { FileChange, ResultImage } from './types.js';
+import { boundChangedFiles } from './changed-files-listing.js';
+import type { FileChange, ResultImage, UnlistedFiles } from './types.js';
 
 /** Reads a regular file of a session's without following links; null when it is not one. */
 export interface SafeFileAccess {
@@ -23,6 +24,8 @@ export class FileChangeReporter {
   constructor(
     private readonly access: SafeFileAccess,
     private readonly quotaBytes: number,
+    /** Changed files listed one by one (CODECELL_MAX_LISTED_FILES); the rest are counted. */
+    private readonly maxListed: number,
   ) {}
 
   snapshot(filesDir: string): Promise<ScannedTree> {
@@ -33,9 +36,11 @@ export class FileChangeReporter {
     sessionId: string,
     filesDir: string,
     before: ScannedTree,
-  ): Promise<{ files: FileChange[]; notice: string | null; usedBytes: number }> {
+  ): Promise<{ files: FileChange[]; unlisted: UnlistedFiles; notice: string | null; usedBytes: number }> {
     const after = await scanTree(filesDir);
-    const files = this.access.describeChanges(sessionId, diffTrees(before, after));
+    const changes = diffTrees(before, after);
+    const bounded = boundChangedFiles(changes, this.maxListed);
+    const files = this.access.describeChanges(sessionId, bounded.listed);
     const usedBytes = await measureBytes(filesDir); // the measure the upload check and the watchdog use
     const notices: string[] = [];
     if (usedBytes > this.quotaBytes) {
@@ -45,9 +50,9 @@ export class FileChangeReporter {
       );
     }
     if (after.truncated) notices.push('The session holds too many files to list them all; changes may be missing.');
-    const links = files.filter((file) => file.kind !== 'file').length;
+    const links = changes.filter((change) => change.kind !== 'file').length;
     if (links > 0) notices.push(`${links} link(s) were made in /mnt/data: they are listed but never served.`);
-    return { files, notice: notices.length > 0 ? notices.join(' ') : null, usedBytes };
+    return { files, unlisted: bounded.unlisted, notice: notices.length > 0 ? notices.join(' ') : null, usedBytes };
   }
 
   /** Images the code wrote (e.g. plt.savefig('chart.png')), to show inline, up to `max`. */

@@ -1,7 +1,7 @@
 /** How one execution result reads in a chat: text sections, image blocks, typed fields, isError. */
 import { describe, expect, it } from 'vitest';
 import type { ExecutionResult } from '../../../src/engine/types.js';
-import { ExecutionOutputSchema, renderExecutionResult } from '../../../src/interfaces/mcp/render-result.js';
+import { ExecutionOutputSchema, renderExecutionResult as renderWithBudget } from '../../../src/interfaces/mcp/render-result.js';
 
 const PNG_BASE64 = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]).toString('base64');
 
@@ -18,6 +18,7 @@ function result(overrides: Partial<ExecutionResult> = {}): ExecutionResult {
     images: [],
     imagesOmitted: 0,
     files: [],
+    unlistedFiles: { folded: [], omitted: [] },
     notCarried: [],
     stateSaved: true,
     notice: null,
@@ -26,6 +27,9 @@ function result(overrides: Partial<ExecutionResult> = {}): ExecutionResult {
     ...overrides,
   };
 }
+
+/** The default budget (CODECELL_MAX_RESULT_CHARS). */
+const renderExecutionResult = (full: ExecutionResult) => renderWithBudget(full, 24_000);
 
 function textOf(rendered: ReturnType<typeof renderExecutionResult>): string {
   const first = rendered.content[0];
