@@ -42,21 +42,22 @@ export function fitResultBudget(result: ExecutionResult, budgetChars: number, me
     current = { ...current, notCarried: current.notCarried.slice(0, FEW_NOT_CARRIED) };
   }
   const textCuts = new Map<TextPart, number>();
-  for (let round = 0; round < 20 && overLimit() > 0; round += 1) {
-    const part = longestPart(current);
-    if (part === null) break;
+  for (let round = 0; round < 5 && overLimit() > 0; round += 1) {
     // Outputs appear in the text and in structuredContent: cutting n characters saves about 2n.
-    const cut = Math.min(textLength(current, part) - MIN_TEXT_CHARS, Math.ceil(overLimit() / 2) + 100);
-    if (cut <= 0) break;
-    current = cutPart(current, part, cut);
-    textCuts.set(part, (textCuts.get(part) ?? 0) + cut);
+    const plan = evenCuts(current, Math.ceil(overLimit() / 2) + 50);
+    if (plan.length === 0) break;
+    for (const [part, chars] of plan) {
+      current = cutPart(current, part, chars);
+      textCuts.set(part, (textCuts.get(part) ?? 0) + chars);
+    }
   }
-  for (const [part, chars] of textCuts) cuts.push(`${chars.toLocaleString('en-US')} more characters from the middle of ${part}`);
-  if (overLimit() > 0 && current.files.length > 0) {
+  for (const [part, chars] of textCuts) cuts.push(`${chars.toLocaleString('en-US')} characters from the middle of ${part}`);
+  // From here on the budget itself counts: the lines naming the cuts are in it.
+  if (over() > 0 && current.files.length > 0) {
     cuts.push(`the remaining ${current.files.length} changed files are counted, not listed`);
     current = withFewerFiles(current, 0);
   }
-  if (overLimit() > 0 && current.notCarried.length > 0) {
+  if (over() > 0 && current.notCarried.length > 0) {
     cuts.push(`the remaining ${current.notCarried.length} not-carried values are not named`);
     current = { ...current, notCarried: [] };
   }
@@ -84,12 +85,23 @@ function textLength(result: ExecutionResult, part: TextPart): number {
   }
 }
 
-function longestPart(result: ExecutionResult): TextPart | null {
-  let best: TextPart | null = null;
-  for (const part of TEXT_PARTS) {
-    if (textLength(result, part) > MIN_TEXT_CHARS && (best === null || textLength(result, part) > textLength(result, best))) best = part;
+/**
+ * How much to cut from each text so that `needed` characters go in all: the longest are cut
+ * first, down to one common length (never below MIN_TEXT_CHARS), so no single output loses all.
+ */
+function evenCuts(result: ExecutionResult, needed: number): [TextPart, number][] {
+  const lengths = TEXT_PARTS.map((part) => [part, textLength(result, part)] as const).filter(([, length]) => length > MIN_TEXT_CHARS);
+  if (lengths.length === 0) return [];
+  const excessAt = (level: number): number => lengths.reduce((sum, [, length]) => sum + Math.max(0, length - level), 0);
+  // The highest common length that frees enough, found by bisection over [MIN_TEXT_CHARS, longest].
+  let low = MIN_TEXT_CHARS;
+  let high = Math.max(...lengths.map(([, length]) => length));
+  while (low < high) {
+    const middle = Math.ceil((low + high) / 2);
+    if (excessAt(middle) >= needed) low = middle;
+    else high = middle - 1;
   }
-  return best;
+  return lengths.filter(([, length]) => length > low).map(([part, length]) => [part, length - low]);
 }
 
 function cutPart(result: ExecutionResult, part: TextPart, chars: number): ExecutionResult {
