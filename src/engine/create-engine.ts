@@ -76,6 +76,7 @@ async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>
       new SessionFileAccess(files),
       settings.limits.sessionQuotaBytes,
       settings.limits.maxListedFiles,
+      { maxSide: settings.limits.inlineImageMaxSide, maxBytes: settings.limits.inlineImageMaxBytes },
     ),
     systemInfoProbe: new SystemInfoProbe(settings, executor, CODECELL_VERSION),
     releaseDataDir,

@@ -215,12 +215,16 @@ export class Engine implements EngineApi {
       signal: request.signal,
     });
     try {
-      const changes = await fileChanges.changes(meta.id, run.filesDir, before);
       const frame = run.frame;
       const inline = inlineFrameImages(frame?.images ?? [], settings.limits.maxImagesPerRun);
-      const images: ResultImage[] = inline.images;
-      let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted;
-      const saved = await fileChanges.imagesFrom(run.filesDir, changes.files, settings.limits.maxImagesPerRun - images.length);
+      // Before the after-scan: a shown figure that had to be downscaled is kept in full as a new file.
+      const shown = await fileChanges.fitShownImages(run.filesDir, inline.images);
+      const changes = await fileChanges.changes(meta.id, run.filesDir, before);
+      const images: ResultImage[] = shown.images;
+      let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted + shown.omitted;
+      const keptInFull = new Set(shown.written);
+      const written = changes.files.filter((file) => !keptInFull.has(file.path));
+      const saved = await fileChanges.imagesFrom(run.filesDir, written, settings.limits.maxImagesPerRun - images.length);
       images.push(...saved.images);
       imagesOmitted += saved.omitted;
       releaseFiles(); // nothing below reads run.filesDir: the files may go back now

@@ -23,6 +23,11 @@ export interface ResultImage {
   readonly base64: string;
   readonly width: number;
   readonly height: number;
+  /**
+   * Set when this inline copy was downscaled to the inline budget: the original's size, and the
+   * file in /mnt/data that holds it in full (null when it could not be kept).
+   */
+  readonly fullSize?: { readonly width: number; readonly height: number; readonly bytes: number; readonly path: string | null };
 }
 
 export interface NotCarriedValue {

@@ -88,5 +88,14 @@ function imagesLine(result: ExecutionResult): string | null {
   const shown = result.images.length;
   if (shown === 0 && result.imagesOmitted === 0) return null;
   const omitted = result.imagesOmitted > 0 ? ` ${result.imagesOmitted} more were left out (over the per-call limit, or too large).` : '';
-  return `[images]\n${shown} image${shown === 1 ? '' : 's'} attached.${omitted}`;
+  const downscaled = result.images.flatMap((image) => {
+    if (image.fullSize === undefined) return [];
+    const { width, height, bytes, path } = image.fullSize;
+    const full =
+      path === null
+        ? 'the full-size image could not be kept: save it to a file in /mnt/data to get it in full'
+        : `full size in /mnt/data/${path}`;
+    return [`- ${image.name}: shown at ${image.width}×${image.height}, downscaled from ${width}×${height} (${formatBytes(bytes)}); ${full}`];
+  });
+  return [`[images]\n${shown} image${shown === 1 ? '' : 's'} attached.${omitted}`, ...downscaled].join('\n');
 }

@@ -87,6 +87,7 @@ export class FakeEngine implements EngineApi {
       new SessionFileAccess(deps.files),
       deps.settings.limits.sessionQuotaBytes,
       deps.settings.limits.maxListedFiles,
+      { maxSide: deps.settings.limits.inlineImageMaxSide, maxBytes: deps.settings.limits.inlineImageMaxBytes },
     );
   }
 

@@ -32,7 +32,18 @@ export const ExecutionOutputSchema = z.object({
   value: z.string().nullable().describe('Repr of the trailing expression, if any.'),
   error: z.object({ name: z.string(), message: z.string(), traceback: z.string() }).nullable(),
   images: z
-    .array(z.object({ name: z.string(), mime_type: z.literal('image/png'), width: z.number(), height: z.number() }))
+    .array(
+      z.object({
+        name: z.string(),
+        mime_type: z.literal('image/png'),
+        width: z.number(),
+        height: z.number(),
+        full_size: z
+          .object({ width: z.number(), height: z.number(), bytes: z.number(), path: z.string().nullable() })
+          .nullable()
+          .describe('Set when the image block is a downscaled copy: the original, and its file in /mnt/data (null: not kept).'),
+      }),
+    )
     .describe('Plots, in the order of the image content blocks.'),
   images_omitted: z.number().int().min(0),
   files: z.array(
@@ -82,6 +93,7 @@ export function toExecutionOutput(result: ExecutionResult, cuts: readonly string
       mime_type: image.mimeType,
       width: image.width,
       height: image.height,
+      full_size: image.fullSize === undefined ? null : { ...image.fullSize },
     })),
     images_omitted: result.imagesOmitted,
     files: result.files.map((file) => ({

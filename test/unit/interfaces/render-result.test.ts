@@ -99,7 +99,7 @@ describe('renderExecutionResult', () => {
       { path: 'a.txt', size: 3, mime_type: 'text/plain', change: 'modified', kind: 'file', download_url: null },
     ]);
     // Image bytes travel once, in the image block; the typed field only describes them.
-    expect(structured.images).toEqual([{ name: 'figure-1.png', mime_type: 'image/png', width: 640, height: 480 }]);
+    expect(structured.images).toEqual([{ name: 'figure-1.png', mime_type: 'image/png', width: 640, height: 480, full_size: null }]);
   });
 
   it.each(['error', 'timeout', 'oom', 'killed'] as const)('marks a %s run as an error', (status) => {
