@@ -75,30 +75,33 @@ export function boundChangedFiles<T extends SizedPath>(files: readonly T[], maxL
     group.bytes += file.size;
     folded.set(fold.directory, group);
   }
-  // Shallow first: a report at the top is worth more than the 50th file of out/; ties keep their order.
-  const ranked = candidates
-    .map((file, index) => ({ file, index, depth: depthOf(file.path) }))
-    .sort((a, b) => a.depth - b.depth || a.index - b.index)
-    .map(({ file }) => file);
-  const listed = ranked.slice(0, Math.max(0, maxListed));
-  const listedSet = new Set(listed);
+  const { kept, dropped } = keepShallowest(candidates, maxListed);
   const foldedGroups: FoldedFiles[] = [...folded].map(([directory, group]) => ({ directory, directories: 1, ...group }));
   return {
-    // Listed in the original order (a diff's is by path), which reads best.
-    listed: candidates.filter((file) => listedSet.has(file)),
-    unlisted: {
-      folded: capFolded(foldedGroups),
-      omitted: addToOmitted([], ranked.slice(listed.length)),
-    },
+    listed: kept,
+    unlisted: { folded: capFolded(foldedGroups), omitted: addToOmitted([], dropped) },
   };
 }
 
-/** Lists only the first `keep` of `listing`, counting the others with the omitted ones. */
+/** Lists only `keep` of `listing`'s files (the shallowest), counting the others with the omitted ones. */
 export function listFewer<T extends SizedPath>(listing: BoundedListing<T>, keep: number): BoundedListing<T> {
   if (listing.listed.length <= keep) return listing;
+  const { kept, dropped } = keepShallowest(listing.listed, keep);
+  return { listed: kept, unlisted: { ...listing.unlisted, omitted: addToOmitted(listing.unlisted.omitted, dropped) } };
+}
+
+/**
+ * Shallow first: a report at the top is worth more than the 50th file of out/ (ties keep their
+ * order). The kept ones stay in their original order (a diff's is by path), which reads best.
+ */
+function keepShallowest<T extends SizedPath>(files: readonly T[], keep: number): { kept: T[]; dropped: T[] } {
+  const ranked = files
+    .map((file, index) => ({ file, index, depth: depthOf(file.path) }))
+    .sort((a, b) => a.depth - b.depth || a.index - b.index);
+  const keptSet = new Set(ranked.slice(0, Math.max(0, keep)).map(({ file }) => file));
   return {
-    listed: listing.listed.slice(0, keep),
-    unlisted: { ...listing.unlisted, omitted: addToOmitted(listing.unlisted.omitted, listing.listed.slice(keep)) },
+    kept: files.filter((file) => keptSet.has(file)),
+    dropped: ranked.slice(Math.max(0, keep)).map(({ file }) => file),
   };
 }
 

@@ -125,5 +125,7 @@ export class FileChangeReporter {
 
 function asResultImage(name: string, fitted: FittedImage, fullSizePath: string | null): ResultImage {
   const image = { name, mimeType: 'image/png' as const, base64: fitted.bytes.toString('base64'), width: fitted.width, height: fitted.height };
-  return fitted.downscaledFrom === null ? image : { ...image, fullSize: { ...fitted.downscaledFrom, path: fullSizePath } };
+  if (fitted.downscaledFrom === null) return image;
+  const { width, height, bytes } = fitted.downscaledFrom;
+  return { ...image, fullSize: { width, height, bytes, path: fullSizePath } };
 }

@@ -30,7 +30,7 @@ export async function fitInlineImage(
   budget: InlineImageBudget,
 ): Promise<FittedImage | null> {
   if (Math.max(size.width, size.height) <= budget.maxSide && png.length <= budget.maxBytes) {
-    return { bytes: png, ...size, downscaledFrom: null };
+    return { bytes: png, width: size.width, height: size.height, downscaledFrom: null };
   }
   let side = Math.min(budget.maxSide, Math.max(size.width, size.height));
   try {
@@ -41,7 +41,7 @@ export async function fitInlineImage(
         .toBuffer({ resolveWithObject: true });
       if (data.length <= budget.maxBytes || attempt === MAX_TRIES - 1) {
         if (data.length > budget.maxBytes) return null;
-        return { bytes: data, width: info.width, height: info.height, downscaledFrom: { ...size, bytes: png.length } };
+        return { bytes: data, width: info.width, height: info.height, downscaledFrom: { width: size.width, height: size.height, bytes: png.length } };
       }
       side = Math.max(16, Math.floor(side * Math.min(0.9, 0.95 * Math.sqrt(budget.maxBytes / data.length))));
     }

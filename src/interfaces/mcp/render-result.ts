@@ -93,7 +93,10 @@ export function toExecutionOutput(result: ExecutionResult, cuts: readonly string
       mime_type: image.mimeType,
       width: image.width,
       height: image.height,
-      full_size: image.fullSize === undefined ? null : { ...image.fullSize },
+      full_size:
+        image.fullSize === undefined
+          ? null
+          : { width: image.fullSize.width, height: image.fullSize.height, bytes: image.fullSize.bytes, path: image.fullSize.path },
     })),
     images_omitted: result.imagesOmitted,
     files: result.files.map((file) => ({

@@ -27,15 +27,23 @@ type Measure = (result: ExecutionResult, cuts: readonly string[]) => number;
 export function fitResultBudget(result: ExecutionResult, budgetChars: number, measure: Measure): FittedResult {
   const cuts: string[] = [];
   let current = result;
-  const over = (): number => measure(current, cuts) - budgetChars;
   const limit = budgetChars - MARKER_RESERVE_CHARS;
+  const over = (): number => measure(current, cuts) - budgetChars;
   const overLimit = (): number => measure(current, cuts) - limit;
   if (over() <= 0) return { result, cuts };
 
   if (current.files.length > FEW_FILES) {
-    const dropped = current.files.length - FEW_FILES;
-    current = withFewerFiles(current, FEW_FILES);
-    cuts.push(`${dropped} changed files are counted per directory instead of listed`);
+    // As many as fit (found by bisection), but no fewer than a few before anything else is cut.
+    const listed = current.files.length;
+    let low = FEW_FILES;
+    let high = listed - 1;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (measure(withFewerFiles(current, middle), [...cuts, 'x'.repeat(70)]) <= limit) low = middle;
+      else high = middle - 1;
+    }
+    current = withFewerFiles(current, low);
+    cuts.push(`${listed - low} changed files are counted per directory instead of listed`);
   }
   if (overLimit() > 0 && current.notCarried.length > FEW_NOT_CARRIED) {
     cuts.push(`${current.notCarried.length - FEW_NOT_CARRIED} of ${current.notCarried.length} not-carried values are not named`);
