@@ -32,7 +32,10 @@ export async function fitInlineImage(
   if (Math.max(size.width, size.height) <= budget.maxSide && png.length <= budget.maxBytes) {
     return { bytes: png, width: size.width, height: size.height, downscaledFrom: null };
   }
-  let side = Math.min(budget.maxSide, Math.max(size.width, size.height));
+  const longest = Math.max(size.width, size.height);
+  // Bytes grow about with the area: the first try aims at the byte budget already.
+  const aimed = png.length > budget.maxBytes ? Math.floor(longest * 0.95 * Math.sqrt(budget.maxBytes / png.length)) : longest;
+  let side = Math.max(16, Math.min(budget.maxSide, aimed));
   try {
     for (let attempt = 0; attempt < MAX_TRIES; attempt += 1) {
       const { data, info } = await sharp(png, { limitInputPixels: MAX_INLINE_PNG_PIXELS, sequentialRead: true })
