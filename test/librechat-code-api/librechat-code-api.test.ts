@@ -330,6 +330,28 @@ describe('LibreChat Code API', () => {
     expect((await call('GET', `/download/${unlisted ?? ''}`)).status).toBe(200);
   });
 
+  it('gives a shown figure too large to send inline as its full-size file, and a small one as plot-N.png', async () => {
+    const code = [
+      'import matplotlib.pyplot as plt',
+      'big = plt.figure(figsize=(6.3, 2.1), dpi=1000)',
+      'plt.plot([1, 3, 2])',
+      'plt.show()',
+      'small = plt.figure(figsize=(3, 2), dpi=100)',
+      'plt.plot([2, 1])',
+      'plt.show()',
+    ].join('\n');
+    const result = await exec({ lang: 'py', code });
+    expect(result.status, result.stderr).toBe('ok');
+    const names = result.files.map((file) => file.name);
+    expect(names).toHaveLength(2);
+    expect(names).toContain('plot-1.png');
+    const full = result.files.find((file) => /^figure-\d+-full-size\.png$/.test(file.name));
+    expect(full, names.join(', ')).toBeDefined();
+    const png = await download(result.session_id, full?.id ?? '');
+    const bytes = Buffer.from(await png.arrayBuffer());
+    expect(bytes.readUInt32BE(16)).toBeGreaterThan(5000);
+  });
+
   it('keeps state between runs of one session (session_id, runtime_session_hint)', async () => {
     const first = await exec({ lang: 'py', code: 'x = 41', runtime_session_hint: 'conversation-7' }, { 'X-User-Id': 'carol' });
     const second = await exec({ lang: 'py', code: 'print(x + 1)', session_id: first.session_id }, { 'X-User-Id': 'carol' });

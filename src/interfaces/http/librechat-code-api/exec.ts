@@ -208,8 +208,19 @@ async function savePlots(
   result: ExecutionResult,
 ): Promise<{ saved: string[]; notes: string[] }> {
   const changed = new Set(result.files.map((file) => file.path));
-  if (result.files.some((file) => file.kind === 'file' && file.mimeType.startsWith('image/'))) return { saved: [], notes: [] };
-  const shown = result.images.filter((image) => !changed.has(image.name));
+  // A shown figure too large to send inline is a file in full already (figure-N-full-size.png): the
+  // engine wrote that one, not the code, and the figure needs no plot-N.png.
+  const keptInFull = new Map<string, string>();
+  for (const image of result.images) {
+    const fullPath = image.fullSize?.path;
+    if (fullPath !== undefined && fullPath !== null && fullPath !== image.name) keptInFull.set(fullPath, image.name);
+  }
+  const codeWroteImages = result.files.some(
+    (file) => file.kind === 'file' && file.mimeType.startsWith('image/') && !keptInFull.has(file.path),
+  );
+  if (codeWroteImages) return { saved: [], notes: [] };
+  const shownInFull = new Set(keptInFull.values());
+  const shown = result.images.filter((image) => !changed.has(image.name) && !shownInFull.has(image.name));
   if (shown.length === 0) return { saved: [], notes: [] };
   const existing = new Set((await deps.files.list(run.principal, run.sessionId)).files.map((file) => file.path));
   const saved: string[] = [];
