@@ -80,6 +80,10 @@ const EnvSchema = z.object({
   CODECELL_SESSION_MAX_FILES: int(100, 100_000_000).default(100_000),
   CODECELL_DISK_BUDGET_MB: int(0, 1_073_741_824).default(20_480),
   CODECELL_MAX_IMAGES: int(0, 100).default(10),
+  CODECELL_MAX_LISTED_FILES: int(0, 100_000).default(50),
+  CODECELL_MAX_RESULT_CHARS: int(2_000, 100_000_000).default(24_000),
+  CODECELL_INLINE_IMAGE_MAX_PX: int(64, 10_000).default(2048),
+  CODECELL_INLINE_IMAGE_MAX_KB: int(16, 10_240).default(1024),
   CODECELL_SIGNED_URL_TTL_SECONDS: int(10, 60 * 60 * 24 * 7).default(3600),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -110,6 +114,13 @@ export interface Settings {
     /** What all sessions together may take on disk; 0: no budget. */
     readonly diskBudgetBytes: number;
     readonly maxImagesPerRun: number;
+    /** Changed files a result lists one by one; the rest are counted per directory. */
+    readonly maxListedFiles: number;
+    /** What an MCP execution result's text and structuredContent may take together, in characters. */
+    readonly maxResultChars: number;
+    /** Inline images larger than this (longest side, or bytes) are sent downscaled; the full one stays a file. */
+    readonly inlineImageMaxSide: number;
+    readonly inlineImageMaxBytes: number;
   };
   readonly sessions: {
     readonly maxSessions: number;
@@ -210,6 +221,10 @@ export function loadSettings(
       sessionMaxFiles: e.CODECELL_SESSION_MAX_FILES,
       diskBudgetBytes: e.CODECELL_DISK_BUDGET_MB * mb,
       maxImagesPerRun: e.CODECELL_MAX_IMAGES,
+      maxListedFiles: e.CODECELL_MAX_LISTED_FILES,
+      maxResultChars: e.CODECELL_MAX_RESULT_CHARS,
+      inlineImageMaxSide: e.CODECELL_INLINE_IMAGE_MAX_PX,
+      inlineImageMaxBytes: e.CODECELL_INLINE_IMAGE_MAX_KB * 1024,
     }),
     sessions: Object.freeze({
       maxSessions: e.MAX_SESSIONS,

@@ -75,6 +75,8 @@ async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>
     fileChanges: new FileChangeReporter(
       new SessionFileAccess(files),
       settings.limits.sessionQuotaBytes,
+      settings.limits.maxListedFiles,
+      { maxSide: settings.limits.inlineImageMaxSide, maxBytes: settings.limits.inlineImageMaxBytes },
     ),
     systemInfoProbe: new SystemInfoProbe(settings, executor, CODECELL_VERSION),
     releaseDataDir,

@@ -24,6 +24,7 @@ import type { Principal } from '../sessions/principal.js';
 import type { SessionMeta, SessionStore } from '../sessions/session-store.js';
 import type { RuntimeName } from '../config/settings.js';
 import type { FileChangeReporter } from './file-change-reporter.js';
+import { NOTHING_UNLISTED } from './changed-files-listing.js';
 import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
 import type {
   EngineApi,
@@ -215,12 +216,16 @@ export class Engine implements EngineApi {
       signal: request.signal,
     });
     try {
-      const changes = await fileChanges.changes(meta.id, run.filesDir, before);
       const frame = run.frame;
       const inline = inlineFrameImages(frame?.images ?? [], settings.limits.maxImagesPerRun);
-      const images: ResultImage[] = inline.images;
-      let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted;
-      const saved = await fileChanges.imagesFrom(run.filesDir, changes.files, settings.limits.maxImagesPerRun - images.length);
+      // Before the after-scan: a shown figure that had to be downscaled is kept in full as a new file.
+      const shown = await fileChanges.fitShownImages(run.filesDir, inline.images);
+      const changes = await fileChanges.changes(meta.id, run.filesDir, before);
+      const images: ResultImage[] = shown.images;
+      let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted + shown.omitted;
+      const keptInFull = new Set(shown.written);
+      const written = changes.files.filter((file) => !keptInFull.has(file.path));
+      const saved = await fileChanges.imagesFrom(run.filesDir, written, settings.limits.maxImagesPerRun - images.length);
       images.push(...saved.images);
       imagesOmitted += saved.omitted;
       releaseFiles(); // nothing below reads run.filesDir: the files may go back now
@@ -236,6 +241,7 @@ export class Engine implements EngineApi {
         images,
         imagesOmitted,
         files: changes.files,
+        unlistedFiles: changes.unlisted,
         notCarried: capNotCarried(frame?.notCarried ?? []),
         stateSaved: run.stateSaved,
         notice: joinNotices(run.notice, changes.notice),
@@ -377,6 +383,7 @@ function notCompiledResult(
     images: [],
     imagesOmitted: 0,
     files: [],
+    unlistedFiles: NOTHING_UNLISTED,
     notCarried: [],
     stateSaved: false,
     notice: 'The TypeScript did not compile, so nothing ran; the session is unchanged.',

@@ -1,19 +1,23 @@
 /**
  * What a run did to /mnt/data, for its result: files created or changed (with type and a signed
- * link), images among them to show inline, and the quota. Built on lstat-only scans: nothing the
- * sandbox made is followed.
+ * link), bounded (changed-files-listing.ts), images among them to show inline, and the quota.
+ * Built on lstat-only scans: nothing the sandbox made is followed.
  */
 import { formatBytes } from '../files/byte-size.js';
 import { diffTrees, scanTree, type ScannedTree, type TreeChange } from '../files/file-tree.js';
 import { measureBytes } from '../files/usage.js';
 import { inlinePngSize } from '../executor/png.js';
-import type { FileChange, ResultImage } from './types.js';
+import { boundChangedFiles } from './changed-files-listing.js';
+import { fitInlineImage, type FittedImage, type InlineImageBudget } from './inline-images.js';
+import type { FileChange, ResultImage, UnlistedFiles } from './types.js';
 
 /** Reads a regular file of a session's without following links; null when it is not one. */
 export interface SafeFileAccess {
   readSmallFile(root: string, relativePath: string, maxBytes: number): Promise<Buffer | null>;
   /** Adds types and (for real files) signed download links. */
   describeChanges(sessionId: string, changes: readonly TreeChange[]): FileChange[];
+  /** Creates `name` (one path segment) under `root`, never replacing or following anything; false when it exists. */
+  writeNewFile(root: string, name: string, bytes: Buffer): Promise<boolean>;
 }
 
 /** LibreChat drops images over 10 MiB: larger ones are not shown inline. */
@@ -23,6 +27,9 @@ export class FileChangeReporter {
   constructor(
     private readonly access: SafeFileAccess,
     private readonly quotaBytes: number,
+    /** Changed files listed one by one (CODECELL_MAX_LISTED_FILES); the rest are counted. */
+    private readonly maxListed: number,
+    private readonly imageBudget: InlineImageBudget,
   ) {}
 
   snapshot(filesDir: string): Promise<ScannedTree> {
@@ -33,9 +40,11 @@ export class FileChangeReporter {
     sessionId: string,
     filesDir: string,
     before: ScannedTree,
-  ): Promise<{ files: FileChange[]; notice: string | null; usedBytes: number }> {
+  ): Promise<{ files: FileChange[]; unlisted: UnlistedFiles; notice: string | null; usedBytes: number }> {
     const after = await scanTree(filesDir);
-    const files = this.access.describeChanges(sessionId, diffTrees(before, after));
+    const changes = diffTrees(before, after);
+    const bounded = boundChangedFiles(changes, this.maxListed);
+    const files = this.access.describeChanges(sessionId, bounded.listed);
     const usedBytes = await measureBytes(filesDir); // the measure the upload check and the watchdog use
     const notices: string[] = [];
     if (usedBytes > this.quotaBytes) {
@@ -45,12 +54,38 @@ export class FileChangeReporter {
       );
     }
     if (after.truncated) notices.push('The session holds too many files to list them all; changes may be missing.');
-    const links = files.filter((file) => file.kind !== 'file').length;
+    const links = changes.filter((change) => change.kind !== 'file').length;
     if (links > 0) notices.push(`${links} link(s) were made in /mnt/data: they are listed but never served.`);
-    return { files, notice: notices.length > 0 ? notices.join(' ') : null, usedBytes };
+    return { files, unlisted: bounded.unlisted, notice: notices.length > 0 ? notices.join(' ') : null, usedBytes };
   }
 
-  /** Images the code wrote (e.g. plt.savefig('chart.png')), to show inline, up to `max`. */
+  /**
+   * Figures the run showed (not files), each within the inline budget. One that had to be
+   * downscaled is also kept in full as a new file in `filesDir` (figure-1-full-size.png), so the
+   * after-scan lists it with a download link; its name is in `written`.
+   */
+  async fitShownImages(filesDir: string, shown: readonly ResultImage[]): Promise<{ images: ResultImage[]; omitted: number; written: string[] }> {
+    const images: ResultImage[] = [];
+    const written: string[] = [];
+    let omitted = 0;
+    for (const image of shown) {
+      const bytes = Buffer.from(image.base64, 'base64');
+      const fitted = await fitInlineImage(bytes, image, this.imageBudget);
+      if (fitted === null) {
+        omitted += 1;
+        continue;
+      }
+      let path: string | null = null;
+      if (fitted.downscaledFrom !== null) {
+        path = await this.keepFullSize(filesDir, image.name, bytes);
+        if (path !== null) written.push(path);
+      }
+      images.push(asResultImage(image.name, fitted, path));
+    }
+    return { images, omitted, written };
+  }
+
+  /** Images the code wrote (e.g. plt.savefig('chart.png')), to show inline, up to `max`; the files stay as written. */
   async imagesFrom(
     filesDir: string,
     files: readonly FileChange[],
@@ -66,9 +101,31 @@ export class FileChangeReporter {
       }
       const bytes = await this.access.readSmallFile(filesDir, file.path, MAX_INLINE_IMAGE_BYTES);
       const size = bytes ? inlinePngSize(bytes) : null;
-      if (bytes && size) images.push({ name: file.path, mimeType: 'image/png', base64: bytes.toString('base64'), ...size });
+      const fitted = bytes && size ? await fitInlineImage(bytes, size, this.imageBudget) : null;
+      if (fitted) images.push(asResultImage(file.path, fitted, file.path));
       else omitted += 1;
     }
     return { images, omitted };
   }
+
+  /** figure-1.png → figure-1-full-size.png (or -2, -3… when taken); null when none could be made. */
+  private async keepFullSize(filesDir: string, shownName: string, bytes: Buffer): Promise<string | null> {
+    const stem = shownName.replace(/\.png$/i, '').replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 80) || 'figure';
+    for (let attempt = 1; attempt <= 20; attempt += 1) {
+      const name = `${stem}-full-size${attempt === 1 ? '' : `-${attempt}`}.png`;
+      try {
+        if (await this.access.writeNewFile(filesDir, name, bytes)) return name;
+      } catch {
+        return null; // no room, or the folder is not writable: the downscaled copy is still shown
+      }
+    }
+    return null;
+  }
+}
+
+function asResultImage(name: string, fitted: FittedImage, fullSizePath: string | null): ResultImage {
+  const image = { name, mimeType: 'image/png' as const, base64: fitted.bytes.toString('base64'), width: fitted.width, height: fitted.height };
+  if (fitted.downscaledFrom === null) return image;
+  const { width, height, bytes } = fitted.downscaledFrom;
+  return { ...image, fullSize: { width, height, bytes, path: fullSizePath } };
 }

@@ -23,6 +23,11 @@ export interface ResultImage {
   readonly base64: string;
   readonly width: number;
   readonly height: number;
+  /**
+   * Set when this inline copy was downscaled to the inline budget: the original's size, and the
+   * file in /mnt/data that holds it in full (null when it could not be kept).
+   */
+  readonly fullSize?: { readonly width: number; readonly height: number; readonly bytes: number; readonly path: string | null };
 }
 
 export interface NotCarriedValue {
@@ -43,6 +48,29 @@ export interface FileChange {
   readonly downloadUrl?: string;
 }
 
+/** Changed files counted, not listed one by one: a whole directory's worth. */
+export interface FileGroup {
+  /** Relative to /mnt/data, ending in '/'; '' for the top level; null for the groups past the cap, merged. */
+  readonly directory: string | null;
+  /** How many directories the group stands for: 1 unless `directory` is null. */
+  readonly directories: number;
+  readonly files: number;
+  readonly bytes: number;
+}
+
+/** A VCS or cache directory (.git/, __pycache__/, node_modules/…) folded into one line. */
+export interface FoldedFiles extends FileGroup {
+  /** What the directory is, for people: "git repository", "Python bytecode cache". */
+  readonly label: string;
+}
+
+/** The changed files a result does not list one by one; list_files (or code) shows them all. */
+export interface UnlistedFiles {
+  readonly folded: readonly FoldedFiles[];
+  /** Past the listing limit, counted per top-level directory. */
+  readonly omitted: readonly FileGroup[];
+}
+
 export interface CapturedText {
   readonly text: string;
   /** Characters cut from the middle (head and tail are kept). 0 when nothing was cut. */
@@ -61,7 +89,9 @@ export interface ExecutionResult {
   readonly error: ExecutionError | null;
   readonly images: readonly ResultImage[];
   readonly imagesOmitted: number;
+  /** At most the listing limit (CODECELL_MAX_LISTED_FILES); the rest are counted in `unlistedFiles`. */
   readonly files: readonly FileChange[];
+  readonly unlistedFiles: UnlistedFiles;
   readonly notCarried: readonly NotCarriedValue[];
   /** True when this run's interpreter state was saved for the next run. */
   readonly stateSaved: boolean;

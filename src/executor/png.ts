@@ -7,8 +7,11 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 
 /** Each side at most this many pixels (a 300 dpi figure of 30 inches fits). */
 export const MAX_INLINE_PNG_SIDE = 10_000;
-/** At most this many pixels in all: 100 MB once decoded to RGBA. */
-export const MAX_INLINE_PNG_PIXELS = 25_000_000;
+/**
+ * At most this many pixels in all (200 MB once decoded to RGBA). The host decodes such an image
+ * only to downscale it (engine/inline-images.ts); a client never gets more than the inline budget.
+ */
+export const MAX_INLINE_PNG_PIXELS = 50_000_000;
 
 /** The declared size, or null when the bytes are not a PNG or it is too large to show inline. */
 export function inlinePngSize(bytes: Buffer): { width: number; height: number } | null {

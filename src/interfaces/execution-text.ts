@@ -4,7 +4,7 @@
  * it returned, what went wrong, what changed on disk, and what the next call will not have.
  */
 import { formatBytes } from '../files/byte-size.js';
-import type { CapturedText, ExecutionError, ExecutionResult, FileChange } from '../engine/types.js';
+import type { CapturedText, ExecutionError, ExecutionResult, FileChange, FileGroup, UnlistedFiles } from '../engine/types.js';
 
 const STATUS_WORDS: Record<ExecutionResult['status'], string> = {
   ok: 'ok',
@@ -27,6 +27,34 @@ function describeFile(file: FileChange): string {
   return `- ${file.change} ${where} (${formatBytes(file.size)}, ${file.mimeType})${link}`;
 }
 
+const count = (n: number, noun: string, plural = `${noun}s`): string => `${n.toLocaleString('en-US')} ${n === 1 ? noun : plural}`;
+
+function whereGroup(group: FileGroup): string {
+  if (group.directory === null) return `in ${count(group.directories, 'other directory', 'other directories')}`;
+  return group.directory === '' ? 'at the top of /mnt/data' : `in /mnt/data/${group.directory}`;
+}
+
+/** One line per folded or omitted group: "git repository .git/: 21 files (84 KiB)". */
+export function describeUnlisted(unlisted: UnlistedFiles): string[] {
+  const folded = unlisted.folded.map((group) =>
+    group.directory === null
+      ? `${group.label} folders ${whereGroup(group)}: ${count(group.files, 'file')} (${formatBytes(group.bytes)})`
+      : `${group.label} /mnt/data/${group.directory}: ${count(group.files, 'file')} (${formatBytes(group.bytes)})`,
+  );
+  const omitted = unlisted.omitted.map(
+    (group) => `+ ${count(group.files, 'more file')} ${whereGroup(group)} (${formatBytes(group.bytes)})`,
+  );
+  return [...folded, ...omitted];
+}
+
+function filesSection(result: ExecutionResult): string | null {
+  const unlisted = describeUnlisted(result.unlistedFiles);
+  if (result.files.length === 0 && unlisted.length === 0) return null;
+  const lines = [...result.files.map(describeFile), ...unlisted.map((line) => `- ${line}`)];
+  if (unlisted.length > 0) lines.push('(Not every file is listed here: a listing of the session\'s files shows them all, and code can read them.)');
+  return `[files]\n${lines.join('\n')}`;
+}
+
 /** The traceback when it already ends with "Name: message" (Python's do), else that line first. */
 function describeError(error: ExecutionError): string {
   const headline = `${error.name}: ${error.message}`;
@@ -45,7 +73,7 @@ export function formatExecutionText(result: ExecutionResult): string {
     result.value !== null ? `[value]\n${result.value}` : null,
     result.error !== null ? `[error]\n${describeError(result.error)}` : null,
     result.notice !== null ? `[notice]\n${result.notice}` : null,
-    result.files.length > 0 ? `[files]\n${result.files.map(describeFile).join('\n')}` : null,
+    filesSection(result),
     result.notCarried.length > 0
       ? `[not carried over to the next call]\n${result.notCarried
           .map((value) => `- ${value.name} (${value.type}): ${value.reason}`)
@@ -60,5 +88,14 @@ function imagesLine(result: ExecutionResult): string | null {
   const shown = result.images.length;
   if (shown === 0 && result.imagesOmitted === 0) return null;
   const omitted = result.imagesOmitted > 0 ? ` ${result.imagesOmitted} more were left out (over the per-call limit, or too large).` : '';
-  return `[images]\n${shown} image${shown === 1 ? '' : 's'} attached.${omitted}`;
+  const downscaled = result.images.flatMap((image) => {
+    if (image.fullSize === undefined) return [];
+    const { width, height, bytes, path } = image.fullSize;
+    const full =
+      path === null
+        ? 'the full-size image could not be kept: save it to a file in /mnt/data to get it in full'
+        : `full size in /mnt/data/${path}`;
+    return [`- ${image.name}: shown at ${image.width}×${image.height}, downscaled from ${width}×${height} (${formatBytes(bytes)}); ${full}`];
+  });
+  return [`[images]\n${shown} image${shown === 1 ? '' : 's'} attached.${omitted}`, ...downscaled].join('\n');
 }

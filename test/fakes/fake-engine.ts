@@ -83,7 +83,12 @@ export class FakeEngine implements EngineApi {
 
   constructor(private readonly deps: FakeEngineDeps) {
     this.queue = new JobQueue(deps.settings.queue.concurrency, deps.settings.queue.maxWaiting);
-    this.fileChanges = new FileChangeReporter(new SessionFileAccess(deps.files), deps.settings.limits.sessionQuotaBytes);
+    this.fileChanges = new FileChangeReporter(
+      new SessionFileAccess(deps.files),
+      deps.settings.limits.sessionQuotaBytes,
+      deps.settings.limits.maxListedFiles,
+      { maxSide: deps.settings.limits.inlineImageMaxSide, maxBytes: deps.settings.limits.inlineImageMaxBytes },
+    );
   }
 
   assertRoom(reserved = 0): void {
@@ -224,6 +229,7 @@ export class FakeEngine implements EngineApi {
       images: program.images,
       imagesOmitted: 0,
       files: changes.files,
+      unlistedFiles: changes.unlisted,
       notCarried: [],
       stateSaved,
       notice: [endingNotice, changes.notice].filter((n) => n !== null).join(' ') || null,

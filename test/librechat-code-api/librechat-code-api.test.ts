@@ -310,12 +310,46 @@ describe('LibreChat Code API', () => {
     expect((await call('GET', `/download/%ZZ/${data.id}`, { headers: { 'X-User-Id': 'alice' } })).status).toBe(400);
   });
 
-  it('does not list a saved plot twice, and lists at most 50 files per run', async () => {
+  it('does not list a saved plot twice, and lists at most 50 files per run, counting the rest', async () => {
     const saved = await exec({ lang: 'py', code: 'import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.savefig("chart.png")' });
     expect(saved.files.map((file) => file.name)).toEqual(['chart.png']);
-    const many = await exec({ lang: 'bash', code: 'for i in $(seq 60); do echo $i > f$i.txt; done' });
+    const many = await exec({
+      lang: 'bash',
+      code: 'for i in $(seq 60); do echo $i > f$i.txt; done; mkdir -p lib/__pycache__; for i in 1 2 3; do echo x > lib/__pycache__/m$i.pyc; done',
+    });
     expect(many.files).toHaveLength(50);
-    expect(many.stderr).toContain('10 more changed file(s)');
+    expect(many.files.every((file) => !file.name.includes('__pycache__'))).toBe(true);
+    expect(many.stderr).toContain('+ 10 more files at the top of /mnt/data (26 bytes)');
+    expect(many.stderr).toContain('Python bytecode cache /mnt/data/lib/__pycache__/: 3 files (6 bytes)');
+    // The files left out of the run's list are still in the session's list, and downloadable.
+    const listed = await call('GET', `/files/${many.session_id}`);
+    const names = ((await listed.json()) as { name: string }[]).map((file) => file.name);
+    expect(names).toHaveLength(63);
+    const unlisted = names.find((name) => !many.files.some((file) => name.endsWith(`/${file.id}`)));
+    expect(unlisted).toBeDefined();
+    expect((await call('GET', `/download/${unlisted ?? ''}`)).status).toBe(200);
+  });
+
+  it('gives a shown figure too large to send inline as its full-size file, and a small one as plot-N.png', async () => {
+    const code = [
+      'import matplotlib.pyplot as plt',
+      'big = plt.figure(figsize=(6.3, 2.1), dpi=1000)',
+      'plt.plot([1, 3, 2])',
+      'plt.show()',
+      'small = plt.figure(figsize=(3, 2), dpi=100)',
+      'plt.plot([2, 1])',
+      'plt.show()',
+    ].join('\n');
+    const result = await exec({ lang: 'py', code });
+    expect(result.status, result.stderr).toBe('ok');
+    const names = result.files.map((file) => file.name);
+    expect(names).toHaveLength(2);
+    expect(names).toContain('plot-1.png');
+    const full = result.files.find((file) => /^figure-\d+-full-size\.png$/.test(file.name));
+    expect(full, names.join(', ')).toBeDefined();
+    const png = await download(result.session_id, full?.id ?? '');
+    const bytes = Buffer.from(await png.arrayBuffer());
+    expect(bytes.readUInt32BE(16)).toBeGreaterThan(5000);
   });
 
   it('keeps state between runs of one session (session_id, runtime_session_hint)', async () => {

@@ -98,9 +98,10 @@ describe('request size and shape', () => {
     await h.stillServing();
   });
 
-  it('answers a 20 MB body with 413 and a JSON-RPC error, without reading it all into a tool', async () => {
+  it('answers a 40 MB body with 413 and a JSON-RPC error, without reading it all into a tool', async () => {
     const raw = await RawMcp.open();
-    const reply = await raw.call('tools/call', { name: 'execute_python_code', arguments: { code: 'x'.repeat(20 * 1024 * 1024) } });
+    // Past the cap (16 MiB, or a CODECELL_MAX_FILE_MB file as base64 plus 1 MiB: 34.3 MiB by default).
+    const reply = await raw.call('tools/call', { name: 'execute_python_code', arguments: { code: 'x'.repeat(40 * 1024 * 1024) } });
     expect(reply.status).toBe(413);
     expect(reply.messages[0]?.error?.code).toBe(-32600);
     await h.stillServing();

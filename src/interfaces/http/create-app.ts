@@ -14,6 +14,7 @@ import type { Settings } from '../../config/settings.js';
 import { MAX_CODE_CHARS } from '../../engine/engine.js';
 import type { EngineApi } from '../../engine/types.js';
 import type { FileService } from '../../files/file-service.js';
+import { formatBytes } from '../../files/byte-size.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { createMcpServer } from '../mcp/create-mcp-server.js';
@@ -43,10 +44,18 @@ export const SSE_ENDPOINTS: readonly SseEndpoint[] = [
 
 /**
  * Big enough that a 1,000,000-character code argument (several MiB once JSON-escaped) reaches the
- * tool, whose own limit then answers with a clear message; small enough that a runaway client
- * cannot fill memory.
+ * tool, whose own limit then answers with a clear message, and that upload_file takes a file of
+ * CODECELL_MAX_FILE_MB as base64 (4/3 of its bytes, plus room for the rest of the message);
+ * small enough that a runaway client cannot fill memory.
  */
-export const MCP_BODY_LIMIT_BYTES = 16 * 1024 * 1024;
+export function mcpBodyLimitBytes(maxFileBytes: number): number {
+  return Math.max(16 * 1024 * 1024, base64Length(maxFileBytes) + 1024 * 1024);
+}
+
+/** Characters of `bytes` bytes in base64, padding included. */
+export function base64Length(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
+}
 
 const ROUTE_PREFIXES = [
   ...STREAMABLE_HTTP_PATHS,
@@ -75,12 +84,16 @@ export function publicPathPrefix(publicUrl: string | undefined): string {
 }
 
 // The same for every tool: at this point the body is unread, so which tool was called is unknown.
-const MCP_BODY_LIMIT: BodyLimit = {
-  bytes: MCP_BODY_LIMIT_BYTES,
-  hint:
-    `code is limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters, and larger files go through the REST upload ` +
-    'route instead of a tool call: POST /v1/sessions/default/files (multipart/form-data; a session id in place of "default" for another session)',
-};
+function mcpBodyLimit(maxFileBytes: number): BodyLimit {
+  return {
+    bytes: mcpBodyLimitBytes(maxFileBytes),
+    hint:
+      `upload_file takes files up to ${formatBytes(maxFileBytes)} (${formatBytes(base64Length(maxFileBytes))} as base64), and code is ` +
+      `limited to ${MAX_CODE_CHARS.toLocaleString('en-US')} characters. A file over that limit cannot be uploaded through MCP; ` +
+      'split it, or have an admin raise CODECELL_MAX_FILE_MB and use the REST upload route: POST /v1/sessions/default/files ' +
+      '(multipart/form-data; a session id in place of "default" for another session)',
+  };
+}
 
 const STREAM_PATHS = new Set<string>([...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.streamPath)]);
 
@@ -99,7 +112,7 @@ function refuseOverBudget(req: Request, res: Response, kind: BudgetKind, scope: 
 }
 
 /** Last in line: JSON-RPC answers, since what reaches it is mostly MCP traffic. */
-function errorHandler(logger: Logger): ErrorRequestHandler {
+function errorHandler(logger: Logger, bodyLimit: BodyLimit): ErrorRequestHandler {
   return (error: unknown, req: Request, res: Response, next: (error?: unknown) => void) => {
     if (res.headersSent) {
       next(error);
@@ -107,7 +120,7 @@ function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const kind = requestErrorKind(error);
     if (kind === 'body-too-large') {
-      sendJsonRpcError(res, 413, -32600, bodyTooLargeMessage(MCP_BODY_LIMIT));
+      sendJsonRpcError(res, 413, -32600, bodyTooLargeMessage(bodyLimit));
       return;
     }
     if (kind === 'body-not-json') {
@@ -167,7 +180,8 @@ export function createApp(deps: AppDeps): Express {
     keepAliveMs: deps.keepAliveMs,
     logger,
   };
-  const jsonBody = express.json({ limit: MCP_BODY_LIMIT_BYTES });
+  const bodyLimit = mcpBodyLimit(settings.limits.maxFileBytes);
+  const jsonBody = express.json({ limit: bodyLimit.bytes });
   app.use([...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.messagesPath)], jsonBody);
   app.use(createStreamableHttpRouter(STREAMABLE_HTTP_PATHS, routeDeps));
   app.use(createSseRouter(SSE_ENDPOINTS, publicPathPrefix(settings.publicUrl), routeDeps));
@@ -178,6 +192,6 @@ export function createApp(deps: AppDeps): Express {
       message: 'no such route: MCP is served at /mcp (Streamable HTTP) and /sse (legacy SSE)',
     });
   });
-  app.use(errorHandler(logger));
+  app.use(errorHandler(logger, bodyLimit));
   return app;
 }

@@ -3,12 +3,22 @@
  * parts, shows `image` parts inline (and hands them to vision models), and reads
  * `structuredContent` only when `content` is empty; so: one concise text block, one image block
  * per plot, and the same facts typed in `structuredContent` for clients that use it. Field names
- * are snake_case like the tools' own parameters (session_id).
+ * are snake_case like the tools' own parameters (session_id). Text and structuredContent together
+ * stay under CODECELL_MAX_RESULT_CHARS (result-budget.ts).
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { EXECUTION_STATUSES, LANGUAGES, type ExecutionResult } from '../../engine/types.js';
+import { unlistedCount } from '../../engine/changed-files-listing.js';
 import { formatExecutionText } from '../execution-text.js';
+import { fitResultBudget } from './result-budget.js';
+
+const FileGroupFields = {
+  directory: z.string().nullable().describe('Relative to /mnt/data, ending in "/" ("" for the top level); null: several other directories.'),
+  directories: z.number().int().min(0),
+  files: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+};
 
 export const ExecutionOutputSchema = z.object({
   session_id: z.string().describe('The session this ran in; pass it as session_id to continue there.'),
@@ -22,7 +32,18 @@ export const ExecutionOutputSchema = z.object({
   value: z.string().nullable().describe('Repr of the trailing expression, if any.'),
   error: z.object({ name: z.string(), message: z.string(), traceback: z.string() }).nullable(),
   images: z
-    .array(z.object({ name: z.string(), mime_type: z.literal('image/png'), width: z.number(), height: z.number() }))
+    .array(
+      z.object({
+        name: z.string(),
+        mime_type: z.literal('image/png'),
+        width: z.number(),
+        height: z.number(),
+        full_size: z
+          .object({ width: z.number(), height: z.number(), bytes: z.number(), path: z.string().nullable() })
+          .nullable()
+          .describe('Set when the image block is a downscaled copy: the original, and its file in /mnt/data (null: not kept).'),
+      }),
+    )
     .describe('Plots, in the order of the image content blocks.'),
   images_omitted: z.number().int().min(0),
   files: z.array(
@@ -35,6 +56,15 @@ export const ExecutionOutputSchema = z.object({
       download_url: z.string().nullable(),
     }),
   ),
+  files_unlisted: z
+    .object({
+      folded: z
+        .array(z.object({ label: z.string(), ...FileGroupFields }))
+        .describe('VCS and cache folders (.git/, __pycache__/, node_modules/…), one entry each.'),
+      omitted: z.array(z.object(FileGroupFields)).describe('Changed files past the listing limit, counted per top-level folder.'),
+    })
+    .describe('Changed files counted, not listed; list_files shows them all.'),
+  files_total: z.number().int().min(0).describe('Changed files in all, listed or not.'),
   not_carried: z
     .array(z.object({ name: z.string(), type: z.string(), reason: z.string() }))
     .describe('Variables that will not exist in the next call.'),
@@ -42,10 +72,11 @@ export const ExecutionOutputSchema = z.object({
   notice: z.string().nullable(),
   duration_ms: z.number().min(0),
   queued_ms: z.number().min(0),
+  cut_to_fit: z.array(z.string()).describe('What was left out so the result stays within its size limit.'),
 });
 export type ExecutionOutput = z.infer<typeof ExecutionOutputSchema>;
 
-export function toExecutionOutput(result: ExecutionResult): ExecutionOutput {
+export function toExecutionOutput(result: ExecutionResult, cuts: readonly string[] = []): ExecutionOutput {
   return {
     session_id: result.sessionId,
     language: result.language,
@@ -62,6 +93,10 @@ export function toExecutionOutput(result: ExecutionResult): ExecutionOutput {
       mime_type: image.mimeType,
       width: image.width,
       height: image.height,
+      full_size:
+        image.fullSize === undefined
+          ? null
+          : { width: image.fullSize.width, height: image.fullSize.height, bytes: image.fullSize.bytes, path: image.fullSize.path },
     })),
     images_omitted: result.imagesOmitted,
     files: result.files.map((file) => ({
@@ -72,21 +107,39 @@ export function toExecutionOutput(result: ExecutionResult): ExecutionOutput {
       kind: file.kind,
       download_url: file.downloadUrl ?? null,
     })),
+    files_unlisted: {
+      folded: result.unlistedFiles.folded.map((group) => ({ ...group })),
+      omitted: result.unlistedFiles.omitted.map((group) => ({ ...group })),
+    },
+    files_total: result.files.length + unlistedCount(result.unlistedFiles),
     not_carried: result.notCarried.map((value) => ({ ...value })),
     state_saved: result.stateSaved,
     notice: result.notice,
     duration_ms: result.durationMs,
     queued_ms: result.queuedMs,
+    cut_to_fit: [...cuts],
   };
 }
 
-export function renderExecutionResult(result: ExecutionResult): CallToolResult {
+function textOf(result: ExecutionResult, cuts: readonly string[]): string {
+  const text = formatExecutionText(result);
+  if (cuts.length === 0) return text;
+  return `${text}\n\n[cut to fit the result size limit]\n${cuts.map((cut) => `- ${cut}`).join('\n')}`;
+}
+
+/** The characters a rendered result takes, text and structuredContent together (images apart). */
+export function resultChars(result: ExecutionResult, cuts: readonly string[] = []): number {
+  return textOf(result, cuts).length + JSON.stringify(toExecutionOutput(result, cuts)).length;
+}
+
+export function renderExecutionResult(full: ExecutionResult, maxResultChars: number): CallToolResult {
+  const { result, cuts } = fitResultBudget(full, maxResultChars, resultChars);
   return {
     content: [
-      { type: 'text', text: formatExecutionText(result) },
+      { type: 'text', text: textOf(result, cuts) },
       ...result.images.map((image) => ({ type: 'image' as const, data: image.base64, mimeType: image.mimeType })),
     ],
-    structuredContent: toExecutionOutput(result),
+    structuredContent: toExecutionOutput(result, cuts),
     isError: result.status !== 'ok',
   };
 }

@@ -1,7 +1,8 @@
 /** How one execution result reads in a chat: text sections, image blocks, typed fields, isError. */
 import { describe, expect, it } from 'vitest';
+import { boundChangedFiles } from '../../../src/engine/changed-files-listing.js';
 import type { ExecutionResult } from '../../../src/engine/types.js';
-import { ExecutionOutputSchema, renderExecutionResult } from '../../../src/interfaces/mcp/render-result.js';
+import { ExecutionOutputSchema, renderExecutionResult as renderWithBudget } from '../../../src/interfaces/mcp/render-result.js';
 
 const PNG_BASE64 = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]).toString('base64');
 
@@ -18,6 +19,7 @@ function result(overrides: Partial<ExecutionResult> = {}): ExecutionResult {
     images: [],
     imagesOmitted: 0,
     files: [],
+    unlistedFiles: { folded: [], omitted: [] },
     notCarried: [],
     stateSaved: true,
     notice: null,
@@ -26,6 +28,9 @@ function result(overrides: Partial<ExecutionResult> = {}): ExecutionResult {
     ...overrides,
   };
 }
+
+/** The default budget (CODECELL_MAX_RESULT_CHARS). */
+const renderExecutionResult = (full: ExecutionResult) => renderWithBudget(full, 24_000);
 
 function textOf(rendered: ReturnType<typeof renderExecutionResult>): string {
   const first = rendered.content[0];
@@ -94,7 +99,7 @@ describe('renderExecutionResult', () => {
       { path: 'a.txt', size: 3, mime_type: 'text/plain', change: 'modified', kind: 'file', download_url: null },
     ]);
     // Image bytes travel once, in the image block; the typed field only describes them.
-    expect(structured.images).toEqual([{ name: 'figure-1.png', mime_type: 'image/png', width: 640, height: 480 }]);
+    expect(structured.images).toEqual([{ name: 'figure-1.png', mime_type: 'image/png', width: 640, height: 480, full_size: null }]);
   });
 
   it.each(['error', 'timeout', 'oom', 'killed'] as const)('marks a %s run as an error', (status) => {
@@ -125,5 +130,51 @@ describe('renderExecutionResult', () => {
     );
     expect(text).toContain(`[error]\n${traceback.trimEnd()}`);
     expect(text.match(/ZeroDivisionError: division by zero/g)).toHaveLength(1);
+  });
+});
+
+describe('the result size budget', () => {
+  const sizeOf = (rendered: ReturnType<typeof renderExecutionResult>): number =>
+    textOf(rendered).length + JSON.stringify(rendered.structuredContent).length;
+  const change = (path: string) => ({
+    path,
+    size: 2048,
+    mimeType: 'text/plain',
+    change: 'created' as const,
+    kind: 'file' as const,
+    downloadUrl: `https://codecell.example/files/signed/${'x'.repeat(150)}/${path}`,
+  });
+
+  it('leaves a result that fits as it is', () => {
+    const rendered = renderExecutionResult(result({ files: [change('a.txt')] }));
+    expect((rendered.structuredContent as { cut_to_fit: string[] }).cut_to_fit).toEqual([]);
+    expect(textOf(rendered)).not.toContain('cut to fit');
+  });
+
+  it('cuts the file list, the not-carried list and the middle of the output, and says so', () => {
+    const bounded = boundChangedFiles(Array.from({ length: 3000 }, (_, i) => change(`out/f${i}.txt`)), 50);
+    const full = result({
+      stdout: { text: `${'a'.repeat(5000)}${'b'.repeat(5000)}`, truncatedChars: 0 },
+      stderr: { text: 'w'.repeat(10_000), truncatedChars: 0 },
+      files: bounded.listed,
+      unlistedFiles: bounded.unlisted,
+      notCarried: Array.from({ length: 300 }, (_, i) => ({ name: `v${i}`, type: 'generator', reason: 'cannot be pickled' })),
+    });
+    const unbounded = renderWithBudget(full, 100_000_000);
+    expect(sizeOf(unbounded)).toBeGreaterThan(60_000);
+    const rendered = renderExecutionResult(full);
+    expect(sizeOf(rendered)).toBeLessThanOrEqual(24_000);
+    const output = ExecutionOutputSchema.parse(rendered.structuredContent);
+    expect(output.files_total).toBe(3000);
+    expect(output.files).toHaveLength(10);
+    expect(output.files_unlisted.omitted).toEqual([{ directory: 'out/', directories: 1, files: 2990, bytes: 2990 * 2048 }]);
+    expect(output.not_carried.length).toBeLessThanOrEqual(10);
+    // Head and tail of the output survive; the cut is counted.
+    expect(output.stdout.startsWith('aaa')).toBe(true);
+    expect(output.stdout.endsWith('bbb')).toBe(true);
+    expect(output.stdout_truncated_chars + output.stdout.length).toBe(10_000);
+    expect(output.cut_to_fit).toContain('40 changed files are counted per directory instead of listed');
+    expect(textOf(rendered)).toContain('[cut to fit the result size limit]');
+    expect(textOf(rendered)).toContain('+ 2,990 more files in /mnt/data/out/ (5.8 MiB)');
   });
 });

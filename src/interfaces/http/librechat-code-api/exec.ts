@@ -26,6 +26,7 @@ import { accessSession, callerOf, type Caller, type SessionAccess, type SessionD
 import type { AdmittedRuns } from './admitted-runs.js';
 import { encodeSessionId, fileIdFor } from './ids.js';
 import { checkedInputs, FileRefSchema, isNotFound, stageInputs } from './run-inputs.js';
+import { describeUnlisted } from '../../execution-text.js';
 
 export interface ExecDeps {
   readonly engine: EngineApi;
@@ -54,8 +55,6 @@ const LANGUAGE_ALIASES: ReadonlyMap<string, Language> = new Map<string, Language
 
 export const MAX_INPUT_FILES = 100;
 const MAX_HINT_CHARS = 200;
-/** LibreChat downloads every listed file right after the run: a run that writes thousands is cut here. */
-export const MAX_LISTED_FILES = 50;
 
 const optionalText = z.string().nullish();
 
@@ -209,8 +208,19 @@ async function savePlots(
   result: ExecutionResult,
 ): Promise<{ saved: string[]; notes: string[] }> {
   const changed = new Set(result.files.map((file) => file.path));
-  if (result.files.some((file) => file.kind === 'file' && file.mimeType.startsWith('image/'))) return { saved: [], notes: [] };
-  const shown = result.images.filter((image) => !changed.has(image.name));
+  // A shown figure too large to send inline is a file in full already (figure-N-full-size.png): the
+  // engine wrote that one, not the code, and the figure needs no plot-N.png.
+  const keptInFull = new Map<string, string>();
+  for (const image of result.images) {
+    const fullPath = image.fullSize?.path;
+    if (fullPath !== undefined && fullPath !== null && fullPath !== image.name) keptInFull.set(fullPath, image.name);
+  }
+  const codeWroteImages = result.files.some(
+    (file) => file.kind === 'file' && file.mimeType.startsWith('image/') && !keptInFull.has(file.path),
+  );
+  if (codeWroteImages) return { saved: [], notes: [] };
+  const shownInFull = new Set(keptInFull.values());
+  const shown = result.images.filter((image) => !changed.has(image.name) && !shownInFull.has(image.name));
   if (shown.length === 0) return { saved: [], notes: [] };
   const existing = new Set((await deps.files.list(run.principal, run.sessionId)).files.map((file) => file.path));
   const saved: string[] = [];
@@ -294,10 +304,12 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
     path: `/mnt/data/${relativePath}`,
     storage_session_id: storageSessionId,
   });
-  // Links made in the sandbox are never served, so they are not offered for download.
+  // Links made in the sandbox are never served, so they are not offered for download. LibreChat
+  // downloads every listed file right after the run: the engine has bounded the list
+  // (CODECELL_MAX_LISTED_FILES), and the rest are named per directory in stderr, still listed by
+  // GET /files/:session_id.
   const produced = result.files.filter((file) => file.kind === 'file').map((file) => entry(file.path));
-  const room = Math.max(0, MAX_LISTED_FILES - plots.saved.length);
-  const unlisted = Math.max(0, produced.length - room);
+  const unlisted = describeUnlisted(result.unlistedFiles);
   const response: ExecResponse = {
     session_id: storageSessionId,
     stdout: capturedText(result.stdout.text, result.stdout.truncatedChars),
@@ -307,9 +319,11 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
       errorText(result),
       result.notice,
       ...plots.notes,
-      unlisted > 0 ? `codecell: ${unlisted} more changed file(s) are in /mnt/data but not listed (at most ${MAX_LISTED_FILES} per run).` : null,
+      unlisted.length > 0
+        ? `codecell: not every changed file is listed; the session's file list has them all:\n${unlisted.map((line) => `  ${line}`).join('\n')}`
+        : null,
     ]),
-    files: [...produced.slice(0, room), ...plots.saved.map(entry)],
+    files: [...produced, ...plots.saved.map(entry)],
     code: result.exitCode,
     signal: result.status === 'timeout' || result.status === 'oom' || result.status === 'killed' ? 'SIGKILL' : null,
     status: result.status,

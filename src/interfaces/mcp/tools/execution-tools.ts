@@ -119,7 +119,7 @@ async function runCode(
         onOutput: progress?.onOutput,
         signal,
       });
-      return renderExecutionResult(result);
+      return renderExecutionResult(result, deps.settings.limits.maxResultChars);
     } catch (error) {
       if (!signal.aborted) throw error;
       // Nobody reads this answer; the engine has stopped the run (or never started it).

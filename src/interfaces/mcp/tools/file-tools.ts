@@ -70,7 +70,7 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
       description:
         `Save a file you have in the conversation (a small CSV, JSON, script, or base64 bytes) into the session, so code can ` +
         `open it at ${SANDBOX_DATA_DIR}/<filename>. Folders in the name are created; an existing file is replaced. ` +
-        `Up to ${formatBytes(files.maxFileBytes)} per file.`,
+        `Up to ${formatBytes(files.maxFileBytes)} per file (as base64, ${formatBytes(Math.ceil(files.maxFileBytes / 3) * 4)} of text).`,
       inputSchema: {
         filename: pathParameter,
         content: z.string().describe('The file content: plain text, or base64 when encoding is "base64".'),
