@@ -1,0 +1,182 @@
+"""The pickler of snapshots: cloudpickle, with the fixes that what models write needs.
+
+cloudpickle (2.2, Debian bookworm's) pickles the functions and classes of the user's `__main__`
+by value. On its own it gets a few common constructs wrong; the reductions below fix them:
+
+- A function of `__main__` is restored with the globals of the new `__main__` (not a private
+  copy), and without the globals it refers to: those are carried as values of their own, so one
+  that fails cannot take the function down with it, and later assignments stay visible.
+- `functools.cache` / `lru_cache` functions of `__main__` (pickle would look them up by name in a
+  `__main__` that does not have them yet) are rebuilt around their wrapped function. The cache
+  contents are dropped: they fill again at the next calls.
+- `typing.NamedTuple` and `collections.namedtuple` classes of `__main__` are rebuilt with
+  `collections.namedtuple` (cloudpickle's rebuild fails with `KeyError: '__module__'`).
+- The sentinels of `dataclasses` (MISSING, the default-factory marker, the field kinds) are
+  pickled by name, so that a restored dataclass still knows its fields and default factories.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+import functools
+import sys
+import types
+
+import cloudpickle
+from cloudpickle import cloudpickle as _cloudpickle_internals
+
+PICKLE_PROTOCOL = 5
+
+
+class _MainGlobals:
+    """Stands in a pickle for the globals of `__main__`; restored as those of the new `__main__`."""
+
+    def __reduce__(self):
+        return (main_globals, ())
+
+
+def main_globals() -> dict:
+    return sys.modules["__main__"].__dict__
+
+
+MAIN_GLOBALS = _MainGlobals()
+
+# Objects of `dataclasses` whose identity its code tests (`x is MISSING`): pickled by name.
+_DATACLASS_SENTINELS = {
+    id(value): name
+    for name in ("MISSING", "_HAS_DEFAULT_FACTORY", "_FIELD", "_FIELD_CLASSVAR", "_FIELD_INITVAR", "KW_ONLY")
+    if (value := getattr(dataclasses, name, None)) is not None
+}
+
+
+class SnapshotPickler(cloudpickle.Pickler):
+    """cloudpickle with the reductions described in this module's docstring."""
+
+    def __init__(self, file, namespace: dict, buffer_callback=None) -> None:
+        super().__init__(file, protocol=PICKLE_PROTOCOL, buffer_callback=buffer_callback)
+        self._namespace = namespace
+
+    def reducer_override(self, obj):
+        name = _DATACLASS_SENTINELS.get(id(obj))
+        if name is not None:
+            return getattr, (dataclasses, name)
+        if isinstance(obj, functools._lru_cache_wrapper) and _defined_in_main(obj):
+            return _reduce_cached_function(obj)
+        if isinstance(obj, type) and _is_namedtuple_class(obj) and _defined_in_main(obj):
+            return _reduce_namedtuple_class(obj)
+        reduced = super().reducer_override(obj)
+        if type(obj) is types.FunctionType and obj.__globals__ is self._namespace:
+            reduced = _with_main_globals(reduced)
+        return reduced
+
+
+def _defined_in_main(obj) -> bool:
+    return getattr(obj, "__module__", None) == "__main__"
+
+
+def _with_main_globals(reduced):
+    """cloudpickle's reduction of a function, made to use the new `__main__`'s globals."""
+    if not (
+        isinstance(reduced, tuple)
+        and len(reduced) == 6
+        and isinstance(reduced[1], tuple)
+        and len(reduced[1]) == 5  # (code, globals, name, argdefs, closure), as FunctionType takes them
+        and isinstance(reduced[2], tuple)
+        and len(reduced[2]) == 2  # (func.__dict__, slotstate)
+        and isinstance(reduced[2][1], dict)
+    ):
+        return reduced  # another cloudpickle than the one this was written for: keep its own way
+    code, _, name, argdefs, closure = reduced[1]
+    state, slotstate = reduced[2]
+    slotstate = {**slotstate, "__globals__": {}}
+    return (reduced[0], (code, MAIN_GLOBALS, name, argdefs, closure), (state, slotstate), *reduced[3:])
+
+
+# --- functools caches -------------------------------------------------------------------------
+
+
+def _reduce_cached_function(wrapper):
+    parameters = wrapper.cache_parameters()
+    attributes = {key: value for key, value in vars(wrapper).items() if key != "__wrapped__"}
+    return (
+        rebuild_cached_function,
+        (wrapper.__wrapped__, parameters["maxsize"], parameters["typed"]),
+        attributes,
+        None,
+        None,
+        set_attributes,
+    )
+
+
+def rebuild_cached_function(wrapped, maxsize, typed):
+    return functools.lru_cache(maxsize=maxsize, typed=typed)(wrapped)
+
+
+def set_attributes(obj, attributes: dict):
+    for key, value in attributes.items():
+        setattr(obj, key, value)
+    return obj
+
+
+# --- namedtuple classes -----------------------------------------------------------------------
+
+
+def _is_namedtuple_class(cls: type) -> bool:
+    return tuple in cls.__bases__ and isinstance(cls.__dict__.get("_fields"), tuple)
+
+
+# What collections.namedtuple itself puts in a class, besides one property per field.
+_NAMEDTUPLE_OWN = frozenset(vars(collections.namedtuple("_Template", "")).keys()) | {"__dict__", "__weakref__"}
+
+
+def _reduce_namedtuple_class(cls: type):
+    fields = cls._fields
+    defaults = tuple(cls._field_defaults[field] for field in fields if field in cls._field_defaults)
+    own = _NAMEDTUPLE_OWN | set(fields)
+    attributes = {key: value for key, value in vars(cls).items() if key not in own}
+    attributes["__doc__"] = cls.__doc__
+    tracker_id = _cloudpickle_internals._get_or_create_tracker_id(cls)
+    return (
+        rebuild_namedtuple_class,
+        (cls.__name__, fields, defaults, tracker_id),
+        attributes,
+        None,
+        None,
+        set_attributes,
+    )
+
+
+def rebuild_namedtuple_class(name: str, fields: tuple, defaults: tuple, tracker_id: str) -> type:
+    cls = collections.namedtuple(name, fields, defaults=defaults or None, module="__main__")
+    # One class per process however many values bring it along, as cloudpickle does for classes.
+    return _cloudpickle_internals._lookup_class_or_track(tracker_id, cls)
+
+
+# --- which objects two values can share -------------------------------------------------------
+
+# Objects that are rebuilt equal wherever they are referenced, or looked up by name: two values
+# that both refer to one of them do not need to be saved together.
+_NOT_SHARED_TYPES = (
+    str, bytes, int, float, complex, bool, type(None), tuple, frozenset, range, slice,
+    type, types.ModuleType, types.BuiltinFunctionType, types.CodeType, types.MethodWrapperType,
+    types.WrapperDescriptorType, types.MethodDescriptorType, types.GetSetDescriptorType,
+    types.MemberDescriptorType, _MainGlobals, enum.Enum,
+)
+
+
+def shared_object_ids(memo: dict) -> set[int]:
+    """The ids of the objects of a pickler's memo ({id: (position, object)}) whose identity a
+    second value could depend on (lists, dicts, instances, functions of `__main__`, cells...)."""
+    numpy = sys.modules.get("numpy")
+    interned = (numpy.dtype, numpy.ufunc) if numpy is not None else ()
+    ids = set()
+    for object_id, (_, obj) in memo.items():
+        if isinstance(obj, _NOT_SHARED_TYPES) or (interned and isinstance(obj, interned)):
+            continue
+        if isinstance(obj, types.FunctionType) and obj.__module__ != "__main__":
+            continue  # a library's function, pickled by name
+        if id(obj) in _DATACLASS_SENTINELS:
+            continue
+        ids.add(object_id)
+    return ids
