@@ -4,10 +4,11 @@ Every global whose name does not start with `__` is carried. Modules are saved b
 imported again. Everything else is pickled with snapshot_pickling.SnapshotPickler (cloudpickle,
 which pickles the functions and classes of the user's `__main__` by value, plus fixes).
 
-Values are saved in groups, one pickle (with its own memo) per group: a value is grouped with
-the others it shares objects with (`alias = shared`, two closures over one cell, a list of the
-instances another global holds), so that the sharing comes back; most values are a group of one.
-A group that fails to restore takes no other group with it.
+Values are saved in groups, each with its own pickle memo: a value is grouped with the others
+it shares objects with (`alias = shared`, two closures over one cell, a list of the instances
+another global holds), so that the sharing comes back; most values are a group of one. A value
+that fails to restore takes no other group with it, and in its own group only the values that
+refer to its objects (snapshot_loader.SharedMemoLoader).
 
 Saving, in three steps:
 1. each value is pickled on its own into nothing, which finds the values that cannot be pickled
@@ -19,8 +20,8 @@ Saving, in three steps:
 File layout:
 
     MAGIC
-    groups   one pickle per group: the tuple of its values
-    index    pickle of {"python": "3.11", "modules": [(name, module)], "groups": [(start, end, [(name, type)])]}
+    groups   per group, one pickle per value, all by one Pickler (one memo per group)
+    index    pickle of {"python": "3.11", "modules": [(name, module)], "groups": [[(name, type, start, end)]]}
     footer   offset of the index (8 bytes, little-endian), MAGIC
 
 Files of the first format (one memo for all values, snapshot_v1.py) are still restored.
@@ -43,6 +44,7 @@ from cloudpickle import cloudpickle as _cloudpickle_internals
 
 from . import snapshot_v1
 from .snapshot_format import PYTHON, NotCarried, SnapshotError, describe, type_name
+from .snapshot_loader import SharedMemoLoader
 from .snapshot_pickling import PICKLE_PROTOCOL, SnapshotPickler, shared_object_ids
 # Snapshots of the first format name `codecell_runner.snapshot._main_globals` in their pickles.
 from .snapshot_pickling import main_globals as _main_globals  # noqa: F401
@@ -162,17 +164,23 @@ class _Discard:
 
 
 class _GroupWriter:
-    """Writes groups to the snapshot file and test-restores them; keeps the index of the good ones."""
+    """Writes groups to the snapshot file and test-restores them; keeps the index of the good ones.
+
+    A group is written by one Pickler, one `dump` per value, so that its values share objects
+    again at restore and each still has its own byte range: one that fails to restore costs
+    only itself and the values of its group that refer to its objects (SharedMemoLoader).
+    """
 
     def __init__(self, file, namespace: dict, not_carried: list[NotCarried]) -> None:
         self._file = file
         self._namespace = namespace
         self._not_carried = not_carried
-        self._groups: list[tuple[int, int, Members]] = []  # (start, end, members), in file order
+        self._groups: list[list[tuple[str, str, int, int]]] = []  # [(name, type, start, end)], in file order
+        self._values: dict[str, object] = {}
         self._tested_bytes = 0
 
-    def index(self) -> list[tuple[int, int, list[tuple[str, str]]]]:
-        return [(start, end, [(name, type_name(value)) for name, value in members]) for start, end, members in self._groups]
+    def index(self) -> list[list[tuple[str, str, int, int]]]:
+        return self._groups
 
     def write(self, members: Members) -> None:
         """Appends one group; if it fails to pickle only in company, each member as a group of one."""
@@ -185,98 +193,54 @@ class _GroupWriter:
             if alone is not None:
                 self._groups.append(alone)
 
-    def _append(self, members: Members) -> tuple[int, int, Members] | None:
+    def _append(self, members: Members) -> list[tuple[str, str, int, int]] | None:
         file = self._file
         file.seek(0, os.SEEK_END)
-        start = file.tell()
-        try:
-            SnapshotPickler(file, self._namespace).dump(tuple(value for _, value in members))
-        except Exception as exc:
-            if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
-                raise SnapshotError(f"cannot write the snapshot: {exc}") from exc
-            file.seek(start)
-            file.truncate()
-            if len(members) == 1:
-                name, value = members[0]
-                self._not_carried.append(NotCarried(name, type_name(value), f"cannot be pickled: {describe(exc)}"))
-            return None
-        return (start, file.tell(), members)
+        first = file.tell()
+        pickler = SnapshotPickler(file, self._namespace)
+        entries = []
+        for name, value in members:
+            start = file.tell()
+            try:
+                pickler.dump(value)
+            except Exception as exc:
+                if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+                    raise SnapshotError(f"cannot write the snapshot: {exc}") from exc
+                file.seek(first)
+                file.truncate()
+                if len(members) == 1:
+                    self._not_carried.append(NotCarried(name, type_name(value), f"cannot be pickled: {describe(exc)}"))
+                return None
+            entries.append((name, type_name(value), start, file.tell()))
+            self._values[name] = value
+        return entries
 
     def test_restore(self) -> None:
         """Restores the groups within the budget, in file order, into a scratch `__main__`, as the
-        next run will; a group that fails is retried after the others (it may look up a global
-        by name), then left out, and only its culprits are reported."""
+        next run will. The values that fail are reported and the rest of their group written again
+        without them (so the next run neither fails on them nor reports them a second time)."""
         with _scratch_main() as scratch:
-            failed = []
-            for group in list(self._groups):
-                error = self._try_restore(group, scratch)
-                if error is not None:
-                    failed.append(group)
-            for group in failed:
-                error = self._try_restore(group, scratch)
-                if error is not None:
-                    self._groups.remove(group)
-                    self._carry_without_culprits(group[2], error, scratch)
+            for position in range(len(self._groups)):
+                while self._groups[position]:
+                    failed = self._test(self._groups[position], scratch)
+                    if not failed:
+                        break
+                    self._not_carried.extend(failed)
+                    lost = {item.name for item in failed}
+                    group = self._groups[position]
+                    survivors = [(name, self._values[name]) for name, _, _, _ in group if name not in lost]
+                    self._groups[position] = (self._append(survivors) or []) if survivors else []
+            self._groups = [group for group in self._groups if group]
 
-    def _try_restore(self, group, scratch: dict) -> BaseException | None:
-        start, end, members = group
-        size = end - start
+    def _test(self, entries, scratch: dict) -> list[NotCarried]:
+        size = sum(end - start for _, _, start, end in entries)
         if size > TEST_RESTORE_GROUP_BYTES or self._tested_bytes + size > TEST_RESTORE_TOTAL_BYTES:
-            return None  # not tested: carried as it is
+            return []  # not tested: carried as it is
         self._tested_bytes += size
-        self._file.seek(start)
-        data = self._file.read(size)
-        return _load_into(data, members, scratch)
-
-    def _carry_without_culprits(self, members: Members, error: BaseException, scratch: dict) -> None:
-        if len(members) == 1:
-            self._report_unrestorable(members[0], error)
-            return
-        survivors = []
-        for member in members:
-            alone_error = _pickle_and_load([member], self._namespace, scratch)
-            if alone_error is None:
-                survivors.append(member)
-            else:
-                self._report_unrestorable(member, alone_error)
-        if 0 < len(survivors) < len(members):
-            written = self._append(survivors)
-            if written is not None and self._try_restore(written, scratch) is None:
-                self._groups.append(written)
-                return
-        for member in survivors:  # they fail only in company: one by one
-            written = self._append([member])
-            if written is None:
-                continue  # reported by _append
-            alone_error = self._try_restore(written, scratch)
-            if alone_error is None:
-                self._groups.append(written)
-            else:
-                self._report_unrestorable(member, alone_error)
-
-    def _report_unrestorable(self, member, error: BaseException) -> None:
-        name, value = member
-        reason = f"cannot be restored in the next run: {describe(error)}"
-        self._not_carried.append(NotCarried(name, type_name(value), reason))
-
-
-def _pickle_and_load(members: Members, namespace: dict, scratch: dict) -> BaseException | None:
-    buffer = io.BytesIO()
-    try:
-        SnapshotPickler(buffer, namespace).dump(tuple(value for _, value in members))
-    except Exception as exc:
-        return exc
-    return _load_into(buffer.getvalue(), members, scratch)
-
-
-def _load_into(data: bytes, members: Members, scratch: dict) -> BaseException | None:
-    try:
-        values = pickle.loads(data)
-    except Exception as exc:
-        return exc
-    for (name, _), value in zip(members, values):
-        scratch[name] = value
-    return None
+        failed: list[NotCarried] = []
+        loader = SharedMemoLoader(self._file, entries, failure_prefix="cannot be restored in the next run: ")
+        loader.load_into(scratch, failed)
+        return failed
 
 
 @contextlib.contextmanager
@@ -334,10 +298,11 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
                 not_carried.append(NotCarried(name, "module", f"restore failed: {describe(exc)}"))
         if index["python"] != PYTHON:
             reason = f"restore failed: saved by Python {index['python']}, this is Python {PYTHON}"
-            for _, _, members in index["groups"]:
-                not_carried.extend(NotCarried(name, type_, reason) for name, type_ in members)
+            for entries in index["groups"]:
+                not_carried.extend(NotCarried(name, type_, reason) for name, type_, _, _ in entries)
             return not_carried
-        _load_groups(file, index["groups"], namespace, not_carried)
+        for entries in index["groups"]:
+            SharedMemoLoader(file, entries).load_into(namespace, not_carried)
     return not_carried
 
 
@@ -358,39 +323,6 @@ def _read_index(file) -> dict:
     if not isinstance(index, dict) or not {"python", "modules", "groups"} <= index.keys():
         raise SnapshotError("the snapshot has no valid index")
     return index
-
-
-def _load_groups(file, groups, namespace: dict, not_carried: list[NotCarried]) -> None:
-    """Loads each group on its own; one that fails is tried again after the others (it may look
-    up a global restored later), then reported."""
-    failed = []
-    for group in groups:
-        if _load_group(file, group, namespace) is not None:
-            failed.append(group)
-    for group in failed:
-        error = _load_group(file, group, namespace)
-        if error is None:
-            continue
-        _, _, members = group
-        names = [name for name, _ in members]
-        for name, type_ in members:
-            reason = f"restore failed: {describe(error)}"
-            others = [other for other in names if other != name]
-            if others:
-                reason += f" (saved together with {', '.join(others)}, which share objects with it)"
-            not_carried.append(NotCarried(name, type_, reason))
-
-
-def _load_group(file, group, namespace: dict) -> BaseException | None:
-    start, _, members = group
-    file.seek(start)
-    try:
-        values = pickle.Unpickler(file).load()
-    except Exception as exc:
-        return exc
-    for (name, _), value in zip(members, values):
-        namespace[name] = value
-    return None
 
 
 # --- helpers ----------------------------------------------------------------------------------

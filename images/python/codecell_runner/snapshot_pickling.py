@@ -6,6 +6,8 @@ by value. On its own it gets a few common constructs wrong; the reductions below
 - A function of `__main__` is restored with the globals of the new `__main__` (not a private
   copy), and without the globals it refers to: those are carried as values of their own, so one
   that fails cannot take the function down with it, and later assignments stay visible.
+- Closures keep their cells (cloudpickle gives each function new ones), so two closures over one
+  `nonlocal` variable still share it.
 - `functools.cache` / `lru_cache` functions of `__main__` (pickle would look them up by name in a
   `__main__` that does not have them yet) are rebuilt around their wrapped function. The cache
   contents are dropped: they fill again at the next calls.
@@ -61,6 +63,8 @@ class SnapshotPickler(cloudpickle.Pickler):
         name = _DATACLASS_SENTINELS.get(id(obj))
         if name is not None:
             return getattr, (dataclasses, name)
+        if type(obj) is types.CellType:
+            return _reduce_cell(obj)
         if isinstance(obj, functools._lru_cache_wrapper) and _defined_in_main(obj):
             return _reduce_cached_function(obj)
         if isinstance(obj, type) and _is_namedtuple_class(obj) and _defined_in_main(obj):
@@ -87,10 +91,27 @@ def _with_main_globals(reduced):
         and isinstance(reduced[2][1], dict)
     ):
         return reduced  # another cloudpickle than the one this was written for: keep its own way
-    code, _, name, argdefs, closure = reduced[1]
+    code, _, name, argdefs, _ = reduced[1]
     state, slotstate = reduced[2]
+    closure = slotstate.get("__closure__")  # the function's own cells, pickled by _reduce_cell
     slotstate = {**slotstate, "__globals__": {}}
     return (reduced[0], (code, MAIN_GLOBALS, name, argdefs, closure), (state, slotstate), *reduced[3:])
+
+
+def _reduce_cell(cell):
+    """A cell is made empty and memoized before its contents are pickled: a closure that refers
+    to itself through the cell pickles without an endless recursion, and shared cells stay shared."""
+    try:
+        contents = (cell.cell_contents,)
+    except ValueError:  # an empty cell: a variable not assigned yet
+        contents = ()
+    return (types.CellType, (), contents, None, None, set_cell_contents)
+
+
+def set_cell_contents(cell, contents: tuple):
+    if contents:
+        cell.cell_contents = contents[0]
+    return cell
 
 
 # --- functools caches -------------------------------------------------------------------------
