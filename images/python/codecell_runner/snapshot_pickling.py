@@ -11,6 +11,7 @@ by value. On its own it gets a few common constructs wrong; the reductions below
 - `functools.cache` / `lru_cache` functions of `__main__` (pickle would look them up by name in a
   `__main__` that does not have them yet) are rebuilt around their wrapped function. The cache
   contents are dropped: they fill again at the next calls.
+- Classes keep their `__qualname__` (`Outer.Inner`).
 - `typing.NamedTuple` and `collections.namedtuple` classes of `__main__` are rebuilt with
   `collections.namedtuple` (cloudpickle's rebuild fails with `KeyError: '__module__'`).
 - The sentinels of `dataclasses` (MISSING, the default-factory marker, the field kinds) are
@@ -72,6 +73,8 @@ class SnapshotPickler(cloudpickle.Pickler):
         reduced = super().reducer_override(obj)
         if type(obj) is types.FunctionType and obj.__globals__ is self._namespace:
             reduced = _with_main_globals(reduced)
+        elif isinstance(obj, type) and _defined_in_main(obj):
+            reduced = _with_qualname(obj, reduced)
         return reduced
 
 
@@ -112,6 +115,21 @@ def set_cell_contents(cell, contents: tuple):
     if contents:
         cell.cell_contents = contents[0]
     return cell
+
+
+def _with_qualname(cls: type, reduced):
+    """cloudpickle's reduction of a class, keeping `__qualname__` (a nested class would come back
+    as `Inner`, not `Outer.Inner`): its state is a (class dict, slots) pair set by setattr."""
+    if not (
+        isinstance(reduced, tuple)
+        and len(reduced) == 6
+        and isinstance(reduced[2], tuple)
+        and len(reduced[2]) == 2
+        and isinstance(reduced[2][0], dict)
+    ):
+        return reduced
+    state, slotstate = reduced[2]
+    return (*reduced[:2], ({**state, "__qualname__": cls.__qualname__}, slotstate), *reduced[3:])
 
 
 # --- functools caches -------------------------------------------------------------------------
