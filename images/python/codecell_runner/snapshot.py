@@ -11,8 +11,8 @@ that fails to restore takes no other group with it, and in its own group only th
 refer to its objects (snapshot_loader.SharedMemoLoader).
 
 Saving, in three steps:
-1. each value is pickled on its own into nothing, which finds the values that cannot be pickled
-   and the objects each value reaches;
+1. each value is pickled on its own into nothing (snapshot_pickling.SharingProbe), which finds
+   the values that cannot be pickled and the objects each value reaches;
 2. the values that reach a common object are joined into groups, and each group is written;
 3. each group up to a size budget is restored at once in a scratch `__main__`, so that a value
    that would fail to restore is reported by the run that made it, and left out of the snapshot.
@@ -45,7 +45,7 @@ from cloudpickle import cloudpickle as _cloudpickle_internals
 from . import snapshot_v1
 from .snapshot_format import PYTHON, NotCarried, SnapshotError, describe, type_name
 from .snapshot_loader import SharedMemoLoader
-from .snapshot_pickling import PICKLE_PROTOCOL, SnapshotPickler, shared_object_ids
+from .snapshot_pickling import PICKLE_PROTOCOL, SharingProbe, SnapshotPickler
 # Snapshots of the first format name `codecell_runner.snapshot._main_globals` in their pickles.
 from .snapshot_pickling import main_globals as _main_globals  # noqa: F401
 
@@ -122,19 +122,15 @@ def _group_by_sharing(candidates, namespace: dict, not_carried: list[NotCarried]
     """Pickles each value on its own into nothing (large buffers out of band, so not copied):
     reports the values that cannot be pickled, and joins the others into groups that share objects."""
     picklable: list[tuple[str, object]] = []
-    reached: list[set[int]] = []
-    memos = []  # kept until the grouping is done, so no id of a pickler's object is reused meanwhile
+    reached: list[dict[int, object]] = []  # kept until the grouping is done, so no id is reused meanwhile
     for name, value in candidates:
-        pickler = SnapshotPickler(_Discard(), namespace, buffer_callback=lambda buffer: False)
         try:
-            pickler.dump(value)
+            objects = SharingProbe(namespace).probe(value)
         except Exception as exc:
             not_carried.append(NotCarried(name, type_name(value), f"cannot be pickled: {describe(exc)}"))
             continue
-        memo = pickler.memo.copy()
-        memos.append(memo)
         picklable.append((name, value))
-        reached.append(shared_object_ids(memo))
+        reached.append(objects)
 
     parent = list(range(len(picklable)))
 
@@ -150,17 +146,12 @@ def _group_by_sharing(candidates, namespace: dict, not_carried: list[NotCarried]
             first = owner.setdefault(object_id, position)
             if first != position:
                 parent[root(position)] = root(first)
-    del memos
+    del reached
 
     groups: dict[int, Members] = {}
     for position, member in enumerate(picklable):
         groups.setdefault(root(position), []).append(member)
     return list(groups.values())
-
-
-class _Discard:
-    def write(self, data) -> int:
-        return len(data)
 
 
 class _GroupWriter:

@@ -204,18 +204,53 @@ _NOT_SHARED_TYPES = (
 )
 
 
-def shared_object_ids(memo: dict) -> set[int]:
-    """The ids of the objects of a pickler's memo ({id: (position, object)}) whose identity a
-    second value could depend on (lists, dicts, instances, functions of `__main__`, cells...)."""
-    numpy = sys.modules.get("numpy")
-    interned = (numpy.dtype, numpy.ufunc) if numpy is not None else ()
-    ids = set()
-    for object_id, (_, obj) in memo.items():
-        if isinstance(obj, _NOT_SHARED_TYPES) or (interned and isinstance(obj, interned)):
-            continue
+# The containers the pickler saves without asking reducer_override: found in its memo instead.
+_PLAIN_CONTAINERS = (list, dict, set, bytearray)
+
+# Reading the memo copies it (an entry per object, strings included): only for pickles up to this
+# size. In larger ones (big nested data), lists and dicts shared with another global are not
+# seen, and come back as copies; the value itself, instances, functions and arrays still are.
+MEMO_SCAN_BYTES = 4 * 1024 * 1024
+
+
+class SharingProbe(SnapshotPickler):
+    """Pickles a value into nothing (large buffers out of band, so not copied), noting the
+    objects it reaches whose identity another value could share: lists, dicts, instances,
+    functions of `__main__`, cells. Raises what pickling the value raises."""
+
+    def __init__(self, namespace: dict) -> None:
+        self._sink = _CountingSink()
+        super().__init__(self._sink, namespace, buffer_callback=lambda buffer: False)
+        numpy = sys.modules.get("numpy")
+        self._interned = (numpy.dtype, numpy.ufunc) if numpy is not None else ()
+        self._reached: dict[int, object] = {}  # holds the objects, so their ids stay theirs
+
+    def reducer_override(self, obj):
+        if self._may_be_shared(obj):
+            self._reached[id(obj)] = obj
+        return super().reducer_override(obj)
+
+    def probe(self, value) -> dict[int, object]:
+        self.dump(value)
+        if self._may_be_shared(value):
+            self._reached[id(value)] = value
+        if self._sink.size <= MEMO_SCAN_BYTES:
+            for object_id, (_, obj) in self.memo.copy().items():
+                if type(obj) in _PLAIN_CONTAINERS:
+                    self._reached[object_id] = obj
+        return self._reached
+
+    def _may_be_shared(self, obj) -> bool:
+        if isinstance(obj, _NOT_SHARED_TYPES) or (self._interned and isinstance(obj, self._interned)):
+            return False
         if isinstance(obj, types.FunctionType) and obj.__module__ != "__main__":
-            continue  # a library's function, pickled by name
-        if id(obj) in _DATACLASS_SENTINELS:
-            continue
-        ids.add(object_id)
-    return ids
+            return False  # a library's function, pickled by name
+        return id(obj) not in _DATACLASS_SENTINELS
+
+
+class _CountingSink:
+    size = 0
+
+    def write(self, data) -> int:
+        self.size += len(data)
+        return len(data)
