@@ -11,9 +11,10 @@ that fails to restore takes no other group with it, and in its own group only th
 refer to its objects (snapshot_loader.SharedMemoLoader).
 
 Saving, in three steps:
-1. each value is pickled on its own into nothing (snapshot_pickling.SharingProbe), which finds
-   the values that cannot be pickled and the objects each value reaches;
-2. the values that reach a common object are joined into groups, and each group is written;
+1. each value is written on its own (snapshot_pickling.SharingProbe notes the objects it reaches);
+   the ones that cannot be pickled are reported;
+2. the values that reach a common object are written again, together as one group (their
+   single copies are left out of the index, and their bytes removed once they add up);
 3. each group up to a size budget is restored at once in a scratch `__main__`, so that a value
    that would fail to restore is reported by the run that made it, and left out of the snapshot.
 
@@ -21,7 +22,8 @@ File layout:
 
     MAGIC
     groups   per group, one pickle per value, all by one Pickler (one memo per group)
-    index    pickle of {"python": "3.11", "modules": [(name, module)], "groups": [[(name, type, start, end)]]}
+    index    pickle of {"python": "3.11", "modules": [(name, module)], "groups": [[(name, type, start, end)]],
+                        "aliases": [(name, earlier name bound to the same object)]}
     footer   offset of the index (8 bytes, little-endian), MAGIC
 
 Files of the first format (one memo for all values, snapshot_v1.py) are still restored.
@@ -45,7 +47,7 @@ from cloudpickle import cloudpickle as _cloudpickle_internals
 from . import snapshot_v1
 from .snapshot_format import PYTHON, NotCarried, SnapshotError, describe, type_name
 from .snapshot_loader import SharedMemoLoader
-from .snapshot_pickling import PICKLE_PROTOCOL, SharingProbe, SnapshotPickler
+from .snapshot_pickling import PICKLE_PROTOCOL, SharedObjects, SharingProbe, SnapshotPickler
 # Snapshots of the first format name `codecell_runner.snapshot._main_globals` in their pickles.
 from .snapshot_pickling import main_globals as _main_globals  # noqa: F401
 
@@ -54,10 +56,18 @@ __all__ = ["NotCarried", "SnapshotError", "save", "restore"]
 MAGIC = b"CCPYSNP2"
 _FOOTER = struct.Struct("<Q8s")
 
-# Test-restore at save time: groups whose pickle is at most this large, up to this much in all.
-# Larger ones (big arrays and frames, which restore reliably) are carried untested.
-TEST_RESTORE_GROUP_BYTES = 16 * 1024 * 1024
-TEST_RESTORE_TOTAL_BYTES = 64 * 1024 * 1024
+# Test-restore at save time: groups whose pickle is at most this large, up to this much in all
+# (a restored copy can take ten times its pickle in memory). Larger ones, mostly data (arrays,
+# frames, long lists), are carried untested: a failure shows at the next run's restore.
+TEST_RESTORE_GROUP_BYTES = 4 * 1024 * 1024
+TEST_RESTORE_TOTAL_BYTES = 16 * 1024 * 1024
+# Values of a tested group whose pickle is at most this large stay in the scratch `__main__` (a
+# later group may look them up by name); larger ones are let go at once, to bound the memory.
+_KEEP_IN_SCRATCH_BYTES = 64 * 1024
+# Dead bytes (values written alone, then again with the values they share objects with) are
+# removed from the file once there are this many.
+_COMPACT_DEAD_BYTES = 1024 * 1024
+_COPY_CHUNK_BYTES = 1024 * 1024
 
 # Errors of the snapshot file itself (a full disk): the whole save fails, no value is to blame.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS, errno.EBADF}
@@ -80,6 +90,8 @@ def save(namespace: dict, path: str) -> list[NotCarried]:
     not_carried: list[NotCarried] = []
     modules: list[tuple[str, str]] = []
     candidates: list[tuple[str, object]] = []
+    aliases: list[tuple[str, str]] = []  # (name, the earlier name bound to the same object)
+    first_names: dict[int, str] = {}
     for name, value in list(namespace.items()):
         if name.startswith("__"):
             continue
@@ -90,20 +102,31 @@ def save(namespace: dict, path: str) -> list[NotCarried]:
         if reason is not None:
             not_carried.append(NotCarried(name, type_name(value), reason))
             continue
+        first_name = first_names.setdefault(id(value), name)
+        if first_name != name:
+            aliases.append((name, first_name))  # saved once, whatever its size
+            continue
         candidates.append((name, value))
 
-    groups = _group_by_sharing(candidates, namespace, not_carried)
     temporary = path + ".tmp"
     try:
         with open(temporary, "w+b") as file:
             file.write(MAGIC)
             writer = _GroupWriter(file, namespace, not_carried)
-            for members in groups:
-                writer.write(members)
+            writer.write_values(candidates)
             writer.test_restore()
+            writer.compact()
             file.seek(0, os.SEEK_END)
             index_offset = file.tell()
-            index = {"python": PYTHON, "modules": modules, "groups": writer.index()}
+            carried = {name for group in writer.index() for name, _, _, _ in group}
+            kept_aliases = []
+            for name, target in aliases:
+                if target in carried:
+                    kept_aliases.append((name, target))
+                else:
+                    reason = f"it is the same object as {target}, which is not carried"
+                    not_carried.append(NotCarried(name, type_name(namespace[name]), reason))
+            index = {"python": PYTHON, "modules": modules, "groups": writer.index(), "aliases": kept_aliases}
             pickle.dump(index, file, protocol=PICKLE_PROTOCOL)
             file.write(_FOOTER.pack(index_offset, MAGIC))
         os.replace(temporary, path)
@@ -116,42 +139,6 @@ def save(namespace: dict, path: str) -> list[NotCarried]:
 
 
 Members = list  # [(name, value)], in the order of the namespace
-
-
-def _group_by_sharing(candidates, namespace: dict, not_carried: list[NotCarried]) -> list[Members]:
-    """Pickles each value on its own into nothing (large buffers out of band, so not copied):
-    reports the values that cannot be pickled, and joins the others into groups that share objects."""
-    picklable: list[tuple[str, object]] = []
-    reached: list[dict[int, object]] = []  # kept until the grouping is done, so no id is reused meanwhile
-    for name, value in candidates:
-        try:
-            objects = SharingProbe(namespace).probe(value)
-        except Exception as exc:
-            not_carried.append(NotCarried(name, type_name(value), f"cannot be pickled: {describe(exc)}"))
-            continue
-        picklable.append((name, value))
-        reached.append(objects)
-
-    parent = list(range(len(picklable)))
-
-    def root(position: int) -> int:
-        while parent[position] != position:
-            parent[position] = parent[parent[position]]
-            position = parent[position]
-        return position
-
-    owner: dict[int, int] = {}  # object id -> position of the first value that reached it
-    for position, ids in enumerate(reached):
-        for object_id in ids:
-            first = owner.setdefault(object_id, position)
-            if first != position:
-                parent[root(position)] = root(first)
-    del reached
-
-    groups: dict[int, Members] = {}
-    for position, member in enumerate(picklable):
-        groups.setdefault(root(position), []).append(member)
-    return list(groups.values())
 
 
 class _GroupWriter:
@@ -173,6 +160,24 @@ class _GroupWriter:
     def index(self) -> list[list[tuple[str, str, int, int]]]:
         return self._groups
 
+    def write_values(self, candidates: Members) -> None:
+        """Writes each value on its own, noting the objects it reaches; then writes again, as one
+        group each, the values that turn out to share objects (their single copies become dead
+        bytes, which compact() removes)."""
+        shared = SharedObjects()
+        alone: dict[int, list] = {}  # number of the value -> its entries
+        for number, member in enumerate(candidates):
+            probe = SharingProbe(self._file, self._namespace, member[1])
+            entries = self._append([member], probe)
+            if entries is not None:
+                alone[number] = entries
+            shared.add(number, probe.reached_objects(member[1]))  # a failed value may still link others
+        for numbers in shared.groups(list(alone)):
+            if len(numbers) == 1:
+                self._groups.append(alone[numbers[0]])
+            else:
+                self.write([candidates[number] for number in numbers])
+
     def write(self, members: Members) -> None:
         """Appends one group; if it fails to pickle only in company, each member as a group of one."""
         written = self._append(members)
@@ -184,11 +189,12 @@ class _GroupWriter:
             if alone is not None:
                 self._groups.append(alone)
 
-    def _append(self, members: Members) -> list[tuple[str, str, int, int]] | None:
+    def _append(self, members: Members, pickler: SnapshotPickler | None = None) -> list[tuple[str, str, int, int]] | None:
         file = self._file
         file.seek(0, os.SEEK_END)
         first = file.tell()
-        pickler = SnapshotPickler(file, self._namespace)
+        if pickler is None:
+            pickler = SnapshotPickler(file, self._namespace)
         entries = []
         for name, value in members:
             start = file.tell()
@@ -223,6 +229,24 @@ class _GroupWriter:
                     self._groups[position] = (self._append(survivors) or []) if survivors else []
             self._groups = [group for group in self._groups if group]
 
+    def compact(self) -> None:
+        """Moves the pickles still in the index over the dead bytes between them, when worth it."""
+        entries = sorted((entry for group in self._groups for entry in group), key=lambda entry: entry[2])
+        file = self._file
+        file.seek(0, os.SEEK_END)
+        live = sum(end - start for _, _, start, end in entries)
+        if file.tell() - len(MAGIC) - live < _COMPACT_DEAD_BYTES:
+            return
+        moved = {}
+        cursor = len(MAGIC)
+        for name, type_, start, end in entries:
+            if start != cursor:
+                _move_bytes(file, start, end, cursor)
+            moved[name] = (name, type_, cursor, cursor + end - start)
+            cursor += end - start
+        file.truncate(cursor)
+        self._groups = [[moved[name] for name, _, _, _ in group] for group in self._groups]
+
     def _test(self, entries, scratch: dict) -> list[NotCarried]:
         size = sum(end - start for _, _, start, end in entries)
         if size > TEST_RESTORE_GROUP_BYTES or self._tested_bytes + size > TEST_RESTORE_TOTAL_BYTES:
@@ -231,7 +255,21 @@ class _GroupWriter:
         failed: list[NotCarried] = []
         loader = SharedMemoLoader(self._file, entries, failure_prefix="cannot be restored in the next run: ")
         loader.load_into(scratch, failed)
+        for name, _, start, end in entries:
+            if end - start > _KEEP_IN_SCRATCH_BYTES:
+                scratch.pop(name, None)
         return failed
+
+
+def _move_bytes(file, start: int, end: int, target: int) -> None:
+    """Copies file[start:end] to file[target:], target < start, chunk by chunk from the front."""
+    while start < end:
+        file.seek(start)
+        chunk = file.read(min(_COPY_CHUNK_BYTES, end - start))
+        file.seek(target)
+        file.write(chunk)
+        start += len(chunk)
+        target += len(chunk)
 
 
 @contextlib.contextmanager
@@ -294,6 +332,7 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
             return not_carried
         for entries in index["groups"]:
             SharedMemoLoader(file, entries).load_into(namespace, not_carried)
+        _bind_aliases(index.get("aliases", ()), namespace, not_carried)
     return not_carried
 
 
@@ -314,6 +353,16 @@ def _read_index(file) -> dict:
     if not isinstance(index, dict) or not {"python", "modules", "groups"} <= index.keys():
         raise SnapshotError("the snapshot has no valid index")
     return index
+
+
+def _bind_aliases(aliases, namespace: dict, not_carried: list[NotCarried]) -> None:
+    failed = {item.name: item.type for item in not_carried}
+    for name, target in aliases:
+        if target in namespace and target not in failed:
+            namespace[name] = namespace[target]
+        else:
+            reason = f"restore failed: it is the same object as {target}, which could not be restored"
+            not_carried.append(NotCarried(name, failed.get(target, "object"), reason))
 
 
 # --- helpers ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import collections
 import dataclasses
 import enum
 import functools
+import itertools
 import sys
 import types
 
@@ -97,7 +98,13 @@ def _with_main_globals(reduced):
     code, _, name, argdefs, _ = reduced[1]
     state, slotstate = reduced[2]
     closure = slotstate.get("__closure__")  # the function's own cells, pickled by _reduce_cell
+    # Copies of the function's own dicts: their identity is the function's alone, and a shared
+    # one would make every value that reaches the function look as if it shared objects.
     slotstate = {**slotstate, "__globals__": {}}
+    for key in ("__annotations__", "__kwdefaults__"):
+        if isinstance(slotstate.get(key), dict):
+            slotstate[key] = dict(slotstate[key])
+    state = dict(state) if isinstance(state, dict) else state
     return (reduced[0], (code, MAIN_GLOBALS, name, argdefs, closure), (state, slotstate), *reduced[3:])
 
 
@@ -204,41 +211,102 @@ _NOT_SHARED_TYPES = (
 )
 
 
-# The containers the pickler saves without asking reducer_override: found in its memo instead.
-_PLAIN_CONTAINERS = (list, dict, set, bytearray)
+# The containers the pickler saves without asking reducer_override: seen by persistent_id.
+_PLAIN_CONTAINER_SET = frozenset((list, dict, set, bytearray))
 
-# Reading the memo copies it (an entry per object, strings included): only for pickles up to this
-# size. In larger ones (big nested data), lists and dicts shared with another global are not
-# seen, and come back as copies; the value itself, instances, functions and arrays still are.
-MEMO_SCAN_BYTES = 4 * 1024 * 1024
+
+def _is_array_data(value) -> bool:
+    module = type(value).__module__ or ""
+    return module.startswith(("numpy", "pandas."))
+
+
+class SharedObjects:
+    """Which values reach which objects (noted while each value is pickled, SharingProbe): the
+    values that reach a common object are to be saved together."""
+
+    def __init__(self) -> None:
+        self._owner: dict[int, int] = {}  # object id -> the first value (its number) that reached it
+        self._alive: list = []  # holds every noted object, so that no id is reused meanwhile
+        self._links: set[tuple[int, int]] = set()
+
+    def add(self, value_number: int, objects: dict[int, object]) -> None:
+        owner = self._owner
+        for object_id, obj in objects.items():
+            first = owner.get(object_id)
+            if first is None:
+                owner[object_id] = value_number
+                self._alive.append(obj)
+            elif first != value_number:
+                self._links.add((first, value_number))
+
+    def groups(self, value_numbers: list[int]) -> list[list[int]]:
+        """The given values, in groups linked by shared objects (each group in the given order)."""
+        parent = {number: number for number in value_numbers}
+
+        def root(number: int) -> int:
+            parent.setdefault(number, number)  # a value that failed may still link two others
+            while parent[number] != number:
+                parent[number] = parent[parent[number]]
+                number = parent[number]
+            return number
+
+        for first, second in self._links:
+            parent[root(second)] = root(first)
+        grouped: dict[int, list[int]] = {}
+        for number in value_numbers:
+            grouped.setdefault(root(number), []).append(number)
+        return list(grouped.values())
 
 
 class SharingProbe(SnapshotPickler):
-    """Pickles a value into nothing (large buffers out of band, so not copied), noting the
-    objects it reaches whose identity another value could share: lists, dicts, instances,
-    functions of `__main__`, cells. Raises what pickling the value raises."""
+    """SnapshotPickler that notes the objects a value reaches whose identity another value could
+    share: lists, dicts, instances, functions of `__main__`, cells (reached_objects())."""
 
-    def __init__(self, namespace: dict) -> None:
-        self._sink = _CountingSink()
-        super().__init__(self._sink, namespace, buffer_callback=lambda buffer: False)
+    def __init__(self, file, namespace: dict, value) -> None:
+        # persistent_id sees every object, the plain containers included (reducer_override does
+        # not): a C method that returns None (a list's append) keeps that cheap. Still, it costs
+        # about as much as the pickling itself; arrays and frames, whose objects are mostly the
+        # cells of a column, go without (a list shared between a column and a global is missed).
+        self._every_object: list = []
+        if not _is_array_data(value):
+            self.persistent_id = self._every_object.append
+        super().__init__(file, namespace)
+        self._reached: dict[int, object] = {}
+        self._class_members: set[int] = set()
         numpy = sys.modules.get("numpy")
         self._interned = (numpy.dtype, numpy.ufunc) if numpy is not None else ()
-        self._reached: dict[int, object] = {}  # holds the objects, so their ids stay theirs
 
     def reducer_override(self, obj):
-        if self._may_be_shared(obj):
+        if isinstance(obj, type) and _defined_in_main(obj):
+            self._note_class_members(obj)
+        elif self._may_be_shared(obj):
             self._reached[id(obj)] = obj
         return super().reducer_override(obj)
 
-    def probe(self, value) -> dict[int, object]:
-        self.dump(value)
+    def _note_class_members(self, cls: type) -> None:
+        """The methods and attributes of a class of `__main__` come back with the class, which
+        cloudpickle keeps one per process: reaching them does not make two values share objects
+        (or every instance would be saved together with its class)."""
+        for member in vars(cls).values():
+            self._class_members.add(id(member))
+            for inner in ("__func__", "fget", "fset", "fdel", "__wrapped__"):
+                function = getattr(member, inner, None) if not isinstance(member, type) else None
+                if function is not None:
+                    self._class_members.add(id(function))
+
+    def reached_objects(self, value) -> dict[int, object]:
+        """After dump(value): the objects noted, by id."""
+        reached = self._reached
+        # In C, not a Python loop: there is an entry per object the value holds, strings included.
+        every = self._every_object
+        containers = list(itertools.compress(every, map(_PLAIN_CONTAINER_SET.__contains__, map(type, every))))
+        reached.update(zip(map(id, containers), containers))
+        every.clear()
+        for object_id in self._class_members:
+            reached.pop(object_id, None)
         if self._may_be_shared(value):
-            self._reached[id(value)] = value
-        if self._sink.size <= MEMO_SCAN_BYTES:
-            for object_id, (_, obj) in self.memo.copy().items():
-                if type(obj) in _PLAIN_CONTAINERS:
-                    self._reached[object_id] = obj
-        return self._reached
+            reached[id(value)] = value
+        return reached
 
     def _may_be_shared(self, obj) -> bool:
         if isinstance(obj, _NOT_SHARED_TYPES) or (self._interned and isinstance(obj, self._interned)):
@@ -246,11 +314,3 @@ class SharingProbe(SnapshotPickler):
         if isinstance(obj, types.FunctionType) and obj.__module__ != "__main__":
             return False  # a library's function, pickled by name
         return id(obj) not in _DATACLASS_SENTINELS
-
-
-class _CountingSink:
-    size = 0
-
-    def write(self, data) -> int:
-        self.size += len(data)
-        return len(data)
