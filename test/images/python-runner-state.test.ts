@@ -293,6 +293,7 @@ describe('python runner: values that cannot be carried', () => {
         'alias = shared',
         'fragile = Fragile()',
         'holder = {"fragile": fragile, "shared": shared}',
+        'same = fragile',
         'locked = {"lock": threading.Lock()}',
         'squares = (n * n for n in range(3))',
         '@functools.cache',
@@ -309,6 +310,7 @@ describe('python runner: values that cannot be carried', () => {
         type: 'dict',
         reason: 'cannot be restored in the next run: it shares objects with fragile, which could not be restored',
       },
+      { name: 'same', type: 'Fragile', reason: 'it is the same object as fragile, which is not carried' },
       { name: 'locked', type: 'dict', reason: "cannot be pickled: TypeError: cannot pickle '_thread.lock' object" },
       {
         name: 'squares',
