@@ -266,6 +266,25 @@ describe('python runner: constructs carried across two calls', () => {
     expect(second.output).toBe('numpy pandas [1, 2, 3] True\n2 True True True\nTrue True Money(7) 3\n');
   });
 
+  it('TypeVars and Generic classes over them (a TypeVar would otherwise be looked up by name)', async () => {
+    const { second } = await twoCalls(
+      lines(
+        'from typing import Generic, TypeVar',
+        'T = TypeVar("T")',
+        'Number = TypeVar("Number", int, float)',
+        'class Stack(Generic[T]):',
+        '    def __init__(self):',
+        '        self.items = []',
+        '    def push(self, item):',
+        '        self.items.append(item)',
+        'stack = Stack[int]()',
+        'stack.push(3)',
+      ),
+      'print(T, Number.__constraints__, Stack.__parameters__[0] is T, stack.items, isinstance(stack, Stack), Stack[str])',
+    );
+    expect(second.output).toBe("~T (<class 'int'>, <class 'float'>) True [3] True __main__.Stack[str]\n");
+  });
+
   it('a carried function sees globals assigned in later calls, and a third call still has everything', async () => {
     const session = new harness.Session();
     await session.run(

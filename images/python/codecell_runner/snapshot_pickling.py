@@ -12,6 +12,7 @@ by value. On its own it gets a few common constructs wrong; the reductions below
   `__main__` that does not have them yet) are rebuilt around their wrapped function. The cache
   contents are dropped: they fill again at the next calls.
 - Classes keep their `__qualname__` (`Outer.Inner`).
+- A `typing.TypeVar` of `__main__` (and so a `Generic[T]` class) is rebuilt, not looked up by name.
 - `typing.NamedTuple` and `collections.namedtuple` classes of `__main__` are rebuilt with
   `collections.namedtuple` (cloudpickle's rebuild fails with `KeyError: '__module__'`).
 - The sentinels of `dataclasses` (MISSING, the default-factory marker, the field kinds) are
@@ -26,6 +27,7 @@ import functools
 import itertools
 import sys
 import types
+import typing
 
 import cloudpickle
 from cloudpickle import cloudpickle as _cloudpickle_internals
@@ -71,6 +73,8 @@ class SnapshotPickler(cloudpickle.Pickler):
             return _reduce_cached_function(obj)
         if isinstance(obj, type) and _is_namedtuple_class(obj) and _defined_in_main(obj):
             return _reduce_namedtuple_class(obj)
+        if isinstance(obj, typing.TypeVar) and _defined_in_main(obj):
+            return _reduce_type_var(obj)
         reduced = super().reducer_override(obj)
         if type(obj) is types.FunctionType and obj.__globals__ is self._namespace:
             reduced = _with_main_globals(reduced)
@@ -137,6 +141,18 @@ def _with_qualname(cls: type, reduced):
         return reduced
     state, slotstate = reduced[2]
     return (*reduced[:2], ({**state, "__qualname__": cls.__qualname__}, slotstate), *reduced[3:])
+
+
+def _reduce_type_var(type_var):
+    """A TypeVar pickles itself by name, which a new `__main__` does not have yet."""
+    arguments = (type_var.__name__, type_var.__constraints__, type_var.__bound__)
+    return rebuild_type_var, (*arguments, type_var.__covariant__, type_var.__contravariant__)
+
+
+def rebuild_type_var(name, constraints, bound, covariant, contravariant):
+    type_var = typing.TypeVar(name, *constraints, bound=bound, covariant=covariant, contravariant=contravariant)
+    type_var.__module__ = "__main__"
+    return type_var
 
 
 # --- functools caches -------------------------------------------------------------------------
