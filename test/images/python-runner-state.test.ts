@@ -235,7 +235,7 @@ describe('python runner: constructs carried across two calls', () => {
     );
   });
 
-  it('module aliases, shared lists, sets and dicts of instances, a DataFrame with a column of a user class', async () => {
+  it('module aliases, shared lists and dicts (also inside other values), sets and dicts of instances, a DataFrame with a column of a user class', async () => {
     const { second } = await twoCalls(
       lines(
         'import numpy as np',
@@ -255,15 +255,24 @@ describe('python runner: constructs carried across two calls', () => {
         'coins = {Money(1), Money(1), Money(2)}',
         'by_name = {"wallet": wallet}',
         'frame = pd.DataFrame({"n": [1, 2], "money": [wallet, Money(7)]})',
+        'rows = [{"id": 1, "tags": ["a"]}, {"id": 2, "tags": []}]',
+        'row = rows[0]',
+        'tags = rows[1]["tags"]',
       ),
       lines(
         'alias.append(3)',
         'print(np.__name__, pd.__name__, shared, alias is shared)',
         'print(len(coins), Money(2) in coins, all(type(c) is Money for c in coins), by_name["wallet"] is wallet)',
         'print(frame["money"].iloc[0] is wallet, isinstance(frame["money"].iloc[1], Money), frame["money"].iloc[1], int(frame["n"].sum()))',
+        'row["id"] = 9',
+        'tags.append("b")',
+        'print(rows, row is rows[0], tags is rows[1]["tags"])',
       ),
     );
-    expect(second.output).toBe('numpy pandas [1, 2, 3] True\n2 True True True\nTrue True Money(7) 3\n');
+    expect(second.output).toBe(
+      'numpy pandas [1, 2, 3] True\n2 True True True\nTrue True Money(7) 3\n' +
+        "[{'id': 9, 'tags': ['a']}, {'id': 2, 'tags': ['b']}] True True\n",
+    );
   });
 
   it('TypeVars and Generic classes over them (a TypeVar would otherwise be looked up by name)', async () => {
