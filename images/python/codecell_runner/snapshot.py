@@ -1,19 +1,32 @@
 """Carrying the user's globals from one container to the next (images/PROTOCOL.md, "Snapshots").
 
 Every global whose name does not start with `__` is carried. Modules are saved by name and
-imported again. Everything else goes through cloudpickle, which pickles the functions and
-classes of the user's `__main__` by value.
+imported again. Everything else is pickled with snapshot_pickling.SnapshotPickler (cloudpickle,
+which pickles the functions and classes of the user's `__main__` by value, plus fixes).
 
-All values are pickled by one Pickler, one `dump` per value, so the pickle memo is shared: an
-object reachable from two globals is written once and comes back as one object. Each value still
-has its own byte range, which lets a restore report a value that fails and go on with the others.
+Values are saved in groups, each with its own pickle memo: a value is grouped with the others
+it shares objects with (`alias = shared`, two closures over one cell, a list of the instances
+another global holds), so that the sharing comes back; most values are a group of one. A value
+that fails to restore takes no other group with it, and in its own group only the values that
+refer to its objects (snapshot_loader.SharedMemoLoader).
+
+Saving, in three steps:
+1. each value is written on its own (snapshot_pickling.SharingProbe notes the objects it reaches);
+   the ones that cannot be pickled are reported;
+2. the values that reach a common object are written again, together as one group (their
+   single copies are left out of the index, and their bytes removed once they add up);
+3. each group up to a size budget is restored at once in a scratch `__main__`, so that a value
+   that would fail to restore is reported by the run that made it, and left out of the snapshot.
 
 File layout:
 
     MAGIC
-    values   one pickle per value, back to back
-    index    pickle of {"python": "3.11", "modules": [(name, module)], "values": [(name, type, start, end)]}
+    groups   per group, one pickle per value, all by one Pickler (one memo per group)
+    index    pickle of {"python": "3.11", "modules": [(name, module)], "groups": [[(name, type, start, end)]],
+                        "aliases": [(name, earlier name bound to the same object)]}
     footer   offset of the index (8 bytes, little-endian), MAGIC
+
+Files of the first format (one memo for all values, snapshot_v1.py) are still restored.
 """
 from __future__ import annotations
 
@@ -27,15 +40,34 @@ import struct
 import sys
 import threading
 import types
-from collections import namedtuple
+import weakref
 
-import cloudpickle
+from cloudpickle import cloudpickle as _cloudpickle_internals
 
-MAGIC = b"CCPYSNP1"
-PICKLE_PROTOCOL = 5
+from . import snapshot_v1
+from .snapshot_format import PYTHON, NotCarried, SnapshotError, describe, type_name
+from .snapshot_loader import SharedMemoLoader
+from .snapshot_pickling import PICKLE_PROTOCOL, SharedObjects, SharingProbe, SnapshotPickler
+# Snapshots of the first format name `codecell_runner.snapshot._main_globals` in their pickles.
+from .snapshot_pickling import main_globals as _main_globals  # noqa: F401
+
+__all__ = ["NotCarried", "SnapshotError", "save", "restore"]
+
+MAGIC = b"CCPYSNP2"
 _FOOTER = struct.Struct("<Q8s")
-_PYTHON = "%d.%d" % sys.version_info[:2]
-_MAX_REASON_CHARS = 500
+
+# Test-restore at save time: groups whose pickle is at most this large, up to this much in all
+# (a restored copy can take ten times its pickle in memory). Larger ones, mostly data (arrays,
+# frames, long lists), are carried untested: a failure shows at the next run's restore.
+TEST_RESTORE_GROUP_BYTES = 4 * 1024 * 1024
+TEST_RESTORE_TOTAL_BYTES = 16 * 1024 * 1024
+# Values of a tested group whose pickle is at most this large stay in the scratch `__main__` (a
+# later group may look them up by name); larger ones are let go at once, to bound the memory.
+_KEEP_IN_SCRATCH_BYTES = 64 * 1024
+# Dead bytes (values written alone, then again with the values they share objects with) are
+# removed from the file once there are this many.
+_COMPACT_DEAD_BYTES = 1024 * 1024
+_COPY_CHUNK_BYTES = 1024 * 1024
 
 # Errors of the snapshot file itself (a full disk): the whole save fails, no value is to blame.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS, errno.EBADF}
@@ -50,14 +82,6 @@ _LOCK_TYPES = (
 )
 
 
-# A global that is not carried: its name, the name of its type, and why.
-NotCarried = namedtuple("NotCarried", "name type reason")
-
-
-class SnapshotError(Exception):
-    """The snapshot as a whole cannot be written or read."""
-
-
 # --- saving -----------------------------------------------------------------------------------
 
 
@@ -66,6 +90,8 @@ def save(namespace: dict, path: str) -> list[NotCarried]:
     not_carried: list[NotCarried] = []
     modules: list[tuple[str, str]] = []
     candidates: list[tuple[str, object]] = []
+    aliases: list[tuple[str, str]] = []  # (name, the earlier name bound to the same object)
+    first_names: dict[int, str] = {}
     for name, value in list(namespace.items()):
         if name.startswith("__"):
             continue
@@ -74,120 +100,193 @@ def save(namespace: dict, path: str) -> list[NotCarried]:
             continue
         reason = _uncarriable_reason(value)
         if reason is not None:
-            not_carried.append(NotCarried(name, _type_name(value), reason))
+            not_carried.append(NotCarried(name, type_name(value), reason))
+            continue
+        first_name = first_names.setdefault(id(value), name)
+        if first_name != name:
+            aliases.append((name, first_name))  # saved once, whatever its size
             continue
         candidates.append((name, value))
 
     temporary = path + ".tmp"
     try:
-        with open(temporary, "wb") as file:
+        with open(temporary, "w+b") as file:
             file.write(MAGIC)
-            entries = _write_values(file, candidates, namespace, not_carried)
+            writer = _GroupWriter(file, namespace, not_carried)
+            writer.write_values(candidates)
+            writer.test_restore()
+            writer.compact()
+            file.seek(0, os.SEEK_END)
             index_offset = file.tell()
-            index = {"python": _PYTHON, "modules": modules, "values": entries}
+            carried = {name for group in writer.index() for name, _, _, _ in group}
+            kept_aliases = []
+            for name, target in aliases:
+                if target in carried:
+                    kept_aliases.append((name, target))
+                else:
+                    reason = f"it is the same object as {target}, which is not carried"
+                    not_carried.append(NotCarried(name, type_name(namespace[name]), reason))
+            index = {"python": PYTHON, "modules": modules, "groups": writer.index(), "aliases": kept_aliases}
             pickle.dump(index, file, protocol=PICKLE_PROTOCOL)
             file.write(_FOOTER.pack(index_offset, MAGIC))
         os.replace(temporary, path)
     except BaseException:
         _remove_quietly(temporary)
         raise
+    order = {name: position for position, name in enumerate(namespace)}
+    not_carried.sort(key=lambda item: order.get(item.name, len(order)))
     return not_carried
 
 
-def _write_values(file, candidates, main_globals: dict, not_carried: list[NotCarried]) -> list[tuple]:
-    """Pickles the candidates together; a value that cannot be pickled is left out and reported.
+Members = list  # [(name, value)], in the order of the namespace
 
-    The values that pickled before a failure are fine together; the ones after it are tried one
-    by one, so that every culprit is found in one pass and the rest is written again at most once
-    more (unless some value fails only in company, which costs another pass).
+
+class _GroupWriter:
+    """Writes groups to the snapshot file and test-restores them; keeps the index of the good ones.
+
+    A group is written by one Pickler, one `dump` per value, so that its values share objects
+    again at restore and each still has its own byte range: one that fails to restore costs
+    only itself and the values of its group that refer to its objects (SharedMemoLoader).
     """
-    first = file.tell()
-    while True:
-        file.seek(first)
-        file.truncate()
-        pickler = _SnapshotPickler(file, main_globals)
-        entries: list[tuple] = []
-        failure: tuple[int, BaseException] | None = None
-        for position, (name, value) in enumerate(candidates):
+
+    def __init__(self, file, namespace: dict, not_carried: list[NotCarried]) -> None:
+        self._file = file
+        self._namespace = namespace
+        self._not_carried = not_carried
+        self._groups: list[list[tuple[str, str, int, int]]] = []  # [(name, type, start, end)], in file order
+        self._values: dict[str, object] = {}
+        self._tested_bytes = 0
+
+    def index(self) -> list[list[tuple[str, str, int, int]]]:
+        return self._groups
+
+    def write_values(self, candidates: Members) -> None:
+        """Writes each value on its own, noting the objects it reaches; then writes again, as one
+        group each, the values that turn out to share objects (their single copies become dead
+        bytes, which compact() removes)."""
+        shared = SharedObjects()
+        alone: dict[int, list] = {}  # number of the value -> its entries
+        for number, member in enumerate(candidates):
+            probe = SharingProbe(self._file, self._namespace, member[1])
+            entries = self._append([member], probe)
+            if entries is not None:
+                alone[number] = entries
+            shared.add(number, probe.reached_objects(member[1]))  # a failed value may still link others
+        for numbers in shared.groups(list(alone)):
+            if len(numbers) == 1:
+                self._groups.append(alone[numbers[0]])
+            else:
+                self.write([candidates[number] for number in numbers])
+
+    def write(self, members: Members) -> None:
+        """Appends one group; if it fails to pickle only in company, each member as a group of one."""
+        written = self._append(members)
+        if written is not None:
+            self._groups.append(written)
+            return
+        for member in members:
+            alone = self._append([member])
+            if alone is not None:
+                self._groups.append(alone)
+
+    def _append(self, members: Members, pickler: SnapshotPickler | None = None) -> list[tuple[str, str, int, int]] | None:
+        file = self._file
+        file.seek(0, os.SEEK_END)
+        first = file.tell()
+        if pickler is None:
+            pickler = SnapshotPickler(file, self._namespace)
+        entries = []
+        for name, value in members:
             start = file.tell()
             try:
                 pickler.dump(value)
             except Exception as exc:
                 if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
                     raise SnapshotError(f"cannot write the snapshot: {exc}") from exc
-                failure = (position, exc)
-                break
-            entries.append((name, _type_name(value), start, file.tell()))
-        if failure is None:
-            return entries
+                file.seek(first)
+                file.truncate()
+                if len(members) == 1:
+                    self._not_carried.append(NotCarried(name, type_name(value), f"cannot be pickled: {describe(exc)}"))
+                return None
+            entries.append((name, type_name(value), start, file.tell()))
+            self._values[name] = value
+        return entries
 
-        failed_at, error = failure
-        culprits = {failed_at: error}
-        for position in range(failed_at + 1, len(candidates)):
-            problem = _pickling_problem(candidates[position][1], main_globals)
-            if problem is not None:
-                culprits[position] = problem
-        for position, exc in sorted(culprits.items()):
-            name, value = candidates[position]
-            not_carried.append(NotCarried(name, _type_name(value), f"cannot be pickled: {_describe(exc)}"))
-        candidates = [c for position, c in enumerate(candidates) if position not in culprits]
+    def test_restore(self) -> None:
+        """Restores the groups within the budget, in file order, into a scratch `__main__`, as the
+        next run will. The values that fail are reported and the rest of their group written again
+        without them (so the next run neither fails on them nor reports them a second time)."""
+        with _scratch_main() as scratch:
+            for position in range(len(self._groups)):
+                while self._groups[position]:
+                    failed = self._test(self._groups[position], scratch)
+                    if not failed:
+                        break
+                    self._not_carried.extend(failed)
+                    lost = {item.name for item in failed}
+                    group = self._groups[position]
+                    survivors = [(name, self._values[name]) for name, _, _, _ in group if name not in lost]
+                    self._groups[position] = (self._append(survivors) or []) if survivors else []
+            self._groups = [group for group in self._groups if group]
+
+    def compact(self) -> None:
+        """Moves the pickles still in the index over the dead bytes between them, when worth it."""
+        entries = sorted((entry for group in self._groups for entry in group), key=lambda entry: entry[2])
+        file = self._file
+        file.seek(0, os.SEEK_END)
+        live = sum(end - start for _, _, start, end in entries)
+        if file.tell() - len(MAGIC) - live < _COMPACT_DEAD_BYTES:
+            return
+        moved = {}
+        cursor = len(MAGIC)
+        for name, type_, start, end in entries:
+            if start != cursor:
+                _move_bytes(file, start, end, cursor)
+            moved[name] = (name, type_, cursor, cursor + end - start)
+            cursor += end - start
+        file.truncate(cursor)
+        self._groups = [[moved[name] for name, _, _, _ in group] for group in self._groups]
+
+    def _test(self, entries, scratch: dict) -> list[NotCarried]:
+        size = sum(end - start for _, _, start, end in entries)
+        if size > TEST_RESTORE_GROUP_BYTES or self._tested_bytes + size > TEST_RESTORE_TOTAL_BYTES:
+            return []  # not tested: carried as it is
+        self._tested_bytes += size
+        failed: list[NotCarried] = []
+        loader = SharedMemoLoader(self._file, entries, failure_prefix="cannot be restored in the next run: ")
+        loader.load_into(scratch, failed)
+        for name, _, start, end in entries:
+            if end - start > _KEEP_IN_SCRATCH_BYTES:
+                scratch.pop(name, None)
+        return failed
 
 
-def _pickling_problem(value: object, main_globals: dict) -> BaseException | None:
-    """Pickles one value into nothing; large buffers are handed out of band so they are not copied."""
-    pickler = _SnapshotPickler(_Discard(), main_globals, buffer_callback=lambda buffer: False)
+def _move_bytes(file, start: int, end: int, target: int) -> None:
+    """Copies file[start:end] to file[target:], target < start, chunk by chunk from the front."""
+    while start < end:
+        file.seek(start)
+        chunk = file.read(min(_COPY_CHUNK_BYTES, end - start))
+        file.seek(target)
+        file.write(chunk)
+        start += len(chunk)
+        target += len(chunk)
+
+
+@contextlib.contextmanager
+def _scratch_main():
+    """An empty `__main__` for test restores, and an empty registry of cloudpickle's classes, so
+    that restoring a class makes a new one instead of updating the user's (the user's objects are
+    left as they are)."""
+    real_main = sys.modules["__main__"]
+    real_tracker = _cloudpickle_internals._DYNAMIC_CLASS_TRACKER_BY_ID
+    scratch = types.ModuleType("__main__")
+    sys.modules["__main__"] = scratch
+    _cloudpickle_internals._DYNAMIC_CLASS_TRACKER_BY_ID = weakref.WeakValueDictionary()
     try:
-        pickler.dump(value)
-    except Exception as exc:
-        return exc
-    return None
-
-
-class _Discard:
-    def write(self, data) -> int:
-        return len(data)
-
-
-class _MainGlobals:
-    """Stands in a pickle for the globals of `__main__`; restored as those of the new `__main__`."""
-
-    def __reduce__(self):
-        return (_main_globals, ())
-
-
-def _main_globals() -> dict:
-    return sys.modules["__main__"].__dict__
-
-
-_MAIN_GLOBALS = _MainGlobals()
-
-
-class _SnapshotPickler(cloudpickle.Pickler):
-    """cloudpickle, except that user functions keep the *module's* globals across runs.
-
-    cloudpickle gives a function pickled by value a fresh globals dict at restore, so a function
-    carried over would no longer see globals the user assigns in later runs. Functions whose
-    globals are those of the user's `__main__` are restored with the globals of the `__main__`
-    in place at restore time instead, as if they had been defined there.
-    """
-
-    def __init__(self, file, main_globals: dict, buffer_callback=None) -> None:
-        super().__init__(file, protocol=PICKLE_PROTOCOL, buffer_callback=buffer_callback)
-        self._main_globals = main_globals
-
-    def reducer_override(self, obj):
-        reduced = super().reducer_override(obj)
-        if (
-            type(obj) is types.FunctionType
-            and obj.__globals__ is self._main_globals
-            and isinstance(reduced, tuple)
-            and isinstance(reduced[1], tuple)
-            and len(reduced[1]) == 5  # (code, globals, name, argdefs, closure), as FunctionType takes them
-            and isinstance(reduced[1][1], dict)
-        ):
-            code, _, name, argdefs, closure = reduced[1]
-            reduced = (reduced[0], (code, _MAIN_GLOBALS, name, argdefs, closure), *reduced[2:])
-        return reduced
+        yield scratch.__dict__
+    finally:
+        sys.modules["__main__"] = real_main
+        _cloudpickle_internals._DYNAMIC_CLASS_TRACKER_BY_ID = real_tracker
 
 
 def _uncarriable_reason(value: object) -> str | None:
@@ -214,6 +313,10 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
 
     Values that fail are reported, never raised; SnapshotError means the file is not a snapshot.
     """
+    with open(path, "rb") as file:
+        magic = file.read(len(MAGIC))
+    if magic == snapshot_v1.MAGIC:
+        return snapshot_v1.restore(path, namespace)
     not_carried: list[NotCarried] = []
     with open(path, "rb") as file:
         index = _read_index(file)
@@ -221,12 +324,15 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
             try:
                 namespace[name] = importlib.import_module(module_name)
             except BaseException as exc:
-                not_carried.append(NotCarried(name, "module", f"restore failed: {_describe(exc)}"))
-        if index["python"] != _PYTHON:
-            reason = f"restore failed: saved by Python {index['python']}, this is Python {_PYTHON}"
-            not_carried.extend(NotCarried(name, type_name, reason) for name, type_name, _, _ in index["values"])
+                not_carried.append(NotCarried(name, "module", f"restore failed: {describe(exc)}"))
+        if index["python"] != PYTHON:
+            reason = f"restore failed: saved by Python {index['python']}, this is Python {PYTHON}"
+            for entries in index["groups"]:
+                not_carried.extend(NotCarried(name, type_, reason) for name, type_, _, _ in entries)
             return not_carried
-        _load_values(file, index["values"], namespace, not_carried)
+        for entries in index["groups"]:
+            SharedMemoLoader(file, entries).load_into(namespace, not_carried)
+        _bind_aliases(index.get("aliases", ()), namespace, not_carried)
     return not_carried
 
 
@@ -243,152 +349,23 @@ def _read_index(file) -> dict:
     except SnapshotError:
         raise
     except Exception as exc:
-        raise SnapshotError(f"the snapshot is unreadable: {_describe(exc)}") from exc
-    if not isinstance(index, dict) or not {"python", "modules", "values"} <= index.keys():
+        raise SnapshotError(f"the snapshot is unreadable: {describe(exc)}") from exc
+    if not isinstance(index, dict) or not {"python", "modules", "groups"} <= index.keys():
         raise SnapshotError("the snapshot has no valid index")
     return index
 
 
-def _load_values(file, entries, namespace: dict, not_carried: list[NotCarried]) -> None:
-    _ValueLoader(file, entries).load_into(namespace, not_carried)
-
-
-class _ValueLoader:
-    """Loads the values in order with one memo, so that shared objects are shared again.
-
-    Unpickling refers to earlier objects by their position in the memo, and each memoized object
-    takes the next position. So when a value fails halfway, the memo must still end up as long
-    as that value would have made it, or every later reference would point at the wrong object;
-    and a later value that refers to objects of the failed one cannot be restored either. From
-    the first failure on, the loader therefore reads how each value uses the memo before loading
-    it, and after a failure continues with a fresh Unpickler (a failed one still holds the unread
-    rest of its input) whose memo is seeded with the objects so far and placeholders for the lost.
-    """
-
-    def __init__(self, file, entries) -> None:
-        self._file = file
-        self._entries = entries
-        self._input = _SwitchableInput(file)
-        self._unpickler = pickle.Unpickler(self._input)
-        self._lost: dict[int, str] | None = None  # memo position -> name of the value that lost it
-        self._next = 0  # memo position of the next value's first object, tracked once _lost is set
-
-    def load_into(self, namespace: dict, not_carried: list[NotCarried]) -> None:
-        for position, (name, type_name, start, end) in enumerate(self._entries):
-            usage = self._usage(start, end) if self._lost is not None else None
-            if usage is not None:
-                owners = sorted({self._lost[p] for p in usage.references if p in self._lost})
-                if owners:
-                    reason = f"restore failed: it shares objects with {', '.join(owners)}, which could not be restored"
-                    not_carried.append(NotCarried(name, type_name, reason))
-                    self._lose(name, usage.created)
-                    continue
-            self._file.seek(start)
-            try:
-                value = self._unpickler.load()
-            except BaseException as exc:
-                not_carried.append(NotCarried(name, type_name, f"restore failed: {_describe(exc)}"))
-                if self._lost is None:
-                    self._lost = {}
-                    self._next = sum(self._usage(s, e).created for _, _, s, e in self._entries[:position])
-                self._lose(name, (usage or self._usage(start, end)).created)
-                continue
-            namespace[name] = value
-            if usage is not None:
-                self._next += usage.created
-
-    def _usage(self, start: int, end: int) -> _MemoUsage:
-        self._file.seek(start)
-        return _memo_usage(self._file.read(end - start))
-
-    def _lose(self, name: str, created: int) -> None:
-        end = self._next + created
-        self._lost.update(dict.fromkeys(range(self._next, end), name))
-        memo = self._unpickler.memo.copy()
-        seed = [memo[position] for position in range(self._next)] + [None] * created
-        self._unpickler = _seeded_unpickler(self._input, seed)
-        self._next = end
-
-
-# created: objects the pickle memoizes; references: frozenset of the memo positions it refers to.
-_MemoUsage = namedtuple("_MemoUsage", "created references")
-
-
-def _memo_usage(data: bytes) -> _MemoUsage:
-    """How one pickle uses the memo, read without unpickling it. Pickles of protocol 4 and later
-    memoize with MEMOIZE, which takes the next position; they never use PUT."""
-    import pickletools  # only after a value failed to restore: not worth its import at every start
-    created = 0
-    references = set()
-    for opcode, argument, _ in pickletools.genops(data):
-        if opcode.name == "MEMOIZE":
-            created += 1
-        elif opcode.name in ("GET", "BINGET", "LONG_BINGET"):
-            references.add(int(argument))
-    return _MemoUsage(created=created, references=frozenset(references))
-
-
-class _SeedingUnpickler(pickle.Unpickler):
-    def __init__(self, file, seed: list) -> None:
-        super().__init__(file)
-        self._seed = seed
-
-    def persistent_load(self, pid):
-        return self._seed[pid]
-
-
-def _seeded_unpickler(source: _SwitchableInput, seed: list) -> pickle.Unpickler:
-    """A fresh Unpickler whose memo holds `seed` (Unpickler.memo cannot be assigned reliably: it
-    does not carry the count that decides where the next object goes). It loads a small pickle
-    that fetches each seed object by persistent id and memoizes it. Snapshots themselves contain
-    no persistent ids."""
-    program = bytearray(pickle.PROTO + bytes([PICKLE_PROTOCOL]))
-    for position in range(len(seed)):
-        program += pickle.BININT + struct.pack("<i", position) + pickle.BINPERSID + pickle.MEMOIZE + pickle.POP
-    program += pickle.NONE + pickle.STOP
-    unpickler = _SeedingUnpickler(source, seed)
-    with source.reading(io.BytesIO(program)):
-        unpickler.load()
-    return unpickler
-
-
-class _SwitchableInput:
-    """The file an Unpickler reads, which can be pointed at another stream for one load."""
-
-    def __init__(self, stream) -> None:
-        self._stream = stream
-
-    def read(self, size: int = -1) -> bytes:
-        return self._stream.read(size)
-
-    def readinto(self, buffer) -> int:
-        return self._stream.readinto(buffer)
-
-    def readline(self) -> bytes:
-        return self._stream.readline()
-
-    @contextlib.contextmanager
-    def reading(self, stream):
-        previous, self._stream = self._stream, stream
-        try:
-            yield
-        finally:
-            self._stream = previous
+def _bind_aliases(aliases, namespace: dict, not_carried: list[NotCarried]) -> None:
+    failed = {item.name: item.type for item in not_carried}
+    for name, target in aliases:
+        if target in namespace and target not in failed:
+            namespace[name] = namespace[target]
+        else:
+            reason = f"restore failed: it is the same object as {target}, which could not be restored"
+            not_carried.append(NotCarried(name, failed.get(target, "object"), reason))
 
 
 # --- helpers ----------------------------------------------------------------------------------
-
-
-def _type_name(value: object) -> str:
-    return type(value).__name__
-
-
-def _describe(exc: BaseException) -> str:
-    try:
-        text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    except Exception:
-        text = type(exc).__name__
-    return text[:_MAX_REASON_CHARS]
 
 
 def _remove_quietly(path: str) -> None:

@@ -1,0 +1,67 @@
+"""Reading snapshots of the first format (MAGIC CCPYSNP1), written by runners before the
+per-group format of snapshot.py: sessions saved then still restore. Nothing writes this format.
+
+    MAGIC
+    values   one pickle per value, back to back, all from one Pickler (one shared memo)
+    index    pickle of {"python": "3.11", "modules": [(name, module)], "values": [(name, type, start, end)]}
+    footer   offset of the index (8 bytes, little-endian), MAGIC
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import struct
+
+from .snapshot_loader import SharedMemoLoader
+from .snapshot_format import PYTHON as _PYTHON, NotCarried, SnapshotError, describe as _describe
+
+MAGIC = b"CCPYSNP1"
+_FOOTER = struct.Struct("<Q8s")
+
+
+# --- restoring --------------------------------------------------------------------------------
+
+
+def restore(path: str, namespace: dict) -> list[NotCarried]:
+    """Puts the globals saved in `path` into `namespace`, which must be `__main__`'s.
+
+    Values that fail are reported, never raised; SnapshotError means the file is not a snapshot.
+    """
+    not_carried: list[NotCarried] = []
+    with open(path, "rb") as file:
+        index = _read_index(file)
+        for name, module_name in index["modules"]:
+            try:
+                namespace[name] = importlib.import_module(module_name)
+            except BaseException as exc:
+                not_carried.append(NotCarried(name, "module", f"restore failed: {_describe(exc)}"))
+        if index["python"] != _PYTHON:
+            reason = f"restore failed: saved by Python {index['python']}, this is Python {_PYTHON}"
+            not_carried.extend(NotCarried(name, type_name, reason) for name, type_name, _, _ in index["values"])
+            return not_carried
+        _load_values(file, index["values"], namespace, not_carried)
+    return not_carried
+
+
+def _read_index(file) -> dict:
+    try:
+        if file.read(len(MAGIC)) != MAGIC:
+            raise SnapshotError("not a Python snapshot")
+        file.seek(-_FOOTER.size, os.SEEK_END)
+        index_offset, magic = _FOOTER.unpack(file.read(_FOOTER.size))
+        if magic != MAGIC:
+            raise SnapshotError("the snapshot is truncated")
+        file.seek(index_offset)
+        index = pickle.load(file)
+    except SnapshotError:
+        raise
+    except Exception as exc:
+        raise SnapshotError(f"the snapshot is unreadable: {_describe(exc)}") from exc
+    if not isinstance(index, dict) or not {"python", "modules", "values"} <= index.keys():
+        raise SnapshotError("the snapshot has no valid index")
+    return index
+
+
+def _load_values(file, entries, namespace: dict, not_carried: list[NotCarried]) -> None:
+    SharedMemoLoader(file, entries).load_into(namespace, not_carried)
