@@ -112,6 +112,16 @@ describe('python runner: display()', () => {
     );
   });
 
+  it('gives a trailing HTML or Markdown object its source text as the value, not its default repr', async () => {
+    const session = new harness.Session();
+    const html = await session.run('from IPython.display import HTML, Markdown\nHTML("<table><tr><td>1</td></tr></table>")');
+    expectOk(html);
+    expect(html.result.value).toBe('<table><tr><td>1</td></tr></table>');
+    const markdown = await session.run('Markdown("**total**: 3")');
+    expectOk(markdown);
+    expect(markdown.result.value).toBe('**total**: 3');
+  });
+
   it('keeps a display imported from IPython.display across runs', async () => {
     const session = new harness.Session();
     const first = await session.run('from IPython.display import display, Markdown\nnote = Markdown("*kept*")');
