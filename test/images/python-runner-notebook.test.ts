@@ -330,6 +330,8 @@ describe('python runner: packages cannot be installed, and the run says so', () 
     expect(pip).toMatch(/\nInstalled packages include: .*\bmatplotlib\b.*\bnumpy\b.*\bpandas\b.* \(\d+ in all; `%pip list` shows their versions\)\.\n/);
     expect(pip).toContain('\nTo use nosuchpkg-xyz, ask the admin to add it to the image (README, "Extra packages").\n');
     expect(shell).toContain('requests-nope is not installed.');
+    const several = await runCell('%pip install nosuchpkg-a nosuchpkg-b');
+    expect(several.output).toContain('\nTo use nosuchpkg-a, nosuchpkg-b, ask the admin to add them to the image (README, "Extra packages").\n');
   });
 
   it('lists the installed packages with %pip list and pip freeze', async () => {
