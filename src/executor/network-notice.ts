@@ -16,6 +16,7 @@ interface FailureShape {
 }
 
 const HOST = String.raw`([A-Za-z0-9_.:\[\]-]{1,253})`;
+const CURL_START = String.raw`(?:^|(?<=[0-9kMGTP]))`;
 
 const SHAPES: readonly FailureShape[] = [
   // Python (socket.gaierror, and urllib, urllib3/requests, httpx and pandas wrapping it)
@@ -24,9 +25,10 @@ const SHAPES: readonly FailureShape[] = [
   // Node (dns, net, http, and fetch's cause: images/node/lib/limits.js puts it in the message)
   { kind: 'lookup', pattern: new RegExp(String.raw`\bgetaddrinfo (?:ENOTFOUND|EAI_AGAIN|EAI_FAIL|EAI_NODATA|EAI_NONAME) ${HOST}`) },
   { kind: 'connect', pattern: new RegExp(String.raw`\bconnect (?:ENETUNREACH|EHOSTUNREACH|ECONNREFUSED) ${HOST}`) },
-  // command-line tools, as the first words of a line of stderr
-  { kind: 'lookup', pattern: new RegExp(String.raw`^curl: \(6\) Could not resolve host: ${HOST}`, 'm') },
-  { kind: 'connect', pattern: new RegExp(String.raw`^curl: \(7\) Failed to connect to ${HOST}`, 'm') },
+  // command-line tools, as the first words of a line of stderr; curl's progress meter (shown unless
+  // -s) ends without a newline, so its error may follow the meter's last column (a speed: 0, 12.3k).
+  { kind: 'lookup', pattern: new RegExp(String.raw`${CURL_START}curl: \(6\) Could not resolve host: ${HOST}`, 'm') },
+  { kind: 'connect', pattern: new RegExp(String.raw`${CURL_START}curl: \(7\) Failed to connect to ${HOST}`, 'm') },
   { kind: 'lookup', pattern: new RegExp(String.raw`^wget: unable to resolve host address [‘'"]?${HOST}`, 'm') },
   { kind: 'lookup', pattern: new RegExp(String.raw`^fatal: unable to access '[^'\n]*': Could not resolve host: ${HOST}`, 'm') },
   { kind: 'lookup', pattern: new RegExp(String.raw`^ssh: Could not resolve hostname ${HOST}`, 'm') },

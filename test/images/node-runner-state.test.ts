@@ -310,6 +310,26 @@ describe('node runner state', () => {
     expect(second.result.notCarried).toEqual([]);
   });
 
+  it('names an object of Node.js that lost a part in the run that made it, instead of carrying it broken', async () => {
+    const session = new Session();
+    const first = await session.run(`
+      const http = require('http');
+      const { EventEmitter } = require('events');
+      const server = http.createServer((req, res) => res.end('ok'));
+      const bus = new EventEmitter();
+      const seen = [];
+      bus.on('msg', (m) => seen.push(m));
+      const port = 3000;
+    `);
+    expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true });
+    const notCarried = notCarriedByName(first);
+    expect(Object.keys(notCarried)).toEqual(['server']);
+    expect(notCarried.server).toMatchObject({ type: 'Server', reason: expect.stringContaining('make it again in the next cell') });
+
+    const second = await session.run(`bus.emit('msg', 'hi'); console.log(JSON.stringify([typeof server, seen, port]))`);
+    expect(printedJson(second)).toEqual(['undefined', ['hi'], 3000]);
+  });
+
   it('carries TypeScript enums, classes with parameter properties and private members, and namespaces', async () => {
     const session = new Session();
     const first = compileTypeScript(`

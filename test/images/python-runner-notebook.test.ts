@@ -112,6 +112,16 @@ describe('python runner: display()', () => {
     );
   });
 
+  it('gives a trailing HTML or Markdown object its source text as the value, not its default repr', async () => {
+    const session = new harness.Session();
+    const html = await session.run('from IPython.display import HTML, Markdown\nHTML("<table><tr><td>1</td></tr></table>")');
+    expectOk(html);
+    expect(html.result.value).toBe('<table><tr><td>1</td></tr></table>');
+    const markdown = await session.run('Markdown("**total**: 3")');
+    expectOk(markdown);
+    expect(markdown.result.value).toBe('**total**: 3');
+  });
+
   it('keeps a display imported from IPython.display across runs', async () => {
     const session = new harness.Session();
     const first = await session.run('from IPython.display import display, Markdown\nnote = Markdown("*kept*")');
@@ -320,6 +330,8 @@ describe('python runner: packages cannot be installed, and the run says so', () 
     expect(pip).toMatch(/\nInstalled packages include: .*\bmatplotlib\b.*\bnumpy\b.*\bpandas\b.* \(\d+ in all; `%pip list` shows their versions\)\.\n/);
     expect(pip).toContain('\nTo use nosuchpkg-xyz, ask the admin to add it to the image (README, "Extra packages").\n');
     expect(shell).toContain('requests-nope is not installed.');
+    const several = await runCell('%pip install nosuchpkg-a nosuchpkg-b');
+    expect(several.output).toContain('\nTo use nosuchpkg-a, nosuchpkg-b, ask the admin to add them to the image (README, "Extra packages").\n');
   });
 
   it('lists the installed packages with %pip list and pip freeze', async () => {

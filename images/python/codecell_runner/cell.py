@@ -58,7 +58,7 @@ def run_cell(source: str, namespace: dict) -> CellOutcome:
         if timed:
             timing.report_time(started, cpu_started)
         _show_if_image(value)
-        text = None if value is None else _capped(repr(value))
+        text = None if value is None else _capped(display.value_text(value))
     except SystemExit as exc:
         return _exit_outcome(exc, errors.codes_of(body, trailing))
     except BaseException as exc:  # KeyboardInterrupt and friends are the user's too

@@ -64,6 +64,17 @@ class DisplayHandle:
         pass
 
 
+def value_text(obj) -> str:
+    """The text of a cell's trailing value: repr, or for HTML(...), Markdown(...) and other objects
+    with no repr of their own, their source text (as display() shows them), not `<… object at 0x…>`."""
+    if type(obj).__repr__ is object.__repr__:
+        for method in _TEXT_REPRS:
+            text = _call_repr(obj, method)
+            if isinstance(text, str):
+                return text
+    return repr(obj)
+
+
 def show(obj) -> None:
     """Shows one object: as an image when it is one, else as text on stdout."""
     if obj is None:

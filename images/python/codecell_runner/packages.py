@@ -143,7 +143,7 @@ def _install_message(tool: str, command: str, names: list[str]) -> str:
     )
     if missing or not names:
         wanted = ", ".join(missing) if missing else "a package"
-        lines.append(f"To use {wanted}, {admin_advice('it')}.")
+        lines.append(f"To use {wanted}, {admin_advice('them' if len(missing) > 1 else 'it')}.")
     return "\n".join(lines)
 
 

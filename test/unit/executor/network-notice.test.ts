@@ -23,6 +23,10 @@ describe('networkNotice', () => {
     expect(networkNotice(pythonError('TypeError', 'fetch failed: getaddrinfo EAI_AGAIN example.com'))).toContain('a DNS lookup of example.com failed');
     expect(networkNotice(pythonError('Error', 'connect ENETUNREACH 93.184.216.34:443'))).toContain('a connection to 93.184.216.34:443 failed');
     expect(networkNotice({ error: null, stderr: 'curl: (6) Could not resolve host: example.com\n' })).toContain('of example.com');
+    // Without -s, curl's error follows its progress meter on the same line.
+    const meter = '  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n                                 Dload  Upload   Total   Spent    Left  Speed\n\r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0';
+    expect(networkNotice({ error: null, stderr: `${meter}curl: (6) Could not resolve host: api.github.com\n` })).toContain('of api.github.com');
+    expect(networkNotice({ error: null, stderr: `${meter}curl: (7) Failed to connect to 10.0.0.1 port 80: No route to host\n` })).toContain('to 10.0.0.1');
     expect(networkNotice({ error: null, stderr: 'Resolving x.org (x.org)... failed: Temporary failure in name resolution.\nwget: unable to resolve host address ‘x.org’\n' })).toContain('lookup');
     expect(networkNotice({ error: null, stderr: "Cloning into 'repo'...\nfatal: unable to access 'https://github.com/a/b.git/': Could not resolve host: github.com\n" })).toContain('of github.com');
     expect(networkNotice({ error: null, stderr: 'ssh: Could not resolve hostname github.com: Temporary failure in name resolution\r\n' })).toContain('of github.com');

@@ -193,19 +193,39 @@ class GraphEncoder {
     try {
       encoded = this.encode(value);
     } catch (err) {
-      for (let i = mark; i < this.registered.length; i++) this.ids.delete(this.registered[i]);
-      this.registered.length = mark;
-      // The shapes it defined are dropped with it: the decoder never sees the nodes that define them.
-      for (const [signature, shape] of this.shapes) if (shape >= shapeMark) this.shapes.delete(signature);
-      this.lastKeys = null;
-      this.lastShape = -1;
+      this.forget(mark, shapeMark);
       const reason = err instanceof RangeError && /call stack/i.test(err.message)
         ? 'it is nested too deeply to be saved'
         : `reading it threw ${describeError(err)}`;
       return { carried: false, failures: [{ path: '', type: typeName(value), reason }] };
     }
     const failures = this.failures.map((failure) => ({ path: failure.segments.join(''), type: failure.type, reason: failure.reason }));
+    if (encoded !== UNCARRIED && failures.length > 0 && this.isModuleInstance(value)) {
+      // Node's and modules' objects rely on their internals (an http.Server without its listeners
+      // fails inside Node at its first request): one that lost a part is not carried at all.
+      this.forget(mark, shapeMark);
+      const [first] = failures;
+      const reason = `it is an object of Node.js or a module that cannot be carried in part (${first.path}: ${first.reason}); make it again in the next cell`;
+      return { carried: false, failures: [{ path: '', type: typeName(value), reason }] };
+    }
     return encoded === UNCARRIED ? { carried: false, failures } : { carried: true, encoded, failures };
+  }
+
+  /** Drops the ids and shapes given out since the marks: the decoder never sees those nodes. */
+  forget(mark, shapeMark) {
+    for (let i = mark; i < this.registered.length; i++) this.ids.delete(this.registered[i]);
+    this.registered.length = mark;
+    for (const [signature, shape] of this.shapes) if (shape >= shapeMark) this.shapes.delete(signature);
+    this.lastKeys = null;
+    this.lastShape = -1;
+  }
+
+  /** Whether `value` is an instance of a class that Node.js or a required module defined. */
+  isModuleInstance(value) {
+    if (value === null || typeof value !== 'object') return false;
+    const proto = Object.getPrototypeOf(value);
+    const constructor = proto === null ? null : constructorOf(proto);
+    return constructor !== null && this.modules.lookup(constructor) !== undefined;
   }
 
   register(value) {
