@@ -26,7 +26,6 @@ LOCAL_BASE="codecell-base:bookworm"
 DEBIAN_MIRROR="${CODECELL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 PULL_TIMEOUT_SECONDS="${CODECELL_PULL_TIMEOUT:-20}"
 HASH_LABEL="codecell.contenthash"
-BUILD_CA_FILE="${CODECELL_BUILD_CA_FILE:-/etc/ssl/certs/ca-certificates.crt}"
 EXTRAS_FILE="${CODECELL_EXTRA_PACKAGES_FILE:-}"
 if [ -z "$EXTRAS_FILE" ] && [ -f "$ROOT/images/extra-packages.json" ]; then
   EXTRAS_FILE="$ROOT/images/extra-packages.json"
@@ -114,15 +113,26 @@ stage_context() {
   mkdir -p "$staged/extras/wheels"
   : >"$staged/extras/debian.txt"
   : >"$staged/extras/npm.txt"
-  # The host's CA bundle, for npm in a build stage: the registry may be reached through a proxy
-  # that only this machine's CAs vouch for. It never reaches an execution image's final stage.
-  if [ -f "$BUILD_CA_FILE" ]; then
-    cp "$BUILD_CA_FILE" "$staged/extras/build-ca.crt"
-  else
-    : >"$staged/extras/build-ca.crt"
-  fi
   if [ -n "$EXTRAS_FILE" ]; then
     node "$ROOT/dist/scripts/stage-extras.js" "$EXTRAS_FILE" "$name" "$staged/extras" || die "bad extra packages file"
+  fi
+}
+
+# An image with packages/package-lock.json (node) gets its npm packages installed here, with this
+# machine's npm, into the staged packages/node_modules that its Dockerfile copies: pure JavaScript
+# (install scripts off), so where npm runs does not matter, and the image needs no npm of its own.
+# Runs after the content hash is taken (the lockfile and extras/npm.txt stand for the result),
+# so an image that is up to date costs no install.
+install_npm_packages() {
+  local staged="$1"
+  [ -f "$staged/packages/package-lock.json" ] || return 0
+  command -v npm >/dev/null 2>&1 || die "npm is needed to build $(basename "$staged") (scripts/ensure-npm.sh installs it)"
+  local npm_flags=(--prefix "$staged/packages" --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+  npm ci "${npm_flags[@]}" >&2 || die "npm ci failed for $staged/packages"
+  if [ -s "$staged/extras/npm.txt" ]; then
+    # Each line (name@exact-version, checked by scripts/extra-packages.ts) is one argument.
+    xargs -d '\n' -a "$staged/extras/npm.txt" npm install --save-exact "${npm_flags[@]}" >&2 \
+      || die "installing the extra npm packages failed"
   fi
 }
 
@@ -141,6 +151,7 @@ build_image() {
     printf '%-28s up to date  (%ss)\n' "$tag" "$(seconds_since "$started")"
     return
   fi
+  install_npm_packages "$staged"
   previous_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
   log_file="$(mktemp "${TMPDIR:-/tmp}/codecell-build-${name}.XXXXXX.log")"
   local build=(docker build --network host --force-rm --build-arg "BASE_IMAGE=$base"
