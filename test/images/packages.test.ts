@@ -60,6 +60,7 @@ describe('python image packages', () => {
     expect(out.wordcloud).toEqual([120, 80]);
     // Distinct glyphs for distinct characters, no "Glyph missing" warning; the same characters in a
     // font without CJK come out as one identical box, which is what the first check rules out.
+    expect(out.emoji_colours).toBeGreaterThan(20);
     expect(out.cjk).toEqual({ distinct_default: true, inked: true, missing_glyph_warnings: 0, same_box_without_cjk_font: true });
   });
 });

@@ -125,4 +125,10 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     boxed = [glyph(ch, "DejaVu Sans") for ch in "数据"]
 out["cjk"]["same_box_without_cjk_font"] = bool(np.array_equal(boxed[0], boxed[1]))
+# Colour emoji through Pillow (Noto Color Emoji is a bitmap font: size 109 only).
+from PIL import Image, ImageDraw, ImageFont
+emoji_font = ImageFont.truetype("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf", 109)
+emoji = Image.new("RGB", (140, 140), "white")
+ImageDraw.Draw(emoji).text((0, 0), "\U0001F600", font=emoji_font, embedded_color=True)
+out["emoji_colours"] = len(set(emoji.getdata()))
 print(json.dumps(out))
