@@ -12,6 +12,11 @@
 # reached, a local equivalent is made once from Debian's archive with mmdebstrap
 # (codecell-base:bookworm) and the Dockerfiles get it through their BASE_IMAGE build argument.
 # Builds use the host's network (--network host): the engine may have no bridge network at all.
+#
+# Extra packages (README, "Extra packages"): $CODECELL_EXTRA_PACKAGES_FILE, or images/extra-packages.json
+# when it exists, names Debian/npm packages and pip wheels per image. Each image is built from a
+# staged copy of its directory plus extras/ (written by dist/scripts/stage-extras.js), and that
+# copy is what the content hash covers, so editing the file rebuilds the images it touches.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,6 +26,10 @@ LOCAL_BASE="codecell-base:bookworm"
 DEBIAN_MIRROR="${CODECELL_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 PULL_TIMEOUT_SECONDS="${CODECELL_PULL_TIMEOUT:-20}"
 HASH_LABEL="codecell.contenthash"
+EXTRAS_FILE="${CODECELL_EXTRA_PACKAGES_FILE:-}"
+if [ -z "$EXTRAS_FILE" ] && [ -f "$ROOT/images/extra-packages.json" ]; then
+  EXTRAS_FILE="$ROOT/images/extra-packages.json"
+fi
 
 log() { printf '[build-images] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -76,33 +85,77 @@ make_local_base() {
   log "made $LOCAL_BASE in $(seconds_since "$started")s"
 }
 
-# Hash of everything that goes into an image: the files of its directory (names, modes and
-# contents, in a fixed order, without Python caches) and the id of the base image.
+# Hash of everything that goes into an image: the files of its staged build context (names, modes
+# and contents, in a fixed order) and the id of the base image.
 content_hash() {
   local dir="$1" base_id="$2"
   {
     printf 'base %s\n' "$base_id"
-    tar -C "$dir" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-      --exclude='__pycache__' --exclude='*.pyc' -cf - .
+    tar -C "$dir" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - .
   } | sha256sum | cut -d' ' -f1
+}
+
+# The extras' stager is TypeScript (scripts/extra-packages.ts); compiled when dist/ lags behind it.
+ensure_stager() {
+  local stager="$ROOT/dist/scripts/stage-extras.js"
+  if [ ! -f "$stager" ] || [ -n "$(find "$ROOT/scripts/extra-packages.ts" "$ROOT/scripts/stage-extras.ts" -newer "$stager" -print -quit)" ]; then
+    log "compiling the extra packages stager"
+    (cd "$ROOT" && npx tsc -p tsconfig.json) || die "could not compile scripts/stage-extras.ts"
+  fi
+}
+
+# Copies images/<name> (without caches or a local node_modules) into $2 and adds extras/: the
+# admin's extra packages for this image, empty lists when there are none.
+stage_context() {
+  local dir="$1" staged="$2" name
+  name="$(basename "$dir")"
+  tar -C "$dir" --exclude='__pycache__' --exclude='*.pyc' --exclude='node_modules' -cf - . | tar -C "$staged" -xf -
+  mkdir -p "$staged/extras/wheels"
+  : >"$staged/extras/debian.txt"
+  : >"$staged/extras/npm.txt"
+  if [ -n "$EXTRAS_FILE" ]; then
+    node "$ROOT/dist/scripts/stage-extras.js" "$EXTRAS_FILE" "$name" "$staged/extras" || die "bad extra packages file"
+  fi
+}
+
+# An image with packages/package-lock.json (node) gets its npm packages installed here, with this
+# machine's npm, into the staged packages/node_modules that its Dockerfile copies: pure JavaScript
+# (install scripts off), so where npm runs does not matter, and the image needs no npm of its own.
+# Runs after the content hash is taken (the lockfile and extras/npm.txt stand for the result),
+# so an image that is up to date costs no install.
+install_npm_packages() {
+  local staged="$1"
+  [ -f "$staged/packages/package-lock.json" ] || return 0
+  command -v npm >/dev/null 2>&1 || die "npm is needed to build $(basename "$staged") (scripts/ensure-npm.sh installs it)"
+  local npm_flags=(--prefix "$staged/packages" --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error)
+  npm ci "${npm_flags[@]}" >&2 || die "npm ci failed for $staged/packages"
+  if [ -s "$staged/extras/npm.txt" ]; then
+    # Each line (name@exact-version, checked by scripts/extra-packages.ts) is one argument.
+    xargs -d '\n' -a "$staged/extras/npm.txt" npm install --save-exact "${npm_flags[@]}" >&2 \
+      || die "installing the extra npm packages failed"
+  fi
 }
 
 build_image() {
   local dir="$1" base="$2" base_id="$3"
-  local name tag hash current started log_file previous_id
+  local name tag hash current started log_file previous_id staged
   name="$(basename "$dir")"
   tag="${PREFIX}-${name}:latest"
   started="$(now)"
-  hash="$(content_hash "$dir" "$base_id")"
+  staged="$STAGING_ROOT/$name"
+  mkdir -p "$staged"
+  stage_context "$dir" "$staged"
+  hash="$(content_hash "$staged" "$base_id")"
   current="$(docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$tag" 2>/dev/null || true)"
   if [ "$current" = "$hash" ]; then
     printf '%-28s up to date  (%ss)\n' "$tag" "$(seconds_since "$started")"
     return
   fi
+  install_npm_packages "$staged"
   previous_id="$(docker image inspect -f '{{.Id}}' "$tag" 2>/dev/null || true)"
   log_file="$(mktemp "${TMPDIR:-/tmp}/codecell-build-${name}.XXXXXX.log")"
   local build=(docker build --network host --force-rm --build-arg "BASE_IMAGE=$base"
-    --label "$HASH_LABEL=$hash" --tag "$tag" "$dir")
+    --label "$HASH_LABEL=$hash" --tag "$tag" "$staged")
   if [ "$verbose" = 1 ]; then
     "${build[@]}" 2>&1 | tee "$log_file" >&2 || build_failed "$tag" "$log_file"
   else
@@ -134,6 +187,15 @@ else
     dirs+=("$ROOT/images/$name")
   done
 fi
+
+if [ -n "$EXTRAS_FILE" ]; then
+  [ -f "$EXTRAS_FILE" ] || die "extra packages file not found: $EXTRAS_FILE"
+  EXTRAS_FILE="$(cd "$(dirname "$EXTRAS_FILE")" && pwd)/$(basename "$EXTRAS_FILE")"
+  log "extra packages from $EXTRAS_FILE"
+  ensure_stager
+fi
+STAGING_ROOT="$(mktemp -d "${TMPDIR:-/tmp}/codecell-images.XXXXXX")"
+trap 'rm -rf "$STAGING_ROOT"' EXIT
 
 base="$(resolve_base)"
 base_id="$(docker image inspect -f '{{.Id}}' "$base")"

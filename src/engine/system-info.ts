@@ -9,24 +9,35 @@ import type { DockerExecutor } from '../executor/docker/docker-executor.js';
 import { probeContainerSpec } from '../executor/docker/container-spec.js';
 import { LANGUAGES, type RuntimeInfo, type SystemInfo } from './types.js';
 
+/** Every installed distribution (Debian's and any admin wheels), by its canonical lowercase name. */
 const PYTHON_PROBE = `
 import json, sys, importlib.metadata as md
-wanted = ["numpy","pandas","matplotlib","scipy","seaborn","scikit-learn","sympy","openpyxl","pillow","tabulate","cloudpickle"]
 found = {}
-for name in wanted:
-    try: found[name] = md.version(name)
-    except Exception: pass
-print(json.dumps({"version": sys.version.split()[0], "packages": found}))
+for dist in md.distributions():
+    name = (dist.metadata["Name"] or "").strip()
+    if name: found[name.lower().replace("_", "-")] = dist.version
+print(json.dumps({"version": sys.version.split()[0], "packages": dict(sorted(found.items()))}))
 `;
 
-const NODE_PROBE = `console.log(JSON.stringify({ version: process.versions.node, packages: { v8: process.versions.v8 } }))`;
+/** The npm packages baked into the image (images/node/Dockerfile), at the versions installed. */
+const NODE_PROBE = `
+const fs = require('fs');
+const wanted = Object.keys(JSON.parse(fs.readFileSync('/opt/codecell/npm-packages.json', 'utf8')).dependencies || {});
+const packages = {};
+for (const name of wanted.sort()) {
+  try { packages[name] = JSON.parse(fs.readFileSync('/mnt/node_modules/' + name + '/package.json', 'utf8')).version; } catch {}
+}
+console.log(JSON.stringify({ version: process.versions.node, packages }));
+`;
 
 const BASH_PROBE = `
 v() { "$@" 2>/dev/null | head -n1 | grep -oE '[0-9]+(\\.[0-9]+)+' | head -n1; }
 jq -n --arg bash "$BASH_VERSION" --arg jq "$(v jq --version)" --arg git "$(v git --version)" \\
   --arg curl "$(v curl --version)" --arg bc "$(v bc --version)" --arg sed "$(v sed --version)" \\
   --arg awk "$(v awk --version)" --arg grep "$(v grep --version)" --arg coreutils "$(v ls --version)" \\
-  '{version: $bash, packages: {jq: $jq, git: $git, curl: $curl, bc: $bc, sed: $sed, awk: $awk, grep: $grep, coreutils: $coreutils}}'
+  --arg python3 "$(v python3 --version)" --arg node "$(v node --version)" --arg sqlite3 "$(v sqlite3 --version)" \\
+  '{version: $bash, packages: ({jq: $jq, git: $git, curl: $curl, bc: $bc, sed: $sed, awk: $awk, grep: $grep,
+    coreutils: $coreutils, python3: $python3, node: $node, sqlite3: $sqlite3} | with_entries(select(.value != "")))}'
 `;
 
 const PROBES: Record<RuntimeInfo['runtime'], string[]> = {

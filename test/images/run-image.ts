@@ -98,8 +98,8 @@ export function takeFrame(stdout: string, nonce: string): { json: unknown; rest:
   };
 }
 
-export function imageHarness(runtime: Runtime): ImageHarness {
-  const image = `${process.env.CODECELL_IMAGE_PREFIX ?? 'codecell'}-${runtime}:latest`;
+/** `image` defaults to the runtime's image under CODECELL_IMAGE_PREFIX. */
+export function imageHarness(runtime: Runtime, image = `${process.env.CODECELL_IMAGE_PREFIX ?? 'codecell'}-${runtime}:latest`): ImageHarness {
   let scratch: string | undefined;
 
   function setUp(): void {

@@ -74,7 +74,8 @@ const CODE_TOOLS: readonly ExecutionToolSpec[] = [
     language: 'javascript',
     description:
       'Run JavaScript on Node.js. Top-level variables, functions and classes from earlier calls are still ' +
-      'defined (shared with execute_typescript_code); use console.log to print. ' +
+      'defined (shared with execute_typescript_code); use console.log to print. Common npm packages (lodash, ' +
+      'date-fns, mathjs, papaparse, d3-array, …) import by name; get_system_info lists them. ' +
       COMMON_RULES,
   },
   {
@@ -94,7 +95,7 @@ const BASH_TOOL: ExecutionToolSpec = {
   language: 'bash',
   description:
     'Run a bash command or script. Shell variables, exported environment, functions, aliases and the current ' +
-    'directory carry over to the next call. Common tools (coreutils, grep, sed, awk, jq, bc) are installed. ' +
+    'directory carry over to the next call. Common tools (coreutils, grep, sed, awk, jq, bc, git, sqlite3, python3, node) are installed. ' +
     COMMON_RULES,
 };
 
