@@ -197,7 +197,7 @@ centres = np.array([[0, 0], [10, 10], [0, 10]])
 offsets = np.array([[0, 0], [0.3, 0], [0, 0.3], [-0.3, 0], [0, -0.3]])
 points = np.vstack([c + offsets for c in centres])
 km = KMeans(n_clusters=3, n_init=10, random_state=42).fit(points)
-centers = sorted(map(lambda c: [round(v, 6) for v in c], km.cluster_centers_.tolist()))
+centers = sorted(map(lambda c: [round(v, 6) + 0.0 for v in c], km.cluster_centers_.tolist()))
 print(json.dumps({'sizes': sorted(np.bincount(km.labels_).tolist()), 'centers': centers}))`);
       expect(lastJson(run)).toEqual({ sizes: [5, 5, 5], centers: [[0, 0], [0, 10], [10, 10]] });
     },

@@ -5,7 +5,7 @@
  */
 import { expect } from 'vitest';
 import { SALES, SALES_CSV, revenueOf, sumBy } from './helpers/fixtures.js';
-import { describePrograms, expectClose, lastJson, type ProgramCase } from './helpers/programs.js';
+import { describePrograms, expectClose, expectFigureSize, lastJson, type ProgramCase } from './helpers/programs.js';
 
 const cases: ProgramCase[] = [
   {
@@ -31,7 +31,7 @@ plt.show()
 print(len(monthly), list(monthly.index[:2]))`);
       expect(plot.out.stdout).toBe("6 ['2024-01', '2024-02']\n");
       expect(plot.images).toHaveLength(1);
-      expect(plot.images[0]).toMatchObject({ width: 700, height: 300 });
+      expectFigureSize(plot.images[0], { width: 700, height: 300 });
       const csv = (await session.download('monthly.csv')).toString('utf8').trim().split('\n');
       expect(csv[0]).toBe('month,revenue');
       expect(csv).toHaveLength(7);
@@ -53,7 +53,7 @@ print('after')`);
       expect(run.text).toMatch(/coffee\s+4\.25/);
       expect(run.out.stdout.indexOf('coffee')).toBeLessThan(run.out.stdout.indexOf('after'));
       expect(run.images).toHaveLength(1);
-      expect(run.images[0]).toMatchObject({ width: 300, height: 200 });
+      expectFigureSize(run.images[0], { width: 300, height: 200 });
     },
   },
   {

@@ -164,3 +164,17 @@ export function expectClose(actual: unknown, expected: number, digits = 6): void
 export function csv(header: readonly string[], rows: ReadonlyArray<ReadonlyArray<string | number>>): string {
   return [header.join(','), ...rows.map((row) => row.join(','))].join('\n') + '\n';
 }
+
+/**
+ * A matplotlib figure of figsize × dpi = `expected` pixels, as the image comes back: Codecell saves
+ * with `savefig.bbox: tight` (images/python/matplotlib/matplotlibrc), which trims the empty margin
+ * and pads the drawn area by 0.1 inch, so each side lies between 60 % of the figure's and a little more.
+ */
+export function expectFigureSize(image: { width: number; height: number } | undefined, expected: { width: number; height: number }): void {
+  expect(image, 'no image').toBeDefined();
+  const { width, height } = image ?? { width: 0, height: 0 };
+  expect(width, `width ${width} for a ${expected.width} px figure`).toBeGreaterThanOrEqual(Math.floor(expected.width * 0.6));
+  expect(width, `width ${width} for a ${expected.width} px figure`).toBeLessThanOrEqual(expected.width + 20);
+  expect(height, `height ${height} for a ${expected.height} px figure`).toBeGreaterThanOrEqual(Math.floor(expected.height * 0.6));
+  expect(height, `height ${height} for a ${expected.height} px figure`).toBeLessThanOrEqual(expected.height + 20);
+}
