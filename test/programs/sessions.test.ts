@@ -228,6 +228,16 @@ print('total', total)`);
     },
   },
   {
+    name: 'os.cpu_count() and joblib size a parallel job to the sandbox’s one CPU',
+    async run(session) {
+      const run = await session.python(`import os
+from joblib import Parallel, delayed, effective_n_jobs
+squares = Parallel(n_jobs=-1)(delayed(pow)(i, 2) for i in range(5))
+print(os.cpu_count(), effective_n_jobs(-1), squares)`);
+      expect(run.out.stdout).toBe('1 1 [0, 1, 4, 9, 16]\n');
+    },
+  },
+  {
     name: 'get_system_info lists the installed packages a model asks about',
     async run(session) {
       const info = await session.tool('get_system_info');
