@@ -1,6 +1,6 @@
 /**
  * Documents and structured text in Python: Excel reports (xlsxwriter, openpyxl), Word (python-docx),
- * PDF (reportlab, fpdf2, read back with pypdf), HTML from jinja2, YAML, Markdown, HTML scraping
+ * PDF (reportlab, read back, merged and rotated with pypdf), HTML from jinja2, YAML, Markdown, HTML scraping
  * with BeautifulSoup, ZIP archives. Each file is downloaded and its bytes checked, and read back.
  */
 import { expect } from 'vitest';
@@ -144,22 +144,32 @@ print(round(float(reader.pages[0].mediabox.width)), round(float(reader.pages[0].
     },
   },
   {
-    name: 'fpdf: a one-page PDF with a table, page count and text checked with pypdf',
+    name: 'pypdf: merge two generated PDFs, rotate a page, and read the result back',
     async run(session) {
-      const run = await session.python(`from fpdf import FPDF
-from pypdf import PdfReader
-pdf = FPDF()
-pdf.add_page()
-pdf.set_font('Helvetica', size=12)
-pdf.cell(0, 10, 'Team scores', new_x='LMARGIN', new_y='NEXT')
-for name, score in [('red', 7), ('blue', 12)]:
-    pdf.cell(40, 8, name)
-    pdf.cell(20, 8, str(score), new_x='LMARGIN', new_y='NEXT')
-pdf.output('scores.pdf')
-text = PdfReader('scores.pdf').pages[0].extract_text()
-print(len(PdfReader('scores.pdf').pages), 'blue' in text, '12' in text)`);
-      expect(run.out.stdout).toBe('1 True True\n');
-      expect(magic(await session.download('scores.pdf'), 5)).toBe('%PDF-');
+      const run = await session.python(`from reportlab.pdfgen import canvas
+from pypdf import PdfReader, PdfWriter
+
+for name, pages in [('a.pdf', 2), ('b.pdf', 1)]:
+    c = canvas.Canvas(name)
+    for i in range(pages):
+        c.drawString(72, 720, f'{name} page {i + 1}')
+        c.showPage()
+    c.save()
+
+writer = PdfWriter()
+for name in ['a.pdf', 'b.pdf']:
+    for page in PdfReader(name).pages:
+        writer.add_page(page)
+writer.pages[2].rotate(90)
+writer.add_metadata({'/Title': 'Merged report'})
+with open('merged.pdf', 'wb') as f:
+    writer.write(f)
+
+merged = PdfReader('merged.pdf')
+print(len(merged.pages), merged.metadata.title, merged.pages[2].get('/Rotate'))
+print([p.extract_text().strip() for p in merged.pages])`);
+      expect(run.out.stdout).toBe("3 Merged report 90\n['a.pdf page 1', 'a.pdf page 2', 'b.pdf page 1']\n");
+      expect(magic(await session.download('merged.pdf'), 5)).toBe('%PDF-');
     },
   },
   {
@@ -169,7 +179,7 @@ print(len(PdfReader('scores.pdf').pages), 'blue' in text, '12' in text)`);
 <ul>
 {% for row in rows %}  <li>{{ row.name }}: {{ "%.1f"|format(row.score) }}</li>
 {% endfor %}</ul>
-<p>Best: {{ rows|max(attribute='score')|attr('name') }}</p>
+<p>Best: {{ (rows|max(attribute='score')).name }}</p>
 `);
       await session.python(`from jinja2 import Environment, FileSystemLoader, select_autoescape
 env = Environment(loader=FileSystemLoader('/mnt/data/templates'), autoescape=select_autoescape())
