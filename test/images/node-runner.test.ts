@@ -77,6 +77,13 @@ describe('node runner', () => {
     expect((await session.run('new Promise((resolve) => setTimeout(() => resolve({ ok: y }), 20))')).result.value).toBe('{ ok: 3 }');
   });
 
+  it('gives the value of a bracketed last expression in a cell with top-level await', async () => {
+    const run = await new Session().run('const a = await Promise.resolve(1);\nconst b = 2;\n({ a, b })');
+    expect(run.result).toMatchObject({ outcome: 'ok', value: '{ a: 1, b: 2 }', error: null });
+    const sequence = await new Session().run('await null;\n(1, 2)');
+    expect(sequence.result.value).toBe('2');
+  });
+
   it('reports an uncaught error with the user frames only, and keeps what ran before it', async () => {
     const session = new Session();
     const run = await session.run('const before = 1;\nfunction dig(o) {\n  return o.a.b;\n}\ndig({});');

@@ -193,20 +193,23 @@ describe('Streamable HTTP session handling', () => {
     expect(JSON.stringify(await response.json())).toContain('initialize');
   });
 
-  it('refuses bodies over 16 MiB with 413 and a JSON-RPC error', async () => {
+  // The cap is a 25 MiB upload as base64 plus 1 MiB: 34.3 MiB at the default CODECELL_MAX_FILE_MB.
+  const OVER_THE_BODY_CAP = 36 * 1024 * 1024;
+
+  it('refuses bodies over the cap (an upload_file of the largest file as base64) with 413 and a JSON-RPC error', async () => {
     const sessionId = await rawInitialize();
     const response = await fetch(`${server.url}/mcp`, {
       method: 'POST',
       headers: mcpHeaders({}, sessionId),
-      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'x', arguments: { code: 'x'.repeat(17 * 1024 * 1024) } } }),
+      body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'x', arguments: { code: 'x'.repeat(OVER_THE_BODY_CAP) } } }),
     });
     expect(response.status).toBe(413);
-    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringContaining('16 MiB') } });
+    expect(await response.json()).toMatchObject({ jsonrpc: '2.0', error: { message: expect.stringMatching(/larger than 34 MiB: upload_file takes files up to 25 MiB/) } });
   });
 
   it('names the REST upload route in the 413 of an upload_file call too', async () => {
     const sessionId = await rawInitialize();
-    const content = 'x'.repeat(17 * 1024 * 1024);
+    const content = 'x'.repeat(OVER_THE_BODY_CAP);
     const response = await fetch(`${server.url}/mcp`, {
       method: 'POST',
       headers: mcpHeaders({}, sessionId),

@@ -203,7 +203,8 @@ class CellRewrite {
 
   /** Async cells: the last expression statement becomes the async function's return value. */
   returnCompletionValue(last) {
-    this.edit(last.expression.start, last.expression.start, 'return (');
+    // At the statement's start: a parenthesised expression (`({ a, b })`) starts inside its brackets.
+    this.edit(last.start, last.start, 'return (');
     this.edit(last.expression.end, last.expression.end, ')');
   }
 
