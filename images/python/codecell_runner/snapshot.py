@@ -36,7 +36,6 @@ import importlib
 import io
 import os
 import pickle
-import struct
 import sys
 import threading
 import types
@@ -45,7 +44,7 @@ import weakref
 from cloudpickle import cloudpickle as _cloudpickle_internals
 
 from . import snapshot_v1
-from .snapshot_format import PYTHON, NotCarried, SnapshotError, describe, type_name
+from .snapshot_format import FOOTER, PYTHON, NotCarried, SnapshotError, describe, read_index, type_name
 from .snapshot_loader import SharedMemoLoader
 from .snapshot_pickling import PICKLE_PROTOCOL, SharedObjects, SharingProbe, SnapshotPickler
 # Snapshots of the first format name `codecell_runner.snapshot._main_globals` in their pickles.
@@ -54,7 +53,6 @@ from .snapshot_pickling import main_globals as _main_globals  # noqa: F401
 __all__ = ["NotCarried", "SnapshotError", "save", "restore"]
 
 MAGIC = b"CCPYSNP2"
-_FOOTER = struct.Struct("<Q8s")
 
 # Test-restore at save time: groups whose pickle is at most this large, up to this much in all
 # (a restored copy can take ten times its pickle in memory). Larger ones, mostly data (arrays,
@@ -128,7 +126,7 @@ def save(namespace: dict, path: str) -> list[NotCarried]:
                     not_carried.append(NotCarried(name, type_name(namespace[name]), reason))
             index = {"python": PYTHON, "modules": modules, "groups": writer.index(), "aliases": kept_aliases}
             pickle.dump(index, file, protocol=PICKLE_PROTOCOL)
-            file.write(_FOOTER.pack(index_offset, MAGIC))
+            file.write(FOOTER.pack(index_offset, MAGIC))
         os.replace(temporary, path)
     except BaseException:
         _remove_quietly(temporary)
@@ -319,7 +317,7 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
         return snapshot_v1.restore(path, namespace)
     not_carried: list[NotCarried] = []
     with open(path, "rb") as file:
-        index = _read_index(file)
+        index = read_index(file, MAGIC, {"python", "modules", "groups"})
         for name, module_name in index["modules"]:
             try:
                 namespace[name] = importlib.import_module(module_name)
@@ -335,24 +333,6 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
         _bind_aliases(index.get("aliases", ()), namespace, not_carried)
     return not_carried
 
-
-def _read_index(file) -> dict:
-    try:
-        if file.read(len(MAGIC)) != MAGIC:
-            raise SnapshotError("not a Python snapshot")
-        file.seek(-_FOOTER.size, os.SEEK_END)
-        index_offset, magic = _FOOTER.unpack(file.read(_FOOTER.size))
-        if magic != MAGIC:
-            raise SnapshotError("the snapshot is truncated")
-        file.seek(index_offset)
-        index = pickle.load(file)
-    except SnapshotError:
-        raise
-    except Exception as exc:
-        raise SnapshotError(f"the snapshot is unreadable: {describe(exc)}") from exc
-    if not isinstance(index, dict) or not {"python", "modules", "groups"} <= index.keys():
-        raise SnapshotError("the snapshot has no valid index")
-    return index
 
 
 def _bind_aliases(aliases, namespace: dict, not_carried: list[NotCarried]) -> None:

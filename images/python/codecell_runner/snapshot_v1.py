@@ -9,15 +9,11 @@ per-group format of snapshot.py: sessions saved then still restore. Nothing writ
 from __future__ import annotations
 
 import importlib
-import os
-import pickle
-import struct
 
 from .snapshot_loader import SharedMemoLoader
-from .snapshot_format import PYTHON as _PYTHON, NotCarried, SnapshotError, describe as _describe
+from .snapshot_format import PYTHON as _PYTHON, NotCarried, SnapshotError, describe as _describe, read_index
 
 MAGIC = b"CCPYSNP1"
-_FOOTER = struct.Struct("<Q8s")
 
 
 # --- restoring --------------------------------------------------------------------------------
@@ -30,7 +26,7 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
     """
     not_carried: list[NotCarried] = []
     with open(path, "rb") as file:
-        index = _read_index(file)
+        index = read_index(file, MAGIC, {"python", "modules", "values"})
         for name, module_name in index["modules"]:
             try:
                 namespace[name] = importlib.import_module(module_name)
@@ -43,24 +39,6 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
         _load_values(file, index["values"], namespace, not_carried)
     return not_carried
 
-
-def _read_index(file) -> dict:
-    try:
-        if file.read(len(MAGIC)) != MAGIC:
-            raise SnapshotError("not a Python snapshot")
-        file.seek(-_FOOTER.size, os.SEEK_END)
-        index_offset, magic = _FOOTER.unpack(file.read(_FOOTER.size))
-        if magic != MAGIC:
-            raise SnapshotError("the snapshot is truncated")
-        file.seek(index_offset)
-        index = pickle.load(file)
-    except SnapshotError:
-        raise
-    except Exception as exc:
-        raise SnapshotError(f"the snapshot is unreadable: {_describe(exc)}") from exc
-    if not isinstance(index, dict) or not {"python", "modules", "values"} <= index.keys():
-        raise SnapshotError("the snapshot has no valid index")
-    return index
 
 
 def _load_values(file, entries, namespace: dict, not_carried: list[NotCarried]) -> None:
