@@ -13,6 +13,7 @@
 // one line are off by its length (lines stay right).
 
 const acorn = require('acorn');
+const { forEachChild } = require('./ast-children');
 const { classEdits } = require('./classes');
 
 const HELPER = '__codecell';
@@ -294,17 +295,6 @@ function scanTree(ast) {
   return found;
 }
 
-function forEachChild(node, callback) {
-  for (const key of Object.keys(node)) {
-    const value = node[key];
-    if (value === null || typeof value !== 'object') continue;
-    if (Array.isArray(value)) {
-      for (const item of value) if (item !== null && typeof item.type === 'string') callback(item);
-    } else if (typeof value.type === 'string') {
-      callback(value);
-    }
-  }
-}
 
 /**
  * Calls back for every `var` declaration in statement position below a top-level statement, not

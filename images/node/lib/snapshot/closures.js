@@ -11,6 +11,7 @@
 // counts, whatever the declaration order.
 
 const acorn = require('acorn');
+const { forEachChild } = require('../ast-children');
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
 const CLASS_TYPES = new Set(['ClassDeclaration', 'ClassExpression']);
@@ -298,17 +299,6 @@ function nearestGlobal(scope) {
   return s;
 }
 
-function forEachChild(node, callback) {
-  for (const key of Object.keys(node)) {
-    const value = node[key];
-    if (value === null || typeof value !== 'object') continue;
-    if (Array.isArray(value)) {
-      for (const item of value) if (item !== null && typeof item.type === 'string') callback(item);
-    } else if (typeof value.type === 'string') {
-      callback(value);
-    }
-  }
-}
 
 /** `var` declarations below a statement, not entering functions or classes. */
 function forEachNestedVar(node, callback) {
