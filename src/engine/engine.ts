@@ -224,7 +224,7 @@ export class Engine implements EngineApi {
       const images: ResultImage[] = shown.images;
       let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted + shown.omitted;
       const keptInFull = new Set(shown.written);
-      const written = changes.files.filter((file) => !keptInFull.has(file.path));
+      const written = changes.pngFiles.filter((file) => !keptInFull.has(file.path));
       const saved = await fileChanges.imagesFrom(run.filesDir, written, settings.limits.maxImagesPerRun - images.length);
       images.push(...saved.images);
       imagesOmitted += saved.omitted;

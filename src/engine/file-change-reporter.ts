@@ -40,11 +40,15 @@ export class FileChangeReporter {
     sessionId: string,
     filesDir: string,
     before: ScannedTree,
-  ): Promise<{ files: FileChange[]; unlisted: UnlistedFiles; notice: string | null; usedBytes: number }> {
+  ): Promise<{ files: FileChange[]; unlisted: UnlistedFiles; pngFiles: FileChange[]; notice: string | null; usedBytes: number }> {
     const after = await scanTree(filesDir);
     const changes = diffTrees(before, after);
     const bounded = boundChangedFiles(changes, this.maxListed);
     const files = this.access.describeChanges(sessionId, bounded.listed);
+    // From every change, not only the listed ones: a plot saved among thousands of files is still shown.
+    const pngFiles = this.access
+      .describeChanges(sessionId, changes.filter((change) => change.kind === 'file' && /\.png$/i.test(change.path)))
+      .filter((file) => file.mimeType === 'image/png');
     const usedBytes = await measureBytes(filesDir); // the measure the upload check and the watchdog use
     const notices: string[] = [];
     if (usedBytes > this.quotaBytes) {
@@ -56,7 +60,7 @@ export class FileChangeReporter {
     if (after.truncated) notices.push('The session holds too many files to list them all; changes may be missing.');
     const links = changes.filter((change) => change.kind !== 'file').length;
     if (links > 0) notices.push(`${links} link(s) were made in /mnt/data: they are listed but never served.`);
-    return { files, unlisted: bounded.unlisted, notice: notices.length > 0 ? notices.join(' ') : null, usedBytes };
+    return { files, unlisted: bounded.unlisted, pngFiles, notice: notices.length > 0 ? notices.join(' ') : null, usedBytes };
   }
 
   /**

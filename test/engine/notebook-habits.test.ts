@@ -47,6 +47,25 @@ describe('notebook habits through the engine', () => {
     expect(result.images[0]).toMatchObject({ width: saved.readUInt32BE(16), height: saved.readUInt32BE(20) });
   });
 
+  it('still shows a figure saved deep among more files than the result lists', async () => {
+    const result = await runPython(
+      [
+        'import os',
+        'import matplotlib.pyplot as plt',
+        'os.makedirs("out/zz", exist_ok=True)',
+        'for i in range(120):',
+        '    open(f"out/part-{i:03}.txt", "w").write(str(i))',
+        'plt.plot([1, 2, 3], [3, 1, 2])',
+        'plt.savefig("out/zz/late.png")',
+      ].join('\n'),
+    );
+    expect(result.status, JSON.stringify(result.error)).toBe('ok');
+    expect(result.files.length).toBeLessThan(121); // the listing is bounded: not every file is named
+    expect(result.images.map((image) => image.name)).toEqual(['out/zz/late.png']);
+    const saved = await fileBytes(result.sessionId, 'out/zz/late.png');
+    expect(Buffer.from(result.images[0]!.base64, 'base64').equals(saved)).toBe(true);
+  });
+
   it('runs display(), %%writefile and !commands across runs of one session', async () => {
     const first = await runPython('%%writefile report.py\nimport sys\nprint("report for", sys.argv[1])\n');
     expect(first.status, JSON.stringify(first.error)).toBe('ok');
