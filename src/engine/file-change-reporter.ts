@@ -53,6 +53,13 @@ export class FileChangeReporter {
           'delete files you no longer need; uploads are refused until then.',
       );
     }
+    const unlistable = after.skippedNames - before.skippedNames;
+    if (unlistable > 0) {
+      notices.push(
+        `${unlistable} new name(s) in /mnt/data cannot be listed (control characters, invalid UTF-8, or too long or deep), ` +
+          'nor anything inside them; code can still read and delete them.',
+      );
+    }
     if (after.truncated) notices.push('The session holds too many files to list them all; changes may be missing.');
     const links = changes.filter((change) => change.kind !== 'file').length;
     if (links > 0) notices.push(`${links} link(s) were made in /mnt/data: they are listed but never served.`);

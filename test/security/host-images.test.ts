@@ -105,3 +105,53 @@ print(sorted(os.listdir('.')))`,
     await h.stillServing();
   });
 });
+
+describe('the result budget (CODECELL_MAX_RESULT_CHARS, 24,000 by default) against crafted file names', () => {
+  it('keeps a result within budget when folded folders (.git/) sit under the longest paths allowed', async () => {
+    const session = await h.newSession();
+    // Ten .git folders, each ~1,000 characters deep in names of quotes (escaped as \\" in JSON: twice
+    // the characters). Folded groups name their folder, and no budget step cut them.
+    const { raw, out } = await h.runToEnd(
+      'python',
+      `import os
+for index in range(10):
+    folder = os.path.join(*[f'{index}-{depth}' + '"' * 240 for depth in range(4)], '.git')
+    os.makedirs(folder)
+    open(os.path.join(folder, 'HEAD'), 'w').write('ref')
+print(len(folder))
+print('made')`,
+      'made',
+      { session },
+    );
+    expect(out.status, out.stderr).toBe('ok');
+    expect(out.stdout).toMatch(/^9\d\d\nmade\n$/);
+    expect(out.files_total).toBe(10);
+    const text = raw.content.filter((item) => item.type === 'text').map((item) => (item.type === 'text' ? item.text : '')).join('');
+    const total = text.length + JSON.stringify(raw.structuredContent).length;
+    expect(total).toBeLessThanOrEqual(24_000);
+    // Still counted: ten HEAD files in git repositories.
+    expect(out.files_unlisted.folded.reduce((sum, group) => sum + group.files, 0)).toBe(10);
+    await h.stillServing();
+  });
+
+  it('says so when a run made files whose names cannot be listed (control characters), instead of hiding them', async () => {
+    const session = await h.newSession();
+    const out = await h.exec(
+      'python',
+      `import os
+open('seen.txt', 'w').write('seen')
+open('hidden\\nname.txt', 'w').write('x' * 1000)
+os.makedirs('\\x01folder/deeper')
+for index in range(50):
+    open(f'\\x01folder/deeper/{index}.bin', 'wb').write(os.urandom(1000))
+print(sorted(os.listdir('.')))`,
+      { session },
+    );
+    expect(out.status, out.stderr).toBe('ok');
+    expect(out.stdout).toContain("'hidden\\nname.txt'");
+    expect(out.files.map((file) => file.path)).toEqual(['seen.txt']);
+    // The reader learns that something was made that the listing cannot show.
+    expect(out.notice ?? '').toMatch(/cannot be listed/);
+    await h.stillServing();
+  });
+});

@@ -3,10 +3,11 @@
  * budget (CODECELL_MAX_RESULT_CHARS), so one run cannot flood a model's context. The least
  * important parts go first, each cut named for the reader:
  *   the file listing (down to a few; the rest counted per directory) → the not-carried list →
- *   the middle of the longest output (stdout, stderr, traceback, value) → the rest of both lists.
+ *   the middle of the longest output (stdout, stderr, traceback, value) → the rest of both lists →
+ *   the names of the folders the unlisted files are counted in.
  * Images are separate content blocks and bounded on their own (inline-images.ts).
  */
-import { listFewer } from '../../engine/changed-files-listing.js';
+import { listFewer, withoutGroupNames } from '../../engine/changed-files-listing.js';
 import type { CapturedText, ExecutionResult } from '../../engine/types.js';
 
 /** Kept back from the budget for the "cut to fit" lines themselves. */
@@ -68,6 +69,11 @@ export function fitResultBudget(result: ExecutionResult, budgetChars: number, me
   if (over() > 0 && current.notCarried.length > 0) {
     cuts.push(`the remaining ${current.notCarried.length} not-carried values are not named`);
     current = { ...current, notCarried: [] };
+  }
+  const named = [...current.unlistedFiles.folded, ...current.unlistedFiles.omitted].filter((group) => group.directory !== null);
+  if (over() > 0 && named.length > 0) {
+    cuts.push(`the ${named.length} folders of unlisted files are counted, not named`);
+    current = { ...current, unlistedFiles: withoutGroupNames(current.unlistedFiles) };
   }
   return { result: current, cuts };
 }
