@@ -5,7 +5,7 @@
  * hang the result, or take the host's memory; the server keeps answering while they are handled.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness } from './helpers/harness.js';
+import { Harness, LIMITS } from './helpers/harness.js';
 
 let h: Harness;
 
@@ -131,6 +131,30 @@ print('made')`,
     expect(total).toBeLessThanOrEqual(24_000);
     // Still counted: ten HEAD files in git repositories.
     expect(out.files_unlisted.folded.reduce((sum, group) => sum + group.files, 0)).toBe(10);
+    await h.stillServing();
+  });
+
+  it('keeps a result within budget when every shown image lies ~1,000 characters deep', async () => {
+    const session = await h.newSession();
+    // Each saved PNG is over the inline side, so it is downscaled and named twice in the text
+    // (name and full-size path) and twice in structuredContent, quotes escaped there.
+    const { raw, out } = await h.runToEnd(
+      'python',
+      `${WRITE_ZERO_PNG}
+import os
+for index in range(${LIMITS.maxImages}):
+    folder = os.path.join(*[f'{index}-{depth}' + '"' * 240 for depth in range(4)])
+    os.makedirs(folder)
+    zero_png(os.path.join(folder, 'p.png'), 2100, 8, 0)
+print('made')`,
+      'made',
+      { session, timeout: h.budget(30) },
+    );
+    expect(out.status, out.stderr).toBe('ok');
+    expect(out.images).toHaveLength(LIMITS.maxImages);
+    expect(out.images.every((image) => image.full_size?.width === 2100 && image.width < 2100)).toBe(true);
+    const text = raw.content.filter((item) => item.type === 'text').map((item) => (item.type === 'text' ? item.text : '')).join('');
+    expect(text.length + JSON.stringify(raw.structuredContent).length).toBeLessThanOrEqual(24_000);
     await h.stillServing();
   });
 
