@@ -3,6 +3,8 @@
  * inline copy. Attacked from sandbox code: PNGs that are small files but huge once decoded, files
  * named .png that are links to host paths, fifos, not PNGs, or corrupt. None may leak a host byte,
  * hang the result, or take the host's memory; the server keeps answering while they are handled.
+ * Also the result budget against crafted names (deep folded folders, deep images) and names the
+ * listing cannot show, which must not vanish unsaid.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness, LIMITS } from './helpers/harness.js';
