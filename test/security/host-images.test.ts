@@ -181,3 +181,37 @@ print(sorted(os.listdir('.')))`,
     await h.stillServing();
   });
 });
+
+describe('full-size copies the host writes', () => {
+  it('does not let shown figures kept in full grow a session past its quota, run after run', async () => {
+    const session = await h.newSession();
+    // Each run shows four noise PNGs of ~9 MB (over the inline budget: the host keeps each in full).
+    const code = `import os, zlib, struct
+from IPython.display import Image, display
+def chunk(kind, data):
+    return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff)
+side = 1500
+raw = b''.join(b'\\0' + os.urandom(side * 4) for _ in range(side))
+png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', side, side, 8, 6, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw, 1)) + chunk(b'IEND', b'')
+for _ in range(${LIMITS.maxImages}):
+    display(Image(data=png))
+print(len(png) // 1_000_000)
+print('shown')`;
+    const sizes: number[] = [];
+    for (let run = 0; run < 3; run += 1) {
+      const { out } = await h.runToEnd('python', code, 'shown', { session, timeout: h.budget(30) });
+      expect(out.status, out.stderr).toBe('ok');
+      expect(out.stdout).toBe('9\nshown\n');
+      const used = await h.probe<{ bytes: number }>(
+        'python',
+        "import os, json\nprint(json.dumps({'bytes': sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk('.') for f in fs)}))",
+        { session },
+      );
+      sizes.push(used.bytes);
+    }
+    // Two copies fit the 20 MiB quota, a third does not: it is not written (before: 27 MB and on).
+    expect(sizes, JSON.stringify(sizes)).toEqual([sizes[0], 2 * sizes[0]!, 2 * sizes[0]!]);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(LIMITS.quotaMb * 1024 * 1024);
+    await h.stillServing();
+  });
+});
