@@ -147,6 +147,16 @@ function mergeGroups(groups: readonly FileGroup[]): FileGroup {
   };
 }
 
+/** The same counts without folder names (a name may be ~1 KB): folded groups merged per label, omitted ones into one. */
+export function withoutGroupNames(unlisted: UnlistedFiles): UnlistedFiles {
+  const byLabel = new Map<string, FoldedFiles[]>();
+  for (const group of unlisted.folded) byLabel.set(group.label, [...(byLabel.get(group.label) ?? []), group]);
+  return {
+    folded: [...byLabel].map(([label, groups]) => ({ ...mergeGroups(groups), label })),
+    omitted: unlisted.omitted.length === 0 ? [] : [mergeGroups(unlisted.omitted)],
+  };
+}
+
 /** How many changed files the groups count. */
 export function unlistedCount(unlisted: UnlistedFiles): number {
   return [...unlisted.folded, ...unlisted.omitted].reduce((sum, group) => sum + group.files, 0);

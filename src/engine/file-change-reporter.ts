@@ -57,6 +57,13 @@ export class FileChangeReporter {
           'delete files you no longer need; uploads are refused until then.',
       );
     }
+    const unlistable = after.skippedNames - before.skippedNames;
+    if (unlistable > 0) {
+      notices.push(
+        `${unlistable} new name(s) in /mnt/data cannot be listed (control characters, invalid UTF-8, or too long or deep), ` +
+          'nor anything inside them; code can still read and delete them.',
+      );
+    }
     if (after.truncated) notices.push('The session holds too many files to list them all; changes may be missing.');
     const links = changes.filter((change) => change.kind !== 'file').length;
     if (links > 0) notices.push(`${links} link(s) were made in /mnt/data: they are listed but never served.`);
@@ -66,12 +73,15 @@ export class FileChangeReporter {
   /**
    * Figures the run showed (not files), each within the inline budget. One that had to be
    * downscaled is also kept in full as a new file in `filesDir` (figure-1-full-size.png), so the
-   * after-scan lists it with a download link; its name is in `written`.
+   * after-scan lists it with a download link; its name is in `written`. Not when it would take the
+   * session's files past their quota (the text then says to save it to a file).
    */
   async fitShownImages(filesDir: string, shown: readonly ResultImage[]): Promise<{ images: ResultImage[]; omitted: number; written: string[] }> {
     const images: ResultImage[] = [];
     const written: string[] = [];
     let omitted = 0;
+    // The host writes these after the run, past the quota watchdog: each must fit the quota itself.
+    let usedBytes: number | null = null;
     for (const image of shown) {
       const bytes = Buffer.from(image.base64, 'base64');
       const fitted = await fitInlineImage(bytes, image, this.imageBudget);
@@ -81,8 +91,12 @@ export class FileChangeReporter {
       }
       let path: string | null = null;
       if (fitted.downscaledFrom !== null) {
-        path = await this.keepFullSize(filesDir, image.name, bytes);
-        if (path !== null) written.push(path);
+        usedBytes ??= await measureBytes(filesDir);
+        if (usedBytes + bytes.length <= this.quotaBytes) path = await this.keepFullSize(filesDir, image.name, bytes);
+        if (path !== null) {
+          written.push(path);
+          usedBytes += bytes.length;
+        }
       }
       images.push(asResultImage(image.name, fitted, path));
     }

@@ -4,8 +4,9 @@
  * base64 in the model's context. Larger ones are downscaled with sharp (libvips); the full image
  * stays a file in /mnt/data. Only PNGs that passed the header caps (executor/png.ts) get here.
  */
+import PQueue from 'p-queue';
 import sharp from 'sharp';
-import { MAX_INLINE_PNG_PIXELS } from '../executor/png.js';
+import { interlacedDecodeBytes, MAX_INLINE_PNG_PIXELS, MAX_INTERLACED_DECODE_BYTES } from '../executor/png.js';
 
 export interface InlineImageBudget {
   readonly maxSide: number;
@@ -23,6 +24,12 @@ export interface FittedImage {
 /** A copy still over the byte budget is made again, smaller by the bytes' ratio (bytes grow with the area). */
 const MAX_TRIES = 5;
 
+/**
+ * At most two host decodes at once across all runs: each may hold up to ~200 MB and a libuv thread
+ * (shared with every file operation of the server) for seconds; concurrent runs must not multiply that.
+ */
+const decodes = new PQueue({ concurrency: 2 });
+
 /** The image itself when within the budget, else a downscaled PNG copy; null when it cannot be decoded. */
 export async function fitInlineImage(
   png: Buffer,
@@ -32,16 +39,22 @@ export async function fitInlineImage(
   if (Math.max(size.width, size.height) <= budget.maxSide && png.length <= budget.maxBytes) {
     return { bytes: png, width: size.width, height: size.height, downscaledFrom: null };
   }
+  // An interlaced PNG is decoded whole: a 16-bit one of 50M pixels would hold 400 MB on the host.
+  if (interlacedDecodeBytes(png) > MAX_INTERLACED_DECODE_BYTES) return null;
   const longest = Math.max(size.width, size.height);
   // Bytes grow about with the area: the first try aims at the byte budget already.
   const aimed = png.length > budget.maxBytes ? Math.floor(longest * 0.95 * Math.sqrt(budget.maxBytes / png.length)) : longest;
   let side = Math.max(16, Math.min(budget.maxSide, aimed));
   try {
     for (let attempt = 0; attempt < MAX_TRIES; attempt += 1) {
-      const { data, info } = await sharp(png, { limitInputPixels: MAX_INLINE_PNG_PIXELS, sequentialRead: true })
-        .resize({ width: side, height: side, fit: 'inside', withoutEnlargement: true })
-        .png({ compressionLevel: 9 })
-        .toBuffer({ resolveWithObject: true });
+      const width = side;
+      const { data, info } = await decodes.add(
+        () =>
+          sharp(png, { limitInputPixels: MAX_INLINE_PNG_PIXELS, sequentialRead: true })
+            .resize({ width, height: width, fit: 'inside', withoutEnlargement: true })
+            .png({ compressionLevel: 9 })
+            .toBuffer({ resolveWithObject: true }),
+      );
       if (data.length <= budget.maxBytes || attempt === MAX_TRIES - 1) {
         if (data.length > budget.maxBytes) return null;
         return { bytes: data, width: info.width, height: info.height, downscaledFrom: { width: size.width, height: size.height, bytes: png.length } };

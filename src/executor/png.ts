@@ -23,3 +23,18 @@ export function inlinePngSize(bytes: Buffer): { width: number; height: number } 
   if (width * height > MAX_INLINE_PNG_PIXELS) return null;
   return { width, height };
 }
+
+/**
+ * Bytes the host must hold to decode an interlaced PNG (libvips cannot stream Adam7, it decodes the
+ * whole image), as libvips expands it: palettes to RGBA, 16-bit samples kept. 0 when it is not
+ * interlaced (decoded row by row with sequentialRead). A 16-bit RGBA image of 50M pixels is 400 MB.
+ */
+export function interlacedDecodeBytes(bytes: Buffer): number {
+  if (bytes.length < 29 || bytes.readUInt8(28) !== 1) return 0;
+  const bitDepth = bytes.readUInt8(24);
+  const samples = ({ 0: 1, 2: 3, 3: 4, 4: 2, 6: 4 } as Record<number, number>)[bytes.readUInt8(25)] ?? 4;
+  return bytes.readUInt32BE(16) * bytes.readUInt32BE(20) * samples * (bitDepth === 16 ? 2 : 1);
+}
+
+/** At most what an 8-bit RGBA image within MAX_INLINE_PNG_PIXELS decodes to. */
+export const MAX_INTERLACED_DECODE_BYTES = MAX_INLINE_PNG_PIXELS * 4;

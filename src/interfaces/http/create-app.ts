@@ -32,6 +32,7 @@ import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
 import { requestContext, requestLogger } from './request-context.js';
 import { restFallback } from './rest-fallback.js';
 import { bodyTooLargeMessage, requestErrorKind, type BodyLimit } from './request-errors.js';
+import { bodyBytesBudget } from './body-bytes-budget.js';
 
 /** Streamable HTTP paths: ours, and the recipe's Gradio path so old configs only change host. */
 export const STREAMABLE_HTTP_PATHS = ['/mcp', '/gradio_api/mcp'] as const;
@@ -182,7 +183,15 @@ export function createApp(deps: AppDeps): Express {
   };
   const bodyLimit = mcpBodyLimit(settings.limits.maxFileBytes);
   const jsonBody = express.json({ limit: bodyLimit.bytes });
-  app.use([...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.messagesPath)], jsonBody);
+  const mcpBodyPaths = [...STREAMABLE_HTTP_PATHS, ...SSE_ENDPOINTS.map((endpoint) => endpoint.messagesPath)];
+  // At most four bodies at the cap in memory at once, whoever sends them; small ones always pass.
+  const bodyBytes = bodyBytesBudget({
+    maxBytes: 4 * bodyLimit.bytes,
+    bodyLimit: bodyLimit.bytes,
+    smallBytes: 1024 * 1024,
+    refuse: (res) => sendJsonRpcError(res, 503, -32000, 'The server is receiving too many large requests at once; try again in a moment.'),
+  });
+  app.use(mcpBodyPaths, bodyBytes, jsonBody);
   app.use(createStreamableHttpRouter(STREAMABLE_HTTP_PATHS, routeDeps));
   app.use(createSseRouter(SSE_ENDPOINTS, publicPathPrefix(settings.publicUrl), routeDeps));
 

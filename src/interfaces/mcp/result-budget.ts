@@ -3,10 +3,11 @@
  * budget (CODECELL_MAX_RESULT_CHARS), so one run cannot flood a model's context. The least
  * important parts go first, each cut named for the reader:
  *   the file listing (down to a few; the rest counted per directory) → the not-carried list →
- *   the middle of the longest output (stdout, stderr, traceback, value) → the rest of both lists.
+ *   the middle of the longest output (stdout, stderr, traceback, value) → the rest of both lists →
+ *   the names of the folders the unlisted files are counted in → long image names, to their end.
  * Images are separate content blocks and bounded on their own (inline-images.ts).
  */
-import { listFewer } from '../../engine/changed-files-listing.js';
+import { listFewer, withoutGroupNames } from '../../engine/changed-files-listing.js';
 import type { CapturedText, ExecutionResult } from '../../engine/types.js';
 
 /** Kept back from the budget for the "cut to fit" lines themselves. */
@@ -69,8 +70,28 @@ export function fitResultBudget(result: ExecutionResult, budgetChars: number, me
     cuts.push(`the remaining ${current.notCarried.length} not-carried values are not named`);
     current = { ...current, notCarried: [] };
   }
+  const named = [...current.unlistedFiles.folded, ...current.unlistedFiles.omitted].filter((group) => group.directory !== null);
+  if (over() > 0 && named.length > 0) {
+    cuts.push(`the ${named.length} folders of unlisted files are counted, not named`);
+    current = { ...current, unlistedFiles: withoutGroupNames(current.unlistedFiles) };
+  }
+  if (over() > 0 && current.images.some((image) => image.name.length > SHORT_NAME_CHARS || (image.fullSize?.path?.length ?? 0) > SHORT_NAME_CHARS)) {
+    cuts.push(`image names and paths are shortened to their last ${SHORT_NAME_CHARS} characters`);
+    current = {
+      ...current,
+      images: current.images.map((image) => ({
+        ...image,
+        name: shortName(image.name),
+        ...(image.fullSize === undefined ? {} : { fullSize: { ...image.fullSize, path: image.fullSize.path === null ? null : shortName(image.fullSize.path) } }),
+      })),
+    };
+  }
   return { result: current, cuts };
 }
+
+/** An image's name (a path in /mnt/data, up to 1 KB) is named by its end, where the file name is. */
+const SHORT_NAME_CHARS = 80;
+const shortName = (name: string): string => (name.length > SHORT_NAME_CHARS ? `…${name.slice(-SHORT_NAME_CHARS)}` : name);
 
 function withFewerFiles(result: ExecutionResult, keep: number): ExecutionResult {
   const fewer = listFewer({ listed: [...result.files], unlisted: result.unlistedFiles }, keep);

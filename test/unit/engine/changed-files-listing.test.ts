@@ -1,6 +1,6 @@
 /** Bounded changed-file lists: folding VCS/cache folders, the listing cap, per-directory counts. */
 import { describe, expect, it } from 'vitest';
-import { boundChangedFiles, foldedDirectoryOf, listFewer, MAX_GROUPS, unlistedCount } from '../../../src/engine/changed-files-listing.js';
+import { boundChangedFiles, foldedDirectoryOf, listFewer, MAX_GROUPS, unlistedCount, withoutGroupNames } from '../../../src/engine/changed-files-listing.js';
 
 const file = (path: string, size = 10) => ({ path, size });
 
@@ -67,5 +67,24 @@ describe('listFewer', () => {
     const fewer = listFewer(bounded, 1);
     expect(fewer.listed.map((f) => f.path)).toEqual(['a.txt']);
     expect(fewer.unlisted.omitted).toEqual([{ directory: 'b/', directories: 1, files: 7, bytes: 10 }]);
+  });
+});
+
+describe('withoutGroupNames', () => {
+  it('keeps every count but no folder name: folded groups per label, omitted ones in one', () => {
+    const files = [
+      file('a/.git/HEAD', 3),
+      file('b/.git/HEAD', 4),
+      file('c/__pycache__/m.pyc', 5),
+      ...Array.from({ length: 4 }, (_, i) => file(`out${i % 2}/f${i}`, 10)),
+    ];
+    const bounded = boundChangedFiles(files, 0);
+    const nameless = withoutGroupNames(bounded.unlisted);
+    expect(nameless.folded).toEqual([
+      { directory: null, label: 'git repository', directories: 2, files: 2, bytes: 7 },
+      { directory: null, label: 'Python bytecode cache', directories: 1, files: 1, bytes: 5 },
+    ]);
+    expect(nameless.omitted).toEqual([{ directory: null, directories: 2, files: 4, bytes: 40 }]);
+    expect(unlistedCount(nameless)).toBe(unlistedCount(bounded.unlisted));
   });
 });

@@ -1,6 +1,6 @@
 /** Which PNGs may go to a client inline: real PNG headers within the declared-size caps. */
 import { describe, expect, it } from 'vitest';
-import { inlinePngSize, MAX_INLINE_PNG_PIXELS, MAX_INLINE_PNG_SIDE } from '../../../src/executor/png.js';
+import { inlinePngSize, interlacedDecodeBytes, MAX_INLINE_PNG_PIXELS, MAX_INLINE_PNG_SIDE, MAX_INTERLACED_DECODE_BYTES } from '../../../src/executor/png.js';
 import { pngDeclaring } from './png-bytes.js';
 
 describe('inlinePngSize', () => {
@@ -22,5 +22,28 @@ describe('inlinePngSize', () => {
     const wrongLength = pngDeclaring(10, 10);
     wrongLength.writeUInt32BE(12, 8);
     expect(inlinePngSize(wrongLength)).toBeNull();
+  });
+});
+
+describe('interlacedDecodeBytes', () => {
+  /** `pngDeclaring` with the IHDR's bit depth, colour type and interlace method set. */
+  function declared(width: number, height: number, bitDepth: number, colourType: number, interlace: number): Buffer {
+    const png = pngDeclaring(width, height);
+    png.writeUInt8(bitDepth, 24);
+    png.writeUInt8(colourType, 25);
+    png.writeUInt8(interlace, 28);
+    return png;
+  }
+
+  it('is 0 for a PNG decoded row by row', () => {
+    expect(interlacedDecodeBytes(declared(7000, 7000, 16, 6, 0))).toBe(0);
+  });
+
+  it('counts an interlaced PNG as libvips expands it: 16-bit samples kept, palettes to RGBA', () => {
+    expect(interlacedDecodeBytes(declared(7000, 7000, 16, 6, 1))).toBe(7000 * 7000 * 8);
+    expect(interlacedDecodeBytes(declared(7000, 7000, 16, 6, 1))).toBeGreaterThan(MAX_INTERLACED_DECODE_BYTES);
+    expect(interlacedDecodeBytes(declared(7000, 7000, 8, 6, 1))).toBeLessThanOrEqual(MAX_INTERLACED_DECODE_BYTES);
+    expect(interlacedDecodeBytes(declared(100, 10, 1, 3, 1))).toBe(100 * 10 * 4);
+    expect(interlacedDecodeBytes(declared(100, 10, 16, 0, 1))).toBe(100 * 10 * 2);
   });
 });
