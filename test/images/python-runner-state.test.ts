@@ -368,6 +368,16 @@ describe('python runner: values that cannot be carried', () => {
     expect(third.result).toMatchObject({ outcome: 'ok', value: 'True', notCarried: [] });
   });
 
+  it('writes out files the cell left open, so the next run reads what was written', async () => {
+    const session = new harness.Session();
+    const first = await session.run(
+      lines('log = open("log.txt", "w")', 'log.write("hello")', 'sinks = {"raw": open("raw.bin", "wb")}', 'sinks["raw"].write(b"12345")'),
+    );
+    expect(first.result.notCarried.map((value) => value.name)).toEqual(['log', 'sinks']);
+    const second = await session.run('print(repr(open("log.txt").read()), len(open("raw.bin", "rb").read()))');
+    expect(second.output).toBe("'hello' 5\n");
+  });
+
   it('restores a snapshot of the first format (written by earlier runners)', async () => {
     const inDir = harness.hostDir();
     copyFileSync(path.join(import.meta.dirname, 'fixtures', 'python-state-v1.bin'), path.join(inDir, 'state'));
