@@ -368,6 +368,37 @@ describe('python runner: values that cannot be carried', () => {
     expect(third.result).toMatchObject({ outcome: 'ok', value: 'True', notCarried: [] });
   });
 
+  it('functools.singledispatch functions and singledispatchmethod methods, with their registrations', async () => {
+    const { second } = await twoCalls(
+      lines(
+        'import functools',
+        '@functools.singledispatch',
+        'def kind(x):',
+        '    return "obj"',
+        '@kind.register',
+        'def _(x: int):',
+        '    return "int"',
+        'kind.note = "kept"',
+        'class Fmt:',
+        '    @functools.singledispatchmethod',
+        '    def show(self, x):',
+        '        return "obj"',
+        '    @show.register',
+        '    def _(self, x: str):',
+        '        return "str:" + x',
+        'fmt = Fmt()',
+        'print(kind(1), fmt.show("a"))',
+      ),
+      lines(
+        '@kind.register',
+        'def _(x: float):',
+        '    return "float"',
+        'print(kind(1), kind(2.5), kind([]), kind.note, fmt.show("b"), fmt.show(3), isinstance(fmt, Fmt))',
+      ),
+    );
+    expect(second.output).toBe('int float obj kept str:b obj True\n');
+  });
+
   it('writes out files the cell left open, so the next run reads what was written', async () => {
     const session = new harness.Session();
     const first = await session.run(
