@@ -368,7 +368,7 @@ describe('python runner: values that cannot be carried', () => {
     expect(third.result).toMatchObject({ outcome: 'ok', value: 'True', notCarried: [] });
   });
 
-  it('functools.singledispatch functions and singledispatchmethod methods, with their registrations', async () => {
+  it('functools.singledispatch functions, singledispatchmethod methods with their registrations, and cached_property', async () => {
     const { second } = await twoCalls(
       lines(
         'import functools',
@@ -386,17 +386,20 @@ describe('python runner: values that cannot be carried', () => {
         '    @show.register',
         '    def _(self, x: str):',
         '        return "str:" + x',
+        '    @functools.cached_property',
+        '    def heavy(self):',
+        '        return [42]',
         'fmt = Fmt()',
-        'print(kind(1), fmt.show("a"))',
+        'print(kind(1), fmt.show("a"), fmt.heavy)',
       ),
       lines(
         '@kind.register',
         'def _(x: float):',
         '    return "float"',
-        'print(kind(1), kind(2.5), kind([]), kind.note, fmt.show("b"), fmt.show(3), isinstance(fmt, Fmt))',
+        'print(kind(1), kind(2.5), kind([]), kind.note, fmt.show("b"), fmt.show(3), isinstance(fmt, Fmt), fmt.heavy is fmt.heavy, Fmt().heavy)',
       ),
     );
-    expect(second.output).toBe('int float obj kept str:b obj True\n');
+    expect(second.output).toBe('int float obj kept str:b obj True True [42]\n');
   });
 
   it('writes out files the cell left open, so the next run reads what was written', async () => {

@@ -71,6 +71,8 @@ class SnapshotPickler(cloudpickle.Pickler):
             return _reduce_cell(obj)
         if isinstance(obj, functools._lru_cache_wrapper) and _defined_in_main(obj):
             return _reduce_cached_function(obj)
+        if isinstance(obj, functools.cached_property) and _defined_in_main(obj.func):
+            return rebuild_cached_property, (obj.func, obj.attrname, obj.__doc__)
         if _is_singledispatch_function(obj) and _defined_in_main(obj):
             return _reduce_singledispatch_function(obj)
         if isinstance(obj, type) and _is_namedtuple_class(obj) and _defined_in_main(obj):
@@ -181,6 +183,13 @@ def set_attributes(obj, attributes: dict):
     for key, value in attributes.items():
         setattr(obj, key, value)
     return obj
+
+
+def rebuild_cached_property(func, attrname, doc):
+    """A cached_property without its lock (Python 3.11 keeps one in it, and no lock pickles)."""
+    prop = functools.cached_property(func)
+    prop.attrname, prop.__doc__ = attrname, doc
+    return prop
 
 
 # --- functools.singledispatch ------------------------------------------------------------------
