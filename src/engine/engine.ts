@@ -11,6 +11,7 @@
  *     → DockerExecutor.run (throwaway container; state restored and saved inside it)
  *     → files changed in /mnt/data, images, history, metrics → ExecutionResult
  */
+import { withoutRepeatedImages } from './repeated-images.js';
 import type { Settings } from '../config/settings.js';
 import { CodecellError, sessionNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -226,7 +227,7 @@ export class Engine implements EngineApi {
       const keptInFull = new Set(shown.written);
       const written = changes.pngFiles.filter((file) => !keptInFull.has(file.path));
       const saved = await fileChanges.imagesFrom(run.filesDir, written, settings.limits.maxImagesPerRun - images.length);
-      images.push(...saved.images);
+      images.push(...withoutRepeatedImages(images, saved.images));
       imagesOmitted += saved.omitted;
       releaseFiles(); // nothing below reads run.filesDir: the files may go back now
       const result: ExecutionResult = {

@@ -16,6 +16,11 @@ found = {}
 for dist in md.distributions():
     name = (dist.metadata["Name"] or "").strip()
     if name: found[name.lower().replace("_", "-")] = dist.version
+# Debian builds some without a real version in their metadata (xarray 999, mpmath 0.0.0), and
+# python3-opencv with none at all: the module's own __version__ is the true one.
+for name, module in [*((n, n) for n, v in found.items() if v in ("0.0.0", "999")), ("opencv", "cv2")]:
+    try: found[name] = str(__import__(module).__version__)
+    except Exception: pass
 print(json.dumps({"version": sys.version.split()[0], "packages": dict(sorted(found.items()))}))
 `;
 

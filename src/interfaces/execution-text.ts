@@ -87,7 +87,7 @@ export function formatExecutionText(result: ExecutionResult): string {
 function imagesLine(result: ExecutionResult): string | null {
   const shown = result.images.length;
   if (shown === 0 && result.imagesOmitted === 0) return null;
-  const omitted = result.imagesOmitted > 0 ? ` ${result.imagesOmitted} more were left out (over the per-call limit, or too large).` : '';
+  const omitted = result.imagesOmitted > 0 ? ` ${result.imagesOmitted} more were left out (over the per-call limit, or too large); save figures to files in /mnt/data (plt.savefig) to keep them, and show fewer per call to see them.` : '';
   const downscaled = result.images.flatMap((image) => {
     if (image.fullSize === undefined) return [];
     const { width, height, bytes, path } = image.fullSize;

@@ -119,6 +119,7 @@ describe('get_system_info', () => {
     const python = packages('python');
     expect(python).toMatchObject({ statsmodels: expect.stringMatching(/^0\.\d+/), xlsxwriter: expect.stringMatching(/^\d+\./), pypdf: expect.stringMatching(/^\d+\./) });
     expect(Object.keys(python).length).toBeGreaterThan(80);
+    expect(python).toMatchObject({ opencv: expect.stringMatching(/^4\./), mpmath: expect.stringMatching(/^1\./) });
     const node = packages('node');
     expect(node).toMatchObject({ lodash: '4.18.1', 'date-fns': '4.4.0', mathjs: '15.2.0', papaparse: '5.7.1', 'd3-array': '2.12.1' });
     expect(packages('bash')).toMatchObject({ python3: expect.stringMatching(/^3\.11/), node: expect.stringMatching(/^18\./), sqlite3: expect.stringMatching(/^3\./), jq: expect.any(String) });

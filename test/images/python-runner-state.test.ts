@@ -368,6 +368,50 @@ describe('python runner: values that cannot be carried', () => {
     expect(third.result).toMatchObject({ outcome: 'ok', value: 'True', notCarried: [] });
   });
 
+  it('functools.singledispatch functions, singledispatchmethod methods with their registrations, and cached_property', async () => {
+    const { second } = await twoCalls(
+      lines(
+        'import functools',
+        '@functools.singledispatch',
+        'def kind(x):',
+        '    return "obj"',
+        '@kind.register',
+        'def _(x: int):',
+        '    return "int"',
+        'kind.note = "kept"',
+        'class Fmt:',
+        '    @functools.singledispatchmethod',
+        '    def show(self, x):',
+        '        return "obj"',
+        '    @show.register',
+        '    def _(self, x: str):',
+        '        return "str:" + x',
+        '    @functools.cached_property',
+        '    def heavy(self):',
+        '        return [42]',
+        'fmt = Fmt()',
+        'print(kind(1), fmt.show("a"), fmt.heavy)',
+      ),
+      lines(
+        '@kind.register',
+        'def _(x: float):',
+        '    return "float"',
+        'print(kind(1), kind(2.5), kind([]), kind.note, fmt.show("b"), fmt.show(3), isinstance(fmt, Fmt), fmt.heavy is fmt.heavy, Fmt().heavy)',
+      ),
+    );
+    expect(second.output).toBe('int float obj kept str:b obj True True [42]\n');
+  });
+
+  it('writes out files the cell left open, so the next run reads what was written', async () => {
+    const session = new harness.Session();
+    const first = await session.run(
+      lines('log = open("log.txt", "w")', 'log.write("hello")', 'sinks = {"raw": open("raw.bin", "wb")}', 'sinks["raw"].write(b"12345")'),
+    );
+    expect(first.result.notCarried.map((value) => value.name)).toEqual(['log', 'sinks']);
+    const second = await session.run('print(repr(open("log.txt").read()), len(open("raw.bin", "rb").read()))');
+    expect(second.output).toBe("'hello' 5\n");
+  });
+
   it('restores a snapshot of the first format (written by earlier runners)', async () => {
     const inDir = harness.hostDir();
     copyFileSync(path.join(import.meta.dirname, 'fixtures', 'python-state-v1.bin'), path.join(inDir, 'state'));

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import io
 import os
 import sys
 import time
@@ -81,6 +82,7 @@ def run_job(job: Job) -> dict:
     # Figures are rendered and closed before saving: a pickled figure that pyplot still had open
     # would be reopened at restore and shown again at the end of the next run.
     _render_open_figures()
+    _flush_open_files()
     ran = time.perf_counter()
     state_saved, state_error = True, None
     try:
@@ -93,6 +95,19 @@ def run_job(job: Job) -> dict:
     result = _result(outcome, collected, not_carried, state_saved, state_error, timings)
     result["notices"] = _notices(outcome)
     return result
+
+
+def _flush_open_files() -> None:
+    """Write out what the cell left in the buffers of files it did not close (`f = open(...);
+    f.write(...)`): the process ends without flushing them, so the file would stay empty."""
+    for obj in gc.get_objects():
+        if not isinstance(obj, io.IOBase) or obj in (sys.stdout, sys.stderr):
+            continue
+        try:
+            if not obj.closed and obj.writable():
+                obj.flush()
+        except Exception:
+            pass  # a file that cannot be written out now could not be at exit either
 
 
 def _notices(outcome: CellOutcome) -> list[str]:

@@ -71,6 +71,10 @@ class SnapshotPickler(cloudpickle.Pickler):
             return _reduce_cell(obj)
         if isinstance(obj, functools._lru_cache_wrapper) and _defined_in_main(obj):
             return _reduce_cached_function(obj)
+        if isinstance(obj, functools.cached_property) and _defined_in_main(obj.func):
+            return rebuild_cached_property, (obj.func, obj.attrname, obj.__doc__)
+        if _is_singledispatch_function(obj) and _defined_in_main(obj):
+            return _reduce_singledispatch_function(obj)
         if isinstance(obj, type) and _is_namedtuple_class(obj) and _defined_in_main(obj):
             return _reduce_namedtuple_class(obj)
         if isinstance(obj, typing.TypeVar) and _defined_in_main(obj):
@@ -179,6 +183,42 @@ def set_attributes(obj, attributes: dict):
     for key, value in attributes.items():
         setattr(obj, key, value)
     return obj
+
+
+def rebuild_cached_property(func, attrname, doc):
+    """A cached_property without its lock (Python 3.11 keeps one in it, and no lock pickles)."""
+    prop = functools.cached_property(func)
+    prop.attrname, prop.__doc__ = attrname, doc
+    return prop
+
+
+# --- functools.singledispatch ------------------------------------------------------------------
+
+# What singledispatch() sets on its wrapper: made again by rebuilding it (its dispatch cache is a
+# WeakKeyDictionary, which no pickle carries).
+_SINGLEDISPATCH_MADE = frozenset({"register", "dispatch", "registry", "_clear_cache", "__wrapped__"})
+
+
+def _is_singledispatch_function(obj) -> bool:
+    return (
+        type(obj) is types.FunctionType
+        and isinstance(getattr(obj, "registry", None), types.MappingProxyType)
+        and callable(getattr(obj, "dispatch", None))
+        and "__wrapped__" in vars(obj)
+    )
+
+
+def _reduce_singledispatch_function(wrapper):
+    registered = [(cls, impl) for cls, impl in wrapper.registry.items() if cls is not object]
+    attributes = {key: value for key, value in vars(wrapper).items() if key not in _SINGLEDISPATCH_MADE}
+    return (rebuild_singledispatch_function, (wrapper.__wrapped__, registered), attributes, None, None, set_attributes)
+
+
+def rebuild_singledispatch_function(wrapped, registered: list):
+    wrapper = functools.singledispatch(wrapped)
+    for cls, impl in registered:
+        wrapper.register(cls, impl)
+    return wrapper
 
 
 # --- namedtuple classes -----------------------------------------------------------------------

@@ -79,6 +79,7 @@ describe('renderExecutionResult', () => {
     expect(text).toContain('- created /mnt/data/link (symlink; links are not served)');
     expect(text).toContain('- gen (generator): generators cannot be saved');
     expect(text).toContain('2 images attached. 3 more were left out');
+    expect(text).toContain('save figures to files in /mnt/data (plt.savefig) to keep them');
     expect(rendered.content.slice(1)).toEqual([
       { type: 'image', data: PNG_BASE64, mimeType: 'image/png' },
       { type: 'image', data: PNG_BASE64, mimeType: 'image/png' },

@@ -11,6 +11,7 @@ import { formatBytes } from '../../../files/byte-size.js';
 import type { FileEntry, FileService } from '../../../files/file-service.js';
 import { isInlineImage, isTextMimeType } from '../../../files/mime.js';
 import { SANDBOX_DATA_DIR } from '../../../files/safe-path.js';
+import { notUtf8Note } from '../../../files/text-encoding.js';
 import { createLogger, type Logger } from '../../../logger.js';
 import type { Principal } from '../../../sessions/principal.js';
 import { restFilePath } from '../../http/file-routes.js';
@@ -94,7 +95,8 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
               type: 'text',
               text:
                 `Stored ${stored.path} (${formatBytes(stored.size)}, ${stored.mimeType}) in session ${stored.sessionId}. ` +
-                `Code sees it at ${sandboxPath}.`,
+                `Code sees it at ${sandboxPath}.` +
+                (args.encoding === 'base64' ? prefixed(notUtf8Note(stored.mimeType, bytes)) : ''),
             },
           ],
           structuredContent: {
@@ -259,4 +261,8 @@ function decodeBase64(content: string): Buffer {
     throw new CodecellError('INVALID_INPUT', 'content is not valid base64; send encoding "text" for plain text');
   }
   return Buffer.from(body.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+}
+
+function prefixed(sentence: string | null): string {
+  return sentence === null ? '' : ` ${sentence}`;
 }
