@@ -187,7 +187,7 @@ print(sorted(os.listdir('.')))`,
 describe('full-size copies the host writes', () => {
   it('does not let shown figures kept in full grow a session past its quota, run after run', async () => {
     const session = await h.newSession();
-    // Each run shows four noise PNGs of ~9 MB (over the inline budget: the host keeps each in full).
+    // Each run shows a noise PNG of ~9 MB (over the inline budget: the host keeps it in full).
     const code = `import os, zlib, struct
 from IPython.display import Image, display
 def chunk(kind, data):
@@ -195,15 +195,17 @@ def chunk(kind, data):
 side = 1500
 raw = b''.join(b'\\0' + os.urandom(side * 4) for _ in range(side))
 png = b'\\x89PNG\\r\\n\\x1a\\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', side, side, 8, 6, 0, 0, 0)) + chunk(b'IDAT', zlib.compress(raw, 1)) + chunk(b'IEND', b'')
-for _ in range(${LIMITS.maxImages}):
-    display(Image(data=png))
+display(Image(data=png))
 print(len(png) // 1_000_000)
 print('shown')`;
     const sizes: number[] = [];
     for (let run = 0; run < 3; run += 1) {
       const { out } = await h.runToEnd('python', code, 'shown', { session, timeout: h.budget(30) });
-      expect(out.status, out.stderr).toBe('ok');
-      expect(out.stdout).toBe('9\nshown\n');
+      // The third run's image, while it is made, brings the session past its quota just as its copy
+      // would: the quota watchdog may stop that run first (killed), or the host declines the copy (ok).
+      if (run < 2) expect(out.status, out.stderr).toBe('ok');
+      else expect(['ok', 'killed'], out.stderr).toContain(out.status);
+      expect(out.stdout).toContain('9\n');
       const used = await h.probe<{ bytes: number }>(
         'python',
         "import os, json\nprint(json.dumps({'bytes': sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk('.') for f in fs)}))",
