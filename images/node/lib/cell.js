@@ -13,7 +13,7 @@
 // one line are off by its length (lines stay right).
 
 const acorn = require('acorn');
-const { forEachChild } = require('./ast-children');
+const { forEachChild, patternNames } = require('./ast-children');
 const { classEdits } = require('./classes');
 
 const HELPER = '__codecell';
@@ -343,27 +343,6 @@ function forEachNestedVar(statement, callback) {
   visit(statement, 'statement');
 }
 
-function patternNames(pattern, out = []) {
-  switch (pattern.type) {
-    case 'Identifier':
-      out.push(pattern.name);
-      break;
-    case 'ObjectPattern':
-      for (const property of pattern.properties) patternNames(property.type === 'RestElement' ? property.argument : property.value, out);
-      break;
-    case 'ArrayPattern':
-      for (const element of pattern.elements) if (element) patternNames(element, out);
-      break;
-    case 'AssignmentPattern':
-      patternNames(pattern.left, out);
-      break;
-    case 'RestElement':
-      patternNames(pattern.argument, out);
-      break;
-    default:
-  }
-  return out;
-}
 
 const LINE_BREAK = /\r\n|[\n\r\u2028\u2029]/g;
 

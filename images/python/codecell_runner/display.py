@@ -165,12 +165,7 @@ def _text_of(obj) -> str:
             except Exception:
                 with pandas.option_context("display.expand_frame_repr", False):
                     return repr(obj.data)
-    if type(obj).__repr__ is object.__repr__:
-        for method in _TEXT_REPRS:
-            text = _call_repr(obj, method)
-            if isinstance(text, str):
-                return text
-    return repr(obj)
+    return value_text(obj)
 
 
 def _show_mime_bundle(bundle: dict) -> None:

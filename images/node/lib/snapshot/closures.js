@@ -11,7 +11,7 @@
 // counts, whatever the declaration order.
 
 const acorn = require('acorn');
-const { forEachChild } = require('../ast-children');
+const { forEachChild, patternNames } = require('../ast-children');
 
 const FUNCTION_TYPES = new Set(['FunctionDeclaration', 'FunctionExpression', 'ArrowFunctionExpression']);
 const CLASS_TYPES = new Set(['ClassDeclaration', 'ClassExpression']);
@@ -312,27 +312,5 @@ function forEachNestedVar(node, callback) {
   forEachChild(node, (child) => forEachNestedVar(child, callback));
 }
 
-function patternNames(pattern, out = []) {
-  if (!pattern) return out;
-  switch (pattern.type) {
-    case 'Identifier':
-      out.push(pattern.name);
-      break;
-    case 'ObjectPattern':
-      for (const property of pattern.properties) patternNames(property.type === 'RestElement' ? property.argument : property.value, out);
-      break;
-    case 'ArrayPattern':
-      for (const element of pattern.elements) patternNames(element, out);
-      break;
-    case 'AssignmentPattern':
-      patternNames(pattern.left, out);
-      break;
-    case 'RestElement':
-      patternNames(pattern.argument, out);
-      break;
-    default:
-  }
-  return out;
-}
 
 module.exports = { findCaptures };
