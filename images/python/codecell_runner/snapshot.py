@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import importlib
 import io
 import os
 import pickle
@@ -44,7 +43,7 @@ import weakref
 from cloudpickle import cloudpickle as _cloudpickle_internals
 
 from . import snapshot_v1
-from .snapshot_format import FOOTER, PYTHON, NotCarried, SnapshotError, describe, read_index, type_name
+from .snapshot_format import FOOTER, PYTHON, NotCarried, SnapshotError, describe, read_index, restore_modules, type_name
 from .snapshot_loader import SharedMemoLoader
 from .snapshot_pickling import PICKLE_PROTOCOL, SharedObjects, SharingProbe, SnapshotPickler
 # Snapshots of the first format name `codecell_runner.snapshot._main_globals` in their pickles.
@@ -318,13 +317,8 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
     not_carried: list[NotCarried] = []
     with open(path, "rb") as file:
         index = read_index(file, MAGIC, {"python", "modules", "groups"})
-        for name, module_name in index["modules"]:
-            try:
-                namespace[name] = importlib.import_module(module_name)
-            except BaseException as exc:
-                not_carried.append(NotCarried(name, "module", f"restore failed: {describe(exc)}"))
-        if index["python"] != PYTHON:
-            reason = f"restore failed: saved by Python {index['python']}, this is Python {PYTHON}"
+        reason = restore_modules(index, namespace, not_carried)
+        if reason is not None:
             for entries in index["groups"]:
                 not_carried.extend(NotCarried(name, type_, reason) for name, type_, _, _ in entries)
             return not_carried

@@ -1,6 +1,7 @@
 """What both snapshot formats share: how a value that is not carried is reported, and the errors."""
 from __future__ import annotations
 
+import importlib
 import os
 import pickle
 import struct
@@ -50,3 +51,16 @@ def read_index(file, magic: bytes, required_keys: set[str]) -> dict:
     if not isinstance(index, dict) or not required_keys <= index.keys():
         raise SnapshotError("the snapshot has no valid index")
     return index
+
+
+def restore_modules(index: dict, namespace: dict, not_carried: list) -> str | None:
+    """Imports the index's modules into `namespace`; returns why no value can be read (another
+    Python saved them), or None."""
+    for name, module_name in index["modules"]:
+        try:
+            namespace[name] = importlib.import_module(module_name)
+        except BaseException as exc:
+            not_carried.append(NotCarried(name, "module", f"restore failed: {describe(exc)}"))
+    if index["python"] != PYTHON:
+        return f"restore failed: saved by Python {index['python']}, this is Python {PYTHON}"
+    return None

@@ -8,10 +8,9 @@ per-group format of snapshot.py: sessions saved then still restore. Nothing writ
 """
 from __future__ import annotations
 
-import importlib
 
 from .snapshot_loader import SharedMemoLoader
-from .snapshot_format import PYTHON as _PYTHON, NotCarried, SnapshotError, describe as _describe, read_index
+from .snapshot_format import NotCarried, read_index, restore_modules
 
 MAGIC = b"CCPYSNP1"
 
@@ -27,13 +26,8 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
     not_carried: list[NotCarried] = []
     with open(path, "rb") as file:
         index = read_index(file, MAGIC, {"python", "modules", "values"})
-        for name, module_name in index["modules"]:
-            try:
-                namespace[name] = importlib.import_module(module_name)
-            except BaseException as exc:
-                not_carried.append(NotCarried(name, "module", f"restore failed: {_describe(exc)}"))
-        if index["python"] != _PYTHON:
-            reason = f"restore failed: saved by Python {index['python']}, this is Python {_PYTHON}"
+        reason = restore_modules(index, namespace, not_carried)
+        if reason is not None:
             not_carried.extend(NotCarried(name, type_name, reason) for name, type_name, _, _ in index["values"])
             return not_carried
         _load_values(file, index["values"], namespace, not_carried)
