@@ -8,6 +8,8 @@
 import { defineConfig } from 'vitest/config';
 
 const UNIT_TESTS = 'test/unit/**/*.test.ts';
+// LibreChat's client packages live in test/interop/node_modules: that tier has its own config.
+const INTEROP_TESTS = 'test/interop/**';
 
 export default defineConfig({
   test: {
@@ -30,7 +32,7 @@ export default defineConfig({
         test: {
           name: 'docker',
           include: ['test/**/*.test.ts'],
-          exclude: [UNIT_TESTS],
+          exclude: [UNIT_TESTS, INTEROP_TESTS],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           // Docker-backed suites share one engine and a 2-core machine: run files one at a time.

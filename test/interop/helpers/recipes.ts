@@ -1,0 +1,47 @@
+/**
+ * The configurations docs/librechat-code-api.md gives, as environments: what Codecell runs with and
+ * what LibreChat's .env holds. The tier applies the LibreChat side to process.env, where the real
+ * client package reads it (getCodeBaseURL reads LIBRECHAT_CODE_BASEURL).
+ */
+import { getCodeBaseURL } from '@librechat/agents';
+import type { CodecellProcess } from './codecell-process.js';
+import { defaultProfile, statefulProfile, type CodeExecutionContext } from './librechat.js';
+
+export interface LibreChatEnv {
+  LIBRECHAT_CODE_BASEURL: string;
+  LIBRECHAT_CODE_BASEURL_STATEFUL?: string;
+  [name: string]: string | undefined;
+}
+
+/** Sets LibreChat's variables for the duration of a file; returns the function that restores them. */
+export function applyLibreChatEnv(env: LibreChatEnv): () => void {
+  const saved = new Map<string, string | undefined>();
+  for (const [name, value] of Object.entries(env)) {
+    saved.set(name, process.env[name]);
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  return () => {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  };
+}
+
+/** LibreChat's two execution contexts, from its environment (resolveCodeExecutionContext). */
+export function contextsFromEnv(userId: string): { default: CodeExecutionContext; stateful: CodeExecutionContext | undefined } {
+  const stateful = process.env.LIBRECHAT_CODE_BASEURL_STATEFUL?.trim().replace(/\/$/, '');
+  return {
+    default: defaultProfile(getCodeBaseURL().replace(/\/+$/, '')),
+    stateful: stateful ? statefulProfile(stateful, userId) : undefined,
+  };
+}
+
+/** LibreChat's .env for a Codecell reached at `server`: both base URLs point at its /v1. */
+export function libreChatEnvFor(server: CodecellProcess, extra: Record<string, string> = {}): LibreChatEnv {
+  return { LIBRECHAT_CODE_BASEURL: server.codeBaseUrl, LIBRECHAT_CODE_BASEURL_STATEFUL: server.codeBaseUrl, ...extra };
+}
+
+/** "No auth header, private network": no keys, CODECELL_ALLOW_OPEN=true (the tier binds to loopback). */
+export const OPEN_PRIVATE_NETWORK_RECIPE = { CODECELL_API_KEYS: '', CODECELL_ALLOW_OPEN: 'true' } as const;
