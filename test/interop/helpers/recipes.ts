@@ -45,3 +45,8 @@ export function libreChatEnvFor(server: CodecellProcess, extra: Record<string, s
 
 /** "No auth header, private network": no keys, CODECELL_ALLOW_OPEN=true (the tier binds to loopback). */
 export const OPEN_PRIVATE_NETWORK_RECIPE = { CODECELL_API_KEYS: '', CODECELL_ALLOW_OPEN: 'true' } as const;
+
+/** "JWT (LibreChat with CODEAPI_AUTH_PROVIDER=librechat-jwt)": Codecell is given LibreChat's public key. */
+export function codecellJwtRecipe(publicPem: string): Record<string, string> {
+  return { CODECELL_JWT_PUBLIC_KEY: publicPem };
+}
