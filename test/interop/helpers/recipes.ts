@@ -50,3 +50,7 @@ export const OPEN_PRIVATE_NETWORK_RECIPE = { CODECELL_API_KEYS: '', CODECELL_ALL
 export function codecellJwtRecipe(publicPem: string): Record<string, string> {
   return { CODECELL_JWT_PUBLIC_KEY: publicPem };
 }
+
+/** "API key (LibreChat ≤ 0.8.5, X-API-Key)": Codecell has keys; LibreChat's .env has one as LIBRECHAT_CODE_API_KEY. */
+export const INTEROP_API_KEY = 'interop-key-0123456789abcdef';
+export const KEY_HEADER_RECIPE = { CODECELL_API_KEYS: INTEROP_API_KEY } as const;
