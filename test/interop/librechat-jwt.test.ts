@@ -4,22 +4,35 @@
  * them (authHeaders on every tool call, and on LibreChat's server-side upload and download). Forged
  * tokens are refused, and the model reads LibreChat's "not authorized" text.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCodecell, type CodecellProcess } from './helpers/codecell-process.js';
 import { bearer, hs256WithPublicKey, libreChatJwtEnv, makeKeyPair, mintCodeApiToken, type CodeApiJwtAlg } from './helpers/codeapi-jwt.js';
 import { LibreChatCodeTools, downloadAsLibreChat, uploadAsLibreChat, type AuthHeaders } from './helpers/librechat.js';
 import { applyLibreChatEnv, codecellJwtRecipe, contextsFromEnv, libreChatEnvFor } from './helpers/recipes.js';
 
+/** The one body Codecell gives every refused credential (the reason goes to its log). */
+const UNAUTHORIZED_BODY = { error: 'unauthorized', message: 'the API key or token is not valid for this server' };
+
+const keyDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-interop-keys-'));
+afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
+
 /** What the model reads when the Code API answers 401 or 403 (the ToolNode's error wrapping included). */
 const REFUSED = 'Error: Execution error:\n\nCode execution is not authorized. Verify access before trying again.\n Please fix your mistakes.';
 
-describe.each<CodeApiJwtAlg>(['EdDSA', 'RS256'])('JWT mode, %s', (alg) => {
-  const pair = makeKeyPair(alg);
+// EdDSA (LibreChat's default) with the key given as a file; RS256 with the key given as PEM text.
+describe.each<[CodeApiJwtAlg, 'file' | 'text']>([
+  ['EdDSA', 'file'],
+  ['RS256', 'text'],
+])('JWT mode, %s, public key as %s', (alg, keyForm) => {
+  const pair = makeKeyPair(alg, keyDir);
   let server: CodecellProcess;
   let restoreEnv: () => void;
 
   beforeAll(async () => {
-    server = await startCodecell(codecellJwtRecipe(pair.publicPem));
+    server = await startCodecell(codecellJwtRecipe(pair, keyForm));
     restoreEnv = applyLibreChatEnv(libreChatEnvFor(server, libreChatJwtEnv(pair)));
   });
 
@@ -75,20 +88,22 @@ describe.each<CodeApiJwtAlg>(['EdDSA', 'RS256'])('JWT mode, %s', (alg) => {
     expect((await mallory.executeCode({ lang: 'py', code: 'print(secret)' })).content).toContain("NameError: name 'secret' is not defined");
   });
 
-  const otherPair = makeKeyPair(alg);
-  const forgeries: Array<[string, () => string]> = [
-    ['no token at all', () => ''],
-    ['a signature by another key', () => mintCodeApiToken('jwt-victim', { ...process.env, ...libreChatJwtEnv(otherPair) })],
-    ['a wrong issuer', () => mintCodeApiToken('jwt-victim', process.env, { claims: { iss: 'not-librechat' } })],
-    ['a wrong audience', () => mintCodeApiToken('jwt-victim', process.env, { claims: { aud: 'another-api' } })],
-    ['an expired token', () => mintCodeApiToken('jwt-victim', process.env, { shiftSeconds: -3600 })],
-    ['a token not valid yet', () => mintCodeApiToken('jwt-victim', process.env, { shiftSeconds: 3600 })],
-    ['alg none', () => mintCodeApiToken('jwt-victim', process.env, { header: { alg: 'none', typ: 'JWT' } })],
-    ['HS256 with the public key as the secret', () => hs256WithPublicKey('jwt-victim', pair.publicPem)],
+  const otherPair = makeKeyPair(alg, keyDir);
+  /** Each forgery, and what Codecell's log must give as the reason (never the answer). */
+  const forgeries: Array<[string, () => string, RegExp | null]> = [
+    ['no token at all', () => '', null],
+    ['a signature by another key', () => mintCodeApiToken('jwt-victim', { ...process.env, ...libreChatJwtEnv(otherPair) }), /signature/i],
+    ['a wrong issuer', () => mintCodeApiToken('jwt-victim', process.env, { claims: { iss: 'not-librechat' } }), /"iss"/],
+    ['a wrong audience', () => mintCodeApiToken('jwt-victim', process.env, { claims: { aud: 'another-api' } }), /"aud"/],
+    ['an expired token', () => mintCodeApiToken('jwt-victim', process.env, { shiftSeconds: -3600 }), /"exp"/],
+    ['a token not valid yet', () => mintCodeApiToken('jwt-victim', process.env, { shiftSeconds: 3600 }), /"nbf"|"iat"/],
+    ['alg none', () => mintCodeApiToken('jwt-victim', process.env, { header: { alg: 'none', typ: 'JWT' } }), /alg/i],
+    ['HS256 with the public key as the secret', () => hs256WithPublicKey('jwt-victim', pair.publicPem), /alg/i],
   ];
 
-  it.each(forgeries)('refuses %s, and the model reads LibreChat\'s "not authorized"', async (_name, forge) => {
+  it.each(forgeries)('refuses %s, and the model reads LibreChat\'s "not authorized"', async (_name, forge, reason) => {
     const token = forge();
+    const logStart = server.log.length;
     const result = await tools('jwt-victim', async () => (token === '' ? {} : bearer(token))).executeCode({ lang: 'bash', code: 'echo ran' });
     expect(result.status).toBe('error');
     expect(result.content).toBe(REFUSED);
@@ -99,6 +114,10 @@ describe.each<CodeApiJwtAlg>(['EdDSA', 'RS256'])('JWT mode, %s', (alg) => {
       body: JSON.stringify({ lang: 'bash', code: 'echo ran', user_id: 'jwt-victim' }),
     });
     expect(raw.status).toBe(401);
-    expect(await raw.text()).not.toContain('ran\n');
+    expect(await raw.json()).toEqual(UNAUTHORIZED_BODY);
+    if (reason !== null) {
+      const refusal = await server.logEntry((entry) => entry.msg === 'refused a LibreChat Code API token', logStart);
+      expect(String(refusal.reason)).toMatch(reason);
+    }
   });
 });

@@ -4,7 +4,10 @@
  * tenant_id, role, principal_source and auth_context_hash, signed with node:crypto (EdDSA or RS256),
  * configured by the same CODEAPI_JWT_* variables LibreChat reads. Plus the forgeries a Code API must refuse.
  */
-import { createHash, createHmac, createPrivateKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { createHash, createHmac, createPrivateKey, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 
 export type CodeApiJwtAlg = 'EdDSA' | 'RS256';
 
@@ -12,25 +15,29 @@ export interface CodeApiKeyPair {
   alg: CodeApiJwtAlg;
   privatePem: string;
   publicPem: string;
+  /** Where the public key is written, for CODECELL_JWT_PUBLIC_KEY_FILE. */
+  publicPemFile: string;
 }
 
-/** A key pair made at test time, PEM-encoded the way an admin would paste it into .env files. */
-export function makeKeyPair(alg: CodeApiJwtAlg): CodeApiKeyPair {
-  const pair = alg === 'EdDSA' ? generateKeyPairSync('ed25519') : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return {
-    alg,
-    privatePem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
-    publicPem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
-  };
+/**
+ * A key pair made at test time with the openssl commands the JWT recipe gives
+ * (`openssl genpkey …` then `openssl pkey -pubout`), into `dir`.
+ */
+export function makeKeyPair(alg: CodeApiJwtAlg, dir: string): CodeApiKeyPair {
+  const privateFile = path.join(dir, `codeapi-private-${alg}-${randomUUID()}.pem`);
+  const publicPemFile = privateFile.replace('private', 'public');
+  const keyType = alg === 'EdDSA' ? ['-algorithm', 'ed25519'] : ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'];
+  execFileSync('openssl', ['genpkey', ...keyType, '-out', privateFile]);
+  execFileSync('openssl', ['pkey', '-in', privateFile, '-pubout', '-out', publicPemFile]);
+  return { alg, privatePem: readFileSync(privateFile, 'utf8'), publicPem: readFileSync(publicPemFile, 'utf8'), publicPemFile };
 }
 
-/** LibreChat's .env for JWT mode: the private key inline with escaped newlines, as one .env line holds it. */
-export function libreChatJwtEnv(pair: CodeApiKeyPair, kid = 'lc-codeapi-interop'): Record<string, string> {
+/** LibreChat's .env for JWT mode, as the recipe writes it: the private key as `base64 -w0 codeapi-private.pem`. */
+export function libreChatJwtEnv(pair: CodeApiKeyPair): Record<string, string> {
   return {
     CODEAPI_AUTH_PROVIDER: 'librechat-jwt',
-    CODEAPI_JWT_PRIVATE_KEY: pair.privatePem.trim().replace(/\n/g, '\\n'),
-    CODEAPI_JWT_ALGORITHM: pair.alg,
-    CODEAPI_JWT_KID: kid,
+    CODEAPI_JWT_PRIVATE_KEY_BASE64: Buffer.from(pair.privatePem).toString('base64'),
+    ...(pair.alg === 'RS256' ? { CODEAPI_JWT_ALGORITHM: 'RS256' } : {}),
   };
 }
 
@@ -50,8 +57,6 @@ const b64url = (value: Buffer | string): string => Buffer.from(value).toString('
 
 /** The environment LibreChat's minter reads, with its defaults. */
 function signingSettings(env: NodeJS.ProcessEnv): { alg: CodeApiJwtAlg; kid: string; iss: string; aud: string; ttl: number; key: KeyObject } {
-  const raw = env.CODEAPI_JWT_PRIVATE_KEY;
-  if (raw === undefined || raw.trim() === '') throw new Error('CODEAPI_JWT_PRIVATE_KEY is not set');
   const ttl = Number(env.CODEAPI_JWT_TTL_SECONDS);
   return {
     alg: env.CODEAPI_JWT_ALGORITHM === 'RS256' ? 'RS256' : 'EdDSA',
@@ -59,8 +64,17 @@ function signingSettings(env: NodeJS.ProcessEnv): { alg: CodeApiJwtAlg; kid: str
     iss: env.CODEAPI_JWT_ISSUER ?? 'librechat',
     aud: env.CODEAPI_JWT_AUDIENCE ?? 'codeapi',
     ttl: Number.isFinite(ttl) && ttl > 0 ? Math.min(Math.floor(ttl), 300) : 300,
-    key: createPrivateKey(raw.replace(/\\n/g, '\n').trim()),
+    key: signingKey(env),
   };
+}
+
+/** The private key from the first of LibreChat's three variables that is set (inline PEM, base64 PEM, JWK JSON). */
+function signingKey(env: NodeJS.ProcessEnv): KeyObject {
+  const present = (value: string | undefined): value is string => value !== undefined && value.trim() !== '';
+  if (present(env.CODEAPI_JWT_PRIVATE_KEY)) return createPrivateKey(env.CODEAPI_JWT_PRIVATE_KEY.replace(/\\n/g, '\n').trim());
+  if (present(env.CODEAPI_JWT_PRIVATE_KEY_BASE64)) return createPrivateKey(Buffer.from(env.CODEAPI_JWT_PRIVATE_KEY_BASE64, 'base64').toString('utf8').trim());
+  if (present(env.CODEAPI_JWT_PRIVATE_JWK_JSON)) return createPrivateKey({ key: JSON.parse(env.CODEAPI_JWT_PRIVATE_JWK_JSON), format: 'jwk' } as Parameters<typeof createPrivateKey>[0]);
+  throw new Error('Code API JWT signing key is not configured');
 }
 
 /** The claims LibreChat puts in a token for a plain user (role USER, single tenant "legacy"). */

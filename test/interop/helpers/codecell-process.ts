@@ -3,7 +3,7 @@
  * environment, on loopback, with its own data dir. Stopped with SIGTERM (its clean shutdown removes
  * its containers).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,13 +11,17 @@ import { createInterface } from 'node:readline';
 
 const CLI = path.resolve('dist/src/cli.js');
 
+export type LogEntry = Record<string, unknown>;
+
 export interface CodecellProcess {
   /** The server's root URL, e.g. http://127.0.0.1:41234 */
   readonly url: string;
   /** What LibreChat puts in LIBRECHAT_CODE_BASEURL: the root URL plus /v1. */
   readonly codeBaseUrl: string;
-  /** Every log line the server wrote so far (JSON text). */
-  readonly logLines: string[];
+  /** Every log entry the server wrote so far. */
+  readonly log: LogEntry[];
+  /** Resolves with the first log entry, from index `fromIndex` on, that `matches` (already written or still to come). */
+  logEntry(matches: (entry: LogEntry) => boolean, fromIndex?: number): Promise<LogEntry>;
   stop(): Promise<void>;
 }
 
@@ -38,20 +42,50 @@ export async function startCodecell(recipeEnv: Record<string, string>): Promise<
     ...(process.env.DOCKER_HOST === undefined ? {} : { DOCKER_HOST: process.env.DOCKER_HOST }),
     ...TEST_BASE_ENV,
     CODECELL_DATA_DIR: dataDir,
-    HOST: '127.0.0.1',
     PORT: '0',
     ...recipeEnv,
+    // The recipes say HOST=0.0.0.0 (LibreChat in another container); the tier's LibreChat is this process.
+    HOST: '127.0.0.1',
   };
   const child = spawn(process.execPath, [CLI, 'serve'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const logLines: string[] = [];
-  const url = await listeningUrl(child, logLines);
+  const log: LogEntry[] = [];
+  const watchers = new Set<(entry: LogEntry) => void>();
+  const rawLines: string[] = [];
+  if (!child.stderr) throw new Error('no stderr');
+  createInterface({ input: child.stderr }).on('line', (line) => {
+    rawLines.push(line);
+    const entry = parseLogLine(line);
+    if (entry === undefined) return;
+    log.push(entry);
+    for (const watch of watchers) watch(entry);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  function logEntry(matches: (entry: LogEntry) => boolean, fromIndex = 0): Promise<LogEntry> {
+    return new Promise((resolve, reject) => {
+      const seen = log.slice(fromIndex).find(matches);
+      if (seen !== undefined) return resolve(seen);
+      const watch = (entry: LogEntry): void => {
+        if (!matches(entry)) return;
+        watchers.delete(watch);
+        resolve(entry);
+      };
+      watchers.add(watch);
+      void exited.then(() => {
+        if (watchers.delete(watch)) reject(new Error(`codecell exited before the log entry was written:\n${rawLines.join('\n')}`));
+      });
+    });
+  }
+
+  const listening = await logEntry((entry) => entry.msg === 'codecell listening' && typeof entry.url === 'string');
+  const url = String(listening.url).replace(/\/$/, '');
   return {
     url,
     codeBaseUrl: `${url}/v1`,
-    logLines,
+    log,
+    logEntry,
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
+      if (child.exitCode === null && child.signalCode === null) {
         child.kill('SIGTERM');
         await exited;
       }
@@ -60,21 +94,10 @@ export async function startCodecell(recipeEnv: Record<string, string>): Promise<
   };
 }
 
-function listeningUrl(child: ChildProcess, logLines: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    if (!child.stderr) throw new Error('no stderr');
-    createInterface({ input: child.stderr }).on('line', (line) => {
-      logLines.push(line);
-      const entry = parseLogLine(line);
-      if (entry?.msg === 'codecell listening' && typeof entry.url === 'string') resolve(entry.url.replace(/\/$/, ''));
-    });
-    child.once('exit', (code) => reject(new Error(`codecell exited early with ${code}:\n${logLines.join('\n')}`)));
-  });
-}
-
-function parseLogLine(line: string): { msg?: unknown; url?: unknown } | undefined {
+function parseLogLine(line: string): LogEntry | undefined {
   try {
-    return JSON.parse(line) as { msg?: unknown; url?: unknown };
+    const parsed: unknown = JSON.parse(line);
+    return typeof parsed === 'object' && parsed !== null ? (parsed as LogEntry) : undefined;
   } catch {
     return undefined;
   }

@@ -43,14 +43,17 @@ export function libreChatEnvFor(server: CodecellProcess, extra: Record<string, s
   return { LIBRECHAT_CODE_BASEURL: server.codeBaseUrl, LIBRECHAT_CODE_BASEURL_STATEFUL: server.codeBaseUrl, ...extra };
 }
 
-/** "No auth header, private network": no keys, CODECELL_ALLOW_OPEN=true (the tier binds to loopback). */
+/** "3. Private network without auth": no keys, CODECELL_ALLOW_OPEN=true. */
 export const OPEN_PRIVATE_NETWORK_RECIPE = { CODECELL_API_KEYS: '', CODECELL_ALLOW_OPEN: 'true' } as const;
 
-/** "JWT (LibreChat with CODEAPI_AUTH_PROVIDER=librechat-jwt)": Codecell is given LibreChat's public key. */
-export function codecellJwtRecipe(publicPem: string): Record<string, string> {
-  return { CODECELL_JWT_PUBLIC_KEY: publicPem };
+/**
+ * "1. JWT mode": Codecell is given the public half of LibreChat's key, as a file
+ * (CODECELL_JWT_PUBLIC_KEY_FILE) or as PEM text (CODECELL_JWT_PUBLIC_KEY); the tier uses both forms.
+ */
+export function codecellJwtRecipe(key: { publicPem: string; publicPemFile: string }, form: 'file' | 'text'): Record<string, string> {
+  return form === 'file' ? { CODECELL_JWT_PUBLIC_KEY_FILE: key.publicPemFile } : { CODECELL_JWT_PUBLIC_KEY: key.publicPem };
 }
 
-/** "API key (LibreChat ≤ 0.8.5, X-API-Key)": Codecell has keys; LibreChat's .env has one as LIBRECHAT_CODE_API_KEY. */
+/** "2. Key header" (LibreChat ≤ 0.8.5, X-API-Key): Codecell has keys; LibreChat's .env has one as LIBRECHAT_CODE_API_KEY. */
 export const INTEROP_API_KEY = 'interop-key-0123456789abcdef';
 export const KEY_HEADER_RECIPE = { CODECELL_API_KEYS: INTEROP_API_KEY } as const;
