@@ -197,7 +197,7 @@ export class Engine implements EngineApi {
     const before = await fileChanges.snapshot(filesDir);
     // Cancelled since it left the queue: no container is started for it.
     request.signal?.throwIfAborted();
-    const inspected = await executor.run(
+    const finished = await executor.run(
       {
         pool,
         sessionId: meta.id,
@@ -230,8 +230,8 @@ export class Engine implements EngineApi {
         return { changes, images, imagesOmitted };
       },
     );
-    const { result: run, settled } = inspected;
-    const { changes, images, imagesOmitted } = inspected.inspected;
+    const { result: run, settled } = finished;
+    const { changes, images, imagesOmitted } = finished.inspected;
     try {
       const frame = run.frame;
       const result: ExecutionResult = {
