@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCodecell, type CodecellProcess } from './helpers/codecell-process.js';
+import { startCodecell, type CodecellProcess, type LogEntry } from './helpers/codecell-process.js';
 import { bearer, hs256WithPublicKey, libreChatJwtEnv, makeKeyPair, mintCodeApiToken, type CodeApiJwtAlg } from './helpers/codeapi-jwt.js';
 import { LibreChatCodeTools, downloadAsLibreChat, uploadAsLibreChat, type AuthHeaders } from './helpers/librechat.js';
 import { applyLibreChatEnv, codecellJwtRecipe, contextsFromEnv, libreChatEnvFor } from './helpers/recipes.js';
@@ -114,10 +114,19 @@ describe.each<[CodeApiJwtAlg, 'file' | 'text']>([
       body: JSON.stringify({ lang: 'bash', code: 'echo ran', user_id: 'jwt-victim' }),
     });
     expect(raw.status).toBe(401);
-    expect(await raw.json()).toEqual(UNAUTHORIZED_BODY);
-    if (reason !== null) {
-      const refusal = await server.logEntry((entry) => entry.msg === 'refused a LibreChat Code API token', logStart);
-      expect(String(refusal.reason)).toMatch(reason);
+    const body = (await raw.json()) as { error: string; message: string };
+    if (reason === null) {
+      // No credential at all: the answer says what to send.
+      expect(body.error).toBe('unauthorized');
+      expect(body.message).toContain('Authorization: Bearer <JWT>');
+      return;
     }
+    expect(body).toEqual(UNAUTHORIZED_BODY);
+    // Two refusals logged (the tool's call and the raw one), each with the reason; awaiting both keeps the next case's log apart.
+    const isRefusal = (entry: LogEntry): boolean => entry.msg === 'refused a LibreChat Code API token';
+    const first = await server.logEntry(isRefusal, logStart);
+    const second = await server.logEntry(isRefusal, server.log.indexOf(first) + 1);
+    expect(String(first.reason)).toMatch(reason);
+    expect(String(second.reason)).toMatch(reason);
   });
 });
