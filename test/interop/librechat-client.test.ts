@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCodecell, type CodecellProcess } from './helpers/codecell-process.js';
 import { LibreChatCodeTools, downloadAsLibreChat, probeAsLibreChat, uploadAsLibreChat } from './helpers/librechat.js';
 import { OPEN_PRIVATE_NETWORK_RECIPE, applyLibreChatEnv, contextsFromEnv, libreChatEnvFor } from './helpers/recipes.js';
-import { LANGUAGE_PROGRAMS } from './helpers/language-programs.js';
+import { ONE_SHOT_LANGUAGE_PROGRAMS, SESSION_LANGUAGE_PROGRAMS } from './helpers/language-programs.js';
 
 let server: CodecellProcess;
 let restoreEnv: () => void;
@@ -36,7 +36,7 @@ function pngSize(bytes: Buffer): { width: number; height: number } {
 }
 
 describe('execute_code and bash_tool from @librechat/agents', () => {
-  it.each(LANGUAGE_PROGRAMS)('runs $lang and the model reads its output', async ({ lang, code, stdout }) => {
+  it.each(SESSION_LANGUAGE_PROGRAMS)('runs $lang and the model reads its output', async ({ lang, code, stdout }) => {
     const result = await toolsFor('user-langs').executeCode({ lang, code });
     expect(result.status).toBe('success');
     expect(result.content).toBe(`stdout:\n${stdout}`);
@@ -59,6 +59,51 @@ describe('execute_code and bash_tool from @librechat/agents', () => {
     expect(result.status).toBe('success');
     expect(result.content).toContain('stdout:\nbefore\n');
     expect(result.content).toContain('ZeroDivisionError: division by zero');
+  });
+});
+
+describe('the nine compiled and one-shot languages LibreChat offers', () => {
+  it.each(ONE_SHOT_LANGUAGE_PROGRAMS)('runs $lang and the model reads its output', async ({ lang, code, stdout }) => {
+    const result = await toolsFor('user-oneshot').executeCode({ lang, code });
+    expect(result.content).toBe(`stdout:\n${stdout}`);
+  });
+
+  it('gives a compile error to the model as the compiler wrote it', async () => {
+    const result = await toolsFor('user-oneshot').executeCode({ lang: 'c', code: 'int main(void) {\n  return undeclared_name;\n}\n' });
+    expect(result.status).toBe('success');
+    expect(result.content).toContain('stderr:');
+    expect(result.content).toMatch(/error: .undeclared_name. undeclared/);
+  });
+
+  it('a C program reads an upload from /mnt/data and its output file downloads', async () => {
+    const userId = 'user-oneshot-files';
+    const uploaded = await uploadAsLibreChat(server.codeBaseUrl, { userId, filename: 'nums.txt', bytes: Buffer.from('3 4 5 6\n') });
+    const fileId = uploaded.files[0]?.fileId ?? '';
+    const tools = toolsFor(userId);
+    tools.primeFiles([{ id: fileId, resource_id: fileId, name: 'nums.txt', storage_session_id: uploaded.storage_session_id, kind: 'user' }]);
+    const code = [
+      '#include <stdio.h>',
+      'int main(void) {',
+      '  FILE *in = fopen("/mnt/data/nums.txt", "r");',
+      '  int n, product = 1;',
+      '  while (fscanf(in, "%d", &n) == 1) product *= n;',
+      '  FILE *out = fopen("/mnt/data/product.txt", "w");',
+      '  fprintf(out, "%d", product);',
+      '  fclose(out);',
+      '  printf("product %d\\n", product);',
+      '  return 0;',
+      '}',
+    ].join('\n');
+    const result = await tools.executeCode({ lang: 'c', code });
+    expect(result.content).toContain('stdout:\nproduct 360');
+    const listed = result.artifact?.files?.find((file) => file.name === 'product.txt');
+    expect(listed).toBeDefined();
+    const download = await downloadAsLibreChat(server.codeBaseUrl, {
+      sessionId: listed?.storage_session_id ?? result.artifact?.session_id ?? '',
+      fileId: listed?.id ?? '',
+      userId,
+    });
+    expect(download.bytes.toString()).toBe('360');
   });
 });
 
