@@ -30,6 +30,12 @@ function toolsFor(userId: string, profile: 'default' | 'stateful' = 'default'): 
   return new LibreChatCodeTools(userId, context);
 }
 
+/** A failed expectation's message: what the model read, and the server's latest warnings and errors (pino level ≥ 40). */
+function explain(result: { content: string }): string {
+  const warnings = server.log.filter((entry) => Number(entry.level) >= 40).slice(-5);
+  return `${result.content}\nserver warnings: ${JSON.stringify(warnings)}`;
+}
+
 /** Width and height from a PNG's IHDR chunk. */
 function pngSize(bytes: Buffer): { width: number; height: number } {
   return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) };
@@ -38,8 +44,8 @@ function pngSize(bytes: Buffer): { width: number; height: number } {
 describe('execute_code and bash_tool from @librechat/agents', () => {
   it.each(SESSION_LANGUAGE_PROGRAMS)('runs $lang and the model reads its output', async ({ lang, code, stdout }) => {
     const result = await toolsFor('user-langs').executeCode({ lang, code });
+    expect(result.content, explain(result)).toBe(`stdout:\n${stdout}`);
     expect(result.status).toBe('success');
-    expect(result.content).toBe(`stdout:\n${stdout}`);
     expect(result.artifact?.session_id).toMatch(/^[A-Za-z0-9_-]{21}$/);
   });
 
@@ -65,7 +71,7 @@ describe('execute_code and bash_tool from @librechat/agents', () => {
 describe('the nine compiled and one-shot languages LibreChat offers', () => {
   it.each(ONE_SHOT_LANGUAGE_PROGRAMS)('runs $lang and the model reads its output', async ({ lang, code, stdout }) => {
     const result = await toolsFor('user-oneshot').executeCode({ lang, code });
-    expect(result.content).toBe(`stdout:\n${stdout}`);
+    expect(result.content, explain(result)).toBe(`stdout:\n${stdout}`);
   });
 
   it('gives a compile error to the model as the compiler wrote it', async () => {
@@ -181,10 +187,11 @@ describe('sessions', () => {
   it('stateful mode (LIBRECHAT_CODE_BASEURL_STATEFUL, runtime_session_hint) keeps Python and JS variables', async () => {
     const tools = toolsFor('user-stateful', 'stateful');
     await tools.executeCode({ lang: 'py', code: 'x = 41' });
-    expect((await tools.executeCode({ lang: 'py', code: 'print(x + 1)' })).content).toBe('stdout:\n42');
+    const py = await tools.executeCode({ lang: 'py', code: 'print(x + 1)' });
+    expect(py.content, explain(py)).toBe('stdout:\n42');
     await tools.executeCode({ lang: 'js', code: 'var total = 20;' });
     const js = await tools.executeCode({ lang: 'js', code: 'console.log(total + 2)' });
-    expect(js.content).toBe('stdout:\n22');
+    expect(js.content, explain(js)).toBe('stdout:\n22');
 
     const otherUser = toolsFor('user-stateful-2', 'stateful');
     expect((await otherUser.executeCode({ lang: 'py', code: 'print(x)' })).content).toContain("NameError: name 'x' is not defined");
