@@ -57,7 +57,9 @@ describe('a server with only a JWT key', () => {
   it('is not open: a request without a token gets 401 that names the token', async () => {
     const response = await fetch(`${app.url}/who`, { headers: { 'X-User-Id': 'alice' } });
     expect(response.status).toBe(401);
-    expect(((await response.json()) as { message: string }).message).toContain('Bearer <JWT>');
+    const { message } = (await response.json()) as { message: string };
+    expect(message).toContain('Bearer <JWT>');
+    expect(message).not.toContain('API key');
     expect((await fetch(`${app.url}/who`, { headers: { 'X-API-Key': 'anything' } })).status).toBe(401);
   });
 
