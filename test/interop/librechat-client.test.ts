@@ -1,21 +1,22 @@
 /**
  * LibreChat's real client (`@librechat/agents` tools through its ToolNode, and the server-side
- * upload, probe and download calls) against a real `codecell serve`, configured with the
- * "no auth header, private network" recipe, which is what current LibreChat sends without JWT mode.
+ * upload, probe and download calls) against a real `codecell serve`, configured with recipe 3 of
+ * docs/librechat-code-api.md ("private network without auth"): what current LibreChat sends without JWT mode.
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCodecell, type CodecellProcess } from './helpers/codecell-process.js';
 import { LibreChatCodeTools, downloadAsLibreChat, probeAsLibreChat, uploadAsLibreChat } from './helpers/librechat.js';
-import { OPEN_PRIVATE_NETWORK_RECIPE, applyLibreChatEnv, contextsFromEnv, libreChatEnvFor } from './helpers/recipes.js';
+import { applyLibreChatEnv, contextsFromEnv, openPrivateNetworkRecipe, pointAt } from './helpers/recipes.js';
 import { ONE_SHOT_LANGUAGE_PROGRAMS, SESSION_LANGUAGE_PROGRAMS } from './helpers/language-programs.js';
 
 let server: CodecellProcess;
 let restoreEnv: () => void;
 
 beforeAll(async () => {
-  server = await startCodecell({ ...OPEN_PRIVATE_NETWORK_RECIPE });
-  restoreEnv = applyLibreChatEnv(libreChatEnvFor(server));
+  const recipe = openPrivateNetworkRecipe();
+  server = await startCodecell(recipe.codecell);
+  restoreEnv = applyLibreChatEnv(pointAt(recipe.libreChat, server.codeBaseUrl));
 });
 
 afterAll(async () => {

@@ -9,9 +9,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCodecell, type CodecellProcess, type LogEntry } from './helpers/codecell-process.js';
-import { bearer, hs256WithPublicKey, libreChatJwtEnv, makeKeyPair, mintCodeApiToken, type CodeApiJwtAlg } from './helpers/codeapi-jwt.js';
+import { bearer, hs256WithPublicKey, makeKeyPair, mintCodeApiToken, signingEnvFor, type CodeApiJwtAlg } from './helpers/codeapi-jwt.js';
 import { LibreChatCodeTools, downloadAsLibreChat, uploadAsLibreChat, type AuthHeaders } from './helpers/librechat.js';
-import { applyLibreChatEnv, codecellJwtRecipe, contextsFromEnv, libreChatEnvFor } from './helpers/recipes.js';
+import { applyLibreChatEnv, contextsFromEnv, jwtRecipe, pointAt } from './helpers/recipes.js';
 
 /** The one body Codecell gives every refused credential (the reason goes to its log). */
 const UNAUTHORIZED_BODY = { error: 'unauthorized', message: 'the API key or token is not valid for this server' };
@@ -23,17 +23,18 @@ afterAll(() => rmSync(keyDir, { recursive: true, force: true }));
 const REFUSED = 'Error: Execution error:\n\nCode execution is not authorized. Verify access before trying again.\n Please fix your mistakes.';
 
 // EdDSA (LibreChat's default) with the key given as a file; RS256 with the key given as PEM text.
-describe.each<[CodeApiJwtAlg, 'file' | 'text']>([
+describe.each<[CodeApiJwtAlg, string]>([
   ['EdDSA', 'file'],
   ['RS256', 'text'],
-])('JWT mode, %s, public key as %s', (alg, keyForm) => {
+])('recipe 1 (JWT mode), %s, public key as %s', (alg) => {
   const pair = makeKeyPair(alg, keyDir);
   let server: CodecellProcess;
   let restoreEnv: () => void;
 
   beforeAll(async () => {
-    server = await startCodecell(codecellJwtRecipe(pair, keyForm));
-    restoreEnv = applyLibreChatEnv(libreChatEnvFor(server, libreChatJwtEnv(pair)));
+    const recipe = jwtRecipe(pair);
+    server = await startCodecell(recipe.codecell);
+    restoreEnv = applyLibreChatEnv(pointAt(recipe.libreChat, server.codeBaseUrl));
   });
 
   afterAll(async () => {
@@ -92,7 +93,7 @@ describe.each<[CodeApiJwtAlg, 'file' | 'text']>([
   /** Each forgery, and what Codecell's log must give as the reason (never the answer). */
   const forgeries: Array<[string, () => string, RegExp | null]> = [
     ['no token at all', () => '', null],
-    ['a signature by another key', () => mintCodeApiToken('jwt-victim', { ...process.env, ...libreChatJwtEnv(otherPair) }), /signature/i],
+    ['a signature by another key', () => mintCodeApiToken('jwt-victim', { ...process.env, ...signingEnvFor(otherPair) }), /signature/i],
     ['a wrong issuer', () => mintCodeApiToken('jwt-victim', process.env, { claims: { iss: 'not-librechat' } }), /"iss"/],
     ['a wrong audience', () => mintCodeApiToken('jwt-victim', process.env, { claims: { aud: 'another-api' } }), /"aud"/],
     ['an expired token', () => mintCodeApiToken('jwt-victim', process.env, { shiftSeconds: -3600 }), /"exp"/],

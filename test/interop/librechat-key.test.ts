@@ -1,5 +1,5 @@
 /**
- * The API-key recipe: Codecell with CODECELL_API_KEYS, LibreChat's .env with LIBRECHAT_CODE_API_KEY.
+ * Recipe 2 (key header): Codecell with CODECELL_API_KEYS, LibreChat's .env with LIBRECHAT_CODE_API_KEY.
  * Only the older client (3.0.50) sends that key (as X-API-Key); the current one (3.9.2) never reads it,
  * so against a keyed Codecell its runs are refused, which is why current LibreChat needs the JWT or
  * the private-network recipe. Both are shown here with the real packages.
@@ -8,14 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCodecell, type CodecellProcess } from './helpers/codecell-process.js';
 import { legacyCodeTool } from './helpers/legacy-client.js';
 import { LibreChatCodeTools } from './helpers/librechat.js';
-import { INTEROP_API_KEY, KEY_HEADER_RECIPE, applyLibreChatEnv, contextsFromEnv, libreChatEnvFor } from './helpers/recipes.js';
+import { applyLibreChatEnv, contextsFromEnv, keyHeaderRecipe, pointAt } from './helpers/recipes.js';
 
 let server: CodecellProcess;
 let restoreEnv: () => void;
 
 beforeAll(async () => {
-  server = await startCodecell({ ...KEY_HEADER_RECIPE });
-  restoreEnv = applyLibreChatEnv(libreChatEnvFor(server, { LIBRECHAT_CODE_API_KEY: INTEROP_API_KEY }));
+  const recipe = keyHeaderRecipe();
+  server = await startCodecell(recipe.codecell);
+  restoreEnv = applyLibreChatEnv(pointAt(recipe.libreChat, server.codeBaseUrl));
 });
 
 afterAll(async () => {
@@ -23,7 +24,7 @@ afterAll(async () => {
   await server?.stop();
 });
 
-describe('LibreChat with LIBRECHAT_CODE_API_KEY (client 3.0.50, X-API-Key)', () => {
+describe('recipe 2 (key header): LibreChat with LIBRECHAT_CODE_API_KEY (client 3.0.50, X-API-Key)', () => {
   it('runs code, and a later call that names the session gets the files the first one wrote', async () => {
     const run = await legacyCodeTool('key-user');
     const first = await run({ lang: 'py', code: 'open("/mnt/data/count.txt", "w").write("17")\nprint("written")' });

@@ -15,6 +15,7 @@ export interface CodeApiKeyPair {
   alg: CodeApiJwtAlg;
   privatePem: string;
   publicPem: string;
+  privatePemFile: string;
   /** Where the public key is written, for CODECELL_JWT_PUBLIC_KEY_FILE. */
   publicPemFile: string;
 }
@@ -29,13 +30,12 @@ export function makeKeyPair(alg: CodeApiJwtAlg, dir: string): CodeApiKeyPair {
   const keyType = alg === 'EdDSA' ? ['-algorithm', 'ed25519'] : ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048'];
   execFileSync('openssl', ['genpkey', ...keyType, '-out', privateFile]);
   execFileSync('openssl', ['pkey', '-in', privateFile, '-pubout', '-out', publicPemFile]);
-  return { alg, privatePem: readFileSync(privateFile, 'utf8'), publicPem: readFileSync(publicPemFile, 'utf8'), publicPemFile };
+  return { alg, privatePem: readFileSync(privateFile, 'utf8'), publicPem: readFileSync(publicPemFile, 'utf8'), privatePemFile: privateFile, publicPemFile };
 }
 
-/** LibreChat's .env for JWT mode, as the recipe writes it: the private key as `base64 -w0 codeapi-private.pem`. */
-export function libreChatJwtEnv(pair: CodeApiKeyPair): Record<string, string> {
+/** The signing variables of a LibreChat that holds `pair` (to forge with a key Codecell does not know). */
+export function signingEnvFor(pair: CodeApiKeyPair): Record<string, string> {
   return {
-    CODEAPI_AUTH_PROVIDER: 'librechat-jwt',
     CODEAPI_JWT_PRIVATE_KEY_BASE64: Buffer.from(pair.privatePem).toString('base64'),
     ...(pair.alg === 'RS256' ? { CODEAPI_JWT_ALGORITHM: 'RS256' } : {}),
   };

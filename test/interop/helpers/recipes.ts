@@ -1,23 +1,22 @@
 /**
- * The configurations docs/librechat-code-api.md gives, as environments: what Codecell runs with and
- * what LibreChat's .env holds. The tier applies the LibreChat side to process.env, where the real
- * client package reads it (getCodeBaseURL reads LIBRECHAT_CODE_BASEURL).
+ * The three recipes of docs/librechat-code-api.md as the tier runs them: read from the document
+ * (helpers/doc-recipes.ts), placeholders filled with this run's key, key files and server address.
+ * LibreChat's side is applied to process.env, where the real client package reads it
+ * (getCodeBaseURL reads LIBRECHAT_CODE_BASEURL, the old client LIBRECHAT_CODE_API_KEY, the minter CODEAPI_JWT_*).
  */
+import { execFileSync } from 'node:child_process';
 import { getCodeBaseURL } from '@librechat/agents';
-import type { CodecellProcess } from './codecell-process.js';
+import type { CodeApiKeyPair } from './codeapi-jwt.js';
+import { docRecipe, pointAt, type DocRecipe } from './doc-recipes.js';
 import { defaultProfile, statefulProfile, type CodeExecutionContext } from './librechat.js';
 
-export interface LibreChatEnv {
-  LIBRECHAT_CODE_BASEURL: string;
-  LIBRECHAT_CODE_BASEURL_STATEFUL?: string;
-  [name: string]: string | undefined;
-}
-
-/** Sets LibreChat's variables for the duration of a file; returns the function that restores them. */
-export function applyLibreChatEnv(env: LibreChatEnv): () => void {
+/** Sets LibreChat's variables (clearing any other LIBRECHAT_* / CODEAPI_*) for a file; returns the function that restores them. */
+export function applyLibreChatEnv(env: Record<string, string>): () => void {
   const saved = new Map<string, string | undefined>();
-  for (const [name, value] of Object.entries(env)) {
+  const names = new Set([...Object.keys(process.env).filter((name) => /^(LIBRECHAT|CODEAPI)_/.test(name)), ...Object.keys(env)]);
+  for (const name of names) {
     saved.set(name, process.env[name]);
+    const value = env[name];
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
@@ -38,22 +37,30 @@ export function contextsFromEnv(userId: string): { default: CodeExecutionContext
   };
 }
 
-/** LibreChat's .env for a Codecell reached at `server`: both base URLs point at its /v1. */
-export function libreChatEnvFor(server: CodecellProcess, extra: Record<string, string> = {}): LibreChatEnv {
-  return { LIBRECHAT_CODE_BASEURL: server.codeBaseUrl, LIBRECHAT_CODE_BASEURL_STATEFUL: server.codeBaseUrl, ...extra };
+export { pointAt, type DocRecipe };
+
+/** "3. Private network without auth". */
+export function openPrivateNetworkRecipe(): DocRecipe {
+  return docRecipe(3, {});
 }
 
-/** "3. Private network without auth": no keys, CODECELL_ALLOW_OPEN=true. */
-export const OPEN_PRIVATE_NETWORK_RECIPE = { CODECELL_API_KEYS: '', CODECELL_ALLOW_OPEN: 'true' } as const;
+/** "2. Key header" (LibreChat ≤ 0.8.5, X-API-Key), with this key. */
+export const INTEROP_API_KEY = 'interop-key-0123456789abcdef';
+export function keyHeaderRecipe(): DocRecipe {
+  return docRecipe(2, { "<one of Codecell's CODECELL_API_KEYS>": INTEROP_API_KEY, '<key>': INTEROP_API_KEY });
+}
 
 /**
- * "1. JWT mode": Codecell is given the public half of LibreChat's key, as a file
- * (CODECELL_JWT_PUBLIC_KEY_FILE) or as PEM text (CODECELL_JWT_PUBLIC_KEY); the tier uses both forms.
+ * "1. JWT mode" with a key pair made by the recipe's openssl commands. EdDSA as written (public key
+ * as a file); RS256 as the recipe's comments say (CODEAPI_JWT_ALGORITHM=RS256, public key as PEM text
+ * in CODECELL_JWT_PUBLIC_KEY).
  */
-export function codecellJwtRecipe(key: { publicPem: string; publicPemFile: string }, form: 'file' | 'text'): Record<string, string> {
-  return form === 'file' ? { CODECELL_JWT_PUBLIC_KEY_FILE: key.publicPemFile } : { CODECELL_JWT_PUBLIC_KEY: key.publicPem };
+export function jwtRecipe(pair: CodeApiKeyPair): DocRecipe {
+  const recipe = docRecipe(1, {
+    '<output of: base64 -w0 codeapi-private.pem>': execFileSync('base64', ['-w0', pair.privatePemFile], { encoding: 'utf8' }),
+    '/run/secrets/codeapi-public.pem': pair.publicPemFile,
+  });
+  if (pair.alg === 'EdDSA') return recipe;
+  const { CODECELL_JWT_PUBLIC_KEY_FILE: _file, ...codecell } = recipe.codecell;
+  return { codecell: { ...codecell, CODECELL_JWT_PUBLIC_KEY: pair.publicPem }, libreChat: { ...recipe.libreChat, CODEAPI_JWT_ALGORITHM: 'RS256' } };
 }
-
-/** "2. Key header" (LibreChat ≤ 0.8.5, X-API-Key): Codecell has keys; LibreChat's .env has one as LIBRECHAT_CODE_API_KEY. */
-export const INTEROP_API_KEY = 'interop-key-0123456789abcdef';
-export const KEY_HEADER_RECIPE = { CODECELL_API_KEYS: INTEROP_API_KEY } as const;
