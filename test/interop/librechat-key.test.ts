@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCodecell, type CodecellProcess } from './helpers/codecell-process.js';
 import { legacyCodeTool } from './helpers/legacy-client.js';
-import { LibreChatCodeTools } from './helpers/librechat.js';
-import { applyLibreChatEnv, contextsFromEnv, keyHeaderRecipe, pointAt } from './helpers/recipes.js';
+import { LibreChatCodeTools, defaultProfile, uploadAsLibreChat } from './helpers/librechat.js';
+import { INTEROP_API_KEY, applyLibreChatEnv, contextsFromEnv, keyHeaderRecipe, pointAt } from './helpers/recipes.js';
 
 let server: CodecellProcess;
 let restoreEnv: () => void;
@@ -54,5 +54,20 @@ describe('current LibreChat (client 3.9.2) against the same keyed Codecell', () 
     const tools = new LibreChatCodeTools('key-user-new', contextsFromEnv('key-user-new').default);
     const result = await tools.executeCode({ lang: 'py', code: 'print(1)' });
     expect(result.content).toBe('Error: Execution error:\n\nCode execution is not authorized. Verify access before trying again.\n Please fix your mistakes.');
+  });
+});
+
+describe('the key in the URL, which the docs advise against', () => {
+  it('never reaches Codecell from execute_code: node-fetch refuses the URL and the model is told to retry', async () => {
+    const keyInUrl = server.codeBaseUrl.replace('http://', `http://${INTEROP_API_KEY}@`);
+    const tools = new LibreChatCodeTools('key-in-url', defaultProfile(keyInUrl));
+    const result = await tools.executeCode({ lang: 'py', code: 'print(1)' });
+    expect(result.content).toBe('Error: Execution error:\n\nCode execution is temporarily unavailable. Please retry.\n Please fix your mistakes.');
+  });
+
+  it('while uploads through axios get through with it (Basic auth), which makes the setup look half-working', async () => {
+    const keyInUrl = server.codeBaseUrl.replace('http://', `http://${INTEROP_API_KEY}@`);
+    const uploaded = await uploadAsLibreChat(keyInUrl, { userId: 'key-in-url', filename: 'a.txt', bytes: Buffer.from('a') });
+    expect(uploaded.files.map((file) => file.filename)).toEqual(['a.txt']);
   });
 });
