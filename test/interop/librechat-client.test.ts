@@ -185,7 +185,7 @@ describe('files, the way LibreChat moves them', () => {
 });
 
 describe('sessions', () => {
-  it('stateful mode (LIBRECHAT_CODE_BASEURL_STATEFUL, runtime_session_hint) keeps Python and JS variables', async () => {
+  it('stateful mode (LIBRECHAT_CODE_BASEURL_STATEFUL, runtime_session_hint) keeps Python, JS and bash variables', async () => {
     const tools = toolsFor('user-stateful', 'stateful');
     await tools.executeCode({ lang: 'py', code: 'x = 41' });
     const py = await tools.executeCode({ lang: 'py', code: 'print(x + 1)' });
@@ -193,6 +193,9 @@ describe('sessions', () => {
     await tools.executeCode({ lang: 'js', code: 'var total = 20;' });
     const js = await tools.executeCode({ lang: 'js', code: 'console.log(total + 2)' });
     expect(js.content, explain(js)).toBe('stdout:\n22');
+    await tools.bash('COUNT=5');
+    const sh = await tools.bash('echo $((COUNT + 1))');
+    expect(sh.content, explain(sh)).toBe('stdout:\n6');
 
     const otherUser = toolsFor('user-stateful-2', 'stateful');
     expect((await otherUser.executeCode({ lang: 'py', code: 'print(x)' })).content).toContain("NameError: name 'x' is not defined");
