@@ -68,7 +68,8 @@ export function createJwtVerifier(settings: JwtSettings, now: () => Date = () =>
     const { exp, iat, sub } = payload;
     if (exp === undefined || iat === undefined || sub === undefined) return refused('exp, iat and sub are required');
     if (exp - iat > settings.maxTtlSeconds) return refused(`the token lives ${exp - iat} s (exp - iat); at most ${settings.maxTtlSeconds} s are accepted`);
-    if (!USER_ID_PATTERN.test(sub)) return refused('sub is not 1 to 200 printable ASCII characters');
+    // jose does not check the type of sub, and RegExp.test() would coerce 12345 or ["a"] to a string.
+    if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) return refused('sub is not 1 to 200 printable ASCII characters');
     const tenant = payload['tenant_id'] ?? '';
     if (typeof tenant !== 'string' || (tenant !== '' && !USER_ID_PATTERN.test(tenant))) return refused('tenant_id is not 1 to 200 printable ASCII characters');
     return { ok: true, identity: { subject: sub, tenant, issuer: settings.issuer } };

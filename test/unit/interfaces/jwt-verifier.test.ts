@@ -63,6 +63,8 @@ describe.each(['EdDSA', 'RS256'] as const)('a %s key', (algorithm) => {
       'no iat': [await mintToken(keys, { claims: { iat: undefined } }), /"iat"/],
       'no sub': [await mintToken(keys, { claims: { sub: undefined } }), /missing required "sub"/],
       'sub with spaces': [await mintToken(keys, { sub: 'agent x' }), /sub is not/],
+      'sub a number (jose does not check its type)': [await mintToken(keys, { claims: { sub: 12345 } }), /sub is not/],
+      'sub an array': [await mintToken(keys, { claims: { sub: ['user-a'] } }), /sub is not/],
       'tenant_id not a string': [await mintToken(keys, { claims: { tenant_id: 42 } }), /tenant_id/],
       'lives too long (exp - iat)': [await mintToken(keys, { ttlSeconds: 3600 }), /lives 3600 s/],
       'alg none': [unsignedToken(), /ALG_NOT_ALLOWED/],
