@@ -163,6 +163,92 @@ describe('JWT mode (Ed25519 key) against forgeries the interop tests do not try'
   });
 });
 
+describe('JWT mode: shared and MCP sessions stay inside their tenant', () => {
+  let server: TestServer;
+  let keys: MintKeys;
+
+  beforeAll(async () => {
+    keys = await mintKeys('EdDSA');
+    server = await startTestServer({ env: { ...NO_POOLS, CODECELL_JWT_PUBLIC_KEY: keys.publicPem } });
+  });
+
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const bearer = async (sub: string, tenantId = 'acme'): Promise<Record<string, string>> => ({ Authorization: `Bearer ${await mintToken(keys, { sub, tenantId })}` });
+
+  async function upload(headers: Record<string, string>, fields: Record<string, string>, name: string): Promise<{ session: string; fileId: string }> {
+    const parts = [...Object.entries(fields).map(([field, content]) => ({ name: field, content })), { name: 'file', filename: name, content: `secret ${name}` }];
+    const { body, contentType } = multipartBody(parts);
+    const response = await fetch(`${server.url}/v1/upload`, { method: 'POST', headers: { ...headers, 'Content-Type': contentType }, body: new Uint8Array(body) });
+    expect(response.status).toBe(200);
+    const answer = (await response.json()) as { storage_session_id: string; files: Array<{ fileId: string }> };
+    return { session: answer.storage_session_id, fileId: answer.files[0]?.fileId ?? '' };
+  }
+
+  async function download(path: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+    const response = await fetch(`${server.url}/v1${path}`, { headers });
+    return { status: response.status, body: await response.text() };
+  }
+
+  it('an agent upload and an entity_id upload are read inside the tenant only, never by another tenant or the key', async () => {
+    const agent = await upload(await bearer('alice'), { kind: 'agent', id: 'agent-1' }, 'agent.txt');
+    const entity = await upload(await bearer('alice'), { entity_id: 'entity-1' }, 'entity.txt');
+    const agentPath = `/download/${agent.session}/${agent.fileId}?kind=agent&id=agent-1`;
+    const entityPath = `/download/${entity.session}/${entity.fileId}`;
+    // Shared within tenant acme, as with one key.
+    expect(await download(agentPath, await bearer('bob'))).toEqual({ status: 200, body: 'secret agent.txt' });
+    expect(await download(entityPath, await bearer('bob'))).toEqual({ status: 200, body: 'secret entity.txt' });
+    const outsiders: Record<string, Record<string, string>> = {
+      'the same sub in another tenant': await bearer('alice', 'globex'),
+      'no tenant': { Authorization: `Bearer ${await mintToken(keys, { sub: 'alice', tenantId: undefined })}` },
+      'the API key naming no user (the LibreChat server itself)': { 'X-API-Key': TEST_KEY },
+      'the API key naming alice': { 'X-API-Key': TEST_KEY, 'X-User-Id': 'alice' },
+    };
+    for (const [who, headers] of Object.entries(outsiders)) {
+      expect((await download(agentPath, headers)).status, who).toBe(404);
+      expect((await download(entityPath, headers)).status, who).toBe(404);
+      expect((await download(`/sessions/${entity.session}/objects/${entity.fileId}`, headers)).status, who).toBe(404);
+      expect((await download(`/files/${entity.session}?detail=full`, headers)).status, who).toBe(404);
+    }
+  });
+
+  it('an MCP session opened with one token is not found for another sub, another tenant or the key', async () => {
+    const mcp = async (headers: Record<string, string>, message: unknown, sessionId?: string): Promise<Response> =>
+      fetch(`${server.url}/mcp`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json, text/event-stream',
+          ...(sessionId === undefined ? {} : { 'Mcp-Session-Id': sessionId, 'Mcp-Protocol-Version': '2025-06-18' }),
+          ...headers,
+        },
+        body: JSON.stringify(message),
+      });
+    const opened = await mcp(await bearer('alice'), { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'rev-jwt', version: '1' } } });
+    expect(opened.status).toBe(200);
+    await opened.text();
+    const sessionId = opened.headers.get('mcp-session-id') ?? '';
+    expect(sessionId).not.toBe('');
+    const list = { jsonrpc: '2.0', id: 2, method: 'tools/list' };
+    const strangers: Record<string, Record<string, string>> = {
+      'another sub': await bearer('bob'),
+      'another tenant': await bearer('alice', 'globex'),
+      'the key naming alice': { 'X-API-Key': TEST_KEY, 'X-User-Id': 'alice' },
+    };
+    for (const [who, headers] of Object.entries(strangers)) {
+      const answer = await mcp(headers, list, sessionId);
+      expect(answer.status, who).toBe(404);
+      await answer.text();
+    }
+    // Alice's next token (a new jti) still reaches her session.
+    const mine = await mcp(await bearer('alice'), list, sessionId);
+    expect(mine.status).toBe(200);
+    expect(await mine.text()).toContain('execute_python_code');
+  });
+});
+
 describe('JWT mode (RSA key) against algorithm confusion', () => {
   let server: TestServer;
   let keys: MintKeys;
