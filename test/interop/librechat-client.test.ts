@@ -165,6 +165,8 @@ describe('files, the way LibreChat moves them', () => {
     const probe = await probeAsLibreChat(server.codeBaseUrl, { sessionId: uploaded.storage_session_id, fileId, userId });
     expect(probe.status).toBe(200);
     expect(probe.body.size).toBe(csv.length);
+    // LibreChat's CodeFileInfo falls back to this name.
+    expect(probe.body.originalFilename).toBe('squares.csv');
     expect(Date.now() - Date.parse(String(probe.body.lastModified))).toBeLessThan(23 * 3600 * 1000);
 
     const tools = toolsFor(userId);
