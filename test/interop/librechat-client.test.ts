@@ -61,11 +61,14 @@ describe('execute_code and bash_tool from @librechat/agents', () => {
     expect(result.content).toBe('stdout:\n1024\ndata');
   });
 
-  it('shows a failing program its traceback, as a result rather than an error', async () => {
-    const result = await toolsFor('user-fail').executeCode({ lang: 'py', code: 'print("before")\n1/0' });
+  it('shows a failing program its traceback, as a result rather than an error, and registers no file it wrote', async () => {
+    const code = 'open("/mnt/data/partial.txt", "w").write("half")\nprint("before")\n1/0';
+    const result = await toolsFor('user-fail').executeCode({ lang: 'py', code });
     expect(result.status).toBe('success');
     expect(result.content).toContain('stdout:\nbefore\n');
     expect(result.content).toContain('ZeroDivisionError: division by zero');
+    // LibreChat tells the model "Failed executions register nothing": no file comes back to download.
+    expect(result.artifact?.files ?? []).toEqual([]);
   });
 });
 
