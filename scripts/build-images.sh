@@ -109,7 +109,18 @@ ensure_stager() {
 stage_context() {
   local dir="$1" staged="$2" name
   name="$(basename "$dir")"
-  tar -C "$dir" --exclude='__pycache__' --exclude='*.pyc' --exclude='node_modules' -cf - . | tar -C "$staged" -xf -
+  tar -C "$dir" --exclude='__pycache__' --exclude='*.pyc' --exclude='node_modules' --exclude='./shared' -cf - . | tar -C "$staged" -xf -
+  # images/<name>/shared names directories of images/ that several images use (the one-shot
+  # runner): each is copied to shared/<dir>/ in the context, so the content hash covers it too.
+  if [ -f "$dir/shared" ]; then
+    local part
+    while IFS= read -r part; do
+      [ -n "$part" ] || continue
+      [[ "$part" =~ ^[a-z0-9-]+$ ]] && [ -d "$ROOT/images/$part" ] || die "images/$name/shared names no directory of images/: $part"
+      mkdir -p "$staged/shared/$part"
+      tar -C "$ROOT/images/$part" -cf - . | tar -C "$staged/shared/$part" -xf -
+    done <"$dir/shared"
+  fi
   mkdir -p "$staged/extras/wheels"
   : >"$staged/extras/debian.txt"
   : >"$staged/extras/npm.txt"

@@ -7,7 +7,9 @@ import type Docker from 'dockerode';
 import type { Settings } from '../config/settings.js';
 import type { DockerExecutor } from '../executor/docker/docker-executor.js';
 import { probeContainerSpec } from '../executor/docker/container-spec.js';
-import { LANGUAGES, type RuntimeInfo, type SystemInfo } from './types.js';
+import { z } from 'zod';
+import { imageFor, ONE_SHOT_POOL_KEYS, oneShotPoolFor, type OneShotPoolKey } from '../executor/docker/pool-key.js';
+import { LANGUAGES, ONE_SHOT_LANGUAGES, type OneShotLanguageInfo, type RuntimeInfo, type SystemInfo } from './types.js';
 
 /** Every installed distribution (Debian's and any admin wheels), by its canonical lowercase name. */
 const PYTHON_PROBE = `
@@ -44,6 +46,10 @@ jq -n --arg bash "$BASH_VERSION" --arg jq "$(v jq --version)" --arg git "$(v git
   '{version: $bash, packages: ({jq: $jq, git: $git, curl: $curl, bc: $bc, sed: $sed, awk: $awk, grep: $grep,
     coreutils: $coreutils, python3: $python3, node: $node, sqlite3: $sqlite3} | with_entries(select(.value != "")))}'
 `;
+
+/** The one-shot images write their toolchain's versions at build time (their Dockerfiles under images/). */
+const ONE_SHOT_PROBE = ['/bin/cat', '/opt/codecell/versions.json'];
+const VersionsSchema = z.record(z.string().max(100), z.string().max(200));
 
 const PROBES: Record<RuntimeInfo['runtime'], string[]> = {
   python: ['/usr/bin/python3', '-c', PYTHON_PROBE],
@@ -91,11 +97,45 @@ export class SystemInfoProbe {
       },
       languages: [...LANGUAGES],
       runtimes,
+      oneShotLanguages: await this.oneShotLanguages(),
       limits: limitsInfo(this.settings),
       network: 'none',
       workingDirectory: '/mnt/data',
     };
   }
+
+  /** Each one-shot language: its image, whether that is installed, and then its version. */
+  private async oneShotLanguages(): Promise<OneShotLanguageInfo[]> {
+    const versionsByPool = new Map(
+      await Promise.all(ONE_SHOT_POOL_KEYS.map(async (pool) => [pool, await this.oneShotVersions(pool)] as const)),
+    );
+    return ONE_SHOT_LANGUAGES.map((language) => {
+      const pool = oneShotPoolFor(language);
+      const versions = versionsByPool.get(pool) ?? null;
+      return {
+        language,
+        image: imageFor(this.settings, pool),
+        installed: versions !== null,
+        version: versions?.[language] ?? null,
+      };
+    });
+  }
+
+  /** The versions a one-shot image recorded when it was built (/opt/codecell/versions.json); null: not installed. */
+  private async oneShotVersions(pool: OneShotPoolKey): Promise<Readonly<Record<string, string>> | null> {
+    if (!(await this.executor.imageInstalled(pool))) return null;
+    const image = imageFor(this.settings, pool);
+    const docker = this.executor.docker;
+    const imageId = (await docker.getImage(image).inspect()).Id;
+    const cached = this.oneShotCache.get(imageId);
+    if (cached) return cached;
+    const output = await runProbe(docker, this.settings, image, ONE_SHOT_PROBE, this.executor.instanceId);
+    const versions = VersionsSchema.parse(JSON.parse(output));
+    this.oneShotCache.set(imageId, versions);
+    return versions;
+  }
+
+  private readonly oneShotCache = new Map<string, Readonly<Record<string, string>>>();
 
   private async runtimeInfo(runtime: RuntimeInfo['runtime']): Promise<RuntimeInfo> {
     const image = `${this.settings.docker.imagePrefix}-${runtime}:latest`;

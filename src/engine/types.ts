@@ -5,8 +5,20 @@
  */
 import type { Principal } from '../sessions/principal.js';
 
-export const LANGUAGES = ['python', 'javascript', 'typescript', 'bash'] as const;
+/** Languages whose runs keep state (variables, functions) in the session from one run to the next. */
+export const STATEFUL_LANGUAGES = ['python', 'javascript', 'typescript', 'bash'] as const;
+/**
+ * One-shot languages: each run compiles (where the language needs it) and runs a whole program;
+ * nothing but the session's files carries over (images/PROTOCOL.md, "One-shot runner").
+ */
+export const ONE_SHOT_LANGUAGES = ['c', 'cpp', 'go', 'java', 'rust', 'php', 'r', 'd', 'fortran'] as const;
+export const LANGUAGES = [...STATEFUL_LANGUAGES, ...ONE_SHOT_LANGUAGES] as const;
 export type Language = (typeof LANGUAGES)[number];
+export type OneShotLanguage = (typeof ONE_SHOT_LANGUAGES)[number];
+
+export function isOneShot(language: Language): language is OneShotLanguage {
+  return (ONE_SHOT_LANGUAGES as readonly string[]).includes(language);
+}
 
 export const EXECUTION_STATUSES = ['ok', 'error', 'timeout', 'oom', 'killed'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -146,11 +158,21 @@ export interface RuntimeInfo {
   readonly packages: Readonly<Record<string, string>>;
 }
 
+/** A one-shot language as get_system_info reports it: its image, and its version when that is installed. */
+export interface OneShotLanguageInfo {
+  readonly language: OneShotLanguage;
+  readonly image: string;
+  readonly installed: boolean;
+  /** The compiler's or interpreter's version (gcc, go, javac, rustc, php, R); null when not installed. */
+  readonly version: string | null;
+}
+
 export interface SystemInfo {
   readonly codecellVersion: string;
   readonly executor: { readonly kind: 'docker'; readonly engineVersion: string; readonly containerRuntime: string };
   readonly languages: readonly Language[];
   readonly runtimes: readonly RuntimeInfo[];
+  readonly oneShotLanguages: readonly OneShotLanguageInfo[];
   readonly limits: {
     readonly timeoutSeconds: number;
     readonly maxOutputChars: number;

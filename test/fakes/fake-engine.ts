@@ -31,6 +31,7 @@ import { SessionFileAccess } from '../../src/engine/session-file-access.js';
 import { limitsInfo } from '../../src/engine/system-info.js';
 import {
   LANGUAGES,
+  ONE_SHOT_LANGUAGES,
   type EngineApi,
   type ExecuteRequest,
   type ExecutionError,
@@ -170,6 +171,7 @@ export class FakeEngine implements EngineApi {
         languageVersion: 'fake',
         packages: {},
       })),
+      oneShotLanguages: ONE_SHOT_LANGUAGES.map((language) => ({ language, image: `fake-${language}`, installed: false, version: null })),
       limits: limitsInfo(this.deps.settings),
       network: 'none',
       workingDirectory: '/mnt/data',
@@ -197,7 +199,8 @@ export class FakeEngine implements EngineApi {
   private async runInSession(request: ExecuteRequest, meta: SessionMeta, timeoutMs: number, queuedMs: number): Promise<ExecutionResult> {
     const { sessions } = this.deps;
     const filesDir = sessions.filesDir(meta.id);
-    const stateFile = sessions.stateFile(meta.id, runtimeFor(request.language));
+    // One-shot languages keep nothing in the real engine; the fake keeps its line interpreter's variables per runtime anyway.
+    const stateFile = sessions.stateFile(meta.id, runtimeFor(request.language) ?? 'bash');
     const before = await this.fileChanges.snapshot(filesDir);
     const program: Program = { stdout: '', stderr: '', value: null, images: [], variables: await readState(stateFile) };
     const startedAt = Date.now();

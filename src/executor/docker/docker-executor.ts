@@ -13,7 +13,7 @@ import type { DiskBudget } from '../../files/disk-budget.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { joinNotices } from '../../notices.js';
-import type { CapturedText, ExecutionStatus, OutputChunk } from '../../engine/types.js';
+import type { CapturedText, ExecutionStatus, Language, OutputChunk } from '../../engine/types.js';
 import { CodecellError } from '../../errors.js';
 import { formatBytes } from '../../files/byte-size.js';
 import { networkNotice } from '../network-notice.js';
@@ -23,7 +23,7 @@ import { QuotaWatchdog, type QuotaBreach } from '../quota-watchdog.js';
 import type { ResultFrame } from '../runner-protocol.js';
 import { Slot, type SessionPlaces } from '../slot.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
-import type { PoolKey } from './pool-key.js';
+import { imageFor, type PoolKey } from './pool-key.js';
 import { newNonce, type RunOutcome } from './runner-container.js';
 import { WarmPool } from './warm-pool.js';
 
@@ -34,10 +34,12 @@ export interface ExecutorJob {
   readonly filesDir: string;
   /** The session's home directory on the host (its $HOME). */
   readonly homeDir: string;
-  /** Where this runtime's snapshot lives on the host; replaced only by a good run. */
-  readonly stateFile: string;
+  /** Where this runtime's snapshot lives on the host; replaced only by a good run. Null: a one-shot run, no snapshot. */
+  readonly stateFile: string | null;
+  /** The session's snapshot directory (counted in its quota). */
+  readonly stateDir: string;
   readonly code: string;
-  readonly sourceLanguage: 'python' | 'javascript' | 'typescript' | 'bash';
+  readonly sourceLanguage: Language;
   /** TypeScript: maps `code` (the compiled JavaScript) back to the TypeScript, for tracebacks. */
   readonly sourceMap?: { readonly source: string; readonly mappings: string } | undefined;
   /** The program's command-line arguments (runner-protocol.ts argsProblem has already passed them). */
@@ -183,7 +185,7 @@ export class DockerExecutor {
       const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
       // One file cannot outgrow the quota (RLIMIT_FSIZE is the quota); many files are watched here:
       // the session's files, what lands in out/ and its snapshots, within the disk budget's room.
-      const quotaDirs = runner.slot.quotaDirs(path.dirname(job.stateFile));
+      const quotaDirs = runner.slot.quotaDirs(job.stateDir);
       const grant = await this.diskBudget.reserve(this.settings.limits.sessionQuotaBytes);
       const watchdog = new QuotaWatchdog({
         dirs: quotaDirs,
@@ -218,9 +220,10 @@ export class DockerExecutor {
         const ended = await watchdog.usageNow();
         if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
         let snapshotGrowth = 0;
-        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved) {
+        const stateFile = job.stateFile;
+        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved && stateFile !== null) {
           // A new snapshot is adopted only if the session stays within its limits with it.
-          adoption = await runner.slot.adoptState(job.stateFile, async (newBytes, replacedBytes) => {
+          adoption = await runner.slot.adoptState(stateFile, async (newBytes, replacedBytes) => {
             snapshotGrowth = newBytes - replacedBytes;
             snapshotBreach = watchdog.judge({ bytes: ended.bytes + snapshotGrowth, entries: ended.entries });
             return snapshotBreach === null;
@@ -278,6 +281,26 @@ export class DockerExecutor {
     }
     await this.removeOwnContainers();
   }
+
+  /**
+   * Whether the pool's image is on this Docker engine. A yes is remembered (images are not taken
+   * away under a running server; if one is, the run fails as RUNTIME_UNAVAILABLE); a no is asked
+   * again next time, so an image built meanwhile is used at once.
+   */
+  async imageInstalled(pool: PoolKey): Promise<boolean> {
+    const image = imageFor(this.settings, pool);
+    if (this.installedImages.has(image)) return true;
+    try {
+      await this.docker.getImage(image).inspect();
+    } catch (error) {
+      if (typeof error === 'object' && error !== null && 'statusCode' in error && error.statusCode === 404) return false;
+      throw error;
+    }
+    this.installedImages.add(image);
+    return true;
+  }
+
+  private readonly installedImages = new Set<string>();
 
   async engineVersion(): Promise<string> {
     const version = await this.docker.version();
