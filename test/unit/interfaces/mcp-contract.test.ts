@@ -18,6 +18,7 @@ import { FakeEngine, startFakeEngine, type FakeEngineFixture } from '../../fakes
 const EXECUTE_TOOLS = ['execute_python_code', 'execute_javascript_code', 'execute_typescript_code', 'execute_bash_command'];
 const ALL_TOOLS = [
   ...EXECUTE_TOOLS,
+  'execute_code',
   'create_execution_session',
   'list_execution_sessions',
   'get_execution_history',
