@@ -4,8 +4,9 @@
 #
 #   scripts/build-images.sh [-v|--verbose] [name...]     (default: all images)
 #
-# Incremental: each image is labelled with a hash of its directory and of the base image it was
-# built on, and is skipped while that hash still matches. Build output goes to a log file, shown
+# Incremental: each image is labelled with a hash of its directory (plus the shared directories its
+# `shared` file names) and of the base image it was built on, and is skipped while that hash still
+# matches. Images build in parallel, CODECELL_BUILD_JOBS (default 3) at a time. Build output goes to a log file, shown
 # when a build fails (or live with --verbose).
 #
 # Base image: debian:bookworm-slim when it is present or can be pulled. Where no registry can be
@@ -36,6 +37,9 @@ die() { log "error: $*"; exit 1; }
 
 verbose=0
 names=()
+JOBS="${CODECELL_BUILD_JOBS:-3}"
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || die "CODECELL_BUILD_JOBS must be a positive whole number"
+
 for arg in "$@"; do
   case "$arg" in
     -v | --verbose) verbose=1 ;;
@@ -210,6 +214,16 @@ trap 'rm -rf "$STAGING_ROOT"' EXIT
 
 base="$(resolve_base)"
 base_id="$(docker image inspect -f '{{.Id}}' "$base")"
-for dir in "${dirs[@]}"; do
-  build_image "$dir" "$base" "$base_id"
+# Up to $JOBS images build at once (each build mostly waits on the mirror or on one CPU), the
+# longest (python) first, so the smaller ones finish while it still runs.
+ordered=()
+for dir in "${dirs[@]}"; do [ "$(basename "$dir")" = python ] && ordered=("$dir" "${ordered[@]}") || ordered+=("$dir"); done
+pids=()
+for dir in "${ordered[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  build_image "$dir" "$base" "$base_id" &
+  pids+=("$!")
 done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+[ "$failed" = 0 ] || die "some images failed to build (see above)"

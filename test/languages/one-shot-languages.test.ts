@@ -157,6 +157,15 @@ describe("one-shot languages through MCP's execute_code and LibreChat's /v1/exec
     expect(output.files.map((file) => file.path)).toEqual(['out.txt']);
   });
 
+  it('get_system_info lists the nine one-shot languages as installed, with their versions', async () => {
+    const result = await callTool(client, 'get_system_info');
+    const oneShot = (result.structuredContent as { one_shot_languages: Array<{ language: string; installed: boolean; version: string | null }> })
+      .one_shot_languages;
+    expect(oneShot.map((entry) => [entry.language, entry.installed])).toEqual(ONE_SHOT_LANGUAGES.map((language) => [language, true]));
+    expect(textOf(result)).toMatch(/One-shot \(execute_code; one program per call, only files carry over\): c 12\.\d+\.\d+, cpp 12/);
+    expect(textOf(result)).toMatch(/java 17\.\d+/);
+  });
+
   it("execute_code takes LibreChat's codes and shows a compile error as an error result", async () => {
     const result = await callTool(client, 'execute_code', { language: 'rs', code: PROGRAMS.rust.broken });
     const output = result.structuredContent as { status: string; language: string; stderr: string; error: { name: string } };
