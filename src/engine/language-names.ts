@@ -1,5 +1,5 @@
 /** How each language is named to people and models (messages, tool descriptions). */
-import type { Language } from './types.js';
+import type { Language } from '../domain/types.js';
 
 export const LANGUAGE_TITLES: Readonly<Record<Language, string>> = {
   python: 'Python',

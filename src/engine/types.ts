@@ -1,27 +1,23 @@
 /**
- * What the interfaces (MCP, REST, CLI) see of Codecell: the Engine and its typed results.
+ * What the interfaces (MCP, REST, CLI) see of Codecell: the Engine and its typed results. The words
+ * shared with the lower layers (Language, FileChange, SessionInfo…) are in src/domain/types.ts.
  * One execution: interface → Engine.execute (src/engine/engine.ts) → session lock → job queue →
- * DockerExecutor.run (src/executor/docker/docker-executor.ts) → warm container → runner → result.
+ * Executor.run, the port (src/executor/executor.ts) → DockerExecutor (src/executor/docker/docker-executor.ts)
+ * → warm container → runner → result → engine inspects the files → files back → ExecutionResult.
  */
+import type {
+  CapturedText,
+  ExecutionStatus,
+  FileChange,
+  HistoryEntry,
+  Language,
+  OneShotLanguageInfo,
+  OutputChunk,
+  RuntimeInfo,
+  SessionInfo,
+} from '../domain/types.js';
+import type { ExecutorHealth, ExecutorInfo } from '../executor/executor.js';
 import type { Principal } from '../sessions/principal.js';
-
-/** Languages whose runs keep state (variables, functions) in the session from one run to the next. */
-export const STATEFUL_LANGUAGES = ['python', 'javascript', 'typescript', 'bash'] as const;
-/**
- * One-shot languages: each run compiles (where the language needs it) and runs a whole program;
- * nothing but the session's files carries over (images/PROTOCOL.md, "One-shot runner").
- */
-export const ONE_SHOT_LANGUAGES = ['c', 'cpp', 'go', 'java', 'rust', 'php', 'r', 'd', 'fortran'] as const;
-export const LANGUAGES = [...STATEFUL_LANGUAGES, ...ONE_SHOT_LANGUAGES] as const;
-export type Language = (typeof LANGUAGES)[number];
-export type OneShotLanguage = (typeof ONE_SHOT_LANGUAGES)[number];
-
-export function isOneShot(language: Language): language is OneShotLanguage {
-  return (ONE_SHOT_LANGUAGES as readonly string[]).includes(language);
-}
-
-export const EXECUTION_STATUSES = ['ok', 'error', 'timeout', 'oom', 'killed'] as const;
-export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 export interface ExecutionError {
   readonly name: string;
@@ -48,18 +44,6 @@ export interface NotCarriedValue {
   readonly reason: string;
 }
 
-export interface FileChange {
-  /** Relative to /mnt/data, '/'-separated. */
-  readonly path: string;
-  readonly size: number;
-  readonly mimeType: string;
-  readonly change: 'created' | 'modified';
-  /** Links made in the sandbox are listed, never served. */
-  readonly kind: 'file' | 'symlink' | 'hardlink';
-  /** Signed download link, when the server knows its public URL. */
-  readonly downloadUrl?: string;
-}
-
 /** Changed files counted, not listed one by one: a whole directory's worth. */
 export interface FileGroup {
   /** Relative to /mnt/data, ending in '/'; '' for the top level; null for the groups past the cap, merged. */
@@ -81,12 +65,6 @@ export interface UnlistedFiles {
   readonly folded: readonly FoldedFiles[];
   /** Past the listing limit, counted per top-level directory. */
   readonly omitted: readonly FileGroup[];
-}
-
-export interface CapturedText {
-  readonly text: string;
-  /** Characters cut from the middle (head and tail are kept). 0 when nothing was cut. */
-  readonly truncatedChars: number;
 }
 
 export interface ExecutionResult {
@@ -113,11 +91,6 @@ export interface ExecutionResult {
   readonly queuedMs: number;
 }
 
-export interface OutputChunk {
-  readonly stream: 'stdout' | 'stderr';
-  readonly text: string;
-}
-
 export interface ExecuteRequest {
   readonly principal: Principal;
   /** Absent: the principal's default session (created on first use). */
@@ -132,44 +105,9 @@ export interface ExecuteRequest {
   readonly signal?: AbortSignal | undefined;
 }
 
-export interface SessionInfo {
-  readonly id: string;
-  readonly createdAt: string;
-  readonly lastUsedAt: string;
-  readonly expiresAt: string;
-  readonly isDefault: boolean;
-  readonly executions: number;
-}
-
-export interface HistoryEntry {
-  readonly at: string;
-  readonly language: Language;
-  readonly code: string;
-  readonly status: ExecutionStatus;
-  readonly durationMs: number;
-  readonly stdoutPreview: string;
-  readonly errorName: string | null;
-}
-
-export interface RuntimeInfo {
-  readonly runtime: 'python' | 'node' | 'bash';
-  readonly image: string;
-  readonly languageVersion: string;
-  readonly packages: Readonly<Record<string, string>>;
-}
-
-/** A one-shot language as get_system_info reports it: its image, and its version when that is installed. */
-export interface OneShotLanguageInfo {
-  readonly language: OneShotLanguage;
-  readonly image: string;
-  readonly installed: boolean;
-  /** The compiler's or interpreter's version (gcc, go, javac, rustc, php, R); null when not installed. */
-  readonly version: string | null;
-}
-
 export interface SystemInfo {
   readonly codecellVersion: string;
-  readonly executor: { readonly kind: 'docker'; readonly engineVersion: string; readonly containerRuntime: string };
+  readonly executor: ExecutorInfo;
   readonly languages: readonly Language[];
   readonly runtimes: readonly RuntimeInfo[];
   readonly oneShotLanguages: readonly OneShotLanguageInfo[];
@@ -191,7 +129,10 @@ export interface SystemInfo {
 
 export interface HealthReport {
   readonly ok: boolean;
-  readonly docker: { readonly reachable: boolean; readonly error?: string };
+  /** Which executor runs code, whether it can now, and how runs are confined. */
+  readonly executor: ExecutorHealth;
+  /** The same reachability, under the name clients before the executor port read (Docker executor only). */
+  readonly docker?: { readonly reachable: boolean; readonly error?: string };
   readonly pool: Readonly<Record<string, number>>;
   readonly queue: { readonly running: number; readonly waiting: number };
 }

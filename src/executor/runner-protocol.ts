@@ -3,7 +3,7 @@
  * the runner sends back. Frames come from untrusted code's process, so everything is validated.
  */
 import { z } from 'zod';
-import { LANGUAGES } from '../engine/types.js';
+import { LANGUAGES } from '../domain/types.js';
 
 export const FRAME_START = '\x1e';
 export const FRAME_NONCE_END = '\x1f';

@@ -3,7 +3,7 @@
  * tool sends (py, js, ts, rs, f90, …) and a few common spellings. Shared by /v1/exec and MCP's
  * execute_code, so both accept the same words.
  */
-import { LANGUAGES, type Language } from '../engine/types.js';
+import { LANGUAGES, type Language } from '../domain/types.js';
 
 /** LibreChat's `lang` codes (its execute_code tool schema), each with the language it means. */
 export const LIBRECHAT_LANGUAGE_CODES: ReadonlyMap<string, Language> = new Map<string, Language>([

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { ONE_SHOT_LANGUAGES, type OneShotLanguage } from '../../src/engine/types.js';
+import { ONE_SHOT_LANGUAGES, type OneShotLanguage } from '../../src/domain/types.js';
 import { startTestEngine, type TestEngine } from '../helpers/engine.js';
 import { callTool, connectStreamable, sessionOf, textOf } from '../interfaces/helpers/mcp-client.js';
 import { startTestServer, TEST_KEY, type TestServer } from '../interfaces/helpers/test-server.js';

@@ -4,7 +4,7 @@
  * stderr and exits 3; `broken` does not compile (PHP and R: does not parse) and names
  * `undefined_name` or the token the parser trips on; `spins` prints "started" and never ends.
  */
-import type { OneShotLanguage } from '../../src/engine/types.js';
+import type { OneShotLanguage } from '../../src/domain/types.js';
 
 export interface LanguagePrograms {
   readonly hello: string;

@@ -2,9 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../src/config/settings.js';
 import { runtimeFor } from '../../../src/engine/engine.js';
-import { isOneShot, LANGUAGES, ONE_SHOT_LANGUAGES } from '../../../src/engine/types.js';
-import { containerSpec, ONE_SHOT_BUILD_DIR } from '../../../src/executor/docker/container-spec.js';
-import { imageFor, oneShotPoolFor, poolTarget, POOL_KEYS } from '../../../src/executor/docker/pool-key.js';
+import { isOneShot, LANGUAGES, ONE_SHOT_LANGUAGES } from '../../../src/domain/types.js';
+import { containerSpec, imageFor, ONE_SHOT_BUILD_DIR } from '../../../src/executor/docker/container-spec.js';
+import { oneShotPoolFor, poolTarget, POOL_KEYS } from '../../../src/executor/pool-key.js';
 import { JobLineSchema } from '../../../src/executor/runner-protocol.js';
 
 const settings = loadSettings({}, { CODECELL_DATA_DIR: '/tmp/codecell-one-shot-test', CODECELL_IMAGE_PREFIX: 'cc-test', CODECELL_MEMORY_MB: '512', CODECELL_TMPFS_MB: '64' });

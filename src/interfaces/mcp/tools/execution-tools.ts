@@ -10,7 +10,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MAX_CODE_CHARS } from '../../../engine/engine.js';
 import { currentClientGone } from '../../http/request-context.js';
-import type { Language } from '../../../engine/types.js';
+import type { Language } from '../../../domain/types.js';
 import { MAX_ARG_CHARS, MAX_ARGS } from '../../../executor/runner-protocol.js';
 import { LANGUAGE_WORDS, languageNamed } from '../../language-codes.js';
 import { outputProgress, type ToolExtra } from '../progress.js';

@@ -1,12 +1,13 @@
 /**
- * Warm containers come in kinds, one pool per kind. Python has two: one that has already imported
- * the heavy scientific stack (fast for sessions that use it) and a lean one (cheap to start: most of
- * the CPU of a Python container goes into importing pandas and matplotlib, so only pay it when
- * needed). Node and bash have one each. The one-shot languages have one per image (gcc serves C,
- * C++, Fortran and D); by default those pools keep no container warm (settings' pool.oneShot).
+ * Warm runners (containers, or processes) come in kinds, one pool per kind. Python has two: one
+ * that has already imported the heavy scientific stack (fast for sessions that use it) and a lean
+ * one (cheap to start: most of the CPU of a Python container goes into importing pandas and
+ * matplotlib, so only pay it when needed). Node and bash have one each. The one-shot languages have
+ * one per image (gcc serves C, C++, Fortran and D); by default those pools keep no runner warm
+ * (settings' pool.oneShot).
  */
-import type { RuntimeName, Settings } from '../../config/settings.js';
-import type { OneShotLanguage } from '../../engine/types.js';
+import type { RuntimeName, Settings } from '../config/settings.js';
+import type { OneShotLanguage } from '../domain/types.js';
 
 export const ONE_SHOT_POOL_KEYS = ['gcc', 'go', 'java', 'rust', 'php', 'r'] as const;
 export type OneShotPoolKey = (typeof ONE_SHOT_POOL_KEYS)[number];
@@ -37,17 +38,13 @@ export function isOneShotPool(pool: PoolKey): pool is OneShotPoolKey {
   return (ONE_SHOT_POOL_KEYS as readonly string[]).includes(pool);
 }
 
-/** The image's name under images/ (and in its tag): the runtime, or the one-shot image. */
-export function imageNameOf(pool: PoolKey): RuntimeName | OneShotPoolKey {
+/** What a pool's runners are made from (images/<name>/): the runtime, or the one-shot image. */
+export function runtimeOf(pool: PoolKey): RuntimeName | OneShotPoolKey {
   return pool === 'python-lean' ? 'python' : pool;
 }
 
 export function preloadFor(pool: PoolKey): readonly string[] {
   return pool === 'python' ? SCIENTIFIC_PRELOAD : [];
-}
-
-export function imageFor(settings: Settings, pool: PoolKey): string {
-  return `${settings.docker.imagePrefix}-${imageNameOf(pool)}:latest`;
 }
 
 export function poolTarget(settings: Settings, pool: PoolKey): number {
