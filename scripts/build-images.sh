@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the execution images: every images/<name>/ with a Dockerfile becomes
-# ${CODECELL_IMAGE_PREFIX:-codecell}-<name>:latest.
+# Builds the execution images: every images/<name>/ with a Dockerfile (its own, or the
+# image.Dockerfile of a directory its `shared` file names) becomes ${CODECELL_IMAGE_PREFIX:-codecell}-<name>:latest.
 #
 #   scripts/build-images.sh [-v|--verbose] [name...]     (default: all images)
 #
@@ -123,6 +123,10 @@ stage_context() {
       [[ "$part" =~ ^[a-z0-9-]+$ ]] && [ -d "$ROOT/images/$part" ] || die "images/$name/shared names no directory of images/: $part"
       mkdir -p "$staged/shared/$part"
       tar -C "$ROOT/images/$part" -cf - . | tar -C "$staged/shared/$part" -xf -
+      # An image without a Dockerfile of its own is built by its shared directory's image.Dockerfile.
+      if [ ! -f "$staged/Dockerfile" ] && [ -f "$staged/shared/$part/image.Dockerfile" ]; then
+        cp "$staged/shared/$part/image.Dockerfile" "$staged/Dockerfile"
+      fi
     done <"$dir/shared"
   fi
   mkdir -p "$staged/extras/wheels"
@@ -190,15 +194,26 @@ build_failed() {
   die "building $tag failed; full log: $log_file"
 }
 
+# An image directory has a Dockerfile, or a `shared` file naming a directory with image.Dockerfile.
+is_image() {
+  local dir="${1%/}" part
+  [ -f "$dir/Dockerfile" ] && return 0
+  [ -f "$dir/shared" ] || return 1
+  while IFS= read -r part; do
+    [ -n "$part" ] && [ -f "$ROOT/images/$part/image.Dockerfile" ] && return 0
+  done <"$dir/shared"
+  return 1
+}
+
 dirs=()
 if [ "${#names[@]}" -eq 0 ]; then
   for dir in "$ROOT"/images/*/; do
-    [ -f "$dir/Dockerfile" ] && dirs+=("${dir%/}")
+    is_image "$dir" && dirs+=("${dir%/}")
   done
   [ "${#dirs[@]}" -gt 0 ] || die "no images/<name>/Dockerfile found under $ROOT"
 else
   for name in "${names[@]}"; do
-    [ -f "$ROOT/images/$name/Dockerfile" ] || die "no such image: images/$name/Dockerfile"
+    is_image "$ROOT/images/$name" || die "no such image: images/$name (it has no Dockerfile, nor a shared one)"
     dirs+=("$ROOT/images/$name")
   done
 fi
