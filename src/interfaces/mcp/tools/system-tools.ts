@@ -94,7 +94,7 @@ export function describeSystem(info: SystemInfo): string {
       `no network · working directory ${info.workingDirectory}`,
     `Languages: ${info.languages.join(', ')}`,
     ...runtimes,
-    `One-shot (execute_code; one program per call, only files carry over): ${oneShot}`,
+    ...(oneShot === '' ? [] : [`One-shot (execute_code; one program per call, only files carry over): ${oneShot}`]),
     `Limits: ${limits.timeoutSeconds} s per call, ${limits.memoryMb} MiB memory, ${limits.cpus} CPU, ` +
       `${limits.maxOutputChars} characters of output per stream, ${limits.maxFileMb} MiB per file, ` +
       `${limits.sessionQuotaMb} MiB per session, ${limits.maxImagesPerRun} images per run. ` +
