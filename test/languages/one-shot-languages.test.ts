@@ -85,13 +85,20 @@ describe('one-shot languages through the engine', () => {
     });
   });
 
-  it('runs the public class a Java program declares, and a class with main when none is public', async () => {
+  it('runs the class with main when no class is public, and a public class in a package', async () => {
     const declared = await t.engine.execute({
       principal: t.principal,
       language: 'java',
       code: 'class Helper { static int twice(int n) { return 2 * n; } }\nclass App {\n  public static void main(String[] args) { System.out.println(Helper.twice(21)); }\n}\n',
     });
     expect([declared.status, declared.stdout.text]).toEqual(['ok', '42\n']);
+    const packaged = await t.engine.execute({
+      principal: t.principal,
+      language: 'java',
+      code: 'package demo.app;\n\npublic class Tool {\n  public static void main(String[] args) { System.out.println(Tool.class.getName() + " " + args[0]); }\n}\n',
+      args: ['x'],
+    });
+    expect([packaged.status, packaged.stdout.text]).toEqual(['ok', 'demo.app.Tool x\n']);
   });
 
   it('reports a program killed by a signal by the signal, with no shell noise in stderr', async () => {
