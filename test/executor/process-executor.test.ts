@@ -1,0 +1,247 @@
+/**
+ * The process executor where it is meant to run: inside a container that plays a Hugging Face Space
+ * (uid 1000, no capabilities, no-new-privileges, Docker's default seccomp profile, no Docker socket,
+ * so no user namespaces and no bubblewrap). A driver (process-driver.mjs) runs a real
+ * ProcessExecutor there on the compiled server code; sessions and attacks are real code sent
+ * through it, and the driver, which plays the server, must survive each attack.
+ *
+ * The image: CODECELL_PROCESS_TEST_IMAGE (the Space image), else the dev image built here from
+ * images/sandbox/dev.Dockerfile on the execution images of CODECELL_IMAGE_PREFIX.
+ */
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import readline from 'node:readline';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const PREFIX = process.env.CODECELL_IMAGE_PREFIX ?? 'codecell';
+const DRIVER_SECRET = `driver-secret-${randomBytes(8).toString('hex')}`;
+const QUOTA_MB = 40;
+
+interface RunAnswer {
+  status: string;
+  stdout: string;
+  stderr: string;
+  value: string | null;
+  error: { name: string; message: string } | null;
+  images: number;
+  notice: string | null;
+  files: string[];
+}
+
+interface Info {
+  sandbox: { layer: string | null; landlockAbi: number; seccomp: boolean; signalScoping: boolean; tcpRules: boolean; summary: string };
+  pid: number;
+  uid: number;
+  port: number;
+  dataDir: string;
+}
+
+class Driver {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (line: { ok: boolean; answer?: unknown; error?: string }) => void>();
+  private stderr = '';
+
+  constructor(private readonly child: ChildProcessWithoutNullStreams) {
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      const message = JSON.parse(line) as { id: number; ok: boolean; answer?: unknown; error?: string };
+      this.waiting.get(message.id)?.(message);
+      this.waiting.delete(message.id);
+    });
+    child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)));
+    child.on('exit', (code) => {
+      for (const resolve of this.waiting.values()) resolve({ ok: false, error: `driver exited (${code}): ${this.stderr}` });
+      this.waiting.clear();
+    });
+  }
+
+  async send<T>(command: Record<string, unknown>): Promise<T> {
+    const id = this.nextId++;
+    const answer = await new Promise<{ ok: boolean; answer?: unknown; error?: string }>((resolve) => {
+      this.waiting.set(id, resolve);
+      this.child.stdin.write(`${JSON.stringify({ ...command, id })}\n`);
+    });
+    if (!answer.ok) throw new Error(answer.error);
+    return answer.answer as T;
+  }
+
+  run(session: string, language: 'python' | 'javascript' | 'bash', code: string, extra: Record<string, unknown> = {}): Promise<RunAnswer> {
+    return this.send<RunAnswer>({ op: 'run', session, language, code, ...extra });
+  }
+
+  close(): void {
+    this.child.stdin.end();
+  }
+}
+
+async function testImage(): Promise<string> {
+  const given = process.env.CODECELL_PROCESS_TEST_IMAGE;
+  if (given) return given;
+  const tag = `${PREFIX}-process-dev:latest`;
+  await run('docker', ['build', '--network', 'host', '-q', '-f', 'dev.Dockerfile', '--build-arg', `PREFIX=${PREFIX}`, '-t', tag, '.'], {
+    cwd: path.join(ROOT, 'images/sandbox'),
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  return tag;
+}
+
+let driver: Driver;
+let info: Info;
+const containerName = `${PREFIX}-process-test-${randomBytes(4).toString('hex')}`;
+
+beforeAll(async () => {
+  const image = await testImage();
+  await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
+  const child = spawn('docker', [
+    // --init: as in the Space image, an init reaps what the sandboxes orphan (zombies count against RLIMIT_NPROC).
+    'run', '--rm', '-i', '--init', '--name', containerName,
+    '--user', '1000', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
+    '--memory', '2g', '--pids-limit', '1024',
+    '-e', 'DRIVER_DATA_DIR=/srv/user/data',
+    '-e', `DRIVER_SECRET=${DRIVER_SECRET}`,
+    '-e', `DRIVER_SETTINGS=${JSON.stringify({ CODECELL_SESSION_QUOTA_MB: String(QUOTA_MB) })}`,
+    '-v', `${ROOT}:/repo:ro`,
+    image, 'node20', '/repo/test/executor/process-driver.mjs', '/repo/dist',
+  ]);
+  driver = new Driver(child);
+  info = await driver.send<Info>({ op: 'info' });
+});
+
+afterAll(async () => {
+  driver?.close();
+  await run('docker', ['rm', '-f', containerName]).catch(() => undefined);
+});
+
+async function serverAlive(): Promise<void> {
+  expect(await driver.send<{ alive: boolean; pid: number }>({ op: 'alive' })).toEqual({ alive: true, pid: info.pid });
+}
+
+describe('process executor in a Space-like container', () => {
+  it('confines with Landlock + seccomp where user namespaces are blocked', () => {
+    expect(info.uid).toBe(1000);
+    expect(info.sandbox.layer).toBe('landlock');
+    expect(info.sandbox.seccomp).toBe(true);
+    expect(info.sandbox.landlockAbi).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps Python, JavaScript and bash state across runs, and files in /mnt/data across languages', async () => {
+    expect((await driver.run('s1', 'python', 'x = 40\nx + 1')).value).toBe('41');
+    const second = await driver.run('s1', 'python', "x += 2\nopen('/mnt/data/from-python.txt', 'w').write(f'x={x}')\nx");
+    expect(second.value).toBe('42');
+    expect(second.files).toEqual(['from-python.txt']);
+    expect((await driver.run('s1', 'javascript', "let y = require('fs').readFileSync('/mnt/data/from-python.txt', 'utf8'); y")).value).toBe("'x=42'");
+    expect((await driver.run('s1', 'javascript', 'y + "!"')).value).toBe("'x=42!'");
+    const bash = await driver.run('s1', 'bash', 'Z=$(cat from-python.txt); pwd; echo "$HOME"; echo scratch > /tmp/t; cat /tmp/t');
+    expect(bash.stdout).toBe('/mnt/data\n/home/sandbox\nscratch\n');
+    expect((await driver.run('s1', 'bash', 'echo "$Z"')).stdout).toBe('x=42\n');
+  });
+
+  it('keeps /mnt/data in a Python subprocess and shows a plot', async () => {
+    const child = await driver.run('s1', 'python', "import subprocess\nprint(subprocess.run(['python3', '-c', 'import os; print(sorted(os.listdir(\"/mnt/data\")))'], capture_output=True, text=True).stdout)");
+    expect(child.stdout).toBe("['from-python.txt']\n\n");
+    const plot = await driver.run('s1', 'python', 'import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()', { pool: 'python' });
+    expect(plot.status).toBe('ok');
+    expect(plot.images).toBe(1);
+  });
+
+  it("cannot read another session's files, another slot, or the signing key", async () => {
+    await driver.send({ op: 'write', session: 'victim', name: 'secret.txt', content: 'victim-secret' });
+    const code = [
+      'import os',
+      `for p in ['${info.dataDir}/sessions/victim/files/secret.txt', '${info.dataDir}/signing.key']:`,
+      '    try: print(open(p).read())',
+      '    except OSError as e: print(type(e).__name__)',
+      `try: print(os.listdir('${info.dataDir}/slots'))`,
+      'except OSError as e: print(type(e).__name__)',
+    ].join('\n');
+    const attack = await driver.run('attacker', 'python', code);
+    expect(attack.stdout).toBe('PermissionError\nPermissionError\nPermissionError\n');
+    const viaBash = await driver.run('attacker', 'bash', `cat ${info.dataDir}/sessions/victim/files/secret.txt ${info.dataDir}/signing.key; ls ${info.dataDir}/sessions`);
+    expect(viaBash.stdout).toBe('');
+    expect(viaBash.stderr).not.toContain('victim-secret');
+    expect(viaBash.stderr).toContain('Permission denied');
+    await serverAlive();
+  });
+
+  it("cannot read the server's environment, nor find it in its own", async () => {
+    const code = [
+      'import os',
+      `for p in ['/proc/${info.pid}/environ', '/proc/${info.pid}/mem']:`,
+      '    try: print(open(p, "rb").read(64))',
+      '    except OSError as e: print(type(e).__name__)',
+      'print(any("driver-secret" in v for v in os.environ.values()))',
+    ].join('\n');
+    const attack = await driver.run('attacker', 'python', code);
+    expect(attack.stdout).toBe('PermissionError\nPermissionError\nFalse\n');
+    expect(attack.stdout + attack.stderr).not.toContain(DRIVER_SECRET);
+    await serverAlive();
+  });
+
+  it('cannot signal or ptrace the server', async () => {
+    const code = [
+      'import ctypes, os, signal',
+      'for sig in (signal.SIGKILL, signal.SIGTERM, 0):',
+      `    try: os.kill(${info.pid}, sig); print('sent')`,
+      '    except OSError as e: print(type(e).__name__)',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      `print(libc.ptrace(16, ${info.pid}, None, None), ctypes.get_errno())`,
+    ].join('\n');
+    const attack = await driver.run('attacker', 'python', code);
+    expect(attack.stdout).toBe('PermissionError\nPermissionError\nPermissionError\n-1 1\n');
+    const viaBash = await driver.run('attacker', 'bash', `kill -9 ${info.pid}; echo "exit $?"`);
+    expect(viaBash.stdout).toBe('exit 1\n');
+    await serverAlive();
+  });
+
+  it("cannot connect to a listener on the host's loopback", async () => {
+    const python = await driver.run('attacker', 'python', [
+      'import socket',
+      'try:',
+      `    s = socket.create_connection(('127.0.0.1', ${info.port}), timeout=3); print(s.recv(100))`,
+      'except OSError as e: print(type(e).__name__, e.errno)',
+    ].join('\n'));
+    expect(python.stdout).toMatch(/^(OSError|PermissionError) (97|1|13)\n$/);
+    const node = await driver.run('attacker', 'javascript', [
+      `const s = require('net').connect(${info.port}, '127.0.0.1');`,
+      'await new Promise((resolve) => { s.on("data", (d) => { console.log(String(d)); resolve(); }); s.on("error", (e) => { console.log(e.code); resolve(); }); });',
+    ].join('\n'));
+    expect(node.stdout).not.toContain('loopback-secret');
+    expect(node.stdout.trim()).toMatch(/^E[A-Z]+$/);
+    const bash = await driver.run('attacker', 'bash', `exec 3<>/dev/tcp/127.0.0.1/${info.port} && cat <&3; echo "exit $?"`);
+    expect(bash.stdout + bash.stderr).not.toContain('loopback-secret');
+    await serverAlive();
+  });
+
+  it('survives a fork bomb, a memory bomb and an endless loop that ignores SIGTERM', async () => {
+    // The bomb runs in the background of the cell; its whole process group is killed once the cell has answered.
+    await driver.run('bomber', 'bash', ':(){ :|:& };:', { timeoutMs: 5000 });
+    expect((await driver.run('bomber', 'bash', 'sleep 0.1 & wait; echo "forks again: $(echo yes)"')).stdout).toBe('forks again: yes\n');
+    const memoryBomb = await driver.run('bomber', 'python', 'hog = bytearray(4 * 1024 ** 3)');
+    expect(memoryBomb.status).toBe('oom');
+    expect(memoryBomb.notice).toContain('out of memory');
+    const jsBomb = await driver.run('bomber', 'javascript', 'const hog = []; while (true) hog.push(new Array(1e6).fill(1));');
+    expect(jsBomb.status).toBe('oom');
+    const loop = await driver.run('bomber', 'python', 'import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True: pass', { timeoutMs: 2000 });
+    expect(loop.status).toBe('timeout');
+    const detached = await driver.run('bomber', 'bash', 'setsid sleep 1000 & echo started', { timeoutMs: 5000 });
+    expect(detached.stderr).toContain('Operation not permitted');
+    expect((await driver.run('bomber', 'python', 'print(6 * 7)')).stdout).toBe('42\n');
+    await serverAlive();
+  });
+
+  it('stops a run that fills the disk past the session quota', async () => {
+    const fill = await driver.run('filler', 'python', [
+      'import itertools',
+      'chunk = b"x" * (4 * 1024 * 1024)',
+      'for i in itertools.count():',
+      "    with open(f'/tmp/fill-{i}', 'wb') as f: f.write(chunk)",
+    ].join('\n'));
+    expect(fill.status).toBe('killed');
+    expect(fill.notice).toContain(`quota of ${QUOTA_MB} MiB`);
+    expect((await driver.run('filler', 'python', 'print("after")')).stdout).toBe('after\n');
+    await serverAlive();
+  });
+});
