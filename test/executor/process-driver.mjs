@@ -24,8 +24,7 @@ const settings = loadSettings({}, {
 const metrics = new Metrics({ collectProcessMetrics: false });
 const budget = new DiskBudget({ roots: [path.join(dataDir, 'sessions')], limitBytes: settings.limits.diskBudgetBytes });
 const executor = await ProcessExecutor.create(settings, createLogger('silent'), metrics, budget);
-await executor.recover(() => null);
-executor.pool.fill();
+await executor.start(() => null);
 
 const listener = createServer((socket) => socket.end('loopback-secret\n'));
 await new Promise((resolve) => listener.listen(0, '127.0.0.1', resolve));
@@ -44,20 +43,21 @@ function places(session) {
 
 async function run(command) {
   const { root, filesDir, homeDir } = places(command.session);
-  const { result, settled, releaseFiles } = await executor.run({
-    pool: command.pool ?? POOLS[command.language],
-    sessionId: command.session,
-    filesDir,
-    homeDir,
-    stateFile: path.join(root, `state-${RUNTIMES[command.language]}`),
-    code: command.code,
-    sourceLanguage: command.language,
-    args: command.args ?? [],
-    timeoutMs: command.timeoutMs ?? 20_000,
-    maxImages: 10,
-  });
-  const files = readdirSync(result.filesDir).sort();
-  releaseFiles();
+  const { result, inspected: files, settled } = await executor.run(
+    {
+      pool: command.pool ?? POOLS[command.language],
+      sessionId: command.session,
+      filesDir,
+      homeDir,
+      stateFile: path.join(root, `state-${RUNTIMES[command.language]}`),
+      code: command.code,
+      sourceLanguage: command.language,
+      args: command.args ?? [],
+      timeoutMs: command.timeoutMs ?? 20_000,
+      maxImages: 10,
+    },
+    async (_result, runFilesDir) => readdirSync(runFilesDir).sort(),
+  );
   await settled;
   return {
     status: result.status,
@@ -86,6 +86,10 @@ async function handle(command) {
       return run(command);
     case 'pools':
       return executor.poolSizes();
+    case 'health':
+      return executor.health();
+    case 'system':
+      return executor.systemInfo();
     case 'alive':
       return { alive: true, pid: process.pid };
     default:

@@ -127,6 +127,19 @@ describe('process executor in a Space-like container', () => {
     expect(info.sandbox.landlockAbi).toBeGreaterThanOrEqual(1);
   });
 
+  it('reports the layer in health and system info, with the runtimes found here', async () => {
+    const health = await driver.send<{ kind: string; reachable: boolean; isolation: { mode: string; layers: Record<string, string> } }>({ op: 'health' });
+    expect(health).toMatchObject({ kind: 'process', reachable: true, isolation: { mode: 'process (landlock)' } });
+    expect(health.isolation.layers.landlock).toMatch(/^ABI \d+: /);
+    const system = await driver.send<{ executor: { kind: string; sandbox: string }; runtimes: Array<{ runtime: string; languageVersion: string; packages: Record<string, string> }> }>({ op: 'system' });
+    expect(system.executor).toMatchObject({ kind: 'process', sandbox: 'landlock' });
+    const byRuntime = Object.fromEntries(system.runtimes.map((runtime) => [runtime.runtime, runtime]));
+    expect(byRuntime.python?.languageVersion).toMatch(/^3\.\d+\.\d+$/);
+    expect(byRuntime.python?.packages.numpy).toMatch(/^\d+\./);
+    expect(byRuntime.node?.languageVersion).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(byRuntime.bash?.languageVersion).toMatch(/^5\./);
+  });
+
   it('keeps Python, JavaScript and bash state across runs, and files in /mnt/data across languages', async () => {
     expect((await driver.run('s1', 'python', 'x = 40\nx + 1')).value).toBe('41');
     const second = await driver.run('s1', 'python', "x += 2\nopen('/mnt/data/from-python.txt', 'w').write(f'x={x}')\nx");

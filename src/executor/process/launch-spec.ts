@@ -15,7 +15,7 @@ import path from 'node:path';
 import type { Settings } from '../../config/settings.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../../sandbox-user.js';
 import { limitsEnv } from '../docker/limits-env.js';
-import { preloadFor, runtimeOf, type PoolKey } from '../docker/pool-key.js';
+import { preloadFor, runtimeOf, type PoolKey } from '../pool-key.js';
 
 export type SandboxLayer = 'bwrap' | 'landlock' | 'weak';
 
@@ -165,7 +165,8 @@ export function launcherConfig(context: LaunchContext): LauncherConfig {
 export function bwrapArgs(slot: ProcessSlotDirs, readPaths: readonly string[]): string[] {
   const args = ['--unshare-all', '--die-with-parent', '--cap-drop', 'ALL', '--hostname', 'sandbox', '--proc', '/proc', '--dev', '/dev'];
   for (const system of readPaths) {
-    if (system === '/proc' || system.startsWith('/dev/')) continue;
+    // /proc and /dev are bubblewrap's own; the slot is bound below at the container paths.
+    if (system === '/proc' || system.startsWith('/dev/') || system.startsWith(`${slot.root}/`)) continue;
     args.push('--ro-bind-try', system, system);
   }
   args.push(

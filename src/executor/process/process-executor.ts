@@ -14,7 +14,7 @@ import type { DiskBudget } from '../../files/disk-budget.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { joinNotices } from '../../notices.js';
-import type { CapturedText, ExecutionStatus, OutputChunk } from '../../engine/types.js';
+import type { CapturedText, ExecutionStatus, OutputChunk, RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
 import { formatBytes } from '../../files/byte-size.js';
 import { networkNotice } from '../network-notice.js';
@@ -22,11 +22,13 @@ import { OutputCapture } from '../output-capture.js';
 import { PhaseTimer } from '../phase-timer.js';
 import { QuotaWatchdog, type QuotaBreach } from '../quota-watchdog.js';
 import { Slot, type SessionPlaces } from '../slot.js';
-import type { ExecutorJob, ExecutorResult } from '../docker/docker-executor.js';
-import { POOL_KEYS, poolTarget, type PoolKey } from '../docker/pool-key.js';
+import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, ExecutorResult, FinishedRun, InspectFiles, IsolationReport } from '../executor.js';
+import { inspectThenPutBack } from '../files-scope.js';
+import { POOL_KEYS, poolTarget, type PoolKey } from '../pool-key.js';
 import { newNonce } from '../docker/runner-container.js';
 import { WarmPool } from '../docker/warm-pool.js';
-import { launcherPath } from './launch-spec.js';
+import { launcherPath, SYSTEM_READ_PATHS } from './launch-spec.js';
+import { probeRuntimes } from './runtime-versions.js';
 import { ranOutOfMemory } from './memory-verdict.js';
 import { RunnerProcess, type ProcessRunOutcome } from './runner-process.js';
 import { chooseLayer, probeSandbox, type SandboxReport } from './sandbox-probe.js';
@@ -34,7 +36,8 @@ import { chooseLayer, probeSandbox, type SandboxReport } from './sandbox-probe.j
 /** Tasks one sandbox may start (its share of RLIMIT_NPROC), beside the server's own threads. */
 const SERVER_TASK_HEADROOM = 64;
 
-export class ProcessExecutor {
+export class ProcessExecutor implements Executor {
+  readonly kind = 'process' as const;
   readonly pool: WarmPool<RunnerProcess>;
   private readonly slotsRoot: string;
   private readonly disposals = new Set<Promise<void>>();
@@ -70,8 +73,13 @@ export class ProcessExecutor {
     return new ProcessExecutor(settings, logger, metrics, diskBudget, report);
   }
 
+  async start(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
+    await this.recover(placesOf);
+    this.pool.fill();
+  }
+
   /** Puts session files left in slots by a crash back where they belong (only for the data dir's owner). */
-  async recover(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
+  private async recover(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
     await fs.mkdir(this.slotsRoot, { recursive: true, mode: 0o711 });
     for (const name of await fs.readdir(this.slotsRoot)) {
       const slot = Slot.existing(path.join(this.slotsRoot, name));
@@ -90,8 +98,43 @@ export class ProcessExecutor {
     return this.pool.sizes();
   }
 
-  /** Same contract as DockerExecutor.run: files stay in `result.filesDir` until `releaseFiles()`. */
-  async run(job: ExecutorJob): Promise<{ result: ExecutorResult; settled: Promise<void>; releaseFiles: () => void }> {
+  async health(): Promise<ExecutorHealth> {
+    const isolation = this.isolation();
+    if (this.sandbox.layer === null) return { kind: this.kind, reachable: false, error: this.sandbox.summary, isolation };
+    return { kind: this.kind, reachable: true, isolation };
+  }
+
+  async systemInfo(): Promise<{ executor: ExecutorInfo; runtimes: RuntimeInfo[] }> {
+    this.runtimes ??= probeRuntimes(this.settings);
+    return {
+      executor: { kind: this.kind, sandbox: this.sandbox.layer ?? 'none', isolation: this.sandbox.summary },
+      runtimes: await this.runtimes,
+    };
+  }
+
+  private runtimes: Promise<RuntimeInfo[]> | null = null;
+
+  /** What confines a run here (sandbox-probe.ts found it at start). */
+  private isolation(): IsolationReport {
+    const { sandbox } = this;
+    const confined = sandbox.layer === 'bwrap' || sandbox.layer === 'landlock';
+    return {
+      mode: `process (${sandbox.layer ?? 'refused'})`,
+      layers: {
+        namespaces: sandbox.layer === 'bwrap' ? 'user, mount, pid, net, ipc, uts (bubblewrap)' : 'none',
+        landlock: sandbox.layer === 'landlock' ? `ABI ${sandbox.landlockAbi}: read-only ${SYSTEM_READ_PATHS.length} system paths, read-write the slot only` : 'not used',
+        network: sandbox.layer === 'bwrap' ? 'none (own namespace)' : confined ? `seccomp: AF_UNIX only${sandbox.tcpRules ? '; Landlock: no TCP bind/connect' : ''}` : 'host network (unconfined)',
+        signals: sandbox.layer === 'bwrap' ? 'own pid namespace' : sandbox.signalScoping ? 'Landlock scoped' : 'same uid can signal',
+        seccomp: confined ? 'deny-list (ptrace, mount, namespaces, bpf, keyctl, io_uring, setsid, inet sockets, …)' : 'none',
+        privileges: confined || sandbox.layer === 'weak' ? 'NO_NEW_PRIVS' : 'n/a',
+        limits: 'rlimits per process: data, file size, open files, tasks, CPU; process-group kill at the timeout',
+        user: process.getuid?.() === 0 ? 'uid 10001 (dropped from root)' : `the server's uid ${process.getuid?.() ?? '?'}`,
+      },
+    };
+  }
+
+  /** Executor.run: the files are in the runner's slot while `inspect` reads them. */
+  async run<T>(job: ExecutorJob, inspect: InspectFiles<T>): Promise<FinishedRun<T>> {
     if (this.sandbox.layer === null) throw new CodecellError('RUNTIME_UNAVAILABLE', `code cannot run here: ${this.sandbox.summary}`);
     const began = performance.now();
     const timer = new PhaseTimer();
@@ -113,9 +156,7 @@ export class ProcessExecutor {
     }
     const { runner, warm } = taken;
     timer.mark('take');
-    let releaseFiles!: () => void;
-    const filesReleased = new Promise<void>((resolve) => (releaseFiles = resolve));
-    const cleanUp = async (): Promise<void> => {
+    const cleanUp = async (filesReleased: Promise<void>): Promise<void> => {
       let filesBack = false;
       try {
         await runner.kill();
@@ -137,6 +178,7 @@ export class ProcessExecutor {
         );
       }
     };
+    let result: ExecutorResult;
     try {
       const restore = await runner.slot.attach(job.sessionId, job, job.stateFile);
       timer.mark('attach');
@@ -197,7 +239,7 @@ export class ProcessExecutor {
       const stdoutText = stdout.finish();
       const stderrText = stderr.finish();
       notice = joinNotices(notice, networkNotice({ error: frame?.error ?? null, stderr: stderrText.text }));
-      const result: ExecutorResult = {
+      result = {
         status: classified.status,
         exitCode: outcome.exitCode,
         stdout: stdoutText,
@@ -207,14 +249,13 @@ export class ProcessExecutor {
         notice,
         warm,
         durationMs: Math.round(performance.now() - began),
-        filesDir: runner.slot.dataDir,
       };
-      return { result, settled: cleanUp(), releaseFiles };
     } catch (error) {
-      releaseFiles();
-      await cleanUp();
+      await cleanUp(Promise.resolve());
       throw error;
     }
+    const { inspected, settled } = await inspectThenPutBack(() => inspect(result, runner.slot.dataDir), cleanUp);
+    return { result, inspected, settled };
   }
 
   /** Kills every running job and every warm runner. */

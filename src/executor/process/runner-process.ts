@@ -14,7 +14,7 @@ import { FrameScanner } from '../frame-scanner.js';
 import { PhaseTimer } from '../phase-timer.js';
 import { READY_NONCE, ReadyFrameSchema, ResultFrameSchema, StderrEndFrameSchema, type JobLine } from '../runner-protocol.js';
 import { Slot } from '../slot.js';
-import type { PoolKey } from '../docker/pool-key.js';
+import type { PoolKey } from '../pool-key.js';
 import { MAX_STREAM_BYTES, type RunEnd, type RunHooks } from '../docker/runner-container.js';
 import { spawnSpec, type ProcessSlotDirs, type SandboxLayer } from './launch-spec.js';
 
