@@ -23,7 +23,7 @@ const settings = loadSettings({}, {
 });
 const metrics = new Metrics({ collectProcessMetrics: false });
 const budget = new DiskBudget({ roots: [path.join(dataDir, 'sessions')], limitBytes: settings.limits.diskBudgetBytes });
-const executor = await ProcessExecutor.create(settings, createLogger('silent'), metrics, budget);
+const executor = await ProcessExecutor.create(settings, createLogger(process.env.DRIVER_LOG ?? 'silent'), metrics, budget);
 await executor.start(() => null);
 
 const listener = createServer((socket) => socket.end('loopback-secret\n'));

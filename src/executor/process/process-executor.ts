@@ -67,6 +67,10 @@ export class ProcessExecutor implements Executor {
 
   /** Probes the isolation layers, logs the one chosen (loudly when weak or none) and makes the executor. */
   static async create(settings: Settings, logger: Logger, metrics: Metrics, diskBudget: DiskBudget): Promise<ProcessExecutor> {
+    const exposed = readableByRuns(settings).find((readable) => isWithin(settings.dataDir, readable));
+    if (exposed !== undefined) {
+      throw new Error(`CODECELL_DATA_DIR ${settings.dataDir} is under ${exposed}, which sandboxed runs may read: choose a data dir elsewhere`);
+    }
     const report = chooseLayer(await probeSandbox(launcherPath(settings)), settings.process.allowWeakSandbox);
     if (report.layer === 'bwrap' || report.layer === 'landlock') logger.info({ sandbox: report }, `process executor: ${report.summary}`);
     else logger.error({ sandbox: report }, `process executor: ${report.summary}`);
@@ -352,6 +356,15 @@ export class ProcessExecutor implements Executor {
 export function maxSandboxTasks(settings: Settings): number {
   const warm = POOL_KEYS.reduce((sum, key) => sum + poolTarget(settings, key), 0);
   return settings.limits.pidsLimit * (settings.queue.concurrency + warm) + SERVER_TASK_HEADROOM;
+}
+
+/** Paths every run may read (launch-spec.ts): the data dir, with the signing key and every session, must be outside them. */
+function readableByRuns(settings: Settings): string[] {
+  return [...SYSTEM_READ_PATHS, settings.process.sandboxDir];
+}
+
+function isWithin(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
 }
 
 /** Decodes one output stream (UTF-8 split across chunks is fine), caps it, and streams it live. */
