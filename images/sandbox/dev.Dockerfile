@@ -1,4 +1,4 @@
-# Development image for the process executor (test/executor/process-executor.test.ts): the three
+# Development images for the process executor (test/executor/process-executor.test.ts): the three
 # runtimes and runners of the execution images in one file system, laid out as the Hugging Face
 # Space image lays them out (see docs/security.md, "Process executor"), plus Node 20 for the server.
 # Built from the local execution images only (no registry).
@@ -6,7 +6,7 @@ ARG PREFIX=codecell
 FROM ${PREFIX}-node:latest AS node
 FROM ${PREFIX}-bash:latest AS bash
 FROM codecell-node20:bookworm AS node20
-FROM ${PREFIX}-python:latest
+FROM ${PREFIX}-python:latest AS space-like
 USER root
 RUN set -eux; export DEBIAN_FRONTEND=noninteractive; apt-get update; \
     apt-get install -y --no-install-recommends nodejs node-acorn python3-seccomp bubblewrap procps \
@@ -31,3 +31,10 @@ ENV TMPDIR=/var/tmp/server HOME=/srv/user
 USER 1000
 WORKDIR /srv/user
 ENTRYPOINT []
+
+# A normal Linux box instead of a Space: a real /tmp (bubblewrap mounts its new root there), for the
+# bubblewrap mode of the test, which runs it where user namespaces work.
+FROM space-like AS bwrap-box
+USER root
+RUN rm /tmp && mkdir -m 1777 /tmp
+USER 1000

@@ -5,9 +5,10 @@
  * which runs only when CODECELL_ALLOW_WEAK_SANDBOX says so.
  */
 import { execFile } from 'node:child_process';
+import { readlink } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { z } from 'zod';
-import type { SandboxLayer } from './launch-spec.js';
+import { SLOT_FDS, type SandboxLayer } from './launch-spec.js';
 
 const run = promisify(execFile);
 const PROBE_TIMEOUT_MS = 10_000;
@@ -27,6 +28,8 @@ export interface SandboxFindings {
   /** null: the launcher itself could not run. */
   readonly launcher: LauncherProbe | null;
   readonly launcherError: string | null;
+  /** Without namespaces the image must link the container paths to the slot's descriptors: what is wrong with those links. */
+  readonly linkProblems: readonly string[];
 }
 
 export interface SandboxReport {
@@ -57,7 +60,7 @@ export function chooseLayer(findings: SandboxFindings, allowWeak: boolean): Sand
   if (findings.bwrap && findings.launcher !== null) {
     return { ...base, layer: 'bwrap', summary: `bubblewrap (user, mount, pid, net, ipc, uts namespaces) + seccomp${seccomp ? '' : ' (unavailable)'} + rlimits` };
   }
-  if (abi >= 1 && seccomp && findings.launcher?.noNewPrivs) {
+  if (abi >= 1 && seccomp && findings.launcher?.noNewPrivs && findings.linkProblems.length === 0) {
     const missing = [abi < 4 ? 'no TCP rules (Landlock ABI < 4: loopback connects are stopped by seccomp only)' : null,
       abi < 6 ? 'no signal scoping (Landlock ABI < 6: code can signal processes of the same uid)' : null].filter((item) => item !== null);
     return {
@@ -71,6 +74,7 @@ export function chooseLayer(findings: SandboxFindings, allowWeak: boolean): Sand
     findings.launcher === null ? `launcher: ${findings.launcherError ?? 'failed'}` : null,
     findings.launcher !== null && abi < 1 ? 'Landlock: not available in this kernel' : null,
     findings.launcher !== null && !seccomp ? `seccomp: ${findings.launcher.seccompError ?? 'python3-seccomp missing'}` : null,
+    findings.linkProblems.length > 0 ? `the image's links: ${findings.linkProblems.join(', ')}` : null,
   ].filter((item) => item !== null).join('; ');
   if (findings.launcher !== null && allowWeak) {
     return { ...base, layer: 'weak', summary: `WEAK: rlimits only, code is NOT confined (CODECELL_ALLOW_WEAK_SANDBOX=true): ${why}` };
@@ -80,8 +84,27 @@ export function chooseLayer(findings: SandboxFindings, allowWeak: boolean): Sand
 
 /** Probes bubblewrap and the launcher on this machine. */
 export async function probeSandbox(launcher: string): Promise<SandboxFindings> {
-  const [bwrap, launcherProbe] = await Promise.all([probeBwrap(), probeLauncher(launcher)]);
-  return { ...bwrap, ...launcherProbe };
+  const [bwrap, launcherProbe, linkProblems] = await Promise.all([probeBwrap(), probeLauncher(launcher), probeLinks()]);
+  return { ...bwrap, ...launcherProbe, linkProblems };
+}
+
+/** The container paths the runners use, and the descriptor each must link to (launch-spec.ts SLOT_FDS). */
+export const SLOT_LINKS: ReadonlyArray<readonly [string, number]> = [
+  ['/mnt/data', SLOT_FDS.data],
+  ['/home/sandbox', SLOT_FDS.home],
+  ['/run/codecell/in', SLOT_FDS.in],
+  ['/run/codecell/out', SLOT_FDS.out],
+  ['/run/codecell/artifacts', SLOT_FDS.artifacts],
+  ['/tmp', SLOT_FDS.tmp],
+];
+
+async function probeLinks(): Promise<string[]> {
+  const problems: string[] = [];
+  for (const [where, fd] of SLOT_LINKS) {
+    const target = await readlink(where).catch(() => null);
+    if (target !== `/proc/self/fd/${fd}`) problems.push(`${where} is not a link to /proc/self/fd/${fd}`);
+  }
+  return problems;
 }
 
 async function probeBwrap(): Promise<Pick<SandboxFindings, 'bwrap' | 'bwrapError'>> {

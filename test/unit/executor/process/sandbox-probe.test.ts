@@ -8,6 +8,7 @@ const findings = (overrides: Partial<SandboxFindings>): SandboxFindings => ({
   bwrapError: 'bwrap: No permissions to create new namespace',
   launcher: launcher(6),
   launcherError: null,
+  linkProblems: [],
   ...overrides,
 });
 
@@ -41,6 +42,14 @@ describe('chooseLayer', () => {
     expect(weak.layer).toBe('weak');
     expect(weak.summary).toMatch(/^WEAK: /);
     expect(chooseLayer(findings({ launcher: launcher(0) }), false).summary).toContain('Landlock: not available');
+  });
+
+  it('needs the image links to the slot descriptors for Landlock, not for bubblewrap', () => {
+    const linkProblems = ['/tmp is not a link to /proc/self/fd/8'];
+    const refused = chooseLayer(findings({ linkProblems }), false);
+    expect(refused.layer).toBeNull();
+    expect(refused.summary).toContain("the image's links: /tmp is not a link to /proc/self/fd/8");
+    expect(chooseLayer(findings({ bwrap: true, bwrapError: null, linkProblems }), false).layer).toBe('bwrap');
   });
 
   it('cannot run at all without its launcher, weak or not', () => {
