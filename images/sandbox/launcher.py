@@ -1,4 +1,4 @@
-#!/usr/bin/python3 -I
+#!/usr/bin/python3 -IS
 """Confines itself, then execs one runner (the process executor's sandbox, docs/security.md).
 
     launcher.py probe                  prints what this kernel and this Python allow, as JSON
@@ -133,8 +133,20 @@ DENIED_SYSCALLS = (
 )
 
 
-def install_seccomp():
+def import_seccomp():
+    # Started with -S (no site: a tenth of a runner's start-up), so Debian's dist-packages is added by hand.
+    if DIST_PACKAGES not in sys.path:
+        sys.path.append(DIST_PACKAGES)
     import seccomp  # Debian's python3-seccomp
+
+    return seccomp
+
+
+DIST_PACKAGES = "/usr/lib/python3/dist-packages"
+
+
+def install_seccomp():
+    seccomp = import_seccomp()
 
     flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
     eperm = seccomp.ERRNO(errno.EPERM)
@@ -154,8 +166,7 @@ def install_seccomp():
 def probe():
     report = {"landlockAbi": landlock_abi(), "seccomp": False, "noNewPrivs": False, "uid": os.getuid(), "python": sys.version.split()[0]}
     try:
-        import seccomp  # noqa: F401
-
+        import_seccomp()
         report["seccomp"] = True
     except ImportError as error:
         report["seccompError"] = str(error)

@@ -184,7 +184,7 @@ export function bwrapArgs(slot: ProcessSlotDirs, readPaths: readonly string[]): 
 
 export function spawnSpec(context: LaunchContext): SpawnSpec {
   const config = launcherConfig(context);
-  const launch = [PYTHON, '-I', launcherPath(context.settings), 'run', JSON.stringify(config)];
+  const launch = [PYTHON, '-I', '-S', launcherPath(context.settings), 'run', JSON.stringify(config)];
   const env = { PATH, LANG: 'C.UTF-8' };
   if (context.layer === 'bwrap') {
     return { command: 'bwrap', args: [...bwrapArgs(context.slot, config.readable), '--', ...launch], env };

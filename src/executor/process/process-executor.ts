@@ -33,6 +33,9 @@ import { ranOutOfMemory } from './memory-verdict.js';
 import { RunnerProcess, type ProcessRunOutcome } from './runner-process.js';
 import { chooseLayer, probeSandbox, type SandboxReport } from './sandbox-probe.js';
 
+/** The pools of the runtimes the process sandbox holds (images/sandbox: python, node, bash runners). */
+const STATEFUL_POOLS: ReadonlySet<string> = new Set(['python', 'python-lean', 'node', 'bash']);
+
 /** Tasks one sandbox may start (its share of RLIMIT_NPROC), beside the server's own threads. */
 const SERVER_TASK_HEADROOM = 64;
 
@@ -108,12 +111,19 @@ export class ProcessExecutor implements Executor {
     return { kind: this.kind, reachable: true, isolation };
   }
 
-  async systemInfo(): Promise<{ executor: ExecutorInfo; runtimes: RuntimeInfo[] }> {
+  async systemInfo(): Promise<{ executor: ExecutorInfo; runtimes: RuntimeInfo[]; oneShotLanguages: never[] }> {
     this.runtimes ??= probeRuntimes(this.settings);
     return {
       executor: { kind: this.kind, sandbox: this.sandbox.layer ?? 'none', isolation: this.sandbox.summary },
       runtimes: await this.runtimes,
+      // The sandbox holds the three stateful runtimes only: no compiled (one-shot) language is installed here.
+      oneShotLanguages: [],
     };
+  }
+
+  /** Whether runs of `pool` can start here: the three runtimes whose runners the image holds, when a layer confines them. */
+  async available(pool: PoolKey | string): Promise<boolean> {
+    return this.sandbox.layer !== null && STATEFUL_POOLS.has(pool);
   }
 
   private runtimes: Promise<RuntimeInfo[]> | null = null;
@@ -184,12 +194,18 @@ export class ProcessExecutor implements Executor {
     };
     let result: ExecutorResult;
     try {
-      const restore = await runner.slot.attach(job.sessionId, job, job.stateFile);
+      // Typed as the port may widen it (null: a run without a snapshot); this executor serves only stateful runtimes.
+      const stateFile: string | null = job.stateFile;
+      const restore = await runner.slot.attach(job.sessionId, job, stateFile);
       timer.mark('attach');
       const stdout = new StreamText('stdout', this.settings.limits.maxOutputChars, job.onOutput);
       const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
       // No tmpfs caps here: the slot's tmp and artifacts count against the session's quota too.
-      const quotaDirs = [...runner.slot.quotaDirs(path.dirname(job.stateFile)), runner.dirs.tmpDir, runner.dirs.artifactsDir];
+      const quotaDirs = [
+        ...runner.slot.quotaDirs(stateFile === null ? runner.dirs.tmpDir : path.dirname(stateFile)),
+        runner.dirs.tmpDir,
+        runner.dirs.artifactsDir,
+      ];
       const grant = await this.diskBudget.reserve(this.settings.limits.sessionQuotaBytes);
       const watchdog = new QuotaWatchdog({
         dirs: quotaDirs,
@@ -220,8 +236,8 @@ export class ProcessExecutor implements Executor {
         const ended = await watchdog.usageNow();
         if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
         let snapshotGrowth = 0;
-        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved) {
-          adoption = await runner.slot.adoptState(job.stateFile, async (newBytes, replacedBytes) => {
+        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved && stateFile !== null) {
+          adoption = await runner.slot.adoptState(stateFile, async (newBytes, replacedBytes) => {
             snapshotGrowth = newBytes - replacedBytes;
             snapshotBreach = watchdog.judge({ bytes: ended.bytes + snapshotGrowth, entries: ended.entries });
             return snapshotBreach === null;

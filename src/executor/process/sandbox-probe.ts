@@ -121,7 +121,7 @@ async function probeBwrap(): Promise<Pick<SandboxFindings, 'bwrap' | 'bwrapError
 
 async function probeLauncher(launcher: string): Promise<Pick<SandboxFindings, 'launcher' | 'launcherError'>> {
   try {
-    const { stdout } = await run('/usr/bin/python3', ['-I', launcher, 'probe'], { timeout: PROBE_TIMEOUT_MS, env: { PATH: '/usr/bin:/bin' } });
+    const { stdout } = await run('/usr/bin/python3', ['-I', '-S', launcher, 'probe'], { timeout: PROBE_TIMEOUT_MS, env: { PATH: '/usr/bin:/bin' } });
     return { launcher: LauncherProbeSchema.parse(JSON.parse(stdout)), launcherError: null };
   } catch (error) {
     return { launcher: null, launcherError: firstLine(error) };

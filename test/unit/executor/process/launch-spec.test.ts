@@ -90,8 +90,8 @@ describe('spawn', () => {
   it('starts the launcher directly without namespaces, its own environment holding only PATH and LANG', () => {
     const spec = spawnSpec({ settings, layer: 'landlock', pool: 'bash', slot, runningAsRoot: false, maxTasks: 100 });
     expect(spec.command).toBe('/usr/bin/python3');
-    expect(spec.args.slice(0, 3)).toEqual(['-I', '/opt/codecell/sandbox/launcher.py', 'run']);
-    expect(JSON.parse(spec.args[3] ?? '{}').mode).toBe('landlock');
+    expect(spec.args.slice(0, 4)).toEqual(['-I', '-S', '/opt/codecell/sandbox/launcher.py', 'run']);
+    expect(JSON.parse(spec.args[4] ?? '{}').mode).toBe('landlock');
     expect(Object.keys(spec.env).sort()).toEqual(['LANG', 'PATH']);
   });
 
@@ -99,7 +99,7 @@ describe('spawn', () => {
     const spec = spawnSpec({ settings, layer: 'bwrap', pool: 'bash', slot, runningAsRoot: false, maxTasks: 100 });
     expect(spec.command).toBe('bwrap');
     const separator = spec.args.indexOf('--');
-    expect(spec.args.slice(separator + 1, separator + 5)).toEqual(['/usr/bin/python3', '-I', '/opt/codecell/sandbox/launcher.py', 'run']);
+    expect(spec.args.slice(separator + 1, separator + 6)).toEqual(['/usr/bin/python3', '-I', '-S', '/opt/codecell/sandbox/launcher.py', 'run']);
     const args = spec.args.slice(0, separator);
     expect(args.slice(0, 2)).toEqual(['--unshare-all', '--die-with-parent']);
     const pairs = (flag: string) => args.flatMap((arg, index) => (arg === flag ? [`${args[index + 1]} ${args[index + 2]}`] : []));
