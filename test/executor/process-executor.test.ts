@@ -11,7 +11,8 @@
  *
  * The images: CODECELL_PROCESS_TEST_IMAGE (the Space image) for the Space, else the dev image built
  * here from images/sandbox/dev.Dockerfile on the execution images of CODECELL_IMAGE_PREFIX; the
- * Linux box is always the dev image's bwrap-box stage.
+ * Linux box is always the dev image's bwrap-box stage. CODECELL_PROCESS_TEST_NODE names the Node 20
+ * binary in the Space image (default `node20`, as in the dev image).
  */
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -127,7 +128,10 @@ describe.each(MODES)('process executor in $title', (mode) => {
       '-e', `DRIVER_SECRET=${DRIVER_SECRET}`,
       '-e', `DRIVER_SETTINGS=${JSON.stringify({ CODECELL_SESSION_QUOTA_MB: String(QUOTA_MB) })}`,
       '-v', `${ROOT}:/repo:ro`,
-      image, 'node20', '/repo/test/executor/process-driver.mjs', '/repo/dist',
+      // This tree's launcher, so that it and the compiled server that starts it are of one version.
+      '-v', `${ROOT}/images/sandbox/launcher.py:/opt/codecell/sandbox/launcher.py:ro`,
+      '--entrypoint', mode.target === 'space-like' ? (process.env.CODECELL_PROCESS_TEST_NODE ?? 'node20') : 'node20',
+      image, '/repo/test/executor/process-driver.mjs', '/repo/dist',
     ]);
     driver = new Driver(child);
     info = await driver.send<Info>({ op: 'info' });

@@ -4,6 +4,7 @@
  * run once, with an environment of nothing but PATH and LANG).
  */
 import { execFile } from 'node:child_process';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Settings } from '../../config/settings.js';
@@ -19,8 +20,12 @@ export function probeRuntimes(settings: Settings): Promise<RuntimeInfo[]> {
 
 async function probeRuntime(settings: Settings, runtime: RuntimeInfo['runtime']): Promise<RuntimeInfo> {
   const [command = '', ...args] = PROBES[runtime];
-  // The node image keeps its package list at /opt/codecell; here each runtime has a folder of its own.
-  const located = args.map((arg) => arg.replaceAll('/opt/codecell/npm-packages.json', path.join(settings.process.sandboxDir, 'node', 'npm-packages.json')));
+  // The node image keeps its package list at /opt/codecell; here it is in the sandbox dir or its node/ folder.
+  const packageList = await firstExisting([
+    path.join(settings.process.sandboxDir, 'npm-packages.json'),
+    path.join(settings.process.sandboxDir, 'node', 'npm-packages.json'),
+  ]);
+  const located = args.map((arg) => (packageList ? arg.replaceAll('/opt/codecell/npm-packages.json', packageList) : arg));
   const where = path.join(settings.process.sandboxDir, runtime);
   try {
     const { stdout } = await run(command, located, {
@@ -34,4 +39,9 @@ async function probeRuntime(settings: Settings, runtime: RuntimeInfo['runtime'])
   } catch {
     return { runtime, image: where, languageVersion: 'unknown', packages: {} };
   }
+}
+
+async function firstExisting(candidates: readonly string[]): Promise<string | null> {
+  for (const candidate of candidates) if (await access(candidate).then(() => true, () => false)) return candidate;
+  return null;
 }
