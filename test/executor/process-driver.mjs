@@ -3,6 +3,7 @@
 // It holds what an attacker wants: a secret in its environment, a signing key in the data dir, a loopback listener.
 import { createServer } from 'node:net';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
@@ -13,7 +14,8 @@ const { Metrics } = await import(`${dist}/src/metrics/metrics.js`);
 const { DiskBudget } = await import(`${dist}/src/files/disk-budget.js`);
 const { ProcessExecutor } = await import(`${dist}/src/executor/process/process-executor.js`);
 
-const dataDir = process.env.DRIVER_DATA_DIR;
+// In the image user's home: the data dir of a Space without a bucket.
+const dataDir = process.env.DRIVER_DATA_DIR ?? path.join(os.homedir(), 'codecell-test-data');
 mkdirSync(dataDir, { recursive: true, mode: 0o700 });
 writeFileSync(path.join(dataDir, 'signing.key'), 'the-signing-key-0123456789abcdef', { mode: 0o600 });
 const settings = loadSettings({}, {

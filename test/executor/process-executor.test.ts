@@ -124,7 +124,6 @@ describe.each(MODES)('process executor in $title', (mode) => {
       'run', '--rm', '-i', '--init', '--name', containerName,
       '--user', '1000', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', ...mode.dockerFlags,
       '--memory', '2g', '--pids-limit', '1024',
-      '-e', 'DRIVER_DATA_DIR=/srv/user/data',
       '-e', `DRIVER_SECRET=${DRIVER_SECRET}`,
       '-e', `DRIVER_SETTINGS=${JSON.stringify({ CODECELL_SESSION_QUOTA_MB: String(QUOTA_MB) })}`,
       '-v', `${ROOT}:/repo:ro`,
