@@ -25,6 +25,7 @@ import fcntl
 import json
 import os
 import resource
+import signal
 import sys
 
 SYS_LANDLOCK_CREATE_RULESET = 444
@@ -33,6 +34,7 @@ SYS_LANDLOCK_RESTRICT_SELF = 446
 LANDLOCK_CREATE_RULESET_VERSION = 1
 LANDLOCK_RULE_PATH_BENEATH = 1
 PR_SET_NO_NEW_PRIVS = 38
+PR_SET_PDEATHSIG = 1
 
 # Filesystem rights by the ABI that introduced them (uapi/linux/landlock.h).
 FS_EXECUTE = 1 << 0
@@ -176,6 +178,11 @@ def probe():
 
 
 def run(config):
+    # The runner dies with the server (a crash must not leave runs writing into slots that recovery empties).
+    parent = os.getppid()
+    check(libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "prctl(PDEATHSIG)")
+    if os.getppid() != parent:
+        raise OSError(errno.ESRCH, "the server is gone")
     slot_fds = {int(number): path for number, path in config.get("slotFds", {}).items()}
     # Opened above the fixed numbers first, so that no directory lands on another's number by chance.
     opened = {}
