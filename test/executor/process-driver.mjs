@@ -1,11 +1,11 @@
 // Drives a real ProcessExecutor inside a container that plays a Space (test/executor/process-executor.test.ts):
-// one JSON command a line on stdin, one JSON answer a line on stdout. Runs the compiled server code (dist/).
+// each POST to 127.0.0.1:$DRIVER_PORT carries one JSON command and gets one JSON answer. Runs the compiled server code (dist/).
 // It holds what an attacker wants: a secret in its environment, a signing key in the data dir, a loopback listener.
+import { createServer as createHttpServer } from 'node:http';
 import { createServer } from 'node:net';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 
 const dist = process.argv[2];
 const { loadSettings } = await import(`${dist}/src/config/settings.js`);
@@ -99,14 +99,26 @@ async function handle(command) {
   }
 }
 
-const lines = readline.createInterface({ input: process.stdin });
-for await (const line of lines) {
-  const command = JSON.parse(line);
-  try {
-    process.stdout.write(`${JSON.stringify({ id: command.id, ok: true, answer: await handle(command) })}\n`);
-  } catch (error) {
-    process.stdout.write(`${JSON.stringify({ id: command.id, ok: false, error: String(error?.stack ?? error) })}\n`);
-  }
-}
-await executor.shutdown();
-listener.close();
+const driver = createHttpServer((request, response) => {
+  const parts = [];
+  request.on('data', (part) => parts.push(part));
+  request.on('end', async () => {
+    const command = JSON.parse(Buffer.concat(parts).toString('utf8'));
+    let body;
+    try {
+      body = { ok: true, answer: await handle(command) };
+    } catch (error) {
+      body = { ok: false, error: String(error?.stack ?? error) };
+    }
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  });
+});
+driver.requestTimeout = 0;
+await new Promise((resolve) => driver.listen(Number(process.env.DRIVER_PORT), '127.0.0.1', resolve));
+console.log('driver listening');
+process.once('SIGTERM', async () => {
+  driver.close();
+  listener.close();
+  await executor.shutdown();
+  process.exit(0);
+});

@@ -2,7 +2,8 @@
  * The process executor where it is meant to run: inside a container that plays a Hugging Face Space
  * (uid 1000, no capabilities, no-new-privileges, Docker's default seccomp profile, no Docker socket,
  * so no user namespaces and no bubblewrap). A driver (process-driver.mjs) runs a real
- * ProcessExecutor there on the compiled server code; sessions and attacks are real code sent
+ * ProcessExecutor there on the compiled server code (the container starts through testcontainers,
+ * with host networking: the driver answers on the loopback); sessions and attacks are real code sent
  * through it, and the driver, which plays the server, must survive each attack.
  *
  * The same suite runs a second time in a container that plays a normal Linux box, where user
@@ -14,12 +15,13 @@
  * Linux box is always the dev image's bwrap-box stage. CODECELL_PROCESS_TEST_NODE names the Node 20
  * binary in the Space image (default `node20`, as in the dev image).
  */
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import readline from 'node:readline';
 import { promisify } from 'node:util';
+import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../interfaces/helpers/test-server.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -46,30 +48,13 @@ interface Info {
   dataDir: string;
 }
 
+/** Talks to the driver's loopback HTTP port (host networking: the container's loopback is the host's). */
 class Driver {
-  private nextId = 1;
-  private readonly waiting = new Map<number, (line: { ok: boolean; answer?: unknown; error?: string }) => void>();
-  private stderr = '';
-
-  constructor(private readonly child: ChildProcessWithoutNullStreams) {
-    readline.createInterface({ input: child.stdout }).on('line', (line) => {
-      const message = JSON.parse(line) as { id: number; ok: boolean; answer?: unknown; error?: string };
-      this.waiting.get(message.id)?.(message);
-      this.waiting.delete(message.id);
-    });
-    child.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)));
-    child.on('exit', (code) => {
-      for (const resolve of this.waiting.values()) resolve({ ok: false, error: `driver exited (${code}): ${this.stderr}` });
-      this.waiting.clear();
-    });
-  }
+  constructor(private readonly port: number) {}
 
   async send<T>(command: Record<string, unknown>): Promise<T> {
-    const id = this.nextId++;
-    const answer = await new Promise<{ ok: boolean; answer?: unknown; error?: string }>((resolve) => {
-      this.waiting.set(id, resolve);
-      this.child.stdin.write(`${JSON.stringify({ ...command, id })}\n`);
-    });
+    const response = await fetch(`http://127.0.0.1:${this.port}/`, { method: 'POST', body: JSON.stringify(command) });
+    const answer = (await response.json()) as { ok: boolean; answer?: unknown; error?: string };
     if (!answer.ok) throw new Error(answer.error);
     return answer.answer as T;
   }
@@ -77,9 +62,28 @@ class Driver {
   run(session: string, language: 'python' | 'javascript' | 'bash', code: string, extra: Record<string, unknown> = {}): Promise<RunAnswer> {
     return this.send<RunAnswer>({ op: 'run', session, language, code, ...extra });
   }
+}
 
-  close(): void {
-    this.child.stdin.end();
+/**
+ * testcontainers has no setters for security options or an init process; the container's host
+ * config is theirs to extend.
+ */
+class SandboxHostContainer extends GenericContainer {
+  withSecurityOptions(options: readonly string[]): this {
+    this.hostConfig.SecurityOpt = [...options];
+    return this;
+  }
+
+  withUnmaskedProc(): this {
+    this.hostConfig.MaskedPaths = [];
+    this.hostConfig.ReadonlyPaths = [];
+    return this;
+  }
+
+  /** An init as PID 1, as in the Space image (tini): it reaps what the sandboxes orphan (zombies count against RLIMIT_NPROC). */
+  withInit(): this {
+    this.hostConfig.Init = true;
+    return this;
   }
 }
 
@@ -87,16 +91,20 @@ interface Mode {
   readonly layer: 'landlock' | 'bwrap';
   readonly title: string;
   readonly target: 'space-like' | 'bwrap-box';
-  readonly dockerFlags: readonly string[];
+  /** Docker security options beside no-new-privileges. */
+  readonly securityOptions: readonly string[];
+  /** No masked or read-only /proc paths (docker's systempaths=unconfined): a new proc can be mounted in a user namespace. */
+  readonly unmaskProc?: boolean;
 }
 
 const MODES: readonly Mode[] = [
-  { layer: 'landlock', title: 'a Space-like container (Landlock + seccomp)', target: 'space-like', dockerFlags: [] },
+  { layer: 'landlock', title: 'a Space-like container (Landlock + seccomp)', target: 'space-like', securityOptions: [] },
   {
     layer: 'bwrap',
     title: 'a Linux box with user namespaces (bubblewrap)',
     target: 'bwrap-box',
-    dockerFlags: ['--security-opt', 'seccomp=unconfined', '--security-opt', 'apparmor=unconfined', '--security-opt', 'systempaths=unconfined'],
+    securityOptions: ['seccomp=unconfined', 'apparmor=unconfined'],
+    unmaskProc: true,
   },
 ];
 
@@ -112,33 +120,45 @@ async function testImage(mode: Mode): Promise<string> {
 }
 
 describe.each(MODES)('process executor in $title', (mode) => {
+  let container: StartedTestContainer | undefined;
   let driver: Driver;
   let info: Info;
-  const containerName = `${PREFIX}-process-test-${randomBytes(4).toString('hex')}`;
 
   beforeAll(async () => {
     const image = await testImage(mode);
     await run('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: ROOT });
-    const child = spawn('docker', [
-      // --init: as in the Space image, an init reaps what the sandboxes orphan (zombies count against RLIMIT_NPROC).
-      'run', '--rm', '-i', '--init', '--name', containerName,
-      '--user', '1000', '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges', ...mode.dockerFlags,
-      '--memory', '2g', '--pids-limit', '1024',
-      '-e', `DRIVER_SECRET=${DRIVER_SECRET}`,
-      '-e', `DRIVER_SETTINGS=${JSON.stringify({ CODECELL_SESSION_QUOTA_MB: String(QUOTA_MB) })}`,
-      '-v', `${ROOT}:/repo:ro`,
-      // This tree's launcher, so that it and the compiled server that starts it are of one version.
-      '-v', `${ROOT}/images/sandbox/launcher.py:/opt/codecell/sandbox/launcher.py:ro`,
-      '--entrypoint', mode.target === 'space-like' ? (process.env.CODECELL_PROCESS_TEST_NODE ?? 'node20') : 'node20',
-      image, '/repo/test/executor/process-driver.mjs', '/repo/dist',
-    ]);
-    driver = new Driver(child);
+    process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
+    const port = await freePort();
+    const starting = new SandboxHostContainer(image);
+    if (mode.unmaskProc) starting.withUnmaskedProc();
+    container = await starting
+      .withNetworkMode('host')
+      .withUser('1000')
+      .withDroppedCapabilities('ALL')
+      .withSecurityOptions(['no-new-privileges', ...mode.securityOptions])
+      .withInit()
+      .withResourcesQuota({ memory: 2 })
+      .withEnvironment({
+        DRIVER_PORT: String(port),
+        DRIVER_SECRET,
+        DRIVER_SETTINGS: JSON.stringify({ CODECELL_SESSION_QUOTA_MB: String(QUOTA_MB) }),
+      })
+      .withBindMounts([
+        { source: ROOT, target: '/repo', mode: 'ro' },
+        // This tree's launcher, so that it and the compiled server that starts it are of one version.
+        { source: `${ROOT}/images/sandbox/launcher.py`, target: '/opt/codecell/sandbox/launcher.py', mode: 'ro' },
+      ])
+      .withEntrypoint([mode.target === 'space-like' ? (process.env.CODECELL_PROCESS_TEST_NODE ?? 'node20') : 'node20'])
+      .withCommand(['/repo/test/executor/process-driver.mjs', '/repo/dist'])
+      .withWaitStrategy(Wait.forLogMessage(/driver listening/))
+      .withStartupTimeout(120_000)
+      .start();
+    driver = new Driver(port);
     info = await driver.send<Info>({ op: 'info' });
   });
 
   afterAll(async () => {
-    driver?.close();
-    await run('docker', ['rm', '-f', containerName]).catch(() => undefined);
+    await container?.stop({ timeout: 30_000 });
   });
 
   async function serverAlive(): Promise<void> {
