@@ -3,9 +3,11 @@
 # Space image lays them out (see docs/security.md, "Process executor"), plus Node 20 for the server.
 # Built from the local execution images only (no registry).
 ARG PREFIX=codecell
+# An image with Node 20 at /usr/local/bin/node (test/deploy/server-image.ts nodeImage()).
+ARG NODE_IMAGE=codecell-node20:bookworm
 FROM ${PREFIX}-node:latest AS node
 FROM ${PREFIX}-bash:latest AS bash
-FROM codecell-node20:bookworm AS node20
+FROM ${NODE_IMAGE} AS node20
 FROM ${PREFIX}-python:latest AS space-like
 USER root
 RUN set -eux; export DEBIAN_FRONTEND=noninteractive; apt-get update; \

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nodeImage } from '../deploy/server-image.js';
 import { freePort } from '../interfaces/helpers/test-server.js';
 
 const run = promisify(execFile);
@@ -112,7 +113,8 @@ async function testImage(mode: Mode): Promise<string> {
   const given = process.env.CODECELL_PROCESS_TEST_IMAGE;
   if (given && mode.target === 'space-like') return given;
   const tag = `${PREFIX}-process-dev-${mode.target}:latest`;
-  await run('docker', ['build', '--network', 'host', '-q', '-f', 'dev.Dockerfile', '--target', mode.target, '--build-arg', `PREFIX=${PREFIX}`, '-t', tag, '.'], {
+  const node = await nodeImage();
+  await run('docker', ['build', '--network', 'host', '-q', '-f', 'dev.Dockerfile', '--target', mode.target, '--build-arg', `PREFIX=${PREFIX}`, '--build-arg', `NODE_IMAGE=${node}`, '-t', tag, '.'], {
     cwd: path.join(ROOT, 'images/sandbox'),
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -155,7 +157,7 @@ describe.each(MODES)('process executor in $title', (mode) => {
       .start();
     driver = new Driver(port);
     info = await driver.send<Info>({ op: 'info' });
-  });
+  }, 900_000); // a fresh machine builds the dev image first (apt)
 
   afterAll(async () => {
     await container?.stop({ timeout: 30_000 });
