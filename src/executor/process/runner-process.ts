@@ -25,6 +25,8 @@ const MAX_FRAME_STRUCTURE = 10_000 * 8 + 20_000;
 const MAX_STDERR_FRAME = { maxBytes: 4 * 1024, maxStructure: 64 };
 /** After the result frame, how long to wait for the stderr-end frame (the two pipes are independent). */
 const STDERR_DRAIN_MS = 250;
+/** After the runner exits, how long its stdout may still deliver the result frame. */
+const EXIT_DRAIN_MS = 250;
 /** The last stderr bytes kept for the memory verdict. */
 const STDERR_TAIL_CHARS = 4096;
 
@@ -71,8 +73,13 @@ export class RunnerProcess {
       child.once('exit', (code, signal) => resolve({ code, signal }));
       child.once('error', () => resolve({ code: null, signal: null }));
     });
-    void this.exited.then(() => {
+    // 'exit' can come before the last bytes on stdout are read (the runner exits right after its result
+    // frame): the run counts as ended without a result only once stdout has ended, or after a grace
+    // period (a background process of the run may hold stdout open).
+    const stdoutEnded = new Promise<void>((resolve) => child.stdout.once('close', resolve));
+    void this.exited.then(async () => {
       this.running = false;
+      await Promise.race([stdoutEnded, new Promise((resolve) => setTimeout(resolve, EXIT_DRAIN_MS))]);
       this.settle?.({ kind: 'exited' });
     });
     this.scanner = new FrameScanner(READY_NONCE, { maxBytes: MAX_FRAME_BYTES, maxStructure: MAX_FRAME_STRUCTURE }, {
