@@ -24,6 +24,11 @@
  *     sustained phase is taken as background and subtracted (the note shows both, and says NOISY when
  *     either is above 0.1 CPU). On a shared machine the rate suffers too: run it on a quiet one.
  *
+ * Executors: BENCH_EXECUTORS (default: CODECELL_EXECUTOR, else docker) lists the executors to measure,
+ * one after the other, e.g. BENCH_EXECUTORS=docker,process on a machine that has both Docker and the
+ * runners under CODECELL_SANDBOX_DIR; rows name their executor. The process executor's runners live
+ * in the Space image, so on a Docker host its rows come from running the bench inside that image.
+ *
  * Optional: BENCH_MCP_URL=http://127.0.0.1:7860/mcp also measures a trivial Python call end to end
  * through Streamable HTTP with the official MCP client (the server must be running; BENCH_MCP_KEY
  * if it wants a key).
@@ -52,6 +57,9 @@ const SUSTAINED_POOL = process.env.BENCH_POOL ?? '4';
 const LANGUAGES = (process.env.BENCH_LANGUAGES ?? 'python,javascript,bash').split(',') as Language[];
 const NUMPY_SESSIONS = process.env.BENCH_NUMPY_SESSIONS !== '0';
 const principal = principalFor(null, 'bench');
+const EXECUTORS = (process.env.BENCH_EXECUTORS ?? process.env.CODECELL_EXECUTOR ?? 'docker').split(',');
+/** The executor the current rows measure. */
+let executor = EXECUTORS[0] ?? 'docker';
 
 const TRIVIAL: Record<Language, string> = {
   python: 'x = 1\nprint(x + 1)',
@@ -187,6 +195,7 @@ async function withEngine<T>(
   const settings = loadSettings(process.env, {
     ...poolEnv,
     ...overrides,
+    CODECELL_EXECUTOR: executor,
     LOG_LEVEL: 'debug',
     CODECELL_DATA_DIR: dataDir,
     MAX_SESSIONS: '10000',
@@ -234,7 +243,7 @@ async function timeRuns(
 }
 
 function addLatencyRow(language: string, measure: string, times: number[], note = ''): void {
-  rows.push({ language, measure, p50: `${percentile(times, 50).toFixed(0)} ms`, p99: `${percentile(times, 99).toFixed(0)} ms`, note });
+  rows.push({ language: `${language} (${executor})`, measure, p50: `${percentile(times, 50).toFixed(0)} ms`, p99: `${percentile(times, 99).toFixed(0)} ms`, note });
 }
 
 /** p50 of the runner's restore and save times for a session's runs (null if it does not report them). */
@@ -338,16 +347,19 @@ async function sustained(language: Language, label: string, pool: PoolKey, setup
     const containerMs = inContainers.length > 0 ? inContainers.reduce((sum, ms) => sum + ms, 0) / inContainers.length : NaN;
     const ownMs = ((own.user + own.system) / 1000) / executions;
     const noisy = Math.max(backgroundBefore, backgroundAfter) > 0.1 ? ' (NOISY: another tenant was busy)' : '';
+    const cpuNote =
+      executor === 'docker'
+        ? `in the container ${containerMs.toFixed(0)} ms, this process ${ownMs.toFixed(0)} ms, the rest is Docker (dockerd, containerd, shim, runc)`
+        : `this process ${ownMs.toFixed(0)} ms, the rest is the sandboxed runners and their launchers`;
     rows.push({
-      language,
+      language: `${language} (${executor})`,
       measure: label,
       p50: `${(done / elapsed).toFixed(2)} exec/s`,
       p99: `${(cpu / executions).toFixed(3)} CPU-s/exec`,
       note:
         `${done} ok, ${failed} failed in ${elapsed.toFixed(1)} s on ${os.cpus().length} cores; ` +
         `latency p50 ${percentile(latencies, 50).toFixed(0)} ms, p99 ${percentile(latencies, 99).toFixed(0)} ms; ` +
-        `${warm}/${runs.length} warm; CPU per exec: in the container ${containerMs.toFixed(0)} ms, this process ` +
-        `${ownMs.toFixed(0)} ms, the rest is Docker (dockerd, containerd, shim, runc); background ` +
+        `${warm}/${runs.length} warm; CPU per exec: ${cpuNote}; background ` +
         `${backgroundBefore.toFixed(2)}/${backgroundAfter.toFixed(2)} CPU before/after, subtracted${noisy}; ` +
         `concurrency ${SUSTAINED_CONCURRENCY}, pool ${pool}=${SUSTAINED_POOL}`,
     });
@@ -390,11 +402,14 @@ function printTable(): void {
   }
 }
 
-for (const language of LANGUAGES) {
-  await latency(language);
-  await sustained(language, `sustained, ${CALLERS} callers`, TRIVIAL_POOL[language], TRIVIAL[language]);
-  if (language === 'python' && NUMPY_SESSIONS) {
-    await sustained(language, `sustained, ${CALLERS} numpy sessions`, 'python', NUMPY_STATE);
+for (const name of EXECUTORS) {
+  executor = name;
+  for (const language of LANGUAGES) {
+    await latency(language);
+    await sustained(language, `sustained, ${CALLERS} callers`, TRIVIAL_POOL[language], TRIVIAL[language]);
+    if (language === 'python' && NUMPY_SESSIONS) {
+      await sustained(language, `sustained, ${CALLERS} numpy sessions`, 'python', NUMPY_STATE);
+    }
   }
 }
 if (process.env.BENCH_MCP_URL) await mcpLatency(process.env.BENCH_MCP_URL);

@@ -87,6 +87,10 @@ const EnvSchema = z.object({
   CODECELL_IMAGE_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/).default('codecell'),
   DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
 
+  CODECELL_EXECUTOR: z.enum(['docker', 'process', 'auto']).default('auto'),
+  CODECELL_SANDBOX_DIR: z.string().regex(/^\//, 'an absolute path').default('/opt/codecell'),
+  CODECELL_ALLOW_WEAK_SANDBOX: bool.default(false),
+
   CODECELL_MAX_FILE_MB: int(1, 1_048_576).default(25),
   CODECELL_SESSION_QUOTA_MB: int(1, 10_485_760).default(500),
   CODECELL_SESSION_MAX_FILES: int(100, 100_000_000).default(100_000),
@@ -191,6 +195,14 @@ export interface Settings {
     readonly runtime: 'runc' | 'runsc';
     readonly imagePrefix: string;
   };
+  /** Which executor runs code: Docker containers, sandboxed processes, or Docker when an engine answers. */
+  readonly executor: 'docker' | 'process' | 'auto';
+  readonly process: {
+    /** Where the runners and the launcher are (<dir>/python/runner, node/runner, bash/runner, sandbox/launcher.py). */
+    readonly sandboxDir: string;
+    /** Run code even when neither bubblewrap nor Landlock + seccomp can confine it (warned loudly). */
+    readonly allowWeakSandbox: boolean;
+  };
   readonly signedUrlTtlMs: number;
 }
 
@@ -287,6 +299,11 @@ export function loadSettings(
       socketPath: e.DOCKER_SOCKET,
       runtime: e.CODECELL_RUNTIME,
       imagePrefix: e.CODECELL_IMAGE_PREFIX,
+    }),
+    executor: e.CODECELL_EXECUTOR,
+    process: Object.freeze({
+      sandboxDir: e.CODECELL_SANDBOX_DIR,
+      allowWeakSandbox: e.CODECELL_ALLOW_WEAK_SANDBOX,
     }),
     signedUrlTtlMs: e.CODECELL_SIGNED_URL_TTL_SECONDS * 1000,
   });

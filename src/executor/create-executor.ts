@@ -1,12 +1,15 @@
 /**
- * The one place that picks the Executor implementation (executor.ts) for the settings. Today there
- * is one: DockerExecutor.
+ * The one place that picks the Executor implementation (executor.ts) for the settings:
+ * CODECELL_EXECUTOR=docker (containers), process (sandboxed processes, process/process-executor.ts),
+ * or auto: Docker when an engine answers, else process.
  */
 import type { Settings } from '../config/settings.js';
 import type { DiskBudget } from '../files/disk-budget.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import Docker from 'dockerode';
 import { DockerExecutor } from './docker/docker-executor.js';
+import { ProcessExecutor } from './process/process-executor.js';
 import type { Executor } from './executor.js';
 
 export interface ExecutorDeps {
@@ -19,5 +22,25 @@ export interface ExecutorDeps {
 
 /** Async, so that a choice may first probe what the machine offers. */
 export async function createExecutor(deps: ExecutorDeps): Promise<Executor> {
-  return new DockerExecutor(deps.settings, deps.logger, deps.metrics, deps.diskBudget);
+  const { settings, logger, metrics, diskBudget } = deps;
+  let kind = settings.executor;
+  if (kind === 'auto') {
+    const docker = await dockerAnswers(settings.docker.socketPath);
+    kind = docker === true ? 'docker' : 'process';
+    logger.info({ executor: kind, ...(docker === true ? {} : { docker: docker }) }, `CODECELL_EXECUTOR=auto chose ${kind}`);
+  }
+  if (kind === 'process') return ProcessExecutor.create(settings, logger, metrics, diskBudget);
+  return new DockerExecutor(settings, logger, metrics, diskBudget);
+}
+
+const DOCKER_PING_TIMEOUT_MS = 3000;
+
+/** True when a Docker engine answers on the socket, else why not. */
+async function dockerAnswers(socketPath: string): Promise<true | string> {
+  try {
+    await new Docker({ socketPath, timeout: DOCKER_PING_TIMEOUT_MS }).ping();
+    return true;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }

@@ -92,11 +92,19 @@ export interface ExecutorHealth {
 }
 
 /** What get_system_info says about the executor. */
-export type ExecutorInfo = {
-  readonly kind: 'docker';
-  readonly engineVersion: string;
-  readonly containerRuntime: string;
-};
+export type ExecutorInfo =
+  | {
+      readonly kind: 'docker';
+      readonly engineVersion: string;
+      readonly containerRuntime: string;
+    }
+  | {
+      readonly kind: 'process';
+      /** The isolation layer in use: 'bwrap', 'landlock', 'weak' or 'none' (runs refused). */
+      readonly sandbox: string;
+      /** One line: what confines a run here and what is missing. */
+      readonly isolation: string;
+    };
 
 export type ExecutorKind = ExecutorInfo['kind'];
 

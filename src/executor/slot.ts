@@ -13,6 +13,7 @@
  * large), and renamed back once the container is dead. Nothing here follows a link the sandbox made.
  * The home goes back whatever the run's outcome, as the files do: what a failed run wrote is kept.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -132,7 +133,16 @@ export class Slot {
     const replaced = await fs.lstat(target).catch(() => null);
     if (!(await fits(produced.size, replaced?.isFile() ? replaced.size : 0))) return 'over-quota';
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-    await fs.rename(this.newStateFile, target);
+    try {
+      await fs.rename(this.newStateFile, target);
+    } catch (error) {
+      if (errnoOf(error) !== 'EXDEV') throw error;
+      // Across file systems: a copy beside the target, then the atomic rename on the target's side.
+      const beside = `${target}.${randomBytes(6).toString('hex')}.tmp`;
+      await fs.copyFile(this.newStateFile, beside);
+      await fs.rename(beside, target);
+      await fs.rm(this.newStateFile, { force: true });
+    }
     return 'adopted';
   }
 
@@ -148,8 +158,37 @@ async function moveEntries(from: string, to: string): Promise<void> {
   const fromPrefix = Buffer.from(`${from}${path.sep}`);
   const toPrefix = Buffer.from(`${to}${path.sep}`);
   for (const name of await fs.readdir(from, { encoding: 'buffer' })) {
-    await fs.rename(Buffer.concat([fromPrefix, name]), Buffer.concat([toPrefix, name]));
+    try {
+      await fs.rename(Buffer.concat([fromPrefix, name]), Buffer.concat([toPrefix, name]));
+    } catch (error) {
+      if (errnoOf(error) !== 'EXDEV') throw error;
+      // The data dir on a FUSE or network mount may refuse renames across its own directories.
+      await copyEntriesAcross(from, to);
+      return;
+    }
   }
+}
+
+/**
+ * Moves every entry still in `from` to `to` by copying, then empties `from`. GNU cp, because it walks
+ * with directory fds at any depth, keeps names that are not UTF-8, and copies links as links.
+ */
+export async function copyEntriesAcross(from: string, to: string): Promise<void> {
+  await runTool('cp', ['-a', '--no-dereference', '--', `${from}/.`, `${to}/`]);
+  await runTool('find', [from, '-mindepth', '1', '-maxdepth', '1', '-exec', 'rm', '-rf', '--one-file-system', '--', '{}', '+']);
+}
+
+function runTool(command: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderrTail = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => (stderrTail = (stderrTail + chunk).slice(-500)));
+    child.on('error', reject);
+    child.on('close', (code, signal) =>
+      code === 0 ? resolve() : reject(new Error(`${command} failed (${signal ?? `exit ${code}`}): ${stderrTail.trim()}`)),
+    );
+  });
 }
 
 async function isDirectory(dir: string): Promise<boolean> {

@@ -40,7 +40,8 @@ async function build(context: string, tag: string, buildArgs: Record<string, str
   }
 }
 
-async function nodeImage(): Promise<string> {
+/** An image with Node 20 at /usr/local/bin/node: upstream when the engine has it, else a local stand-in built once. */
+export async function nodeImage(): Promise<string> {
   if (await imageExists(UPSTREAM_NODE)) return UPSTREAM_NODE;
   if (await imageExists(LOCAL_NODE)) return LOCAL_NODE;
   let base: string | undefined;

@@ -32,12 +32,20 @@ export const SMALL_POOLS = {
 export const TEST_IMAGES: Record<string, string> =
   process.env.CODECELL_IMAGE_PREFIX === undefined ? {} : { CODECELL_IMAGE_PREFIX: process.env.CODECELL_IMAGE_PREFIX };
 
+/** The executor the tests run on (CODECELL_EXECUTOR=process runs them on sandboxed processes), when set. */
+export const TEST_EXECUTOR: Record<string, string> = Object.fromEntries(
+  ['CODECELL_EXECUTOR', 'CODECELL_SANDBOX_DIR', 'CODECELL_ALLOW_WEAK_SANDBOX'].flatMap((name) => {
+    const value = process.env[name];
+    return value === undefined ? [] : [[name, value]];
+  }),
+);
+
 export async function startTestEngine(
   overrides: Record<string, string> = {},
   existingDataDir?: string,
 ): Promise<TestEngine> {
   const dataDir = existingDataDir ?? mkdtempSync(path.join(os.tmpdir(), 'codecell-test-'));
-  const settings = loadSettings({}, { LOG_LEVEL: 'silent', ...TEST_IMAGES, ...SMALL_POOLS, ...overrides, CODECELL_DATA_DIR: dataDir });
+  const settings = loadSettings({}, { LOG_LEVEL: 'silent', ...TEST_IMAGES, ...TEST_EXECUTOR, ...SMALL_POOLS, ...overrides, CODECELL_DATA_DIR: dataDir });
   const metrics = new Metrics({ collectProcessMetrics: false });
   const { engine, files } = await createEngine({ settings, logger: createLogger(settings.logLevel), metrics });
   return {

@@ -46,7 +46,7 @@ jq -n --arg bash "$BASH_VERSION" --arg jq "$(v jq --version)" --arg git "$(v git
     coreutils: $coreutils, python3: $python3, node: $node, sqlite3: $sqlite3} | with_entries(select(.value != "")))}'
 `;
 
-const PROBES: Record<RuntimeInfo['runtime'], string[]> = {
+export const PROBES: Record<RuntimeInfo['runtime'], string[]> = {
   python: ['/usr/bin/python3', '-c', PYTHON_PROBE],
   node: ['/usr/bin/node', '-e', NODE_PROBE],
   bash: ['/bin/bash', '-c', BASH_PROBE],

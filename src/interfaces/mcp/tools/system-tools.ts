@@ -8,7 +8,10 @@ import { toolLogger, type ToolDeps } from './tool-deps.js';
 
 const SystemInfoOutputSchema = z.object({
   codecell_version: z.string(),
-  executor: z.object({ kind: z.literal('docker'), engine_version: z.string(), container_runtime: z.string() }),
+  executor: z.discriminatedUnion('kind', [
+    z.object({ kind: z.literal('docker'), engine_version: z.string(), container_runtime: z.string() }),
+    z.object({ kind: z.literal('process'), sandbox: z.string(), isolation: z.string() }),
+  ]),
   languages: z.array(z.enum(LANGUAGES)),
   runtimes: z.array(
     z.object({
@@ -48,11 +51,10 @@ function toOutput(info: SystemInfo): z.infer<typeof SystemInfoOutputSchema> {
   const { limits } = info;
   return {
     codecell_version: info.codecellVersion,
-    executor: {
-      kind: info.executor.kind,
-      engine_version: info.executor.engineVersion,
-      container_runtime: info.executor.containerRuntime,
-    },
+    executor:
+      info.executor.kind === 'docker'
+        ? { kind: 'docker', engine_version: info.executor.engineVersion, container_runtime: info.executor.containerRuntime }
+        : { kind: 'process', sandbox: info.executor.sandbox, isolation: info.executor.isolation },
     languages: [...info.languages],
     runtimes: info.runtimes.map((runtime) => ({
       runtime: runtime.runtime,
@@ -90,7 +92,7 @@ export function describeSystem(info: SystemInfo): string {
     .map((entry) => `${entry.language} ${entry.installed ? (entry.version ?? '?') : '(not installed)'}`)
     .join(', ');
   return [
-    `Codecell ${info.codecellVersion} · Docker ${info.executor.engineVersion} (${info.executor.containerRuntime}) · ` +
+    `Codecell ${info.codecellVersion} · ${executorLine(info.executor)} · ` +
       `no network · working directory ${info.workingDirectory}`,
     `Languages: ${info.languages.join(', ')}`,
     ...runtimes,
@@ -100,6 +102,12 @@ export function describeSystem(info: SystemInfo): string {
       `${limits.sessionQuotaMb} MiB per session, ${limits.maxImagesPerRun} images per run. ` +
       `Sessions are deleted after ${Math.round(limits.sessionTtlSeconds / 60)} minutes without use.`,
   ].join('\n');
+}
+
+function executorLine(executor: SystemInfo['executor']): string {
+  return executor.kind === 'docker'
+    ? `Docker ${executor.engineVersion} (${executor.containerRuntime})`
+    : `sandboxed processes (${executor.isolation})`;
 }
 
 export function registerSystemTools(server: McpServer, deps: ToolDeps): void {
