@@ -194,7 +194,7 @@ export class ProcessExecutor implements Executor {
     };
     let result: ExecutorResult;
     try {
-      // Typed as the port may widen it (null: a run without a snapshot); this executor serves only stateful runtimes.
+      // null: a run without a snapshot (this executor offers no one-shot languages, but the port allows it).
       const stateFile: string | null = job.stateFile;
       const restore = await runner.slot.attach(job.sessionId, job, stateFile);
       timer.mark('attach');
@@ -202,7 +202,7 @@ export class ProcessExecutor implements Executor {
       const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
       // No tmpfs caps here: the slot's tmp and artifacts count against the session's quota too.
       const quotaDirs = [
-        ...runner.slot.quotaDirs(stateFile === null ? runner.dirs.tmpDir : path.dirname(stateFile)),
+        ...runner.slot.quotaDirs(job.stateDir),
         runner.dirs.tmpDir,
         runner.dirs.artifactsDir,
       ];
