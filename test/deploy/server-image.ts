@@ -40,7 +40,8 @@ async function build(context: string, tag: string, buildArgs: Record<string, str
   }
 }
 
-async function nodeImage(): Promise<string> {
+/** Node 20 with npm: node:20-bookworm-slim when the engine has it, else the local stand-in (made once). */
+export async function nodeImage(): Promise<string> {
   if (await imageExists(UPSTREAM_NODE)) return UPSTREAM_NODE;
   if (await imageExists(LOCAL_NODE)) return LOCAL_NODE;
   let base: string | undefined;

@@ -32,12 +32,22 @@ export const SMALL_POOLS = {
 export const TEST_IMAGES: Record<string, string> =
   process.env.CODECELL_IMAGE_PREFIX === undefined ? {} : { CODECELL_IMAGE_PREFIX: process.env.CODECELL_IMAGE_PREFIX };
 
+/**
+ * The executor the tests run on: CODECELL_EXECUTOR from the environment, when set (the process
+ * harness, test/space/vitest.process.config.ts, runs these suites with `process`).
+ */
+export const TEST_EXECUTOR: Record<string, string> =
+  process.env.CODECELL_EXECUTOR === undefined ? {} : { CODECELL_EXECUTOR: process.env.CODECELL_EXECUTOR };
+
+/** False when the tests run on the process executor: checks of Docker's own state (containers left) apply only to Docker. */
+export const TESTS_USE_DOCKER = process.env.CODECELL_EXECUTOR !== 'process';
+
 export async function startTestEngine(
   overrides: Record<string, string> = {},
   existingDataDir?: string,
 ): Promise<TestEngine> {
   const dataDir = existingDataDir ?? mkdtempSync(path.join(os.tmpdir(), 'codecell-test-'));
-  const settings = loadSettings({}, { LOG_LEVEL: 'silent', ...TEST_IMAGES, ...SMALL_POOLS, ...overrides, CODECELL_DATA_DIR: dataDir });
+  const settings = loadSettings({}, { LOG_LEVEL: 'silent', ...TEST_IMAGES, ...TEST_EXECUTOR, ...SMALL_POOLS, ...overrides, CODECELL_DATA_DIR: dataDir });
   const metrics = new Metrics({ collectProcessMetrics: false });
   const { engine, files } = await createEngine({ settings, logger: createLogger(settings.logLevel), metrics });
   return {

@@ -9,6 +9,7 @@ import { decodeSessionId, encodeSessionId, fileIdFor, findFileById, SHORT_ID_PAT
 import { languageOf } from '../../src/interfaces/http/librechat-code-api/exec.js';
 import { multipartBody, type MultipartPart } from '../unit/files/helpers.js';
 import { startTestServer, TEST_KEY, type TestServer } from '../interfaces/helpers/test-server.js';
+import { TESTS_USE_DOCKER } from '../helpers/engine.js';
 
 const MiB = 1024 * 1024;
 
@@ -32,9 +33,16 @@ interface ExecResult {
 
 type Headers = Record<string, string>;
 
-/** Closes a test server and checks that none of its containers is left (other suites may be running). */
+/**
+ * Closes a test server and, on Docker, checks that none of its containers is left (other suites
+ * may be running). The process executor's own leftovers are its suite's business (src/executor/process).
+ */
 async function closeAndCheck(server: TestServer | undefined): Promise<void> {
   if (server === undefined) return;
+  if (!TESTS_USE_DOCKER) {
+    await server.close();
+    return;
+  }
   const instance = createHash('sha256').update(server.dataDir).digest('hex').slice(0, 16);
   const ours = (): string => execFileSync('docker', ['ps', '-aq', '--filter', `label=codecell.instance=${instance}`], { encoding: 'utf8' }).trim();
   expect(ours()).not.toBe(''); // the warm pool: proves the filter finds this server's containers
