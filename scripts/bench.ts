@@ -39,8 +39,8 @@ import { pino } from 'pino';
 import { loadSettings } from '../src/config/settings.js';
 import { createEngine } from '../src/engine/create-engine.js';
 import type { Engine } from '../src/engine/engine.js';
-import type { Language } from '../src/engine/types.js';
-import type { PoolKey } from '../src/executor/docker/pool-key.js';
+import type { Language } from '../src/domain/types.js';
+import type { PoolKey } from '../src/executor/pool-key.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import { principalFor } from '../src/sessions/principal.js';
 

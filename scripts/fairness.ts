@@ -22,7 +22,7 @@ import path from 'node:path';
 import { loadSettings } from '../src/config/settings.js';
 import { createEngine } from '../src/engine/create-engine.js';
 import type { Engine } from '../src/engine/engine.js';
-import type { Language } from '../src/engine/types.js';
+import type { Language } from '../src/domain/types.js';
 import { createLogger } from '../src/logger.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import { principalFor } from '../src/sessions/principal.js';

@@ -5,9 +5,11 @@
  * The README's settings table is written by hand; test/unit/config/readme-settings.test.ts fails
  * when its names or defaults drift from the schema below.
  */
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { JwtKeyError, parseJwtPublicKey, type JwtVerificationKey } from './jwt-key.js';
 
 const csv = z
   .string()
@@ -33,6 +35,14 @@ const EnvSchema = z.object({
   CODECELL_PUBLIC_URL: z.string().url().optional(),
   CODECELL_SIGNING_KEY: z.string().min(32).optional(),
   CODECELL_DATA_DIR: z.string().min(1).optional(),
+  // LibreChat's Code API tokens (CODEAPI_AUTH_PROVIDER=librechat-jwt): the public key as PEM text or a file.
+  CODECELL_JWT_PUBLIC_KEY: z.string().optional(),
+  CODECELL_JWT_PUBLIC_KEY_FILE: z.string().min(1).optional(),
+  CODECELL_JWT_ISSUER: z.string().min(1).default('librechat'),
+  CODECELL_JWT_AUDIENCE: z.string().min(1).default('codeapi'),
+  CODECELL_JWT_CLOCK_SKEW_SECONDS: int(0, 300).default(30),
+  // LibreChat mints tokens for at most 300 s; a token that claims a longer life (exp - iat) is refused.
+  CODECELL_JWT_MAX_TTL_SECONDS: int(1, 3600).default(300),
 
   EXECUTION_TIMEOUT: z.coerce.number().positive().max(3600).default(30),
   MAX_OUTPUT_LENGTH: int(100, 10_000_000).default(10_000),
@@ -91,10 +101,20 @@ const EnvSchema = z.object({
 
 export type RuntimeName = 'python' | 'node' | 'bash';
 
+/** How LibreChat's Code API tokens are verified; null when JWT mode is off. */
+export interface JwtSettings extends JwtVerificationKey {
+  readonly issuer: string;
+  readonly audience: string;
+  readonly clockSkewSeconds: number;
+  readonly maxTtlSeconds: number;
+}
+
 export interface Settings {
   readonly host: string;
   readonly port: number;
   readonly apiKeys: readonly string[];
+  /** LibreChat JWT mode: tokens verified with this key are accepted beside (or instead of) API keys. */
+  readonly jwt: JwtSettings | null;
   readonly allowOpen: boolean;
   readonly publicUrl: string | undefined;
   readonly signingKey: string | undefined;
@@ -203,6 +223,7 @@ export function loadSettings(
     host: e.HOST,
     port: e.PORT,
     apiKeys: Object.freeze([...e.CODECELL_API_KEYS]),
+    jwt: jwtSettings(e),
     allowOpen: e.CODECELL_ALLOW_OPEN,
     publicUrl: e.CODECELL_PUBLIC_URL,
     signingKey: e.CODECELL_SIGNING_KEY,
@@ -262,6 +283,44 @@ export function loadSettings(
     }),
     signedUrlTtlMs: e.CODECELL_SIGNED_URL_TTL_SECONDS * 1000,
   });
+}
+
+type ParsedEnv = z.infer<typeof EnvSchema>;
+
+/** Reads and checks the JWT public key at start-up, so a bad key stops the server with a clear message. */
+function jwtSettings(e: ParsedEnv): JwtSettings | null {
+  const inline = e.CODECELL_JWT_PUBLIC_KEY !== undefined && e.CODECELL_JWT_PUBLIC_KEY.trim() !== '' ? e.CODECELL_JWT_PUBLIC_KEY : undefined;
+  const file = e.CODECELL_JWT_PUBLIC_KEY_FILE;
+  if (inline === undefined && file === undefined) return null;
+  if (inline !== undefined && file !== undefined) {
+    throw new SettingsError('invalid settings: set CODECELL_JWT_PUBLIC_KEY or CODECELL_JWT_PUBLIC_KEY_FILE, not both');
+  }
+  let text: string;
+  let source: string;
+  if (file !== undefined) {
+    source = `CODECELL_JWT_PUBLIC_KEY_FILE (${file})`;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new SettingsError(`invalid settings: ${source} cannot be read: ${(error as Error).message}`);
+    }
+  } else {
+    source = 'CODECELL_JWT_PUBLIC_KEY';
+    text = inline ?? '';
+  }
+  try {
+    const key = parseJwtPublicKey(text, source);
+    return Object.freeze({
+      ...key,
+      issuer: e.CODECELL_JWT_ISSUER,
+      audience: e.CODECELL_JWT_AUDIENCE,
+      clockSkewSeconds: e.CODECELL_JWT_CLOCK_SKEW_SECONDS,
+      maxTtlSeconds: e.CODECELL_JWT_MAX_TTL_SECONDS,
+    });
+  } catch (error) {
+    if (error instanceof JwtKeyError) throw new SettingsError(`invalid settings: ${error.message}`);
+    throw error;
+  }
 }
 
 function halfOf(cap: number): number {

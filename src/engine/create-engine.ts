@@ -1,11 +1,11 @@
 /**
  * Builds an Engine from settings: takes the data dir (one live engine per data dir), then session
- * store, Docker executor (after crash recovery), pool, queue.
+ * store, the executor (create-executor.ts; it recovers a crash's leftovers and starts warming), queue.
  */
 import type { Settings } from '../config/settings.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import { DockerExecutor } from '../executor/docker/docker-executor.js';
+import { createExecutor } from '../executor/create-executor.js';
 import { JobQueue } from '../executor/job-queue.js';
 import { FileService } from '../files/file-service.js';
 import { CODECELL_VERSION } from '../package-version.js';
@@ -14,7 +14,6 @@ import { takeDataDir } from './data-dir-owner.js';
 import { Engine } from './engine.js';
 import { FileChangeReporter } from './file-change-reporter.js';
 import { SessionFileAccess } from './session-file-access.js';
-import { SystemInfoProbe } from './system-info.js';
 
 export interface CreatedEngine {
   readonly engine: Engine;
@@ -55,15 +54,15 @@ async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>
     maxSessionsPerKey: settings.sessions.maxSessionsPerKey,
   });
   const files = new FileService({ sessions, settings, downloadLinkFor: deps.downloadLinkFor });
-  const executor = new DockerExecutor(settings, logger, metrics, files.diskBudget);
-  await executor.recover((sessionId) => {
+  const executor = await createExecutor({ settings, logger, metrics, diskBudget: files.diskBudget });
+  logger.info({ executor: executor.kind }, 'executor chosen');
+  await executor.start((sessionId) => {
     try {
       return { filesDir: sessions.filesDir(sessionId), homeDir: sessions.homeDir(sessionId) };
     } catch {
       return null;
     }
   });
-  executor.pool.fill();
   metrics.activeSessions.set(sessions.count);
   const engine = new Engine({
     settings,
@@ -78,7 +77,7 @@ async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>
       settings.limits.maxListedFiles,
       { maxSide: settings.limits.inlineImageMaxSide, maxBytes: settings.limits.inlineImageMaxBytes },
     ),
-    systemInfoProbe: new SystemInfoProbe(settings, executor, CODECELL_VERSION),
+    version: CODECELL_VERSION,
     releaseDataDir,
   });
   return { engine, files };

@@ -8,8 +8,12 @@
  *     → session lock (one run per session at a time; waiting here counts as waiting in the queue)
  *     → job queue (bounded concurrency; the slot is held until the container is gone)
  *     → TypeScript → JavaScript (TypeScript's transpiler in a capped, supervised worker thread)
- *     → DockerExecutor.run (throwaway container; state restored and saved inside it)
- *     → files changed in /mnt/data, images, history, metrics → ExecutionResult
+ *     → Executor.run, the port (src/executor/executor.ts), today DockerExecutor (a throwaway
+ *       container; state restored and saved inside it; src/executor/docker/docker-executor.ts)
+ *     → the executor calls back while the session's files are still where the run left them: files
+ *       changed in /mnt/data, images (the files go back when the callback settles, whatever happens)
+ *     → history, metrics → ExecutionResult, answered at once; the lock is kept until the run is settled
+ *       (sandbox dead, files back)
  */
 import { withoutRepeatedImages } from './repeated-images.js';
 import type { Settings } from '../config/settings.js';
@@ -17,8 +21,8 @@ import { CodecellError, sessionNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { joinNotices } from '../notices.js';
-import type { DockerExecutor, ExecutorResult } from '../executor/docker/docker-executor.js';
-import { pythonPoolFor, type PoolKey } from '../executor/docker/pool-key.js';
+import type { Executor, ExecutorResult } from '../executor/executor.js';
+import { pythonPoolFor, type PoolKey } from '../executor/pool-key.js';
 import type { Admission, JobQueue } from '../executor/job-queue.js';
 import { argsProblem, codeTextProblem } from '../executor/runner-protocol.js';
 import type { Principal } from '../sessions/principal.js';
@@ -27,19 +31,10 @@ import type { RuntimeName } from '../config/settings.js';
 import type { FileChangeReporter } from './file-change-reporter.js';
 import { NOTHING_UNLISTED } from './changed-files-listing.js';
 import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
-import type {
-  EngineApi,
-  ExecuteRequest,
-  ExecutionResult,
-  HealthReport,
-  HistoryEntry,
-  Language,
-  ResultImage,
-  SessionInfo,
-  SystemInfo,
-} from './types.js';
+import type { HistoryEntry, Language, SessionInfo } from '../domain/types.js';
+import type { EngineApi, ExecuteRequest, ExecutionResult, HealthReport, ResultImage, SystemInfo } from './types.js';
 import { SessionRuns } from './session-runs.js';
-import type { SystemInfoProbe } from './system-info.js';
+import { describeSystem } from './system-info.js';
 import { TypeScriptTranspiler, type TranspileOutcome } from './typescript-transpiler.js';
 
 export const MAX_CODE_CHARS = 1_000_000;
@@ -49,10 +44,11 @@ export interface EngineDeps {
   readonly logger: Logger;
   readonly metrics: Metrics;
   readonly sessions: SessionStore;
-  readonly executor: DockerExecutor;
+  readonly executor: Executor;
   readonly queue: JobQueue;
   readonly fileChanges: FileChangeReporter;
-  readonly systemInfoProbe: SystemInfoProbe;
+  /** This Codecell's version, for get_system_info. */
+  readonly version: string;
   /** Gives the data dir up once everything in it has stopped (engine/data-dir-owner.ts). */
   readonly releaseDataDir?: (() => Promise<void>) | undefined;
 }
@@ -201,35 +197,43 @@ export class Engine implements EngineApi {
     const before = await fileChanges.snapshot(filesDir);
     // Cancelled since it left the queue: no container is started for it.
     request.signal?.throwIfAborted();
-    const { result: run, settled, releaseFiles } = await executor.run({
-      pool,
-      sessionId: meta.id,
-      filesDir,
-      homeDir: this.sessions.homeDir(meta.id),
-      stateFile: this.sessions.stateFile(meta.id, runtime),
-      code: code.javascript,
-      sourceMap: code.sourceMap,
-      sourceLanguage: request.language,
-      args: request.args ?? [],
-      timeoutMs,
-      maxImages: settings.limits.maxImagesPerRun,
-      onOutput: request.onOutput,
-      signal: request.signal,
-    });
+    const finished = await executor.run(
+      {
+        pool,
+        sessionId: meta.id,
+        filesDir,
+        homeDir: this.sessions.homeDir(meta.id),
+        stateFile: this.sessions.stateFile(meta.id, runtime),
+        code: code.javascript,
+        sourceMap: code.sourceMap,
+        sourceLanguage: request.language,
+        args: request.args ?? [],
+        timeoutMs,
+        maxImages: settings.limits.maxImagesPerRun,
+        onOutput: request.onOutput,
+        signal: request.signal,
+      },
+      // While the files are where the run left them: what changed, and the images it showed or wrote.
+      async (run: ExecutorResult, runFilesDir: string) => {
+        const frame = run.frame;
+        const inline = inlineFrameImages(frame?.images ?? [], settings.limits.maxImagesPerRun);
+        // Before the after-scan: a shown figure that had to be downscaled is kept in full as a new file.
+        const shown = await fileChanges.fitShownImages(runFilesDir, inline.images);
+        const changes = await fileChanges.changes(meta.id, runFilesDir, before);
+        const images: ResultImage[] = shown.images;
+        let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted + shown.omitted;
+        const keptInFull = new Set(shown.written);
+        const written = changes.pngFiles.filter((file) => !keptInFull.has(file.path));
+        const saved = await fileChanges.imagesFrom(runFilesDir, written, settings.limits.maxImagesPerRun - images.length);
+        images.push(...withoutRepeatedImages(images, saved.images));
+        imagesOmitted += saved.omitted;
+        return { changes, images, imagesOmitted };
+      },
+    );
+    const { result: run, settled } = finished;
+    const { changes, images, imagesOmitted } = finished.inspected;
     try {
       const frame = run.frame;
-      const inline = inlineFrameImages(frame?.images ?? [], settings.limits.maxImagesPerRun);
-      // Before the after-scan: a shown figure that had to be downscaled is kept in full as a new file.
-      const shown = await fileChanges.fitShownImages(run.filesDir, inline.images);
-      const changes = await fileChanges.changes(meta.id, run.filesDir, before);
-      const images: ResultImage[] = shown.images;
-      let imagesOmitted = (frame?.imagesOmitted ?? 0) + inline.omitted + shown.omitted;
-      const keptInFull = new Set(shown.written);
-      const written = changes.pngFiles.filter((file) => !keptInFull.has(file.path));
-      const saved = await fileChanges.imagesFrom(run.filesDir, written, settings.limits.maxImagesPerRun - images.length);
-      images.push(...withoutRepeatedImages(images, saved.images));
-      imagesOmitted += saved.omitted;
-      releaseFiles(); // nothing below reads run.filesDir: the files may go back now
       const result: ExecutionResult = {
         sessionId: meta.id,
         language: request.language,
@@ -258,7 +262,7 @@ export class Engine implements EngineApi {
       await this.record(meta, request, result, pythonModules);
       return { result, settled };
     } catch (error) {
-      releaseFiles();
+      // The caller unlocks the session when this throws: not before the run is settled.
       await settled;
       throw error;
     }
@@ -321,22 +325,18 @@ export class Engine implements EngineApi {
   }
 
   systemInfo(): Promise<SystemInfo> {
-    return this.deps.systemInfoProbe.get();
+    return describeSystem(this.deps.settings, this.deps.executor, this.deps.version);
   }
 
   async health(): Promise<HealthReport> {
     const { executor, queue } = this.deps;
-    let docker: HealthReport['docker'];
-    try {
-      await executor.docker.ping();
-      docker = { reachable: true };
-    } catch (error) {
-      docker = { reachable: false, error: error instanceof Error ? error.message : String(error) };
-    }
+    const health = await executor.health();
+    const reachability = { reachable: health.reachable, ...(health.error === undefined ? {} : { error: health.error }) };
     return {
-      ok: docker.reachable && !this.shuttingDown,
-      docker,
-      pool: executor.pool.sizes(),
+      ok: health.reachable && !this.shuttingDown,
+      executor: health,
+      ...(health.kind === 'docker' ? { docker: reachability } : {}),
+      pool: executor.poolSizes(),
       queue: { running: queue.running, waiting: queue.waiting },
     };
   }

@@ -9,7 +9,8 @@ import { measureBytes } from '../files/usage.js';
 import { inlinePngSize } from '../executor/png.js';
 import { boundChangedFiles } from './changed-files-listing.js';
 import { fitInlineImage, type FittedImage, type InlineImageBudget } from './inline-images.js';
-import type { FileChange, ResultImage, UnlistedFiles } from './types.js';
+import type { FileChange } from '../domain/types.js';
+import type { ResultImage, UnlistedFiles } from './types.js';
 
 /** Reads a regular file of a session's without following links; null when it is not one. */
 export interface SafeFileAccess {

@@ -7,7 +7,7 @@ import { SANDBOX_GID, SANDBOX_UID } from '../sandbox-user.js';
 import type { FileService } from '../files/file-service.js';
 import type { TreeChange } from '../files/file-tree.js';
 import type { SafeFileAccess } from './file-change-reporter.js';
-import type { FileChange } from './types.js';
+import type { FileChange } from '../domain/types.js';
 
 export class SessionFileAccess implements SafeFileAccess {
   constructor(private readonly files: FileService) {}

@@ -1,15 +1,22 @@
 /**
- * What the interfaces (MCP, REST, CLI) see of Codecell: the Engine and its typed results.
+ * What the interfaces (MCP, REST, CLI) see of Codecell: the Engine and its typed results. The words
+ * shared with the lower layers (Language, FileChange, SessionInfo…) are in src/domain/types.ts.
  * One execution: interface → Engine.execute (src/engine/engine.ts) → session lock → job queue →
- * DockerExecutor.run (src/executor/docker/docker-executor.ts) → warm container → runner → result.
+ * Executor.run, the port (src/executor/executor.ts) → DockerExecutor (src/executor/docker/docker-executor.ts)
+ * → warm container → runner → result → engine inspects the files → files back → ExecutionResult.
  */
+import type {
+  CapturedText,
+  ExecutionStatus,
+  FileChange,
+  HistoryEntry,
+  Language,
+  OutputChunk,
+  RuntimeInfo,
+  SessionInfo,
+} from '../domain/types.js';
+import type { ExecutorHealth, ExecutorInfo } from '../executor/executor.js';
 import type { Principal } from '../sessions/principal.js';
-
-export const LANGUAGES = ['python', 'javascript', 'typescript', 'bash'] as const;
-export type Language = (typeof LANGUAGES)[number];
-
-export const EXECUTION_STATUSES = ['ok', 'error', 'timeout', 'oom', 'killed'] as const;
-export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
 
 export interface ExecutionError {
   readonly name: string;
@@ -36,18 +43,6 @@ export interface NotCarriedValue {
   readonly reason: string;
 }
 
-export interface FileChange {
-  /** Relative to /mnt/data, '/'-separated. */
-  readonly path: string;
-  readonly size: number;
-  readonly mimeType: string;
-  readonly change: 'created' | 'modified';
-  /** Links made in the sandbox are listed, never served. */
-  readonly kind: 'file' | 'symlink' | 'hardlink';
-  /** Signed download link, when the server knows its public URL. */
-  readonly downloadUrl?: string;
-}
-
 /** Changed files counted, not listed one by one: a whole directory's worth. */
 export interface FileGroup {
   /** Relative to /mnt/data, ending in '/'; '' for the top level; null for the groups past the cap, merged. */
@@ -69,12 +64,6 @@ export interface UnlistedFiles {
   readonly folded: readonly FoldedFiles[];
   /** Past the listing limit, counted per top-level directory. */
   readonly omitted: readonly FileGroup[];
-}
-
-export interface CapturedText {
-  readonly text: string;
-  /** Characters cut from the middle (head and tail are kept). 0 when nothing was cut. */
-  readonly truncatedChars: number;
 }
 
 export interface ExecutionResult {
@@ -101,11 +90,6 @@ export interface ExecutionResult {
   readonly queuedMs: number;
 }
 
-export interface OutputChunk {
-  readonly stream: 'stdout' | 'stderr';
-  readonly text: string;
-}
-
 export interface ExecuteRequest {
   readonly principal: Principal;
   /** Absent: the principal's default session (created on first use). */
@@ -120,35 +104,9 @@ export interface ExecuteRequest {
   readonly signal?: AbortSignal | undefined;
 }
 
-export interface SessionInfo {
-  readonly id: string;
-  readonly createdAt: string;
-  readonly lastUsedAt: string;
-  readonly expiresAt: string;
-  readonly isDefault: boolean;
-  readonly executions: number;
-}
-
-export interface HistoryEntry {
-  readonly at: string;
-  readonly language: Language;
-  readonly code: string;
-  readonly status: ExecutionStatus;
-  readonly durationMs: number;
-  readonly stdoutPreview: string;
-  readonly errorName: string | null;
-}
-
-export interface RuntimeInfo {
-  readonly runtime: 'python' | 'node' | 'bash';
-  readonly image: string;
-  readonly languageVersion: string;
-  readonly packages: Readonly<Record<string, string>>;
-}
-
 export interface SystemInfo {
   readonly codecellVersion: string;
-  readonly executor: { readonly kind: 'docker'; readonly engineVersion: string; readonly containerRuntime: string };
+  readonly executor: ExecutorInfo;
   readonly languages: readonly Language[];
   readonly runtimes: readonly RuntimeInfo[];
   readonly limits: {
@@ -169,7 +127,10 @@ export interface SystemInfo {
 
 export interface HealthReport {
   readonly ok: boolean;
-  readonly docker: { readonly reachable: boolean; readonly error?: string };
+  /** Which executor runs code, whether it can now, and how runs are confined. */
+  readonly executor: ExecutorHealth;
+  /** The same reachability, under the name clients before the executor port read (Docker executor only). */
+  readonly docker?: { readonly reachable: boolean; readonly error?: string };
   readonly pool: Readonly<Record<string, number>>;
   readonly queue: { readonly running: number; readonly waiting: number };
 }

@@ -2,7 +2,7 @@
  * Keeps what a model needs of a long output: the head and the tail, and how much was cut between.
  * Memory stays bounded whatever the program prints.
  */
-import type { CapturedText } from '../engine/types.js';
+import type { CapturedText } from '../domain/types.js';
 
 export class OutputCapture {
   private head = '';

@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import type { Settings } from '../config/settings.js';
-import type { FileChange } from '../engine/types.js';
+import type { FileChange } from '../domain/types.js';
 import { errnoOf } from '../errno.js';
 import { CodecellError } from '../errors.js';
 import type { Principal } from '../sessions/principal.js';

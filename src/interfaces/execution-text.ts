@@ -4,7 +4,8 @@
  * it returned, what went wrong, what changed on disk, and what the next call will not have.
  */
 import { formatBytes } from '../files/byte-size.js';
-import type { CapturedText, ExecutionError, ExecutionResult, FileChange, FileGroup, UnlistedFiles } from '../engine/types.js';
+import type { CapturedText, FileChange } from '../domain/types.js';
+import type { ExecutionError, ExecutionResult, FileGroup, UnlistedFiles } from '../engine/types.js';
 
 const STATUS_WORDS: Record<ExecutionResult['status'], string> = {
   ok: 'ok',

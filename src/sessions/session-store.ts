@@ -16,7 +16,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { keySessionLimitReached, principalSessionLimitReached, sessionLimitReached, sessionNotFound, type CodecellError } from '../errors.js';
-import type { HistoryEntry, SessionInfo } from '../engine/types.js';
+import type { HistoryEntry, SessionInfo } from '../domain/types.js';
 import type { RuntimeName } from '../config/settings.js';
 import { removeTree } from '../files/remove-tree.js';
 import { KeyedMutex } from './keyed-mutex.js';

@@ -4,7 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CodecellError } from '../../src/errors.js';
-import type { ExecutionResult, Language } from '../../src/engine/types.js';
+import type { Language } from '../../src/domain/types.js';
+import type { ExecutionResult } from '../../src/engine/types.js';
 import { startTestEngine, type TestEngine } from '../helpers/engine.js';
 
 let t: TestEngine;

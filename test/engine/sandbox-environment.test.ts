@@ -6,7 +6,8 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ExecutionResult, Language } from '../../src/engine/types.js';
+import type { Language } from '../../src/domain/types.js';
+import type { ExecutionResult } from '../../src/engine/types.js';
 import { startTestEngine, type TestEngine } from '../helpers/engine.js';
 
 let t: TestEngine;

@@ -29,17 +29,14 @@ import { MAX_CODE_CHARS, runtimeFor } from '../../src/engine/engine.js';
 import { FileChangeReporter } from '../../src/engine/file-change-reporter.js';
 import { SessionFileAccess } from '../../src/engine/session-file-access.js';
 import { limitsInfo } from '../../src/engine/system-info.js';
+import { LANGUAGES, type ExecutionStatus, type HistoryEntry, type SessionInfo } from '../../src/domain/types.js';
 import {
-  LANGUAGES,
   type EngineApi,
   type ExecuteRequest,
   type ExecutionError,
   type ExecutionResult,
-  type ExecutionStatus,
   type HealthReport,
-  type HistoryEntry,
   type ResultImage,
-  type SessionInfo,
   type SystemInfo,
 } from '../../src/engine/types.js';
 import { CodecellError } from '../../src/errors.js';
@@ -180,6 +177,7 @@ export class FakeEngine implements EngineApi {
   async health(): Promise<HealthReport> {
     return {
       ok: !this.shuttingDown,
+      executor: { kind: 'docker', reachable: true, isolation: { mode: 'in-process', layers: {} } },
       docker: { reachable: true },
       pool: {},
       queue: { running: this.queue.running, waiting: this.queue.waiting },

@@ -91,6 +91,11 @@ describe('/healthz with API keys', () => {
     expect(detailed.status).toBe(200);
     expect(JSON.parse(detailed.body)).toMatchObject({
       ok: true,
+      executor: {
+        kind: 'docker',
+        reachable: true,
+        isolation: { mode: 'container', layers: { network: 'none', capabilities: 'all dropped', rootfs: 'read-only' } },
+      },
       docker: { reachable: true },
       pool: expect.any(Object),
       queue: { running: 0, waiting: 0 },
@@ -107,8 +112,14 @@ describe('/healthz with API keys', () => {
 
     const detailed = await health(server, { 'X-API-Key': TEST_KEY });
     expect(detailed.status).toBe(503);
-    const report = JSON.parse(detailed.body) as { ok: boolean; docker: { reachable: boolean; error?: string } };
+    const report = JSON.parse(detailed.body) as {
+      ok: boolean;
+      executor: { kind: string; reachable: boolean; error?: string };
+      docker: { reachable: boolean; error?: string };
+    };
     expect(report.ok).toBe(false);
+    expect(report.executor).toMatchObject({ kind: 'docker', reachable: false });
+    expect(report.executor.error).toContain(forwarder.socketPath);
     expect(report.docker.reachable).toBe(false);
     expect(report.docker.error).toContain(forwarder.socketPath);
 

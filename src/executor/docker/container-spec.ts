@@ -16,8 +16,7 @@
  */
 import type { ContainerCreateOptions, HostConfig } from 'dockerode';
 import type { Settings } from '../../config/settings.js';
-import type { PoolKey } from './pool-key.js';
-import { imageFor, preloadFor } from './pool-key.js';
+import { preloadFor, runtimeOf, type PoolKey } from '../pool-key.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../../sandbox-user.js';
 import { limitsEnv } from './limits-env.js';
 
@@ -282,4 +281,8 @@ export function probeContainerSpec(
     NetworkDisabled: true,
     HostConfig: hardenedHostConfig(settings),
   };
+}
+
+export function imageFor(settings: Settings, pool: PoolKey): string {
+  return `${settings.docker.imagePrefix}-${runtimeOf(pool)}:latest`;
 }

@@ -1,8 +1,9 @@
 /**
- * Runs one job in one throwaway container:
+ * The Executor (executor.ts) that runs each job in one throwaway Docker container:
  *   take a warm container → move the session's files and snapshot into its slot → send the job →
- *   stream output → result frame, exit, timeout or abort → kill → move files back → adopt the new
- *   snapshot only if the runner reported it saved → remove the container (in the background).
+ *   stream output → result frame, exit, timeout or abort → adopt the new snapshot only if the runner
+ *   reported it saved → the engine inspects the files in the slot while the container is killed →
+ *   move files back → remove the container (in the background).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -13,59 +14,38 @@ import type { DiskBudget } from '../../files/disk-budget.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { joinNotices } from '../../notices.js';
-import type { CapturedText, ExecutionStatus, OutputChunk } from '../../engine/types.js';
+import type { CapturedText, ExecutionStatus, OutputChunk, RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
 import { formatBytes } from '../../files/byte-size.js';
+import { SANDBOX_UID } from '../../sandbox-user.js';
 import { networkNotice } from '../network-notice.js';
 import { OutputCapture } from '../output-capture.js';
 import { PhaseTimer } from '../phase-timer.js';
 import { QuotaWatchdog, type QuotaBreach } from '../quota-watchdog.js';
 import type { ResultFrame } from '../runner-protocol.js';
+import type {
+  Executor,
+  ExecutorHealth,
+  ExecutorInfo,
+  ExecutorJob,
+  ExecutorResult,
+  FinishedRun,
+  InspectFiles,
+  IsolationReport,
+} from '../executor.js';
+import { inspectThenPutBack } from '../files-scope.js';
 import { Slot, type SessionPlaces } from '../slot.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
-import type { PoolKey } from './pool-key.js';
 import { newNonce, type RunOutcome } from './runner-container.js';
+import { RuntimeProbe } from './runtime-probe.js';
 import { WarmPool } from './warm-pool.js';
 
-export interface ExecutorJob {
-  readonly pool: PoolKey;
-  readonly sessionId: string;
-  /** The session's files directory on the host (its /mnt/data). */
-  readonly filesDir: string;
-  /** The session's home directory on the host (its $HOME). */
-  readonly homeDir: string;
-  /** Where this runtime's snapshot lives on the host; replaced only by a good run. */
-  readonly stateFile: string;
-  readonly code: string;
-  readonly sourceLanguage: 'python' | 'javascript' | 'typescript' | 'bash';
-  /** TypeScript: maps `code` (the compiled JavaScript) back to the TypeScript, for tracebacks. */
-  readonly sourceMap?: { readonly source: string; readonly mappings: string } | undefined;
-  /** The program's command-line arguments (runner-protocol.ts argsProblem has already passed them). */
-  readonly args: readonly string[];
-  readonly timeoutMs: number;
-  readonly maxImages: number;
-  readonly onOutput?: ((chunk: OutputChunk) => void) | undefined;
-  readonly signal?: AbortSignal | undefined;
-}
-
-export interface ExecutorResult {
-  readonly status: ExecutionStatus;
-  readonly exitCode: number | null;
-  readonly stdout: CapturedText;
-  readonly stderr: CapturedText;
-  readonly frame: ResultFrame | null;
-  readonly stateSaved: boolean;
-  readonly notice: string | null;
-  readonly warm: boolean;
-  readonly durationMs: number;
-  /** Where the session's files are until the caller's releaseFiles(): scan and read them there. */
-  readonly filesDir: string;
-}
-
-export class DockerExecutor {
-  readonly docker: Docker;
-  readonly instanceId: string;
-  readonly pool: WarmPool;
+export class DockerExecutor implements Executor {
+  readonly kind = 'docker' as const;
+  private readonly docker: Docker;
+  private readonly instanceId: string;
+  private readonly pool: WarmPool;
+  private readonly runtimes: RuntimeProbe;
   private readonly slotsRoot: string;
   private readonly disposals = new Set<Promise<void>>();
   private readonly running = new Set<AbortController>();
@@ -91,6 +71,12 @@ export class DockerExecutor {
       logger,
       metrics,
     });
+    this.runtimes = new RuntimeProbe(this.docker, settings, this.instanceId);
+  }
+
+  async start(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
+    await this.recover(placesOf);
+    this.pool.fill();
   }
 
   /**
@@ -98,7 +84,7 @@ export class DockerExecutor {
    * its slots back where they belong. `placesOf` maps a session id to its files and home dirs (null: gone).
    * Only for the data dir's owner (engine/data-dir-owner.ts): to anyone else they are live work.
    */
-  async recover(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
+  private async recover(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
     await this.removeOwnContainers();
     await fs.mkdir(this.slotsRoot, { recursive: true, mode: 0o711 });
     for (const name of await fs.readdir(this.slotsRoot)) {
@@ -113,13 +99,8 @@ export class DockerExecutor {
     }
   }
 
-  /**
-   * Runs the job. Resolves with the result as soon as it is known; `settled` resolves once the
-   * container is dead and the session's files are back in place. The files stay in
-   * `result.filesDir` until the caller calls `releaseFiles()` (it must, once it has read them:
-   * `settled` waits for it), and the caller must keep the session locked until `settled`.
-   */
-  async run(job: ExecutorJob): Promise<{ result: ExecutorResult; settled: Promise<void>; releaseFiles: () => void }> {
+  /** Executor.run: the files are in the container's slot while `inspect` reads them. */
+  async run<T>(job: ExecutorJob, inspect: InspectFiles<T>): Promise<FinishedRun<T>> {
     const began = performance.now();
     const timer = new PhaseTimer();
     const abort = new AbortController();
@@ -143,17 +124,14 @@ export class DockerExecutor {
     timer.mark('take');
     let frameTimings: ResultFrame['timings'] = null;
     let containerCpuMs: number | null = null;
-    // The caller reads the files in the slot (what changed, images) until it calls releaseFiles.
-    let releaseFiles!: () => void;
-    const filesReleased = new Promise<void>((resolve) => (releaseFiles = resolve));
-    // Puts the files back once no process can write to them any more and the caller has read them,
-    // then throws the container away.
-    const cleanUp = async (): Promise<void> => {
+    // Puts the files back once no process can write to them any more and the caller has read them
+    // (`filesRead`), then throws the container away.
+    const cleanUp = async (filesRead: Promise<void>): Promise<void> => {
       let filesBack = false;
       try {
         await runner.kill();
         timer.mark('kill');
-        await filesReleased;
+        await filesRead;
         await runner.slot.detach(job);
         filesBack = true;
         timer.mark('detach');
@@ -176,6 +154,7 @@ export class DockerExecutor {
         );
       }
     };
+    let result: ExecutorResult;
     try {
       const restore = await runner.slot.attach(job.sessionId, job, job.stateFile);
       timer.mark('attach');
@@ -248,7 +227,7 @@ export class DockerExecutor {
       const stdoutText = stdout.finish();
       const stderrText = stderr.finish();
       notice = joinNotices(notice, networkNotice({ error: frame?.error ?? null, stderr: stderrText.text }));
-      const result: ExecutorResult = {
+      result = {
         status,
         exitCode: outcome.exitCode,
         stdout: stdoutText,
@@ -258,14 +237,13 @@ export class DockerExecutor {
         notice,
         warm,
         durationMs: Math.round(performance.now() - began),
-        filesDir: runner.slot.dataDir,
       };
-      return { result, settled: cleanUp(), releaseFiles };
     } catch (error) {
-      releaseFiles();
-      await cleanUp();
+      await cleanUp(Promise.resolve());
       throw error;
     }
+    const { inspected, settled } = await inspectThenPutBack(() => inspect(result, runner.slot.dataDir), cleanUp);
+    return { result, inspected, settled };
   }
 
   /** Kills every running job (their sessions keep the last good state) and removes all containers. */
@@ -279,9 +257,44 @@ export class DockerExecutor {
     await this.removeOwnContainers();
   }
 
-  async engineVersion(): Promise<string> {
-    const version = await this.docker.version();
-    return version.Version;
+  async health(): Promise<ExecutorHealth> {
+    const isolation = this.isolation();
+    try {
+      await this.docker.ping();
+      return { kind: this.kind, reachable: true, isolation };
+    } catch (error) {
+      return { kind: this.kind, reachable: false, error: error instanceof Error ? error.message : String(error), isolation };
+    }
+  }
+
+  poolSizes(): Readonly<Record<string, number>> {
+    return this.pool.sizes();
+  }
+
+  async systemInfo(): Promise<{ executor: ExecutorInfo; runtimes: RuntimeInfo[] }> {
+    const [version, runtimes] = await Promise.all([this.docker.version(), this.runtimes.all()]);
+    return {
+      executor: { kind: this.kind, engineVersion: version.Version, containerRuntime: this.isolation().layers.runtime ?? 'runc' },
+      runtimes,
+    };
+  }
+
+  /** What container-spec.ts gives every execution container. */
+  private isolation(): IsolationReport {
+    const { settings } = this;
+    return {
+      mode: 'container',
+      layers: {
+        runtime: settings.docker.runtime === 'runsc' ? 'runsc (gVisor)' : 'runc',
+        network: 'none',
+        capabilities: 'all dropped',
+        privileges: 'no-new-privileges',
+        seccomp: 'allow-list',
+        rootfs: 'read-only',
+        user: `uid ${SANDBOX_UID} (not root)`,
+        limits: 'memory, cpu, pids (cgroups)',
+      },
+    };
   }
 
   private classify(

@@ -21,7 +21,7 @@ import {
 } from '../runner-protocol.js';
 import { Slot } from '../slot.js';
 import { containerSpec } from './container-spec.js';
-import type { PoolKey } from './pool-key.js';
+import type { PoolKey } from '../pool-key.js';
 import { readCpuMs } from './cgroup-cpu.js';
 import { OomWatch } from './oom-watch.js';
 

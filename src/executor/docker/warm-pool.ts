@@ -8,7 +8,7 @@ import PQueue from 'p-queue';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import { POOL_KEYS, poolTarget, type PoolKey } from './pool-key.js';
+import { POOL_KEYS, poolTarget, type PoolKey } from '../pool-key.js';
 import { RunnerContainer } from './runner-container.js';
 
 /** After this many failed starts in a row a pool stops refilling until a take() succeeds. */

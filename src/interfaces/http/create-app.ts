@@ -3,7 +3,7 @@
  *
  *   request id + log line → metrics → Host check (loopback only) → cross-site check (keyless only)
  *   → /healthz (details with a key), signed downloads (no key)
- *   → API key + X-User-Id → /metrics → per-principal and per-key stream and request budgets
+ *   → API key + X-User-Id, or LibreChat's JWT → /metrics → per-principal and per-key stream and request budgets
  *     (before any body is read: every body parser comes after them)
  *   → /v1 files and LibreChat Code API (then 405 / 404 for the rest of /v1)
  *   → MCP (Streamable HTTP, legacy SSE, recipe aliases)
@@ -26,6 +26,7 @@ import { apiKeyAuth, offersValidKey, principalOf } from './auth.js';
 import { createFilesRouter, createSignedDownloadRouter } from './files-router.js';
 import { createLibreChatCodeApiRouter } from './librechat-code-api/router.js';
 import { httpMetrics } from './http-metrics.js';
+import { createJwtVerifier } from './jwt-verifier.js';
 import { crossSiteGuard, hostValidation } from './listen-policy.js';
 import { budgetMessage, principalBudget, type BudgetKind, type BudgetScope } from './principal-budget.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
@@ -151,10 +152,11 @@ export function createApp(deps: AppDeps): Express {
 
   // Reachable without a key: health for probes (details only with a key), and downloads whose URL
   // carries its own signature.
-  app.use(createHealthRouter(engine, logger, offersValidKey(settings.apiKeys)));
+  const jwt = settings.jwt === null ? undefined : createJwtVerifier(settings.jwt);
+  app.use(createHealthRouter(engine, logger, offersValidKey(settings.apiKeys, jwt)));
   app.use(createSignedDownloadRouter({ files, logger }));
 
-  app.use(apiKeyAuth(settings.apiKeys));
+  app.use(apiKeyAuth(settings.apiKeys, { jwt, logger }));
   app.use(createMetricsRouter(metrics));
   app.use(
     principalBudget({

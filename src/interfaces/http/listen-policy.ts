@@ -14,13 +14,16 @@ export function isLoopbackHost(host: string): boolean {
   return LOOPBACK_HOSTS.has(host.toLowerCase()) || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
+/** LibreChat JWT mode counts as authentication, like keys (absent: off). */
+type TokenAuth = Partial<Pick<Settings, 'jwt'>>;
+
 export class ListenPolicyError extends Error {
   override readonly name = 'ListenPolicyError';
 }
 
 /** Throws when an open server would be reachable from other machines; warns when allowed anyway. */
-export function enforceListenPolicy(settings: Pick<Settings, 'host' | 'apiKeys' | 'allowOpen'>, logger: Logger): void {
-  if (settings.apiKeys.length > 0) return;
+export function enforceListenPolicy(settings: Pick<Settings, 'host' | 'apiKeys' | 'allowOpen'> & TokenAuth, logger: Logger): void {
+  if (settings.apiKeys.length > 0 || (settings.jwt ?? null) !== null) return;
   if (isLoopbackHost(settings.host)) {
     logger.info({ host: settings.host }, 'no API keys configured: open to local clients only');
     return;
@@ -28,7 +31,7 @@ export function enforceListenPolicy(settings: Pick<Settings, 'host' | 'apiKeys' 
   if (!settings.allowOpen) {
     throw new ListenPolicyError(
       `refusing to listen on ${settings.host} without API keys: anyone who reaches the port could run code. ` +
-        'Set CODECELL_API_KEYS, or listen on 127.0.0.1, or set CODECELL_ALLOW_OPEN=true on a network you trust.',
+        'Set CODECELL_API_KEYS (or CODECELL_JWT_PUBLIC_KEY for LibreChat JWT mode), or listen on 127.0.0.1, or set CODECELL_ALLOW_OPEN=true on a network you trust.',
     );
   }
   logger.warn(
@@ -69,11 +72,11 @@ function hasBody(req: Request): boolean {
  * Browsers say where a request comes from (Origin, Sec-Fetch-Site); CLI, LibreChat and MCP clients
  * send neither. A changing request is refused when a browser marks it as coming from another site
  * (any origin but the server's own or the public URL's), and its body must be JSON or multipart,
- * so a text/plain or urlencoded form body is refused too. Returns null when keys are configured:
- * a browser cannot attach the key to a cross-site request without a preflight, which fails.
+ * so a text/plain or urlencoded form body is refused too. Returns null when keys or a JWT key are
+ * configured: a browser cannot attach either to a cross-site request without a preflight, which fails.
  */
-export function crossSiteGuard(settings: Pick<Settings, 'apiKeys' | 'publicUrl'>): RequestHandler | null {
-  if (settings.apiKeys.length > 0) return null;
+export function crossSiteGuard(settings: Pick<Settings, 'apiKeys' | 'publicUrl'> & TokenAuth): RequestHandler | null {
+  if (settings.apiKeys.length > 0 || (settings.jwt ?? null) !== null) return null;
   const publicOrigin = settings.publicUrl !== undefined ? new URL(settings.publicUrl).origin : undefined;
   const refuse = (res: Response, status: number, error: string, message: string): void => {
     res.status(status).json({ error, message });

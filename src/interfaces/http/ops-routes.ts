@@ -44,7 +44,7 @@ export function sharedCheck(check: () => Promise<HealthReport>, ttlMs: number, n
 export function createHealthRouter(
   engine: Pick<EngineApi, 'health'>,
   logger: Logger,
-  mayReadDetails: (req: Request) => boolean,
+  mayReadDetails: (req: Request) => boolean | Promise<boolean>,
 ): Router {
   const router = Router();
   const health = sharedCheck(() => engine.health(), HEALTH_CACHE_MS);
@@ -53,7 +53,7 @@ export function createHealthRouter(
     try {
       // Details (queue, pools) are read fresh: a cached report would show a queue of a second ago.
       // Only the bare ok/not ok, which anyone may ask for, comes from the shared check.
-      const details = mayReadDetails(req);
+      const details = await mayReadDetails(req);
       const report = details ? await engine.health() : await health();
       res.status(report.ok ? 200 : 503).json(details ? report : { ok: report.ok });
     } catch (error) {

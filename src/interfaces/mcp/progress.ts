@@ -8,7 +8,7 @@
  */
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { OutputChunk } from '../../engine/types.js';
+import type { OutputChunk } from '../../domain/types.js';
 import type { Logger } from '../../logger.js';
 
 /** Clients use counters or UUIDs; anything longer is not echoed back again and again. */

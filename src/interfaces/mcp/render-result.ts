@@ -8,7 +8,8 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { EXECUTION_STATUSES, LANGUAGES, type ExecutionResult } from '../../engine/types.js';
+import { EXECUTION_STATUSES, LANGUAGES } from '../../domain/types.js';
+import { type ExecutionResult } from '../../engine/types.js';
 import { unlistedCount } from '../../engine/changed-files-listing.js';
 import { formatExecutionText } from '../execution-text.js';
 import { fitResultBudget } from './result-budget.js';

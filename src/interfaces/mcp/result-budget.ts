@@ -8,7 +8,8 @@
  * Images are separate content blocks and bounded on their own (inline-images.ts).
  */
 import { listFewer, withoutGroupNames } from '../../engine/changed-files-listing.js';
-import type { CapturedText, ExecutionResult } from '../../engine/types.js';
+import type { CapturedText } from '../../domain/types.js';
+import type { ExecutionResult } from '../../engine/types.js';
 
 /** Kept back from the budget for the "cut to fit" lines themselves. */
 const MARKER_RESERVE_CHARS = 600;

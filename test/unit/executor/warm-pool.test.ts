@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../src/config/settings.js';
-import type { PoolKey } from '../../../src/executor/docker/pool-key.js';
+import type { PoolKey } from '../../../src/executor/pool-key.js';
 import { WarmPool, type PoolClock, type PooledContainer } from '../../../src/executor/docker/warm-pool.js';
 import { createLogger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics/metrics.js';

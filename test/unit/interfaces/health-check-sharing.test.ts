@@ -3,7 +3,13 @@ import { describe, expect, it } from 'vitest';
 import type { HealthReport } from '../../../src/engine/types.js';
 import { sharedCheck } from '../../../src/interfaces/http/ops-routes.js';
 
-const REPORT: HealthReport = { ok: true, docker: { reachable: true }, pool: {}, queue: { running: 0, waiting: 0 } };
+const REPORT: HealthReport = {
+  ok: true,
+  executor: { kind: 'docker', reachable: true, isolation: { mode: 'container', layers: {} } },
+  docker: { reachable: true },
+  pool: {},
+  queue: { running: 0, waiting: 0 },
+};
 
 function countingCheck() {
   let calls = 0;

@@ -18,7 +18,8 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { CodecellError } from '../../../errors.js';
-import type { EngineApi, ExecutionResult, Language } from '../../../engine/types.js';
+import type { Language } from '../../../domain/types.js';
+import type { EngineApi, ExecutionResult } from '../../../engine/types.js';
 import type { FileService } from '../../../files/file-service.js';
 import type { Logger } from '../../../logger.js';
 import { argsProblem, codeTextProblem, MAX_ARGS } from '../../../executor/runner-protocol.js';

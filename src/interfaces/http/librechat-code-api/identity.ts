@@ -2,7 +2,8 @@
  * Who a LibreChat Code API request acts for, and what it may do with which sessions.
  *
  * The key is checked by apiKeyAuth (the same keys, Bearer, Basic and X-API-Key as the rest of
- * /v1), which records the key it matched; here the principal is built from that key and a user id
+ * /v1, or LibreChat's JWT, whose `sub` is then the user and whose tenant stands in for the key),
+ * which records the key it matched; here the principal is built from that key and a user id
  * that LibreChat sends in places apiKeyAuth does not look: the `User-Id` header (uploads), `user_id`
  * in the /exec body, and `?kind=user&id=` on downloads. X-User-Id, when present, always wins.
  *
@@ -31,7 +32,7 @@ import { LRUCache } from 'lru-cache';
 import { CodecellError } from '../../../errors.js';
 import type { EngineApi } from '../../../engine/types.js';
 import { principalFor, USER_ID_PATTERN, type Principal } from '../../../sessions/principal.js';
-import { apiKeyOf } from '../auth.js';
+import { apiKeyOf, tokenSubjectOf } from '../auth.js';
 import { decodeSessionId } from './ids.js';
 
 export const RESOURCE_KINDS = ['user', 'agent', 'skill'] as const;
@@ -96,10 +97,13 @@ export interface IdentitySources {
 /**
  * The caller: a shared resource named by kind agent/skill first, then X-User-Id, the User-Id
  * header, `id` with kind=user, and `user_id` from the body. Malformed values are INVALID_INPUT.
+ * A verified LibreChat token names the user itself (`sub`): the request's own user ids are ignored.
  */
 export function callerOf(req: Request, sources: IdentitySources = {}): Caller {
   const key = apiKeyOf(req);
   const shared = sharedIdentity(sources.resource);
+  const tokenSubject = tokenSubjectOf(req);
+  if (tokenSubject !== null) return shared !== null ? makeCaller(key, shared, true, true) : makeCaller(key, tokenSubject, false);
   const candidates: Array<[string | undefined, string]> = [
     [req.get('x-user-id'), 'X-User-Id'],
     [req.get('user-id'), 'the User-Id header'],

@@ -9,7 +9,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MAX_CODE_CHARS } from '../../../engine/engine.js';
 import { currentClientGone } from '../../http/request-context.js';
-import type { Language } from '../../../engine/types.js';
+import type { Language } from '../../../domain/types.js';
 import { outputProgress, type ToolExtra } from '../progress.js';
 import { ExecutionOutputSchema, renderExecutionResult } from '../render-result.js';
 import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';

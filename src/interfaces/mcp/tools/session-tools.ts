@@ -5,7 +5,7 @@
  */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { EXECUTION_STATUSES, LANGUAGES, type HistoryEntry, type SessionInfo } from '../../../engine/types.js';
+import { EXECUTION_STATUSES, LANGUAGES, type HistoryEntry, type SessionInfo } from '../../../domain/types.js';
 import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
 import { presentOrUndefined, toolLogger, type ToolDeps } from './tool-deps.js';
 

@@ -1,7 +1,8 @@
 /** get_system_info: what the sandboxes actually hold, read from the images, and the limits in force. */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { LANGUAGES, type SystemInfo } from '../../../engine/types.js';
+import { LANGUAGES } from '../../../domain/types.js';
+import { type SystemInfo } from '../../../engine/types.js';
 import { guardTool } from '../tool-errors.js';
 import { toolLogger, type ToolDeps } from './tool-deps.js';
 

@@ -1,9 +1,9 @@
 /**
- * Warm containers come in four kinds. Python has two: one that has already imported the heavy
+ * Warm runners (containers, or processes) come in four kinds. Python has two: one that has already imported the heavy
  * scientific stack (fast for sessions that use it) and a lean one (cheap to start: most of the CPU
  * of a Python container goes into importing pandas and matplotlib, so only pay it when needed).
  */
-import type { RuntimeName, Settings } from '../../config/settings.js';
+import type { RuntimeName, Settings } from '../config/settings.js';
 
 export const POOL_KEYS = ['python', 'python-lean', 'node', 'bash'] as const;
 export type PoolKey = (typeof POOL_KEYS)[number];
@@ -16,10 +16,6 @@ export function runtimeOf(pool: PoolKey): RuntimeName {
 
 export function preloadFor(pool: PoolKey): readonly string[] {
   return pool === 'python' ? SCIENTIFIC_PRELOAD : [];
-}
-
-export function imageFor(settings: Settings, pool: PoolKey): string {
-  return `${settings.docker.imagePrefix}-${runtimeOf(pool)}:latest`;
 }
 
 export function poolTarget(settings: Settings, pool: PoolKey): number {
