@@ -5,10 +5,10 @@
  * Bucket. The official MCP SDK client drives it end to end; then each attack runs as real code and
  * must fail, with the server alive after it.
  *
- * Two flags beyond the Space's own: --init, so the server is not the container's PID 1 (the kernel
- * shields a PID 1 from signals sent inside its namespace, which would make the signal attack pass
- * for the wrong reason), and --pids-limit/--memory as a safety net for this shared machine, set far
- * above the sandbox's own limits so that they cannot be what stops an attack.
+ * The image's PID 1 is tini, so the server is an ordinary process that a signal could reach (the
+ * kernel shields a PID 1 from signals sent inside its namespace, which would make the signal attack
+ * pass for the wrong reason). One flag beyond the Space's own: --pids-limit/--memory as a safety net
+ * for this shared machine, far above the sandbox's own limits so they cannot be what stops an attack.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -26,7 +26,7 @@ import { buildSpaceImage } from './space-image.js';
 const MiB = 1024 * 1024;
 const MEMORY_MB = 256;
 const QUOTA_MB = 64;
-const SAFETY_NET = ['--init', '--pids-limit', '4096', '--memory', '4g'];
+const SAFETY_NET = ['--pids-limit', '4096', '--memory', '4g'];
 type Output = ReturnType<typeof ExecutionOutputSchema.parse>;
 type Language = 'python' | 'javascript' | 'bash';
 const TOOL: Record<Language, { tool: string; field: string }> = {
@@ -241,7 +241,7 @@ for name in os.listdir('/proc'):
     if libc.ptrace(16, target, None, None) == 0:  # PTRACE_ATTACH
         traced.append(what)
         libc.ptrace(17, target, None, None)  # PTRACE_DETACH
-    for sig in (signal.SIGSTOP, signal.SIGKILL):
+    for sig in (signal.SIGTERM, signal.SIGSTOP, signal.SIGKILL):
         try:
             os.kill(target, sig)
             signalled.append(what)
@@ -252,7 +252,7 @@ print(json.dumps({'own_child_killed': own_child_killed, 'tried': tried, 'traced'
       const seen = JSON.parse(out.stdout) as { own_child_killed: boolean; tried: number; traced: string[]; signalled: string[] };
       expect(seen.own_child_killed, 'kill() works on the code’s own child').toBe(true);
       expect(seen.traced.filter((what) => what.includes('cli.js'))).toEqual([]);
-      expect(seen.signalled.filter((what) => what.includes('cli.js'))).toEqual([]);
+      expect(seen.signalled.filter((what) => what.includes('cli.js') || what.includes('tini'))).toEqual([]);
       await stillServing();
     });
 
