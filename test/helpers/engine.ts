@@ -32,15 +32,13 @@ export const SMALL_POOLS = {
 export const TEST_IMAGES: Record<string, string> =
   process.env.CODECELL_IMAGE_PREFIX === undefined ? {} : { CODECELL_IMAGE_PREFIX: process.env.CODECELL_IMAGE_PREFIX };
 
-/**
- * The executor the tests run on: CODECELL_EXECUTOR from the environment, when set (the process
- * harness, test/space/vitest.process.config.ts, runs these suites with `process`).
- */
-export const TEST_EXECUTOR: Record<string, string> =
-  process.env.CODECELL_EXECUTOR === undefined ? {} : { CODECELL_EXECUTOR: process.env.CODECELL_EXECUTOR };
-
-/** False when the tests run on the process executor: checks of Docker's own state (containers left) apply only to Docker. */
-export const TESTS_USE_DOCKER = process.env.CODECELL_EXECUTOR !== 'process';
+/** The executor the tests run on (CODECELL_EXECUTOR=process runs them on sandboxed processes), when set. */
+export const TEST_EXECUTOR: Record<string, string> = Object.fromEntries(
+  ['CODECELL_EXECUTOR', 'CODECELL_SANDBOX_DIR', 'CODECELL_ALLOW_WEAK_SANDBOX'].flatMap((name) => {
+    const value = process.env[name];
+    return value === undefined ? [] : [[name, value]];
+  }),
+);
 
 export async function startTestEngine(
   overrides: Record<string, string> = {},
@@ -63,3 +61,6 @@ export async function startTestEngine(
     },
   };
 }
+
+/** False when the tests run on the process executor: checks of Docker's own state (containers left) apply only to Docker. */
+export const TESTS_USE_DOCKER = process.env.CODECELL_EXECUTOR !== 'process';
