@@ -85,7 +85,6 @@ describe('Codecell as a Hugging Face Space (process executor)', () => {
   }
 
   beforeAll(async () => {
-    process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
     const image = await buildSpaceImage();
     bucket = mkdtempSync(path.join(os.tmpdir(), 'codecell-space-bucket-'));
     chmodSync(bucket, 0o777); // the bucket is writable by the Space's user, as Hugging Face mounts it

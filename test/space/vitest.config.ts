@@ -9,7 +9,6 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    env: { TESTCONTAINERS_RYUK_DISABLED: 'true' },
     include: ['test/space/**/*.test.ts'],
     testTimeout: 300_000,
     hookTimeout: 1_800_000,
