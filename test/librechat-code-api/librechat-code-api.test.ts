@@ -3,6 +3,7 @@
  * execute_code / bash_tool and its file priming send, and what they read back.
  */
 import { execFileSync } from 'node:child_process';
+import { setImmediate } from 'node:timers/promises';
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSessionId, encodeSessionId, fileIdFor, findFileById, SHORT_ID_PATTERN } from '../../src/interfaces/http/librechat-code-api/ids.js';
@@ -50,6 +51,12 @@ async function closeAndCheck(server: TestServer | undefined): Promise<void> {
   expect(ours()).toBe('');
 }
 const KEY_HEADER: Headers = { 'X-API-Key': TEST_KEY };
+
+/** Lets pending I/O run (one turn of the event loop), then calls `look`. */
+async function yieldThen<T>(look: () => Promise<T>): Promise<T> {
+  await setImmediate();
+  return look();
+}
 
 describe('ids (no server)', () => {
   it('writes a session UUID in 21 URL-safe characters and reads it back', () => {
@@ -465,8 +472,9 @@ describe('LibreChat Code API when the engine is busy', () => {
     const slow = post('sleep 600', holder.signal).catch((error: unknown) => error);
     let slowEnded = false;
     void slow.then(() => (slowEnded = true));
-    // The engine counts the job as running once it holds the only slot; each look is a real round trip.
-    while ((await server.running.engine.health()).queue.running === 0) {
+    // The engine counts the job as running once it holds the only slot. Each look yields to the event
+    // loop first: an executor whose health() answers without I/O would otherwise starve the request.
+    while ((await yieldThen(() => server.running.engine.health())).queue.running === 0) {
       if (slowEnded) throw new Error('the holding run ended before it was seen running');
     }
     const busy = await post('echo hi');
@@ -478,7 +486,7 @@ describe('LibreChat Code API when the engine is busy', () => {
     // The client going away kills its run; once its container is gone the slot serves again.
     holder.abort();
     await slow;
-    while ((await server.running.engine.health()).queue.running > 0);
+    while ((await yieldThen(() => server.running.engine.health())).queue.running > 0);
     const after = await post('echo hi');
     expect(after.status).toBe(200);
     expect(((await after.json()) as ExecResult).stdout).toBe('hi\n');

@@ -28,8 +28,10 @@ function runInSpace(image: string, mounts: string[], command: string[]): Promise
   return new Promise((resolve, reject) => {
     const child = spawn('docker', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
+    // Kept for the failure message, and passed on as it comes so a long inner run shows its progress.
     const keep = (chunk: Buffer): void => {
       output = (output + chunk.toString('utf8')).slice(-20_000);
+      process.stderr.write(chunk);
     };
     child.stdout.on('data', keep);
     child.stderr.on('data', keep);
