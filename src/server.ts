@@ -83,7 +83,7 @@ export async function startHttpServer(options: ServerOptions): Promise<RunningSe
   const address = httpServer.address();
   if (address === null || typeof address === 'string') throw new Error('the HTTP server has no TCP address');
   const url = baseUrl(address);
-  logger.info({ url, mcp: `${url}/mcp`, sse: `${url}/sse`, keys: settings.apiKeys.length }, 'codecell listening');
+  logger.info({ url, mcp: `${url}/mcp`, sse: `${url}/sse`, keys: settings.apiKeys.length, jwt: settings.jwt?.algorithm ?? 'off' }, 'codecell listening');
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {

@@ -219,11 +219,14 @@ export function loadSettings(
   }
   const e = parsed.data;
   const mb = 1024 * 1024;
+  const jwt = jwtSettings(e);
+  // JWT mode's tenants hold sessions under a key of their own, so beside an API key they share the server as two keys do.
+  const keyHolders = e.CODECELL_API_KEYS.length + (jwt === null ? 0 : 1);
   return Object.freeze({
     host: e.HOST,
     port: e.PORT,
     apiKeys: Object.freeze([...e.CODECELL_API_KEYS]),
-    jwt: jwtSettings(e),
+    jwt,
     allowOpen: e.CODECELL_ALLOW_OPEN,
     publicUrl: e.CODECELL_PUBLIC_URL,
     signingKey: e.CODECELL_SIGNING_KEY,
@@ -250,7 +253,7 @@ export function loadSettings(
     sessions: Object.freeze({
       maxSessions: e.MAX_SESSIONS,
       maxSessionsPerPrincipal: Math.min(e.MAX_SESSIONS_PER_USER, e.MAX_SESSIONS),
-      maxSessionsPerKey: perKey(e.MAX_SESSIONS_PER_KEY, e.MAX_SESSIONS, e.CODECELL_API_KEYS.length),
+      maxSessionsPerKey: perKey(e.MAX_SESSIONS_PER_KEY, e.MAX_SESSIONS, keyHolders),
       ttlMs: e.CODECELL_SESSION_TTL_SECONDS * 1000,
     }),
     budgets: Object.freeze({
@@ -258,7 +261,7 @@ export function loadSettings(
       mcpSessionsPerPrincipal: Math.min(e.CODECELL_MCP_SESSIONS_PER_USER, e.CODECELL_MCP_SESSIONS),
       streamsPerPrincipal: e.CODECELL_STREAMS_PER_USER,
       requestsPerPrincipal: e.CODECELL_REQUESTS_PER_USER,
-      mcpSessionsPerKey: perKey(e.CODECELL_MCP_SESSIONS_PER_KEY, e.CODECELL_MCP_SESSIONS, e.CODECELL_API_KEYS.length),
+      mcpSessionsPerKey: perKey(e.CODECELL_MCP_SESSIONS_PER_KEY, e.CODECELL_MCP_SESSIONS, keyHolders),
       streamsPerKey: e.CODECELL_STREAMS_PER_KEY ?? quarterOf(e.CODECELL_MAX_CONNECTIONS),
       requestsPerKey: e.CODECELL_REQUESTS_PER_KEY ?? quarterOf(e.CODECELL_MAX_CONNECTIONS),
     }),

@@ -88,7 +88,9 @@ describe('LibreChat JWT mode', () => {
   it('keeps two subs apart: files, downloads, listings, sessions and hints', async () => {
     const alice = await bearer({ sub: 'alice-0001' });
     const bob = await bearer({ sub: 'bob-0002' });
-    const written = await exec({ lang: 'py', code: 'open("secret.txt", "w").write("alice only")\nx = 7', runtime_session_hint: 'thread-1' }, alice);
+    // Stateful mode as LibreChat sends it: a hint and the profile header (which Codecell accepts and ignores).
+    const stateful = { 'X-CodeAPI-Expected-Profile': 'stateful' };
+    const written = await exec({ lang: 'py', code: 'open("secret.txt", "w").write("alice only")\nx = 7', runtime_session_hint: 'thread-1' }, { ...alice, ...stateful });
     const file = written.files.find((entry) => entry.name === 'secret.txt');
     if (file === undefined) throw new Error(`secret.txt not listed: ${JSON.stringify(written.files)}`);
     const download = `/download/${written.session_id}/${file.id}`;
@@ -106,11 +108,11 @@ describe('LibreChat JWT mode', () => {
     const bobRun = await exec({ lang: 'py', code: 'import os\nprint(os.path.exists("secret.txt"), "x" in globals())', session_id: written.session_id, user_id: 'alice-0001' }, bob);
     expect(bobRun.session_id).not.toBe(written.session_id);
     expect(bobRun.stdout).toBe('False False\n');
-    const bobHint = await exec({ lang: 'py', code: 'print("x" in globals())', runtime_session_hint: 'thread-1' }, bob);
+    const bobHint = await exec({ lang: 'py', code: 'print("x" in globals())', runtime_session_hint: 'thread-1' }, { ...bob, ...stateful });
     expect(bobHint.session_id).not.toBe(written.session_id);
     expect(bobHint.stdout).toBe('False\n');
     // Alice's next token (a fresh jti) is still alice: the hint brings her own session back.
-    const again = await exec({ lang: 'py', code: 'print(x + 1)', runtime_session_hint: 'thread-1' }, await bearer({ sub: 'alice-0001' }));
+    const again = await exec({ lang: 'py', code: 'print(x + 1)', runtime_session_hint: 'thread-1' }, { ...(await bearer({ sub: 'alice-0001' })), ...stateful });
     expect(again.session_id).toBe(written.session_id);
     expect(again.stdout).toBe('8\n');
     // A request that names another user in the body or headers is still alice.

@@ -101,16 +101,17 @@ export function offersValidKey(apiKeys: readonly string[], jwt?: JwtVerifier): (
 /** One body for every refused credential (wrong key, forged or expired token): the reason is logged, never told. */
 export const INVALID_CREDENTIALS_MESSAGE = 'the API key or token is not valid for this server';
 
-function rejectUnauthorized(res: Response, offeredAny: boolean, tokens: boolean): void {
-  res
-    .status(401)
-    .set('WWW-Authenticate', 'Bearer realm="codecell", charset="UTF-8"')
-    .json({
-      error: 'unauthorized',
-      message: offeredAny
-        ? INVALID_CREDENTIALS_MESSAGE
-        : `this server needs ${tokens ? 'a LibreChat Code API token ("Authorization: Bearer <JWT>") or ' : ''}an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"`,
-    });
+const KEY_HINT = 'an API key: send "Authorization: Bearer <key>" or "X-API-Key: <key>"';
+const TOKEN_HINT = 'a LibreChat Code API token ("Authorization: Bearer <JWT>", LibreChat\'s CODEAPI_AUTH_PROVIDER=librechat-jwt)';
+
+/** What a request without credentials is told to send: what this server accepts. */
+function missingCredentialsMessage(keys: boolean, tokens: boolean): string {
+  if (tokens && keys) return `this server needs ${TOKEN_HINT} or ${KEY_HINT}`;
+  return `this server needs ${tokens ? TOKEN_HINT : KEY_HINT}`;
+}
+
+function rejectUnauthorized(res: Response, message: string): void {
+  res.status(401).set('WWW-Authenticate', 'Bearer realm="codecell", charset="UTF-8"').json({ error: 'unauthorized', message });
 }
 
 /**
@@ -125,7 +126,7 @@ export function apiKeyAuth(apiKeys: readonly string[], options: AuthOptions = {}
     const verdict = await verify(token);
     if (!verdict.ok) {
       if (logger !== undefined) requestLogger(req, logger).warn({ reason: verdict.reason }, 'refused a LibreChat Code API token');
-      rejectUnauthorized(res, true, true);
+      rejectUnauthorized(res, INVALID_CREDENTIALS_MESSAGE);
       return;
     }
     const namespace = tokenNamespace(verdict.identity);
@@ -144,7 +145,7 @@ export function apiKeyAuth(apiKeys: readonly string[], options: AuthOptions = {}
       const offered = offeredKeys(req);
       for (const candidate of offered) key ??= matchApiKey(candidate, keyDigests, apiKeys);
       if (key === null) {
-        rejectUnauthorized(res, offered.length > 0, jwt !== undefined);
+        rejectUnauthorized(res, offered.length > 0 ? INVALID_CREDENTIALS_MESSAGE : missingCredentialsMessage(apiKeys.length > 0, jwt !== undefined));
         return;
       }
     }

@@ -10,6 +10,13 @@ import { errors, jwtVerify } from 'jose';
 import type { JwtSettings } from '../../config/settings.js';
 import { USER_ID_PATTERN } from '../../sessions/principal.js';
 
+/**
+ * LibreChat lets an admin name its single tenant freely (CODEAPI_JWT_SINGLE_TENANT_ID): spaces and
+ * any script are fine, since the tenant is only ever part of a hashed principal; control characters
+ * (NUL separates the principal's parts) are not.
+ */
+const TENANT_ID_PATTERN = /^[^\p{Cc}]{1,200}$/u;
+
 /** Who a valid token speaks for. */
 export interface TokenIdentity {
   readonly subject: string;
@@ -68,9 +75,10 @@ export function createJwtVerifier(settings: JwtSettings, now: () => Date = () =>
     const { exp, iat, sub } = payload;
     if (exp === undefined || iat === undefined || sub === undefined) return refused('exp, iat and sub are required');
     if (exp - iat > settings.maxTtlSeconds) return refused(`the token lives ${exp - iat} s (exp - iat); at most ${settings.maxTtlSeconds} s are accepted`);
-    if (!USER_ID_PATTERN.test(sub)) return refused('sub is not 1 to 200 printable ASCII characters');
+    // jose does not check the type of sub, and RegExp.test() would coerce 12345 or ["a"] to a string.
+    if (typeof sub !== 'string' || !USER_ID_PATTERN.test(sub)) return refused('sub is not 1 to 200 printable ASCII characters');
     const tenant = payload['tenant_id'] ?? '';
-    if (typeof tenant !== 'string' || (tenant !== '' && !USER_ID_PATTERN.test(tenant))) return refused('tenant_id is not 1 to 200 printable ASCII characters');
+    if (typeof tenant !== 'string' || (tenant !== '' && !TENANT_ID_PATTERN.test(tenant))) return refused('tenant_id is not 1 to 200 characters without control characters');
     return { ok: true, identity: { subject: sub, tenant, issuer: settings.issuer } };
   };
 }

@@ -1,4 +1,5 @@
 /** The JWT public key setting: what starts the server, and the start-up error each bad key gets. */
+import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,6 +17,15 @@ function tempFile(content: string): string {
   return file;
 }
 
+function hasOpenssl(): boolean {
+  try {
+    execFileSync('openssl', ['version']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 describe('CODECELL_JWT_PUBLIC_KEY', () => {
   it('is off when unset or blank', () => {
     expect(loadSettings({}).jwt).toBeNull();
@@ -31,6 +41,16 @@ describe('CODECELL_JWT_PUBLIC_KEY', () => {
   it('takes a file', () => {
     const rsa = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: pem, privateKeyEncoding: privatePem });
     expect(loadSettings({ CODECELL_JWT_PUBLIC_KEY_FILE: tempFile(rsa.publicKey) }).jwt?.algorithm).toBe('RS256');
+  });
+
+  it.skipIf(!hasOpenssl())('takes the public key made by the openssl commands in the docs, and refuses the private one', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'codecell-jwt-openssl-'));
+    const privateFile = path.join(dir, 'codeapi-private.pem');
+    const publicFile = path.join(dir, 'codeapi-public.pem');
+    execFileSync('openssl', ['genpkey', '-algorithm', 'ed25519', '-out', privateFile]);
+    execFileSync('openssl', ['pkey', '-in', privateFile, '-pubout', '-out', publicFile]);
+    expect(loadSettings({ CODECELL_JWT_PUBLIC_KEY_FILE: publicFile }).jwt?.algorithm).toBe('EdDSA');
+    expect(() => loadSettings({ CODECELL_JWT_PUBLIC_KEY_FILE: privateFile })).toThrow(/holds a private key/);
   });
 
   it('takes a public JWK', () => {

@@ -1,6 +1,9 @@
 /** Per-key budgets: the server caps with one key (or none), half of them with several; set values win, up to the server cap. */
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../src/config/settings.js';
+
+const JWT_PUBLIC_KEY = generateKeyPairSync('ed25519').publicKey.export({ format: 'pem', type: 'spki' }).toString();
 
 describe('per-key budget defaults', () => {
   it('equal the server caps with one key, and without keys', () => {
@@ -18,6 +21,16 @@ describe('per-key budget defaults', () => {
     const settings = loadSettings({}, { CODECELL_API_KEYS: 'key-one,key-two,key-three', MAX_SESSIONS: '40', CODECELL_MCP_SESSIONS: '60' });
     expect(settings.sessions.maxSessionsPerKey).toBe(20);
     expect(settings.budgets.mcpSessionsPerKey).toBe(30);
+  });
+
+  it('count JWT mode as one more key: half beside an API key, the whole server alone', () => {
+    const caps = { MAX_SESSIONS: '40', CODECELL_MCP_SESSIONS: '60', CODECELL_JWT_PUBLIC_KEY: JWT_PUBLIC_KEY };
+    const beside = loadSettings({}, { ...caps, CODECELL_API_KEYS: 'only-key' });
+    expect(beside.sessions.maxSessionsPerKey).toBe(20);
+    expect(beside.budgets.mcpSessionsPerKey).toBe(30);
+    const alone = loadSettings({}, { ...caps, CODECELL_API_KEYS: '' });
+    expect(alone.sessions.maxSessionsPerKey).toBe(40);
+    expect(alone.budgets.mcpSessionsPerKey).toBe(60);
   });
 
   it('take a set value, never above the server cap', () => {

@@ -43,6 +43,11 @@ describe.each(['EdDSA', 'RS256'] as const)('a %s key', (algorithm) => {
     expect(verdict).toEqual({ ok: true, identity: { subject: '665f1c0ffee0000000000001', tenant: 'acme', issuer: 'librechat' } });
   });
 
+  it('takes a tenant name an admin chose freely (spaces, any script)', async () => {
+    const verdict = await (await verifier())(await mintToken(keys, { tenantId: 'Équipe Données 2' }));
+    expect(verdict.ok && verdict.identity.tenant).toBe('Équipe Données 2');
+  });
+
   it('takes a token without tenant_id as tenant ""', async () => {
     const verdict = await (await verifier())(await mintToken(keys, { tenantId: undefined }));
     expect(verdict.ok && verdict.identity.tenant).toBe('');
@@ -63,7 +68,10 @@ describe.each(['EdDSA', 'RS256'] as const)('a %s key', (algorithm) => {
       'no iat': [await mintToken(keys, { claims: { iat: undefined } }), /"iat"/],
       'no sub': [await mintToken(keys, { claims: { sub: undefined } }), /missing required "sub"/],
       'sub with spaces': [await mintToken(keys, { sub: 'agent x' }), /sub is not/],
+      'sub a number (jose does not check its type)': [await mintToken(keys, { claims: { sub: 12345 } }), /sub is not/],
+      'sub an array': [await mintToken(keys, { claims: { sub: ['user-a'] } }), /sub is not/],
       'tenant_id not a string': [await mintToken(keys, { claims: { tenant_id: 42 } }), /tenant_id/],
+      'tenant_id with a control character': [await mintToken(keys, { claims: { tenant_id: 'acme\u0007' } }), /tenant_id/],
       'lives too long (exp - iat)': [await mintToken(keys, { ttlSeconds: 3600 }), /lives 3600 s/],
       'alg none': [unsignedToken(), /ALG_NOT_ALLOWED/],
       'HS256 with the public key as secret': [hmacWithPublicKey(keys.publicPem), /ALG_NOT_ALLOWED/],

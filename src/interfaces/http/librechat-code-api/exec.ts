@@ -242,6 +242,16 @@ async function savePlots(
   return { saved, notes };
 }
 
+const NAMED_FAILED_FILES = 5;
+
+/** Says which files a failed run wrote and that they are not delivered; null when it wrote none. */
+export function failedRunFilesNote(names: readonly string[], more: boolean): string | null {
+  if (names.length === 0 && !more) return null;
+  const shown = names.slice(0, NAMED_FAILED_FILES).join(', ');
+  const rest = names.length > NAMED_FAILED_FILES || more ? ' and more' : '';
+  return `codecell: the run failed, so the files it wrote (${shown}${rest}) are not delivered; fix the error and run again to produce them.`;
+}
+
 export async function handleExec(deps: ExecDeps, req: Request, res: Response): Promise<void> {
   // Only a JSON body is parsed; any other is not read at all (400, as the upload routes answer a non-multipart body).
   if (!req.is('application/json')) throw new CodecellError('INVALID_INPUT', 'send a JSON body with Content-Type: application/json');
@@ -296,7 +306,10 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
     throw error;
   }
   if (hint !== undefined && run.principal.id === caller.principal.id) deps.directory.rememberHint(caller, hint, run.sessionId);
-  const plots = await savePlots(deps, run, result);
+  // LibreChat tells the model that "failed executions register nothing": a run that did not end
+  // ok lists no files (and saves no plots); what it wrote stays in the session, unlisted.
+  const failed = result.status !== 'ok';
+  const plots = failed ? { saved: [], notes: [] } : await savePlots(deps, run, result);
 
   const storageSessionId = encodeSessionId(run.sessionId);
   const entry = (relativePath: string): ExecFileEntry => ({
@@ -310,7 +323,7 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   // (CODECELL_MAX_LISTED_FILES), and the rest are named per directory in stderr, still listed by
   // GET /files/:session_id.
   const produced = result.files.filter((file) => file.kind === 'file').map((file) => entry(file.path));
-  const unlisted = describeUnlisted(result.unlistedFiles);
+  const unlisted = failed ? [] : describeUnlisted(result.unlistedFiles);
   const response: ExecResponse = {
     session_id: storageSessionId,
     stdout: capturedText(result.stdout.text, result.stdout.truncatedChars),
@@ -323,8 +336,9 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
       unlisted.length > 0
         ? `codecell: not every changed file is listed; the session's file list has them all:\n${unlisted.map((line) => `  ${line}`).join('\n')}`
         : null,
+      failed ? failedRunFilesNote(produced.map((file) => file.name), describeUnlisted(result.unlistedFiles).length > 0) : null,
     ]),
-    files: [...produced, ...plots.saved.map(entry)],
+    files: failed ? [] : [...produced, ...plots.saved.map(entry)],
     code: result.exitCode,
     signal: result.status === 'timeout' || result.status === 'oom' || result.status === 'killed' ? 'SIGKILL' : null,
     status: result.status,

@@ -1,12 +1,12 @@
 /**
  * LibreChat's "Code API" (what LIBRECHAT_CODE_BASEURL points at), served by Codecell under /v1,
- * behind the same API keys as the rest of /v1 (mount it after apiKeyAuth). The routes, relative to the base URL:
+ * behind the same API keys and LibreChat tokens as the rest of /v1 (mount it after apiKeyAuth). The routes, relative to the base URL:
  *
  *   POST   /exec                                   run code (exec.ts)
  *   POST   /upload, /upload/batch                  files in (uploads.ts)
  *   GET    /download/:session_id/:fileId           raw bytes
  *   GET    /files/:session_id?detail=summary|full  what a session holds (older clients)
- *   GET    /sessions/:session_id/objects/:fileId   one file's lastModified (newer clients)
+ *   GET    /sessions/:session_id/objects/:fileId   one file's lastModified, originalFilename (newer clients)
  *   DELETE /files/:session_id/:fileId, /sessions/:session_id/objects/:fileId
  *
  * They sit beside the /v1/sessions/:session/files routes (files-router.ts) without overlapping:
@@ -123,6 +123,8 @@ export function createLibreChatCodeApiRouter(deps: LibreChatCodeApiDeps): expres
         size: file.size,
         contentType: file.mimeType,
         name: file.path,
+        // What LibreChat's freshness probe reads as the file's name (its CodeFileInfo).
+        originalFilename: file.path,
         fileId: fileIdFor(file.path),
         session_id: sessionId,
         storage_session_id: sessionId,
