@@ -48,6 +48,8 @@ export async function composeDockerfile(root: string): Promise<string> {
 }
 
 export async function exportSpace(root: string, dir: string): Promise<void> {
+  const missing = APP_PATHS.filter((entry) => !existsSync(path.join(root, entry)));
+  if (missing.length > 0) throw new Error(`the Space needs these files of the repository, which are missing: ${missing.join(', ')}`);
   const target = path.resolve(dir);
   await mkdir(target, { recursive: true });
   const app = path.join(target, 'app');
