@@ -40,7 +40,7 @@ async function build(context: string, tag: string, buildArgs: Record<string, str
   }
 }
 
-/** Node 20 with npm: node:20-bookworm-slim when the engine has it, else the local stand-in (made once). */
+/** An image with Node 20 at /usr/local/bin/node: upstream when the engine has it, else a local stand-in built once. */
 export async function nodeImage(): Promise<string> {
   if (await imageExists(UPSTREAM_NODE)) return UPSTREAM_NODE;
   if (await imageExists(LOCAL_NODE)) return LOCAL_NODE;
