@@ -8,6 +8,8 @@
 import { defineConfig } from 'vitest/config';
 
 const UNIT_TESTS = 'test/unit/**/*.test.ts';
+// LibreChat's client packages live in test/interop/node_modules: that tier has its own config.
+const INTEROP_TESTS = 'test/interop/**';
 
 export default defineConfig({
   test: {
@@ -31,7 +33,7 @@ export default defineConfig({
           name: 'docker',
           include: ['test/**/*.test.ts'],
           // test/space has its own config (test/space/vitest.config.ts): it runs the Space image.
-          exclude: [UNIT_TESTS, 'test/space/**'],
+          exclude: [UNIT_TESTS, INTEROP_TESTS, 'test/space/**'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           // Docker-backed suites share one engine and a 2-core machine: run files one at a time.

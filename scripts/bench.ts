@@ -40,7 +40,7 @@ import { loadSettings } from '../src/config/settings.js';
 import { createEngine } from '../src/engine/create-engine.js';
 import type { Engine } from '../src/engine/engine.js';
 import type { Language } from '../src/domain/types.js';
-import type { PoolKey } from '../src/executor/pool-key.js';
+import { ONE_SHOT_POOL_KEYS, type OneShotPoolKey, type PoolKey } from '../src/executor/pool-key.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import { principalFor } from '../src/sessions/principal.js';
 
@@ -58,6 +58,15 @@ const TRIVIAL: Record<Language, string> = {
   javascript: 'let x = 1;\nconsole.log(x + 1);',
   typescript: 'let x: number = 1;\nconsole.log(x + 1);',
   bash: 'x=1; echo $((x + 1))',
+  c: '#include <stdio.h>\nint main(void) { int x = 1; printf("%d\\n", x + 1); return 0; }',
+  cpp: '#include <iostream>\nint main() { int x = 1; std::cout << x + 1 << "\\n"; }',
+  go: 'package main\nimport "fmt"\nfunc main() { x := 1; fmt.Println(x + 1) }',
+  java: 'public class Main { public static void main(String[] args) { int x = 1; System.out.println(x + 1); } }',
+  rust: 'fn main() { let x = 1; println!("{}", x + 1); }',
+  php: '<?php $x = 1; echo $x + 1, "\\n";',
+  r: 'x <- 1\ncat(x + 1, "\\n")',
+  d: 'import std.stdio;\nvoid main() { int x = 1; writeln(x + 1); }',
+  fortran: 'program main\n  integer :: x = 1\n  print *, x + 1\nend program main',
 };
 
 const TEN_MB_STATE: Partial<Record<Language, string>> = {
@@ -73,6 +82,15 @@ const TRIVIAL_POOL: Record<Language, PoolKey> = {
   javascript: 'node',
   typescript: 'node',
   bash: 'bash',
+  c: 'gcc',
+  cpp: 'gcc',
+  go: 'go',
+  java: 'java',
+  rust: 'rust',
+  php: 'php',
+  r: 'r',
+  d: 'gcc',
+  fortran: 'gcc',
 };
 
 const POOL_ENV: Record<PoolKey, string> = {
@@ -80,8 +98,10 @@ const POOL_ENV: Record<PoolKey, string> = {
   'python-lean': 'CODECELL_POOL_PYTHON_LEAN',
   node: 'CODECELL_POOL_NODE',
   bash: 'CODECELL_POOL_BASH',
+  ...(Object.fromEntries(ONE_SHOT_POOL_KEYS.map((key) => [key, 'CODECELL_POOL_ONESHOT'])) as Record<OneShotPoolKey, string>),
 };
-const DEFAULT_POOLS: Record<PoolKey, number> = { python: 2, 'python-lean': 1, node: 1, bash: 1 };
+const ONE_SHOT_OFF = Object.fromEntries(ONE_SHOT_POOL_KEYS.map((key) => [key, 0])) as Record<OneShotPoolKey, number>;
+const DEFAULT_POOLS: Record<PoolKey, number> = { python: 2, 'python-lean': 1, node: 1, bash: 1, ...ONE_SHOT_OFF };
 
 interface Row {
   language: string;
@@ -157,7 +177,13 @@ async function withEngine<T>(
   task: (engine: Engine, pools: Record<PoolKey, number>) => Promise<T>,
 ): Promise<T> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-bench-'));
-  const poolEnv = Object.fromEntries(Object.entries(pools).map(([key, size]) => [POOL_ENV[key as PoolKey], String(size)]));
+  // The one-shot pools share one setting: the largest size asked of any of them.
+  const sizes = new Map<string, number>();
+  for (const [key, size] of Object.entries(pools)) {
+    const name = POOL_ENV[key as PoolKey];
+    sizes.set(name, Math.max(sizes.get(name) ?? 0, size));
+  }
+  const poolEnv = Object.fromEntries([...sizes].map(([name, size]) => [name, String(size)]));
   const settings = loadSettings(process.env, {
     ...poolEnv,
     ...overrides,
@@ -226,7 +252,7 @@ function warmShare(sessionId: string): string {
   return `${records.filter((record) => record.warm).length}/${records.length} warm`;
 }
 
-const ALL_OFF: Record<PoolKey, number> = { python: 0, 'python-lean': 0, node: 0, bash: 0 };
+const ALL_OFF: Record<PoolKey, number> = { python: 0, 'python-lean': 0, node: 0, bash: 0, ...ONE_SHOT_OFF };
 
 async function latency(language: Language): Promise<void> {
   await withEngine(ALL_OFF, {}, async (engine, pools) => {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Builds the execution images: every images/<name>/ with a Dockerfile becomes
-# ${CODECELL_IMAGE_PREFIX:-codecell}-<name>:latest.
+# Builds the execution images: every images/<name>/ with a Dockerfile (its own, or the
+# image.Dockerfile of a directory its `shared` file names) becomes ${CODECELL_IMAGE_PREFIX:-codecell}-<name>:latest.
 #
 #   scripts/build-images.sh [-v|--verbose] [name...]     (default: all images)
 #
-# Incremental: each image is labelled with a hash of its directory and of the base image it was
-# built on, and is skipped while that hash still matches. Build output goes to a log file, shown
+# Incremental: each image is labelled with a hash of its directory (plus the shared directories its
+# `shared` file names) and of the base image it was built on, and is skipped while that hash still
+# matches. Images build in parallel, CODECELL_BUILD_JOBS (default 3) at a time. Build output goes to a log file, shown
 # when a build fails (or live with --verbose).
 #
 # Base image: debian:bookworm-slim when it is present or can be pulled. Where no registry can be
@@ -36,6 +37,9 @@ die() { log "error: $*"; exit 1; }
 
 verbose=0
 names=()
+JOBS="${CODECELL_BUILD_JOBS:-3}"
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || die "CODECELL_BUILD_JOBS must be a positive whole number"
+
 for arg in "$@"; do
   case "$arg" in
     -v | --verbose) verbose=1 ;;
@@ -109,7 +113,22 @@ ensure_stager() {
 stage_context() {
   local dir="$1" staged="$2" name
   name="$(basename "$dir")"
-  tar -C "$dir" --exclude='__pycache__' --exclude='*.pyc' --exclude='node_modules' -cf - . | tar -C "$staged" -xf -
+  tar -C "$dir" --exclude='__pycache__' --exclude='*.pyc' --exclude='node_modules' --exclude='./shared' -cf - . | tar -C "$staged" -xf -
+  # images/<name>/shared names directories of images/ that several images use (the one-shot
+  # runner): each is copied to shared/<dir>/ in the context, so the content hash covers it too.
+  if [ -f "$dir/shared" ]; then
+    local part
+    while IFS= read -r part; do
+      [ -n "$part" ] || continue
+      [[ "$part" =~ ^[a-z0-9-]+$ ]] && [ -d "$ROOT/images/$part" ] || die "images/$name/shared names no directory of images/: $part"
+      mkdir -p "$staged/shared/$part"
+      tar -C "$ROOT/images/$part" -cf - . | tar -C "$staged/shared/$part" -xf -
+      # An image without a Dockerfile of its own is built by its shared directory's image.Dockerfile.
+      if [ ! -f "$staged/Dockerfile" ] && [ -f "$staged/shared/$part/image.Dockerfile" ]; then
+        cp "$staged/shared/$part/image.Dockerfile" "$staged/Dockerfile"
+      fi
+    done <"$dir/shared"
+  fi
   mkdir -p "$staged/extras/wheels"
   : >"$staged/extras/debian.txt"
   : >"$staged/extras/npm.txt"
@@ -175,15 +194,26 @@ build_failed() {
   die "building $tag failed; full log: $log_file"
 }
 
+# An image directory has a Dockerfile, or a `shared` file naming a directory with image.Dockerfile.
+is_image() {
+  local dir="${1%/}" part
+  [ -f "$dir/Dockerfile" ] && return 0
+  [ -f "$dir/shared" ] || return 1
+  while IFS= read -r part; do
+    [ -n "$part" ] && [ -f "$ROOT/images/$part/image.Dockerfile" ] && return 0
+  done <"$dir/shared"
+  return 1
+}
+
 dirs=()
 if [ "${#names[@]}" -eq 0 ]; then
   for dir in "$ROOT"/images/*/; do
-    [ -f "$dir/Dockerfile" ] && dirs+=("${dir%/}")
+    is_image "$dir" && dirs+=("${dir%/}")
   done
   [ "${#dirs[@]}" -gt 0 ] || die "no images/<name>/Dockerfile found under $ROOT"
 else
   for name in "${names[@]}"; do
-    [ -f "$ROOT/images/$name/Dockerfile" ] || die "no such image: images/$name/Dockerfile"
+    is_image "$ROOT/images/$name" || die "no such image: images/$name (it has no Dockerfile, nor a shared one)"
     dirs+=("$ROOT/images/$name")
   done
 fi
@@ -199,6 +229,16 @@ trap 'rm -rf "$STAGING_ROOT"' EXIT
 
 base="$(resolve_base)"
 base_id="$(docker image inspect -f '{{.Id}}' "$base")"
-for dir in "${dirs[@]}"; do
-  build_image "$dir" "$base" "$base_id"
+# Up to $JOBS images build at once (each build mostly waits on the mirror or on one CPU), the
+# longest (python) first, so the smaller ones finish while it still runs.
+ordered=()
+for dir in "${dirs[@]}"; do [ "$(basename "$dir")" = python ] && ordered=("$dir" "${ordered[@]}") || ordered+=("$dir"); done
+pids=()
+for dir in "${ordered[@]}"; do
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n || true; done
+  build_image "$dir" "$base" "$base_id" &
+  pids+=("$!")
 done
+failed=0
+for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+[ "$failed" = 0 ] || die "some images failed to build (see above)"

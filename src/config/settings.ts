@@ -80,6 +80,8 @@ const EnvSchema = z.object({
   CODECELL_POOL_PYTHON_LEAN: int(0, 64).default(1),
   CODECELL_POOL_NODE: int(0, 64).default(1),
   CODECELL_POOL_BASH: int(0, 64).default(1),
+  /** Warm containers per one-shot image (gcc, go, java, rust, php, r); 0: each run starts its own. */
+  CODECELL_POOL_ONESHOT: int(0, 64).default(0),
 
   CODECELL_RUNTIME: z.enum(['runc', 'runsc']).default('runc'),
   CODECELL_IMAGE_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/).default('codecell'),
@@ -182,6 +184,7 @@ export interface Settings {
     readonly pythonLean: number;
     readonly node: number;
     readonly bash: number;
+    readonly oneShot: number;
   };
   readonly docker: {
     readonly socketPath: string;
@@ -278,6 +281,7 @@ export function loadSettings(
       pythonLean: e.CODECELL_POOL_PYTHON_LEAN,
       node: e.CODECELL_POOL_NODE,
       bash: e.CODECELL_POOL_BASH,
+      oneShot: e.CODECELL_POOL_ONESHOT,
     }),
     docker: Object.freeze({
       socketPath: e.DOCKER_SOCKET,

@@ -3,8 +3,20 @@
  * their history, runtimes. Executor, sessions and files import them from here; the engine's own
  * types (requests, results, health, the EngineApi) are in src/engine/types.ts.
  */
-export const LANGUAGES = ['python', 'javascript', 'typescript', 'bash'] as const;
+/** Languages whose runs keep state (variables, functions) in the session from one run to the next. */
+export const STATEFUL_LANGUAGES = ['python', 'javascript', 'typescript', 'bash'] as const;
+/**
+ * One-shot languages: each run compiles (where the language needs it) and runs a whole program;
+ * nothing but the session's files carries over (images/PROTOCOL.md, "One-shot runner").
+ */
+export const ONE_SHOT_LANGUAGES = ['c', 'cpp', 'go', 'java', 'rust', 'php', 'r', 'd', 'fortran'] as const;
+export const LANGUAGES = [...STATEFUL_LANGUAGES, ...ONE_SHOT_LANGUAGES] as const;
 export type Language = (typeof LANGUAGES)[number];
+export type OneShotLanguage = (typeof ONE_SHOT_LANGUAGES)[number];
+
+export function isOneShot(language: Language): language is OneShotLanguage {
+  return (ONE_SHOT_LANGUAGES as readonly string[]).includes(language);
+}
 
 export const EXECUTION_STATUSES = ['ok', 'error', 'timeout', 'oom', 'killed'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -56,4 +68,13 @@ export interface RuntimeInfo {
   readonly image: string;
   readonly languageVersion: string;
   readonly packages: Readonly<Record<string, string>>;
+}
+
+/** A one-shot language as get_system_info reports it: its image, and its version when that is installed. */
+export interface OneShotLanguageInfo {
+  readonly language: OneShotLanguage;
+  readonly image: string;
+  readonly installed: boolean;
+  /** The compiler's or interpreter's version (gcc, go, javac, rustc, php, R); null when not installed. */
+  readonly version: string | null;
 }

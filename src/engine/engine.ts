@@ -22,7 +22,8 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { joinNotices } from '../notices.js';
 import type { Executor, ExecutorResult } from '../executor/executor.js';
-import { pythonPoolFor, type PoolKey } from '../executor/pool-key.js';
+import { oneShotPoolFor, pythonPoolFor, type PoolKey } from '../executor/pool-key.js';
+import { LANGUAGE_TITLES } from './language-names.js';
 import type { Admission, JobQueue } from '../executor/job-queue.js';
 import { argsProblem, codeTextProblem } from '../executor/runner-protocol.js';
 import type { Principal } from '../sessions/principal.js';
@@ -31,7 +32,7 @@ import type { RuntimeName } from '../config/settings.js';
 import type { FileChangeReporter } from './file-change-reporter.js';
 import { NOTHING_UNLISTED } from './changed-files-listing.js';
 import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
-import type { HistoryEntry, Language, SessionInfo } from '../domain/types.js';
+import { isOneShot, LANGUAGES, type HistoryEntry, type Language, type OneShotLanguage, type SessionInfo } from '../domain/types.js';
 import type { EngineApi, ExecuteRequest, ExecutionResult, HealthReport, ResultImage, SystemInfo } from './types.js';
 import { SessionRuns } from './session-runs.js';
 import { describeSystem } from './system-info.js';
@@ -183,6 +184,17 @@ export class Engine implements EngineApi {
     const { settings, metrics, executor, fileChanges, logger } = this.deps;
     const runtime = runtimeFor(request.language);
     const log = logger.child({ session: meta.id, language: request.language });
+    const pool: PoolKey = isOneShot(request.language)
+      ? oneShotPoolFor(request.language)
+      : runtime === 'python'
+        ? pythonPoolFor(request.code, meta.pythonModules)
+        : (runtime ?? 'bash');
+    if (isOneShot(request.language) && !(await executor.available(pool))) {
+      const result = notInstalledResult(meta.id, request.language, await this.installedLanguages(), queuedMs);
+      log.warn({ pool }, 'language not installed: its image is missing');
+      await this.record(meta, request, result, meta.pythonModules);
+      return { result, settled: Promise.resolve() };
+    }
     const code: TranspileOutcome =
       request.language === 'typescript'
         ? await this.typescript.transpile(request.code, timeoutMs)
@@ -192,7 +204,6 @@ export class Engine implements EngineApi {
       await this.record(meta, request, result, meta.pythonModules);
       return { result, settled: Promise.resolve() };
     }
-    const pool: PoolKey = runtime === 'python' ? pythonPoolFor(request.code, meta.pythonModules) : runtime;
     const filesDir = this.sessions.filesDir(meta.id);
     const before = await fileChanges.snapshot(filesDir);
     // Cancelled since it left the queue: no container is started for it.
@@ -203,7 +214,8 @@ export class Engine implements EngineApi {
         sessionId: meta.id,
         filesDir,
         homeDir: this.sessions.homeDir(meta.id),
-        stateFile: this.sessions.stateFile(meta.id, runtime),
+        stateFile: runtime === null ? null : this.sessions.stateFile(meta.id, runtime),
+        stateDir: this.sessions.stateDir(meta.id),
         code: code.javascript,
         sourceMap: code.sourceMap,
         sourceLanguage: request.language,
@@ -266,6 +278,15 @@ export class Engine implements EngineApi {
       await settled;
       throw error;
     }
+  }
+
+  /** The languages whose images this Docker engine has (asked when a language turns out to be missing). */
+  private async installedLanguages(): Promise<Language[]> {
+    const { executor } = this.deps;
+    const installed = await Promise.all(
+      LANGUAGES.map(async (language) => ((await executor.available(poolOf(language))) ? language : null)),
+    );
+    return installed.filter((language): language is Language => language !== null);
   }
 
   /** Counts the run, marks the session used, and appends to its history. */
@@ -352,10 +373,56 @@ export class Engine implements EngineApi {
   }
 }
 
-export function runtimeFor(language: Language): RuntimeName {
+/** The runtime whose snapshot a language's runs carry on; null for a one-shot language (no snapshot). */
+export function runtimeFor(language: Language): RuntimeName | null {
+  if (isOneShot(language)) return null;
   if (language === 'python') return 'python';
   if (language === 'bash') return 'bash';
   return 'node';
+}
+
+/** A pool that runs `language` (for Python the lean one: any Python pool has the image). */
+function poolOf(language: Language): PoolKey {
+  if (isOneShot(language)) return oneShotPoolFor(language);
+  const runtime = runtimeFor(language);
+  return runtime === 'python' ? 'python-lean' : (runtime ?? 'bash');
+}
+
+/**
+ * A one-shot language whose image this server lacks: an answer the model can act on (use another
+ * language) and the admin too (build the image), not a failure of the service.
+ */
+function notInstalledResult(
+  sessionId: string,
+  language: OneShotLanguage,
+  installed: readonly Language[],
+  queuedMs: number,
+): ExecutionResult {
+  const title = LANGUAGE_TITLES[language];
+  const image = oneShotPoolFor(language);
+  const message =
+    `${title} is not installed on this server (its image "${image}" has not been built), so nothing ran. ` +
+    (installed.length > 0 ? `Languages available here: ${installed.join(', ')}. ` : '') +
+    `An administrator can add ${title} with: npm run images -- ${image}`;
+  return {
+    sessionId,
+    language,
+    status: 'error',
+    exitCode: null,
+    stdout: { text: '', truncatedChars: 0 },
+    stderr: { text: '', truncatedChars: 0 },
+    value: null,
+    error: { name: 'LanguageNotInstalled', message, traceback: '' },
+    images: [],
+    imagesOmitted: 0,
+    files: [],
+    unlistedFiles: NOTHING_UNLISTED,
+    notCarried: [],
+    stateSaved: false,
+    notice: 'Nothing ran; the session is unchanged.',
+    durationMs: 0,
+    queuedMs,
+  };
 }
 
 function effectiveTimeout(requestedMs: number | undefined, limitMs: number): number {

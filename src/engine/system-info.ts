@@ -25,12 +25,13 @@ export function limitsInfo(settings: Settings): SystemInfo['limits'] {
 }
 
 export async function describeSystem(settings: Settings, executor: Executor, version: string): Promise<SystemInfo> {
-  const { executor: info, runtimes } = await executor.systemInfo();
+  const { executor: info, runtimes, oneShotLanguages } = await executor.systemInfo();
   return {
     codecellVersion: version,
     executor: info,
     languages: [...LANGUAGES],
     runtimes,
+    oneShotLanguages,
     limits: limitsInfo(settings),
     network: 'none',
     workingDirectory: '/mnt/data',

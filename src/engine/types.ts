@@ -11,6 +11,7 @@ import type {
   FileChange,
   HistoryEntry,
   Language,
+  OneShotLanguageInfo,
   OutputChunk,
   RuntimeInfo,
   SessionInfo,
@@ -109,6 +110,7 @@ export interface SystemInfo {
   readonly executor: ExecutorInfo;
   readonly languages: readonly Language[];
   readonly runtimes: readonly RuntimeInfo[];
+  readonly oneShotLanguages: readonly OneShotLanguageInfo[];
   readonly limits: {
     readonly timeoutSeconds: number;
     readonly maxOutputChars: number;

@@ -11,7 +11,7 @@
  *
  * create-executor.ts picks the implementation from the settings.
  */
-import type { CapturedText, ExecutionStatus, Language, OutputChunk, RuntimeInfo } from '../domain/types.js';
+import type { CapturedText, ExecutionStatus, Language, OneShotLanguageInfo, OutputChunk, RuntimeInfo } from '../domain/types.js';
 import type { PoolKey } from './pool-key.js';
 import type { ResultFrame } from './runner-protocol.js';
 import type { SessionPlaces } from './slot.js';
@@ -20,15 +20,17 @@ export type { SessionPlaces } from './slot.js';
 
 /** One run of code in one session, as the engine hands it over. */
 export interface ExecutorJob {
-  /** Which warm runner fits (pool-key.ts): the scientific or the lean Python, node, bash. */
+  /** Which warm runner fits (pool-key.ts): the scientific or the lean Python, node, bash, a one-shot image. */
   readonly pool: PoolKey;
   readonly sessionId: string;
   /** The session's files directory on the host (its /mnt/data). */
   readonly filesDir: string;
   /** The session's home directory on the host (its $HOME). */
   readonly homeDir: string;
-  /** Where this runtime's snapshot lives on the host; replaced only by a good run. */
-  readonly stateFile: string;
+  /** Where this runtime's snapshot lives on the host; replaced only by a good run. Null: a one-shot run, no snapshot. */
+  readonly stateFile: string | null;
+  /** The session's snapshot directory (what is in it counts toward the session's quota). */
+  readonly stateDir: string;
   readonly code: string;
   readonly sourceLanguage: Language;
   /** TypeScript: maps `code` (the compiled JavaScript) back to the TypeScript, for tracebacks. */
@@ -115,8 +117,17 @@ export interface Executor {
   health(): Promise<ExecutorHealth>;
   /** Warm runners ready, per pool. */
   poolSizes(): Readonly<Record<string, number>>;
-  /** The executor itself, and each runtime's language and package versions (cached per runtime build). */
-  systemInfo(): Promise<{ readonly executor: ExecutorInfo; readonly runtimes: readonly RuntimeInfo[] }>;
+  /**
+   * The executor itself, each runtime's language and package versions, and each one-shot language's
+   * version or that it is not installed (cached per runtime build).
+   */
+  systemInfo(): Promise<{
+    readonly executor: ExecutorInfo;
+    readonly runtimes: readonly RuntimeInfo[];
+    readonly oneShotLanguages: readonly OneShotLanguageInfo[];
+  }>;
+  /** Whether runs of this pool can start here (Docker: its image is built); asked before a one-shot run. */
+  available(pool: PoolKey): Promise<boolean>;
   /** Kills every run (their sessions keep the last good state), removes every sandbox, puts files back. */
   shutdown(): Promise<void>;
 }

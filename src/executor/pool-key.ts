@@ -1,16 +1,45 @@
 /**
- * Warm runners (containers, or processes) come in four kinds. Python has two: one that has already imported the heavy
- * scientific stack (fast for sessions that use it) and a lean one (cheap to start: most of the CPU
- * of a Python container goes into importing pandas and matplotlib, so only pay it when needed).
+ * Warm runners (containers, or processes) come in kinds, one pool per kind. Python has two: one
+ * that has already imported the heavy scientific stack (fast for sessions that use it) and a lean
+ * one (cheap to start: most of the CPU of a Python container goes into importing pandas and
+ * matplotlib, so only pay it when needed). Node and bash have one each. The one-shot languages have
+ * one per image (gcc serves C, C++, Fortran and D); by default those pools keep no runner warm
+ * (settings' pool.oneShot).
  */
 import type { RuntimeName, Settings } from '../config/settings.js';
+import type { OneShotLanguage } from '../domain/types.js';
 
-export const POOL_KEYS = ['python', 'python-lean', 'node', 'bash'] as const;
+export const ONE_SHOT_POOL_KEYS = ['gcc', 'go', 'java', 'rust', 'php', 'r'] as const;
+export type OneShotPoolKey = (typeof ONE_SHOT_POOL_KEYS)[number];
+
+export const POOL_KEYS = ['python', 'python-lean', 'node', 'bash', ...ONE_SHOT_POOL_KEYS] as const;
 export type PoolKey = (typeof POOL_KEYS)[number];
 
 export const SCIENTIFIC_PRELOAD = ['numpy', 'pandas', 'matplotlib.pyplot'] as const;
 
-export function runtimeOf(pool: PoolKey): RuntimeName {
+/** The image (images/<name>/) each one-shot language runs in. */
+const ONE_SHOT_POOLS: Readonly<Record<OneShotLanguage, OneShotPoolKey>> = {
+  c: 'gcc',
+  cpp: 'gcc',
+  fortran: 'gcc',
+  d: 'gcc',
+  go: 'go',
+  java: 'java',
+  rust: 'rust',
+  php: 'php',
+  r: 'r',
+};
+
+export function oneShotPoolFor(language: OneShotLanguage): OneShotPoolKey {
+  return ONE_SHOT_POOLS[language];
+}
+
+export function isOneShotPool(pool: PoolKey): pool is OneShotPoolKey {
+  return (ONE_SHOT_POOL_KEYS as readonly string[]).includes(pool);
+}
+
+/** What a pool's runners are made from (images/<name>/): the runtime, or the one-shot image. */
+export function runtimeOf(pool: PoolKey): RuntimeName | OneShotPoolKey {
   return pool === 'python-lean' ? 'python' : pool;
 }
 
@@ -28,6 +57,8 @@ export function poolTarget(settings: Settings, pool: PoolKey): number {
       return settings.pool.node;
     case 'bash':
       return settings.pool.bash;
+    default:
+      return settings.pool.oneShot;
   }
 }
 

@@ -3,6 +3,7 @@
  * the runner sends back. Frames come from untrusted code's process, so everything is validated.
  */
 import { z } from 'zod';
+import { LANGUAGES } from '../domain/types.js';
 
 export const FRAME_START = '\x1e';
 export const FRAME_NONCE_END = '\x1f';
@@ -68,7 +69,8 @@ export const JobLineSchema = z.object({
   code: z.string(),
   restore: z.boolean(),
   maxImages: z.number().int().min(0),
-  sourceLanguage: z.enum(['python', 'javascript', 'typescript', 'bash']),
+  /** The language of `code` (TypeScript arrives transpiled); the one-shot runner compiles by it. */
+  sourceLanguage: z.enum(LANGUAGES),
   /** sys.argv[1:] / process.argv.slice(2) / "$@" of the program. Runners take a line without it as []. */
   args: z.array(z.string()).refine((args) => argsProblem(args) === undefined, { message: 'args out of bounds' }),
   /** TypeScript cells: the TypeScript and the source map's `mappings` from `code` back to it (node runner). */
@@ -78,7 +80,7 @@ export type JobLine = z.infer<typeof JobLineSchema>;
 
 export const ReadyFrameSchema = z.object({
   type: z.literal('ready'),
-  runtime: z.enum(['python', 'node', 'bash']),
+  runtime: z.enum(['python', 'node', 'bash', 'oneshot']),
   version: z.string().max(200),
 });
 export type ReadyFrame = z.infer<typeof ReadyFrameSchema>;

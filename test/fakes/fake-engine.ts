@@ -29,7 +29,7 @@ import { MAX_CODE_CHARS, runtimeFor } from '../../src/engine/engine.js';
 import { FileChangeReporter } from '../../src/engine/file-change-reporter.js';
 import { SessionFileAccess } from '../../src/engine/session-file-access.js';
 import { limitsInfo } from '../../src/engine/system-info.js';
-import { LANGUAGES, type ExecutionStatus, type HistoryEntry, type SessionInfo } from '../../src/domain/types.js';
+import { LANGUAGES, ONE_SHOT_LANGUAGES, type ExecutionStatus, type HistoryEntry, type SessionInfo } from '../../src/domain/types.js';
 import {
   type EngineApi,
   type ExecuteRequest,
@@ -167,6 +167,7 @@ export class FakeEngine implements EngineApi {
         languageVersion: 'fake',
         packages: {},
       })),
+      oneShotLanguages: ONE_SHOT_LANGUAGES.map((language) => ({ language, image: `fake-${language}`, installed: false, version: null })),
       limits: limitsInfo(this.deps.settings),
       network: 'none',
       workingDirectory: '/mnt/data',
@@ -195,7 +196,8 @@ export class FakeEngine implements EngineApi {
   private async runInSession(request: ExecuteRequest, meta: SessionMeta, timeoutMs: number, queuedMs: number): Promise<ExecutionResult> {
     const { sessions } = this.deps;
     const filesDir = sessions.filesDir(meta.id);
-    const stateFile = sessions.stateFile(meta.id, runtimeFor(request.language));
+    // One-shot languages keep nothing in the real engine; the fake keeps its line interpreter's variables per runtime anyway.
+    const stateFile = sessions.stateFile(meta.id, runtimeFor(request.language) ?? 'bash');
     const before = await this.fileChanges.snapshot(filesDir);
     const program: Program = { stdout: '', stderr: '', value: null, images: [], variables: await readState(stateFile) };
     const startedAt = Date.now();

@@ -88,7 +88,9 @@ describe('ids (no server)', () => {
     expect(languageOf('node')).toBe('javascript');
     expect(languageOf('ts')).toBe('typescript');
     expect(languageOf('sh')).toBe('bash');
-    expect(() => languageOf('rs')).toThrow('Unsupported language: rs');
+    expect(languageOf('rs')).toBe('rust');
+    expect(languageOf('f90')).toBe('fortran');
+    expect(() => languageOf('cobol')).toThrow('Unsupported language: cobol');
   });
 });
 
@@ -218,9 +220,9 @@ describe('LibreChat Code API', () => {
   });
 
   it('refuses languages it does not have, and malformed requests, with 400', async () => {
-    const r = await call('POST', '/exec', { json: { lang: 'r', code: 'print(1)' } });
+    const r = await call('POST', '/exec', { json: { lang: 'cobol', code: 'print(1)' } });
     expect(r.status).toBe(400);
-    expect(((await r.json()) as { message: string }).message).toBe('Unsupported language: r');
+    expect(((await r.json()) as { message: string }).message).toMatch(/^Unsupported language: cobol\. Supported: py, js, ts, bash, c, cpp, java, php, rs, go, d, f90, r$/);
     const noCode = await call('POST', '/exec', { json: { lang: 'py' } });
     expect(noCode.status).toBe(400);
     const badJson = await fetch(`${server.url}/v1/exec`, { method: 'POST', headers: { ...KEY_HEADER, 'Content-Type': 'application/json' }, body: '{' });

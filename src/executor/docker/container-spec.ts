@@ -16,7 +16,7 @@
  */
 import type { ContainerCreateOptions, HostConfig } from 'dockerode';
 import type { Settings } from '../../config/settings.js';
-import { preloadFor, runtimeOf, type PoolKey } from '../pool-key.js';
+import { isOneShotPool, preloadFor, runtimeOf, type PoolKey } from '../pool-key.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../../sandbox-user.js';
 import { limitsEnv } from './limits-env.js';
 
@@ -225,12 +225,30 @@ function hardenedHostConfig(settings: Settings): HardenedHostConfig {
   };
 }
 
+/** Where the one-shot runner writes sources and compiles them: private to the run, never /mnt/data. */
+export const ONE_SHOT_BUILD_DIR = '/run/codecell/build';
+/** Room for a compiler's output (Go's build cache, a Rust binary), at least; its pages count as memory. */
+const MIN_BUILD_TMPFS_BYTES = 256 * 1024 * 1024;
+
+/**
+ * The one-shot build directory: a tmpfs like /tmp, but mounted exec, since the compiled program
+ * runs from it (Docker mounts tmpfs noexec unless told otherwise). Docker gives the mount the mode
+ * of the image's directory (1777 in the one-shot images), not the `mode` option. Its size is
+ * capped by the memory limit anyway, as tmpfs pages are charged to the container.
+ */
+function buildTmpfsOptions(settings: Settings): string {
+  const { limits } = settings;
+  const size = Math.min(Math.max(limits.tmpfsBytes, MIN_BUILD_TMPFS_BYTES), limits.memoryBytes);
+  return `rw,exec,nosuid,nodev,size=${size},mode=1777`;
+}
+
 export function containerSpec(
   settings: Settings,
   instanceId: string,
   pool: PoolKey,
   slot: SlotMounts,
 ): ContainerCreateOptions {
+  const hardened = hardenedHostConfig(settings);
   return {
     Image: imageFor(settings, pool),
     Env: sandboxEnv(settings, pool),
@@ -246,7 +264,8 @@ export function containerSpec(
     NetworkDisabled: true,
     StopTimeout: 1,
     HostConfig: {
-      ...hardenedHostConfig(settings),
+      ...hardened,
+      ...(isOneShotPool(pool) ? { Tmpfs: { ...hardened.Tmpfs, [ONE_SHOT_BUILD_DIR]: buildTmpfsOptions(settings) } } : {}),
       // The only host paths: the slot's. No Docker socket, nothing else of the host.
       Binds: [
         `${slot.dataDir}:/mnt/data:rw`,

@@ -14,7 +14,7 @@ import type { DiskBudget } from '../../files/disk-budget.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { joinNotices } from '../../notices.js';
-import type { CapturedText, ExecutionStatus, OutputChunk, RuntimeInfo } from '../../domain/types.js';
+import type { CapturedText, ExecutionStatus, OneShotLanguageInfo, OutputChunk, RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
 import { formatBytes } from '../../files/byte-size.js';
 import { SANDBOX_UID } from '../../sandbox-user.js';
@@ -36,6 +36,7 @@ import type {
 import { inspectThenPutBack } from '../files-scope.js';
 import { Slot, type SessionPlaces } from '../slot.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
+import type { PoolKey } from '../pool-key.js';
 import { newNonce, type RunOutcome } from './runner-container.js';
 import { RuntimeProbe } from './runtime-probe.js';
 import { WarmPool } from './warm-pool.js';
@@ -162,7 +163,7 @@ export class DockerExecutor implements Executor {
       const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
       // One file cannot outgrow the quota (RLIMIT_FSIZE is the quota); many files are watched here:
       // the session's files, what lands in out/ and its snapshots, within the disk budget's room.
-      const quotaDirs = runner.slot.quotaDirs(path.dirname(job.stateFile));
+      const quotaDirs = runner.slot.quotaDirs(job.stateDir);
       const grant = await this.diskBudget.reserve(this.settings.limits.sessionQuotaBytes);
       const watchdog = new QuotaWatchdog({
         dirs: quotaDirs,
@@ -197,9 +198,10 @@ export class DockerExecutor implements Executor {
         const ended = await watchdog.usageNow();
         if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
         let snapshotGrowth = 0;
-        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved) {
+        const stateFile = job.stateFile;
+        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved && stateFile !== null) {
           // A new snapshot is adopted only if the session stays within its limits with it.
-          adoption = await runner.slot.adoptState(job.stateFile, async (newBytes, replacedBytes) => {
+          adoption = await runner.slot.adoptState(stateFile, async (newBytes, replacedBytes) => {
             snapshotGrowth = newBytes - replacedBytes;
             snapshotBreach = watchdog.judge({ bytes: ended.bytes + snapshotGrowth, entries: ended.entries });
             return snapshotBreach === null;
@@ -271,12 +273,22 @@ export class DockerExecutor implements Executor {
     return this.pool.sizes();
   }
 
-  async systemInfo(): Promise<{ executor: ExecutorInfo; runtimes: RuntimeInfo[] }> {
-    const [version, runtimes] = await Promise.all([this.docker.version(), this.runtimes.all()]);
+  async systemInfo(): Promise<{ executor: ExecutorInfo; runtimes: RuntimeInfo[]; oneShotLanguages: OneShotLanguageInfo[] }> {
+    const [version, runtimes, oneShotLanguages] = await Promise.all([
+      this.docker.version(),
+      this.runtimes.all(),
+      this.runtimes.oneShotLanguages(),
+    ]);
     return {
       executor: { kind: this.kind, engineVersion: version.Version, containerRuntime: this.isolation().layers.runtime ?? 'runc' },
       runtimes,
+      oneShotLanguages,
     };
+  }
+
+  /** Docker: whether the pool's image is built on this engine. */
+  available(pool: PoolKey): Promise<boolean> {
+    return this.runtimes.installed(pool);
   }
 
   /** What container-spec.ts gives every execution container. */

@@ -5,8 +5,10 @@
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Settings } from '../../config/settings.js';
-import type { RuntimeInfo } from '../../domain/types.js';
-import { probeContainerSpec } from './container-spec.js';
+import { z } from 'zod';
+import { ONE_SHOT_LANGUAGES, type OneShotLanguageInfo, type RuntimeInfo } from '../../domain/types.js';
+import { ONE_SHOT_POOL_KEYS, oneShotPoolFor, type OneShotPoolKey, type PoolKey } from '../pool-key.js';
+import { imageFor, probeContainerSpec } from './container-spec.js';
 
 /** Every installed distribution (Debian's and any admin wheels), by its canonical lowercase name. */
 const PYTHON_PROBE = `
@@ -50,8 +52,14 @@ const PROBES: Record<RuntimeInfo['runtime'], string[]> = {
   bash: ['/bin/bash', '-c', BASH_PROBE],
 };
 
+/** The one-shot images write their toolchain's versions at build time (see their Dockerfiles under images/). */
+const ONE_SHOT_PROBE = ['/bin/cat', '/opt/codecell/versions.json'];
+const VersionsSchema = z.record(z.string().max(100), z.string().max(200));
+
 export class RuntimeProbe {
   private readonly cache = new Map<string, RuntimeInfo>();
+  private readonly oneShotCache = new Map<string, Readonly<Record<string, string>>>();
+  private readonly installedImages = new Set<string>();
 
   constructor(
     private readonly docker: Docker,
@@ -61,6 +69,49 @@ export class RuntimeProbe {
 
   all(): Promise<RuntimeInfo[]> {
     return Promise.all((['python', 'node', 'bash'] as const).map((runtime) => this.runtimeInfo(runtime)));
+  }
+
+  /**
+   * Whether the pool's image is on this Docker engine. A yes is remembered (images are not taken
+   * away under a running server; if one is, the run fails as RUNTIME_UNAVAILABLE); a no is asked
+   * again next time, so an image built meanwhile is used at once.
+   */
+  async installed(pool: PoolKey): Promise<boolean> {
+    const image = imageFor(this.settings, pool);
+    if (this.installedImages.has(image)) return true;
+    try {
+      await this.docker.getImage(image).inspect();
+    } catch (error) {
+      if (typeof error === 'object' && error !== null && 'statusCode' in error && error.statusCode === 404) return false;
+      throw error;
+    }
+    this.installedImages.add(image);
+    return true;
+  }
+
+  /** Each one-shot language: its image, whether that is installed, and then its version. */
+  async oneShotLanguages(): Promise<OneShotLanguageInfo[]> {
+    const versionsByPool = new Map(
+      await Promise.all(ONE_SHOT_POOL_KEYS.map(async (pool) => [pool, await this.oneShotVersions(pool)] as const)),
+    );
+    return ONE_SHOT_LANGUAGES.map((language) => {
+      const pool = oneShotPoolFor(language);
+      const versions = versionsByPool.get(pool) ?? null;
+      return { language, image: imageFor(this.settings, pool), installed: versions !== null, version: versions?.[language] ?? null };
+    });
+  }
+
+  /** The versions a one-shot image recorded when it was built; null: not installed. */
+  private async oneShotVersions(pool: OneShotPoolKey): Promise<Readonly<Record<string, string>> | null> {
+    if (!(await this.installed(pool))) return null;
+    const image = imageFor(this.settings, pool);
+    const imageId = (await this.docker.getImage(image).inspect()).Id;
+    const cached = this.oneShotCache.get(imageId);
+    if (cached) return cached;
+    const output = await runProbe(this.docker, this.settings, image, ONE_SHOT_PROBE, this.instanceId);
+    const versions = VersionsSchema.parse(JSON.parse(output));
+    this.oneShotCache.set(imageId, versions);
+    return versions;
   }
 
   private async runtimeInfo(runtime: RuntimeInfo['runtime']): Promise<RuntimeInfo> {

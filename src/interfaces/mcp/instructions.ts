@@ -18,6 +18,12 @@ const TOOL_GUIDE: ReadonlyArray<{ readonly tools: readonly string[]; readonly us
     use: 'run code; each takes an optional session_id and an optional timeout in seconds.',
   },
   {
+    tools: ['execute_code'],
+    use:
+      'run code in any language by name (python, javascript, typescript, bash, and one-shot c, cpp, go, java, rust, ' +
+      'php, r, d, fortran), with optional args (argv), session_id and timeout.',
+  },
+  {
     tools: [
       'create_execution_session',
       'list_execution_sessions',
@@ -37,7 +43,8 @@ const TOOL_GUIDE: ReadonlyArray<{ readonly tools: readonly string[]; readonly us
 export function serverInstructions(settings: Settings): string {
   const { limits, sessions } = settings;
   return [
-    'Codecell runs code in isolated sandboxes: Python 3, JavaScript and TypeScript (Node.js), and bash.',
+    'Codecell runs code in isolated sandboxes: Python 3, JavaScript and TypeScript (Node.js), and bash; and, one ' +
+      'program per call with only files carried over, C, C++, Go, Java, Rust, PHP, R, D and Fortran (execute_code).',
     '',
     'Tools:',
     ...TOOL_GUIDE.map((group) => `- ${group.tools.join(', ')}: ${group.use}`),

@@ -120,7 +120,7 @@ describe('warm pool', () => {
     expect(starter.pending).toHaveLength(2);
     await starter.finishAll();
     expect(pool.readyCount(POOL)).toBe(2);
-    expect(pool.sizes()).toEqual({ python: 0, 'python-lean': 2, node: 0, bash: 0 });
+    expect(pool.sizes()).toEqual({ python: 0, 'python-lean': 2, node: 0, bash: 0, gcc: 0, go: 0, java: 0, rust: 0, php: 0, r: 0 });
     const taken = await pool.take(POOL);
     expect(taken.warm).toBe(true);
     expect(pool.readyCount(POOL)).toBe(1);

@@ -18,6 +18,7 @@ import { FakeEngine, startFakeEngine, type FakeEngineFixture } from '../../fakes
 const EXECUTE_TOOLS = ['execute_python_code', 'execute_javascript_code', 'execute_typescript_code', 'execute_bash_command'];
 const ALL_TOOLS = [
   ...EXECUTE_TOOLS,
+  'execute_code',
   'create_execution_session',
   'list_execution_sessions',
   'get_execution_history',
@@ -114,6 +115,29 @@ describe('tool list', () => {
     }
     const readOnly = tools.filter((tool) => tool.annotations?.readOnlyHint === true).map((tool) => tool.name).sort();
     expect(readOnly).toEqual(['get_execution_history', 'get_system_info', 'list_execution_sessions', 'list_files', 'read_file']);
+  });
+
+  it("gives execute_code a language (names and LibreChat's codes), the code, session, args and timeout", async () => {
+    const { client } = await connect();
+    const { tools } = await client.listTools();
+    const tool = tools.find((candidate) => candidate.name === 'execute_code');
+    const properties = (tool?.inputSchema.properties ?? {}) as Record<string, { enum?: string[]; type?: string }>;
+    expect(Object.keys(properties)).toEqual(['language', 'code', 'session_id', 'args', 'timeout']);
+    expect(tool?.inputSchema.required).toEqual(['language', 'code']);
+    expect(properties.language?.enum).toEqual(
+      expect.arrayContaining(['python', 'c', 'cpp', 'go', 'java', 'rust', 'php', 'r', 'd', 'fortran', 'py', 'js', 'ts', 'rs', 'f90']),
+    );
+    expect(properties.args?.type).toBe('array');
+    expect(Object.keys(tool?.outputSchema?.properties ?? {}).sort()).toEqual(Object.keys(ExecutionOutputSchema.shape).sort());
+  });
+
+  it('runs execute_code in the language it names, with its args, and refuses one it does not know', async () => {
+    const { call } = await connect();
+    const ran = await call('execute_code', { language: 'py', code: 'print hello' });
+    expect(output(ran)).toMatchObject({ language: 'python', status: 'ok', stdout: 'hello\n' });
+    const refused = await call('execute_code', { language: 'cobol', code: 'print hello' });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toContain('language');
   });
 });
 
@@ -330,5 +354,8 @@ describe('session tools', () => {
     const result = await call('get_system_info');
     expect(result.isError).not.toBe(true);
     expect(result.structuredContent).toMatchObject({ limits: { timeout_seconds: 20 }, network: 'none', working_directory: '/mnt/data' });
+    const oneShot = (result.structuredContent as { one_shot_languages: Array<{ language: string; installed: boolean }> }).one_shot_languages;
+    expect(oneShot.map((entry) => entry.language)).toEqual(['c', 'cpp', 'go', 'java', 'rust', 'php', 'r', 'd', 'fortran']);
+    expect(textOf(result)).toContain('One-shot (execute_code; one program per call, only files carry over): c (not installed), cpp (not installed)');
   });
 });

@@ -1,7 +1,7 @@
 /**
  * `POST /exec`: one run, the LibreChat way.
  *
- *   body → language (py/js/ts/bash and their long names), files[] entries checked → caller
+ *   body → language (LibreChat's 13 codes and the long names), files[] entries checked → caller
  *   → admission (a busy server answers 429 here, before any work) → the session to run in
  *   → inputs copied into its /mnt/data → Engine.execute (args travel in the runner's job line,
  *   so the code runs as sent) → plots saved as files
@@ -28,6 +28,7 @@ import type { AdmittedRuns } from './admitted-runs.js';
 import { encodeSessionId, fileIdFor } from './ids.js';
 import { checkedInputs, FileRefSchema, isNotFound, stageInputs } from './run-inputs.js';
 import { describeUnlisted } from '../../execution-text.js';
+import { languageNamed, LIBRECHAT_LANGUAGE_CODES } from '../../language-codes.js';
 
 export interface ExecDeps {
   readonly engine: EngineApi;
@@ -38,21 +39,6 @@ export interface ExecDeps {
   readonly logger?: Logger | undefined;
 }
 
-/** A Map, not an object literal: a name like `__proto__` or `constructor` must not find anything. */
-const LANGUAGE_ALIASES: ReadonlyMap<string, Language> = new Map<string, Language>([
-  ['py', 'python'],
-  ['python', 'python'],
-  ['python3', 'python'],
-  ['js', 'javascript'],
-  ['javascript', 'javascript'],
-  ['node', 'javascript'],
-  ['nodejs', 'javascript'],
-  ['ts', 'typescript'],
-  ['typescript', 'typescript'],
-  ['bash', 'bash'],
-  ['sh', 'bash'],
-  ['shell', 'bash'],
-]);
 
 export const MAX_INPUT_FILES = 100;
 const MAX_HINT_CHARS = 200;
@@ -104,10 +90,15 @@ export function parseExecBody(raw: unknown): ExecBody {
   return parsed.data;
 }
 
-/** `py` → python, …; anything else is INVALID_INPUT "Unsupported language: X". */
+/** `py` → python, `rs` → rust, `f90` → fortran, …; anything else is INVALID_INPUT "Unsupported language: X". */
 export function languageOf(lang: string): Language {
-  const language = LANGUAGE_ALIASES.get(lang.trim().toLowerCase());
-  if (language === undefined) throw new CodecellError('INVALID_INPUT', `Unsupported language: ${lang.slice(0, 40)}`);
+  const language = languageNamed(lang);
+  if (language === undefined) {
+    throw new CodecellError(
+      'INVALID_INPUT',
+      `Unsupported language: ${lang.slice(0, 40)}. Supported: ${[...LIBRECHAT_LANGUAGE_CODES.keys()].join(', ')}`,
+    );
+  }
   return language;
 }
 

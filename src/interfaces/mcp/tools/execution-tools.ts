@@ -1,6 +1,7 @@
 /**
- * The four "run this code" tools. Names and parameters are the recipe's (plus TypeScript), so a
- * librechat.yaml written for it keeps working. Each call runs in the caller's default session
+ * The "run this code" tools: the recipe's four (names and parameters as the recipe had them, plus
+ * TypeScript), so a librechat.yaml written for it keeps working, and execute_code for every
+ * language, the one-shot ones (C, Go, Java, …) included. Each call runs in the caller's default session
  * unless session_id names another of the caller's sessions, and streams its output as progress
  * when the client asks for it.
  */
@@ -10,6 +11,8 @@ import { z } from 'zod';
 import { MAX_CODE_CHARS } from '../../../engine/engine.js';
 import { currentClientGone } from '../../http/request-context.js';
 import type { Language } from '../../../domain/types.js';
+import { MAX_ARG_CHARS, MAX_ARGS } from '../../../executor/runner-protocol.js';
+import { LANGUAGE_WORDS, languageNamed } from '../../language-codes.js';
 import { outputProgress, type ToolExtra } from '../progress.js';
 import { ExecutionOutputSchema, renderExecutionResult } from '../render-result.js';
 import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
@@ -99,11 +102,42 @@ const BASH_TOOL: ExecutionToolSpec = {
     COMMON_RULES,
 };
 
+/** execute_code: every language under one tool (the recipe's four stay beside it). */
+const ANY_LANGUAGE_TOOL = {
+  name: 'execute_code',
+  title: 'Run code',
+  description:
+    'Run code in any language this server has: python, javascript, typescript and bash keep variables between ' +
+    "calls in the session (like the execute_*_code tools); c, cpp, go, java, rust, php, r, d and fortran are one-shot: " +
+    'each call compiles (where needed) and runs one whole program, and only files in /mnt/data carry over. ' +
+    "LibreChat's codes work too (py, js, ts, rs, f90). Write a complete program: C/C++/D/Fortran/Rust/Go need their " +
+    'main (Go: package main), Java a class with public static void main (any class name), PHP starts with <?php. ' +
+    'args are the command-line arguments (argv). A compile error comes back as stderr with status error. ' +
+    'get_system_info shows which languages are installed and their versions. ' +
+    'Runs in an isolated sandbox with no network access; the working directory is /mnt/data, where files stay in ' +
+    'the session and come back with download links.',
+} as const;
+
+/** `language` of execute_code: the engine's names, LibreChat's codes and a few usual spellings. */
+function languageParameter() {
+  return z
+    .enum(LANGUAGE_WORDS as [string, ...string[]])
+    .describe('The language: python, javascript, typescript, bash, c, cpp, go, java, rust, php, r, d or fortran (or py, js, ts, rs, f90).');
+}
+
+function argsParameter() {
+  return z
+    .array(z.string().max(MAX_ARG_CHARS))
+    .max(MAX_ARGS)
+    .optional()
+    .describe("Command-line arguments for the program: argv[1..], sys.argv[1:], process.argv.slice(2), bash's \"$@\".");
+}
+
 async function runCode(
   deps: ToolDeps,
-  spec: ExecutionToolSpec,
+  spec: Pick<ExecutionToolSpec, 'name' | 'language'>,
   code: string,
-  args: { session_id?: string | undefined; timeout?: number | undefined },
+  args: { session_id?: string | undefined; timeout?: number | undefined; args?: string[] | undefined },
   extra: ToolExtra,
 ): Promise<CallToolResult> {
   const logger = toolLogger(deps, spec.name, extra);
@@ -116,6 +150,7 @@ async function runCode(
         sessionId: presentOrUndefined(args.session_id),
         language: spec.language,
         code,
+        args: args.args,
         timeoutMs: args.timeout === undefined ? undefined : Math.max(1, Math.round(args.timeout * 1000)),
         onOutput: progress?.onOutput,
         signal,
@@ -178,5 +213,27 @@ export function registerExecutionTools(server: McpServer, deps: ToolDeps): void 
       annotations,
     },
     (args, extra) => runCode(deps, BASH_TOOL, args.command, args, extra),
+  );
+
+  server.registerTool(
+    ANY_LANGUAGE_TOOL.name,
+    {
+      title: ANY_LANGUAGE_TOOL.title,
+      description: ANY_LANGUAGE_TOOL.description,
+      inputSchema: {
+        language: languageParameter(),
+        code: sourceParameter('The program or code to run.'),
+        session_id: sessionIdParameter(),
+        args: argsParameter(),
+        timeout: timeoutParameter(limitSeconds),
+      },
+      outputSchema: ExecutionOutputSchema,
+      annotations,
+    },
+    (args, extra) => {
+      // The schema's enum admits only known words, so a language is always found.
+      const language = languageNamed(args.language) ?? 'python';
+      return runCode(deps, { name: ANY_LANGUAGE_TOOL.name, language }, args.code, args, extra);
+    },
   );
 }

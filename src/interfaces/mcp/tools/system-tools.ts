@@ -1,7 +1,7 @@
 /** get_system_info: what the sandboxes actually hold, read from the images, and the limits in force. */
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
-import { LANGUAGES } from '../../../domain/types.js';
+import { LANGUAGES, ONE_SHOT_LANGUAGES } from '../../../domain/types.js';
 import { type SystemInfo } from '../../../engine/types.js';
 import { guardTool } from '../tool-errors.js';
 import { toolLogger, type ToolDeps } from './tool-deps.js';
@@ -18,6 +18,16 @@ const SystemInfoOutputSchema = z.object({
       packages: z.record(z.string(), z.string()),
     }),
   ),
+  one_shot_languages: z
+    .array(
+      z.object({
+        language: z.enum(ONE_SHOT_LANGUAGES),
+        image: z.string(),
+        installed: z.boolean(),
+        version: z.string().nullable(),
+      }),
+    )
+    .describe('Languages run one program per call (execute_code); installed: false means its image is not built here.'),
   limits: z.object({
     timeout_seconds: z.number(),
     max_output_chars: z.number(),
@@ -50,6 +60,7 @@ function toOutput(info: SystemInfo): z.infer<typeof SystemInfoOutputSchema> {
       language_version: runtime.languageVersion,
       packages: { ...runtime.packages },
     })),
+    one_shot_languages: info.oneShotLanguages.map((entry) => ({ ...entry })),
     limits: {
       timeout_seconds: limits.timeoutSeconds,
       max_output_chars: limits.maxOutputChars,
@@ -75,11 +86,15 @@ export function describeSystem(info: SystemInfo): string {
       .join(', ');
     return `- ${runtime.runtime} ${runtime.languageVersion} (${runtime.image})${packages ? `: ${packages}` : ''}`;
   });
+  const oneShot = info.oneShotLanguages
+    .map((entry) => `${entry.language} ${entry.installed ? (entry.version ?? '?') : '(not installed)'}`)
+    .join(', ');
   return [
     `Codecell ${info.codecellVersion} · Docker ${info.executor.engineVersion} (${info.executor.containerRuntime}) · ` +
       `no network · working directory ${info.workingDirectory}`,
     `Languages: ${info.languages.join(', ')}`,
     ...runtimes,
+    ...(oneShot === '' ? [] : [`One-shot (execute_code; one program per call, only files carry over): ${oneShot}`]),
     `Limits: ${limits.timeoutSeconds} s per call, ${limits.memoryMb} MiB memory, ${limits.cpus} CPU, ` +
       `${limits.maxOutputChars} characters of output per stream, ${limits.maxFileMb} MiB per file, ` +
       `${limits.sessionQuotaMb} MiB per session, ${limits.maxImagesPerRun} images per run. ` +
