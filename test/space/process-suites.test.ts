@@ -91,7 +91,9 @@ describe('the suites on the process executor, inside the Space image', () => {
     const relative = (file: string): string => path.relative('/repo', file);
     // A file fails as a whole when a hook fails (its tests are then reported as skipped): name those too.
     const failed = report.testResults.flatMap((file) => [
-      ...(file.status === 'failed' ? [`${relative(file.name)}: ${(file.message || 'a hook failed').split('\n')[0]}`] : []),
+      ...(file.status === 'failed' && file.assertionResults.every((test) => test.status !== 'failed')
+        ? [`${relative(file.name)}: ${(file.message || 'a hook failed').split('\n')[0]}`]
+        : []),
       ...file.assertionResults
         .filter((test) => test.status === 'failed')
         .map((test) => `${relative(file.name)} > ${test.fullName}: ${(test.failureMessages[0] ?? '').split('\n')[0]}`),
