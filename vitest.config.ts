@@ -32,7 +32,8 @@ export default defineConfig({
         test: {
           name: 'docker',
           include: ['test/**/*.test.ts'],
-          exclude: [UNIT_TESTS, INTEROP_TESTS],
+          // test/space has its own config (test/space/vitest.config.ts): it runs the Space image.
+          exclude: [UNIT_TESTS, INTEROP_TESTS, 'test/space/**'],
           testTimeout: 120_000,
           hookTimeout: 300_000,
           // Docker-backed suites share one engine and a 2-core machine: run files one at a time.

@@ -85,8 +85,20 @@ function expectRefused(response: RawResponse, status: number, code: string, mess
   if (message) expect(String(body.message)).toMatch(message);
 }
 
-async function hostShadowLine(): Promise<string> {
-  const firstLine = (await readFile('/etc/shadow', 'utf8')).split('\n')[0] ?? '';
+/**
+ * /etc/shadow's first line; null where this process cannot read it (the process harness runs as
+ * uid 1000): the server has this process's uid, so it could not serve it either, and the canary
+ * link below is what shows that nothing is served through a link.
+ */
+async function hostShadowLine(): Promise<string | null> {
+  let text: string;
+  try {
+    text = await readFile('/etc/shadow', 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EACCES' && process.getuid?.() !== 0) return null;
+    throw error;
+  }
+  const firstLine = text.split('\n')[0] ?? '';
   expect(firstLine.length).toBeGreaterThan(0);
   return firstLine;
 }
@@ -131,7 +143,7 @@ describe('links made by code in the sandbox', () => {
     expect(listed.text).toContain('- shadow.txt (symbolic link: never read or served)');
     seen.push(listed.text);
     for (const text of seen) {
-      expect(text).not.toContain(shadow);
+      if (shadow !== null) expect(text).not.toContain(shadow);
       expect(text).not.toContain(canarySecret);
     }
   });

@@ -61,3 +61,6 @@ export async function startTestEngine(
     },
   };
 }
+
+/** False when the tests run on the process executor: checks of Docker's own state (containers left) apply only to Docker. */
+export const TESTS_USE_DOCKER = process.env.CODECELL_EXECUTOR !== 'process';

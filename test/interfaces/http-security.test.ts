@@ -10,6 +10,7 @@ import { createLogger } from '../../src/logger.js';
 import { startHttpServer } from '../../src/server.js';
 import { callTool, connectSse, connectStreamable, sessionOf, textOf } from './helpers/mcp-client.js';
 import { startTestServer, TEST_KEY, type TestServer } from './helpers/test-server.js';
+import { TESTS_USE_DOCKER } from '../helpers/engine.js';
 
 let server: TestServer;
 
@@ -67,7 +68,10 @@ describe('API keys', () => {
     expect(await open.json()).toEqual({ ok: true });
     const keyed = await fetch(`${server.url}/healthz`, { headers: { 'X-API-Key': TEST_KEY } });
     expect(keyed.status).toBe(200);
-    expect(await keyed.json()).toMatchObject({ ok: true, docker: { reachable: true } });
+    // Every executor reports itself; the Docker executor also keeps its `docker` field.
+    const details = await keyed.json();
+    expect(details).toMatchObject({ ok: true, executor: { reachable: true } });
+    if (TESTS_USE_DOCKER) expect(details).toMatchObject({ docker: { reachable: true } });
   });
 
   it('answers 400 for a malformed X-User-Id', async () => {

@@ -3,12 +3,14 @@
  * execute_code / bash_tool and its file priming send, and what they read back.
  */
 import { execFileSync } from 'node:child_process';
+import { setImmediate } from 'node:timers/promises';
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSessionId, encodeSessionId, fileIdFor, findFileById, SHORT_ID_PATTERN } from '../../src/interfaces/http/librechat-code-api/ids.js';
 import { languageOf } from '../../src/interfaces/http/librechat-code-api/exec.js';
 import { multipartBody, type MultipartPart } from '../unit/files/helpers.js';
 import { startTestServer, TEST_KEY, type TestServer } from '../interfaces/helpers/test-server.js';
+import { TESTS_USE_DOCKER } from '../helpers/engine.js';
 
 const MiB = 1024 * 1024;
 
@@ -32,9 +34,16 @@ interface ExecResult {
 
 type Headers = Record<string, string>;
 
-/** Closes a test server and checks that none of its containers is left (other suites may be running). */
+/**
+ * Closes a test server and, on Docker, checks that none of its containers is left (other suites
+ * may be running). The process executor's own leftovers are its suite's business (src/executor/process).
+ */
 async function closeAndCheck(server: TestServer | undefined): Promise<void> {
   if (server === undefined) return;
+  if (!TESTS_USE_DOCKER) {
+    await server.close();
+    return;
+  }
   const instance = createHash('sha256').update(server.dataDir).digest('hex').slice(0, 16);
   const ours = (): string => execFileSync('docker', ['ps', '-aq', '--filter', `label=codecell.instance=${instance}`], { encoding: 'utf8' }).trim();
   expect(ours()).not.toBe(''); // the warm pool: proves the filter finds this server's containers
@@ -42,6 +51,12 @@ async function closeAndCheck(server: TestServer | undefined): Promise<void> {
   expect(ours()).toBe('');
 }
 const KEY_HEADER: Headers = { 'X-API-Key': TEST_KEY };
+
+/** Lets pending I/O run (one turn of the event loop), then calls `look`. */
+async function yieldThen<T>(look: () => Promise<T>): Promise<T> {
+  await setImmediate();
+  return look();
+}
 
 describe('ids (no server)', () => {
   it('writes a session UUID in 21 URL-safe characters and reads it back', () => {
@@ -459,8 +474,9 @@ describe('LibreChat Code API when the engine is busy', () => {
     const slow = post('sleep 600', holder.signal).catch((error: unknown) => error);
     let slowEnded = false;
     void slow.then(() => (slowEnded = true));
-    // The engine counts the job as running once it holds the only slot; each look is a real round trip.
-    while ((await server.running.engine.health()).queue.running === 0) {
+    // The engine counts the job as running once it holds the only slot. Each look yields to the event
+    // loop first: an executor whose health() answers without I/O would otherwise starve the request.
+    while ((await yieldThen(() => server.running.engine.health())).queue.running === 0) {
       if (slowEnded) throw new Error('the holding run ended before it was seen running');
     }
     const busy = await post('echo hi');
@@ -472,7 +488,7 @@ describe('LibreChat Code API when the engine is busy', () => {
     // The client going away kills its run; once its container is gone the slot serves again.
     holder.abort();
     await slow;
-    while ((await server.running.engine.health()).queue.running > 0);
+    while ((await yieldThen(() => server.running.engine.health())).queue.running > 0);
     const after = await post('echo hi');
     expect(after.status).toBe(200);
     expect(((await after.json()) as ExecResult).stdout).toBe('hi\n');

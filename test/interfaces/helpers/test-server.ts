@@ -7,7 +7,7 @@ import { loadSettings, type Settings } from '../../../src/config/settings.js';
 import { createLogger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 import { startHttpServer, type RunningServer } from '../../../src/server.js';
-import { SMALL_POOLS, TEST_IMAGES } from '../../helpers/engine.js';
+import { SMALL_POOLS, TEST_EXECUTOR, TEST_IMAGES } from '../../helpers/engine.js';
 
 export const TEST_KEY = 'test-key-0123456789abcdef';
 
@@ -52,6 +52,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
       CODECELL_API_KEYS: TEST_KEY,
       ...TEST_IMAGES,
+      ...TEST_EXECUTOR,
       ...SMALL_POOLS,
       ...(options.publicUrl === true ? { CODECELL_PUBLIC_URL: `http://127.0.0.1:${port}` } : {}),
       ...options.env,
