@@ -1,0 +1,42 @@
+/**
+ * What models write when they use execute_code and /v1/exec in everyday chats, on a real server with
+ * the real images: language names in any case.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { callTool, connectStreamable, textOf } from '../interfaces/helpers/mcp-client.js';
+import { startTestServer, type TestServer } from '../interfaces/helpers/test-server.js';
+
+describe('code as models write it, through MCP and /v1/exec', () => {
+  let server: TestServer;
+  let client: Client;
+
+  beforeAll(async () => {
+    server = await startTestServer({ env: { CODECELL_POOL_ONESHOT: '0' } });
+    client = await connectStreamable(server.url);
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await server?.close();
+  });
+
+  it('execute_code takes a language name in any case, with spaces around it', async () => {
+    const r = await callTool(client, 'execute_code', { language: 'R', code: 'cat(6 * 7, "\\n")' });
+    const cpp = await callTool(client, 'execute_code', { language: ' C++ ', code: '#include <cstdio>\nint main(){ std::puts("cxx"); }' });
+    const python = await callTool(client, 'execute_code', { language: 'Python', code: 'print(2 ** 10)' });
+    const outputs = [r, cpp, python].map((result) => result.structuredContent as { language: string; status: string; stdout: string });
+    expect(outputs.map((output) => [output.language, output.status, output.stdout])).toEqual([
+      ['r', 'ok', '42 \n'],
+      ['cpp', 'ok', 'cxx\n'],
+      ['python', 'ok', '1024\n'],
+    ]);
+  });
+
+  it('execute_code refuses a language it does not offer by naming the ones it does', async () => {
+    const result = await callTool(client, 'execute_code', { language: 'C#', code: 'class P { static void Main() {} }' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain('Unsupported language: c#. This server runs python, javascript, typescript, bash, c, cpp');
+    expect(textOf(result)).toContain('r, d and fortran');
+  });
+});
