@@ -1,11 +1,13 @@
 /**
  * What models write when they use execute_code and /v1/exec in everyday chats, on a real server with
- * the real images: language names in any case.
+ * the real images: language names in any case, R plots without a device.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { callTool, connectStreamable, textOf } from '../interfaces/helpers/mcp-client.js';
+import { callTool, connectStreamable, imagesOf, textOf } from '../interfaces/helpers/mcp-client.js';
 import { startTestServer, type TestServer } from '../interfaces/helpers/test-server.js';
+
+const PNG_SIGNATURE = '89504e470d0a1a0a';
 
 describe('code as models write it, through MCP and /v1/exec', () => {
   let server: TestServer;
@@ -38,5 +40,19 @@ describe('code as models write it, through MCP and /v1/exec', () => {
     expect(result.isError).toBe(true);
     expect(textOf(result)).toContain('Unsupported language: c#. This server runs python, javascript, typescript, bash, c, cpp');
     expect(textOf(result)).toContain('r, d and fortran');
+  });
+
+  it('an R plot drawn without opening a device comes back as a PNG image, not Rplots.pdf', async () => {
+    const result = await callTool(client, 'execute_code', {
+      language: 'r',
+      code: 'x <- c(1, 2, 2, 3, 3, 3)\nhist(x)\ncat("bins drawn\\n")',
+    });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const output = result.structuredContent as { stdout: string; files: Array<{ path: string }> };
+    expect(output.stdout).toBe('bins drawn\n');
+    expect(output.files.map((file) => file.path)).toEqual(['Rplot001.png']);
+    const images = imagesOf(result);
+    expect(images.map((image) => image.mimeType)).toEqual(['image/png']);
+    expect(Buffer.from(images[0]?.data ?? '', 'base64').subarray(0, 8).toString('hex')).toBe(PNG_SIGNATURE);
   });
 });
