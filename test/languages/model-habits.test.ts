@@ -1,11 +1,11 @@
 /**
  * What models write when they use execute_code and /v1/exec in everyday chats, on a real server with
- * the real images: language names in any case, R plots without a device.
+ * the real images: language names in any case, R plots without a device, PHP without its open tag.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { callTool, connectStreamable, imagesOf, textOf } from '../interfaces/helpers/mcp-client.js';
-import { startTestServer, type TestServer } from '../interfaces/helpers/test-server.js';
+import { startTestServer, TEST_KEY, type TestServer } from '../interfaces/helpers/test-server.js';
 
 const PNG_SIGNATURE = '89504e470d0a1a0a';
 
@@ -54,5 +54,23 @@ describe('code as models write it, through MCP and /v1/exec', () => {
     const images = imagesOf(result);
     expect(images.map((image) => image.mimeType)).toEqual(['image/png']);
     expect(Buffer.from(images[0]?.data ?? '', 'base64').subarray(0, 8).toString('hex')).toBe(PNG_SIGNATURE);
+  });
+
+  it('/v1/exec runs PHP sent without <?php as code, keeps its line numbers, and prints an error once', async () => {
+    const response = await fetch(`${server.url}/v1/exec`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-API-Key': TEST_KEY },
+      body: JSON.stringify({ lang: 'php', code: '$a = [3, 4];\necho array_sum($a), "\\n";\nmissing_function();', user_id: 'php-user' }),
+    });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as { status: string; stdout: string; stderr: string };
+    expect([body.status, body.stdout]).toEqual(['error', '7\n']);
+    expect(body.stderr).toContain('Call to undefined function missing_function() in /run/codecell/build/src/main.php:3');
+    expect(body.stderr.match(/Uncaught Error/g)).toHaveLength(1);
+  });
+
+  it('PHP that has its open tag runs unchanged, text before the tag included', async () => {
+    const result = await callTool(client, 'execute_code', { language: 'php', code: 'Total: <?= 2 + 3 ?> items\n<?php echo "done\\n";' });
+    expect((result.structuredContent as { stdout: string }).stdout).toBe('Total: 5 items\ndone\n');
   });
 });
