@@ -112,7 +112,9 @@ const ANY_LANGUAGE_TOOL = {
     'each call compiles (where needed) and runs one whole program, and only files in /mnt/data carry over. ' +
     "LibreChat's codes work too (py, js, ts, rs, f90). Write a complete program: C/C++/D/Fortran/Rust/Go need their " +
     'main (Go: package main), Java a class with public static void main (any class name), PHP starts with <?php. ' +
-    'args are the command-line arguments (argv). A compile error comes back as stderr with status error. ' +
+    'args are the command-line arguments (argv); programs get no standard input. A compile error comes back as ' +
+    'stderr with status error. One-shot languages have their standard library only: no cargo crates, Go modules, ' +
+    'Maven jars or CRAN packages beyond base R and Cairo; R plots (drawn without png()) come back as images. ' +
     'get_system_info shows which languages are installed and their versions. ' +
     'Runs in an isolated sandbox with no network access; the working directory is /mnt/data, where files stay in ' +
     'the session and come back with download links.',
