@@ -1,6 +1,7 @@
 /**
  * What models write when they use execute_code and /v1/exec in everyday chats, on a real server with
- * the real images: language names in any case, R plots without a device, PHP without its open tag.
+ * the real images: language names in any case, R plots without a device, PHP without its open tag,
+ * Java's null pointers.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -72,5 +73,16 @@ describe('code as models write it, through MCP and /v1/exec', () => {
   it('PHP that has its open tag runs unchanged, text before the tag included', async () => {
     const result = await callTool(client, 'execute_code', { language: 'php', code: 'Total: <?= 2 + 3 ?> items\n<?php echo "done\\n";' });
     expect((result.structuredContent as { stdout: string }).stdout).toBe('Total: 5 items\ndone\n');
+  });
+
+  it('a Java NullPointerException names the variable that was null, not <local1>', async () => {
+    const result = await callTool(client, 'execute_code', {
+      language: 'java',
+      code: 'public class Report {\n  public static void main(String[] args) {\n    String title = null;\n    System.out.println(title.length());\n  }\n}',
+    });
+    const output = result.structuredContent as { status: string; stderr: string };
+    expect(output.status).toBe('error');
+    expect(output.stderr).toContain('Cannot invoke "String.length()" because "title" is null');
+    expect(output.stderr).toContain('at Report.main(Report.java:4)');
   });
 });
