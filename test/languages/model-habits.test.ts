@@ -85,4 +85,15 @@ describe('code as models write it, through MCP and /v1/exec', () => {
     expect(output.stderr).toContain('Cannot invoke "String.length()" because "title" is null');
     expect(output.stderr).toContain('at Report.main(Report.java:4)');
   });
+
+  it('a one-shot program that times out is told its files are kept, not that variables are', async () => {
+    const result = await callTool(client, 'execute_code', {
+      language: 'c',
+      code: '#include <stdio.h>\nint main(void) { FILE *f = fopen("progress.txt", "w"); fputs("started\\n", f); fclose(f); for (;;) {} }',
+      timeout: 2,
+    });
+    const output = result.structuredContent as { status: string; notice: string | null; files: Array<{ path: string }> };
+    expect(output.status).toBe('timeout');
+    expect(output.notice).toBe('timed out after 2 s (limit): the run was stopped. Files written so far are kept.');
+  });
 });
