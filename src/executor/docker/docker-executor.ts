@@ -318,7 +318,10 @@ export class DockerExecutor implements Executor {
     removedFromOutside = false,
   ): { status: ExecutionStatus; notice: string | null } {
     const memoryMb = Math.round(this.settings.limits.memoryBytes / 1024 / 1024);
-    const kept = 'The session keeps its variables from before this run; files written so far are kept.';
+    // A one-shot run (no state file) has no variables to keep; saying so would mislead the model.
+    const kept = job.stateFile === null
+      ? 'Files written so far are kept.'
+      : 'The session keeps its variables from before this run; files written so far are kept.';
     const { end } = outcome;
     switch (end.kind) {
       case 'result':

@@ -112,16 +112,29 @@ const ANY_LANGUAGE_TOOL = {
     'each call compiles (where needed) and runs one whole program, and only files in /mnt/data carry over. ' +
     "LibreChat's codes work too (py, js, ts, rs, f90). Write a complete program: C/C++/D/Fortran/Rust/Go need their " +
     'main (Go: package main), Java a class with public static void main (any class name), PHP starts with <?php. ' +
-    'args are the command-line arguments (argv). A compile error comes back as stderr with status error. ' +
+    'args are the command-line arguments (argv); programs get no standard input. A compile error comes back as ' +
+    'stderr with status error. One-shot languages have their standard library only: no cargo crates, Go modules, ' +
+    'Maven jars or CRAN packages beyond base R and Cairo; R plots (drawn without png()) come back as images. ' +
     'get_system_info shows which languages are installed and their versions. ' +
     'Runs in an isolated sandbox with no network access; the working directory is /mnt/data, where files stay in ' +
     'the session and come back with download links.',
 } as const;
 
-/** `language` of execute_code: the engine's names, LibreChat's codes and a few usual spellings. */
+/**
+ * `language` of execute_code: the engine's names, LibreChat's codes and a few usual spellings, in any
+ * case ("R", "Python", "C++" are what models write). The schema still lists the words as an enum.
+ */
 function languageParameter() {
   return z
-    .enum(LANGUAGE_WORDS as [string, ...string[]])
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((word) => languageNamed(word) !== undefined, {
+      error: (issue) =>
+        `Unsupported language: ${String(issue.input).slice(0, 40)}. This server runs python, javascript, typescript, ` +
+        'bash, c, cpp, go, java, rust, php, r, d and fortran (codes such as py, js, ts, rs, f90, c++, golang work too).',
+    })
+    .meta({ enum: [...LANGUAGE_WORDS] })
     .describe('The language: python, javascript, typescript, bash, c, cpp, go, java, rust, php, r, d or fortran (or py, js, ts, rs, f90).');
 }
 
@@ -231,7 +244,7 @@ export function registerExecutionTools(server: McpServer, deps: ToolDeps): void 
       annotations,
     },
     (args, extra) => {
-      // The schema's enum admits only known words, so a language is always found.
+      // The schema admits only known words, so a language is always found.
       const language = languageNamed(args.language) ?? 'python';
       return runCode(deps, { name: ANY_LANGUAGE_TOOL.name, language }, args.code, args, extra);
     },
