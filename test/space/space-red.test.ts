@@ -1,0 +1,176 @@
+/**
+ * Red-team attacks on the Space's process executor that space.test.ts does not try: things the
+ * sandbox lets through because every run and the server share one uid (1000) in a Space.
+ *
+ * - Landlock governs opening, creating, removing and truncating files, not their metadata: chmod,
+ *   utime and setxattr by path still reach every file the uid owns, the server's data dir included.
+ * - RLIMIT_NPROC counts every task of the uid: one run that holds them all leaves none for the
+ *   runs of other sessions.
+ *
+ * Started as space.test.ts starts the Space (uid 1000, cap-drop ALL, no-new-privileges, Docker's
+ * default seccomp, no socket, the bucket at /data); the official MCP SDK client drives it.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExecutionOutputSchema } from '../../src/interfaces/mcp/render-result.js';
+import { callTool, connectStreamable } from '../interfaces/helpers/mcp-client.js';
+import { freePort } from '../interfaces/helpers/test-server.js';
+import { startSpaceContainer, type SpaceContainer } from './space-container.js';
+import { buildSpaceImage } from './space-image.js';
+
+const SAFETY_NET = ['--pids-limit', '4096', '--memory', '4g'];
+type Output = ReturnType<typeof ExecutionOutputSchema.parse>;
+
+/** Paths (relative to the bucket) of every entry whose name is `name`; a folder gone meanwhile holds nothing. */
+function findNamed(dir: string, name: string): string[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  return entries.flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.name === name) return [full];
+    return entry.isDirectory() ? findNamed(full, name) : [];
+  });
+}
+
+describe('the Space against attacks through its shared uid (process executor)', () => {
+  const apiKey = `space-key-${randomBytes(16).toString('hex')}`;
+  let bucket: string;
+  let container: SpaceContainer;
+  let alice: Client;
+  let mallory: Client;
+
+  async function python(client: Client, code: string, timeout?: number): Promise<Output> {
+    const args = timeout === undefined ? { code } : { code, timeout };
+    const result = await callTool(client, 'execute_python_code', args, { timeoutMs: 300_000 });
+    return ExecutionOutputSchema.parse(result.structuredContent);
+  }
+
+  beforeAll(async () => {
+    const image = await buildSpaceImage();
+    bucket = mkdtempSync(path.join(os.tmpdir(), 'codecell-space-red-'));
+    chmodSync(bucket, 0o777);
+    const port = await freePort();
+    container = await startSpaceContainer(image, [
+      ...SAFETY_NET,
+      '-v', `${bucket}:/data`,
+      '-e', `CODECELL_API_KEYS=${apiKey}`,
+      '-e', 'HOST=127.0.0.1',
+      '-e', `PORT=${port}`,
+      '-e', 'CODECELL_POOL_PYTHON=1',
+      '-e', 'CODECELL_POOL_NODE=1',
+      '-e', 'CODECELL_POOL_BASH=1',
+    ]);
+    const url = `http://127.0.0.1:${port}`;
+    alice = await connectStreamable(url, { apiKey, userId: 'alice' });
+    mallory = await connectStreamable(url, { apiKey, userId: 'mallory' });
+  }, 1_800_000);
+
+  afterAll(async () => {
+    await alice?.close();
+    await mallory?.close();
+    // An attack that got through may have left the bucket unreadable to its owner: give it back before removing it.
+    await container?.exec(['chmod', '-R', 'u+rwx', '/data']).catch(() => undefined);
+    await container?.stop();
+    if (bucket) rmSync(bucket, { recursive: true, force: true });
+  });
+
+  it('leaves other sessions able to start processes while one run holds every task it can', async () => {
+    const marker = `tasks-held-${randomBytes(6).toString('hex')}`;
+    const hog = python(
+      mallory,
+      `import os, time
+forks = 0
+while forks < 100000:
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(600)
+        os._exit(0)
+    forks += 1
+open('/mnt/data/${marker}', 'w').write(str(forks))
+time.sleep(600)`,
+      60,
+    );
+    // The marker appears in mallory's slot (inside the bucket) once the run holds every task it could get.
+    let hogEnded = false;
+    void hog.finally(() => {
+      hogEnded = true;
+    });
+    while (findNamed(path.join(bucket, 'codecell'), marker).length === 0) {
+      if (hogEnded) throw new Error(`the run that holds the tasks ended first: ${JSON.stringify(await hog)}`);
+      await new Promise((resolve) => setTimeout(resolve, 200)); // polls the bucket; the marker is the signal
+    }
+    const out = await python(
+      alice,
+      `import json, subprocess, threading
+result = {}
+try:
+    result['subprocess'] = subprocess.run(['echo', 'forked'], capture_output=True, text=True).stdout.strip()
+except OSError as e:
+    result['subprocess'] = e.strerror
+seen = []
+try:
+    thread = threading.Thread(target=seen.append, args=('threaded',))
+    thread.start()
+    thread.join()
+    result['thread'] = seen[0]
+except RuntimeError as e:
+    result['thread'] = str(e)
+print(json.dumps(result))`,
+    );
+    const held = await hog; // the run that held the tasks ends at its timeout, before anything is judged
+    expect(held.status).toBe('timeout');
+    expect(out.status, out.stderr).toBe('ok');
+    expect(JSON.parse(out.stdout)).toEqual({ subprocess: 'forked', thread: 'threaded' });
+  });
+
+  it('cannot change the mode, times or attributes of the server’s data dir', async () => {
+    const data = path.join(bucket, 'codecell');
+    const before = ['', 'sessions', 'slots', 'signing.key'].map((name) => statSync(path.join(data, name)));
+    // Mallory's own call may fail once the server lost its data dir: the bucket tells what happened.
+    const attack = await callTool(
+      mallory,
+      'execute_python_code',
+      {
+        code: `import json, os
+results = {}
+def attempt(name, action):
+    try:
+        action()
+        results[name] = 'changed'
+    except OSError as e:
+        results[name] = e.strerror
+attempt('chmod key', lambda: os.chmod('/data/codecell/signing.key', 0o644))
+attempt('utime key', lambda: os.utime('/data/codecell/signing.key', (0, 0)))
+attempt('setxattr key', lambda: os.setxattr('/data/codecell/signing.key', 'user.codecell', b'x'))
+attempt('chmod sessions', lambda: os.chmod('/data/codecell/sessions', 0))
+attempt('chmod slots', lambda: os.chmod('/data/codecell/slots', 0))
+attempt('chmod data dir', lambda: os.chmod('/data/codecell', 0))
+print(json.dumps(results))`,
+      },
+      { timeoutMs: 300_000 },
+    );
+    const reported = ExecutionOutputSchema.safeParse(attack.structuredContent);
+    if (reported.success) {
+      const results = JSON.parse(reported.data.stdout) as Record<string, string>;
+      expect(Object.keys(results)).toHaveLength(6);
+      expect(Object.entries(results).filter(([, outcome]) => outcome === 'changed')).toEqual([]);
+    }
+    const after = ['', 'sessions', 'slots', 'signing.key'].map((name) => statSync(path.join(data, name)));
+    expect(after.map((stat) => stat.mode)).toEqual(before.map((stat) => stat.mode));
+    expect(after[3]?.mtimeMs).toBe(before[3]?.mtimeMs);
+    // Every other session still works.
+    const fresh = await python(alice, 'print(6 * 7)');
+    expect(fresh.stdout).toBe('42\n');
+  });
+});
