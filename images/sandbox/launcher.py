@@ -13,6 +13,8 @@ CONFIG (built by src/executor/process/launch-config.ts):
     writable   directories (and files) the run may change; readable: what it may only read and run
     rlimits    {"RLIMIT_DATA": n, ...}
     uid, gid   drop to these first when running as root (null: keep)
+    lockMetadata  true when the runner keeps the server's uid: chmod, chown, utime and xattrs by path
+               are refused (Landlock does not govern metadata, and that uid owns the server's data)
     env        the complete environment of the runner (nothing of the server's)
     cwd, argv  where and what to exec
 
@@ -135,6 +137,16 @@ DENIED_SYSCALLS = (
 )
 
 
+# Changing a file's metadata by path: Landlock lets these through anywhere the path resolves. Their fd
+# forms (fchmod, fchown, fsetxattr, futimens) stay allowed: they need a file opened under Landlock's rules.
+METADATA_SYSCALLS = (
+    "chmod", "fchmodat", "chown", "lchown", "fchownat", "utime", "utimes", "futimesat",
+    "setxattr", "lsetxattr", "removexattr", "lremovexattr",
+)
+# Newer than Debian 12's libseccomp, so by number (the same on every architecture since 424).
+METADATA_SYSCALL_NUMBERS = {"fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469}
+
+
 def import_seccomp():
     # Started with -S (no site: a tenth of a runner's start-up), so Debian's dist-packages is added by hand.
     if DIST_PACKAGES not in sys.path:
@@ -147,7 +159,18 @@ def import_seccomp():
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 
 
-def install_seccomp():
+def deny_metadata_by_path(seccomp, flt):
+    eperm = seccomp.ERRNO(errno.EPERM)
+    for name in METADATA_SYSCALLS:
+        flt.add_rule(eperm, name)
+    for name, number in METADATA_SYSCALL_NUMBERS.items():
+        known = seccomp.resolve_syscall(seccomp.Arch.NATIVE, name)
+        flt.add_rule(eperm, known if known >= 0 else number)
+    # utimensat with a path; with NULL it is futimens on an open descriptor.
+    flt.add_rule(eperm, "utimensat", seccomp.Arg(1, seccomp.NE, 0))
+
+
+def install_seccomp(lock_metadata):
     seccomp = import_seccomp()
 
     flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
@@ -162,6 +185,8 @@ def install_seccomp():
     # clone3 passes its flags in memory a filter cannot read: "not implemented" makes libc use clone.
     flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     flt.add_rule(eperm, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, 0xFFFFFFFF, TIOCSTI))
+    if lock_metadata:
+        deny_metadata_by_path(seccomp, flt)
     flt.load()
 
 
@@ -207,7 +232,7 @@ def run(config):
             raise OSError(errno.ENOSYS, "Landlock is not available")
         restrict_landlock(abi, config.get("readable", []), config.get("writable", []))
     if mode in ("landlock", "bwrap"):
-        install_seccomp()
+        install_seccomp(bool(config.get("lockMetadata")))
     os.chdir(config["cwd"])
     argv = config["argv"]
     os.execve(argv[0], argv, config["env"])

@@ -61,6 +61,8 @@ export interface LauncherConfig {
   readonly rlimits: Record<string, number>;
   readonly uid: number | null;
   readonly gid: number | null;
+  /** The runner keeps the server's uid (a Space): chmod, chown, utime and xattrs by path are refused. */
+  readonly lockMetadata: boolean;
   readonly env: Record<string, string>;
   readonly cwd: string;
   readonly argv: readonly string[];
@@ -155,6 +157,8 @@ export function launcherConfig(context: LaunchContext): LauncherConfig {
     rlimits: rlimitsFor(settings, context.maxTasks),
     uid: context.runningAsRoot ? SANDBOX_UID : null,
     gid: context.runningAsRoot ? SANDBOX_GID : null,
+    // Landlock does not govern metadata: with the server's uid, a chmod by path would reach its data dir.
+    lockMetadata: !context.runningAsRoot,
     env: runnerEnv(settings, pool, layer),
     cwd: inBwrap ? '/mnt/data' : slot.dataDir,
     argv: [runnerPath(settings, pool)],

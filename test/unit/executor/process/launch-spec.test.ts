@@ -70,6 +70,7 @@ describe('launcher config', () => {
     expect(config.argv).toEqual(['/opt/codecell/node/runner']);
     expect(config.cwd).toBe(slot.dataDir);
     expect(config.uid).toBeNull();
+    expect(config.lockMetadata).toBe(true); // the runner keeps the server's uid, which owns its data dir
   });
 
   it('sets the rlimits from the settings, and drops to the sandbox user when the server is root', () => {
@@ -83,6 +84,7 @@ describe('launcher config', () => {
       RLIMIT_CPU: 180,
     });
     expect([config.uid, config.gid]).toEqual([10001, 10001]);
+    expect(config.lockMetadata).toBe(false);
   });
 });
 
