@@ -2,7 +2,9 @@
 """Confines itself, then execs one runner (the process executor's sandbox, docs/security.md).
 
     launcher.py probe                  prints what this kernel and this Python allow, as JSON
-    launcher.py run CONFIG_JSON        confines itself as CONFIG says, then execs CONFIG["argv"]
+    launcher.py run                    confines itself as CONFIG says, then execs CONFIG["argv"]; CONFIG is
+                                       JSON in $CODECELL_LAUNCH_CONFIG (a command line is readable by every
+                                       process through /proc, an environment only ptrace-class)
 
 CONFIG (built by src/executor/process/launch-config.ts):
     mode       "landlock": NO_NEW_PRIVS + Landlock + seccomp + rlimits; the slot's directories are
@@ -241,11 +243,11 @@ def run(config):
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "probe":
         return probe()
-    if len(sys.argv) != 3 or sys.argv[1] != "run":
-        print("usage: launcher.py probe | run CONFIG_JSON", file=sys.stderr)
+    if len(sys.argv) != 2 or sys.argv[1] != "run" or "CODECELL_LAUNCH_CONFIG" not in os.environ:
+        print("usage: CODECELL_LAUNCH_CONFIG=JSON launcher.py run | launcher.py probe", file=sys.stderr)
         return 2
     try:
-        run(json.loads(sys.argv[2]))
+        run(json.loads(os.environ.pop("CODECELL_LAUNCH_CONFIG")))
     except Exception as error:  # noqa: BLE001 - one line for the server's log, never a half-confined exec
         print(f"codecell launcher: {type(error).__name__}: {error}", file=sys.stderr)
         return 126

@@ -89,12 +89,13 @@ describe('launcher config', () => {
 });
 
 describe('spawn', () => {
-  it('starts the launcher directly without namespaces, its own environment holding only PATH and LANG', () => {
+  it('starts the launcher directly without namespaces, its own environment holding only PATH, LANG and its config', () => {
     const spec = spawnSpec({ settings, layer: 'landlock', pool: 'bash', slot, runningAsRoot: false, maxTasks: 100 });
     expect(spec.command).toBe('/usr/bin/python3');
-    expect(spec.args.slice(0, 4)).toEqual(['-I', '-S', '/opt/codecell/sandbox/launcher.py', 'run']);
-    expect(JSON.parse(spec.args[4] ?? '{}').mode).toBe('landlock');
-    expect(Object.keys(spec.env).sort()).toEqual(['LANG', 'PATH']);
+    expect(spec.args).toEqual(['-I', '-S', '/opt/codecell/sandbox/launcher.py', 'run']);
+    // The config (the slot's paths) in the environment: a command line is readable by every run through /proc.
+    expect(JSON.parse(spec.env.CODECELL_LAUNCH_CONFIG ?? '{}').mode).toBe('landlock');
+    expect(Object.keys(spec.env).sort()).toEqual(['CODECELL_LAUNCH_CONFIG', 'LANG', 'PATH']);
   });
 
   it('wraps the launcher in bubblewrap with new namespaces and the slot bound at the container paths', () => {
