@@ -4,6 +4,8 @@
  *
  * - Landlock governs opening, creating, removing and truncating files, not their metadata: chmod,
  *   utime and setxattr by path still reach every file the uid owns, the server's data dir included.
+ * - /proc/<pid>/cmdline is readable by every process: whatever a launcher carries there (the
+ *   paths of another session's slot) is every run's to read.
  * - RLIMIT_NPROC counts every task of the uid: one run that holds them all leaves none for the
  *   runs of other sessions.
  *
@@ -11,7 +13,7 @@
  * default seccomp, no socket, the bucket at /data); the official MCP SDK client drives it.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -80,6 +82,37 @@ describe('the Space against attacks through its shared uid (process executor)', 
     await container?.exec(['chmod', '-R', 'u+rwx', '/data']).catch(() => undefined);
     await container?.stop();
     if (bucket) rmSync(bucket, { recursive: true, force: true });
+  });
+
+  it('does not show another session’s slot paths in any command line', async () => {
+    const marker = `scanning-${randomBytes(6).toString('hex')}`;
+    const scan = python(
+      mallory,
+      `import json, os, re
+found = set()
+open('/mnt/data/${marker}', 'w').close()
+while not os.path.exists('/mnt/data/${marker}.stop'):
+    for pid in os.listdir('/proc'):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f'/proc/{pid}/cmdline', 'rb') as f:
+                found.update(re.findall(rb'slots/[0-9a-zA-Z_-]+', f.read()))
+        except OSError:
+            pass
+print(json.dumps(sorted(path.decode() for path in found)))`,
+      60,
+    );
+    let markers: string[] = [];
+    while ((markers = findNamed(path.join(bucket, 'codecell'), marker)).length === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 200)); // polls the bucket; the marker is the signal
+    }
+    // Alice's runs start new runners (each run uses one and the pool starts the next) while Mallory scans.
+    for (let call = 0; call < 6; call += 1) expect((await python(alice, 'print(6 * 7)')).stdout).toBe('42\n');
+    writeFileSync(`${markers[0]}.stop`, '');
+    const out = await scan;
+    expect(out.status, out.stderr).toBe('ok');
+    expect(JSON.parse(out.stdout)).toEqual([]);
   });
 
   it('leaves other sessions able to start processes while one run holds every task it can', async () => {
