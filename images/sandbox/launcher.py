@@ -136,6 +136,8 @@ DENIED_SYSCALLS = (
     "fanotify_init", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
     "pivot_root", "chroot", "acct", "swapon", "swapoff", "reboot", "syslog", "kexec_load", "kexec_file_load",
     "init_module", "finit_module", "delete_module", "quotactl", "vhangup", "personality", "uselib",
+    # System V IPC outlives the run's processes and its memory counts against no rlimit.
+    "shmget", "semget", "msgget",
 )
 
 
