@@ -6,6 +6,7 @@
  *   utime and setxattr by path still reach every file the uid owns, the server's data dir included.
  * - /proc/<pid>/cmdline is readable by every process: whatever a launcher carries there (the
  *   paths of another session's slot) is every run's to read.
+ * - System V shared memory outlives the processes that made it and counts against no rlimit.
  * - RLIMIT_NPROC counts every task of the uid: one run that holds them all leaves none for the
  *   runs of other sessions.
  *
@@ -113,6 +114,30 @@ print(json.dumps(sorted(path.decode() for path in found)))`,
     const out = await scan;
     expect(out.status, out.stderr).toBe('ok');
     expect(JSON.parse(out.stdout)).toEqual([]);
+  });
+
+  it('leaves no System V shared memory behind a run, beyond every rlimit', async () => {
+    const out = await python(
+      mallory,
+      `import ctypes, json, os
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+made, error = 0, None
+for key in range(0x7000, 0x7004):
+    shmid = libc.shmget(key, 64 << 20, 0o1600)
+    if shmid < 0:
+        error = os.strerror(ctypes.get_errno())
+        break
+    address = libc.shmat(shmid, None, 0)
+    ctypes.memset(address, 1, 64 << 20)
+    libc.shmdt(ctypes.c_void_p(address))
+    made += 1
+print(json.dumps({'made': made, 'error': error}))`,
+    );
+    expect(out.status, out.stderr).toBe('ok');
+    const left = (await container.exec(['cat', '/proc/sysvipc/shm'])).trim().split('\n').slice(1);
+    expect(left, 'segments left in the Space after the run ended').toEqual([]);
+    expect(JSON.parse(out.stdout)).toEqual({ made: 0, error: 'Operation not permitted' });
   });
 
   it('leaves other sessions able to start processes while one run holds every task it can', async () => {
