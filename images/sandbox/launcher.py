@@ -15,7 +15,7 @@ CONFIG (built by src/executor/process/launch-config.ts):
     writable   directories (and files) the run may change; readable: what it may only read and run
     rlimits    {"RLIMIT_DATA": n, ...}
     uid, gid   drop to these first when running as root (null: keep)
-    lockMetadata  true when the runner keeps the server's uid: chmod, chown, utime and xattrs by path
+    lockMetadata  true when the runner keeps the server's uid: chmod, chown and xattrs by path
                are refused (Landlock does not govern metadata, and that uid owns the server's data)
     env        the complete environment of the runner (nothing of the server's)
     cwd, argv  where and what to exec
@@ -141,11 +141,11 @@ DENIED_SYSCALLS = (
 )
 
 
-# Changing a file's metadata by path: Landlock lets these through anywhere the path resolves. Their fd
-# forms (fchmod, fchown, fsetxattr, futimens) stay allowed: they need a file opened under Landlock's rules.
+# Changing a file's mode, owner or xattrs by path: Landlock lets these through anywhere the path resolves
+# (chmod 000 on the server's data dir). Their fd forms (fchmod, fchown, fsetxattr) stay allowed: they
+# need a file opened under Landlock's rules. Times by path stay allowed (tar sets them; nothing reads them).
 METADATA_SYSCALLS = (
-    "chmod", "fchmodat", "chown", "lchown", "fchownat", "utime", "utimes", "futimesat",
-    "setxattr", "lsetxattr", "removexattr", "lremovexattr",
+    "chmod", "fchmodat", "chown", "lchown", "fchownat", "setxattr", "lsetxattr", "removexattr", "lremovexattr",
 )
 # Newer than Debian 12's libseccomp, so by number (the same on every architecture since 424).
 METADATA_SYSCALL_NUMBERS = {"fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469}
@@ -170,8 +170,6 @@ def deny_metadata_by_path(seccomp, flt):
     for name, number in METADATA_SYSCALL_NUMBERS.items():
         known = seccomp.resolve_syscall(seccomp.Arch.NATIVE, name)
         flt.add_rule(eperm, known if known >= 0 else number)
-    # utimensat with a path; with NULL it is futimens on an open descriptor.
-    flt.add_rule(eperm, "utimensat", seccomp.Arg(1, seccomp.NE, 0))
 
 
 def install_seccomp(lock_metadata):

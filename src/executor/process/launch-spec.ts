@@ -61,7 +61,7 @@ export interface LauncherConfig {
   readonly rlimits: Record<string, number>;
   readonly uid: number | null;
   readonly gid: number | null;
-  /** The runner keeps the server's uid (a Space): chmod, chown, utime and xattrs by path are refused. */
+  /** The runner keeps the server's uid (a Space): chmod, chown and xattrs by path are refused. */
   readonly lockMetadata: boolean;
   readonly env: Record<string, string>;
   readonly cwd: string;
