@@ -4,7 +4,8 @@
  *
  * - Landlock governs opening, creating, removing and truncating files, not their metadata: chmod
  *   and setxattr by path still reach every file the uid owns, the server's data dir included.
- * - /proc/<pid>/cmdline is readable by every process: whatever a launcher carries there (the
+ * - /proc/<pid>/cmdline is readable by every process: whatever a launcher, or the server's `find -P`
+ *   (files/usage.ts) and `rm -rf` (files/remove-tree.ts, executor/slot.ts) children carry there (the
  *   paths of another session's slot) is every run's to read.
  * - System V shared memory outlives the processes that made it and counts against no rlimit.
  * - RLIMIT_NPROC counts every task of the uid: one run that holds them all leaves none for the
