@@ -64,7 +64,7 @@ describe('one-shot: a forged result frame followed by writes', () => {
   let t: TestEngine;
 
   beforeAll(async () => {
-    t = await startTestEngine({ ...NO_POOLS, CODECELL_SESSION_QUOTA_MB: String(QUOTA_MB), EXECUTION_TIMEOUT: '30' });
+    t = await startTestEngine({ ...NO_POOLS, CODECELL_SESSION_QUOTA_MB: String(QUOTA_MB), EXECUTION_TIMEOUT: '30', CODECELL_MAX_LISTED_FILES: '100000' });
   });
 
   afterAll(async () => {
