@@ -76,7 +76,7 @@ describe('one-shot: a forged result frame followed by writes', () => {
     const result = await t.engine.execute({ principal: t.principal, sessionId: session.id, language: 'c', code: FORGE_THEN_FILL, args: [] });
     const listing = await t.files.list(t.principal, session.id);
     const left = listing.files.map((file) => file.path).sort();
-    const told = result.files.filter((file) => file.change !== 'deleted').map((file) => file.path).sort();
+    const told = result.files.map((file) => file.path).sort();
     // What the answer says the run left is what the session holds.
     expect(told).toEqual(left);
     if (listing.usage.bytes > QUOTA_MB * MiB) {
