@@ -83,4 +83,17 @@ describe('one-shot: a forged result frame followed by writes', () => {
       expect(result.notice ?? '').toMatch(/quota/);
     }
   }, 120_000);
+
+  it('keeps the job line off the build directory: a compile-time include of it finds nothing', async () => {
+    const session = await t.engine.createSession(t.principal);
+    const leaks: Record<string, string> = {
+      c: '#include "/run/codecell/build/job.json"\nint main(void) { return 0; }\n',
+      rust: 'const JOB: &str = include_str!("/run/codecell/build/job.json");\nfn main() { println!("{}", JOB); }\n',
+    };
+    for (const [language, code] of Object.entries(leaks)) {
+      const result = await t.engine.execute({ principal: t.principal, sessionId: session.id, language: language as 'c' | 'rust', code, args: [] });
+      expect(result.error?.name).toBe('CompileError');
+      expect(result.stdout.text + result.stderr.text).not.toMatch(/"nonce"\s*:/);
+    }
+  }, 120_000);
 });
