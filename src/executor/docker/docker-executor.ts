@@ -2,8 +2,9 @@
  * The Executor (executor.ts) that runs each job in one throwaway Docker container:
  *   take a warm container → move the session's files and snapshot into its slot → send the job →
  *   stream output → result frame, exit, timeout or abort → adopt the new snapshot only if the runner
- *   reported it saved → the engine inspects the files in the slot while the container is killed →
- *   move files back → remove the container (in the background).
+ *   reported it saved → kill the container (a forged frame or a leftover process must not write on
+ *   unseen) → the engine inspects the files in the slot → move files back → remove the container
+ *   (in the background).
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -194,6 +195,9 @@ export class DockerExecutor implements Executor {
         } finally {
           await watchdog.stop();
         }
+        // A result frame can be forged (user code runs as the runner's user and can read its nonce)
+        // and processes outlive it: the container dies before the last look and the file listing.
+        await runner.kill();
         // One more look: a short run can end between two polls.
         const ended = await watchdog.usageNow();
         if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
