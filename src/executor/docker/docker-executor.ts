@@ -37,7 +37,8 @@ import { inspectThenPutBack } from '../files-scope.js';
 import { Slot, type SessionPlaces } from '../slot.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
 import type { PoolKey } from '../pool-key.js';
-import { newNonce, type RunOutcome } from './runner-container.js';
+import type { RunOutcome } from './runner-container.js';
+import { newNonce } from '../runner-streams.js';
 import { RuntimeProbe } from './runtime-probe.js';
 import { WarmPool } from './warm-pool.js';
 

@@ -25,7 +25,7 @@ import { Slot, type SessionPlaces } from '../slot.js';
 import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, ExecutorResult, FinishedRun, InspectFiles, IsolationReport } from '../executor.js';
 import { inspectThenPutBack } from '../files-scope.js';
 import { POOL_KEYS, poolTarget, type PoolKey } from '../pool-key.js';
-import { newNonce } from '../docker/runner-container.js';
+import { newNonce } from '../runner-streams.js';
 import { WarmPool } from '../docker/warm-pool.js';
 import { launcherPath, SYSTEM_READ_PATHS } from './launch-spec.js';
 import { probeRuntimes } from './runtime-versions.js';
