@@ -149,6 +149,15 @@ describe('Codecell as a Hugging Face Space (process executor)', () => {
       expect(ExecutionOutputSchema.parse(result.structuredContent).images[0]?.width).toBeGreaterThan(100);
     });
 
+    it('names its isolation and only the languages it can run in get_system_info', async () => {
+      const info = await callTool(alice, 'get_system_info');
+      const text = info.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
+      expect(text).toMatch(/sandboxed processes \(NO_NEW_PRIVS/);
+      expect(text).toContain('Languages: python, javascript, typescript, bash\n');
+      const go = await callTool(alice, 'execute_code', { language: 'go', code: 'package main\nfunc main() {}\n' });
+      expect(ExecutionOutputSchema.parse(go.structuredContent).error?.name).toBe('LanguageNotInstalled');
+    });
+
     it('reads an upload back from /mnt/data in every language, and stores it in the bucket', async () => {
       const csv = 'a,b\n1,2\n3,4\n';
       await callTool(alice, 'upload_file', { filename: 'numbers.csv', content: csv });
