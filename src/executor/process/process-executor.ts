@@ -18,6 +18,7 @@ import type { CapturedText, ExecutionStatus, OutputChunk, RuntimeInfo } from '..
 import { CodecellError } from '../../errors.js';
 import { formatBytes } from '../../files/byte-size.js';
 import { networkNotice } from '../network-notice.js';
+import { processPoolNotice } from './process-pool-notice.js';
 import { OutputCapture } from '../output-capture.js';
 import { PhaseTimer } from '../phase-timer.js';
 import { QuotaWatchdog, type QuotaBreach } from '../quota-watchdog.js';
@@ -259,6 +260,7 @@ export class ProcessExecutor implements Executor {
       const stdoutText = stdout.finish();
       const stderrText = stderr.finish();
       notice = joinNotices(notice, networkNotice({ error: frame?.error ?? null, stderr: stderrText.text }));
+      notice = joinNotices(notice, processPoolNotice({ error: frame?.error ?? null, stderr: stderrText.text }));
       result = {
         status: classified.status,
         exitCode: outcome.exitCode,
