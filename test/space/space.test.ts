@@ -165,7 +165,7 @@ describe('Codecell as a Hugging Face Space (process executor)', () => {
       const output = ExecutionOutputSchema.parse(pool.structuredContent);
       expect(output.error?.name).toBe('PermissionError');
       expect(output.notice).toContain('Use threads instead');
-      const threads = await run(alice, 'python', 'from multiprocessing.pool import ThreadPool\nwith ThreadPool(2) as p:\n    print(sum(p.map(abs, [-1, -2])))');
+      const threads = await run(alice, 'python', 'from concurrent.futures import ThreadPoolExecutor\nwith ThreadPoolExecutor(2) as p:\n    print(sum(p.map(abs, [-1, -2])))');
       expect(threads.stdout).toBe('3\n');
     });
 

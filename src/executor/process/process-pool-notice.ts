@@ -11,8 +11,8 @@ const REFUSED = /PermissionError\b/;
 
 export const PROCESS_POOL_NOTICE =
   'Process pools (multiprocessing.Pool, concurrent.futures.ProcessPoolExecutor) cannot run in this sandbox: ' +
-  'it has no shared memory for their semaphores. Use threads instead (multiprocessing.pool.ThreadPool, ' +
-  "concurrent.futures.ThreadPoolExecutor, or joblib's prefer='threads').";
+  'it has no shared memory for their semaphores (multiprocessing.pool.ThreadPool needs them too). ' +
+  'Use threads instead: concurrent.futures.ThreadPoolExecutor, or threading.';
 
 /** The notice for a run whose process pool was refused its semaphore, or null. */
 export function processPoolNotice(run: RunTexts): string | null {

@@ -14,7 +14,7 @@ describe('the process-pool notice', () => {
   it('names threads as the way out when a pool is refused its semaphore', () => {
     const notice = processPoolNotice({ error: { name: 'PermissionError', message: '[Errno 13] Permission denied', traceback: TRACEBACK }, stderr: '' });
     expect(notice).toBe(PROCESS_POOL_NOTICE);
-    expect(notice).toContain('ThreadPool');
+    expect(notice).toContain('concurrent.futures.ThreadPoolExecutor');
   });
 
   it('finds the same failure in stderr (a subprocess that ran Python)', () => {
