@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PROCESS_POOL_NOTICE, processPoolNotice } from '../../../src/executor/process/process-pool-notice.js';
+import { PROCESS_POOL_NOTICE, processPoolNotice } from '../../../src/executor/process-pool-notice.js';
 
 // The traceback CPython 3.11 gives for Pool(4) where sem_open is refused (seen on the Space image).
 const TRACEBACK = [

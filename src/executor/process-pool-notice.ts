@@ -1,9 +1,9 @@
 /**
- * The process sandbox grants no /dev/shm (docs/security.md, "Limits of this design"), so Python's
+ * The process sandbox (process executor) grants no /dev/shm (docs/security.md, "Limits of this design"), so Python's
  * process pools fail creating their first semaphore with a bare PermissionError that reads like a
  * file problem; this tells the model what fails and what works instead (threads).
  */
-import type { RunTexts } from '../network-notice.js';
+import type { RunTexts } from './network-notice.js';
 
 /** The frame CPython's multiprocessing raises from when sem_open is refused, and the error it raises. */
 const SEMLOCK_FRAME = /_multiprocessing\.SemLock\(/;
