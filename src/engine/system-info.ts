@@ -3,7 +3,7 @@
  * asks the runtimes themselves and caches the answer), and the limits every run gets.
  */
 import type { Settings } from '../config/settings.js';
-import { LANGUAGES } from '../domain/types.js';
+import { STATEFUL_LANGUAGES, type Language, type OneShotLanguageInfo } from '../domain/types.js';
 import type { Executor } from '../executor/executor.js';
 import type { SystemInfo } from './types.js';
 
@@ -24,12 +24,21 @@ export function limitsInfo(settings: Settings): SystemInfo['limits'] {
   };
 }
 
+/**
+ * The languages a call can run here: the stateful ones, and a one-shot language only when its image
+ * is installed (the process executor of a Space has none), so the model is not told about C or Go
+ * where every such call ends in LanguageNotInstalled.
+ */
+export function runnableLanguages(oneShotLanguages: readonly OneShotLanguageInfo[]): Language[] {
+  return [...STATEFUL_LANGUAGES, ...oneShotLanguages.filter((entry) => entry.installed).map((entry) => entry.language)];
+}
+
 export async function describeSystem(settings: Settings, executor: Executor, version: string): Promise<SystemInfo> {
   const { executor: info, runtimes, oneShotLanguages } = await executor.systemInfo();
   return {
     codecellVersion: version,
     executor: info,
-    languages: [...LANGUAGES],
+    languages: runnableLanguages(oneShotLanguages),
     runtimes,
     oneShotLanguages,
     limits: limitsInfo(settings),

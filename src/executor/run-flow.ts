@@ -16,6 +16,7 @@ import type { CodecellError } from '../errors.js';
 import type { ExecutorJob, ExecutorResult, FinishedRun, InspectFiles } from './executor.js';
 import { inspectThenPutBack } from './files-scope.js';
 import { networkNotice } from './network-notice.js';
+import { processPoolNotice } from './process-pool-notice.js';
 import { PhaseTimer } from './phase-timer.js';
 import type { PoolKey } from './pool-key.js';
 import { QuotaWatchdog, type QuotaBreach } from './quota-watchdog.js';
@@ -188,6 +189,7 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
       const stdoutText = stdout.finish();
       const stderrText = stderr.finish();
       notice = joinNotices(notice, networkNotice({ error: frame?.error ?? null, stderr: stderrText.text }));
+      notice = joinNotices(notice, processPoolNotice({ error: frame?.error ?? null, stderr: stderrText.text }));
       result = {
         status: verdict.status,
         exitCode: outcome.exitCode,

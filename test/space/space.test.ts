@@ -149,6 +149,26 @@ describe('Codecell as a Hugging Face Space (process executor)', () => {
       expect(ExecutionOutputSchema.parse(result.structuredContent).images[0]?.width).toBeGreaterThan(100);
     });
 
+    it('names its isolation and only the languages it can run in get_system_info', async () => {
+      const info = await callTool(alice, 'get_system_info');
+      const text = info.content.map((part) => (part.type === 'text' ? part.text : '')).join('\n');
+      expect(text).toMatch(/sandboxed processes \(NO_NEW_PRIVS/);
+      expect(text).toContain('Languages: python, javascript, typescript, bash\n');
+      const go = await callTool(alice, 'execute_code', { language: 'go', code: 'package main\nfunc main() {}\n' });
+      expect(ExecutionOutputSchema.parse(go.structuredContent).error?.name).toBe('LanguageNotInstalled');
+    });
+
+    it('tells the model to use threads when a process pool is refused, and threads work', async () => {
+      const pool = await callTool(alice, 'execute_python_code', {
+        code: 'from multiprocessing import Pool\nwith Pool(2) as p:\n    print(p.map(abs, [-1, -2]))',
+      });
+      const output = ExecutionOutputSchema.parse(pool.structuredContent);
+      expect(output.error?.name).toBe('PermissionError');
+      expect(output.notice).toContain('Use threads instead');
+      const threads = await run(alice, 'python', 'from concurrent.futures import ThreadPoolExecutor\nwith ThreadPoolExecutor(2) as p:\n    print(sum(p.map(abs, [-1, -2])))');
+      expect(threads.stdout).toBe('3\n');
+    });
+
     it('reads an upload back from /mnt/data in every language, and stores it in the bucket', async () => {
       const csv = 'a,b\n1,2\n3,4\n';
       await callTool(alice, 'upload_file', { filename: 'numbers.csv', content: csv });
