@@ -35,7 +35,7 @@
  * Optional: BENCH_MCP_URL=http://127.0.0.1:7860/mcp also measures a trivial Python call end to end
  * through Streamable HTTP with the official MCP client (the server must be running; BENCH_MCP_KEY
  * if it wants a key).
- * Knobs: BENCH_SAMPLES (default 40), BENCH_SECONDS (default 15), BENCH_LANGUAGES (python,javascript,bash),
+ * Knobs: BENCH_SAMPLES (default 20), BENCH_SECONDS (default 10), BENCH_LANGUAGES (python,javascript,bash),
  * BENCH_NUMPY_SESSIONS=0 skips the numpy-session row.
  */
 import { execFileSync } from 'node:child_process';
@@ -54,8 +54,8 @@ import { principalFor } from '../src/sessions/principal.js';
 import { benchInSpace, JSON_OUTPUT_ENV } from './bench-in-space.js';
 import { printBenchTable, type BenchRow } from './bench-table.js';
 
-const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 40);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CALLERS = 8;
 const SUSTAINED_CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '2';
 const SUSTAINED_POOL = process.env.BENCH_POOL ?? '4';
@@ -266,7 +266,7 @@ const ALL_OFF: Record<PoolKey, number> = { python: 0, 'python-lean': 0, node: 0,
 async function latency(language: Language): Promise<void> {
   await withEngine(ALL_OFF, {}, async (engine, pools) => {
     const session = (await engine.createSession(principal)).id;
-    addLatencyRow(language, 'cold (no pool)', await timeRuns(engine, pools, language, session, Math.min(SAMPLES, 15)));
+    addLatencyRow(language, 'cold (no pool)', await timeRuns(engine, pools, language, session, Math.min(SAMPLES, 10)));
   });
   await withEngine(DEFAULT_POOLS, {}, async (engine, pools) => {
     const session = (await engine.createSession(principal)).id;
