@@ -24,19 +24,22 @@
  *     sustained phase is taken as background and subtracted (the note shows both, and says NOISY when
  *     either is above 0.1 CPU). On a shared machine the rate suffers too: run it on a quiet one.
  *
- * Executors: BENCH_EXECUTORS (default: CODECELL_EXECUTOR, else docker) lists the executors to measure,
- * one after the other, e.g. BENCH_EXECUTORS=docker,process on a machine that has both Docker and the
- * runners under CODECELL_SANDBOX_DIR; rows name their executor. The process executor's runners live
- * in the Space image, so on a Docker host its rows come from running the bench inside that image.
+ * Executors: BENCH_EXECUTORS (default: CODECELL_EXECUTOR, else docker,process) lists the executors to
+ * measure, one after the other; the table puts their numbers side by side. Docker is measured on this
+ * host. The process executor is measured here when its runners are (CODECELL_SANDBOX_DIR exists, as
+ * inside the Space image); otherwise this bench runs again inside a container of the Space image,
+ * started as a Space runs (uid 1000, cap-drop ALL, no-new-privileges, default seccomp), and takes its
+ * rows back (scripts/bench-in-space.ts). The image is built from this tree through the layer cache,
+ * as the Space test tier builds it; BENCH_SPACE_IMAGE=<image> uses an existing one as it is.
  *
  * Optional: BENCH_MCP_URL=http://127.0.0.1:7860/mcp also measures a trivial Python call end to end
  * through Streamable HTTP with the official MCP client (the server must be running; BENCH_MCP_KEY
  * if it wants a key).
- * Knobs: BENCH_SAMPLES (default 40), BENCH_SECONDS (default 15), BENCH_LANGUAGES (python,javascript,bash),
+ * Knobs: BENCH_SAMPLES (default 20), BENCH_SECONDS (default 10), BENCH_LANGUAGES (python,javascript,bash),
  * BENCH_NUMPY_SESSIONS=0 skips the numpy-session row.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -48,16 +51,19 @@ import type { Language } from '../src/domain/types.js';
 import { ONE_SHOT_POOL_KEYS, type OneShotPoolKey, type PoolKey } from '../src/executor/pool-key.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import { principalFor } from '../src/sessions/principal.js';
+import { benchInSpace, JSON_OUTPUT_ENV } from './bench-in-space.js';
+import { printBenchTable, type BenchRow } from './bench-table.js';
 
-const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 40);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const CALLERS = 8;
 const SUSTAINED_CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '2';
 const SUSTAINED_POOL = process.env.BENCH_POOL ?? '4';
 const LANGUAGES = (process.env.BENCH_LANGUAGES ?? 'python,javascript,bash').split(',') as Language[];
 const NUMPY_SESSIONS = process.env.BENCH_NUMPY_SESSIONS !== '0';
 const principal = principalFor(null, 'bench');
-const EXECUTORS = (process.env.BENCH_EXECUTORS ?? process.env.CODECELL_EXECUTOR ?? 'docker').split(',');
+const EXECUTORS = (process.env.BENCH_EXECUTORS || process.env.CODECELL_EXECUTOR || 'docker,process').split(',');
+const JSON_OUTPUT = process.env[JSON_OUTPUT_ENV] === 'json';
 /** The executor the current rows measure. */
 let executor = EXECUTORS[0] ?? 'docker';
 
@@ -111,14 +117,8 @@ const POOL_ENV: Record<PoolKey, string> = {
 const ONE_SHOT_OFF = Object.fromEntries(ONE_SHOT_POOL_KEYS.map((key) => [key, 0])) as Record<OneShotPoolKey, number>;
 const DEFAULT_POOLS: Record<PoolKey, number> = { python: 2, 'python-lean': 1, node: 1, bash: 1, ...ONE_SHOT_OFF };
 
-interface Row {
-  language: string;
-  measure: string;
-  p50: string;
-  p99: string;
-  note: string;
-}
-const rows: Row[] = [];
+const rows: BenchRow[] = [];
+const howRun = new Map<string, string>();
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -243,7 +243,7 @@ async function timeRuns(
 }
 
 function addLatencyRow(language: string, measure: string, times: number[], note = ''): void {
-  rows.push({ language: `${language} (${executor})`, measure, p50: `${percentile(times, 50).toFixed(0)} ms`, p99: `${percentile(times, 99).toFixed(0)} ms`, note });
+  rows.push({ executor, language, measure, p50: `${percentile(times, 50).toFixed(0)} ms`, p99: `${percentile(times, 99).toFixed(0)} ms`, note });
 }
 
 /** p50 of the runner's restore and save times for a session's runs (null if it does not report them). */
@@ -266,7 +266,7 @@ const ALL_OFF: Record<PoolKey, number> = { python: 0, 'python-lean': 0, node: 0,
 async function latency(language: Language): Promise<void> {
   await withEngine(ALL_OFF, {}, async (engine, pools) => {
     const session = (await engine.createSession(principal)).id;
-    addLatencyRow(language, 'cold (no pool)', await timeRuns(engine, pools, language, session, Math.min(SAMPLES, 15)));
+    addLatencyRow(language, 'cold (no pool)', await timeRuns(engine, pools, language, session, Math.min(SAMPLES, 10)));
   });
   await withEngine(DEFAULT_POOLS, {}, async (engine, pools) => {
     const session = (await engine.createSession(principal)).id;
@@ -352,7 +352,8 @@ async function sustained(language: Language, label: string, pool: PoolKey, setup
         ? `in the container ${containerMs.toFixed(0)} ms, this process ${ownMs.toFixed(0)} ms, the rest is Docker (dockerd, containerd, shim, runc)`
         : `this process ${ownMs.toFixed(0)} ms, the rest is the sandboxed runners and their launchers`;
     rows.push({
-      language: `${language} (${executor})`,
+      executor,
+      language,
       measure: label,
       p50: `${(done / elapsed).toFixed(2)} exec/s`,
       p99: `${(cpu / executions).toFixed(3)} CPU-s/exec`,
@@ -388,22 +389,25 @@ async function mcpLatency(url: string): Promise<void> {
     times.push(await call());
   }
   await client.close();
+  executor = 'via /mcp';
+  howRun.set(executor, 'against the running server at BENCH_MCP_URL, whichever executor it uses');
   addLatencyRow('python', 'warm, through /mcp', times, `${url}, Streamable HTTP, official MCP client, 1 s between calls`);
 }
 
-function printTable(): void {
-  const header: Row = { language: 'language', measure: 'measure', p50: 'p50 / rate', p99: 'p99 / cost', note: 'note' };
-  const all = [header, ...rows];
-  const width = (key: keyof Row) => Math.max(...all.map((row) => row[key].length));
-  const keys: Array<keyof Row> = ['language', 'measure', 'p50', 'p99', 'note'];
-  for (const [index, row] of all.entries()) {
-    console.log(keys.map((key) => row[key].padEnd(width(key))).join('  ').trimEnd());
-    if (index === 0) console.log(keys.map((key) => '-'.repeat(width(key))).join('  '));
-  }
+/** True where the process executor's runners are (inside the Space image). */
+function processRunsHere(): boolean {
+  return existsSync(process.env.CODECELL_SANDBOX_DIR || '/opt/codecell');
 }
 
 for (const name of EXECUTORS) {
   executor = name;
+  if (executor === 'process' && !processRunsHere()) {
+    const inSpace = await benchInSpace(executor);
+    rows.push(...inSpace.rows);
+    howRun.set(executor, inSpace.howRun);
+    continue;
+  }
+  howRun.set(executor, `on this host (${os.cpus().length} cores), the engine in this process`);
   for (const language of LANGUAGES) {
     await latency(language);
     await sustained(language, `sustained, ${CALLERS} callers`, TRIVIAL_POOL[language], TRIVIAL[language]);
@@ -413,4 +417,5 @@ for (const name of EXECUTORS) {
   }
 }
 if (process.env.BENCH_MCP_URL) await mcpLatency(process.env.BENCH_MCP_URL);
-printTable();
+if (JSON_OUTPUT) console.log(JSON.stringify(rows));
+else printBenchTable(rows, howRun);

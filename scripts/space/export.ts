@@ -68,7 +68,7 @@ export async function exportSpace(root: string, dir: string): Promise<void> {
 }
 
 /** The repository's root: the nearest folder above this file with a package.json (source or dist/). */
-function repositoryRoot(): string {
+export function repositoryRoot(): string {
   let dir = import.meta.dirname;
   while (!existsSync(path.join(dir, 'package.json'))) {
     const parent = path.dirname(dir);

@@ -9,10 +9,9 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildSpaceImage, SPACE_RUN_FLAGS } from './space-image.js';
+import { buildSpaceImage, SPACE_RUN_FLAGS, SPACE_SERVER_NODE as SERVER_NODE } from '../../scripts/space/space-image.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const SERVER_NODE = '/opt/codecell-server/bin/node';
 
 interface InnerReport {
   numTotalTests: number;

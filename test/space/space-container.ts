@@ -1,7 +1,7 @@
 /** A container of the Space image, started with `docker run` as the Space starts it, until stopped. */
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { SPACE_RUN_FLAGS } from './space-image.js';
+import { SPACE_RUN_FLAGS } from '../../scripts/space/space-image.js';
 
 const run = promisify(execFile);
 const LISTENING = /codecell listening/;

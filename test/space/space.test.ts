@@ -21,7 +21,7 @@ import { ExecutionOutputSchema } from '../../src/interfaces/mcp/render-result.js
 import { callTool, connectStreamable, imagesOf, isPng } from '../interfaces/helpers/mcp-client.js';
 import { freePort } from '../interfaces/helpers/test-server.js';
 import { startSpaceContainer, type SpaceContainer } from './space-container.js';
-import { buildSpaceImage } from './space-image.js';
+import { buildSpaceImage } from '../../scripts/space/space-image.js';
 
 const MiB = 1024 * 1024;
 const MEMORY_MB = 256;

@@ -4,33 +4,26 @@
  * - BASE_IMAGE: this branch's Python execution image, which already holds the Debian packages the
  *   Space's system layers install (they are the same lines), so apt finds them installed instead of
  *   spending ~20 minutes. Hugging Face builds on debian:bookworm-slim.
- * - NODE_IMAGE: node:20-bookworm-slim when present, else the local stand-in of test/deploy.
+ * - NODE_IMAGE: node:20-bookworm-slim when present, else the local stand-in of scripts/node-image.ts.
+ * Used by the Space test tier and by `npm run bench` (the process executor's rows).
  */
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
-import { exportSpace } from '../../scripts/space/export.js';
-import { nodeImage } from '../deploy/server-image.js';
+import { dockerBuild, nodeImage } from '../node-image.js';
+import { exportSpace, repositoryRoot } from './export.js';
 
-const run = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, '../..');
 const PREFIX = process.env.CODECELL_IMAGE_PREFIX ?? 'codecell';
 export const SPACE_IMAGE = `${PREFIX}-space:test`;
+/** The Node.js the Space's server runs on, inside the image. */
+export const SPACE_SERVER_NODE = '/opt/codecell-server/bin/node';
 
+/** Builds (or, through the layer cache, refreshes) the Space image from this tree. */
 export async function buildSpaceImage(): Promise<string> {
   const context = await mkdtemp(path.join(os.tmpdir(), 'codecell-space-'));
   try {
-    await exportSpace(ROOT, context);
-    const args = ['build', '--network', 'host', '--force-rm', '--tag', SPACE_IMAGE,
-      '--build-arg', `BASE_IMAGE=${PREFIX}-python:latest`, '--build-arg', `NODE_IMAGE=${await nodeImage()}`, context];
-    try {
-      await run('docker', args, { maxBuffer: 64 * 1024 * 1024 });
-    } catch (error) {
-      const output = error as { stdout?: string; stderr?: string };
-      throw new Error(`building ${SPACE_IMAGE} failed:\n${(output.stdout ?? '').slice(-4000)}\n${(output.stderr ?? '').slice(-4000)}`);
-    }
+    await exportSpace(repositoryRoot(), context);
+    await dockerBuild(context, SPACE_IMAGE, { BASE_IMAGE: `${PREFIX}-python:latest`, NODE_IMAGE: await nodeImage() });
   } finally {
     await rm(context, { recursive: true, force: true });
   }
