@@ -24,7 +24,7 @@ import { ExecutionOutputSchema } from '../../src/interfaces/mcp/render-result.js
 import { callTool, connectStreamable } from '../interfaces/helpers/mcp-client.js';
 import { freePort } from '../interfaces/helpers/test-server.js';
 import { startSpaceContainer, type SpaceContainer } from './space-container.js';
-import { buildSpaceImage } from './space-image.js';
+import { buildSpaceImage } from '../../scripts/space/space-image.js';
 
 const SAFETY_NET = ['--pids-limit', '4096', '--memory', '4g'];
 type Output = ReturnType<typeof ExecutionOutputSchema.parse>;
