@@ -39,6 +39,13 @@ const STATEFUL_POOLS: ReadonlySet<string> = new Set(['python', 'python-lean', 'n
 /** Tasks one sandbox may start (its share of RLIMIT_NPROC), beside the server's own threads. */
 const SERVER_TASK_HEADROOM = 64;
 
+/**
+ * What a runner itself may write into the slot's /tmp (which counts against the quota here) beside
+ * the cell's code: bash's lists of variables and functions, its error log. A session over its quota
+ * may grow by this and the code's bytes, so a clean-up run is not stopped by its own runner.
+ */
+const RUNNER_SCRATCH_BYTES = 1024 * 1024;
+
 export class ProcessExecutor implements Executor {
   readonly kind = 'process' as const;
   readonly pool: WarmPool<RunnerProcess>;
@@ -213,6 +220,7 @@ export class ProcessExecutor implements Executor {
         limitBytes: this.settings.limits.sessionQuotaBytes,
         limitEntries: this.settings.limits.sessionMaxFiles,
         ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
+        overQuotaRoomBytes: Buffer.byteLength(job.code) + RUNNER_SCRATCH_BYTES,
         onExceeded: () => quotaStop.abort(),
       });
       let outcome: ProcessRunOutcome;
