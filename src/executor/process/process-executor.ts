@@ -17,6 +17,7 @@ import { joinNotices } from '../../notices.js';
 import type { CapturedText, ExecutionStatus, OutputChunk, RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
 import { formatBytes } from '../../files/byte-size.js';
+import { measureBytes } from '../../files/usage.js';
 import { networkNotice } from '../network-notice.js';
 import { OutputCapture } from '../output-capture.js';
 import { PhaseTimer } from '../phase-timer.js';
@@ -213,11 +214,14 @@ export class ProcessExecutor implements Executor {
         runner.dirs.tmpDir,
         runner.dirs.artifactsDir,
       ];
+      // What the runner wrote there before the session's files came in (warm-up caches) is not the session's.
+      const runnerOwnBytes = await measureBytes([runner.dirs.tmpDir, runner.dirs.artifactsDir]);
       const grant = await this.diskBudget.reserve(this.settings.limits.sessionQuotaBytes);
       const watchdog = new QuotaWatchdog({
         dirs: quotaDirs,
-        uncountedFiles: [runner.slot.newStateFile],
-        limitBytes: this.settings.limits.sessionQuotaBytes,
+        // The snapshot and the runner's temporary copy of it (renamed to it once complete; the slot goes after the run).
+        uncountedFiles: [runner.slot.newStateFile, `${runner.slot.newStateFile}.tmp`],
+        limitBytes: this.settings.limits.sessionQuotaBytes + runnerOwnBytes,
         limitEntries: this.settings.limits.sessionMaxFiles,
         ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
         overQuotaRoomBytes: Buffer.byteLength(job.code) + RUNNER_SCRATCH_BYTES,
