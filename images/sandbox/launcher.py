@@ -2,7 +2,9 @@
 """Confines itself, then execs one runner (the process executor's sandbox, docs/security.md).
 
     launcher.py probe                  prints what this kernel and this Python allow, as JSON
-    launcher.py run CONFIG_JSON        confines itself as CONFIG says, then execs CONFIG["argv"]
+    launcher.py run                    confines itself as CONFIG says, then execs CONFIG["argv"]; CONFIG is
+                                       JSON in $CODECELL_LAUNCH_CONFIG (a command line is readable by every
+                                       process through /proc, an environment only ptrace-class)
 
 CONFIG (built by src/executor/process/launch-config.ts):
     mode       "landlock": NO_NEW_PRIVS + Landlock + seccomp + rlimits; the slot's directories are
@@ -13,6 +15,8 @@ CONFIG (built by src/executor/process/launch-config.ts):
     writable   directories (and files) the run may change; readable: what it may only read and run
     rlimits    {"RLIMIT_DATA": n, ...}
     uid, gid   drop to these first when running as root (null: keep)
+    lockMetadata  true when the runner keeps the server's uid: chmod, chown and xattrs by path
+               are refused (Landlock does not govern metadata, and that uid owns the server's data)
     env        the complete environment of the runner (nothing of the server's)
     cwd, argv  where and what to exec
 
@@ -132,7 +136,19 @@ DENIED_SYSCALLS = (
     "fanotify_init", "fsopen", "fsconfig", "fsmount", "fspick", "move_mount", "open_tree", "mount_setattr",
     "pivot_root", "chroot", "acct", "swapon", "swapoff", "reboot", "syslog", "kexec_load", "kexec_file_load",
     "init_module", "finit_module", "delete_module", "quotactl", "vhangup", "personality", "uselib",
+    # System V IPC outlives the run's processes and its memory counts against no rlimit.
+    "shmget", "semget", "msgget",
 )
+
+
+# Changing a file's mode, owner or xattrs by path: Landlock lets these through anywhere the path resolves
+# (chmod 000 on the server's data dir). Their fd forms (fchmod, fchown, fsetxattr) stay allowed: they
+# need a file opened under Landlock's rules. Times by path stay allowed (tar sets them; nothing reads them).
+METADATA_SYSCALLS = (
+    "chmod", "fchmodat", "chown", "lchown", "fchownat", "setxattr", "lsetxattr", "removexattr", "lremovexattr",
+)
+# Newer than Debian 12's libseccomp, so by number (the same on every architecture since 424).
+METADATA_SYSCALL_NUMBERS = {"fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469}
 
 
 def import_seccomp():
@@ -147,7 +163,16 @@ def import_seccomp():
 DIST_PACKAGES = "/usr/lib/python3/dist-packages"
 
 
-def install_seccomp():
+def deny_metadata_by_path(seccomp, flt):
+    eperm = seccomp.ERRNO(errno.EPERM)
+    for name in METADATA_SYSCALLS:
+        flt.add_rule(eperm, name)
+    for name, number in METADATA_SYSCALL_NUMBERS.items():
+        known = seccomp.resolve_syscall(seccomp.Arch.NATIVE, name)
+        flt.add_rule(eperm, known if known >= 0 else number)
+
+
+def install_seccomp(lock_metadata):
     seccomp = import_seccomp()
 
     flt = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
@@ -162,6 +187,8 @@ def install_seccomp():
     # clone3 passes its flags in memory a filter cannot read: "not implemented" makes libc use clone.
     flt.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
     flt.add_rule(eperm, "ioctl", seccomp.Arg(1, seccomp.MASKED_EQ, 0xFFFFFFFF, TIOCSTI))
+    if lock_metadata:
+        deny_metadata_by_path(seccomp, flt)
     flt.load()
 
 
@@ -207,7 +234,7 @@ def run(config):
             raise OSError(errno.ENOSYS, "Landlock is not available")
         restrict_landlock(abi, config.get("readable", []), config.get("writable", []))
     if mode in ("landlock", "bwrap"):
-        install_seccomp()
+        install_seccomp(bool(config.get("lockMetadata")))
     os.chdir(config["cwd"])
     argv = config["argv"]
     os.execve(argv[0], argv, config["env"])
@@ -216,11 +243,11 @@ def run(config):
 def main():
     if len(sys.argv) >= 2 and sys.argv[1] == "probe":
         return probe()
-    if len(sys.argv) != 3 or sys.argv[1] != "run":
-        print("usage: launcher.py probe | run CONFIG_JSON", file=sys.stderr)
+    if len(sys.argv) != 2 or sys.argv[1] != "run" or "CODECELL_LAUNCH_CONFIG" not in os.environ:
+        print("usage: CODECELL_LAUNCH_CONFIG=JSON launcher.py run | launcher.py probe", file=sys.stderr)
         return 2
     try:
-        run(json.loads(sys.argv[2]))
+        run(json.loads(os.environ.pop("CODECELL_LAUNCH_CONFIG")))
     except Exception as error:  # noqa: BLE001 - one line for the server's log, never a half-confined exec
         print(f"codecell launcher: {type(error).__name__}: {error}", file=sys.stderr)
         return 126

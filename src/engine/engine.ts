@@ -404,25 +404,14 @@ function notInstalledResult(
     `${title} is not installed on this server (its image "${image}" has not been built), so nothing ran. ` +
     (installed.length > 0 ? `Languages available here: ${installed.join(', ')}. ` : '') +
     `An administrator can add ${title} with: npm run images -- ${image}`;
-  return {
+  return nothingRanResult({
     sessionId,
     language,
-    status: 'error',
     exitCode: null,
-    stdout: { text: '', truncatedChars: 0 },
-    stderr: { text: '', truncatedChars: 0 },
-    value: null,
-    error: { name: 'LanguageNotInstalled', message, traceback: '' },
-    images: [],
-    imagesOmitted: 0,
-    files: [],
-    unlistedFiles: NOTHING_UNLISTED,
-    notCarried: [],
-    stateSaved: false,
+    error: { name: 'LanguageNotInstalled', message },
     notice: 'Nothing ran; the session is unchanged.',
-    durationMs: 0,
     queuedMs,
-  };
+  });
 }
 
 function effectiveTimeout(requestedMs: number | undefined, limitMs: number): number {
@@ -439,24 +428,43 @@ function notCompiledResult(
   refused: { readonly name: string; readonly message: string },
   queuedMs: number,
 ): ExecutionResult {
-  return {
+  return nothingRanResult({
     sessionId,
     language,
-    status: 'error',
     exitCode: 1,
+    error: refused,
+    notice: 'The TypeScript did not compile, so nothing ran; the session is unchanged.',
+    queuedMs,
+  });
+}
+
+/** An error result for a run refused before any code ran: empty output, no files, the session unchanged. */
+function nothingRanResult(refusal: {
+  readonly sessionId: string;
+  readonly language: Language;
+  readonly exitCode: number | null;
+  readonly error: { readonly name: string; readonly message: string };
+  readonly notice: string;
+  readonly queuedMs: number;
+}): ExecutionResult {
+  return {
+    sessionId: refusal.sessionId,
+    language: refusal.language,
+    status: 'error',
+    exitCode: refusal.exitCode,
     stdout: { text: '', truncatedChars: 0 },
     stderr: { text: '', truncatedChars: 0 },
     value: null,
-    error: { name: refused.name, message: refused.message, traceback: '' },
+    error: { name: refusal.error.name, message: refusal.error.message, traceback: '' },
     images: [],
     imagesOmitted: 0,
     files: [],
     unlistedFiles: NOTHING_UNLISTED,
     notCarried: [],
     stateSaved: false,
-    notice: 'The TypeScript did not compile, so nothing ran; the session is unchanged.',
+    notice: refusal.notice,
     durationMs: 0,
-    queuedMs,
+    queuedMs: refusal.queuedMs,
   };
 }
 

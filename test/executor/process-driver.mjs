@@ -38,20 +38,23 @@ function places(session) {
   const root = path.join(dataDir, 'sessions', session);
   const filesDir = path.join(root, 'files');
   const homeDir = path.join(root, 'home');
+  const stateDir = path.join(root, 'state');
   mkdirSync(filesDir, { recursive: true });
   mkdirSync(homeDir, { recursive: true });
-  return { root, filesDir, homeDir };
+  mkdirSync(stateDir, { recursive: true });
+  return { root, filesDir, homeDir, stateDir };
 }
 
 async function run(command) {
-  const { root, filesDir, homeDir } = places(command.session);
+  const { filesDir, homeDir, stateDir } = places(command.session);
   const { result, inspected: files, settled } = await executor.run(
     {
       pool: command.pool ?? POOLS[command.language],
       sessionId: command.session,
       filesDir,
       homeDir,
-      stateFile: path.join(root, `state-${RUNTIMES[command.language]}`),
+      stateFile: path.join(stateDir, `state-${RUNTIMES[command.language]}`),
+      stateDir,
       code: command.code,
       sourceLanguage: command.language,
       args: command.args ?? [],

@@ -12,11 +12,24 @@ import net from 'node:net';
 import { exportJWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INVALID_CREDENTIALS_MESSAGE } from '../../src/interfaces/http/auth.js';
-import { libreChatClaims, mintKeys, mintToken, type MintKeys } from '../helpers/librechat-jwt.js';
+import { libreChatClaims, mintKeys, mintToken, type MintAlgorithm, type MintKeys } from '../helpers/librechat-jwt.js';
 import { multipartBody } from '../unit/files/helpers.js';
 import { startTestServer, TEST_KEY, type TestServer } from '../interfaces/helpers/test-server.js';
 
 const NO_POOLS = { CODECELL_POOL_PYTHON: '0', CODECELL_POOL_PYTHON_LEAN: '0', CODECELL_POOL_NODE: '0', CODECELL_POOL_BASH: '0' };
+
+/** A JWT-mode server (a fresh `algorithm` key) for the describe block around it; `use` hands it and its keys to the tests. */
+function withJwtServer(algorithm: MintAlgorithm, env: Record<string, string>, use: (server: TestServer, keys: MintKeys) => void): void {
+  let server: TestServer | undefined;
+  beforeAll(async () => {
+    const keys = await mintKeys(algorithm);
+    server = await startTestServer({ env: { ...NO_POOLS, ...env, CODECELL_JWT_PUBLIC_KEY: keys.publicPem } });
+    use(server, keys);
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+}
 const UNAUTHORIZED_BODY = JSON.stringify({ error: 'unauthorized', message: INVALID_CREDENTIALS_MESSAGE });
 /** A well-formed session id nobody holds: an authenticated caller gets 404 for it, anyone else 401. */
 const NO_SUCH_SESSION = '/v1/files/AAAAAAAAAAAAAAAAAAAAA';
@@ -76,14 +89,9 @@ async function rawStatus(server: TestServer, headerLines: readonly string[]): Pr
 describe('JWT mode (Ed25519 key) against forgeries the interop tests do not try', () => {
   let server: TestServer;
   let keys: MintKeys;
-
-  beforeAll(async () => {
-    keys = await mintKeys('EdDSA');
-    server = await startTestServer({ env: { ...NO_POOLS, CODECELL_JWT_PUBLIC_KEY: keys.publicPem } });
-  });
-
-  afterAll(async () => {
-    await server?.close();
+  withJwtServer('EdDSA', {}, (started, made) => {
+    server = started;
+    keys = made;
   });
 
   it('refuses every forgery and claim trick with 401 and the one body, and still accepts a real token', async () => {
@@ -166,14 +174,9 @@ describe('JWT mode (Ed25519 key) against forgeries the interop tests do not try'
 describe('JWT mode: shared and MCP sessions stay inside their tenant', () => {
   let server: TestServer;
   let keys: MintKeys;
-
-  beforeAll(async () => {
-    keys = await mintKeys('EdDSA');
-    server = await startTestServer({ env: { ...NO_POOLS, CODECELL_JWT_PUBLIC_KEY: keys.publicPem } });
-  });
-
-  afterAll(async () => {
-    await server?.close();
+  withJwtServer('EdDSA', {}, (started, made) => {
+    server = started;
+    keys = made;
   });
 
   const bearer = async (sub: string, tenantId = 'acme'): Promise<Record<string, string>> => ({ Authorization: `Bearer ${await mintToken(keys, { sub, tenantId })}` });
@@ -252,14 +255,9 @@ describe('JWT mode: shared and MCP sessions stay inside their tenant', () => {
 describe('JWT mode (RSA key) against algorithm confusion', () => {
   let server: TestServer;
   let keys: MintKeys;
-
-  beforeAll(async () => {
-    keys = await mintKeys('RS256');
-    server = await startTestServer({ env: { ...NO_POOLS, CODECELL_API_KEYS: '', CODECELL_JWT_PUBLIC_KEY: keys.publicPem } });
-  });
-
-  afterAll(async () => {
-    await server?.close();
+  withJwtServer('RS256', { CODECELL_API_KEYS: '' }, (started, made) => {
+    server = started;
+    keys = made;
   });
 
   it('accepts RS256 only: PS256 and RS512 signed by the real key, EdDSA, and HMAC with the PEM, JWK or DER are 401', async () => {
@@ -289,14 +287,9 @@ describe('JWT mode (RSA key) against algorithm confusion', () => {
 describe('per-key session cap with an API key beside JWT mode', () => {
   let server: TestServer;
   let keys: MintKeys;
-
-  beforeAll(async () => {
-    keys = await mintKeys('EdDSA');
-    server = await startTestServer({ env: { ...NO_POOLS, MAX_SESSIONS: '2', CODECELL_JWT_PUBLIC_KEY: keys.publicPem } });
-  });
-
-  afterAll(async () => {
-    await server?.close();
+  withJwtServer('EdDSA', { MAX_SESSIONS: '2' }, (started, made) => {
+    server = started;
+    keys = made;
   });
 
   async function upload(headers: Record<string, string>, name: string): Promise<number> {

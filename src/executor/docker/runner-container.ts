@@ -3,51 +3,22 @@
  * byte is lost, started, and ready once the runner's ready frame arrives. It then runs exactly one
  * job and is killed and removed. Nothing is ever reused.
  */
-import { randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import type Docker from 'dockerode';
 import type { Container } from 'dockerode';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../logger.js';
-import { FrameScanner } from '../frame-scanner.js';
 import { PhaseTimer } from '../phase-timer.js';
-import {
-  READY_NONCE,
-  ReadyFrameSchema,
-  ResultFrameSchema,
-  StderrEndFrameSchema,
-  type JobLine,
-  type ResultFrame,
-} from '../runner-protocol.js';
+import type { JobLine } from '../runner-protocol.js';
+import { RunnerStreams, type RunEnd, type RunHooks } from '../runner-streams.js';
 import { Slot } from '../slot.js';
 import { containerSpec } from './container-spec.js';
 import type { PoolKey } from '../pool-key.js';
 import { readCpuMs } from './cgroup-cpu.js';
 import { OomWatch } from './oom-watch.js';
 
-const READY_TIMEOUT_MS = 60_000;
 /** How long an `oom` event may trail the death of a container that was SIGKILLed by no one here. */
 const LATE_OOM_GRACE_MS = 1000;
-/** A result frame: up to CODECELL_MAX_IMAGES inline images; what reaches a client is capped again in the engine. */
-const MAX_FRAME_BYTES = 96 * 1024 * 1024;
-/**
- * JSON values a result frame may hold: its runner caps notCarried at 10,000 entries (8 structural
- * bytes each); images, modules and fields need far fewer. Counted before JSON.parse, so a forged
- * frame of millions of tiny values (seconds of parsing on the event loop) is refused unparsed.
- * Chosen over a parse worker: with values bounded, the 64 MiB stream cap bounds parsing to ~1 s worst case, with no worker per run.
- */
-const MAX_FRAME_STRUCTURE = 10_000 * 8 + 20_000;
-/** stderr carries only the small stderr-end frame: a forged big one is not buffered. */
-const MAX_STDERR_FRAME = { maxBytes: 4 * 1024, maxStructure: 64 };
-/** Past this much raw output the run is stopped: nobody reads 64 MiB of text. */
-export const MAX_STREAM_BYTES = 64 * 1024 * 1024;
-
-export type RunEnd =
-  | { readonly kind: 'result'; readonly frame: ResultFrame }
-  | { readonly kind: 'exited' }
-  | { readonly kind: 'timeout' }
-  | { readonly kind: 'aborted' }
-  | { readonly kind: 'flood'; readonly what: string };
 
 export interface RunOutcome {
   readonly end: RunEnd;
@@ -57,30 +28,10 @@ export interface RunOutcome {
   readonly cpuMs: number | null;
 }
 
-export interface RunHooks {
-  readonly onStdout: (bytes: Buffer) => void;
-  readonly onStderr: (bytes: Buffer) => void;
-  readonly timeoutMs: number;
-  readonly signal?: AbortSignal | undefined;
-}
-
-/**
- * After the result frame, how long to wait for the stderr-end frame: Docker forwards stdout and
- * stderr independently, so stderr written before the result may still be on its way.
- */
-const STDERR_DRAIN_MS = 250;
-
 export class RunnerContainer {
-  private readonly scanner: FrameScanner;
-  private readonly stderrScanner: FrameScanner;
-  private stderrEnded = false;
-  private onStderrEnd: (() => void) | null = null;
+  private readonly streams: RunnerStreams;
   private readonly stdout = new PassThrough();
   private readonly stderr = new PassThrough();
-  private hooks: RunHooks | null = null;
-  private settle: ((end: RunEnd) => void) | null = null;
-  private readyResolve: (() => void) | null = null;
-  private streamBytes = 0;
   private exited: Promise<number | null>;
   private exitedResolve!: (code: number | null) => void;
   private disposed = false;
@@ -100,19 +51,9 @@ export class RunnerContainer {
     this.startPhases = startPhases;
     this.exited = new Promise((resolve) => (this.exitedResolve = resolve));
     void this.exited.then(() => (this.running = false));
-    this.scanner = new FrameScanner(READY_NONCE, { maxBytes: MAX_FRAME_BYTES, maxStructure: MAX_FRAME_STRUCTURE }, {
-      onText: (bytes) => this.hooks?.onStdout(bytes),
-      onFrame: (json) => this.handleFrame(json),
-      onOversizedFrame: (over) => this.settle?.({ kind: 'flood', what: `a result frame ${over}, refused unread` }),
-    });
-    this.stdout.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.scanner.push(bytes)));
-    // Until a job is sent no frame is expected on stderr; the nonce is set with the job.
-    this.stderrScanner = new FrameScanner(READY_NONCE, MAX_STDERR_FRAME, {
-      onText: (bytes) => this.hooks?.onStderr(bytes),
-      onFrame: (json) => this.handleStderrFrame(json),
-      onOversizedFrame: (over) => this.settle?.({ kind: 'flood', what: `a stderr frame ${over}` }),
-    });
-    this.stderr.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.stderrScanner.push(bytes)));
+    this.streams = new RunnerStreams(logger);
+    this.stdout.on('data', (chunk: Buffer) => this.streams.pushStdout(chunk));
+    this.stderr.on('data', (chunk: Buffer) => this.streams.pushStderr(chunk));
   }
 
   /** Creates, attaches and starts a container; resolves once its runner is ready for a job. */
@@ -160,34 +101,18 @@ export class RunnerContainer {
     timer.mark('attach');
     this.docker.modem.demuxStream(stream, this.stdout, this.stderr);
     stream.on('end', () => {
-      this.scanner.flush();
-      this.stderrScanner.flush();
+      this.streams.flushStdout();
+      this.streams.flushStderr();
     });
     this.attached = stream;
-    const ready = new Promise<void>((resolve, reject) => {
-      const fail = (error: Error) => {
-        clearTimeout(timer);
-        this.readyResolve = null;
-        reject(error);
-      };
-      const timer = setTimeout(() => fail(new Error(`runner not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-      this.readyResolve = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      void this.exited.then(() => {
-        if (this.readyResolve) fail(new Error('runner exited before it was ready'));
-      });
-    });
-    // Handled below by `await ready`; this keeps an early rejection from being reported as unhandled.
-    ready.catch(() => undefined);
+    const ready = this.streams.ready(this.exited, () => 'runner exited before it was ready');
     await this.container.start();
     timer.mark('start');
     this.container
       .wait()
       .then((status: { StatusCode?: number }) => this.exitedResolve(status.StatusCode ?? null))
       .catch(() => this.exitedResolve(null));
-    void this.exited.then(() => this.settle?.({ kind: 'exited' }));
+    void this.exited.then(() => this.streams.exited());
     await ready;
     timer.mark('ready');
   }
@@ -210,28 +135,10 @@ export class RunnerContainer {
    * engine reported every OOM kill in it (oom-watch.ts).
    */
   async run(job: JobLine, hooks: RunHooks): Promise<RunOutcome> {
-    this.hooks = hooks;
-    this.scanner.expectNonce(job.nonce);
-    this.stderrScanner.expectNonce(job.nonce);
-    const end = await new Promise<RunEnd>((resolve) => {
-      let done = false;
-      const finish = (value: RunEnd) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        hooks.signal?.removeEventListener('abort', onAbort);
-        resolve(value);
-      };
-      const onAbort = () => finish({ kind: 'aborted' });
-      const timer = setTimeout(() => finish({ kind: 'timeout' }), hooks.timeoutMs);
-      hooks.signal?.addEventListener('abort', onAbort, { once: true });
-      if (hooks.signal?.aborted) onAbort();
-      this.settle = finish;
-      this.attached?.write(`${JSON.stringify(job)}\n`);
+    const end = await this.streams.run(job, hooks, (line) => {
+      this.attached?.write(line);
       this.attached?.end();
-    });
-    this.settle = null;
-    this.hooks = null;
+    }, !this.running);
     if (end.kind === 'result') {
       const cpuMs = await readCpuMs(this.container.id); // before the kill: the cgroup goes with the container
       const counted = end.frame.oomKills;
@@ -299,70 +206,4 @@ export class RunnerContainer {
       return false;
     }
   }
-
-  private countAndPass(chunk: Buffer, pass: (bytes: Buffer) => void): void {
-    this.streamBytes += chunk.length;
-    if (this.streamBytes > MAX_STREAM_BYTES) {
-      this.settle?.({ kind: 'flood', what: `output over ${MAX_STREAM_BYTES / 1024 / 1024} MiB` });
-      return;
-    }
-    pass(chunk);
-  }
-
-  private handleFrame(json: string): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch {
-      this.logger.warn('runner sent a frame that is not JSON');
-      return;
-    }
-    if (this.readyResolve) {
-      const ready = ReadyFrameSchema.safeParse(value);
-      if (ready.success) {
-        const resolve = this.readyResolve;
-        this.readyResolve = null;
-        resolve();
-      } else this.logger.warn('runner sent an invalid ready frame');
-      return;
-    }
-    const result = ResultFrameSchema.safeParse(value);
-    if (!result.success) {
-      this.logger.warn({ issues: result.error.issues.slice(0, 3) }, 'runner sent an invalid result frame');
-      return;
-    }
-    const settle = this.settle;
-    const deliver = () => settle?.({ kind: 'result', frame: result.data });
-    if (this.stderrEnded) {
-      deliver();
-      return;
-    }
-    // Wait (briefly) until stderr is complete, so its tail is not lost.
-    const timer = setTimeout(() => {
-      this.onStderrEnd = null;
-      deliver();
-    }, STDERR_DRAIN_MS);
-    this.onStderrEnd = () => {
-      clearTimeout(timer);
-      this.onStderrEnd = null;
-      deliver();
-    };
-  }
-
-  private handleStderrFrame(json: string): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch {
-      return;
-    }
-    if (StderrEndFrameSchema.safeParse(value).success) {
-      this.stderrEnded = true;
-      this.onStderrEnd?.();
-    }
-  }
-}
-
-export function newNonce(): string {
-  return randomBytes(16).toString('hex');
 }

@@ -1,12 +1,12 @@
 /**
  * What a sandboxed runner process is started with (pure; the process executor spawns it):
  *
- *   landlock  python3 launcher.py run CONFIG: the launcher opens the slot's directories at fixed
+ *   landlock  python3 launcher.py run, CONFIG in its environment: the launcher opens the slot's directories at fixed
  *             descriptors (the image links /mnt/data, /home/sandbox, /run/codecell/{in,out,artifacts}
  *             and /tmp to /proc/self/fd/3..8), sets rlimits, NO_NEW_PRIVS, Landlock and seccomp,
  *             then execs the runner.
  *   bwrap     bwrap [namespaces, the slot's directories bound at those paths] -- python3 launcher.py
- *             run CONFIG: the same launcher inside the namespaces, for rlimits and seccomp.
+ *             run: the same launcher inside the namespaces, for rlimits and seccomp.
  *   weak      the launcher with rlimits only (CODECELL_ALLOW_WEAK_SANDBOX).
  *
  * The runner's environment is built here from nothing: none of the server's variables pass.
@@ -61,15 +61,20 @@ export interface LauncherConfig {
   readonly rlimits: Record<string, number>;
   readonly uid: number | null;
   readonly gid: number | null;
+  /** The runner keeps the server's uid (a Space): chmod, chown and xattrs by path are refused. */
+  readonly lockMetadata: boolean;
   readonly env: Record<string, string>;
   readonly cwd: string;
   readonly argv: readonly string[];
 }
 
+/** The launcher's variable holding its config (the slot's paths: never in a command line that /proc shows). */
+export const LAUNCH_CONFIG_VARIABLE = 'CODECELL_LAUNCH_CONFIG';
+
 export interface SpawnSpec {
   readonly command: string;
   readonly args: readonly string[];
-  /** The launcher's own environment (the runner's is in its config). */
+  /** The launcher's own environment and its config (the runner's environment is in that config). */
   readonly env: Record<string, string>;
 }
 
@@ -155,6 +160,8 @@ export function launcherConfig(context: LaunchContext): LauncherConfig {
     rlimits: rlimitsFor(settings, context.maxTasks),
     uid: context.runningAsRoot ? SANDBOX_UID : null,
     gid: context.runningAsRoot ? SANDBOX_GID : null,
+    // Landlock does not govern metadata: with the server's uid, a chmod by path would reach its data dir.
+    lockMetadata: !context.runningAsRoot,
     env: runnerEnv(settings, pool, layer),
     cwd: inBwrap ? '/mnt/data' : slot.dataDir,
     argv: [runnerPath(settings, pool)],
@@ -184,8 +191,9 @@ export function bwrapArgs(slot: ProcessSlotDirs, readPaths: readonly string[]): 
 
 export function spawnSpec(context: LaunchContext): SpawnSpec {
   const config = launcherConfig(context);
-  const launch = [PYTHON, '-I', '-S', launcherPath(context.settings), 'run', JSON.stringify(config)];
-  const env = { PATH, LANG: 'C.UTF-8' };
+  const launch = [PYTHON, '-I', '-S', launcherPath(context.settings), 'run'];
+  // In the environment, not argv: every run can read any process's command line, but not its environment (ptrace-class).
+  const env = { PATH, LANG: 'C.UTF-8', [LAUNCH_CONFIG_VARIABLE]: JSON.stringify(config) };
   if (context.layer === 'bwrap') {
     return { command: 'bwrap', args: [...bwrapArgs(context.slot, config.readable), '--', ...launch], env };
   }

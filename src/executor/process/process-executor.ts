@@ -1,32 +1,23 @@
 /**
  * Runs one job in one throwaway sandboxed process, for machines without a Docker engine (a Hugging
- * Face Space): take a warm runner → move the session's files and snapshot into its slot → send the
- * job → stream output → result frame, exit, timeout or abort → kill its process group → move files
- * back → adopt the new snapshot only if the runner reported it saved → remove the slot.
- *
- * The runners, protocol, snapshots, slots, quota watchdog and output handling are the container
- * executor's; what confines the code is the layer sandbox-probe.ts found (docs/security.md).
+ * Face Space). The run itself (slot, quota, job, output, snapshot, notices, put-back) is
+ * run-flow.ts, as for containers; here is what only a process does: start the confined runner, kill
+ * its process group before the files are counted, and tell an out-of-memory death from its traces.
+ * What confines the code is the layer sandbox-probe.ts found (docs/security.md).
  */
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Settings } from '../../config/settings.js';
 import type { DiskBudget } from '../../files/disk-budget.js';
 import type { Logger } from '../../logger.js';
 import type { Metrics } from '../../metrics/metrics.js';
-import { joinNotices } from '../../notices.js';
-import type { CapturedText, ExecutionStatus, OutputChunk, RuntimeInfo } from '../../domain/types.js';
+import type { RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
-import { formatBytes } from '../../files/byte-size.js';
-import { measureBytes } from '../../files/usage.js';
-import { networkNotice } from '../network-notice.js';
-import { OutputCapture } from '../output-capture.js';
-import { PhaseTimer } from '../phase-timer.js';
-import { QuotaWatchdog, type QuotaBreach } from '../quota-watchdog.js';
-import { Slot, type SessionPlaces } from '../slot.js';
-import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, ExecutorResult, FinishedRun, InspectFiles, IsolationReport } from '../executor.js';
-import { inspectThenPutBack } from '../files-scope.js';
+import type { SessionPlaces } from '../slot.js';
+import { recoverSlots } from '../slot-recovery.js';
+import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport } from '../executor.js';
 import { POOL_KEYS, poolTarget, type PoolKey } from '../pool-key.js';
-import { newNonce } from '../docker/runner-container.js';
+import { RunFlow, type RunnerPort } from '../run-flow.js';
+import type { EndFacts } from '../run-verdict.js';
 import { WarmPool } from '../docker/warm-pool.js';
 import { launcherPath, SYSTEM_READ_PATHS } from './launch-spec.js';
 import { probeRuntimes } from './runtime-versions.js';
@@ -40,25 +31,17 @@ const STATEFUL_POOLS: ReadonlySet<string> = new Set(['python', 'python-lean', 'n
 /** Tasks one sandbox may start (its share of RLIMIT_NPROC), beside the server's own threads. */
 const SERVER_TASK_HEADROOM = 64;
 
-/**
- * What a runner itself may write into the slot's /tmp (which counts against the quota here) beside
- * the cell's code: bash's lists of variables and functions, its error log. A session over its quota
- * may grow by this and the code's bytes, so a clean-up run is not stopped by its own runner.
- */
-const RUNNER_SCRATCH_BYTES = 1024 * 1024;
-
 export class ProcessExecutor implements Executor {
   readonly kind = 'process' as const;
   readonly pool: WarmPool<RunnerProcess>;
   private readonly slotsRoot: string;
-  private readonly disposals = new Set<Promise<void>>();
-  private readonly running = new Set<AbortController>();
+  private readonly flow: RunFlow<RunnerProcess, ProcessRunOutcome>;
 
   private constructor(
     private readonly settings: Settings,
     private readonly logger: Logger,
     metrics: Metrics,
-    private readonly diskBudget: DiskBudget,
+    diskBudget: DiskBudget,
     /** What confines code here, probed at start. */
     readonly sandbox: SandboxReport,
   ) {
@@ -74,6 +57,7 @@ export class ProcessExecutor implements Executor {
         return RunnerProcess.start({ settings, layer, slotsRoot: this.slotsRoot, pool, maxTasks, logger });
       },
     });
+    this.flow = new RunFlow(settings, logger, diskBudget, this.runnerPort());
   }
 
   /** Probes the isolation layers, logs the one chosen (loudly when weak or none) and makes the executor. */
@@ -95,17 +79,7 @@ export class ProcessExecutor implements Executor {
 
   /** Puts session files left in slots by a crash back where they belong (only for the data dir's owner). */
   private async recover(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
-    await fs.mkdir(this.slotsRoot, { recursive: true, mode: 0o711 });
-    for (const name of await fs.readdir(this.slotsRoot)) {
-      const slot = Slot.existing(path.join(this.slotsRoot, name));
-      const owner = await slot.owner();
-      const places = owner ? placesOf(owner) : null;
-      if (places) {
-        await slot.detach(places);
-        this.logger.warn({ session: owner }, 'moved session files back from a slot left by a crash');
-      }
-      await slot.dispose();
-    }
+    await recoverSlots(this.slotsRoot, placesOf, this.logger);
   }
 
   /** Ready warm runners per pool. */
@@ -158,222 +132,46 @@ export class ProcessExecutor implements Executor {
   /** Executor.run: the files are in the runner's slot while `inspect` reads them. */
   async run<T>(job: ExecutorJob, inspect: InspectFiles<T>): Promise<FinishedRun<T>> {
     if (this.sandbox.layer === null) throw new CodecellError('RUNTIME_UNAVAILABLE', `code cannot run here: ${this.sandbox.summary}`);
-    const began = performance.now();
-    const timer = new PhaseTimer();
-    const abort = new AbortController();
-    const quotaStop = new AbortController();
-    const signal = AbortSignal.any([...(job.signal ? [job.signal] : []), abort.signal, quotaStop.signal]);
-    this.running.add(abort);
-    let taken: Awaited<ReturnType<WarmPool<RunnerProcess>['take']>>;
-    try {
-      taken = await this.pool.take(job.pool);
-    } catch (error) {
-      this.running.delete(abort);
-      this.logger.error({ err: error, pool: job.pool }, 'could not start a sandboxed runner');
-      throw new CodecellError(
-        'RUNTIME_UNAVAILABLE',
-        `could not start a ${job.pool} runner (${error instanceof Error ? error.message : String(error)}); ` +
-          `check that the runners are under ${this.settings.process.sandboxDir} (CODECELL_SANDBOX_DIR)`,
-      );
-    }
-    const { runner, warm } = taken;
-    timer.mark('take');
-    const cleanUp = async (filesReleased: Promise<void>): Promise<void> => {
-      let filesBack = false;
-      try {
-        await runner.kill();
-        timer.mark('kill');
-        await filesReleased;
-        await runner.slot.detach(job);
-        filesBack = true;
-        timer.mark('detach');
-      } catch (error) {
-        this.logger.error({ err: error, session: job.sessionId, slot: runner.slot.root }, 'could not move the session files back; the slot is kept for recovery at the next start');
-        throw error;
-      } finally {
-        this.running.delete(abort);
-        this.track(
-          runner.dispose({ keepSlot: !filesBack }).then(() => {
-            timer.mark('dispose');
-            this.logger.debug({ session: job.sessionId, pool: job.pool, warm, start: runner.startPhases, run: timer.phases }, 'execution phases (ms)');
-          }),
+    return this.flow.run(job, inspect);
+  }
+
+  /** What a run in a sandboxed process does its own way: start and kill the runner, read how it died. */
+  private runnerPort(): RunnerPort<RunnerProcess, ProcessRunOutcome> {
+    const memoryMb = Math.round(this.settings.limits.memoryBytes / 1024 / 1024);
+    const oomNotice = `out of memory (limit ${memoryMb} MiB per process): an allocation failed.`;
+    return {
+      take: (pool) => this.pool.take(pool),
+      refillNow: (pool) => this.pool.refillNow(pool),
+      startFailed: (pool, error) => {
+        this.logger.error({ err: error, pool }, 'could not start a sandboxed runner');
+        return new CodecellError(
+          'RUNTIME_UNAVAILABLE',
+          `could not start a ${pool} runner (${error instanceof Error ? error.message : String(error)}); ` +
+            `check that the runners are under ${this.settings.process.sandboxDir} (CODECELL_SANDBOX_DIR)`,
         );
-      }
-    };
-    let result: ExecutorResult;
-    try {
-      // null: a run without a snapshot (this executor offers no one-shot languages, but the port allows it).
-      const stateFile: string | null = job.stateFile;
-      const restore = await runner.slot.attach(job.sessionId, job, stateFile);
-      timer.mark('attach');
-      const stdout = new StreamText('stdout', this.settings.limits.maxOutputChars, job.onOutput);
-      const stderr = new StreamText('stderr', this.settings.limits.maxOutputChars, job.onOutput);
+      },
       // No tmpfs caps here: the slot's tmp and artifacts count against the session's quota too.
-      const quotaDirs = [
-        ...runner.slot.quotaDirs(job.stateDir),
-        runner.dirs.tmpDir,
-        runner.dirs.artifactsDir,
-      ];
-      // What the runner wrote there before the session's files came in (warm-up caches) is not the session's.
-      const runnerOwnBytes = await measureBytes([runner.dirs.tmpDir, runner.dirs.artifactsDir]);
-      const grant = await this.diskBudget.reserve(this.settings.limits.sessionQuotaBytes);
-      const watchdog = new QuotaWatchdog({
-        dirs: quotaDirs,
-        // The snapshot and the runner's temporary copy of it (renamed to it once complete; the slot goes after the run).
-        uncountedFiles: [runner.slot.newStateFile, `${runner.slot.newStateFile}.tmp`],
-        limitBytes: this.settings.limits.sessionQuotaBytes + runnerOwnBytes,
-        limitEntries: this.settings.limits.sessionMaxFiles,
-        ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
-        overQuotaRoomBytes: Buffer.byteLength(job.code) + RUNNER_SCRATCH_BYTES,
-        onExceeded: () => quotaStop.abort(),
-      });
-      let outcome: ProcessRunOutcome;
-      let adoption: Awaited<ReturnType<Slot['adoptState']>> = 'none';
-      let snapshotBreach: QuotaBreach | null = null;
-      let lateBreach: QuotaBreach | null = null;
-      let grownBytes = 0;
-      try {
-        const startBytes = await watchdog.start();
-        grownBytes = grant.bytes;
-        try {
-          outcome = await runner.run(
-            { v: 1, nonce: newNonce(), code: job.code, restore, maxImages: job.maxImages, sourceLanguage: job.sourceLanguage, args: [...job.args], ...(job.sourceMap ? { sourceMap: job.sourceMap } : {}) },
-            { onStdout: (bytes) => stdout.push(bytes), onStderr: (bytes) => stderr.push(bytes), timeoutMs: job.timeoutMs, signal },
-          );
-        } finally {
-          await watchdog.stop();
-        }
-        // Nothing of the run may write on while the files are inspected and moved back.
-        await runner.kill();
-        const ended = await watchdog.usageNow();
-        if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
-        let snapshotGrowth = 0;
-        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved && stateFile !== null) {
-          adoption = await runner.slot.adoptState(stateFile, async (newBytes, replacedBytes) => {
-            snapshotGrowth = newBytes - replacedBytes;
-            snapshotBreach = watchdog.judge({ bytes: ended.bytes + snapshotGrowth, entries: ended.entries });
-            return snapshotBreach === null;
-          });
-        }
-        grownBytes = ended.bytes + (adoption === 'adopted' ? snapshotGrowth : 0) - startBytes;
-      } finally {
-        grant.release(grownBytes);
-      }
-      timer.mark('run');
-      this.pool.refillNow(job.pool);
-      const frame = outcome.end.kind === 'result' ? outcome.end.frame : null;
-      const stateSaved = adoption === 'adopted';
-      const outOfMemory = ranOutOfMemory({ frame, stderrTail: outcome.stderrTail, exit: outcome.exit });
-      const classified = this.classify(outcome, outOfMemory, job, stateSaved, signal, watchdog.breach);
-      let notice = classified.notice;
-      if (lateBreach === 'budget') notice = joinNotices(notice, this.budgetPassedNotice());
-      if (adoption === 'over-quota') notice = joinNotices(notice, this.snapshotRefusedNotice(snapshotBreach));
-      const stdoutText = stdout.finish();
-      const stderrText = stderr.finish();
-      notice = joinNotices(notice, networkNotice({ error: frame?.error ?? null, stderr: stderrText.text }));
-      result = {
-        status: classified.status,
-        exitCode: outcome.exitCode,
-        stdout: stdoutText,
-        stderr: stderrText,
-        frame,
-        stateSaved,
-        notice,
-        warm,
-        durationMs: Math.round(performance.now() - began),
-      };
-    } catch (error) {
-      await cleanUp(Promise.resolve());
-      throw error;
-    }
-    const { inspected, settled } = await inspectThenPutBack(() => inspect(result, runner.slot.dataDir), cleanUp);
-    return { result, inspected, settled };
+      extraQuotaDirs: (runner) => [runner.dirs.tmpDir, runner.dirs.artifactsDir],
+      run: (runner, job, hooks) => runner.run(job, hooks),
+      // Nothing of the run may write on while the files are counted, inspected and moved back.
+      afterRun: (runner) => runner.kill(),
+      endFacts: async (_runner, outcome): Promise<EndFacts> => {
+        const frame = outcome.end.kind === 'result' ? outcome.end.frame : null;
+        const outOfMemory = ranOutOfMemory({ frame, stderrTail: outcome.stderrTail, exit: outcome.exit });
+        return {
+          oom: outOfMemory ? { atResult: oomNotice, atExit: `${oomNotice} The run was killed.` } : null,
+          died: `the interpreter died without finishing (${outcome.exit?.signal ?? `exit code ${outcome.exitCode ?? 'unknown'}`}).`,
+        };
+      },
+      phaseDetails: () => ({}),
+    };
   }
 
   /** Kills every running job and every warm runner. */
   async shutdown(): Promise<void> {
-    for (const abort of this.running) abort.abort();
+    this.flow.abortAll();
     await this.pool.drain();
-    while (this.running.size > 0 || this.disposals.size > 0) {
-      await Promise.allSettled([...this.disposals]);
-      if (this.running.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
-  private classify(
-    outcome: ProcessRunOutcome,
-    outOfMemory: boolean,
-    job: ExecutorJob,
-    stateSaved: boolean,
-    signal: AbortSignal,
-    breach: QuotaBreach | null,
-  ): { status: ExecutionStatus; notice: string | null } {
-    const memoryMb = Math.round(this.settings.limits.memoryBytes / 1024 / 1024);
-    const kept = 'The session keeps its variables from before this run; files written so far are kept.';
-    const oomNotice = `out of memory (limit ${memoryMb} MiB per process): an allocation failed.`;
-    const { end } = outcome;
-    switch (end.kind) {
-      case 'result':
-        if (outOfMemory) return { status: 'oom', notice: `${oomNotice}${stateSaved ? '' : ` ${kept}`}` };
-        return {
-          status: end.frame.outcome,
-          notice: joinNotices(end.frame.stateError ? `state not saved: ${end.frame.stateError}` : null, ...(end.frame.notices ?? [])),
-        };
-      case 'timeout':
-        return { status: 'timeout', notice: `timed out after ${formatSeconds(job.timeoutMs)} (limit): the run was stopped. ${kept}` };
-      case 'exited':
-        if (outOfMemory) return { status: 'oom', notice: `${oomNotice} The run was killed. ${kept}` };
-        return {
-          status: 'killed',
-          notice: `the interpreter died without finishing (${outcome.exit?.signal ?? `exit code ${outcome.exitCode ?? 'unknown'}`}). ${kept}`,
-        };
-      case 'aborted':
-        if (breach === 'budget') {
-          return {
-            status: 'killed',
-            notice:
-              `the server's disk budget for all sessions (${formatBytes(this.settings.limits.diskBudgetBytes)}, CODECELL_DISK_BUDGET_MB) ` +
-              `has no more room: the run was stopped; delete files you no longer need, or try again later. ${kept}`,
-          };
-        }
-        if (breach !== null) {
-          const quotaMb = Math.round(this.settings.limits.sessionQuotaBytes / 1024 / 1024);
-          return {
-            status: 'killed',
-            notice:
-              `the session's files passed their quota of ${quotaMb} MiB: the run was stopped; delete files to continue ` +
-              `(a session holds at most ${quotaMb} MiB and ${this.settings.limits.sessionMaxFiles} files). ${kept}`,
-          };
-        }
-        return {
-          status: 'killed',
-          notice: `${signal.aborted && job.signal?.aborted ? 'cancelled by the caller' : 'stopped because the server is shutting down'}. ${kept}`,
-        };
-      case 'flood':
-        return { status: 'killed', notice: `stopped: ${end.what}. ${kept}` };
-    }
-  }
-
-  private budgetPassedNotice(): string {
-    return (
-      `This run wrote past what the server's disk budget for all sessions had left ` +
-      `(${formatBytes(this.settings.limits.diskBudgetBytes)}, CODECELL_DISK_BUDGET_MB): further writes will be stopped; ` +
-      'delete files you no longer need.'
-    );
-  }
-
-  private snapshotRefusedNotice(breach: QuotaBreach | null): string {
-    const limit =
-      breach === 'budget'
-        ? `the server's disk budget for all sessions (${formatBytes(this.settings.limits.diskBudgetBytes)}) has no room for it`
-        : `with it the session would pass its quota (${formatBytes(this.settings.limits.sessionQuotaBytes)} and ` +
-          `${this.settings.limits.sessionMaxFiles} entries for files and saved variables together)`;
-    return `Variables not saved: ${limit}. The session keeps its variables from before this run; delete files or large variables you no longer need.`;
-  }
-
-  private track(disposal: Promise<void>): void {
-    this.disposals.add(disposal);
-    void disposal.finally(() => this.disposals.delete(disposal));
+    await this.flow.settled();
   }
 }
 
@@ -393,37 +191,4 @@ function readableByRuns(settings: Settings): string[] {
 
 function isWithin(inner: string, outer: string): boolean {
   return inner === outer || inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
-}
-
-/** Decodes one output stream (UTF-8 split across chunks is fine), caps it, and streams it live. */
-class StreamText {
-  private readonly decoder = new TextDecoder('utf-8');
-  private readonly capture: OutputCapture;
-
-  constructor(
-    private readonly stream: 'stdout' | 'stderr',
-    limitChars: number,
-    private readonly onOutput: ((chunk: OutputChunk) => void) | undefined,
-  ) {
-    this.capture = new OutputCapture(limitChars);
-  }
-
-  push(bytes: Buffer): void {
-    this.add(this.decoder.decode(bytes, { stream: true }));
-  }
-
-  finish(): CapturedText {
-    this.add(this.decoder.decode());
-    return this.capture.result();
-  }
-
-  private add(text: string): void {
-    if (text.length === 0) return;
-    this.capture.append(text);
-    this.onOutput?.({ stream: this.stream, text });
-  }
-}
-
-function formatSeconds(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
 }

@@ -10,25 +10,15 @@ import path from 'node:path';
 import type { Settings } from '../../config/settings.js';
 import type { Logger } from '../../logger.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../../sandbox-user.js';
-import { FrameScanner } from '../frame-scanner.js';
 import { PhaseTimer } from '../phase-timer.js';
-import { READY_NONCE, ReadyFrameSchema, ResultFrameSchema, StderrEndFrameSchema, type JobLine } from '../runner-protocol.js';
+import type { JobLine } from '../runner-protocol.js';
+import { RunnerStreams, type RunEnd, type RunHooks } from '../runner-streams.js';
 import { Slot } from '../slot.js';
 import type { PoolKey } from '../pool-key.js';
-import { MAX_STREAM_BYTES, type RunEnd, type RunHooks } from '../docker/runner-container.js';
 import { spawnSpec, type ProcessSlotDirs, type SandboxLayer } from './launch-spec.js';
 
-const READY_TIMEOUT_MS = 60_000;
-const MAX_FRAME_BYTES = 96 * 1024 * 1024;
-/** As runner-container.ts: a forged frame of millions of tiny values is refused unparsed. */
-const MAX_FRAME_STRUCTURE = 10_000 * 8 + 20_000;
-const MAX_STDERR_FRAME = { maxBytes: 4 * 1024, maxStructure: 64 };
-/** After the result frame, how long to wait for the stderr-end frame (the two pipes are independent). */
-const STDERR_DRAIN_MS = 250;
 /** After the runner exits, how long its stdout may still deliver the result frame. */
 const EXIT_DRAIN_MS = 250;
-/** The last stderr bytes kept for the memory verdict. */
-const STDERR_TAIL_CHARS = 4096;
 
 export interface ProcessExit {
   readonly code: number | null;
@@ -46,15 +36,7 @@ export interface ProcessRunOutcome {
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
 
 export class RunnerProcess {
-  private readonly scanner: FrameScanner;
-  private readonly stderrScanner: FrameScanner;
-  private stderrEnded = false;
-  private onStderrEnd: (() => void) | null = null;
-  private hooks: RunHooks | null = null;
-  private settle: ((end: RunEnd) => void) | null = null;
-  private readyResolve: (() => void) | null = null;
-  private streamBytes = 0;
-  private stderrTail = '';
+  private readonly streams: RunnerStreams;
   private readonly exited: Promise<ProcessExit>;
   private running = true;
   private disposed = false;
@@ -80,25 +62,13 @@ export class RunnerProcess {
     void this.exited.then(async () => {
       this.running = false;
       await Promise.race([stdoutEnded, new Promise((resolve) => setTimeout(resolve, EXIT_DRAIN_MS))]);
-      this.settle?.({ kind: 'exited' });
+      this.streams.exited();
     });
-    this.scanner = new FrameScanner(READY_NONCE, { maxBytes: MAX_FRAME_BYTES, maxStructure: MAX_FRAME_STRUCTURE }, {
-      onText: (bytes) => this.hooks?.onStdout(bytes),
-      onFrame: (json) => this.handleFrame(json),
-      onOversizedFrame: (over) => this.settle?.({ kind: 'flood', what: `a result frame ${over}, refused unread` }),
-    });
-    this.stderrScanner = new FrameScanner(READY_NONCE, MAX_STDERR_FRAME, {
-      onText: (bytes) => {
-        this.stderrTail = (this.stderrTail + bytes.toString('utf8')).slice(-STDERR_TAIL_CHARS);
-        this.hooks?.onStderr(bytes);
-      },
-      onFrame: (json) => this.handleStderrFrame(json),
-      onOversizedFrame: (over) => this.settle?.({ kind: 'flood', what: `a stderr frame ${over}` }),
-    });
-    child.stdout.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.scanner.push(bytes)));
-    child.stderr.on('data', (chunk: Buffer) => this.countAndPass(chunk, (bytes) => this.stderrScanner.push(bytes)));
-    child.stdout.on('end', () => this.scanner.flush());
-    child.stderr.on('end', () => this.stderrScanner.flush());
+    this.streams = new RunnerStreams(logger);
+    child.stdout.on('data', (chunk: Buffer) => this.streams.pushStdout(chunk));
+    child.stderr.on('data', (chunk: Buffer) => this.streams.pushStderr(chunk));
+    child.stdout.on('end', () => this.streams.flushStdout());
+    child.stderr.on('end', () => this.streams.flushStderr());
     // A runner that dies before reading its job must not crash the server with EPIPE.
     child.stdin.on('error', () => undefined);
   }
@@ -155,21 +125,10 @@ export class RunnerProcess {
   }
 
   private ready(): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const fail = (error: Error) => {
-        clearTimeout(timer);
-        this.readyResolve = null;
-        reject(error);
-      };
-      const timer = setTimeout(() => fail(new Error(`runner not ready after ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS);
-      this.readyResolve = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      void this.exited.then(({ code, signal }) => {
-        if (this.readyResolve) fail(new Error(`runner exited before it was ready (${signal ?? `exit ${code}`}): ${this.stderrTail.trim().slice(-500)}`));
-      });
-    });
+    return this.streams.ready(
+      this.exited,
+      ({ code, signal }) => `runner exited before it was ready (${signal ?? `exit ${code}`}): ${this.streams.stderrTail.trim().slice(-500)}`,
+    );
   }
 
   get alive(): boolean {
@@ -178,35 +137,13 @@ export class RunnerProcess {
 
   /** Runs one job; resolves once its end is known. The caller kills the process group afterwards. */
   async run(job: JobLine, hooks: RunHooks): Promise<ProcessRunOutcome> {
-    this.hooks = hooks;
-    this.scanner.expectNonce(job.nonce);
-    this.stderrScanner.expectNonce(job.nonce);
-    this.stderrTail = '';
-    const end = await new Promise<RunEnd>((resolve) => {
-      let done = false;
-      const finish = (value: RunEnd) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        hooks.signal?.removeEventListener('abort', onAbort);
-        resolve(value);
-      };
-      const onAbort = () => finish({ kind: 'aborted' });
-      const timer = setTimeout(() => finish({ kind: 'timeout' }), hooks.timeoutMs);
-      hooks.signal?.addEventListener('abort', onAbort, { once: true });
-      if (hooks.signal?.aborted) onAbort();
-      if (!this.running) finish({ kind: 'exited' });
-      this.settle = finish;
-      this.child.stdin.end(`${JSON.stringify(job)}\n`);
-    });
-    this.settle = null;
-    this.hooks = null;
-    if (end.kind === 'result') return { end, exitCode: end.frame.exitCode, exit: null, stderrTail: this.stderrTail };
+    const end = await this.streams.run(job, hooks, (line) => this.child.stdin.end(line), !this.running);
+    if (end.kind === 'result') return { end, exitCode: end.frame.exitCode, exit: null, stderrTail: this.streams.stderrTail };
     const diedByItself = !this.running;
     await this.kill();
     const exit = await this.exited;
     const exitCode = exit.code ?? (exit.signal ? 128 + signalNumber(exit.signal) : null);
-    return { end, exitCode, exit: diedByItself ? exit : null, stderrTail: this.stderrTail };
+    return { end, exitCode, exit: diedByItself ? exit : null, stderrTail: this.streams.stderrTail };
   }
 
   /** SIGKILLs the runner's whole process group (the sandbox cannot leave it) and waits for the runner. Idempotent. */
@@ -235,66 +172,6 @@ export class RunnerProcess {
     this.disposed = true;
     await this.kill();
     if (!options.keepSlot) await this.slot.dispose().catch((error: unknown) => this.logger.warn({ err: error }, 'slot removal failed'));
-  }
-
-  private countAndPass(chunk: Buffer, pass: (bytes: Buffer) => void): void {
-    this.streamBytes += chunk.length;
-    if (this.streamBytes > MAX_STREAM_BYTES) {
-      this.settle?.({ kind: 'flood', what: `output over ${MAX_STREAM_BYTES / 1024 / 1024} MiB` });
-      return;
-    }
-    pass(chunk);
-  }
-
-  private handleFrame(json: string): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch {
-      this.logger.warn('runner sent a frame that is not JSON');
-      return;
-    }
-    if (this.readyResolve) {
-      if (ReadyFrameSchema.safeParse(value).success) {
-        const resolve = this.readyResolve;
-        this.readyResolve = null;
-        resolve();
-      } else this.logger.warn('runner sent an invalid ready frame');
-      return;
-    }
-    const result = ResultFrameSchema.safeParse(value);
-    if (!result.success) {
-      this.logger.warn({ issues: result.error.issues.slice(0, 3) }, 'runner sent an invalid result frame');
-      return;
-    }
-    const settle = this.settle;
-    const deliver = () => settle?.({ kind: 'result', frame: result.data });
-    if (this.stderrEnded) {
-      deliver();
-      return;
-    }
-    const timer = setTimeout(() => {
-      this.onStderrEnd = null;
-      deliver();
-    }, STDERR_DRAIN_MS);
-    this.onStderrEnd = () => {
-      clearTimeout(timer);
-      this.onStderrEnd = null;
-      deliver();
-    };
-  }
-
-  private handleStderrFrame(json: string): void {
-    let value: unknown;
-    try {
-      value = JSON.parse(json);
-    } catch {
-      return;
-    }
-    if (StderrEndFrameSchema.safeParse(value).success) {
-      this.stderrEnded = true;
-      this.onStderrEnd?.();
-    }
   }
 }
 

@@ -70,6 +70,7 @@ describe('launcher config', () => {
     expect(config.argv).toEqual(['/opt/codecell/node/runner']);
     expect(config.cwd).toBe(slot.dataDir);
     expect(config.uid).toBeNull();
+    expect(config.lockMetadata).toBe(true); // the runner keeps the server's uid, which owns its data dir
   });
 
   it('sets the rlimits from the settings, and drops to the sandbox user when the server is root', () => {
@@ -83,16 +84,18 @@ describe('launcher config', () => {
       RLIMIT_CPU: 180,
     });
     expect([config.uid, config.gid]).toEqual([10001, 10001]);
+    expect(config.lockMetadata).toBe(false);
   });
 });
 
 describe('spawn', () => {
-  it('starts the launcher directly without namespaces, its own environment holding only PATH and LANG', () => {
+  it('starts the launcher directly without namespaces, its own environment holding only PATH, LANG and its config', () => {
     const spec = spawnSpec({ settings, layer: 'landlock', pool: 'bash', slot, runningAsRoot: false, maxTasks: 100 });
     expect(spec.command).toBe('/usr/bin/python3');
-    expect(spec.args.slice(0, 4)).toEqual(['-I', '-S', '/opt/codecell/sandbox/launcher.py', 'run']);
-    expect(JSON.parse(spec.args[4] ?? '{}').mode).toBe('landlock');
-    expect(Object.keys(spec.env).sort()).toEqual(['LANG', 'PATH']);
+    expect(spec.args).toEqual(['-I', '-S', '/opt/codecell/sandbox/launcher.py', 'run']);
+    // The config (the slot's paths) in the environment: a command line is readable by every run through /proc.
+    expect(JSON.parse(spec.env.CODECELL_LAUNCH_CONFIG ?? '{}').mode).toBe('landlock');
+    expect(Object.keys(spec.env).sort()).toEqual(['CODECELL_LAUNCH_CONFIG', 'LANG', 'PATH']);
   });
 
   it('wraps the launcher in bubblewrap with new namespaces and the slot bound at the container paths', () => {
