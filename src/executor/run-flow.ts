@@ -26,10 +26,10 @@ import { budgetPassedNotice, judgeRun, snapshotRefusedNotice, type EndFacts } fr
 import type { Slot } from './slot.js';
 import { StreamText } from './stream-text.js';
 
-/** What the run flow needs of a started runner. */
-
 /** What a runner may write into its own counted dirs beside the cell's code (bash: its variable and function lists, its error log). */
 const RUNNER_SCRATCH_BYTES = 1024 * 1024;
+
+/** What the run flow needs of a started runner. */
 export interface SlotRunner {
   readonly slot: Slot;
   /** How long each step of start-up took (ms), for the debug log. */
