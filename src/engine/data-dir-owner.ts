@@ -14,7 +14,9 @@
  * time plus one interval (an owner being replaced may be shutting down), then refused.
  *
  * Hand-written rather than a lockfile library: a pid plus its start time tells exactly whether the
- * owner lives; the mtime-based libraries guess from staleness, and Node has no flock(2).
+ * owner lives; the mtime-based libraries guess from staleness, and Node has no flock(2). Where only
+ * staleness can tell (another container), the time is written inside the record, not read from the
+ * file's mtime, which a bucket's FUSE mount may not keep.
  */
 import { randomBytes } from 'node:crypto';
 import { promises as fs, readdirSync, readFileSync, readlinkSync } from 'node:fs';
