@@ -135,6 +135,8 @@ async function withEngine<T>(overrides: Record<string, string>, work: (engine: E
     logger,
     metrics: new Metrics({ collectProcessMetrics: false }),
     downloadLinkFor: signedDownloadLinks(settings.publicUrl),
+    // A one-shot command on a data dir another container holds is refused at once, not after its lease could lapse.
+    waitForForeignOwnerMs: 0,
   });
   try {
     return await work(engine, logger);
@@ -200,8 +202,8 @@ function dataDirAdvice(error: CodecellError, command: CommandName): string {
   const { ownerPid, ownerRecordFile } = error.fields;
   if (error.fields.ownerElsewhere === true) {
     return (
-      'That process runs on another host or in another container, so whether it still runs cannot be checked from here; ' +
-      'a data dir must not be shared between hosts or containers. ' +
+      'That process runs on another host or in another container and still renews its lease on the data dir, so it looks alive; ' +
+      'a data dir must not be shared between hosts or containers (a crashed owner\'s lease lapses after CODECELL_OWNER_LEASE_STALE_SECONDS and is then taken over). ' +
       `Give this one its own data dir (--set CODECELL_DATA_DIR=<dir>), or, if that process is gone for sure, delete ${ownerRecordFile} and try again.`
     );
   }

@@ -101,6 +101,10 @@ const EnvSchema = z.object({
   CODECELL_INLINE_IMAGE_MAX_PX: int(64, 10_000).default(2048),
   CODECELL_INLINE_IMAGE_MAX_KB: int(16, 10_240).default(1024),
   CODECELL_SIGNED_URL_TTL_SECONDS: int(10, 60 * 60 * 24 * 7).default(3600),
+  // The data dir owner's lease (engine/data-dir-owner.ts): renewed this often; a record from another
+  // host or container not renewed for the stale time is taken over (a crashed container's).
+  CODECELL_OWNER_LEASE_RENEW_SECONDS: int(1, 300).default(10),
+  CODECELL_OWNER_LEASE_STALE_SECONDS: int(3, 3600).default(30),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -204,6 +208,8 @@ export interface Settings {
     readonly allowWeakSandbox: boolean;
   };
   readonly signedUrlTtlMs: number;
+  /** The data dir owner's lease: how often it is renewed, and when an unrenewed foreign one counts as lapsed. */
+  readonly ownerLease: { readonly renewEveryMs: number; readonly staleAfterMs: number };
 }
 
 export class SettingsError extends Error {
@@ -233,6 +239,11 @@ export function loadSettings(
     throw new SettingsError(`invalid settings: ${problems}`);
   }
   const e = parsed.data;
+  if (e.CODECELL_OWNER_LEASE_STALE_SECONDS < 3 * e.CODECELL_OWNER_LEASE_RENEW_SECONDS) {
+    throw new SettingsError(
+      'invalid settings: CODECELL_OWNER_LEASE_STALE_SECONDS must be at least 3 × CODECELL_OWNER_LEASE_RENEW_SECONDS (a live owner must not look stale after one late renewal)',
+    );
+  }
   const mb = 1024 * 1024;
   const jwt = jwtSettings(e);
   // JWT mode's tenants hold sessions under a key of their own, so beside an API key they share the server as two keys do.
@@ -306,6 +317,10 @@ export function loadSettings(
       allowWeakSandbox: e.CODECELL_ALLOW_WEAK_SANDBOX,
     }),
     signedUrlTtlMs: e.CODECELL_SIGNED_URL_TTL_SECONDS * 1000,
+    ownerLease: Object.freeze({
+      renewEveryMs: e.CODECELL_OWNER_LEASE_RENEW_SECONDS * 1000,
+      staleAfterMs: e.CODECELL_OWNER_LEASE_STALE_SECONDS * 1000,
+    }),
   });
 }
 

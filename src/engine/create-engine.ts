@@ -26,14 +26,27 @@ export interface CreateEngineDeps {
   readonly metrics: Metrics;
   /** Turns a signed download token into its URL (the HTTP interface's route); absent: results carry no links. */
   readonly downloadLinkFor?: ((token: string) => string) | undefined;
+  /** How long to wait on a live-looking foreign owner's lease before refusing; default one stale time plus one interval. */
+  readonly waitForForeignOwnerMs?: number | undefined;
 }
 
 export async function createEngine(deps: CreateEngineDeps): Promise<CreatedEngine> {
   const { settings, logger, metrics } = deps;
   // Before anything touches the data dir: recovery below treats its containers and slots as a dead
   // predecessor's, which is only true when no live engine holds it. Throws DATA_DIR_IN_USE.
-  const ownership = await takeDataDir(settings.dataDir);
-  if (ownership.tookOverFrom !== null) {
+  const ownership = await takeDataDir(settings.dataDir, {
+    ...settings.ownerLease,
+    ...(deps.waitForForeignOwnerMs === undefined ? {} : { waitUpToMs: deps.waitForForeignOwnerMs }),
+    onLost: (current) =>
+      logger.error({ currentOwner: current }, 'the data dir owner record is no longer this engine\'s (its lease was taken over); another engine may be using the data dir'),
+    onRenewError: (error) => logger.warn({ err: error }, 'could not renew the data dir owner lease; trying again at the next interval'),
+  });
+  if (ownership.leaseLapsed) {
+    logger.warn(
+      { previousOwner: ownership.tookOverFrom, staleAfterMs: settings.ownerLease.staleAfterMs },
+      'took over the data dir from an engine on another host or container whose lease had lapsed (it crashed or was killed); recovering its leftovers',
+    );
+  } else if (ownership.tookOverFrom !== null) {
     logger.warn({ previousOwner: ownership.tookOverFrom }, 'took over the data dir from an engine that is gone; recovering its leftovers');
   }
   try {

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { OWNER_RECORD_FILE } from '../../src/engine/data-dir-owner.js';
+import { OWNER_RECORD_FILE, type OwnerRecord } from '../../src/engine/data-dir-owner.js';
 import { callTool, connectStreamable, sessionOf, textOf } from './helpers/mcp-client.js';
 import { startTestServer, TEST_KEY, type TestServer } from './helpers/test-server.js';
 import { TEST_IMAGES } from '../helpers/engine.js';
@@ -204,5 +204,95 @@ describe('a data dir whose server was killed', () => {
     await again.close();
     await next.close({ keepData: true });
     next = undefined;
+  });
+});
+
+/** A short lease so the real processes below see one lapse within seconds. */
+const SHORT_LEASE = { CODECELL_OWNER_LEASE_RENEW_SECONDS: '1', CODECELL_OWNER_LEASE_STALE_SECONDS: '3' };
+
+/** The record as another container would write it: another host name, boot and pid namespace. */
+function asForeign(record: OwnerRecord, renewedAt: string): OwnerRecord {
+  return { ...record, hostname: 'd65559dadbee', bootId: 'another-boot', pidNamespace: 'pid:[4026532999]', pid: 7, renewedAt };
+}
+
+function serve(dataDir: string): { child: ReturnType<typeof spawn>; stderr: () => string; exited: Promise<unknown> } {
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+    env: cliEnv(dataDir, { CODECELL_API_KEYS: TEST_KEY, CODECELL_POOL_PYTHON: '0', ...SHORT_LEASE }),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let text = '';
+  child.stderr?.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')));
+  return { child, stderr: () => text, exited: once(child, 'exit') };
+}
+
+describe('a data dir whose owner ran in another container (the owner lease)', () => {
+  it('is taken over from a SIGKILLed server once its lease lapses, and the session is kept', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-owner-test-'));
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const first = serve(dataDir);
+    const client = await connectStreamable(await listeningUrl(first.child));
+    const sessionId = sessionOf(await callTool(client, 'create_execution_session'));
+    await callTool(client, 'execute_python_code', { code: "open('kept.txt', 'w').write('before the crash')", session_id: sessionId });
+    first.child.kill('SIGKILL');
+    await first.exited;
+    void client.close().catch(() => undefined);
+    const recordFile = path.join(dataDir, OWNER_RECORD_FILE);
+    const dead = JSON.parse(readFileSync(recordFile, 'utf8')) as OwnerRecord;
+    expect(dead.pid).toBe(first.child.pid);
+    // As a new container sees it: written elsewhere, last renewed just now (so the newcomer must wait for the lapse).
+    await fs.writeFile(recordFile, `${JSON.stringify(asForeign(dead, new Date().toISOString()))}\n`);
+
+    const second = serve(dataDir);
+    cleanups.push(async () => {
+      second.child.kill('SIGTERM');
+      await second.exited;
+    });
+    const url = await listeningUrl(second.child);
+    expect(second.stderr()).toContain('whose lease had lapsed');
+    expect(second.stderr()).toContain('d65559dadbee');
+    const taken = JSON.parse(readFileSync(recordFile, 'utf8')) as OwnerRecord;
+    expect(taken.pid).toBe(second.child.pid);
+    expect(taken.hostname).toBe(os.hostname());
+
+    const again = await connectStreamable(url);
+    const read = await callTool(again, 'execute_python_code', { code: "print(open('kept.txt').read())", session_id: sessionId });
+    expect(read.structuredContent?.stdout, textOf(read)).toBe('before the crash\n');
+    await again.close();
+  });
+
+  it('keeps refusing while the foreign owner renews its lease, and the record stays its own', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-owner-test-'));
+    cleanups.push(async () => rmSync(dataDir, { recursive: true, force: true }));
+    const recordFile = path.join(dataDir, OWNER_RECORD_FILE);
+    // A live owner in another container, as this one sees it: its record renewed every 0.5 s (written whole, renamed in).
+    const renewer = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const fs = require('node:fs');
+         const file = process.argv[1];
+         const base = JSON.parse(process.argv[2]);
+         const renew = () => { fs.writeFileSync(file + '.tmp', JSON.stringify({ ...base, renewedAt: new Date().toISOString() }) + '\\n'); fs.renameSync(file + '.tmp', file); };
+         renew(); console.log('renewing'); setInterval(renew, 500);`,
+        recordFile,
+        JSON.stringify(asForeign({ pid: 1, startTime: null, bootId: null, pidNamespace: null, hostname: '', since: new Date().toISOString() }, '')),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const renewerExited = once(renewer, 'exit');
+    cleanups.push(async () => {
+      renewer.kill('SIGKILL');
+      await renewerExited;
+    });
+    await once(renewer.stdout as NodeJS.ReadableStream, 'data');
+
+    const newcomer = serve(dataDir);
+    const [code] = (await newcomer.exited) as [number | null];
+    expect(code).toBe(1);
+    expect(newcomer.stderr()).toContain('DATA_DIR_IN_USE');
+    expect(newcomer.stderr()).toContain('process 7 on host d65559dadbee');
+    expect(newcomer.stderr()).toContain('still renews its lease');
+    const record = JSON.parse(readFileSync(recordFile, 'utf8')) as OwnerRecord;
+    expect(record).toMatchObject({ pid: 7, hostname: 'd65559dadbee' });
   });
 });

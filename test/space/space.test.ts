@@ -61,6 +61,7 @@ function bytesUnder(dir: string): number {
 
 describe('Codecell as a Hugging Face Space (process executor)', () => {
   const apiKey = `space-key-${randomBytes(16).toString('hex')}`;
+  let image: string;
   let bucket: string;
   let container: SpaceContainer;
   let alice: Client;
@@ -85,7 +86,7 @@ describe('Codecell as a Hugging Face Space (process executor)', () => {
   }
 
   beforeAll(async () => {
-    const image = await buildSpaceImage();
+    image = await buildSpaceImage();
     bucket = mkdtempSync(path.join(os.tmpdir(), 'codecell-space-bucket-'));
     chmodSync(bucket, 0o777); // the bucket is writable by the Space's user, as Hugging Face mounts it
     listener = net.createServer((socket) => {
@@ -395,6 +396,34 @@ while True:
       const left = await container.exec(['ps', '-eo', 'args']);
       expect(left).not.toContain(marker);
       await stillServing();
+    });
+  });
+
+  describe('after a crash', () => {
+    it('docker rm -f, then a new container (another host name) on the same bucket starts and keeps the session', async () => {
+      const before = await run(alice, 'python', "open('/mnt/data/before-crash.txt', 'w').write('kept across the crash')\nprint('written')");
+      expect(before.stdout).toBe('written\n');
+      const sessionId = before.session_id;
+      await container.stop(); // docker rm -f: the server gets SIGKILL, its owner record stays in the bucket
+      expect(readFileSync(path.join(bucket, 'codecell', 'owner.json'), 'utf8')).toContain('"pid"');
+      const port = await freePort();
+      container = await startSpaceContainer(image, [
+        ...SAFETY_NET,
+        // As on Hugging Face, the new container has a host name of its own: the old record is foreign, its lease must lapse.
+        '--hostname', `space-restarted-${randomBytes(4).toString('hex')}`,
+        '-v', `${bucket}:/data`,
+        '-e', `CODECELL_API_KEYS=${apiKey}`,
+        '-e', 'HOST=127.0.0.1',
+        '-e', `PORT=${port}`,
+        '-e', `CODECELL_MEMORY_MB=${MEMORY_MB}`,
+        '-e', `CODECELL_SESSION_QUOTA_MB=${QUOTA_MB}`,
+      ]);
+      expect(container.logs()).toContain('whose lease had lapsed');
+      await alice.close();
+      alice = await connectStreamable(`http://127.0.0.1:${port}`, { apiKey, userId: 'alice' });
+      const after = await run(alice, 'python', "print(open('/mnt/data/before-crash.txt').read())", { session_id: sessionId });
+      expect(after.stdout).toBe('kept across the crash\n');
+      expect(after.session_id).toBe(sessionId);
     });
   });
 });
