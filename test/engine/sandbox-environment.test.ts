@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Language } from '../../src/domain/types.js';
 import type { ExecutionResult } from '../../src/engine/types.js';
-import { startTestEngine, type TestEngine } from '../helpers/engine.js';
+import { startTestEngine, TESTS_USE_DOCKER, type TestEngine } from '../helpers/engine.js';
 
 let t: TestEngine;
 
@@ -94,7 +94,9 @@ describe('a run that fails on the missing network says so', () => {
       'curl -sS https://example.com/data.csv -o data.csv',
       // (wget -q prints nothing at all: then there is nothing to recognise)
       'wget https://example.com/data.csv',
-      'git clone https://github.com/example/repo.git',
+      // In a Space (process executor sharing the server's uid) chmod by path is refused, so git fails
+      // on its lock file before it reaches the network (docs/security.md): nothing network-related to tell.
+      ...(TESTS_USE_DOCKER ? ['git clone https://github.com/example/repo.git'] : []),
     ]) {
       const result = await run('bash', code);
       expect(result.exitCode, code).not.toBe(0);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecutionOutputSchema } from '../../src/interfaces/mcp/render-result.js';
 import { callTool, connectStreamable, imagesOf, sessionOf, textOf } from './helpers/mcp-client.js';
 import { startTestServer, TEST_KEY, type TestServer } from './helpers/test-server.js';
+import { TESTS_USE_DOCKER } from '../helpers/engine.js';
 
 const RESULT_BUDGET = 24_000;
 
@@ -72,9 +73,12 @@ describe('changed-file lists', () => {
   });
 
   it('folds a git repository into one line', async () => {
-    const result = await callTool(client, 'execute_bash_command', {
-      command: 'mkdir proj && cd proj && git init -q && echo hi > readme.md && git add readme.md && git -c user.email=a@b -c user.name=a commit -qm first',
-    });
+    // A real repository where git runs; in a Space (process executor sharing the server's uid) chmod by
+    // path is refused and git cannot write its lock files, so the same kind of tree is made by hand there.
+    const makeRepository = TESTS_USE_DOCKER
+      ? 'git init -q && echo hi > readme.md && git add readme.md && git -c user.email=a@b -c user.name=a commit -qm first'
+      : 'mkdir -p .git/refs/heads .git/objects/info && echo "ref: refs/heads/main" > .git/HEAD && for i in $(seq 1 12); do echo $i > .git/objects/o$i; done && echo hi > readme.md';
+    const result = await callTool(client, 'execute_bash_command', { command: `mkdir proj && cd proj && ${makeRepository}` });
     expect(result.isError, textOf(result)).toBe(false);
     const output = ExecutionOutputSchema.parse(result.structuredContent);
     expect(output.files.map((file) => file.path)).toEqual(['proj/readme.md']);
