@@ -1,5 +1,6 @@
 /**
- * Execution containers have no network (container-spec.ts). A run that tried to reach the internet
+ * Execution containers have no network (container-spec.ts), and the process executor's runs may not
+ * open inet sockets at all (EAFNOSUPPORT, "Address family not supported"). A run that tried to reach the internet
  * fails with the resolver's or the socket's words ("Temporary failure in name resolution", "fetch
  * failed: getaddrinfo EAI_AGAIN …", "curl: (6) Could not resolve host"), which read like a passing
  * outage and invite retries; this names the real cause.
@@ -21,10 +22,11 @@ const CURL_START = String.raw`(?:^|(?<=[0-9kMGTP]))`;
 const SHAPES: readonly FailureShape[] = [
   // Python (socket.gaierror, and urllib, urllib3/requests, httpx and pandas wrapping it)
   { kind: 'lookup', pattern: /\[Errno -[2-5]\] (?:Temporary failure in name resolution|Name or service not known|Non-recoverable failure in name resolution|No address associated with hostname)/ },
-  { kind: 'connect', pattern: /\[Errno (?:101|113)\] (?:Network is unreachable|No route to host)/ },
+  // (97: the process executor's seccomp filter refuses every inet socket, src/executor/process)
+  { kind: 'connect', pattern: /\[Errno (?:101|113|97)\] (?:Network is unreachable|No route to host|Address family not supported by protocol)/ },
   // Node (dns, net, http, and fetch's cause: images/node/lib/limits.js puts it in the message)
   { kind: 'lookup', pattern: new RegExp(String.raw`\bgetaddrinfo (?:ENOTFOUND|EAI_AGAIN|EAI_FAIL|EAI_NODATA|EAI_NONAME) ${HOST}`) },
-  { kind: 'connect', pattern: new RegExp(String.raw`\bconnect (?:ENETUNREACH|EHOSTUNREACH|ECONNREFUSED) ${HOST}`) },
+  { kind: 'connect', pattern: new RegExp(String.raw`\bconnect (?:ENETUNREACH|EHOSTUNREACH|ECONNREFUSED|EAFNOSUPPORT) ${HOST}`) },
   // command-line tools, as the first words of a line of stderr; curl's progress meter (shown unless
   // -s) ends without a newline, so its error may follow the meter's last column (a speed: 0, 12.3k).
   { kind: 'lookup', pattern: new RegExp(String.raw`${CURL_START}curl: \(6\) Could not resolve host: ${HOST}`, 'm') },

@@ -35,6 +35,14 @@ export interface QuotaWatchdogOptions {
    */
   readonly growthCapBytes?: number;
   /**
+   * How much a session that starts over its quota may grow anyway: its runner's own working files
+   * (the process executor's runners keep the cell and their bookkeeping in the slot's /tmp, which
+   * counts; Docker's is a tmpfs that does not). Without it, a clean-up run in such a session is
+   * stopped whenever a poll lands after the runner wrote them and before the code deleted anything.
+   * Default 0: no growth at all.
+   */
+  readonly overQuotaRoomBytes?: number;
+  /**
    * Called once, when the usage passes a threshold (see start()); polling stops then. Runs on the
    * watchdog's timer: it must not throw (what it throws is dropped).
    */
@@ -66,6 +74,7 @@ export class QuotaWatchdog {
   constructor(private readonly options: QuotaWatchdogOptions) {
     if (!Number.isFinite(options.limitBytes) || options.limitBytes < 0) throw new RangeError('limitBytes must be a byte count');
     if (options.growthCapBytes !== undefined && !(options.growthCapBytes >= 0)) throw new RangeError('growthCapBytes must be a byte count');
+    if (options.overQuotaRoomBytes !== undefined && !(options.overQuotaRoomBytes >= 0)) throw new RangeError('overQuotaRoomBytes must be a byte count');
     this.dirs = [...options.dirs];
     this.quotaThreshold = options.limitBytes;
     this.thresholdEntries = options.limitEntries ?? DEFAULT_ENTRY_LIMIT;
@@ -75,14 +84,14 @@ export class QuotaWatchdog {
   /**
    * Measures what the dirs hold now (one whole walk: call it before the run starts writing) and
    * starts polling. The threshold is the quota, or this starting usage when that is higher: a
-   * session already over its quota may still run (to clean up, say) as long as it does not grow.
-   * Resolves with the starting usage.
+   * session already at or over its quota may still run (to clean up, say) as long as it does not
+   * grow (by more than overQuotaRoomBytes). Resolves with the starting usage.
    */
   async start(): Promise<number> {
     if (this.started || this.stopped) throw new Error('a quota watchdog starts once');
     this.started = true;
     const usage = await this.measure();
-    this.quotaThreshold = Math.max(this.options.limitBytes, usage.bytes);
+    this.quotaThreshold = usage.bytes >= this.options.limitBytes ? usage.bytes + (this.options.overQuotaRoomBytes ?? 0) : this.options.limitBytes;
     if (this.options.growthCapBytes !== undefined) this.budgetThreshold = usage.bytes + this.options.growthCapBytes;
     this.thresholdEntries = Math.max(this.thresholdEntries, usage.entries);
     if (!this.stopped) this.schedule();

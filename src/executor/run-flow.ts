@@ -20,11 +20,15 @@ import { processPoolNotice } from './process-pool-notice.js';
 import { PhaseTimer } from './phase-timer.js';
 import type { PoolKey } from './pool-key.js';
 import { QuotaWatchdog, type QuotaBreach } from './quota-watchdog.js';
+import { measureBytes } from '../files/usage.js';
 import type { JobLine } from './runner-protocol.js';
 import { newNonce, type RunEnd, type RunHooks } from './runner-streams.js';
 import { budgetPassedNotice, judgeRun, snapshotRefusedNotice, type EndFacts } from './run-verdict.js';
 import type { Slot } from './slot.js';
 import { StreamText } from './stream-text.js';
+
+/** What a runner may write into its own counted dirs beside the cell's code (bash: its variable and function lists, its error log). */
+const RUNNER_SCRATCH_BYTES = 1024 * 1024;
 
 /** What the run flow needs of a started runner. */
 export interface SlotRunner {
@@ -132,13 +136,20 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
       const stderr = new StreamText('stderr', limits.maxOutputChars, job.onOutput);
       // One file cannot outgrow the quota (RLIMIT_FSIZE is the quota); many files are watched here:
       // the session's files, what lands in out/ and its snapshots, within the disk budget's room.
+      // The runner's own dirs (the process executor's /tmp) hold what it wrote before the session's
+      // files came in (warm-up caches): not the session's. Where they count, a session over its quota
+      // may still grow by the runner's own working files (the cell, its bookkeeping).
+      const runnerDirs = this.port.extraQuotaDirs(runner);
+      const runnerOwnBytes = runnerDirs.length === 0 ? 0 : await measureBytes(runnerDirs);
       const grant = await this.diskBudget.reserve(limits.sessionQuotaBytes);
       const watchdog = new QuotaWatchdog({
-        dirs: [...runner.slot.quotaDirs(job.stateDir), ...this.port.extraQuotaDirs(runner)],
-        uncountedFiles: [runner.slot.newStateFile],
-        limitBytes: limits.sessionQuotaBytes,
+        dirs: [...runner.slot.quotaDirs(job.stateDir), ...runnerDirs],
+        // The snapshot and the runner's temporary copy of it (renamed to it once complete; the slot goes after the run).
+        uncountedFiles: [runner.slot.newStateFile, `${runner.slot.newStateFile}.tmp`],
+        limitBytes: limits.sessionQuotaBytes + runnerOwnBytes,
         limitEntries: limits.sessionMaxFiles,
         ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
+        ...(runnerDirs.length === 0 ? {} : { overQuotaRoomBytes: Buffer.byteLength(job.code) + RUNNER_SCRATCH_BYTES }),
         onExceeded: () => quotaStop.abort(),
       });
       let outcome: O;

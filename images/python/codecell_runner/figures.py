@@ -59,12 +59,19 @@ def note_saved(figure, target, file_format) -> None:
     if (file_format or "png").lower() != "png" or not path.lower().endswith(".png"):
         return
     path = os.path.realpath(path)
-    if not path.startswith(DATA_DIR + os.sep):
+    if not _in_data_dir(path):
         return
     identity = _file_identity(path)
     if identity is not None and identity[2] <= _HOST_INLINE_LIMIT:
         _imaged[figure] = (path, identity)
         figure.stale = False
+
+
+def _in_data_dir(real_path: str) -> bool:
+    # /mnt/data may itself be a link (the process executor's /proc/self/fd/N to the slot): a path
+    # resolved with realpath() then starts with the slot's real directory, not with /mnt/data.
+    roots = {DATA_DIR, os.path.realpath(DATA_DIR)}
+    return any(real_path.startswith(root.rstrip(os.sep) + os.sep) for root in roots)
 
 
 def _is_imaged(figure) -> bool:

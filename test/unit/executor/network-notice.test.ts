@@ -17,11 +17,14 @@ describe('networkNotice', () => {
       expect(networkNotice(run)).toMatch(/^This sandbox has no network access \(a DNS lookup failed\)/);
     }
     expect(networkNotice(pythonError('OSError', '[Errno 101] Network is unreachable'))).toContain('(a connection failed)');
+    // The process executor refuses inet sockets: socket.create_connection(("93.184.216.34", 80))
+    expect(networkNotice(pythonError('OSError', '[Errno 97] Address family not supported by protocol'))).toContain('(a connection failed)');
   });
 
   it('names the host Node and the command-line tools could not reach', () => {
     expect(networkNotice(pythonError('TypeError', 'fetch failed: getaddrinfo EAI_AGAIN example.com'))).toContain('a DNS lookup of example.com failed');
     expect(networkNotice(pythonError('Error', 'connect ENETUNREACH 93.184.216.34:443'))).toContain('a connection to 93.184.216.34:443 failed');
+    expect(networkNotice(pythonError('TypeError', 'fetch failed: connect EAFNOSUPPORT 93.184.216.34:443 - Local (undefined:undefined)'))).toContain('a connection to 93.184.216.34:443 failed');
     expect(networkNotice({ error: null, stderr: 'curl: (6) Could not resolve host: example.com\n' })).toContain('of example.com');
     // Without -s, curl's error follows its progress meter on the same line.
     const meter = '  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n                                 Dload  Upload   Total   Spent    Left  Speed\n\r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0';
@@ -45,6 +48,7 @@ describe('networkNotice', () => {
   it('leaves failures on the container loopback to the program', () => {
     expect(networkNotice(pythonError('Error', 'connect ECONNREFUSED 127.0.0.1:8080'))).toBeNull();
     expect(networkNotice(pythonError('Error', 'connect ECONNREFUSED ::1:3000'))).toBeNull();
+    expect(networkNotice(pythonError('TypeError', 'fetch failed: connect EAFNOSUPPORT 127.0.0.1:8765 - Local (undefined:undefined)'))).toBeNull();
     expect(networkNotice({ error: null, stderr: 'curl: (7) Failed to connect to localhost port 8000 after 0 ms: Connection refused\n' })).toBeNull();
   });
 

@@ -137,6 +137,26 @@ describe('QuotaWatchdog', () => {
     expect(calls).toEqual([7 * UNIT]);
   });
 
+  it("gives a session at or over its quota only the room it was given for its runner's own files", async () => {
+    const dir = await tempDir();
+    await writeFiles(dir, 6, UNIT);
+    const { watchdog, calls } = watch(dir, 4 * UNIT, { overQuotaRoomBytes: UNIT });
+    expect(await watchdog.start()).toBe(6 * UNIT);
+    expectByteThreshold(watchdog, 7 * UNIT, 'quota');
+    await writeFile(path.join(dir, 'cell.sh'), Buffer.alloc(UNIT)); // the runner's scratch, before the code deletes anything
+    expect(await watchdog.poll()).toBe(false);
+    await writeFile(path.join(dir, 'more.bin'), Buffer.alloc(UNIT));
+    expect(await watchdog.poll()).toBe(true);
+    expect(calls).toEqual([8 * UNIT]);
+
+    // Below the quota the room does not apply: the quota is the threshold.
+    const under = await tempDir();
+    await writeFiles(under, 3, UNIT);
+    const below = watch(under, 4 * UNIT, { overQuotaRoomBytes: UNIT });
+    expect(await below.watchdog.start()).toBe(3 * UNIT);
+    expectByteThreshold(below.watchdog, 4 * UNIT, 'quota');
+  });
+
   it('watches several folders as one: files, out/ and snapshots, a hard link once across them', async () => {
     const data = await tempDir();
     const out = await tempDir();
