@@ -208,6 +208,33 @@ describe.each(MODES)('process executor in $title', (mode) => {
       expect(plot.images).toBe(1);
     });
 
+    it('names the working folder /mnt/data in every language, so a path saved in one run opens in the next', async () => {
+      const python = await driver.run('paths', 'python', [
+        'import os, pathlib, subprocess',
+        "open('people.csv', 'w').write('name\\nada\\n')",
+        "saved = os.path.abspath('people.csv')",
+        "os.makedirs('sub', exist_ok=True)",
+        "print(os.getcwd(), os.getcwdb(), saved, pathlib.Path('people.csv').resolve(), pathlib.Path.cwd(), os.path.realpath('/tmp'), os.path.realpath(os.path.expanduser('~')))",
+        "print(subprocess.run(['python3', '-c', 'import os; print(os.getcwd())'], cwd='sub', capture_output=True, text=True).stdout.strip())",
+      ].join('\n'));
+      expect(python.stdout).toBe("/mnt/data b'/mnt/data' /mnt/data/people.csv /mnt/data/people.csv /mnt/data /tmp /home/sandbox\n/mnt/data/sub\n");
+      expect((await driver.run('paths', 'python', 'print(open(saved).read(), end="")')).stdout).toBe('name\nada\n');
+
+      const node = await driver.run('paths', 'javascript', [
+        "const path = require('path'); const fs = require('fs');",
+        "let savedJs = path.resolve('people.csv');",
+        "const viaCallback = await new Promise((resolve, reject) => fs.realpath('sub', (error, found) => (error ? reject(error) : resolve(found))));",
+        "console.log([process.cwd(), savedJs, fs.realpathSync('people.csv'), fs.realpathSync.native('.'), viaCallback, await fs.promises.realpath('/tmp')].join(' '));",
+      ].join('\n'));
+      expect(node.stdout).toBe('/mnt/data /mnt/data/people.csv /mnt/data/people.csv /mnt/data /mnt/data/sub /tmp\n');
+      expect((await driver.run('paths', 'javascript', "process.stdout.write(require('fs').readFileSync(savedJs, 'utf8'))")).stdout).toBe('name\nada\n');
+
+      const bash = await driver.run('paths', 'bash', 'pwd; cd sub && pwd && echo "$PWD"; savedSh=$(pwd)/../people.csv');
+      expect(bash.stdout).toBe('/mnt/data\n/mnt/data/sub\n/mnt/data/sub\n');
+      expect((await driver.run('paths', 'bash', 'cat "$savedSh"')).stdout).toBe('name\nada\n');
+      for (const answer of [python, node, bash]) expect(answer.stdout + answer.stderr).not.toContain(info.dataDir);
+    });
+
     it("cannot read another session's files, another slot, or the signing key", async () => {
       await driver.send({ op: 'write', session: 'victim', name: 'secret.txt', content: 'victim-secret' });
       const code = [

@@ -10,6 +10,7 @@ const { installStackFilter } = require('./errors');
 const { CellRun } = require('./run');
 const { GlobalScope } = require('./scope');
 const { applyLimits } = require('./limits');
+const { installSlotPaths } = require('./slot-paths');
 const { collectIntrinsics, ModuleLog } = require('./snapshot/known');
 const { SourceProvenance } = require('./snapshot/provenance');
 const { GraphEncoder } = require('./snapshot/encode');
@@ -23,6 +24,7 @@ const OUT_DIR = '/run/codecell/out';
 
 function warmUp() {
   applyLimits();
+  installSlotPaths();
   // Before anything is added to globalThis: the built-ins as Node made them.
   const intrinsics = collectIntrinsics();
   const binds = recordBinds();
