@@ -6,6 +6,17 @@ import { SPACE_RUN_FLAGS } from '../../scripts/space/space-image.js';
 const run = promisify(execFile);
 const LISTENING = /codecell listening/;
 
+/** Beyond the Space's own flags, only limits far above the sandbox's that protect this shared machine. */
+const SAFETY_NET = ['--pids-limit', '4096', '--memory', '4g'];
+
+/**
+ * What every Space server in the tests is started with: the safety net, `bucket` at /data, the API key
+ * as the Space secret, and, on host networking (the engine may have no bridge), loopback only on `port`.
+ */
+export function spaceServerFlags(bucket: string, apiKey: string, port: number): string[] {
+  return [...SAFETY_NET, '-v', `${bucket}:/data`, '-e', `CODECELL_API_KEYS=${apiKey}`, '-e', 'HOST=127.0.0.1', '-e', `PORT=${port}`];
+}
+
 export interface SpaceContainer {
   readonly id: string;
   /** Everything the server logged so far. */

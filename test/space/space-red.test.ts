@@ -23,10 +23,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecutionOutputSchema } from '../../src/interfaces/mcp/render-result.js';
 import { callTool, connectStreamable } from '../interfaces/helpers/mcp-client.js';
 import { freePort } from '../interfaces/helpers/test-server.js';
-import { startSpaceContainer, type SpaceContainer } from './space-container.js';
+import { spaceServerFlags, startSpaceContainer, type SpaceContainer } from './space-container.js';
 import { buildSpaceImage } from '../../scripts/space/space-image.js';
 
-const SAFETY_NET = ['--pids-limit', '4096', '--memory', '4g'];
 type Output = ReturnType<typeof ExecutionOutputSchema.parse>;
 
 /** Paths (relative to the bucket) of every entry whose name is `name`; a folder gone meanwhile holds nothing. */
@@ -63,11 +62,7 @@ describe('the Space against attacks through its shared uid (process executor)', 
     chmodSync(bucket, 0o777);
     const port = await freePort();
     container = await startSpaceContainer(image, [
-      ...SAFETY_NET,
-      '-v', `${bucket}:/data`,
-      '-e', `CODECELL_API_KEYS=${apiKey}`,
-      '-e', 'HOST=127.0.0.1',
-      '-e', `PORT=${port}`,
+      ...spaceServerFlags(bucket, apiKey, port),
       '-e', 'CODECELL_POOL_PYTHON=1',
       '-e', 'CODECELL_POOL_NODE=1',
       '-e', 'CODECELL_POOL_BASH=1',

@@ -20,13 +20,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecutionOutputSchema } from '../../src/interfaces/mcp/render-result.js';
 import { callTool, connectStreamable, imagesOf, isPng } from '../interfaces/helpers/mcp-client.js';
 import { freePort } from '../interfaces/helpers/test-server.js';
-import { startSpaceContainer, type SpaceContainer } from './space-container.js';
+import { spaceServerFlags, startSpaceContainer, type SpaceContainer } from './space-container.js';
 import { buildSpaceImage } from '../../scripts/space/space-image.js';
 
 const MiB = 1024 * 1024;
 const MEMORY_MB = 256;
 const QUOTA_MB = 64;
-const SAFETY_NET = ['--pids-limit', '4096', '--memory', '4g'];
 type Output = ReturnType<typeof ExecutionOutputSchema.parse>;
 type Language = 'python' | 'javascript' | 'bash';
 const TOOL: Record<Language, { tool: string; field: string }> = {
@@ -98,12 +97,7 @@ describe('Codecell as a Hugging Face Space (process executor)', () => {
     listenerPort = (listener.address() as net.AddressInfo).port;
     const port = await freePort();
     container = await startSpaceContainer(image, [
-      ...SAFETY_NET,
-      '-v', `${bucket}:/data`,
-      '-e', `CODECELL_API_KEYS=${apiKey}`,
-      // Host networking (the engine may have no bridge): loopback only, so the test reaches it and nobody else.
-      '-e', 'HOST=127.0.0.1',
-      '-e', `PORT=${port}`,
+      ...spaceServerFlags(bucket, apiKey, port),
       '-e', `CODECELL_MEMORY_MB=${MEMORY_MB}`,
       '-e', `CODECELL_SESSION_QUOTA_MB=${QUOTA_MB}`,
       '-e', 'CODECELL_POOL_PYTHON=1',
@@ -408,13 +402,9 @@ while True:
       expect(readFileSync(path.join(bucket, 'codecell', 'owner.json'), 'utf8')).toContain('"pid"');
       const port = await freePort();
       container = await startSpaceContainer(image, [
-        ...SAFETY_NET,
+        ...spaceServerFlags(bucket, apiKey, port),
         // As on Hugging Face, the new container has a host name of its own: the old record is foreign, its lease must lapse.
         '--hostname', `space-restarted-${randomBytes(4).toString('hex')}`,
-        '-v', `${bucket}:/data`,
-        '-e', `CODECELL_API_KEYS=${apiKey}`,
-        '-e', 'HOST=127.0.0.1',
-        '-e', `PORT=${port}`,
         '-e', `CODECELL_MEMORY_MB=${MEMORY_MB}`,
         '-e', `CODECELL_SESSION_QUOTA_MB=${QUOTA_MB}`,
       ]);
