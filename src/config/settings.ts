@@ -31,6 +31,9 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(7860),
   CODECELL_API_KEYS: csv.default([]),
+  // Bearer tokens that open GET /metrics and nothing else (for Prometheus), inline or in a file.
+  CODECELL_METRICS_KEYS: csv.default([]),
+  CODECELL_METRICS_KEYS_FILE: z.string().min(1).optional(),
   CODECELL_ALLOW_OPEN: bool.default(false),
   CODECELL_PUBLIC_URL: z.string().url().optional(),
   CODECELL_SIGNING_KEY: z.string().min(32).optional(),
@@ -123,6 +126,8 @@ export interface Settings {
   readonly host: string;
   readonly port: number;
   readonly apiKeys: readonly string[];
+  /** Tokens that open GET /metrics only (CODECELL_METRICS_KEYS or _FILE). */
+  readonly metricsKeys: readonly string[];
   /** LibreChat JWT mode: tokens verified with this key are accepted beside (or instead of) API keys. */
   readonly jwt: JwtSettings | null;
   readonly allowOpen: boolean;
@@ -252,6 +257,7 @@ export function loadSettings(
     host: e.HOST,
     port: e.PORT,
     apiKeys: Object.freeze([...e.CODECELL_API_KEYS]),
+    metricsKeys: Object.freeze(metricsKeys(e)),
     jwt,
     allowOpen: e.CODECELL_ALLOW_OPEN,
     publicUrl: e.CODECELL_PUBLIC_URL,
@@ -325,6 +331,33 @@ export function loadSettings(
 }
 
 type ParsedEnv = z.infer<typeof EnvSchema>;
+
+/**
+ * The metrics-only tokens, from CODECELL_METRICS_KEYS or a file (commas or one per line; a file lets
+ * Prometheus and the server share one mounted secret). One that is also an API key is refused: it
+ * would open more than /metrics.
+ */
+function metricsKeys(e: ParsedEnv): string[] {
+  const file = e.CODECELL_METRICS_KEYS_FILE;
+  if (file !== undefined && e.CODECELL_METRICS_KEYS.length > 0) {
+    throw new SettingsError('invalid settings: set CODECELL_METRICS_KEYS or CODECELL_METRICS_KEYS_FILE, not both');
+  }
+  let keys = e.CODECELL_METRICS_KEYS;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new SettingsError(`invalid settings: CODECELL_METRICS_KEYS_FILE (${file}) cannot be read: ${(error as Error).message}`);
+    }
+    keys = text.split(/[,\n]/).map((item) => item.trim()).filter((item) => item.length > 0);
+    if (keys.length === 0) throw new SettingsError(`invalid settings: CODECELL_METRICS_KEYS_FILE (${file}) holds no key`);
+  }
+  if (keys.some((key) => e.CODECELL_API_KEYS.includes(key))) {
+    throw new SettingsError('invalid settings: a metrics key must not also be an API key (CODECELL_API_KEYS)');
+  }
+  return keys;
+}
 
 /** Reads and checks the JWT public key at start-up, so a bad key stops the server with a clear message. */
 function jwtSettings(e: ParsedEnv): JwtSettings | null {

@@ -16,7 +16,7 @@ import type {
   RuntimeInfo,
   SessionInfo,
 } from '../domain/types.js';
-import type { ExecutorHealth, ExecutorInfo } from '../executor/executor.js';
+import type { ExecutorHealth, ExecutorInfo, PoolWarmth } from '../executor/executor.js';
 import type { Principal } from '../sessions/principal.js';
 
 export interface ExecutionError {
@@ -137,6 +137,14 @@ export interface HealthReport {
   readonly queue: { readonly running: number; readonly waiting: number };
 }
 
+/** Whether the server can take work now (/readyz): the executor answers and every warm pool had its first runner. */
+export interface ReadinessReport {
+  readonly ready: boolean;
+  /** Why not, when not ready. */
+  readonly reason?: string;
+  readonly pools: Readonly<Record<string, PoolWarmth>>;
+}
+
 /** What the interfaces call. Implemented by Engine (src/engine/engine.ts). */
 export interface EngineApi {
   execute(request: ExecuteRequest): Promise<ExecutionResult>;
@@ -158,6 +166,7 @@ export interface EngineApi {
   resolveSessionId(principal: Principal, sessionId: string | undefined): Promise<string>;
   systemInfo(): Promise<SystemInfo>;
   health(): Promise<HealthReport>;
+  readiness(): Promise<ReadinessReport>;
   /** Stops taking work, cancels queued jobs, kills running containers, removes every container. */
   shutdown(): Promise<void>;
 }

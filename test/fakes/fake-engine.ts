@@ -36,6 +36,7 @@ import {
   type ExecutionError,
   type ExecutionResult,
   type HealthReport,
+  type ReadinessReport,
   type ResultImage,
   type SystemInfo,
 } from '../../src/engine/types.js';
@@ -183,6 +184,11 @@ export class FakeEngine implements EngineApi {
       pool: {},
       queue: { running: this.queue.running, waiting: this.queue.waiting },
     };
+  }
+
+  /** No pools to warm: ready unless shutting down. */
+  async readiness(): Promise<ReadinessReport> {
+    return this.shuttingDown ? { ready: false, reason: 'the server is shutting down', pools: {} } : { ready: true, pools: {} };
   }
 
   async shutdown(): Promise<void> {
