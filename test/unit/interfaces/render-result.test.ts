@@ -18,6 +18,7 @@ function result(overrides: Partial<ExecutionResult> = {}): ExecutionResult {
     error: null,
     images: [],
     imagesOmitted: 0,
+    displays: [],
     files: [],
     unlistedFiles: { folded: [], omitted: [] },
     notCarried: [],
