@@ -119,7 +119,8 @@ describe('typed output chunks in progress notifications', () => {
       { onprogress: (progress) => notes.push(progress) },
     );
     expect(result.isError, textOf(result)).toBe(false);
-    const chunks = notes.map((note) => (note._meta?.[OUTPUT_META_KEY] ?? []) as { stream: string; text: string }[]);
+    // The SDK hands the notification's params through, _meta included (its Progress type does not name it).
+    const chunks = notes.map((note) => ((note as { _meta?: Record<string, unknown> })._meta?.[OUTPUT_META_KEY] ?? []) as { stream: string; text: string }[]);
     expect(chunks.every((list) => list.length > 0)).toBe(true);
     // Each notification's message is its chunks' text, in order.
     notes.forEach((note, index) => expect(note.message).toBe(chunks[index]!.map((chunk) => chunk.text).join('')));
