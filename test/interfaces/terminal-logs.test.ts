@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TEST_IMAGES } from '../helpers/engine.js';
+import { TEST_EXECUTOR, TEST_IMAGES } from '../helpers/engine.js';
 import { listeningUrl } from './helpers/server-process.js';
 
 const CLI = path.resolve('dist/src/cli.js');
@@ -28,6 +28,7 @@ function serverEnv(): Record<string, string> {
     CODECELL_POOL_NODE: '0',
     CODECELL_POOL_BASH: '0',
     ...TEST_IMAGES,
+    ...TEST_EXECUTOR,
   };
 }
 
