@@ -95,7 +95,8 @@ export const DISPLAY_LIMITS = {
   displays: 20,
   rows: 200,
   columns: 50,
-  cellChars: 1_000,
+  // The runner cuts a cell at 1,000 code points: up to 2,000 UTF-16 units here.
+  cellChars: 2_000,
   htmlChars: 256 * 1024,
 } as const;
 
