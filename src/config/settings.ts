@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { JwtKeyError, parseJwtPublicKey, type JwtVerificationKey } from './jwt-key.js';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 const csv = z
   .string()
@@ -36,6 +37,17 @@ const EnvSchema = z.object({
   CODECELL_METRICS_KEYS_FILE: z.string().min(1).optional(),
   CODECELL_ALLOW_OPEN: bool.default(false),
   CODECELL_PUBLIC_URL: z.string().url().optional(),
+  CODECELL_TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseTrustProxy(raw);
+      if (typeof parsed === 'object' && 'problem' in parsed) {
+        ctx.addIssue({ code: 'custom', message: parsed.problem });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   CODECELL_SIGNING_KEY: z.string().min(32).optional(),
   CODECELL_DATA_DIR: z.string().min(1).optional(),
   // LibreChat's Code API tokens (CODEAPI_AUTH_PROVIDER=librechat-jwt): the public key as PEM text or a file.
@@ -132,6 +144,8 @@ export interface Settings {
   readonly jwt: JwtSettings | null;
   readonly allowOpen: boolean;
   readonly publicUrl: string | undefined;
+  /** Whose X-Forwarded-* headers to believe (express "trust proxy"); false: nobody's. */
+  readonly trustProxy: TrustProxy;
   readonly signingKey: string | undefined;
   readonly dataDir: string;
   readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -261,6 +275,7 @@ export function loadSettings(
     jwt,
     allowOpen: e.CODECELL_ALLOW_OPEN,
     publicUrl: e.CODECELL_PUBLIC_URL,
+    trustProxy: e.CODECELL_TRUST_PROXY,
     signingKey: e.CODECELL_SIGNING_KEY,
     dataDir: path.resolve(e.CODECELL_DATA_DIR ?? defaultDataDir(merged)),
     logLevel: e.LOG_LEVEL,

@@ -32,6 +32,7 @@ import type { RuntimeName } from '../config/settings.js';
 import type { FileChangeReporter } from './file-change-reporter.js';
 import { NOTHING_UNLISTED } from './changed-files-listing.js';
 import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
+import { displaysOf } from './result-displays.js';
 import { isOneShot, LANGUAGES, type HistoryEntry, type Language, type OneShotLanguage, type SessionInfo } from '../domain/types.js';
 import type { EngineApi, ExecuteRequest, ExecutionResult, HealthReport, ReadinessReport, ResultImage, SystemInfo } from './types.js';
 import { SessionRuns } from './session-runs.js';
@@ -256,6 +257,7 @@ export class Engine implements EngineApi {
         error: capError(frame?.error ?? null),
         images,
         imagesOmitted,
+        displays: displaysOf(frame?.displays),
         files: changes.files,
         unlistedFiles: changes.unlisted,
         notCarried: capNotCarried(frame?.notCarried ?? []),
@@ -478,6 +480,7 @@ function nothingRanResult(refusal: {
     error: { name: refusal.error.name, message: refusal.error.message, traceback: '' },
     images: [],
     imagesOmitted: 0,
+    displays: [],
     files: [],
     unlistedFiles: NOTHING_UNLISTED,
     notCarried: [],

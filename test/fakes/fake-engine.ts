@@ -234,6 +234,7 @@ export class FakeEngine implements EngineApi {
       error: ending.kind === 'finished' ? ending.error : null,
       images: program.images,
       imagesOmitted: 0,
+      displays: [],
       files: changes.files,
       unlistedFiles: changes.unlisted,
       notCarried: [],

@@ -143,6 +143,10 @@ export function createApp(deps: AppDeps): Express {
   const { settings, logger, metrics, engine, files, registry } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // X-Forwarded-Proto/-Host/-For are believed only from the proxy CODECELL_TRUST_PROXY names.
+  if (settings.trustProxy !== false) {
+    app.set('trust proxy', typeof settings.trustProxy === 'number' ? settings.trustProxy : [...settings.trustProxy]);
+  }
 
   app.use(requestContext(logger));
   app.use(httpMetrics(metrics, ROUTE_PREFIXES));
