@@ -1,0 +1,25 @@
+/** Summaries of timing samples for the bench: pure, so they are unit-tested. */
+
+/** The value below which `p` percent of the samples lie (nearest rank); NaN for no samples. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] ?? Number.NaN;
+}
+
+export interface Summary {
+  readonly count: number;
+  readonly p50: number;
+  readonly p99: number;
+}
+
+export function summarize(values: readonly number[]): Summary {
+  return { count: values.length, p50: percentile(values, 50), p99: percentile(values, 99) };
+}
+
+/** p50 of a per-phase record set: { phase: p50 } over every phase any record has. */
+export function phaseMedians(records: readonly Readonly<Record<string, number>>[]): Record<string, number> {
+  const names = [...new Set(records.flatMap((record) => Object.keys(record)))];
+  return Object.fromEntries(names.map((name) => [name, percentile(records.map((record) => record[name] ?? 0), 50)]));
+}
