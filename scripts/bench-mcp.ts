@@ -24,7 +24,7 @@ import { loadSettings } from '../src/config/settings.js';
 import { Metrics } from '../src/metrics/metrics.js';
 import { startHttpServer, type RunningServer } from '../src/server.js';
 import { benchLogger, recordsOf, type PhaseRecord } from './bench-log.js';
-import { percentile, phaseMedians } from './bench-stats.js';
+import { percentile, phaseMedians, writtenBytes, type FileStamp } from './bench-stats.js';
 import type { Figure } from './bench-targets.js';
 
 const KEY = 'bench-key-0123456789abcdef0123';
@@ -139,8 +139,8 @@ function phaseSplit(title: string, calls: readonly Called[], records: readonly P
 }
 
 /** Sizes of the files under `dir` by path, with their identity (inode, mtime), to tell rewritten files from untouched ones. */
-async function fileStamps(dir: string): Promise<Map<string, { ino: number; mtimeMs: number; size: number }>> {
-  const stamps = new Map<string, { ino: number; mtimeMs: number; size: number }>();
+async function fileStamps(dir: string): Promise<Map<string, FileStamp>> {
+  const stamps = new Map<string, FileStamp>();
   const walk = async (at: string): Promise<void> => {
     for (const entry of await fs.readdir(at, { withFileTypes: true }).catch(() => [])) {
       const full = path.join(at, entry.name);
@@ -153,19 +153,6 @@ async function fileStamps(dir: string): Promise<Map<string, { ino: number; mtime
   };
   await walk(dir);
   return stamps;
-}
-
-/** Bytes of files that are new or rewritten (another inode or mtime) between two stamps: what a save wrote. */
-export function writtenBytes(
-  before: ReadonlyMap<string, { ino: number; mtimeMs: number; size: number }>,
-  after: ReadonlyMap<string, { ino: number; mtimeMs: number; size: number }>,
-): number {
-  let bytes = 0;
-  for (const [file, stamp] of after) {
-    const old = before.get(file);
-    if (!old || old.ino !== stamp.ino || old.mtimeMs !== stamp.mtimeMs) bytes += stamp.size;
-  }
-  return bytes;
 }
 
 async function latencyCases(options: McpBenchOptions, figures: Figure[], sections: string[]): Promise<void> {

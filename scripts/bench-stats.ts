@@ -23,3 +23,20 @@ export function phaseMedians(records: readonly Readonly<Record<string, number>>[
   const names = [...new Set(records.flatMap((record) => Object.keys(record)))];
   return Object.fromEntries(names.map((name) => [name, percentile(records.map((record) => record[name] ?? 0), 50)]));
 }
+
+/** A file's identity and size: a rename or a rewrite changes the inode or the mtime. */
+export interface FileStamp {
+  readonly ino: number;
+  readonly mtimeMs: number;
+  readonly size: number;
+}
+
+/** Bytes of files that are new or rewritten (another inode or mtime) between two stamps: what a save wrote. */
+export function writtenBytes(before: ReadonlyMap<string, FileStamp>, after: ReadonlyMap<string, FileStamp>): number {
+  let bytes = 0;
+  for (const [file, stamp] of after) {
+    const old = before.get(file);
+    if (!old || old.ino !== stamp.ino || old.mtimeMs !== stamp.mtimeMs) bytes += stamp.size;
+  }
+  return bytes;
+}
