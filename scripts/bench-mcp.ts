@@ -115,6 +115,11 @@ async function timedCalls(client: Client, name: string, args: Record<string, unk
 
 const ms = (values: readonly number[]): number => percentile(values, 50);
 
+/** Progress on stderr, so a long run shows where it is. */
+function progress(what: string): void {
+  process.stderr.write(`[bench] ${what}\n`);
+}
+
 function runnerBoth(records: readonly PhaseRecord[]): number | null {
   const timed = records.filter((record) => record.runner?.restoreMs !== undefined && record.runner?.saveMs !== undefined);
   if (timed.length === 0) return null;
@@ -168,6 +173,7 @@ async function latencyCases(options: McpBenchOptions, figures: Figure[], section
     const first = await call(chat, 'execute_python_code', { code: TRIVIAL_PYTHON });
     const sessionId = String(first.structured.session_id);
     if (cases.has('mcp-chat')) {
+      progress('mcp-chat');
       await settle(server);
       const before = recordsOf(sessionId).length;
       const calls = await timedCalls(chat, 'execute_python_code', { code: TRIVIAL_PYTHON }, runs, pauseMs);
@@ -176,6 +182,7 @@ async function latencyCases(options: McpBenchOptions, figures: Figure[], section
       sections.push(phaseSplit('trivial Python via /mcp, chat-paced', calls, recordsOf(sessionId).slice(before)));
     }
     if (cases.has('mcp-b2b')) {
+      progress('mcp-b2b');
       await settle(server);
       const before = recordsOf(sessionId).length;
       const calls = await timedCalls(chat, 'execute_python_code', { code: TRIVIAL_PYTHON }, runs, 0);
@@ -185,6 +192,7 @@ async function latencyCases(options: McpBenchOptions, figures: Figure[], section
     }
     if (cases.has('mcp-state')) {
       for (const size of options.stateSizesMb) {
+        progress(`mcp-state ${size} MB`);
         const created = await call(chat, 'create_execution_session', {});
         const id = String(created.structured.session_id);
         const rows = size * Math.round(MB_FLOATS / 10);
@@ -218,6 +226,7 @@ async function latencyCases(options: McpBenchOptions, figures: Figure[], section
       }
     }
     if (cases.has('mcp-js')) {
+      progress('mcp-js');
       const timedSession = async (setup: string): Promise<{ calls: Called[]; records: PhaseRecord[] }> => {
         const id = String((await call(chat, 'create_execution_session', {})).structured.session_id);
         await call(chat, 'execute_javascript_code', { session_id: id, code: setup });
@@ -259,6 +268,7 @@ async function usersCase(options: McpBenchOptions, figures: Figure[]): Promise<v
   if (!options.cases.has('mcp-users')) return;
   for (const users of options.userCounts) {
     for (const kind of ['lean', 'pandas'] as const) {
+      progress(`mcp-users ${users} ${kind}`);
       // A fresh server with the shipped settings for each phase: every phase starts from full pools.
       await withServer({ CODECELL_QUEUE_LIMIT: String(Math.max(32, users * 2)) }, async (server) => {
         const clients = await Promise.all(Array.from({ length: users }, (_, index) => connect(server.url, `bench-${kind}-${index}`)));
@@ -305,6 +315,7 @@ function rssBytes(pid: number): number {
 /** The server in a process of its own (its RSS is its own), with empty pools: no code runs in this case. */
 async function idleCase(options: McpBenchOptions, figures: Figure[]): Promise<void> {
   if (!options.cases.has('idle')) return;
+  progress(`idle ${options.idleSessions} sessions`);
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-bench-idle-'));
   const perUser = 100;
   const users = Math.ceil(options.idleSessions / perUser);
