@@ -60,6 +60,8 @@ export class Engine implements EngineApi {
   /** Calls under way per session (waiting or running): closing the session stops them. */
   private readonly runs = new SessionRuns();
   private shuttingDown = false;
+  /** Runs' records (meta and history writes) still being written after their answer. */
+  private readonly recording = new Set<Promise<void>>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly typescript: TypeScriptTranspiler;
 
@@ -272,8 +274,10 @@ export class Engine implements EngineApi {
       );
       metrics.executionDuration.observe({ language: request.language }, run.durationMs / 1000);
       const pythonModules = runtime === 'python' && frame ? frame.loadedModules : meta.pythonModules;
-      await this.record(meta, request, result, pythonModules);
-      return { result, settled };
+      // The index changes at once; its fsynced write and the history line need not delay the answer:
+      // they finish before the session's lock goes (the next run and getHistory wait), and before shutdown ends.
+      const recorded = this.trackRecord(this.record(meta, request, result, pythonModules));
+      return { result, settled: Promise.all([settled, recorded]).then(() => undefined) };
     } catch (error) {
       // The caller unlocks the session when this throws: not before the run is settled.
       await settled;
@@ -288,6 +292,13 @@ export class Engine implements EngineApi {
       LANGUAGES.map(async (language) => ((await executor.available(poolOf(language))) ? language : null)),
     );
     return installed.filter((language): language is Language => language !== null);
+  }
+
+  private trackRecord(recording: Promise<void>): Promise<void> {
+    this.recording.add(recording);
+    const forget = (): void => void this.recording.delete(recording);
+    recording.then(forget, forget);
+    return recording;
   }
 
   /** Counts the run, marks the session used, and appends to its history. */
@@ -374,6 +385,7 @@ export class Engine implements EngineApi {
     clearInterval(this.sweeper);
     this.deps.queue.close();
     await this.deps.executor.shutdown();
+    await Promise.allSettled([...this.recording]);
     await this.typescript.close();
     await this.deps.releaseDataDir?.();
   }
