@@ -84,6 +84,8 @@ export class WarmPool<C extends PooledContainer> {
   /** Cancels the next look at idle pools (they shrink once their window has passed). */
   private cancelReview: (() => void) | null = null;
   private readonly listeners = new Set<() => void>();
+  /** Removals of runners thrown away while idle (dead, or above the pool's depth); drain() waits for them. */
+  private readonly disposals = new Set<Promise<void>>();
   private readonly clock: PoolClock;
   private stopped = false;
 
@@ -131,7 +133,7 @@ export class WarmPool<C extends PooledContainer> {
     const idle = this.idle.get(key) ?? [];
     let runner = idle.shift();
     while (runner && !runner.alive) {
-      void runner.dispose();
+      this.disposeIdle(runner);
       runner = idle.shift();
     }
     this.changed(key);
@@ -180,7 +182,7 @@ export class WarmPool<C extends PooledContainer> {
     await this.starts.onIdle();
     const idle = [...this.idle.values()].flat();
     for (const key of POOL_KEYS) this.idle.set(key, []);
-    await Promise.all(idle.map((runner) => runner.dispose()));
+    await Promise.all([...idle.map((runner) => runner.dispose()), ...this.disposals]);
     for (const key of POOL_KEYS) this.changed(key);
   }
 
@@ -250,8 +252,14 @@ export class WarmPool<C extends PooledContainer> {
     const idle = this.idle.get(key) ?? [];
     const surplus = idle.splice(0, Math.min(count, idle.length));
     if (surplus.length === 0) return;
-    for (const runner of surplus) void runner.dispose();
+    for (const runner of surplus) this.disposeIdle(runner);
     this.changed(key);
+  }
+
+  private disposeIdle(runner: C): void {
+    const disposal = runner.dispose().catch(() => undefined);
+    this.disposals.add(disposal);
+    void disposal.finally(() => this.disposals.delete(disposal));
   }
 
   /** Looks again once the oldest recent take leaves the window: pools then shrink towards their minimum. */
