@@ -337,4 +337,16 @@ describe('warm pool', () => {
     expect(pool.readyCount(POOL)).toBe(5);
     await pool.drain();
   });
+
+  it('with a maximum of 0 stays at its minimum after a take (a one-shot CLI run starts nothing more)', async () => {
+    const { pool, starter } = makePool(0, { CODECELL_POOL_MAX: '0' });
+    const taking = pool.take(POOL);
+    await starter.finishAll();
+    expect((await taking).warm).toBe(false);
+    pool.refillNow(POOL);
+    await settle();
+    expect(starter.calls).toBe(1); // the job's own start only
+    expect(pool.targets()['python-lean']).toBe(0);
+    await pool.drain();
+  });
 });
