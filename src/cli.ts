@@ -126,6 +126,8 @@ function oneShotOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
     CODECELL_POOL_PYTHON_LEAN: env.CODECELL_POOL_PYTHON_LEAN ?? '0',
     CODECELL_POOL_NODE: env.CODECELL_POOL_NODE ?? '0',
     CODECELL_POOL_BASH: env.CODECELL_POOL_BASH ?? '0',
+    // Nor demand-driven ones: a run's kind would otherwise be refilled just before the engine shuts down.
+    CODECELL_POOL_MAX: env.CODECELL_POOL_MAX ?? '0',
   };
 }
 

@@ -97,6 +97,14 @@ const EnvSchema = z.object({
   CODECELL_POOL_BASH: int(0, 64).default(1),
   /** Warm containers per one-shot image (gcc, go, java, rust, php, r); 0: each run starts its own. */
   CODECELL_POOL_ONESHOT: int(0, 64).default(0),
+  // The pools above are minimums; demand (recent takes, bursts) grows each pool up to this many ready runners.
+  CODECELL_POOL_MAX: int(0, 64).default(8),
+  // Memory the ready runners above their minimums may hold together (estimated per kind, see pool-sizing.ts).
+  CODECELL_POOL_MEMORY_MB: int(0, 1_048_576).default(1024),
+  // Runner starts in flight at once (each keeps about one core busy); unset: the host's cores.
+  CODECELL_POOL_REFILL_CPUS: int(1, 256).optional(),
+  // How far back demand is measured; a pool is back at its minimum this long after its last take.
+  CODECELL_POOL_IDLE_SECONDS: int(1, 86_400).default(60),
 
   CODECELL_RUNTIME: z.enum(['runc', 'runsc']).default('runc'),
   CODECELL_IMAGE_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/).default('codecell'),
@@ -212,6 +220,14 @@ export interface Settings {
     readonly node: number;
     readonly bash: number;
     readonly oneShot: number;
+    /** Upper bound of any pool's demand-driven depth. */
+    readonly max: number;
+    /** Memory budget (bytes) of ready runners held above their pools' minimums. */
+    readonly memoryBudgetBytes: number;
+    /** Runner starts in flight at once. */
+    readonly refillConcurrency: number;
+    /** Window of demand; a pool shrinks back to its minimum this long after its last take. */
+    readonly idleMs: number;
   };
   readonly docker: {
     readonly socketPath: string;
@@ -326,6 +342,10 @@ export function loadSettings(
       node: e.CODECELL_POOL_NODE,
       bash: e.CODECELL_POOL_BASH,
       oneShot: e.CODECELL_POOL_ONESHOT,
+      max: e.CODECELL_POOL_MAX,
+      memoryBudgetBytes: e.CODECELL_POOL_MEMORY_MB * 1024 * 1024,
+      refillConcurrency: e.CODECELL_POOL_REFILL_CPUS ?? os.availableParallelism(),
+      idleMs: e.CODECELL_POOL_IDLE_SECONDS * 1000,
     }),
     docker: Object.freeze({
       socketPath: e.DOCKER_SOCKET,

@@ -12,13 +12,13 @@
  * create-executor.ts picks the implementation from the settings.
  */
 import type { CapturedText, ExecutionStatus, Language, OneShotLanguageInfo, OutputChunk, RuntimeInfo } from '../domain/types.js';
-import type { PoolWarmth } from './docker/warm-pool.js';
+import type { PoolWarmth } from './warm-pool.js';
 import type { PoolKey } from './pool-key.js';
 import type { ResultFrame } from './runner-protocol.js';
 import type { SessionPlaces } from './slot.js';
 
 export type { SessionPlaces } from './slot.js';
-export type { PoolWarmth } from './docker/warm-pool.js';
+export type { PoolWarmth } from './warm-pool.js';
 
 /** One run of code in one session, as the engine hands it over. */
 export interface ExecutorJob {

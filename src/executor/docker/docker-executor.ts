@@ -22,15 +22,15 @@ import type { SessionPlaces } from '../slot.js';
 import { recoverSlots } from '../slot-recovery.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
 import type { PoolKey } from '../pool-key.js';
-import type { RunnerContainer, RunOutcome } from './runner-container.js';
+import { RunnerContainer, type RunOutcome } from './runner-container.js';
 import { RuntimeProbe } from './runtime-probe.js';
-import { WarmPool } from './warm-pool.js';
+import { WarmPool } from '../warm-pool.js';
 
 export class DockerExecutor implements Executor {
   readonly kind = 'docker' as const;
   private readonly docker: Docker;
   private readonly instanceId: string;
-  private readonly pool: WarmPool;
+  private readonly pool: WarmPool<RunnerContainer>;
   private readonly runtimes: RuntimeProbe;
   private readonly slotsRoot: string;
   private readonly flow: RunFlow<RunnerContainer, RunOutcome>;
@@ -48,13 +48,12 @@ export class DockerExecutor implements Executor {
     // Two live engines on one data dir would take each other's for leftovers: engine/data-dir-owner.ts prevents that.
     this.instanceId = createHash('sha256').update(settings.dataDir).digest('hex').slice(0, 16);
     this.slotsRoot = path.join(settings.dataDir, 'slots');
-    this.pool = new WarmPool({
-      docker: this.docker,
+    this.pool = new WarmPool<RunnerContainer>({
       settings,
-      instanceId: this.instanceId,
-      slotsRoot: this.slotsRoot,
       logger,
       metrics,
+      startContainer: (pool) =>
+        RunnerContainer.start({ docker: this.docker, settings, instanceId: this.instanceId, slotsRoot: this.slotsRoot, pool, logger }),
     });
     this.runtimes = new RuntimeProbe(this.docker, settings, this.instanceId);
     this.flow = new RunFlow(settings, logger, diskBudget, this.runnerPort());

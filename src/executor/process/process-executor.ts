@@ -18,7 +18,8 @@ import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, 
 import { POOL_KEYS, poolTarget, type PoolKey } from '../pool-key.js';
 import { RunFlow, type RunnerPort } from '../run-flow.js';
 import type { EndFacts } from '../run-verdict.js';
-import { WarmPool } from '../docker/warm-pool.js';
+import { WarmPool } from '../warm-pool.js';
+import { maxReadyRunners } from '../pool-sizing.js';
 import { launcherPath, SYSTEM_READ_PATHS } from './launch-spec.js';
 import { probeRuntimes } from './runtime-versions.js';
 import { ranOutOfMemory } from './memory-verdict.js';
@@ -184,7 +185,9 @@ export class ProcessExecutor implements Executor {
  * the pids limit for every runner that can be alive at once, plus the server's threads.
  */
 export function maxSandboxTasks(settings: Settings): number {
-  const warm = POOL_KEYS.reduce((sum, key) => sum + poolTarget(settings, key), 0);
+  // Only the pools this executor runs are ever taken from, so only they grow with demand.
+  const pools = POOL_KEYS.map((key) => ({ min: poolTarget(settings, key), grows: STATEFUL_POOLS.has(key) }));
+  const warm = maxReadyRunners(pools, settings.pool);
   return settings.limits.pidsLimit * (settings.queue.concurrency + warm) + SERVER_TASK_HEADROOM;
 }
 
