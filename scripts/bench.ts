@@ -67,6 +67,7 @@ import { benchThroughMcp } from './bench-mcp.js';
 import { percentile } from './bench-stats.js';
 import { printBenchTable, type BenchRow } from './bench-table.js';
 import { countVerdicts, targetTableLines } from './bench-targets.js';
+import { lifecycleSplitReport } from './bench-lifecycle.js';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -403,21 +404,9 @@ const cases = new Set<string>(JSON_OUTPUT ? ['engine'] : (flags.cases?.split(','
 for (const name of cases) if (!(ALL_CASES as readonly string[]).includes(name)) throw new Error(`unknown case ${name}; cases: ${ALL_CASES.join(', ')}`);
 const stateSizesMb = flags['state-sizes'] !== undefined ? numbers(flags['state-sizes']) : [0, 10, 100, ...(flags.big ? [500] : [])];
 
-/**
- * TEMPORARY until helper "pool"'s scripts/bench-lifecycle.ts (contract C6) is merged: the module is
- * loaded by name at run time so this branch builds without it; once merged this becomes
- * `import { lifecycleSplitReport } from './bench-lifecycle.js'`.
- */
+/** Where one container lifecycle's CPU goes (scripts/bench-lifecycle.ts). */
 async function lifecycleSection(): Promise<string> {
-  const moduleName = './bench-lifecycle.js';
-  let report: unknown;
-  try {
-    report = ((await import(moduleName)) as { lifecycleSplitReport?: unknown }).lifecycleSplitReport;
-  } catch {
-    return 'lifecycle split: not available in this build';
-  }
-  if (typeof report !== 'function') return 'lifecycle split: not available in this build';
-  return String(await (report as () => Promise<string>)());
+  return lifecycleSplitReport();
 }
 
 if (cases.has('engine')) {
