@@ -22,9 +22,12 @@ export async function buildWeb(root: string = projectRoot()): Promise<void> {
   mkdirSync(path.join(out, 'playground'), { recursive: true });
   await build({
     entryPoints: [path.join(source, 'main.ts')],
-    outfile: path.join(out, 'playground', 'app.js'),
     bundle: true,
     format: 'esm',
+    splitting: true, // language modes load on first use
+    outdir: path.join(out, 'playground'),
+    entryNames: 'app',
+    chunkNames: 'chunk-[hash]',
     platform: 'browser',
     target: ['es2022'],
     minify: true,

@@ -74,8 +74,14 @@ export class CodecellApi {
     await this.client.close();
   }
 
-  async callTool(name: string, args: Record<string, unknown> = {}, onOutput?: (chunk: OutputChunk) => void): Promise<CallToolResult> {
+  async callTool(
+    name: string,
+    args: Record<string, unknown> = {},
+    onOutput?: (chunk: OutputChunk) => void,
+    signal?: AbortSignal,
+  ): Promise<CallToolResult> {
     const result = await this.client.callTool({ name, arguments: args }, undefined, {
+      ...(signal === undefined ? {} : { signal }),
       timeout: CALL_TIMEOUT_MS,
       resetTimeoutOnProgress: true,
       ...(onOutput === undefined

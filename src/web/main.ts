@@ -31,6 +31,7 @@ function byId<T extends HTMLElement>(id: string): T {
 const ui = {
   language: byId<HTMLSelectElement>('language'),
   run: byId<HTMLButtonElement>('run'),
+  stop: byId<HTMLButtonElement>('stop'),
   session: byId<HTMLSelectElement>('session'),
   sessionNew: byId<HTMLButtonElement>('session-new'),
   sessionReset: byId<HTMLButtonElement>('session-reset'),
@@ -54,7 +55,7 @@ const ui = {
 
 let api: CodecellApi | undefined;
 let editor: CodeEditor;
-let running = false;
+let running: AbortController | undefined;
 /** Finished runs, on #output as data-run: a signal for whoever waits on the page (tests, scripts). */
 let finishedRuns = 0;
 
@@ -155,29 +156,33 @@ function fillExamples(): void {
 // ---- running ---------------------------------------------------------------------------------
 
 async function run(): Promise<void> {
-  if (running) return;
+  if (running !== undefined) return;
   const code = editor.code();
   if (code.trim() === '') return;
-  running = true;
-  ui.run.disabled = true;
+  const controller = new AbortController();
+  running = controller;
+  ui.run.hidden = true;
+  ui.stop.hidden = false;
   setStatus('Running…');
   const live = new LiveOutput(ui.output);
   try {
     const args: Record<string, unknown> = { language: ui.language.value, code };
     const session = currentSession();
     if (session !== undefined) args.session_id = session;
-    const result = await requireApi().callTool('execute_code', args, (chunk) => live.append(chunk));
+    const result = await requireApi().callTool('execute_code', args, (chunk) => live.append(chunk), controller.signal);
     showResult(ui.output, result);
     const ranIn = (result.structuredContent as { session_id?: string } | undefined)?.session_id;
     setStatus(result.isError === true ? 'Failed' : 'Done');
     await refreshSessions(ranIn).catch((error: unknown) => setStatus(`Ran; the session list did not refresh: ${String(error)}`));
   } catch (error) {
     if (error instanceof UnauthorizedError) throw error;
-    showError(ui.output, error instanceof Error ? error.message : String(error));
-    setStatus('Failed');
+    const stopped = controller.signal.aborted;
+    showError(ui.output, stopped ? 'Stopped: the run was cancelled.' : error instanceof Error ? error.message : String(error));
+    setStatus(stopped ? 'Stopped' : 'Failed');
   } finally {
-    running = false;
-    ui.run.disabled = false;
+    running = undefined;
+    ui.run.hidden = false;
+    ui.stop.hidden = true;
     ui.output.dataset.run = String(++finishedRuns);
   }
 }
@@ -352,6 +357,7 @@ function wire(): void {
   const first = EXAMPLES[0];
   if (first !== undefined) editor.setCode(first.code);
   ui.run.addEventListener('click', () => act('Run', run));
+  ui.stop.addEventListener('click', () => running?.abort());
   ui.language.addEventListener('change', () => editor.setLanguage(ui.language.value));
   ui.session.addEventListener('change', () => act('Switch session', () => Promise.all([refreshFiles(), refreshHistory()]).then(() => undefined)));
   ui.sessionNew.addEventListener('click', () => act('New session', newSession));

@@ -26,9 +26,17 @@ let origin: string;
 let browser: Browser;
 let page: Page;
 const requested: string[] = [];
+/** Errors the page (not the sandboxed HTML frame) logs, such as Content-Security-Policy violations. */
+const pageErrors: string[] = [];
 
 /** Puts `code` in the editor (typed as one insertion, so no auto-indent), runs it, waits for the result. */
 async function run(code: string, language = 'python'): Promise<void> {
+  const finished = await startRun(code, language);
+  await page.waitForSelector(finished);
+}
+
+/** Starts a run; returns the selector that matches once it has finished. */
+async function startRun(code: string, language = 'python'): Promise<string> {
   await page.selectOption('#language', language);
   const before = Number((await page.getAttribute('#output', 'data-run')) ?? '0');
   await page.click('.cm-content');
@@ -36,7 +44,7 @@ async function run(code: string, language = 'python'): Promise<void> {
   await page.keyboard.press('Delete');
   await page.keyboard.insertText(code);
   await page.keyboard.press('ControlOrMeta+Enter');
-  await page.waitForSelector(`#output[data-run="${before + 1}"]`);
+  return `#output[data-run="${before + 1}"]`;
 }
 
 async function outputText(): Promise<string> {
@@ -67,6 +75,10 @@ beforeAll(async () => {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   context.on('request', (request) => requested.push(request.url()));
   page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !message.location().url.includes('/playground/frame.html')) pageErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => pageErrors.push(error.message));
   mkdirSync(ARTIFACTS, { recursive: true });
 }, 300_000);
 
@@ -131,6 +143,20 @@ describe('playground in Chromium', () => {
     expect(await page.textContent('#output pre.stdout')).toContain('to out');
     expect(await page.textContent('#output pre.stderr')).toContain('to err');
     expect(await page.textContent('#output pre.traceback .error-line')).toContain('ZeroDivisionError');
+  });
+
+  it('streams stdout and stderr live, told apart, and stops a run on request', async () => {
+    const finished = await startRun(
+      ['import sys, time', 'print("live out", flush=True)', 'print("live err", file=sys.stderr, flush=True)', 'while True: time.sleep(0.05)'].join('\n'),
+    );
+    await page.waitForSelector('#output[data-state="running"] pre.stream-stderr:text("live err")');
+    expect(await page.textContent('#output pre.stream-stdout')).toBe('live out\n');
+    await page.click('#stop');
+    await page.waitForSelector(finished);
+    expect(await outputText()).toContain('Stopped');
+    // The session survives a stopped run.
+    await run('print(6 * 7)');
+    expect(await page.textContent('#output pre.stdout')).toContain('42');
   });
 
   it('shows a DataFrame as a table', async () => {
@@ -231,5 +257,10 @@ describe('playground in Chromium', () => {
     expect(network.length).toBeGreaterThan(5);
     expect(network.filter((url) => new URL(url).origin !== origin)).toEqual([]);
     expect(requested.filter((url) => url.includes(KEY))).toEqual([]);
+  });
+
+  it('ran without a script error or a Content-Security-Policy violation in the page', () => {
+    // The wrong key's 401 is logged by Chromium as a failed resource load; nothing else may be.
+    expect(pageErrors.filter((text) => !text.includes('401'))).toEqual([]);
   });
 });
