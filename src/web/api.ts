@@ -29,13 +29,6 @@ function keyHeaders(key: string | null): Record<string, string> {
   return key === null ? {} : { 'X-API-Key': key };
 }
 
-/** True when the server turns away this key (or the lack of one) with 401. */
-export async function keyRefused(key: string | null): Promise<boolean> {
-  const response = await fetch('/mcp', { method: 'GET', headers: { Accept: 'text/event-stream', ...keyHeaders(key) } });
-  await response.body?.cancel();
-  return response.status === 401;
-}
-
 export interface OutputChunk {
   readonly stream: 'stdout' | 'stderr';
   readonly text: string;
@@ -66,7 +59,12 @@ export class CodecellApi {
     const transport = new StreamableHTTPClientTransport(new URL('/mcp', window.location.origin), {
       requestInit: { headers: keyHeaders(key) },
     });
-    await client.connect(transport);
+    try {
+      await client.connect(transport);
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 401) throw new UnauthorizedError('the server refused the key');
+      throw error;
+    }
     return new CodecellApi(client, key);
   }
 

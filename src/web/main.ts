@@ -1,5 +1,5 @@
 /** The playground page: wires the editor, output, sessions, files, system info and examples to the API. */
-import { CodecellApi, forgetKey, keyRefused, storedKey, storeKey, textOf, UnauthorizedError, type FileEntry } from './api.js';
+import { CodecellApi, forgetKey, storedKey, storeKey, textOf, UnauthorizedError, type FileEntry } from './api.js';
 import { createEditor, type CodeEditor } from './editor.js';
 import { EXAMPLES } from './examples.js';
 import { LiveOutput, showError, showResult } from './output.js';
@@ -108,19 +108,23 @@ function askForKey(message?: string): Promise<string> {
   });
 }
 
-/** The key to use: none on an open server, the stored one, or one the person types (asked again until accepted). */
-async function settleKey(): Promise<string | null> {
-  if (!(await keyRefused(null))) return null;
+/** Connects with no key on an open server, else with the stored key or one the person types (asked again until accepted). */
+async function connect(): Promise<CodecellApi> {
   let key = storedKey();
   let message: string | undefined;
   for (;;) {
-    if (key !== null && !(await keyRefused(key))) {
-      storeKey(key);
-      ui.forgetKey.hidden = false;
-      return key;
+    try {
+      const connected = await CodecellApi.connect(key);
+      if (key !== null) {
+        storeKey(key);
+        ui.forgetKey.hidden = false;
+      }
+      return connected;
+    } catch (error) {
+      if (!(error instanceof UnauthorizedError)) throw error;
+      if (key !== null) message = 'The server refused that key.';
+      key = await askForKey(message);
     }
-    if (key !== null) message = 'The server refused that key.';
-    key = await askForKey(message);
   }
 }
 
@@ -387,9 +391,7 @@ function wire(): void {
 
 async function start(): Promise<void> {
   wire();
-  const key = await settleKey();
-  setStatus('Connecting…');
-  api = await CodecellApi.connect(key);
+  api = await connect();
   const infoResult = await api.callTool('get_system_info');
   const info = infoResult.structuredContent as SystemInfo | undefined;
   if (info === undefined) throw new Error(textOf(infoResult));

@@ -75,6 +75,8 @@ beforeAll(async () => {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
   context.on('request', (request) => requested.push(request.url()));
   page = await context.newPage();
+  // The machine may be shared and slow: waits are for signals, so a generous bound costs nothing when all is well.
+  page.setDefaultTimeout(90_000);
   page.on('console', (message) => {
     if (message.type() === 'error' && !message.location().url.includes('/playground/frame.html')) pageErrors.push(message.text());
   });
@@ -92,7 +94,7 @@ afterAll(async () => {
   if (dataDir !== undefined) rmSync(dataDir, { recursive: true, force: true });
 });
 
-describe('playground in Chromium', () => {
+describe('playground in Chromium', { timeout: 300_000 }, () => {
   it('serves the page with a strict Content-Security-Policy', async () => {
     const response = await fetch(`${origin}/`);
     expect(response.status).toBe(200);
@@ -233,6 +235,7 @@ describe('playground in Chromium', () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     context.on('request', (request) => requested.push(request.url()));
     const fresh = await context.newPage();
+    fresh.setDefaultTimeout(90_000);
     const started = Date.now();
     await fresh.goto(`${origin}/`);
     await fresh.waitForSelector('#key-dialog[open]');
