@@ -1,4 +1,5 @@
 /** The playground page: wires the editor, output, sessions, files, system info and examples to the API. */
+import './zod-jitless.js';
 import { CodecellApi, forgetKey, storedKey, storeKey, textOf, UnauthorizedError, type FileEntry } from './api.js';
 import { createEditor, type CodeEditor } from './editor.js';
 import { EXAMPLES } from './examples.js';
