@@ -186,6 +186,28 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     expect(await page.textContent('#output pre.stdout')).toContain('total 66');
   });
 
+  it('uploads several files at once, by file input and by drag and drop', async () => {
+    await page.setInputFiles('#file-input', [
+      { name: 'one.txt', mimeType: 'text/plain', buffer: Buffer.from('first file\n') },
+      { name: 'two.txt', mimeType: 'text/plain', buffer: Buffer.from('second file\n') },
+    ]);
+    await page.waitForSelector('#files li[data-path="two.txt"]');
+    await page.waitForSelector('#files li[data-path="one.txt"]');
+    const dropped = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer();
+      transfer.items.add(new File(['dropped a\n'], 'drop-a.txt', { type: 'text/plain' }));
+      transfer.items.add(new File(['dropped b\n'], 'drop-b.txt', { type: 'text/plain' }));
+      return transfer;
+    });
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer: dropped });
+    await page.waitForSelector('#files li[data-path="drop-b.txt"]');
+    await run('print(open("drop-a.txt").read() + open("two.txt").read(), end="")');
+    expect(await page.textContent('#output pre.stdout')).toBe('dropped a\nsecond file\n');
+    // Delete takes a file away again.
+    await page.click('#files li[data-path="drop-a.txt"] button:text("Delete")');
+    await page.waitForSelector('#files li[data-path="drop-a.txt"]', { state: 'detached' });
+  });
+
   it('downloads a file the code wrote, byte for byte', async () => {
     const expected = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, index) => index)), Buffer.from('end\n')]);
     await run('open("bytes.bin", "wb").write(bytes(range(256)) + b"end\\n")');
@@ -274,5 +296,47 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     // The wrong key's 401 is logged by Chromium as a failed resource load; nothing else may be.
     expect(pageErrors.filter((text) => !text.includes('401'))).toEqual([]);
     expect(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)).toEqual([]);
+  });
+});
+
+describe('playground on a keyless loopback server', { timeout: 300_000 }, () => {
+  it('just works: no key asked, code runs', async () => {
+    const openDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-playground-open-'));
+    const open = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? os.tmpdir(),
+        CODECELL_DATA_DIR: openDir,
+        CODECELL_POOL_PYTHON: '1',
+        CODECELL_POOL_PYTHON_LEAN: '0',
+        CODECELL_POOL_NODE: '0',
+        CODECELL_POOL_BASH: '0',
+        ...TEST_IMAGES,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const url = await listeningUrl(open);
+      const context = await browser.newContext();
+      const openPage = await context.newPage();
+      openPage.setDefaultTimeout(90_000);
+      await openPage.goto(url);
+      await openPage.waitForSelector('body[data-ready="true"]');
+      expect(await openPage.isVisible('#key-dialog')).toBe(false);
+      await openPage.click('.cm-content');
+      await openPage.keyboard.press('ControlOrMeta+a');
+      await openPage.keyboard.press('Delete');
+      await openPage.keyboard.insertText('print(sum(range(101)))');
+      await openPage.click('#run');
+      await openPage.waitForSelector('#output[data-run="1"]');
+      expect(await openPage.textContent('#output pre.stdout')).toBe('5050\n');
+      expect(await openPage.evaluate(() => sessionStorage.length)).toBe(0);
+      await context.close();
+    } finally {
+      const exited = new Promise((resolve) => open.once('exit', resolve));
+      open.kill('SIGTERM');
+      await exited;
+      rmSync(openDir, { recursive: true, force: true });
+    }
   });
 });
