@@ -21,7 +21,7 @@ import { CodecellError, sessionNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { joinNotices } from '../notices.js';
-import type { Executor, ExecutorResult } from '../executor/executor.js';
+import type { Executor, ExecutorHealth, ExecutorResult, PoolWarmth } from '../executor/executor.js';
 import { oneShotPoolFor, pythonPoolFor, type PoolKey } from '../executor/pool-key.js';
 import { LANGUAGE_TITLES } from './language-names.js';
 import type { Admission, JobQueue } from '../executor/job-queue.js';
@@ -32,8 +32,9 @@ import type { RuntimeName } from '../config/settings.js';
 import type { FileChangeReporter } from './file-change-reporter.js';
 import { NOTHING_UNLISTED } from './changed-files-listing.js';
 import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
+import { displaysOf } from './result-displays.js';
 import { isOneShot, LANGUAGES, type HistoryEntry, type Language, type OneShotLanguage, type SessionInfo } from '../domain/types.js';
-import type { EngineApi, ExecuteRequest, ExecutionResult, HealthReport, ResultImage, SystemInfo } from './types.js';
+import type { EngineApi, ExecuteRequest, ExecutionResult, HealthReport, ReadinessReport, ResultImage, SystemInfo } from './types.js';
 import { SessionRuns } from './session-runs.js';
 import { describeSystem } from './system-info.js';
 import { TypeScriptTranspiler, type TranspileOutcome } from './typescript-transpiler.js';
@@ -71,7 +72,6 @@ export class Engine implements EngineApi {
         .sweepExpired()
         .then((removed) => {
           if (removed > 0) deps.logger.info({ removed }, 'expired sessions removed');
-          deps.metrics.activeSessions.set(deps.sessions.count);
         })
         .catch((error: unknown) => deps.logger.error({ err: error }, 'session sweep failed'));
     }, 60_000);
@@ -257,6 +257,7 @@ export class Engine implements EngineApi {
         error: capError(frame?.error ?? null),
         images,
         imagesOmitted,
+        displays: displaysOf(frame?.displays),
         files: changes.files,
         unlistedFiles: changes.unlisted,
         notCarried: capNotCarried(frame?.notCarried ?? []),
@@ -311,7 +312,6 @@ export class Engine implements EngineApi {
 
   async createSession(principal: Principal): Promise<SessionInfo> {
     const meta = await this.sessions.create(principal);
-    this.deps.metrics.activeSessions.set(this.sessions.count);
     return this.sessions.info(meta);
   }
 
@@ -338,7 +338,6 @@ export class Engine implements EngineApi {
     // run's container is gone and its files are back, and only then is the session deleted.
     this.runs.stopAll(meta.id, sessionNotFound(sessionId, 'unknown', 'the session was closed while this call was under way'));
     await this.sessions.withLock(meta.id, () => this.sessions.delete(meta.id));
-    this.deps.metrics.activeSessions.set(this.sessions.count);
   }
 
   async resolveSessionId(principal: Principal, sessionId: string | undefined): Promise<string> {
@@ -362,6 +361,13 @@ export class Engine implements EngineApi {
     };
   }
 
+  async readiness(): Promise<ReadinessReport> {
+    const { executor } = this.deps;
+    const health = await executor.health();
+    const pools = executor.poolWarmth();
+    return { ...readinessVerdict(health, pools, this.shuttingDown), pools };
+  }
+
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
@@ -371,6 +377,22 @@ export class Engine implements EngineApi {
     await this.typescript.close();
     await this.deps.releaseDataDir?.();
   }
+}
+
+/** Not ready while shutting down, while the executor does not answer, or while a pool is cold (failed starts named first). */
+export function readinessVerdict(
+  health: Pick<ExecutorHealth, 'reachable' | 'error'>,
+  pools: Readonly<Record<string, PoolWarmth>>,
+  shuttingDown: boolean,
+): { ready: boolean; reason?: string } {
+  if (shuttingDown) return { ready: false, reason: 'the server is shutting down' };
+  if (!health.reachable) return { ready: false, reason: `the executor does not answer${health.error === undefined ? '' : `: ${health.error}`}` };
+  const entries = Object.entries(pools);
+  const failed = entries.flatMap(([pool, warmth]) => (warmth.state === 'failed' ? [`${pool} (${warmth.error})`] : []));
+  if (failed.length > 0) return { ready: false, reason: `warm runners failed to start: ${failed.join('; ')}` };
+  const warming = entries.filter(([, warmth]) => warmth.state === 'warming').map(([pool]) => pool);
+  if (warming.length > 0) return { ready: false, reason: `warming up: ${warming.join(', ')}` };
+  return { ready: true };
 }
 
 /** The runtime whose snapshot a language's runs carry on; null for a one-shot language (no snapshot). */
@@ -458,6 +480,7 @@ function nothingRanResult(refusal: {
     error: { name: refusal.error.name, message: refusal.error.message, traceback: '' },
     images: [],
     imagesOmitted: 0,
+    displays: [],
     files: [],
     unlistedFiles: NOTHING_UNLISTED,
     notCarried: [],

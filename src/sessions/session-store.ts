@@ -96,6 +96,13 @@ export class SessionStore {
     return this.index.size;
   }
 
+  /** Sessions a caller can still use: expired ones awaiting the sweep are not counted. */
+  get liveCount(): number {
+    let live = 0;
+    for (const meta of this.index.values()) if (!this.isExpired(meta)) live += 1;
+    return live;
+  }
+
   filesDir(sessionId: string): string {
     return path.join(this.sessionDir(sessionId), 'files');
   }
