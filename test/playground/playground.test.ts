@@ -235,8 +235,22 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     expect(await page.textContent('#output pre.stdout')).toContain('marker is first');
     // The history of the first session can be reopened into the editor.
     await page.click('summary:text("History of this session")');
-    const entries = await page.$$('#history li');
-    expect(entries.length).toBeGreaterThanOrEqual(2);
+    const entry = page.locator('#history li', { hasText: 'marker = "first"' });
+    await entry.locator('button:text("Open in editor")').click();
+    expect(await page.textContent('.cm-content')).toBe('marker = "first"');
+    // Reset forgets the variables; Close deletes the other session.
+    await page.click('#session-reset');
+    await page.waitForSelector('#status:text("Session reset")');
+    await run('print("defined" if "marker" in globals() else "undefined")');
+    expect(await page.textContent('#output pre.stdout')).toContain('undefined');
+    const second = await page.$$eval('#session option', (options, current) => options.map((option) => (option as HTMLOptionElement).value).filter((value) => value !== current), first);
+    expect(second.length).toBe(1);
+    await page.selectOption('#session', second[0] ?? '');
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.click('#session-close');
+    await page.waitForSelector('#status:text("Session closed")');
+    const left = await page.$$eval('#session option', (options) => options.map((option) => (option as HTMLOptionElement).value));
+    expect(left).toEqual([first]);
   });
 
   it('shows HTML output in a sandbox that can neither read sessionStorage nor call the API', async () => {
