@@ -10,7 +10,7 @@ RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 COPY scripts ./scripts
-RUN npx tsc -p tsconfig.json && npm prune --omit=dev
+RUN npx tsc -p tsconfig.json && node dist/scripts/build-web.js && npm prune --omit=dev
 
 FROM ${NODE_IMAGE}
 # docker.io for the CLI that scripts/build-images.sh uses to build the execution images on start-up;

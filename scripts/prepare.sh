@@ -14,6 +14,8 @@ if [ ! -f "$stamp" ] || [ -n "$(find src scripts tsconfig.json package.json -new
   log "compiling TypeScript"
   rm -rf dist
   npx tsc -p tsconfig.json
+  log "bundling the playground page"
+  node dist/scripts/build-web.js
   touch "$stamp"
 fi
 

@@ -30,6 +30,7 @@ import { createJwtVerifier } from './jwt-verifier.js';
 import { crossSiteGuard, hostValidation } from './listen-policy.js';
 import { budgetMessage, principalBudget, type BudgetKind, type BudgetScope } from './principal-budget.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
+import { createPlaygroundRouter } from './playground-routes.js';
 import { requestContext, requestLogger } from './request-context.js';
 import { restFallback } from './rest-fallback.js';
 import { bodyTooLargeMessage, requestErrorKind, type BodyLimit } from './request-errors.js';
@@ -161,6 +162,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(createHealthRouter(engine, logger, offersValidKey(settings.apiKeys, jwt)));
   app.use(createSignedDownloadRouter({ files, logger }));
   app.use(createMetricsRouter(metrics, offersMetricsKey(settings.metricsKeys)));
+  app.use(createPlaygroundRouter()); // the browser playground at / (static; it asks for a key on 401)
 
   app.use(apiKeyAuth(settings.apiKeys, { jwt, logger }));
   app.use(createMetricsRouter(metrics));
