@@ -95,6 +95,8 @@ export class Metrics {
   });
 
   private executorProbe: ExecutorProbe | undefined;
+  /** The probe under way: concurrent scrapes share it, so a flood or a hung engine holds one request, not one each. */
+  private probeInFlight: Promise<boolean> | undefined;
 
   readonly executorUp = new Gauge({
     name: 'codecell_executor_up',
@@ -104,9 +106,25 @@ export class Metrics {
     collect: async () => {
       const probe = this.executorProbe;
       if (probe === undefined) return;
-      this.executorUp.set({ executor: probe.kind }, (await reachableWithin(probe, EXECUTOR_HEALTH_TIMEOUT_MS)) ? 1 : 0);
+      this.executorUp.set({ executor: probe.kind }, (await this.reachableNow(probe)) ? 1 : 0);
     },
   });
+
+  /** The probe's answer, or false after EXECUTOR_HEALTH_TIMEOUT_MS; a timed-out probe is let go so the next scrape asks anew. */
+  private async reachableNow(probe: ExecutorProbe): Promise<boolean> {
+    let shared = this.probeInFlight;
+    if (shared === undefined) {
+      const started = probe.reachable().catch(() => false);
+      shared = started;
+      this.probeInFlight = started;
+      void started.finally(() => {
+        if (this.probeInFlight === started) this.probeInFlight = undefined;
+      });
+    }
+    const answer = await withinTimeout(shared, EXECUTOR_HEALTH_TIMEOUT_MS);
+    if (answer === undefined && this.probeInFlight === shared) this.probeInFlight = undefined;
+    return answer ?? false;
+  }
 
   readonly httpRequests = new Counter({
     name: 'codecell_http_requests_total',
@@ -132,13 +150,14 @@ export class Metrics {
   }
 }
 
-async function reachableWithin(probe: ExecutorProbe, timeoutMs: number): Promise<boolean> {
+/** `answer`, or undefined when it takes longer than `timeoutMs`. */
+async function withinTimeout(answer: Promise<boolean>, timeoutMs: number): Promise<boolean | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), timeoutMs);
+  const timedOut = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), timeoutMs);
   });
   try {
-    return await Promise.race([probe.reachable().catch(() => false), timedOut]);
+    return await Promise.race([answer, timedOut]);
   } finally {
     clearTimeout(timer);
   }

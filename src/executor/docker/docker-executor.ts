@@ -26,6 +26,9 @@ import { RunnerContainer, type RunOutcome } from './runner-container.js';
 import { RuntimeProbe } from './runtime-probe.js';
 import { WarmPool } from '../warm-pool.js';
 
+/** How long a health ping waits for the engine: a hung engine reads as unreachable, not as a hung /healthz. */
+export const HEALTH_PING_TIMEOUT_MS = 5_000;
+
 export class DockerExecutor implements Executor {
   readonly kind = 'docker' as const;
   private readonly docker: Docker;
@@ -133,7 +136,9 @@ export class DockerExecutor implements Executor {
   async health(): Promise<ExecutorHealth> {
     const isolation = this.isolation();
     try {
-      await this.docker.ping();
+      // @types/dockerode omits ping's options; dockerode passes their abortSignal on to the request.
+      const ping = this.docker.ping.bind(this.docker) as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>;
+      await ping({ abortSignal: AbortSignal.timeout(HEALTH_PING_TIMEOUT_MS) });
       return { kind: this.kind, reachable: true, isolation };
     } catch (error) {
       return { kind: this.kind, reachable: false, error: error instanceof Error ? error.message : String(error), isolation };

@@ -55,4 +55,37 @@ describe('metrics series', () => {
     };
     expect(samples(await metrics.registry.metrics()).get('codecell_executor_up{executor="docker"}')).toBe(0);
   });
+
+  it('asks the executor once for concurrent scrapes, and anew for the next scrape', async () => {
+    const metrics = new Metrics({ collectProcessMetrics: false });
+    let asked = 0;
+    let answer: (up: boolean) => void = () => undefined;
+    let probeStarted: () => void = () => undefined;
+    const started = () =>
+      new Promise<void>((resolve) => {
+        probeStarted = resolve;
+      });
+    metrics.watchExecutor({
+      kind: 'docker',
+      reachable: () => {
+        asked += 1;
+        probeStarted();
+        return new Promise<boolean>((resolve) => {
+          answer = resolve;
+        });
+      },
+    });
+    let probe = started();
+    const scrapes = Array.from({ length: 10 }, () => metrics.registry.metrics());
+    await probe;
+    answer(true);
+    for (const text of await Promise.all(scrapes)) expect(samples(text).get('codecell_executor_up{executor="docker"}')).toBe(1);
+    expect(asked).toBe(1);
+    probe = started();
+    const next = metrics.registry.metrics();
+    await probe;
+    answer(false);
+    expect(samples(await next).get('codecell_executor_up{executor="docker"}')).toBe(0);
+    expect(asked).toBe(2);
+  });
 });
