@@ -5,7 +5,7 @@
  * the host's root bind-mounted; here unknown fields are refused (strict objects), and the fields
  * that hold the hardening must hold it: no privileges, all capabilities dropped, no-new-privileges,
  * a seccomp allow-list, no network, a read-only root, memory and pids limits, a non-root user,
- * host paths only under the data dir, and only the configured execution images.
+ * host paths only under the data dir's slots/, and only the configured execution images.
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -38,7 +38,7 @@ function securityOptIsSafe(option: string): boolean {
   }
 }
 
-/** `source:target[:ro|rw]` with source a normalised absolute path strictly below the data dir. */
+/** `source:target[:ro|rw]` with source a normalised absolute path below <data dir>/slots/ (never the keys beside). */
 function bindIsSafe(bind: string, dataDir: string): boolean {
   const parts = bind.split(':');
   if (parts.length < 2 || parts.length > 3) return false;
@@ -46,8 +46,8 @@ function bindIsSafe(bind: string, dataDir: string): boolean {
   if (mode !== undefined && mode !== 'ro' && mode !== 'rw') return false;
   if (!target.startsWith('/') || path.posix.normalize(target) !== target) return false;
   if (!source.startsWith('/') || path.posix.normalize(source) !== source) return false;
-  const root = dataDir.endsWith('/') ? dataDir : `${dataDir}/`;
-  return source.startsWith(root);
+  const slots = `${dataDir.replace(/\/+$/, '')}/slots/`;
+  return source.startsWith(slots) && source.length > slots.length;
 }
 
 function hostConfigSchema(policy: CreatePolicy) {
@@ -75,7 +75,7 @@ function hostConfigSchema(policy: CreatePolicy) {
     Runtime: z.enum(['runc', 'runsc']).optional(),
     Binds: z
       .array(z.string())
-      .refine((binds) => binds.every((bind) => bindIsSafe(bind, policy.dataDir)), `host paths only below ${policy.dataDir}`)
+      .refine((binds) => binds.every((bind) => bindIsSafe(bind, policy.dataDir)), `host paths only below ${policy.dataDir}/slots/`)
       .optional(),
   });
 }

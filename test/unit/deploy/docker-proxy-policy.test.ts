@@ -50,6 +50,8 @@ describe('the create-body policy', () => {
     ['a bind escaping the data dir', withHostConfig({ Binds: [`${DATA_DIR}/../../etc:/etc2`] }), /Binds/],
     ['a bind beside the data dir', withHostConfig({ Binds: [`${DATA_DIR}-other/x:/x`] }), /Binds/],
     ['the data dir itself', withHostConfig({ Binds: [`${DATA_DIR}:/x`] }), /Binds/],
+    ['the data dir beside the slots (keys)', withHostConfig({ Binds: [`${DATA_DIR}/keys:/x:ro`] }), /Binds/],
+    ['the slots dir itself', withHostConfig({ Binds: [`${DATA_DIR}/slots:/x`] }), /Binds/],
     ['a Mounts entry', withHostConfig({ Mounts: [{ Type: 'bind', Source: '/', Target: '/host' }] }), /Mounts|Unrecognized/i],
     ['host networking', withHostConfig({ NetworkMode: 'host' }), /NetworkMode/],
     ['the host pid namespace', withHostConfig({ PidMode: 'host' }), /PidMode|Unrecognized/i],

@@ -1,0 +1,157 @@
+/**
+ * docker-compose.yml as an admin runs it: the server image built from the root Dockerfile, the
+ * server with no Docker socket of its own, every engine call through Codecell's socket proxy,
+ * and LibreChat's network joined through docker-compose.librechat.yml. A compromised server is
+ * played from inside the server's container: what it asks of the proxy beyond the allowlist is refused.
+ */
+import { execFile } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExecutionOutputSchema } from '../../src/interfaces/mcp/render-result.js';
+import { SMALL_POOLS } from '../helpers/engine.js';
+import { callTool, connectStreamable } from '../interfaces/helpers/mcp-client.js';
+import { freePort, TEST_KEY } from '../interfaces/helpers/test-server.js';
+import { awaitLog, compose, COMPOSE_FILE, containerOf, dockerExec, LIBRECHAT_FILE, type ComposeProject } from './compose.js';
+import { buildServerImage } from './server-image.js';
+
+const run = promisify(execFile);
+const IMAGE_PREFIX = process.env.CODECELL_IMAGE_PREFIX ?? 'codecell';
+/** The server image's user (Dockerfile): the data dir must be its. */
+const SERVER_UID = 1000;
+
+/** What a compromised server might ask of the engine, sent from inside its container to the proxy. */
+const ATTACKS = `
+const [proxyId, image] = process.argv.slice(1);
+const base = 'http://docker-proxy:2375/v1.41';
+async function call(method, path, body) {
+  const response = await fetch(base + path, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, text: (await response.text()).slice(0, 400) };
+}
+const results = {
+  privilegedCreate: await call('POST', '/containers/create', {
+    Image: image, User: '10001:10001', Labels: { codecell: 'true' }, NetworkDisabled: true,
+    HostConfig: { Privileged: true, Binds: ['/:/host'], NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges:true'], Memory: 268435456, MemorySwap: 268435456, PidsLimit: 64 },
+  }),
+  hostBindCreate: await call('POST', '/containers/create', {
+    Image: image, User: '10001:10001', Labels: { codecell: 'true' }, NetworkDisabled: true,
+    HostConfig: { Binds: ['/var/run/docker.sock:/var/run/docker.sock'], NetworkMode: 'none', ReadonlyRootfs: true, CapDrop: ['ALL'],
+      SecurityOpt: ['no-new-privileges:true'], Memory: 268435456, MemorySwap: 268435456, PidsLimit: 64 },
+  }),
+  execIntoProxy: await call('POST', '/containers/' + proxyId + '/exec', { Cmd: ['id'], AttachStdout: true }),
+  killProxy: await call('POST', '/containers/' + proxyId + '/kill'),
+  build: await call('POST', '/build?t=evil'),
+  pull: await call('POST', '/images/create?fromImage=alpine&tag=latest'),
+  info: await call('GET', '/info'),
+  ping: await call('GET', '/_ping'),
+};
+console.log(JSON.stringify(results));
+`;
+
+describe('docker-compose.yml: the server behind the socket proxy', () => {
+  let dataDir: string;
+  let project: ComposeProject;
+  let librechatNetwork: string;
+  let serverImage: string;
+  let baseUrl: string;
+  let client: Client | undefined;
+
+  beforeAll(async () => {
+    serverImage = await buildServerImage();
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-compose-'));
+    chownSync(dataDir, SERVER_UID, SERVER_UID);
+    const port = await freePort();
+    baseUrl = `http://127.0.0.1:${port}`;
+    const name = `ccdeploy${process.pid}`;
+    librechatNetwork = `${name}-librechat`;
+    // Stands for LibreChat's own compose network (an external network to Codecell's project).
+    await run('docker', ['network', 'create', librechatNetwork]);
+    const override = path.join(dataDir, '..', `${name}.override.yml`);
+    const env = { ...SMALL_POOLS, CODECELL_MEMORY_MB: '256' };
+    writeFileSync(
+      override,
+      `services:\n  codecell:\n    environment:\n${Object.entries(env).map(([key, value]) => `      ${key}: "${value}"`).join('\n')}\n`,
+    );
+    project = {
+      name,
+      files: [COMPOSE_FILE, LIBRECHAT_FILE, override],
+      env: {
+        CODECELL_API_KEYS: TEST_KEY,
+        CODECELL_SERVER_IMAGE: serverImage,
+        CODECELL_IMAGE_PREFIX: IMAGE_PREFIX,
+        CODECELL_DATA_DIR: dataDir,
+        CODECELL_BIND: `127.0.0.1:${port}`,
+        DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
+        LIBRECHAT_NETWORK: librechatNetwork,
+      },
+    };
+    await compose(project, ['up', '-d', '--no-build', 'codecell']);
+    await awaitLog(await containerOf(project, 'codecell'), /codecell listening/);
+    client = await connectStreamable(baseUrl);
+  }, 1_200_000);
+
+  afterAll(async () => {
+    await client?.close();
+    // SIGTERM: the server removes its execution containers before it exits.
+    if (project) await compose(project, ['down', '--volumes', '--timeout', '60']).catch(() => undefined);
+    if (librechatNetwork) await run('docker', ['network', 'rm', librechatNetwork]).catch(() => undefined);
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  }, 300_000);
+
+  it('validates as a compose file, with and without the LibreChat override', async () => {
+    const plain = await compose({ ...project, files: [COMPOSE_FILE] }, ['config', '--services']);
+    expect(plain.trim().split('\n')).toEqual(expect.arrayContaining(['codecell', 'docker-proxy']));
+    const resolved = await compose({ ...project, files: [COMPOSE_FILE, LIBRECHAT_FILE] }, ['config']);
+    expect(resolved).toContain('DOCKER_HOST: tcp://docker-proxy:2375');
+    expect(resolved).toContain(`name: ${librechatNetwork}`);
+  });
+
+  it('runs the server as a non-root user without a Docker socket', async () => {
+    const codecell = await containerOf(project, 'codecell');
+    expect((await dockerExec(codecell, ['id', '-u'])).trim()).toBe(String(SERVER_UID));
+    await expect(dockerExec(codecell, ['test', '-e', '/var/run/docker.sock'])).rejects.toThrow();
+  });
+
+  it('runs code through the proxy, end to end over MCP', async () => {
+    if (!client) throw new Error('no MCP client');
+    const result = await callTool(client, 'execute_python_code', { code: 'print(6 * 7)' });
+    const output = ExecutionOutputSchema.parse(result.structuredContent);
+    expect(output.status).toBe('ok');
+    expect(output.stdout).toBe('42\n');
+  });
+
+  it('is reachable as http://codecell:7860 from LibreChat’s network', async () => {
+    const probe = "fetch('http://codecell:7860/healthz').then(async (r) => console.log(r.status, (await r.text()).slice(0, 200)))";
+    const { stdout } = await run('docker', ['run', '--rm', '--network', librechatNetwork, serverImage, 'node', '-e', probe]);
+    expect(stdout).toMatch(/^200 /);
+  });
+
+  it('refuses what a compromised server asks beyond the allowlist, and keeps serving', async () => {
+    const codecell = await containerOf(project, 'codecell');
+    const proxy = await containerOf(project, 'docker-proxy');
+    const output = await dockerExec(codecell, ['node', '--input-type=module', '-e', ATTACKS, proxy, `${IMAGE_PREFIX}-python:latest`]);
+    const results = JSON.parse(output) as Record<string, { status: number; text: string }>;
+    for (const attack of ['privilegedCreate', 'hostBindCreate', 'execIntoProxy', 'killProxy', 'build', 'pull', 'info']) {
+      expect({ attack, status: results[attack]?.status }).toEqual({ attack, status: 403 });
+      expect(results[attack]?.text).toContain('codecell docker proxy');
+    }
+    expect(results['privilegedCreate']?.text).toMatch(/Privileged/);
+    expect(results['hostBindCreate']?.text).toMatch(/Binds/);
+    expect(results['killProxy']?.text).toMatch(/not a Codecell container/);
+    expect(results['ping']).toEqual({ status: 200, text: 'OK' });
+    // The proxy still serves the server: another run goes through.
+    if (!client) throw new Error('no MCP client');
+    const result = await callTool(client, 'execute_python_code', { code: 'print(sum(range(10)))' });
+    expect(ExecutionOutputSchema.parse(result.structuredContent).stdout).toBe('45\n');
+    const { stdout } = await run('docker', ['inspect', '-f', '{{.State.Running}}', proxy]);
+    expect(stdout.trim()).toBe('true');
+  });
+});
