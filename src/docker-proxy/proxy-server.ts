@@ -142,14 +142,24 @@ export function createProxyServer(options: ProxyOptions): http.Server {
           socket.end(rawRefusal(verdict.allowed ? 403 : verdict.status, reason));
           return;
         }
-        const engine = options.upstream.kind === 'unix' ? net.connect(options.upstream.socketPath) : net.connect(options.upstream.port, options.upstream.host);
-        engine.on('error', () => socket.destroy());
-        socket.on('error', () => engine.destroy());
-        engine.once('connect', () => {
-          engine.write(rawRequestHead(request, verdict.forwardPath));
-          if (head.length > 0) engine.write(head);
-          socket.pipe(engine);
-          engine.pipe(socket);
+        // The engine drops an attach's body only when it arrives with the headers (what it has
+        // buffered at the hijack); sent later, it would reach the container's stdin. So the
+        // body (the client's attach options, repeated in the query) stays here.
+        const bodyLength = Number(request.headers['content-length'] ?? '0');
+        if (!Number.isSafeInteger(bodyLength) || bodyLength < 0 || bodyLength > MAX_CREATE_BODY_BYTES || request.headers['transfer-encoding'] !== undefined) {
+          socket.end(rawRefusal(400, 'an attach body must have a Content-Length'));
+          return;
+        }
+        return skipBytes(socket, head, bodyLength).then((rest) => {
+          const engine = options.upstream.kind === 'unix' ? net.connect(options.upstream.socketPath) : net.connect(options.upstream.port, options.upstream.host);
+          engine.on('error', () => socket.destroy());
+          socket.on('error', () => engine.destroy());
+          engine.once('connect', () => {
+            engine.write(rawRequestHead(request, verdict.forwardPath));
+            if (rest.length > 0) engine.write(rest);
+            socket.pipe(engine);
+            engine.pipe(socket);
+          });
         });
       })
       .catch(() => socket.destroy());
@@ -163,10 +173,36 @@ function isAttach(request: http.IncomingMessage): boolean {
   return rule.allowed && rule.call.kind === 'container' && rule.call.action === 'attach';
 }
 
+/** The request line and headers as the client sent them, but without a body. */
 function rawRequestHead(request: http.IncomingMessage, path: string): string {
   const lines = [`${request.method ?? 'POST'} ${path} HTTP/1.1`];
-  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) lines.push(`${request.rawHeaders[i]}: ${request.rawHeaders[i + 1]}`);
+  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i] ?? '';
+    if (/^(content-length|transfer-encoding)$/i.test(name)) continue;
+    lines.push(`${name}: ${request.rawHeaders[i + 1] ?? ''}`);
+  }
+  lines.push('Content-Length: 0');
   return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** Reads and drops the first `count` bytes of `head` and then the socket; resolves with what came after them. */
+function skipBytes(socket: net.Socket, head: Buffer, count: number): Promise<Buffer> {
+  if (head.length >= count) return Promise.resolve(head.subarray(count));
+  let missing = count - head.length;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      if (chunk.length < missing) {
+        missing -= chunk.length;
+        return;
+      }
+      socket.off('data', onData);
+      socket.off('error', reject);
+      socket.pause();
+      resolve(chunk.subarray(missing));
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
 }
 
 function rawRefusal(status: number, reason: string): string {
