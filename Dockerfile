@@ -3,8 +3,8 @@
 #                    it alone carries Debian's docker.io (for its CLI) and mmdebstrap, and talks to the
 #                    raw engine socket, since building needs what the socket proxy refuses.
 #   default        : the server, without any Docker engine or CLI (it speaks the engine API through
-#                    dockerode), non-root (uid 1000). The same image runs Codecell's Docker socket
-#                    proxy (node dist/src/docker-proxy/main.js). See docker-compose.yml and docs/security.md.
+#                    dockerode). The same image runs Codecell's Docker socket proxy
+#                    (node dist/src/docker-proxy/main.js), as uid 1000. See docker-compose.yml and docs/security.md.
 ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -33,6 +33,7 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 ENV HOST=0.0.0.0 PORT=7860 CODECELL_DATA_DIR=/var/lib/codecell NODE_ENV=production
 EXPOSE 7860
-# Numeric, so that it holds on a Node image without a `node` user too. The data dir must belong to it.
-USER 1000:1000
+# Root in its container, but without the socket and (docker-compose.yml) with only CHOWN, DAC_OVERRIDE
+# and FOWNER: it hands session files to the sandbox's uid 10001 and hard-links the snapshots that uid
+# wrote (protected_hardlinks), which an ordinary uid may not.
 CMD ["node", "dist/src/cli.js", "serve"]

@@ -5,7 +5,7 @@
  * played from inside the server's container: what it asks of the proxy beyond the allowlist is refused.
  */
 import { execFile } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,8 +20,8 @@ import { buildServerImage } from './server-image.js';
 
 const run = promisify(execFile);
 const IMAGE_PREFIX = process.env.CODECELL_IMAGE_PREFIX ?? 'codecell';
-/** The server image's user (Dockerfile): the data dir must be its. */
-const SERVER_UID = 1000;
+/** CHOWN, DAC_OVERRIDE and FOWNER: the server's only capabilities (docker-compose.yml). */
+const SERVER_CAPABILITIES = (1n << 0n) | (1n << 1n) | (1n << 3n);
 
 /** What a compromised server might ask of the engine, sent from inside its container to the proxy. */
 const ATTACKS = `
@@ -67,7 +67,6 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
   beforeAll(async () => {
     serverImage = await buildServerImage();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-compose-'));
-    chownSync(dataDir, SERVER_UID, SERVER_UID);
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     const name = `ccdeploy${process.pid}`;
@@ -114,10 +113,14 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
     expect(resolved).toContain(`name: ${librechatNetwork}`);
   });
 
-  it('runs the server as a non-root user without a Docker socket', async () => {
+  it('runs the server without a Docker socket and with three capabilities, the proxy as non-root', async () => {
     const codecell = await containerOf(project, 'codecell');
-    expect((await dockerExec(codecell, ['id', '-u'])).trim()).toBe(String(SERVER_UID));
+    const status = await dockerExec(codecell, ['cat', '/proc/1/status']);
+    expect(BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? 'ff'}`)).toBe(SERVER_CAPABILITIES);
+    expect(BigInt(`0x${/^CapBnd:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? 'ff'}`)).toBe(SERVER_CAPABILITIES);
     await expect(dockerExec(codecell, ['test', '-e', '/var/run/docker.sock'])).rejects.toThrow();
+    const proxy = await containerOf(project, 'docker-proxy');
+    expect((await dockerExec(proxy, ['id', '-u'])).trim()).toBe('1000');
   });
 
   it('runs code through the proxy, end to end over MCP', async () => {

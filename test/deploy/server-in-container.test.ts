@@ -6,7 +6,7 @@
  * runner lives on); on gVisor, which shows no cgroup inside and kills the whole sandbox, the Docker
  * engine's events over the socket.
  */
-import { chownSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -19,9 +19,6 @@ import { callTool, connectStreamable } from '../interfaces/helpers/mcp-client.js
 import { freePort, TEST_KEY } from '../interfaces/helpers/test-server.js';
 import { buildServerImage } from './server-image.js';
 
-/** The server image's user (Dockerfile). */
-const SERVER_UID = 1000;
-
 describe.each(['runc', 'runsc'])('the server in a container, with only the Docker socket (%s)', (runtime) => {
   let dataDir: string;
   let server: StartedTestContainer;
@@ -33,14 +30,10 @@ describe.each(['runc', 'runsc'])('the server in a container, with only the Docke
     process.env.TESTCONTAINERS_HOST_OVERRIDE ??= '127.0.0.1';
     const image = await buildServerImage();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-in-container-'));
-    // The image's user (uid 1000) owns the data dir; the socket's group lets it reach the engine.
-    chownSync(dataDir, SERVER_UID, SERVER_UID);
-    const socketGid = statSync('/var/run/docker.sock').gid;
     const port = await freePort();
     server = await new GenericContainer(image)
       // Host networking: the engine may have no bridge network (compose publishes 127.0.0.1:7860 instead).
       .withNetworkMode('host')
-      .withUser(`${SERVER_UID}:${socketGid}`)
       .withBindMounts([
         { source: '/var/run/docker.sock', target: '/var/run/docker.sock' },
         { source: dataDir, target: dataDir },
