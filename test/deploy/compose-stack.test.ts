@@ -58,6 +58,7 @@ console.log(JSON.stringify(results));
 
 describe('docker-compose.yml: the server behind the socket proxy', () => {
   let dataDir: string;
+  let configDir: string;
   let project: ComposeProject;
   let librechatNetwork: string;
   let serverImage: string;
@@ -67,13 +68,17 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
   beforeAll(async () => {
     serverImage = await buildServerImage();
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-compose-'));
+    configDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-compose-config-'));
     const port = await freePort();
     baseUrl = `http://127.0.0.1:${port}`;
     const name = `ccdeploy${process.pid}`;
     librechatNetwork = `${name}-librechat`;
     // Stands for LibreChat's own compose network (an external network to Codecell's project).
     await run('docker', ['network', 'create', librechatNetwork]);
-    const override = path.join(dataDir, '..', `${name}.override.yml`);
+    const override = path.join(configDir, 'override.yml');
+    // The metrics key file the server mounts (README, "Monitoring"); the checkout has none.
+    const metricsKey = path.join(configDir, 'metrics.key');
+    writeFileSync(metricsKey, 'metrics-only-key-0123456789abcdef\n', { mode: 0o640 });
     const env = { ...SMALL_POOLS, CODECELL_MEMORY_MB: '256' };
     writeFileSync(
       override,
@@ -90,6 +95,7 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
         CODECELL_BIND: `127.0.0.1:${port}`,
         DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
         LIBRECHAT_NETWORK: librechatNetwork,
+        METRICS_KEY_HOST_FILE: metricsKey,
       },
     };
     await compose(project, ['up', '-d', '--no-build', 'codecell']);
@@ -103,6 +109,7 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
     if (project) await compose(project, ['down', '--volumes', '--timeout', '60']).catch(() => undefined);
     if (librechatNetwork) await run('docker', ['network', 'rm', librechatNetwork]).catch(() => undefined);
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (configDir) rmSync(configDir, { recursive: true, force: true });
   }, 300_000);
 
   it('validates as a compose file, with and without the LibreChat override', async () => {
