@@ -13,6 +13,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ExecutionOutputSchema } from '../../src/interfaces/mcp/render-result.js';
 import { SMALL_POOLS } from '../helpers/engine.js';
+import { CHILD_MEMORY_BOMB } from '../helpers/oom-code.js';
 import { callTool, connectStreamable } from '../interfaces/helpers/mcp-client.js';
 import { freePort, TEST_KEY } from '../interfaces/helpers/test-server.js';
 import { awaitLog, compose, COMPOSE_FILE, containerOf, dockerExec, LIBRECHAT_FILE, type ComposeProject } from './compose.js';
@@ -136,6 +137,12 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
     const output = ExecutionOutputSchema.parse(result.structuredContent);
     expect(output.status).toBe('ok');
     expect(output.stdout).toBe('42\n');
+  });
+
+  it('reports an OOM kill through the proxy (attach, wait and the engine’s event stream)', async () => {
+    if (!client) throw new Error('no MCP client');
+    const result = await callTool(client, 'execute_python_code', { code: CHILD_MEMORY_BOMB });
+    expect(ExecutionOutputSchema.parse(result.structuredContent).status).toBe('oom');
   });
 
   it('is reachable as http://codecell:7860 from LibreChat’s network', async () => {
