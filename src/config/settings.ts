@@ -11,6 +11,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DEFAULT_DOCKER_SOCKET, dockerEndpoint, parseDockerHost, type DockerEndpoint } from './docker-endpoint.js';
 import { JwtKeyError, parseJwtPublicKey, type JwtVerificationKey } from './jwt-key.js';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 const csv = z
   .string()
@@ -32,8 +33,22 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(7860),
   CODECELL_API_KEYS: csv.default([]),
+  // Bearer tokens that open GET /metrics and nothing else (for Prometheus), inline or in a file.
+  CODECELL_METRICS_KEYS: csv.default([]),
+  CODECELL_METRICS_KEYS_FILE: z.string().min(1).optional(),
   CODECELL_ALLOW_OPEN: bool.default(false),
   CODECELL_PUBLIC_URL: z.string().url().optional(),
+  CODECELL_TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseTrustProxy(raw);
+      if (typeof parsed === 'object' && 'problem' in parsed) {
+        ctx.addIssue({ code: 'custom', message: parsed.problem });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   CODECELL_SIGNING_KEY: z.string().min(32).optional(),
   CODECELL_DATA_DIR: z.string().min(1).optional(),
   // LibreChat's Code API tokens (CODEAPI_AUTH_PROVIDER=librechat-jwt): the public key as PEM text or a file.
@@ -136,10 +151,14 @@ export interface Settings {
   readonly host: string;
   readonly port: number;
   readonly apiKeys: readonly string[];
+  /** Tokens that open GET /metrics only (CODECELL_METRICS_KEYS or _FILE). */
+  readonly metricsKeys: readonly string[];
   /** LibreChat JWT mode: tokens verified with this key are accepted beside (or instead of) API keys. */
   readonly jwt: JwtSettings | null;
   readonly allowOpen: boolean;
   readonly publicUrl: string | undefined;
+  /** Whose X-Forwarded-* headers to believe (express "trust proxy"); false: nobody's. */
+  readonly trustProxy: TrustProxy;
   readonly signingKey: string | undefined;
   readonly dataDir: string;
   readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -266,9 +285,11 @@ export function loadSettings(
     host: e.HOST,
     port: e.PORT,
     apiKeys: Object.freeze([...e.CODECELL_API_KEYS]),
+    metricsKeys: Object.freeze(metricsKeys(e)),
     jwt,
     allowOpen: e.CODECELL_ALLOW_OPEN,
     publicUrl: e.CODECELL_PUBLIC_URL,
+    trustProxy: e.CODECELL_TRUST_PROXY,
     signingKey: e.CODECELL_SIGNING_KEY,
     dataDir: path.resolve(e.CODECELL_DATA_DIR ?? defaultDataDir(merged)),
     logLevel: e.LOG_LEVEL,
@@ -339,6 +360,33 @@ export function loadSettings(
 }
 
 type ParsedEnv = z.infer<typeof EnvSchema>;
+
+/**
+ * The metrics-only tokens, from CODECELL_METRICS_KEYS or a file (commas or one per line; a file lets
+ * Prometheus and the server share one mounted secret). One that is also an API key is refused: it
+ * would open more than /metrics.
+ */
+function metricsKeys(e: ParsedEnv): string[] {
+  const file = e.CODECELL_METRICS_KEYS_FILE;
+  if (file !== undefined && e.CODECELL_METRICS_KEYS.length > 0) {
+    throw new SettingsError('invalid settings: set CODECELL_METRICS_KEYS or CODECELL_METRICS_KEYS_FILE, not both');
+  }
+  let keys = e.CODECELL_METRICS_KEYS;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new SettingsError(`invalid settings: CODECELL_METRICS_KEYS_FILE (${file}) cannot be read: ${(error as Error).message}`);
+    }
+    keys = text.split(/[,\n]/).map((item) => item.trim()).filter((item) => item.length > 0);
+    if (keys.length === 0) throw new SettingsError(`invalid settings: CODECELL_METRICS_KEYS_FILE (${file}) holds no key`);
+  }
+  if (keys.some((key) => e.CODECELL_API_KEYS.includes(key))) {
+    throw new SettingsError('invalid settings: a metrics key must not also be an API key (CODECELL_API_KEYS)');
+  }
+  return keys;
+}
 
 /** Reads and checks the JWT public key at start-up, so a bad key stops the server with a clear message. */
 function jwtSettings(e: ParsedEnv): JwtSettings | null {

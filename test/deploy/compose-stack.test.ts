@@ -97,6 +97,8 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
         DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
         LIBRECHAT_NETWORK: librechatNetwork,
         METRICS_KEY_HOST_FILE: metricsKey,
+        // Interpolated even while the monitoring profile is off (Grafana's admin password).
+        GRAFANA_ADMIN_PASSWORD: 'unused-here-0123456789',
       },
     };
     await compose(project, ['up', '-d', '--no-build', 'codecell']);

@@ -15,7 +15,7 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { OneShotLanguageInfo, RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
 import { SANDBOX_UID } from '../../sandbox-user.js';
-import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport } from '../executor.js';
+import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport, PoolWarmth } from '../executor.js';
 import { RunFlow, type RunnerPort } from '../run-flow.js';
 import type { EndFacts } from '../run-verdict.js';
 import type { SessionPlaces } from '../slot.js';
@@ -140,6 +140,10 @@ export class DockerExecutor implements Executor {
     } catch (error) {
       return { kind: this.kind, reachable: false, error: error instanceof Error ? error.message : String(error), isolation };
     }
+  }
+
+  poolWarmth(): Readonly<Record<string, PoolWarmth>> {
+    return this.pool.warmth();
   }
 
   poolSizes(): Readonly<Record<string, number>> {

@@ -46,6 +46,9 @@ export const SYSTEM_POOL_CLOCK: PoolClock = {
   },
 };
 
+/** Whether a pool has had its first ready runner (for /readyz); a pool with no target is ready at once. */
+export type PoolWarmth = { readonly state: 'ready' | 'warming' } | { readonly state: 'failed'; readonly error: string };
+
 export interface TakenContainer<C extends PooledContainer = RunnerContainer> {
   readonly runner: C;
   /** True when it came warm from the pool, false when it was started for this job. */
@@ -94,6 +97,10 @@ export class WarmPool<C extends PooledContainer = RunnerContainer> {
   private readonly startContainer: ContainerStarter<C>;
   private readonly clock: PoolClock;
   private stopped = false;
+  /** Pools that have had a runner start: they stay warm for /readyz even while emptied by takes. */
+  private readonly warmed = new Set<PoolKey>();
+  /** The last start failure of a pool not yet warmed. */
+  private readonly coldFailures = new Map<PoolKey, string>();
 
   constructor(private readonly deps: WarmPoolDeps<C>) {
     // Without a starter the deps type admits only C = RunnerContainer, so the docker starter fits.
@@ -120,6 +127,16 @@ export class WarmPool<C extends PooledContainer = RunnerContainer> {
 
   sizes(): Record<PoolKey, number> {
     return Object.fromEntries(POOL_KEYS.map((key) => [key, this.readyCount(key)])) as Record<PoolKey, number>;
+  }
+
+  /** Per pool: ready once a first runner started, failed when starts fail before that, else warming. */
+  warmth(): Record<PoolKey, PoolWarmth> {
+    const of = (key: PoolKey): PoolWarmth => {
+      if (this.warmed.has(key) || poolTarget(this.deps.settings, key) === 0) return { state: 'ready' };
+      const error = this.coldFailures.get(key);
+      return error === undefined ? { state: 'warming' } : { state: 'failed', error };
+    };
+    return Object.fromEntries(POOL_KEYS.map((key) => [key, of(key)])) as Record<PoolKey, PoolWarmth>;
   }
 
   /** A ready container for `key`: warm from the pool when one is there, else started now. */
@@ -151,6 +168,7 @@ export class WarmPool<C extends PooledContainer = RunnerContainer> {
     this.deps.metrics.poolHits.inc({ pool: key, result: 'miss' });
     const started = await this.startOne(key);
     this.failures.set(key, 0);
+    this.warmed.add(key);
     return { runner: started, warm: false };
   }
 
@@ -203,10 +221,12 @@ export class WarmPool<C extends PooledContainer = RunnerContainer> {
           if (waiter) waiter(runner);
           else this.idle.get(key)?.push(runner);
           this.failures.set(key, 0);
+          this.warmed.add(key);
           this.updateGauge(key);
         } catch (error) {
           const failures = (this.failures.get(key) ?? 0) + 1;
           this.failures.set(key, failures);
+          if (!this.warmed.has(key)) this.coldFailures.set(key, error instanceof Error ? error.message : String(error));
           this.deps.logger.error({ err: error, pool: key, failures }, 'warm container failed to start');
           this.waiters.get(key)?.shift()?.(null);
         } finally {

@@ -14,7 +14,7 @@ import type { RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
 import type { SessionPlaces } from '../slot.js';
 import { recoverSlots } from '../slot-recovery.js';
-import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport } from '../executor.js';
+import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport, PoolWarmth } from '../executor.js';
 import { POOL_KEYS, poolTarget, type PoolKey } from '../pool-key.js';
 import { RunFlow, type RunnerPort } from '../run-flow.js';
 import type { EndFacts } from '../run-verdict.js';
@@ -80,6 +80,10 @@ export class ProcessExecutor implements Executor {
   /** Puts session files left in slots by a crash back where they belong (only for the data dir's owner). */
   private async recover(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
     await recoverSlots(this.slotsRoot, placesOf, this.logger);
+  }
+
+  poolWarmth(): Readonly<Record<string, PoolWarmth>> {
+    return this.pool.warmth();
   }
 
   /** Ready warm runners per pool. */

@@ -2,7 +2,7 @@
  * The HTTP surface, in the order a request meets it:
  *
  *   request id + log line → metrics → Host check (loopback only) → cross-site check (keyless only)
- *   → /healthz (details with a key), signed downloads (no key)
+ *   → /healthz and /readyz (details with a key), signed downloads (no key), /metrics with a metrics-only key
  *   → API key + X-User-Id, or LibreChat's JWT → /metrics → per-principal and per-key stream and request budgets
  *     (before any body is read: every body parser comes after them)
  *   → /v1 files and LibreChat Code API (then 405 / 404 for the rest of /v1)
@@ -22,7 +22,7 @@ import type { McpSessionRegistry } from '../mcp/transports/mcp-session-registry.
 import { sendJsonRpcError, type McpRouteDeps } from '../mcp/transports/route-deps.js';
 import { createSseRouter, type SseEndpoint } from '../mcp/transports/sse-routes.js';
 import { createStreamableHttpRouter } from '../mcp/transports/streamable-http-routes.js';
-import { apiKeyAuth, offersValidKey, principalOf } from './auth.js';
+import { apiKeyAuth, offersMetricsKey, offersValidKey, principalOf } from './auth.js';
 import { createFilesRouter, createSignedDownloadRouter } from './files-router.js';
 import { createLibreChatCodeApiRouter } from './librechat-code-api/router.js';
 import { httpMetrics } from './http-metrics.js';
@@ -63,6 +63,7 @@ const ROUTE_PREFIXES = [
   ...STREAMABLE_HTTP_PATHS,
   ...SSE_ENDPOINTS.flatMap((endpoint) => [endpoint.streamPath, endpoint.messagesPath]),
   '/healthz',
+  '/readyz',
   '/metrics',
   '/v1',
   '/files/signed',
@@ -142,6 +143,10 @@ export function createApp(deps: AppDeps): Express {
   const { settings, logger, metrics, engine, files, registry } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // X-Forwarded-Proto/-Host/-For are believed only from the proxy CODECELL_TRUST_PROXY names.
+  if (settings.trustProxy !== false) {
+    app.set('trust proxy', typeof settings.trustProxy === 'number' ? settings.trustProxy : [...settings.trustProxy]);
+  }
 
   app.use(requestContext(logger));
   app.use(httpMetrics(metrics, ROUTE_PREFIXES));
@@ -155,6 +160,7 @@ export function createApp(deps: AppDeps): Express {
   const jwt = settings.jwt === null ? undefined : createJwtVerifier(settings.jwt);
   app.use(createHealthRouter(engine, logger, offersValidKey(settings.apiKeys, jwt)));
   app.use(createSignedDownloadRouter({ files, logger }));
+  app.use(createMetricsRouter(metrics, offersMetricsKey(settings.metricsKeys)));
 
   app.use(apiKeyAuth(settings.apiKeys, { jwt, logger }));
   app.use(createMetricsRouter(metrics));

@@ -248,3 +248,30 @@ describe('warm pool', () => {
     expect(starter.pending).toHaveLength(0);
   });
 });
+
+describe('warm pool warmth (for /readyz)', () => {
+  it('is warming until the first runner, then ready, and stays ready when a take empties it', async () => {
+    const { pool, starter } = makePool(1);
+    expect(pool.warmth()[POOL]).toEqual({ state: 'warming' });
+    // Pools with no target have nothing to wait for.
+    expect(pool.warmth().node).toEqual({ state: 'ready' });
+    pool.fill();
+    await starter.finishWith(new FakeContainer(1));
+    expect(pool.warmth()[POOL]).toEqual({ state: 'ready' });
+    await pool.take(POOL);
+    expect(pool.readyCount(POOL)).toBe(0);
+    expect(pool.warmth()[POOL]).toEqual({ state: 'ready' });
+    await pool.drain();
+  });
+
+  it('is failed, with the error, when starts fail before the first runner, and ready once one starts', async () => {
+    const { pool, starter } = makePool(1);
+    pool.fill();
+    await starter.failAll();
+    expect(pool.warmth()[POOL]).toEqual({ state: 'failed', error: 'engine said no' });
+    pool.refillNow(POOL);
+    await starter.finishAll();
+    expect(pool.warmth()[POOL]).toEqual({ state: 'ready' });
+    await pool.drain();
+  });
+});
