@@ -16,7 +16,7 @@ import { SMALL_POOLS } from '../helpers/engine.js';
 import { CHILD_MEMORY_BOMB } from '../helpers/oom-code.js';
 import { callTool, connectStreamable } from '../interfaces/helpers/mcp-client.js';
 import { freePort, TEST_KEY } from '../interfaces/helpers/test-server.js';
-import { awaitLog, compose, COMPOSE_FILE, containerOf, dockerExec, LIBRECHAT_FILE, type ComposeProject } from './compose.js';
+import { awaitEvent, awaitLog, compose, COMPOSE_FILE, containerOf, dockerExec, LIBRECHAT_FILE, type ComposeProject } from './compose.js';
 import { buildServerImage } from './server-image.js';
 
 const run = promisify(execFile);
@@ -65,6 +65,7 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
   let serverImage: string;
   let baseUrl: string;
   let client: Client | undefined;
+  let startedAt: number;
 
   beforeAll(async () => {
     serverImage = await buildServerImage();
@@ -101,6 +102,7 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
         GRAFANA_ADMIN_PASSWORD: 'unused-here-0123456789',
       },
     };
+    startedAt = Math.floor(Date.now() / 1000) - 1;
     await compose(project, ['up', '-d', '--no-build', 'codecell']);
     await awaitLog(await containerOf(project, 'codecell'), /codecell listening/);
     client = await connectStreamable(baseUrl);
@@ -145,6 +147,15 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
     if (!client) throw new Error('no MCP client');
     const result = await callTool(client, 'execute_python_code', { code: CHILD_MEMORY_BOMB });
     expect(ExecutionOutputSchema.parse(result.structuredContent).status).toBe('oom');
+  });
+
+  it('turns healthy by its compose healthcheck on /readyz', async () => {
+    const codecell = await containerOf(project, 'codecell');
+    await awaitEvent(codecell, startedAt, /health_status: healthy/);
+    const { stdout } = await run('docker', ['inspect', '-f', '{{json .State.Health}}', codecell]);
+    const health = JSON.parse(stdout) as { Status: string; Log: { ExitCode: number }[] };
+    expect(health.Status).toBe('healthy');
+    expect(health.Log.at(-1)?.ExitCode).toBe(0);
   });
 
   it('is reachable as http://codecell:7860 from LibreChat’s network', async () => {

@@ -59,3 +59,21 @@ export async function dockerExec(containerId: string, command: readonly string[]
   const { stdout } = await run('docker', ['exec', containerId, ...command], { maxBuffer: 4 * 1024 * 1024 });
   return stdout;
 }
+
+/** Resolves when the engine reports an event of the container (since `sinceSeconds`) matching `pattern`. */
+export function awaitEvent(containerId: string, sinceSeconds: number, pattern: RegExp): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const follower = spawn('docker', ['events', '--since', String(sinceSeconds), '--filter', `container=${containerId}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let seen = '';
+    follower.stdout.on('data', (chunk: Buffer) => {
+      seen = (seen + chunk.toString('utf8')).slice(-20_000);
+      if (pattern.test(seen)) {
+        follower.kill();
+        resolve();
+      }
+    });
+    follower.on('close', () => reject(new Error(`the events of ${containerId.slice(0, 12)} ended without ${pattern}:\n${seen.slice(-4000)}`)));
+  });
+}
