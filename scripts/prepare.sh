@@ -20,4 +20,5 @@ if [ ! -f "$stamp" ] || [ -n "$(find src scripts tsconfig.json package.json -new
 fi
 
 bash scripts/ensure-docker.sh
+bash scripts/ensure-compose.sh
 bash scripts/build-images.sh

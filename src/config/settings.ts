@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DOCKER_SOCKET, dockerEndpoint, parseDockerHost, type DockerEndpoint } from './docker-endpoint.js';
 import { JwtKeyError, parseJwtPublicKey, type JwtVerificationKey } from './jwt-key.js';
 import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 
@@ -108,7 +109,19 @@ const EnvSchema = z.object({
 
   CODECELL_RUNTIME: z.enum(['runc', 'runsc']).default('runc'),
   CODECELL_IMAGE_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/).default('codecell'),
-  DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+  /** Docker's own variable (unix:///path or tcp://host:port), e.g. a socket proxy; wins over DOCKER_SOCKET. */
+  DOCKER_HOST: z
+    .string()
+    .default('')
+    .superRefine((value, ctx) => {
+      if (value === '') return;
+      try {
+        parseDockerHost(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      }
+    }),
+  DOCKER_SOCKET: z.string().min(1).default(DEFAULT_DOCKER_SOCKET),
 
   CODECELL_EXECUTOR: z.enum(['docker', 'process', 'auto']).default('auto'),
   CODECELL_SANDBOX_DIR: z.string().regex(/^\//, 'an absolute path').default('/opt/codecell'),
@@ -230,7 +243,8 @@ export interface Settings {
     readonly idleMs: number;
   };
   readonly docker: {
-    readonly socketPath: string;
+    /** DOCKER_HOST, else DOCKER_SOCKET (config/docker-endpoint.ts). */
+    readonly endpoint: DockerEndpoint;
     readonly runtime: 'runc' | 'runsc';
     readonly imagePrefix: string;
   };
@@ -348,7 +362,7 @@ export function loadSettings(
       idleMs: e.CODECELL_POOL_IDLE_SECONDS * 1000,
     }),
     docker: Object.freeze({
-      socketPath: e.DOCKER_SOCKET,
+      endpoint: Object.freeze(dockerEndpoint(e.DOCKER_HOST, e.DOCKER_SOCKET)),
       runtime: e.CODECELL_RUNTIME,
       imagePrefix: e.CODECELL_IMAGE_PREFIX,
     }),

@@ -80,7 +80,7 @@ describe('/healthz with API keys', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'codecell-healthz-'));
     forwarder = new SocketForwarder(path.join(dir, 'docker.sock'), '/var/run/docker.sock');
     await forwarder.open();
-    server = await startTestServer({ env: { ...NO_POOLS, DOCKER_SOCKET: forwarder.socketPath } });
+    server = await startTestServer({ env: { ...NO_POOLS, DOCKER_HOST: '', DOCKER_SOCKET: forwarder.socketPath } });
   });
 
   afterAll(async () => {

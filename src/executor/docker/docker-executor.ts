@@ -21,6 +21,7 @@ import type { EndFacts } from '../run-verdict.js';
 import type { SessionPlaces } from '../slot.js';
 import { recoverSlots } from '../slot-recovery.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
+import { dockerClient } from './docker-client.js';
 import type { PoolKey } from '../pool-key.js';
 import { RunnerContainer, type RunOutcome } from './runner-container.js';
 import { RuntimeProbe } from './runtime-probe.js';
@@ -45,7 +46,7 @@ export class DockerExecutor implements Executor {
     /** The server's disk budget, shared with uploads (files/file-service.ts). */
     diskBudget: DiskBudget,
   ) {
-    this.docker = new Docker({ socketPath: settings.docker.socketPath });
+    this.docker = dockerClient(settings.docker.endpoint);
     // Containers are labelled with the data dir they serve: a restart with the same data dir
     // recognises its own leftovers, and two servers with different data dirs never touch each other's.
     // Two live engines on one data dir would take each other's for leftovers: engine/data-dir-owner.ts prevents that.
