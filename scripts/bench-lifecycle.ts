@@ -24,6 +24,7 @@ import { pathToFileURL } from 'node:url';
 import Docker from 'dockerode';
 import { loadSettings, type Settings } from '../src/config/settings.js';
 import { readCpuMs } from '../src/executor/docker/cgroup-cpu.js';
+import { dockerClient } from '../src/executor/docker/docker-client.js';
 import { RunnerContainer } from '../src/executor/docker/runner-container.js';
 import { POOL_KEYS, type PoolKey } from '../src/executor/pool-key.js';
 import { createLogger } from '../src/logger.js';
@@ -198,7 +199,7 @@ export async function lifecycleSplitReport(): Promise<string> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-lifecycle-'));
   try {
     const settings = loadSettings({}, { ...process.env, CODECELL_DATA_DIR: dataDir });
-    const docker = new Docker({ socketPath: settings.docker.socketPath });
+    const docker = dockerClient(settings.docker.endpoint);
     const slotsRoot = path.join(dataDir, 'slots');
     await fs.mkdir(slotsRoot, { recursive: true });
     const splits: PoolSplit[] = [];

@@ -6,9 +6,9 @@
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import Docker from 'dockerode';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../src/config/settings.js';
+import { dockerClient } from '../../src/executor/docker/docker-client.js';
 import { RunnerContainer } from '../../src/executor/docker/runner-container.js';
 import { WarmPool } from '../../src/executor/warm-pool.js';
 import { createLogger } from '../../src/logger.js';
@@ -34,7 +34,7 @@ const settings = loadSettings(
     CODECELL_POOL_IDLE_SECONDS: '30',
   },
 );
-const docker = new Docker({ socketPath: settings.docker.socketPath });
+const docker = dockerClient(settings.docker.endpoint);
 const logger = createLogger('silent');
 const metrics = new Metrics({ collectProcessMetrics: false });
 const pool = new WarmPool<RunnerContainer>({
