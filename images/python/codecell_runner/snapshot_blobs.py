@@ -157,6 +157,8 @@ def _valid_name(name) -> bool:
 
 
 def _pages_unwritten(address: int, length: int) -> bool:
+    if not _pagemap_tells_writes():
+        return False
     first = address // _PAGE
     count = (address + length - 1) // _PAGE - first + 1
     try:
@@ -177,6 +179,30 @@ def _pages_unwritten(address: int, length: int) -> bool:
         if entry & _SWAPPED or (entry & _PRESENT and not entry & _FILE_PAGE):
             return False
     return True
+
+
+@functools.lru_cache(maxsize=None)
+def _pagemap_tells_writes() -> bool:
+    """Whether this kernel's pagemap shows a written private page as such (a sandbox kernel may
+    give no pagemap, or one of zeros, which would make every page look unwritten)."""
+    probe = mmap.mmap(-1, _PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    try:
+        probe[0] = 1
+        page = address_of(probe) // _PAGE
+        with open(_PAGEMAP, "rb", buffering=0) as pagemap:
+            pagemap.seek(page * 8)
+            data = pagemap.read(8)
+        if len(data) != 8:
+            return False
+        entry = int.from_bytes(data, "little")
+        return bool(entry & _PRESENT) and not entry & _FILE_PAGE
+    except (OSError, ValueError, BufferError):
+        return False
+    finally:
+        try:
+            probe.close()
+        except BufferError:
+            pass
 
 
 def address_of(buffer) -> int:
