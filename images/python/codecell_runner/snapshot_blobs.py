@@ -157,7 +157,7 @@ def _valid_name(name) -> bool:
 
 
 def _pages_unwritten(address: int, length: int) -> bool:
-    if not _pagemap_tells_writes():
+    if not pagemap_tells_writes():
         return False
     first = address // _PAGE
     count = (address + length - 1) // _PAGE - first + 1
@@ -182,7 +182,7 @@ def _pages_unwritten(address: int, length: int) -> bool:
 
 
 @functools.lru_cache(maxsize=None)
-def _pagemap_tells_writes() -> bool:
+def pagemap_tells_writes() -> bool:
     """Whether this kernel's pagemap shows a written private page as such (a sandbox kernel may
     give no pagemap, or one of zeros, which would make every page look unwritten)."""
     probe = mmap.mmap(-1, _PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
