@@ -25,14 +25,17 @@ const principal = principalFor('bench-key', 'bench-user');
 
 /** The runner's own timings of each run, by session (the executor logs them at debug level). */
 const runnerTimings = new Map<string, { restoreMs?: number; saveMs?: number }[]>();
+/** Whether each run of a session found a warm container (a cold start dwarfs what state costs). */
+const warmRuns = new Map<string, boolean[]>();
 const logSink = new Writable({
   write(chunk: Buffer, _encoding, done) {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (!line) continue;
       try {
-        const record = JSON.parse(line) as { msg?: string; session?: string; runner?: { restoreMs?: number; saveMs?: number } };
+        const record = JSON.parse(line) as { msg?: string; session?: string; warm?: boolean; runner?: { restoreMs?: number; saveMs?: number } };
         if (record.msg === 'execution phases (ms)' && record.session && record.runner) {
           runnerTimings.set(record.session, [...(runnerTimings.get(record.session) ?? []), record.runner]);
+          warmRuns.set(record.session, [...(warmRuns.get(record.session) ?? []), record.warm === true]);
         }
       } catch {
         // not a record of ours
@@ -127,8 +130,9 @@ async function main(): Promise<void> {
       // Restore + save as the runner timed them, for the trivial calls only (the first run made the frame).
       const stateMs = (key: 'before' | 'after') =>
         p50((runnerTimings.get(sessions[key] ?? '') ?? []).slice(1).map((timing) => (timing.restoreMs ?? NaN) + (timing.saveMs ?? NaN)));
+      const cold = (key: 'before' | 'after') => (warmRuns.get(sessions[key] ?? '') ?? []).slice(1).filter((warm) => !warm).length;
       rows.push(
-        `| ${sizeMb} MB | ${ms('before')} ms | ${ms('after')} ms | ${stateMs('before').toFixed(1)} ms | ${stateMs('after').toFixed(1)} ms | ${(stateMs('before') / stateMs('after')).toFixed(0)}× | ${kb('before')} KB | ${kb('after')} KB |`,
+        `| ${sizeMb} MB | ${ms('before')} ms (${cold('before')} cold) | ${ms('after')} ms (${cold('after')} cold) | ${stateMs('before').toFixed(1)} ms | ${stateMs('after').toFixed(1)} ms | ${(stateMs('before') / stateMs('after')).toFixed(0)}× | ${kb('before')} KB | ${kb('after')} KB |`,
       );
       console.error(rows.at(-1));
     }
