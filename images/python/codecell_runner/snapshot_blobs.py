@@ -21,7 +21,6 @@ from __future__ import annotations
 import functools
 import mmap
 import os
-import secrets
 import sys
 
 BLOB_MIN_BYTES = 1024 * 1024
@@ -124,7 +123,7 @@ class BlobWriter:
 
     def _write(self, raw: memoryview) -> BlobRef:
         os.makedirs(self._folder, exist_ok=True)
-        name = secrets.token_hex(BLOB_NAME_BYTES)
+        name = os.urandom(BLOB_NAME_BYTES).hex()
         with open(os.path.join(self._folder, name), "xb") as file:
             file.write(raw)
         self.new_names.add(name)
