@@ -32,9 +32,20 @@
  * rows back (scripts/bench-in-space.ts). The image is built from this tree through the layer cache,
  * as the Space test tier builds it; BENCH_SPACE_IMAGE=<image> uses an existing one as it is.
  *
- * Optional: BENCH_MCP_URL=http://127.0.0.1:7860/mcp also measures a trivial Python call end to end
- * through Streamable HTTP with the official MCP client (the server must be running; BENCH_MCP_KEY
- * if it wants a key).
+ * Through the public interface (scripts/bench-mcp.ts), in the same run: a real server on 127.0.0.1,
+ * MCP over Streamable HTTP with the official SDK client; each figure is printed next to its issue-13
+ * target (met / not met), then the phase split of a chat-paced call and the container lifecycle split.
+ *
+ * Flags (npm run bench -- --cases mcp-chat --runs 3):
+ *   --cases a,b,...   engine, mcp-chat, mcp-b2b, mcp-state, mcp-js, mcp-users, idle, lifecycle (default: all)
+ *   --runs N          calls per MCP latency case (default 10)
+ *   --pause-ms N      pause between chat-paced calls (default 1000)
+ *   --big             adds the 500 MB state size (slow: it builds and snapshots 500 MB)
+ *   --state-sizes a,b sizes in MB instead of 0,10,100
+ *   --users a,b       concurrent user counts (default 8,32); --users-seconds N (default 10)
+ *   --idle-sessions N (default 1000)
+ * Optional: BENCH_MCP_URL=http://127.0.0.1:7860/mcp also measures a trivial Python call against a
+ * server already running (BENCH_MCP_KEY if it wants a key).
  * Knobs: BENCH_SAMPLES (default 20), BENCH_SECONDS (default 10), BENCH_LANGUAGES (python,javascript,bash),
  * BENCH_NUMPY_SESSIONS=0 skips the numpy-session row.
  */
@@ -42,8 +53,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
+import { parseArgs } from 'node:util';
 import { loadSettings } from '../src/config/settings.js';
 import { createEngine } from '../src/engine/create-engine.js';
 import type { Engine } from '../src/engine/engine.js';
@@ -52,7 +62,12 @@ import { ONE_SHOT_POOL_KEYS, type OneShotPoolKey, type PoolKey } from '../src/ex
 import { Metrics } from '../src/metrics/metrics.js';
 import { principalFor } from '../src/sessions/principal.js';
 import { benchInSpace, JSON_OUTPUT_ENV } from './bench-in-space.js';
+import { benchLogger as logger, phaseRecords } from './bench-log.js';
+import { benchThroughMcp } from './bench-mcp.js';
+import { percentile } from './bench-stats.js';
 import { printBenchTable, type BenchRow } from './bench-table.js';
+import { countVerdicts, targetTableLines } from './bench-targets.js';
+import { lifecycleSplitReport } from './bench-lifecycle.js';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 20);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -119,40 +134,6 @@ const DEFAULT_POOLS: Record<PoolKey, number> = { python: 2, 'python-lean': 1, no
 
 const rows: BenchRow[] = [];
 const howRun = new Map<string, string>();
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
-}
-
-// --- what the executor logs about each run (LOG_LEVEL=debug): the runner's own timings -------------
-
-interface PhaseRecord {
-  session: string;
-  pool: PoolKey;
-  warm: boolean;
-  run: Record<string, number>;
-  runner: { restoreMs?: number; runMs?: number; saveMs?: number } | null;
-  /** CPU of everything inside the container (init, runner, warm-up) up to the result frame. */
-  containerCpuMs: number | null;
-}
-const phaseRecords: PhaseRecord[] = [];
-const logSink = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (!line) continue;
-      try {
-        const record = JSON.parse(line) as { msg?: string; level?: number };
-        if (record.msg === 'execution phases (ms)') phaseRecords.push(record as unknown as PhaseRecord);
-        else if ((record.level ?? 0) >= 40) process.stderr.write(`${line}\n`);
-      } catch {
-        process.stderr.write(`${line}\n`);
-      }
-    }
-    done();
-  },
-});
-const logger = pino({ level: 'debug', base: { service: 'codecell-bench' } }, logSink);
 
 // --- CPU ------------------------------------------------------------------------------------------
 
@@ -399,23 +380,78 @@ function processRunsHere(): boolean {
   return existsSync(process.env.CODECELL_SANDBOX_DIR || '/opt/codecell');
 }
 
-for (const name of EXECUTORS) {
-  executor = name;
-  if (executor === 'process' && !processRunsHere()) {
-    const inSpace = await benchInSpace(executor);
-    rows.push(...inSpace.rows);
-    howRun.set(executor, inSpace.howRun);
-    continue;
-  }
-  howRun.set(executor, `on this host (${os.cpus().length} cores), the engine in this process`);
-  for (const language of LANGUAGES) {
-    await latency(language);
-    await sustained(language, `sustained, ${CALLERS} callers`, TRIVIAL_POOL[language], TRIVIAL[language]);
-    if (language === 'python' && NUMPY_SESSIONS) {
-      await sustained(language, `sustained, ${CALLERS} numpy sessions`, 'python', NUMPY_STATE);
+const ALL_CASES = ['engine', 'mcp-chat', 'mcp-b2b', 'mcp-state', 'mcp-js', 'mcp-users', 'idle', 'lifecycle'] as const;
+const { values: flags } = parseArgs({
+  options: {
+    cases: { type: 'string' },
+    runs: { type: 'string', default: '10' },
+    'pause-ms': { type: 'string', default: '1000' },
+    big: { type: 'boolean', default: false },
+    'state-sizes': { type: 'string' },
+    users: { type: 'string', default: '8,32' },
+    'users-seconds': { type: 'string', default: '10' },
+    'idle-sessions': { type: 'string', default: '1000' },
+  },
+});
+const numbers = (text: string): number[] => text.split(',').map((part) => Number(part.trim()));
+function positive(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`--${name} wants a number ≥ 0, not ${text}`);
+  return value;
+}
+// Inside the Space container (JSON output) only the engine rows are asked for.
+const cases = new Set<string>(JSON_OUTPUT ? ['engine'] : (flags.cases?.split(',').map((name) => name.trim()) ?? ALL_CASES));
+for (const name of cases) if (!(ALL_CASES as readonly string[]).includes(name)) throw new Error(`unknown case ${name}; cases: ${ALL_CASES.join(', ')}`);
+const stateSizesMb = flags['state-sizes'] !== undefined ? numbers(flags['state-sizes']) : [0, 10, 100, ...(flags.big ? [500] : [])];
+
+/** Where one container lifecycle's CPU goes (scripts/bench-lifecycle.ts). */
+async function lifecycleSection(): Promise<string> {
+  return lifecycleSplitReport();
+}
+
+if (cases.has('engine')) {
+  for (const name of EXECUTORS) {
+    executor = name;
+    if (executor === 'process' && !processRunsHere()) {
+      const inSpace = await benchInSpace(executor);
+      rows.push(...inSpace.rows);
+      howRun.set(executor, inSpace.howRun);
+      continue;
+    }
+    howRun.set(executor, `on this host (${os.cpus().length} cores), the engine in this process`);
+    for (const language of LANGUAGES) {
+      await latency(language);
+      await sustained(language, `sustained, ${CALLERS} callers`, TRIVIAL_POOL[language], TRIVIAL[language]);
+      if (language === 'python' && NUMPY_SESSIONS) {
+        await sustained(language, `sustained, ${CALLERS} numpy sessions`, 'python', NUMPY_STATE);
+      }
     }
   }
 }
 if (process.env.BENCH_MCP_URL) await mcpLatency(process.env.BENCH_MCP_URL);
-if (JSON_OUTPUT) console.log(JSON.stringify(rows));
-else printBenchTable(rows, howRun);
+if (JSON_OUTPUT) {
+  console.log(JSON.stringify(rows));
+} else {
+  if (rows.length > 0) {
+    console.log('## Engine level\n');
+    printBenchTable(rows, howRun);
+  }
+  const mcp = await benchThroughMcp({
+    cases,
+    runs: positive('runs', flags.runs),
+    pauseMs: positive('pause-ms', flags['pause-ms']),
+    stateSizesMb,
+    usersSeconds: positive('users-seconds', flags['users-seconds']),
+    userCounts: numbers(flags.users),
+    idleSessions: positive('idle-sessions', flags['idle-sessions']),
+    executor: EXECUTORS[0] ?? 'docker',
+  });
+  if (mcp.figures.length > 0) {
+    const { met, notMet } = countVerdicts(mcp.figures);
+    console.log(`\n## Through /mcp (Streamable HTTP, official MCP client, a real server on 127.0.0.1, executor ${EXECUTORS[0] ?? 'docker'})\n`);
+    for (const line of targetTableLines(mcp.figures)) console.log(line);
+    console.log(`\nissue-13 targets: ${met} met, ${notMet} not met (${os.cpus().length} cores, load average ${os.loadavg()[0]?.toFixed(1)}: timings on a busy machine are high)`);
+  }
+  for (const section of mcp.sections) console.log(`\n${section}`);
+  if (cases.has('lifecycle')) console.log(`\n${await lifecycleSection()}`);
+}

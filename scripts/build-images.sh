@@ -20,6 +20,10 @@
 # copy is what the content hash covers, so editing the file rebuilds the images it touches.
 set -euo pipefail
 
+# The engine is where Docker's own clients look: DOCKER_HOST (unix:// or tcp://); Codecell's older
+# DOCKER_SOCKET (a socket path) when only that is set.
+if [ -z "${DOCKER_HOST:-}" ] && [ -n "${DOCKER_SOCKET:-}" ]; then export DOCKER_HOST="unix://$DOCKER_SOCKET"; fi
+
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PREFIX="${CODECELL_IMAGE_PREFIX:-codecell}"
 UPSTREAM_BASE="debian:bookworm-slim"

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# Makes sure a Docker engine answers on /var/run/docker.sock, with gVisor (runsc) registered as an
+# Makes sure a Docker engine answers (at DOCKER_HOST, else /var/run/docker.sock), with gVisor (runsc) registered as an
 # optional runtime (CODECELL_RUNTIME=runsc).
 # Installs docker.io (and runsc) from Debian when missing and starts dockerd without a bridge or
 # iptables: execution containers run with NetworkMode none, so the engine needs no network of its own.
 # Idempotent: an engine that already answers is left running; only a missing runsc is registered.
 set -euo pipefail
+
+# The engine is where Docker's own clients look: DOCKER_HOST (unix:// or tcp://); Codecell's older
+# DOCKER_SOCKET (a socket path) when only that is set.
+if [ -z "${DOCKER_HOST:-}" ] && [ -n "${DOCKER_SOCKET:-}" ]; then export DOCKER_HOST="unix://$DOCKER_SOCKET"; fi
 
 log() { printf '[ensure-docker] %s\n' "$*" >&2; }
 is_root() { [ "$(id -u)" = 0 ]; }
@@ -50,6 +54,12 @@ if docker info >/dev/null 2>&1; then
   load_runsc
   exit 0
 fi
+
+# An engine named elsewhere (a remote host, a socket proxy) is not this script's to start.
+case "${DOCKER_HOST:-unix:///var/run/docker.sock}" in
+  unix:///var/run/docker.sock) ;;
+  *) log "no Docker engine answers at DOCKER_HOST=$DOCKER_HOST"; exit 1 ;;
+esac
 
 if ! command -v dockerd >/dev/null 2>&1; then
   if ! is_root; then

@@ -14,8 +14,11 @@ if [ ! -f "$stamp" ] || [ -n "$(find src scripts tsconfig.json package.json -new
   log "compiling TypeScript"
   rm -rf dist
   npx tsc -p tsconfig.json
+  log "bundling the playground page"
+  node dist/scripts/build-web.js
   touch "$stamp"
 fi
 
 bash scripts/ensure-docker.sh
+bash scripts/ensure-compose.sh
 bash scripts/build-images.sh

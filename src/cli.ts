@@ -25,7 +25,7 @@ import { formatExecutionText } from './interfaces/execution-text.js';
 import { signedDownloadLinks } from './interfaces/http/file-routes.js';
 import { ListenPolicyError } from './interfaces/http/listen-policy.js';
 import { CODECELL_VERSION } from './package-version.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, onTerminal, playgroundLine, type Logger } from './logger.js';
 import { Metrics } from './metrics/metrics.js';
 import { startHttpServer, startStdioServer } from './server.js';
 import { LOCAL_PRINCIPAL } from './sessions/principal.js';
@@ -101,7 +101,9 @@ function firstSignal(logger: Logger): Promise<NodeJS.Signals> {
 async function serve(rawOptions: unknown): Promise<number> {
   const options = ServeOptionsSchema.parse(rawOptions);
   const settings = loadSettings(process.env, { ...options.set, HOST: options.host ?? options.set.HOST, PORT: options.port ?? options.set.PORT });
-  const logger = createLogger(settings.logLevel);
+  // JSON unless a person watches (a terminal); never over stdio, where stdout is the protocol.
+  const forPerson = options.stdio !== true && onTerminal();
+  const logger = createLogger(settings.logLevel, { pretty: forPerson });
   const stopped = firstSignal(logger);
   if (options.stdio === true) {
     const stdio = await startStdioServer({ settings, logger });
@@ -110,6 +112,7 @@ async function serve(rawOptions: unknown): Promise<number> {
     return 0;
   }
   const server = await startHttpServer({ settings, logger });
+  if (forPerson) process.stdout.write(`${playgroundLine(server.url)}\n`);
   await stopped;
   await server.close();
   return 0;
@@ -123,6 +126,8 @@ function oneShotOverrides(env: NodeJS.ProcessEnv): Record<string, string> {
     CODECELL_POOL_PYTHON_LEAN: env.CODECELL_POOL_PYTHON_LEAN ?? '0',
     CODECELL_POOL_NODE: env.CODECELL_POOL_NODE ?? '0',
     CODECELL_POOL_BASH: env.CODECELL_POOL_BASH ?? '0',
+    // Nor demand-driven ones: a run's kind would otherwise be refilled just before the engine shuts down.
+    CODECELL_POOL_MAX: env.CODECELL_POOL_MAX ?? '0',
   };
 }
 

@@ -9,7 +9,9 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { DEFAULT_DOCKER_SOCKET, dockerEndpoint, parseDockerHost, type DockerEndpoint } from './docker-endpoint.js';
 import { JwtKeyError, parseJwtPublicKey, type JwtVerificationKey } from './jwt-key.js';
+import { parseTrustProxy, type TrustProxy } from './trust-proxy.js';
 
 const csv = z
   .string()
@@ -31,8 +33,22 @@ const EnvSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(7860),
   CODECELL_API_KEYS: csv.default([]),
+  // Bearer tokens that open GET /metrics and nothing else (for Prometheus), inline or in a file.
+  CODECELL_METRICS_KEYS: csv.default([]),
+  CODECELL_METRICS_KEYS_FILE: z.string().min(1).optional(),
   CODECELL_ALLOW_OPEN: bool.default(false),
   CODECELL_PUBLIC_URL: z.string().url().optional(),
+  CODECELL_TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseTrustProxy(raw);
+      if (typeof parsed === 'object' && 'problem' in parsed) {
+        ctx.addIssue({ code: 'custom', message: parsed.problem });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   CODECELL_SIGNING_KEY: z.string().min(32).optional(),
   CODECELL_DATA_DIR: z.string().min(1).optional(),
   // LibreChat's Code API tokens (CODEAPI_AUTH_PROVIDER=librechat-jwt): the public key as PEM text or a file.
@@ -82,10 +98,30 @@ const EnvSchema = z.object({
   CODECELL_POOL_BASH: int(0, 64).default(1),
   /** Warm containers per one-shot image (gcc, go, java, rust, php, r); 0: each run starts its own. */
   CODECELL_POOL_ONESHOT: int(0, 64).default(0),
+  // The pools above are minimums; demand (recent takes, bursts) grows each pool up to this many ready runners.
+  CODECELL_POOL_MAX: int(0, 64).default(8),
+  // Memory the ready runners above their minimums may hold together (estimated per kind, see pool-sizing.ts).
+  CODECELL_POOL_MEMORY_MB: int(0, 1_048_576).default(1024),
+  // Runner starts in flight at once (each keeps about one core busy); unset: the host's cores.
+  CODECELL_POOL_REFILL_CPUS: int(1, 256).optional(),
+  // How far back demand is measured; a pool is back at its minimum this long after its last take.
+  CODECELL_POOL_IDLE_SECONDS: int(1, 86_400).default(60),
 
   CODECELL_RUNTIME: z.enum(['runc', 'runsc']).default('runc'),
   CODECELL_IMAGE_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/).default('codecell'),
-  DOCKER_SOCKET: z.string().min(1).default('/var/run/docker.sock'),
+  /** Docker's own variable (unix:///path or tcp://host:port), e.g. a socket proxy; wins over DOCKER_SOCKET. */
+  DOCKER_HOST: z
+    .string()
+    .default('')
+    .superRefine((value, ctx) => {
+      if (value === '') return;
+      try {
+        parseDockerHost(value);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+      }
+    }),
+  DOCKER_SOCKET: z.string().min(1).default(DEFAULT_DOCKER_SOCKET),
 
   CODECELL_EXECUTOR: z.enum(['docker', 'process', 'auto']).default('auto'),
   CODECELL_SANDBOX_DIR: z.string().regex(/^\//, 'an absolute path').default('/opt/codecell'),
@@ -123,10 +159,14 @@ export interface Settings {
   readonly host: string;
   readonly port: number;
   readonly apiKeys: readonly string[];
+  /** Tokens that open GET /metrics only (CODECELL_METRICS_KEYS or _FILE). */
+  readonly metricsKeys: readonly string[];
   /** LibreChat JWT mode: tokens verified with this key are accepted beside (or instead of) API keys. */
   readonly jwt: JwtSettings | null;
   readonly allowOpen: boolean;
   readonly publicUrl: string | undefined;
+  /** Whose X-Forwarded-* headers to believe (express "trust proxy"); false: nobody's. */
+  readonly trustProxy: TrustProxy;
   readonly signingKey: string | undefined;
   readonly dataDir: string;
   readonly logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL'];
@@ -193,9 +233,18 @@ export interface Settings {
     readonly node: number;
     readonly bash: number;
     readonly oneShot: number;
+    /** Upper bound of any pool's demand-driven depth. */
+    readonly max: number;
+    /** Memory budget (bytes) of ready runners held above their pools' minimums. */
+    readonly memoryBudgetBytes: number;
+    /** Runner starts in flight at once. */
+    readonly refillConcurrency: number;
+    /** Window of demand; a pool shrinks back to its minimum this long after its last take. */
+    readonly idleMs: number;
   };
   readonly docker: {
-    readonly socketPath: string;
+    /** DOCKER_HOST, else DOCKER_SOCKET (config/docker-endpoint.ts). */
+    readonly endpoint: DockerEndpoint;
     readonly runtime: 'runc' | 'runsc';
     readonly imagePrefix: string;
   };
@@ -252,9 +301,11 @@ export function loadSettings(
     host: e.HOST,
     port: e.PORT,
     apiKeys: Object.freeze([...e.CODECELL_API_KEYS]),
+    metricsKeys: Object.freeze(metricsKeys(e)),
     jwt,
     allowOpen: e.CODECELL_ALLOW_OPEN,
     publicUrl: e.CODECELL_PUBLIC_URL,
+    trustProxy: e.CODECELL_TRUST_PROXY,
     signingKey: e.CODECELL_SIGNING_KEY,
     dataDir: path.resolve(e.CODECELL_DATA_DIR ?? defaultDataDir(merged)),
     logLevel: e.LOG_LEVEL,
@@ -305,9 +356,13 @@ export function loadSettings(
       node: e.CODECELL_POOL_NODE,
       bash: e.CODECELL_POOL_BASH,
       oneShot: e.CODECELL_POOL_ONESHOT,
+      max: e.CODECELL_POOL_MAX,
+      memoryBudgetBytes: e.CODECELL_POOL_MEMORY_MB * 1024 * 1024,
+      refillConcurrency: e.CODECELL_POOL_REFILL_CPUS ?? os.availableParallelism(),
+      idleMs: e.CODECELL_POOL_IDLE_SECONDS * 1000,
     }),
     docker: Object.freeze({
-      socketPath: e.DOCKER_SOCKET,
+      endpoint: Object.freeze(dockerEndpoint(e.DOCKER_HOST, e.DOCKER_SOCKET)),
       runtime: e.CODECELL_RUNTIME,
       imagePrefix: e.CODECELL_IMAGE_PREFIX,
     }),
@@ -325,6 +380,33 @@ export function loadSettings(
 }
 
 type ParsedEnv = z.infer<typeof EnvSchema>;
+
+/**
+ * The metrics-only tokens, from CODECELL_METRICS_KEYS or a file (commas or one per line; a file lets
+ * Prometheus and the server share one mounted secret). One that is also an API key is refused: it
+ * would open more than /metrics.
+ */
+function metricsKeys(e: ParsedEnv): string[] {
+  const file = e.CODECELL_METRICS_KEYS_FILE;
+  if (file !== undefined && e.CODECELL_METRICS_KEYS.length > 0) {
+    throw new SettingsError('invalid settings: set CODECELL_METRICS_KEYS or CODECELL_METRICS_KEYS_FILE, not both');
+  }
+  let keys = e.CODECELL_METRICS_KEYS;
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new SettingsError(`invalid settings: CODECELL_METRICS_KEYS_FILE (${file}) cannot be read: ${(error as Error).message}`);
+    }
+    keys = text.split(/[,\n]/).map((item) => item.trim()).filter((item) => item.length > 0);
+    if (keys.length === 0) throw new SettingsError(`invalid settings: CODECELL_METRICS_KEYS_FILE (${file}) holds no key`);
+  }
+  if (keys.some((key) => e.CODECELL_API_KEYS.includes(key))) {
+    throw new SettingsError('invalid settings: a metrics key must not also be an API key (CODECELL_API_KEYS)');
+  }
+  return keys;
+}
 
 /** Reads and checks the JWT public key at start-up, so a bad key stops the server with a clear message. */
 function jwtSettings(e: ParsedEnv): JwtSettings | null {

@@ -76,7 +76,9 @@ async function build(deps: CreateEngineDeps, releaseDataDir: () => Promise<void>
       return null;
     }
   });
-  metrics.activeSessions.set(sessions.count);
+  // Read at every scrape: default sessions are made inside resolve(), which no counter hook saw.
+  metrics.countSessionsWith(() => sessions.liveCount);
+  metrics.watchExecutor({ kind: executor.kind, reachable: async () => (await executor.health()).reachable });
   const engine = new Engine({
     settings,
     logger,

@@ -21,7 +21,7 @@ import { CodecellError, sessionNotFound } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { joinNotices } from '../notices.js';
-import type { Executor, ExecutorResult } from '../executor/executor.js';
+import type { Executor, ExecutorHealth, ExecutorResult, PoolWarmth } from '../executor/executor.js';
 import { oneShotPoolFor, pythonPoolFor, type PoolKey } from '../executor/pool-key.js';
 import { LANGUAGE_TITLES } from './language-names.js';
 import type { Admission, JobQueue } from '../executor/job-queue.js';
@@ -32,8 +32,9 @@ import type { RuntimeName } from '../config/settings.js';
 import type { FileChangeReporter } from './file-change-reporter.js';
 import { NOTHING_UNLISTED } from './changed-files-listing.js';
 import { capError, capNotCarried, capValue, inlineFrameImages } from './result-caps.js';
+import { displaysOf } from './result-displays.js';
 import { isOneShot, LANGUAGES, type HistoryEntry, type Language, type OneShotLanguage, type SessionInfo } from '../domain/types.js';
-import type { EngineApi, ExecuteRequest, ExecutionResult, HealthReport, ResultImage, SystemInfo } from './types.js';
+import type { EngineApi, ExecuteRequest, ExecutionResult, HealthReport, ReadinessReport, ResultImage, SystemInfo } from './types.js';
 import { SessionRuns } from './session-runs.js';
 import { describeSystem } from './system-info.js';
 import { TypeScriptTranspiler, type TranspileOutcome } from './typescript-transpiler.js';
@@ -59,6 +60,8 @@ export class Engine implements EngineApi {
   /** Calls under way per session (waiting or running): closing the session stops them. */
   private readonly runs = new SessionRuns();
   private shuttingDown = false;
+  /** Runs' records (meta and history writes) still being written after their answer. */
+  private readonly recording = new Set<Promise<void>>();
   private readonly sweeper: NodeJS.Timeout;
   private readonly typescript: TypeScriptTranspiler;
 
@@ -71,7 +74,6 @@ export class Engine implements EngineApi {
         .sweepExpired()
         .then((removed) => {
           if (removed > 0) deps.logger.info({ removed }, 'expired sessions removed');
-          deps.metrics.activeSessions.set(deps.sessions.count);
         })
         .catch((error: unknown) => deps.logger.error({ err: error }, 'session sweep failed'));
     }, 60_000);
@@ -257,6 +259,7 @@ export class Engine implements EngineApi {
         error: capError(frame?.error ?? null),
         images,
         imagesOmitted,
+        displays: displaysOf(frame?.displays),
         files: changes.files,
         unlistedFiles: changes.unlisted,
         notCarried: capNotCarried(frame?.notCarried ?? []),
@@ -271,8 +274,10 @@ export class Engine implements EngineApi {
       );
       metrics.executionDuration.observe({ language: request.language }, run.durationMs / 1000);
       const pythonModules = runtime === 'python' && frame ? frame.loadedModules : meta.pythonModules;
-      await this.record(meta, request, result, pythonModules);
-      return { result, settled };
+      // The index changes at once; its fsynced write and the history line need not delay the answer:
+      // they finish before the session's lock goes (the next run and getHistory wait), and before shutdown ends.
+      const recorded = this.trackRecord(this.record(meta, request, result, pythonModules));
+      return { result, settled: Promise.all([settled, recorded]).then(() => undefined) };
     } catch (error) {
       // The caller unlocks the session when this throws: not before the run is settled.
       await settled;
@@ -287,6 +292,13 @@ export class Engine implements EngineApi {
       LANGUAGES.map(async (language) => ((await executor.available(poolOf(language))) ? language : null)),
     );
     return installed.filter((language): language is Language => language !== null);
+  }
+
+  private trackRecord(recording: Promise<void>): Promise<void> {
+    this.recording.add(recording);
+    const forget = (): void => void this.recording.delete(recording);
+    recording.then(forget, forget);
+    return recording;
   }
 
   /** Counts the run, marks the session used, and appends to its history. */
@@ -311,7 +323,6 @@ export class Engine implements EngineApi {
 
   async createSession(principal: Principal): Promise<SessionInfo> {
     const meta = await this.sessions.create(principal);
-    this.deps.metrics.activeSessions.set(this.sessions.count);
     return this.sessions.info(meta);
   }
 
@@ -338,7 +349,6 @@ export class Engine implements EngineApi {
     // run's container is gone and its files are back, and only then is the session deleted.
     this.runs.stopAll(meta.id, sessionNotFound(sessionId, 'unknown', 'the session was closed while this call was under way'));
     await this.sessions.withLock(meta.id, () => this.sessions.delete(meta.id));
-    this.deps.metrics.activeSessions.set(this.sessions.count);
   }
 
   async resolveSessionId(principal: Principal, sessionId: string | undefined): Promise<string> {
@@ -362,15 +372,39 @@ export class Engine implements EngineApi {
     };
   }
 
+  async readiness(): Promise<ReadinessReport> {
+    const { executor } = this.deps;
+    const health = await executor.health();
+    const pools = executor.poolWarmth();
+    return { ...readinessVerdict(health, pools, this.shuttingDown), pools };
+  }
+
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
     clearInterval(this.sweeper);
     this.deps.queue.close();
     await this.deps.executor.shutdown();
+    await Promise.allSettled([...this.recording]);
     await this.typescript.close();
     await this.deps.releaseDataDir?.();
   }
+}
+
+/** Not ready while shutting down, while the executor does not answer, or while a pool is cold (failed starts named first). */
+export function readinessVerdict(
+  health: Pick<ExecutorHealth, 'reachable' | 'error'>,
+  pools: Readonly<Record<string, PoolWarmth>>,
+  shuttingDown: boolean,
+): { ready: boolean; reason?: string } {
+  if (shuttingDown) return { ready: false, reason: 'the server is shutting down' };
+  if (!health.reachable) return { ready: false, reason: `the executor does not answer${health.error === undefined ? '' : `: ${health.error}`}` };
+  const entries = Object.entries(pools);
+  const failed = entries.flatMap(([pool, warmth]) => (warmth.state === 'failed' ? [`${pool} (${warmth.error})`] : []));
+  if (failed.length > 0) return { ready: false, reason: `warm runners failed to start: ${failed.join('; ')}` };
+  const warming = entries.filter(([, warmth]) => warmth.state === 'warming').map(([pool]) => pool);
+  if (warming.length > 0) return { ready: false, reason: `warming up: ${warming.join(', ')}` };
+  return { ready: true };
 }
 
 /** The runtime whose snapshot a language's runs carry on; null for a one-shot language (no snapshot). */
@@ -458,6 +492,7 @@ function nothingRanResult(refusal: {
     error: { name: refusal.error.name, message: refusal.error.message, traceback: '' },
     images: [],
     imagesOmitted: 0,
+    displays: [],
     files: [],
     unlistedFiles: NOTHING_UNLISTED,
     notCarried: [],

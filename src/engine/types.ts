@@ -16,7 +16,7 @@ import type {
   RuntimeInfo,
   SessionInfo,
 } from '../domain/types.js';
-import type { ExecutorHealth, ExecutorInfo } from '../executor/executor.js';
+import type { ExecutorHealth, ExecutorInfo, PoolWarmth } from '../executor/executor.js';
 import type { Principal } from '../sessions/principal.js';
 
 export interface ExecutionError {
@@ -37,6 +37,31 @@ export interface ResultImage {
    */
   readonly fullSize?: { readonly width: number; readonly height: number; readonly bytes: number; readonly path: string | null };
 }
+
+/** A cell of a table display: text, a number, a boolean, or null for a missing value. */
+export type TableCell = string | number | boolean | null;
+
+/**
+ * A rich display the code produced (Python: a pandas DataFrame or Series, an object with
+ * _repr_html_), for clients that render it; the text output says the same for models.
+ */
+export type ResultDisplay =
+  | {
+      readonly type: 'table';
+      readonly columns: readonly string[];
+      /** Row labels; null for the default 0, 1, 2… index. */
+      readonly index: readonly string[] | null;
+      /** At most 200 rows of at most 50 cells; `truncated` when the table had more. */
+      readonly rows: readonly (readonly TableCell[])[];
+      readonly totalRows: number;
+      readonly totalColumns: number;
+      readonly truncated: boolean;
+    }
+  | {
+      readonly type: 'html';
+      /** Raw HTML from user code: untrusted, to be shown only in a sandboxed frame. */
+      readonly html: string;
+    };
 
 export interface NotCarriedValue {
   readonly name: string;
@@ -79,6 +104,8 @@ export interface ExecutionResult {
   readonly error: ExecutionError | null;
   readonly images: readonly ResultImage[];
   readonly imagesOmitted: number;
+  /** Tables and HTML the code displayed, in output order. */
+  readonly displays: readonly ResultDisplay[];
   /** At most the listing limit (CODECELL_MAX_LISTED_FILES); the rest are counted in `unlistedFiles`. */
   readonly files: readonly FileChange[];
   readonly unlistedFiles: UnlistedFiles;
@@ -137,6 +164,14 @@ export interface HealthReport {
   readonly queue: { readonly running: number; readonly waiting: number };
 }
 
+/** Whether the server can take work now (/readyz): the executor answers and every warm pool had its first runner. */
+export interface ReadinessReport {
+  readonly ready: boolean;
+  /** Why not, when not ready. */
+  readonly reason?: string;
+  readonly pools: Readonly<Record<string, PoolWarmth>>;
+}
+
 /** What the interfaces call. Implemented by Engine (src/engine/engine.ts). */
 export interface EngineApi {
   execute(request: ExecuteRequest): Promise<ExecutionResult>;
@@ -158,6 +193,7 @@ export interface EngineApi {
   resolveSessionId(principal: Principal, sessionId: string | undefined): Promise<string>;
   systemInfo(): Promise<SystemInfo>;
   health(): Promise<HealthReport>;
+  readiness(): Promise<ReadinessReport>;
   /** Stops taking work, cancels queued jobs, kills running containers, removes every container. */
   shutdown(): Promise<void>;
 }

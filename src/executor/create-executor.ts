@@ -7,7 +7,8 @@ import type { Settings } from '../config/settings.js';
 import type { DiskBudget } from '../files/disk-budget.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import Docker from 'dockerode';
+import type { DockerEndpoint } from '../config/docker-endpoint.js';
+import { dockerClient } from './docker/docker-client.js';
 import { DockerExecutor } from './docker/docker-executor.js';
 import { ProcessExecutor } from './process/process-executor.js';
 import type { Executor } from './executor.js';
@@ -25,7 +26,7 @@ export async function createExecutor(deps: ExecutorDeps): Promise<Executor> {
   const { settings, logger, metrics, diskBudget } = deps;
   let kind = settings.executor;
   if (kind === 'auto') {
-    const docker = await dockerAnswers(settings.docker.socketPath);
+    const docker = await dockerAnswers(settings.docker.endpoint);
     kind = docker === true ? 'docker' : 'process';
     logger.info({ executor: kind, ...(docker === true ? {} : { docker: docker }) }, `CODECELL_EXECUTOR=auto chose ${kind}`);
   }
@@ -35,10 +36,10 @@ export async function createExecutor(deps: ExecutorDeps): Promise<Executor> {
 
 const DOCKER_PING_TIMEOUT_MS = 3000;
 
-/** True when a Docker engine answers on the socket, else why not. */
-async function dockerAnswers(socketPath: string): Promise<true | string> {
+/** True when a Docker engine answers at the endpoint, else why not. */
+async function dockerAnswers(endpoint: DockerEndpoint): Promise<true | string> {
   try {
-    await new Docker({ socketPath, timeout: DOCKER_PING_TIMEOUT_MS }).ping();
+    await dockerClient(endpoint, { timeoutMs: DOCKER_PING_TIMEOUT_MS }).ping();
     return true;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);

@@ -12,11 +12,13 @@
  * create-executor.ts picks the implementation from the settings.
  */
 import type { CapturedText, ExecutionStatus, Language, OneShotLanguageInfo, OutputChunk, RuntimeInfo } from '../domain/types.js';
+import type { PoolWarmth } from './warm-pool.js';
 import type { PoolKey } from './pool-key.js';
 import type { ResultFrame } from './runner-protocol.js';
 import type { SessionPlaces } from './slot.js';
 
 export type { SessionPlaces } from './slot.js';
+export type { PoolWarmth } from './warm-pool.js';
 
 /** One run of code in one session, as the engine hands it over. */
 export interface ExecutorJob {
@@ -125,6 +127,8 @@ export interface Executor {
   health(): Promise<ExecutorHealth>;
   /** Warm runners ready, per pool. */
   poolSizes(): Readonly<Record<string, number>>;
+  /** Per pool: has it had its first ready runner, or did its starts fail before that (for /readyz)? */
+  poolWarmth(): Readonly<Record<string, PoolWarmth>>;
   /**
    * The executor itself, each runtime's language and package versions, and each one-shot language's
    * version or that it is not installed (cached per runtime build).

@@ -159,6 +159,7 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
       let grownBytes = 0;
       try {
         const startBytes = await watchdog.start();
+        timer.mark('quotaStart');
         grownBytes = grant.bytes; // until measured: all it was granted
         try {
           outcome = await this.port.run(
@@ -169,9 +170,12 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
         } finally {
           await watchdog.stop();
         }
+        timer.mark('runner');
         await this.port.afterRun(runner);
+        timer.mark('killBeforeLook');
         // One more look: a short run can end between two polls.
         const ended = await watchdog.usageNow();
+        timer.mark('lastLook');
         if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
         let snapshotGrowth = 0;
         if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved && stateFile !== null) {
@@ -186,7 +190,7 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
       } finally {
         grant.release(grownBytes);
       }
-      timer.mark('run');
+      timer.mark('adoptState');
       this.port.refillNow(job.pool);
       const frame = outcome.end.kind === 'result' ? outcome.end.frame : null;
       details = this.port.phaseDetails(outcome);

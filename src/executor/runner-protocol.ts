@@ -90,6 +90,32 @@ export const StderrEndFrameSchema = z.object({ type: z.literal('stderr-end') });
 
 const short = (max: number) => z.string().max(max);
 
+/** Bounds of rich displays (images/PROTOCOL.md, "displays"); the Python runner keeps within them. */
+export const DISPLAY_LIMITS = {
+  displays: 20,
+  rows: 200,
+  columns: 50,
+  // The runner cuts a cell at 1,000 code points: up to 2,000 UTF-16 units here.
+  cellChars: 2_000,
+  htmlChars: 256 * 1024,
+} as const;
+
+const TableCellSchema = z.union([short(DISPLAY_LIMITS.cellChars), z.number(), z.boolean(), z.null()]);
+
+export const DisplayFrameSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('table'),
+    columns: z.array(short(DISPLAY_LIMITS.cellChars)).max(DISPLAY_LIMITS.columns),
+    index: z.array(short(DISPLAY_LIMITS.cellChars)).max(DISPLAY_LIMITS.rows).nullable(),
+    rows: z.array(z.array(TableCellSchema).max(DISPLAY_LIMITS.columns)).max(DISPLAY_LIMITS.rows),
+    total_rows: z.number().int().min(0),
+    total_columns: z.number().int().min(0),
+    truncated: z.boolean(),
+  }),
+  z.object({ type: z.literal('html'), html: short(DISPLAY_LIMITS.htmlChars) }),
+]);
+export type DisplayFrame = z.infer<typeof DisplayFrameSchema>;
+
 export const ResultFrameSchema = z.object({
   type: z.literal('result'),
   outcome: z.enum(['ok', 'error']),
@@ -124,6 +150,11 @@ export const ResultFrameSchema = z.object({
    * Optional; a malformed list is ignored, never an error.
    */
   notices: z.array(z.string().max(2_000)).max(10).optional().catch(undefined),
+  /**
+   * Tables and HTML the code displayed, in output order (Python only). Optional; a malformed list
+   * is dropped whole, never an error.
+   */
+  displays: z.array(DisplayFrameSchema).max(DISPLAY_LIMITS.displays).optional().catch(undefined),
   /** Where the runner's time went, in ms (optional; only logged). */
   timings: z
     .object({

@@ -17,6 +17,8 @@ import {
 } from './runner-protocol.js';
 
 const READY_TIMEOUT_MS = 60_000;
+/** Rich displays: the Python runner keeps at most 20,000 table cells per run, a number cell up to ~25 bytes outside strings. */
+const MAX_DISPLAY_STRUCTURE = 20_000 * 25 + 20 * 1_000;
 /** A result frame: up to CODECELL_MAX_IMAGES inline images; what reaches a client is capped again in the engine. */
 const MAX_FRAME_BYTES = 96 * 1024 * 1024;
 /**
@@ -25,7 +27,7 @@ const MAX_FRAME_BYTES = 96 * 1024 * 1024;
  * frame of millions of tiny values (seconds of parsing on the event loop) is refused unparsed.
  * Chosen over a parse worker: with values bounded, the 64 MiB stream cap bounds parsing to ~1 s worst case, with no worker per run.
  */
-const MAX_FRAME_STRUCTURE = 10_000 * 8 + 20_000;
+const MAX_FRAME_STRUCTURE = 10_000 * 8 + 20_000 + MAX_DISPLAY_STRUCTURE;
 /** stderr carries only the small stderr-end frame: a forged big one is not buffered. */
 const MAX_STDERR_FRAME = { maxBytes: 4 * 1024, maxStructure: 64 };
 /** Past this much raw output the run is stopped: nobody reads 64 MiB of text. */

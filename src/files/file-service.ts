@@ -281,10 +281,14 @@ export class FileService {
     return { sessionId: id, path: relativePath };
   }
 
-  /** A signed link to download `path` without an API key; undefined when links are not served. */
-  downloadUrl(sessionId: string, relativePath: string): string | undefined {
-    if (this.downloadLinkFor === undefined) return undefined;
-    return this.downloadLinkFor(this.signer.sign(sessionId, relativePath, this.settings.signedUrlTtlMs));
+  /**
+   * A signed link to download `path` without an API key; undefined when links are not served.
+   * `linkFor` (the interface's, for the request at hand) is used when the server has none of its own.
+   */
+  downloadUrl(sessionId: string, relativePath: string, linkFor?: (token: string) => string): string | undefined {
+    const link = this.downloadLinkFor ?? linkFor;
+    if (link === undefined) return undefined;
+    return link(this.signer.sign(sessionId, relativePath, this.settings.signedUrlTtlMs));
   }
 
   /** The engine's view of what a run changed, with types and (for real files) download links. */

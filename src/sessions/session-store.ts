@@ -63,6 +63,8 @@ export class SessionStore {
   readonly sessionsDir: string;
   private readonly principalsDir: string;
   private readonly index = new Map<string, SessionMeta>();
+  /** Principal id → default session id, as its record on disk says (read once, kept in step with every write): no disk read per call. */
+  private readonly defaults = new Map<string, string>();
   private readonly locks = new KeyedMutex();
   private readonly principalLocks = new KeyedMutex();
   /** Sessions being created, per owner and per owner's key: counted against the caps before their first await. */
@@ -94,6 +96,13 @@ export class SessionStore {
 
   get count(): number {
     return this.index.size;
+  }
+
+  /** Sessions a caller can still use: expired ones awaiting the sweep are not counted. */
+  get liveCount(): number {
+    let live = 0;
+    for (const meta of this.index.values()) if (!this.isExpired(meta)) live += 1;
+    return live;
   }
 
   filesDir(sessionId: string): string {
@@ -221,10 +230,11 @@ export class SessionStore {
       return { meta: await this.get(principal, sessionId), previousDefaultExpired: false };
     }
     return this.principalLocks.run(principal.id, async () => {
-      const record = await this.readPrincipal(principal.id);
+      const defaultId = this.defaults.get(principal.id) ?? (await this.readPrincipal(principal.id))?.defaultSessionId;
       let previousDefaultExpired = false;
-      if (record) {
-        const meta = this.index.get(record.defaultSessionId);
+      if (defaultId !== undefined) {
+        this.defaults.set(principal.id, defaultId);
+        const meta = this.index.get(defaultId);
         if (meta && meta.owner === principal.id) {
           if (!this.isExpired(meta)) return { meta, previousDefaultExpired: false };
           previousDefaultExpired = true;
@@ -232,10 +242,12 @@ export class SessionStore {
         }
       }
       const meta = await this.create(principal, true);
+      this.defaults.delete(principal.id);
       await writeFileAtomic(
         this.principalFile(principal.id),
         JSON.stringify({ defaultSessionId: meta.id }),
       );
+      this.defaults.set(principal.id, meta.id);
       return { meta, previousDefaultExpired };
     });
   }
@@ -327,7 +339,10 @@ export class SessionStore {
     if (this.principalLocks.isBusy(meta.owner)) return;
     await this.principalLocks.run(meta.owner, async () => {
       const record = await this.readPrincipal(meta.owner);
-      if (record?.defaultSessionId === meta.id) await fs.rm(this.principalFile(meta.owner), { force: true });
+      if (record?.defaultSessionId === meta.id) {
+        this.defaults.delete(meta.owner);
+        await fs.rm(this.principalFile(meta.owner), { force: true });
+      }
     });
   }
 

@@ -36,6 +36,7 @@ import {
   type ExecutionError,
   type ExecutionResult,
   type HealthReport,
+  type ReadinessReport,
   type ResultImage,
   type SystemInfo,
 } from '../../src/engine/types.js';
@@ -185,6 +186,11 @@ export class FakeEngine implements EngineApi {
     };
   }
 
+  /** No pools to warm: ready unless shutting down. */
+  async readiness(): Promise<ReadinessReport> {
+    return this.shuttingDown ? { ready: false, reason: 'the server is shutting down', pools: {} } : { ready: true, pools: {} };
+  }
+
   async shutdown(): Promise<void> {
     if (this.shuttingDown) return;
     this.shuttingDown = true;
@@ -228,6 +234,7 @@ export class FakeEngine implements EngineApi {
       error: ending.kind === 'finished' ? ending.error : null,
       images: program.images,
       imagesOmitted: 0,
+      displays: [],
       files: changes.files,
       unlistedFiles: changes.unlisted,
       notCarried: [],

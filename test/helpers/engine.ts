@@ -32,9 +32,12 @@ export const SMALL_POOLS = {
 export const TEST_IMAGES: Record<string, string> =
   process.env.CODECELL_IMAGE_PREFIX === undefined ? {} : { CODECELL_IMAGE_PREFIX: process.env.CODECELL_IMAGE_PREFIX };
 
-/** The executor the tests run on (CODECELL_EXECUTOR=process runs them on sandboxed processes), when set. */
+/**
+ * The executor the tests run on (CODECELL_EXECUTOR=process runs them on sandboxed processes), and the
+ * Docker engine they use (DOCKER_HOST, as Docker's own clients read it), when set.
+ */
 export const TEST_EXECUTOR: Record<string, string> = Object.fromEntries(
-  ['CODECELL_EXECUTOR', 'CODECELL_SANDBOX_DIR', 'CODECELL_ALLOW_WEAK_SANDBOX'].flatMap((name) => {
+  ['CODECELL_EXECUTOR', 'CODECELL_SANDBOX_DIR', 'CODECELL_ALLOW_WEAK_SANDBOX', 'DOCKER_HOST'].flatMap((name) => {
     const value = process.env[name];
     return value === undefined ? [] : [[name, value]];
   }),

@@ -65,6 +65,12 @@ async function health(server: TestServer, headers: Record<string, string> = {}):
   return { status: response.status, body: await response.text() };
 }
 
+/** The value of codecell_executor_up{executor="docker"} in /metrics (read at scrape time). */
+async function executorUp(server: TestServer): Promise<string | undefined> {
+  const text = await (await fetch(`${server.url}/metrics`, { headers: { 'X-API-Key': TEST_KEY } })).text();
+  return /^codecell_executor_up\{executor="docker"\} (\S+)$/m.exec(text)?.[1];
+}
+
 describe('/healthz with API keys', () => {
   let dir: string;
   let forwarder: SocketForwarder;
@@ -74,7 +80,7 @@ describe('/healthz with API keys', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'codecell-healthz-'));
     forwarder = new SocketForwarder(path.join(dir, 'docker.sock'), '/var/run/docker.sock');
     await forwarder.open();
-    server = await startTestServer({ env: { ...NO_POOLS, DOCKER_SOCKET: forwarder.socketPath } });
+    server = await startTestServer({ env: { ...NO_POOLS, DOCKER_HOST: '', DOCKER_SOCKET: forwarder.socketPath } });
   });
 
   afterAll(async () => {
@@ -122,11 +128,17 @@ describe('/healthz with API keys', () => {
     expect(report.executor.error).toContain(forwarder.socketPath);
     expect(report.docker.reachable).toBe(false);
     expect(report.docker.error).toContain(forwarder.socketPath);
+    // Readiness and the executor-up gauge follow the same executor health.
+    const ready = await fetch(`${server.url}/readyz`, { headers: { 'X-API-Key': TEST_KEY } });
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { reason: string }).reason).toMatch(/^the executor does not answer: .*docker\.sock/);
+    expect(await executorUp(server)).toBe('0');
 
     await forwarder.open();
     let recovered = await health(server);
     while (recovered.status === 503) recovered = await health(server);
     expect(recovered).toEqual({ status: 200, body: '{"ok":true}' });
+    expect(await executorUp(server)).toBe('1');
   });
 });
 

@@ -17,6 +17,7 @@ const { GraphEncoder } = require('./snapshot/encode');
 const { GraphDecoder } = require('./snapshot/decode');
 const { PrivateRegistry } = require('./snapshot/privates');
 const { recordBinds } = require('./snapshot/bound');
+const { copySections } = require('./snapshot/file');
 
 const DATA_DIR = '/mnt/data';
 const STATE_IN = '/run/codecell/in/state';
@@ -87,11 +88,16 @@ function importTarget(specifier, baseRequire) {
 function warmCodePaths(known) {
   const warm = prepareCell("import { join } from 'path';\nconst { a } = await Promise.resolve({ a: 1 });\nclass K { #p = 1; f = () => this; }\nfunction f() { return () => a; }\nf();");
   for (const script of warm.scripts) new SourceProvenance().addCellScript(script.source, warm.asyncWrapped);
-  const sample = { list: [1, 'two', null, [3n]], when: new Date(0), map: new Map([[1, new Set([2])]]), bytes: Buffer.from('x') };
+  const numbers = new Float64Array([1.5, 2]);
+  const sample = {
+    list: [1, 'two', null, [3n]], when: new Date(0), map: new Map([[1, new Set([2])]]), bytes: Buffer.from('x'),
+    numbers, view: new DataView(numbers.buffer, 8), whole: Buffer.alloc(16),
+  };
   sample.self = sample;
   const encoder = new GraphEncoder({ ...known, provenance: new SourceProvenance() });
   const encoded = JSON.parse(JSON.stringify(encoder.encodeBinding(sample).encoded));
-  new GraphDecoder({ ...known, requireModule: () => undefined, provenance: new SourceProvenance() }).decodeBinding(encoded);
+  const sections = copySections(encoder.sections);
+  new GraphDecoder({ ...known, requireModule: () => undefined, provenance: new SourceProvenance(), sections }).decodeBinding(encoded);
 }
 
 function main() {

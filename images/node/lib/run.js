@@ -9,6 +9,8 @@
 
 const util = require('util');
 const vm = require('vm');
+// Taken before any cell runs: a cell may replace globalThis.performance.
+const { performance } = require('perf_hooks');
 const { prepareCell } = require('./cell');
 const { CELL_FILENAME, describeThrown, cleanStack, mapCellPositions } = require('./errors');
 const protocol = require('./protocol');
@@ -35,13 +37,19 @@ class CellRun {
     this.error = undefined;
     this.exit = null;
     this.finishing = false;
+    // Milliseconds of each phase, sent as the result's `timings` (PROTOCOL.md).
+    this.timings = { restoreMs: 0, runMs: 0, saveMs: 0 };
+    this.ranFrom = 0;
   }
 
   start() {
     this.installHooks();
     mapCellPositions(mapperFor(this.job.sourceMap));
     process.chdir(this.env.dataDir);
+    const restoreFrom = performance.now();
     if (this.job.restore) this.restore();
+    this.ranFrom = performance.now();
+    this.timings.restoreMs = this.ranFrom - restoreFrom;
 
     const prepared = prepareCell(this.job.code);
     this.declared = prepared.declared;
@@ -131,7 +139,10 @@ class CellRun {
   result() {
     const { outcome, error, exitCode } = this.outcome();
     const value = outcome === 'ok' && this.completion.state === 'settled' ? formatValue(this.completion.value) : null;
+    const saveFrom = performance.now();
+    this.timings.runMs = saveFrom - this.ranFrom;
     const state = this.save();
+    this.timings.saveMs = performance.now() - saveFrom;
     return {
       type: 'result',
       outcome,
@@ -145,6 +156,7 @@ class CellRun {
       stateError: state.stateError,
       loadedModules: [],
       oomKills: oomKills(),
+      timings: roundedTimings(this.timings),
     };
   }
 
@@ -194,6 +206,10 @@ class CellRun {
       loadedModules: [],
     };
   }
+}
+
+function roundedTimings(timings) {
+  return Object.fromEntries(Object.entries(timings).map(([phase, ms]) => [phase, Math.round(Math.max(0, ms) * 10) / 10]));
 }
 
 function formatValue(value) {

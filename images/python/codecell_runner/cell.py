@@ -67,11 +67,12 @@ def run_cell(source: str, namespace: dict) -> CellOutcome:
 
 
 def _show_if_image(value) -> None:
-    """A trailing figure or image is shown, as a notebook shows it (once: figures.py)."""
+    """A trailing figure or image is shown, as a notebook shows it (once: figures.py); a table or
+    HTML becomes a display (rich.py)."""
     if value is None:
         return
     try:
-        display.show_image(value)
+        display.show_value(value)
     except Exception as exc:  # showing is a courtesy; the value is still the cell's
         print(f"codecell: could not show the value as an image: {exc}", file=sys.stderr, flush=True)
 

@@ -3,11 +3,12 @@
 What an object becomes:
   matplotlib figures (and seaborn grids)   an image, once per figure (figures.py)
   PIL images, objects with _repr_png_       an image (PNG; _repr_jpeg_ and other PIL formats converted)
-  pandas DataFrames and Series              their text table on stdout, columns not wrapped
+  pandas DataFrames and Series              their text table on stdout, columns not wrapped, and
+                                            a table display (rich.py)
+  objects with _repr_html_ (HTML(...), …)   an HTML display (rich.py), and the text below
   objects with no __repr__ of their own     _repr_markdown_, _repr_html_ or _repr_latex_ source as text
   anything else                             repr() on stdout, as IPython's text/plain
-HTML stays text: the result frame carries text and PNG images only, and HTML source reads well
-enough. The IPython.display classes (Image, HTML, Markdown, …) are here too, for the shim package
+The text stays on stdout for models, which read text; the displays are for pages that render them. The IPython.display classes (Image, HTML, Markdown, …) are here too, for the shim package
 that `from IPython.display import …` finds (ipython_shim/).
 """
 from __future__ import annotations
@@ -18,7 +19,7 @@ import json
 import os
 import sys
 
-from . import figures
+from . import figures, rich
 
 # Image modes a PNG holds as they are; others are converted first.
 _PNG_MODES = {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"}
@@ -80,7 +81,15 @@ def show(obj) -> None:
     if obj is None:
         return
     if not show_image(obj):
+        rich.record(obj)
         print(_text_of(obj), flush=True)
+
+
+def show_value(obj) -> None:
+    """A cell's trailing value: an image is shown; a table or HTML is recorded as a display (its
+    text is the cell's value, not printed)."""
+    if obj is not None and not show_image(obj):
+        rich.record(obj)
 
 
 def show_image(obj) -> bool:
@@ -175,6 +184,8 @@ def _show_mime_bundle(bundle: dict) -> None:
         data = base64.b64decode(png) if isinstance(png, str) else png
         if isinstance(data, (bytes, bytearray)) and figures.write_png(bytes(data)):
             return
+    if isinstance(bundle.get("text/html"), str):
+        rich.record_html(bundle["text/html"])
     for mime_type in ("text/plain", "text/markdown", "text/html", "text/latex", "application/json"):
         if mime_type in bundle:
             data = bundle[mime_type]

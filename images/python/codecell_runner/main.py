@@ -11,7 +11,7 @@ import time
 import traceback
 import types
 
-from . import figures, notebook, packages, resources, snapshot
+from . import figures, notebook, packages, resources, rich, snapshot
 from .cell import CellOutcome, run_cell
 from .frames import READY_NONCE, FrameWriter, Job, JobError, parse_job, read_job_line
 
@@ -93,7 +93,8 @@ def run_job(job: Job) -> dict:
     collected = figures.collect(job.max_images)
     timings = {"restoreMs": _ms(restored - began), "runMs": _ms(ran - restored), "saveMs": _ms(saved - ran)}
     result = _result(outcome, collected, not_carried, state_saved, state_error, timings)
-    result["notices"] = _notices(outcome)
+    result["displays"], display_notices = rich.collect()
+    result["notices"] = _notices(outcome) + display_notices
     return result
 
 

@@ -15,22 +15,26 @@ import type { Metrics } from '../../metrics/metrics.js';
 import type { OneShotLanguageInfo, RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
 import { SANDBOX_UID } from '../../sandbox-user.js';
-import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport } from '../executor.js';
+import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport, PoolWarmth } from '../executor.js';
 import { RunFlow, type RunnerPort } from '../run-flow.js';
 import type { EndFacts } from '../run-verdict.js';
 import type { SessionPlaces } from '../slot.js';
 import { recoverSlots } from '../slot-recovery.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
+import { dockerClient } from './docker-client.js';
 import type { PoolKey } from '../pool-key.js';
-import type { RunnerContainer, RunOutcome } from './runner-container.js';
+import { RunnerContainer, type RunOutcome } from './runner-container.js';
 import { RuntimeProbe } from './runtime-probe.js';
-import { WarmPool } from './warm-pool.js';
+import { WarmPool } from '../warm-pool.js';
+
+/** How long a health ping waits for the engine: a hung engine reads as unreachable, not as a hung /healthz. */
+export const HEALTH_PING_TIMEOUT_MS = 5_000;
 
 export class DockerExecutor implements Executor {
   readonly kind = 'docker' as const;
   private readonly docker: Docker;
   private readonly instanceId: string;
-  private readonly pool: WarmPool;
+  private readonly pool: WarmPool<RunnerContainer>;
   private readonly runtimes: RuntimeProbe;
   private readonly slotsRoot: string;
   private readonly flow: RunFlow<RunnerContainer, RunOutcome>;
@@ -42,19 +46,18 @@ export class DockerExecutor implements Executor {
     /** The server's disk budget, shared with uploads (files/file-service.ts). */
     diskBudget: DiskBudget,
   ) {
-    this.docker = new Docker({ socketPath: settings.docker.socketPath });
+    this.docker = dockerClient(settings.docker.endpoint);
     // Containers are labelled with the data dir they serve: a restart with the same data dir
     // recognises its own leftovers, and two servers with different data dirs never touch each other's.
     // Two live engines on one data dir would take each other's for leftovers: engine/data-dir-owner.ts prevents that.
     this.instanceId = createHash('sha256').update(settings.dataDir).digest('hex').slice(0, 16);
     this.slotsRoot = path.join(settings.dataDir, 'slots');
-    this.pool = new WarmPool({
-      docker: this.docker,
+    this.pool = new WarmPool<RunnerContainer>({
       settings,
-      instanceId: this.instanceId,
-      slotsRoot: this.slotsRoot,
       logger,
       metrics,
+      startContainer: (pool) =>
+        RunnerContainer.start({ docker: this.docker, settings, instanceId: this.instanceId, slotsRoot: this.slotsRoot, pool, logger }),
     });
     this.runtimes = new RuntimeProbe(this.docker, settings, this.instanceId);
     this.flow = new RunFlow(settings, logger, diskBudget, this.runnerPort());
@@ -134,11 +137,17 @@ export class DockerExecutor implements Executor {
   async health(): Promise<ExecutorHealth> {
     const isolation = this.isolation();
     try {
-      await this.docker.ping();
+      // @types/dockerode omits ping's options; dockerode passes their abortSignal on to the request.
+      const ping = this.docker.ping.bind(this.docker) as unknown as (options: { abortSignal: AbortSignal }) => Promise<unknown>;
+      await ping({ abortSignal: AbortSignal.timeout(HEALTH_PING_TIMEOUT_MS) });
       return { kind: this.kind, reachable: true, isolation };
     } catch (error) {
       return { kind: this.kind, reachable: false, error: error instanceof Error ? error.message : String(error), isolation };
     }
+  }
+
+  poolWarmth(): Readonly<Record<string, PoolWarmth>> {
+    return this.pool.warmth();
   }
 
   poolSizes(): Readonly<Record<string, number>> {

@@ -14,11 +14,12 @@ import type { RuntimeInfo } from '../../domain/types.js';
 import { CodecellError } from '../../errors.js';
 import type { SessionPlaces } from '../slot.js';
 import { recoverSlots } from '../slot-recovery.js';
-import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport } from '../executor.js';
+import type { Executor, ExecutorHealth, ExecutorInfo, ExecutorJob, FinishedRun, InspectFiles, IsolationReport, PoolWarmth } from '../executor.js';
 import { POOL_KEYS, poolTarget, type PoolKey } from '../pool-key.js';
 import { RunFlow, type RunnerPort } from '../run-flow.js';
 import type { EndFacts } from '../run-verdict.js';
-import { WarmPool } from '../docker/warm-pool.js';
+import { WarmPool } from '../warm-pool.js';
+import { maxReadyRunners } from '../pool-sizing.js';
 import { launcherPath, SYSTEM_READ_PATHS } from './launch-spec.js';
 import { probeRuntimes } from './runtime-versions.js';
 import { ranOutOfMemory } from './memory-verdict.js';
@@ -80,6 +81,10 @@ export class ProcessExecutor implements Executor {
   /** Puts session files left in slots by a crash back where they belong (only for the data dir's owner). */
   private async recover(placesOf: (sessionId: string) => SessionPlaces | null): Promise<void> {
     await recoverSlots(this.slotsRoot, placesOf, this.logger);
+  }
+
+  poolWarmth(): Readonly<Record<string, PoolWarmth>> {
+    return this.pool.warmth();
   }
 
   /** Ready warm runners per pool. */
@@ -180,7 +185,9 @@ export class ProcessExecutor implements Executor {
  * the pids limit for every runner that can be alive at once, plus the server's threads.
  */
 export function maxSandboxTasks(settings: Settings): number {
-  const warm = POOL_KEYS.reduce((sum, key) => sum + poolTarget(settings, key), 0);
+  // Only the pools this executor runs are ever taken from, so only they grow with demand.
+  const pools = POOL_KEYS.map((key) => ({ min: poolTarget(settings, key), grows: STATEFUL_POOLS.has(key) }));
+  const warm = maxReadyRunners(pools, settings.pool);
   return settings.limits.pidsLimit * (settings.queue.concurrency + warm) + SERVER_TASK_HEADROOM;
 }
 

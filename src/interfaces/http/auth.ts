@@ -98,6 +98,22 @@ export function offersValidKey(apiKeys: readonly string[], jwt?: JwtVerifier): (
   };
 }
 
+/**
+ * Whether a request offers one of the metrics-only tokens (`Authorization: Bearer` or X-API-Key), compared
+ * in constant time like API keys. Such a token opens GET /metrics and nothing else: apiKeyAuth never
+ * accepts it, so every other route answers it 401.
+ */
+export function offersMetricsKey(metricsKeys: readonly string[]): (req: Request) => boolean {
+  const keyDigests = metricsKeys.map(digest);
+  return (req) => {
+    if (metricsKeys.length === 0) return false;
+    const offered = [bearerOf(req), req.get('x-api-key')?.trim()].filter((value): value is string => value !== undefined && value.length > 0);
+    let matched = false;
+    for (const candidate of offered) if (matchApiKey(candidate, keyDigests, metricsKeys) !== null) matched = true;
+    return matched;
+  };
+}
+
 /** One body for every refused credential (wrong key, forged or expired token): the reason is logged, never told. */
 export const INVALID_CREDENTIALS_MESSAGE = 'the API key or token is not valid for this server';
 

@@ -2,7 +2,7 @@
  * The HTTP surface, in the order a request meets it:
  *
  *   request id + log line → metrics → Host check (loopback only) → cross-site check (keyless only)
- *   → /healthz (details with a key), signed downloads (no key)
+ *   → /healthz and /readyz (details with a key), signed downloads (no key), /metrics with a metrics-only key
  *   → API key + X-User-Id, or LibreChat's JWT → /metrics → per-principal and per-key stream and request budgets
  *     (before any body is read: every body parser comes after them)
  *   → /v1 files and LibreChat Code API (then 405 / 404 for the rest of /v1)
@@ -22,7 +22,7 @@ import type { McpSessionRegistry } from '../mcp/transports/mcp-session-registry.
 import { sendJsonRpcError, type McpRouteDeps } from '../mcp/transports/route-deps.js';
 import { createSseRouter, type SseEndpoint } from '../mcp/transports/sse-routes.js';
 import { createStreamableHttpRouter } from '../mcp/transports/streamable-http-routes.js';
-import { apiKeyAuth, offersValidKey, principalOf } from './auth.js';
+import { apiKeyAuth, offersMetricsKey, offersValidKey, principalOf } from './auth.js';
 import { createFilesRouter, createSignedDownloadRouter } from './files-router.js';
 import { createLibreChatCodeApiRouter } from './librechat-code-api/router.js';
 import { httpMetrics } from './http-metrics.js';
@@ -30,6 +30,7 @@ import { createJwtVerifier } from './jwt-verifier.js';
 import { crossSiteGuard, hostValidation } from './listen-policy.js';
 import { budgetMessage, principalBudget, type BudgetKind, type BudgetScope } from './principal-budget.js';
 import { createHealthRouter, createMetricsRouter } from './ops-routes.js';
+import { createPlaygroundRouter } from './playground-routes.js';
 import { requestContext, requestLogger } from './request-context.js';
 import { restFallback } from './rest-fallback.js';
 import { bodyTooLargeMessage, requestErrorKind, type BodyLimit } from './request-errors.js';
@@ -63,6 +64,7 @@ const ROUTE_PREFIXES = [
   ...STREAMABLE_HTTP_PATHS,
   ...SSE_ENDPOINTS.flatMap((endpoint) => [endpoint.streamPath, endpoint.messagesPath]),
   '/healthz',
+  '/readyz',
   '/metrics',
   '/v1',
   '/files/signed',
@@ -142,6 +144,10 @@ export function createApp(deps: AppDeps): Express {
   const { settings, logger, metrics, engine, files, registry } = deps;
   const app = express();
   app.disable('x-powered-by');
+  // X-Forwarded-Proto/-Host/-For are believed only from the proxy CODECELL_TRUST_PROXY names.
+  if (settings.trustProxy !== false) {
+    app.set('trust proxy', typeof settings.trustProxy === 'number' ? settings.trustProxy : [...settings.trustProxy]);
+  }
 
   app.use(requestContext(logger));
   app.use(httpMetrics(metrics, ROUTE_PREFIXES));
@@ -155,6 +161,8 @@ export function createApp(deps: AppDeps): Express {
   const jwt = settings.jwt === null ? undefined : createJwtVerifier(settings.jwt);
   app.use(createHealthRouter(engine, logger, offersValidKey(settings.apiKeys, jwt)));
   app.use(createSignedDownloadRouter({ files, logger }));
+  app.use(createMetricsRouter(metrics, offersMetricsKey(settings.metricsKeys)));
+  app.use(createPlaygroundRouter()); // the browser playground at / (static; it asks for a key on 401)
 
   app.use(apiKeyAuth(settings.apiKeys, { jwt, logger }));
   app.use(createMetricsRouter(metrics));

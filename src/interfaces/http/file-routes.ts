@@ -15,7 +15,10 @@ export function restFilePath(sessionId: string, relativePath: string): string {
   return `${REST_API_PREFIX}/sessions/${encodeURIComponent(sessionId)}/files/${encoded}`;
 }
 
-/** Turns a download token into its public URL; undefined when the server has no public URL (no links). */
+/**
+ * Turns a download token into its URL below `publicUrl` (CODECELL_PUBLIC_URL, or the origin a
+ * request was sent to); undefined without one (no links).
+ */
 export function signedDownloadLinks(publicUrl: string | undefined): ((token: string) => string) | undefined {
   if (publicUrl === undefined) return undefined;
   const base = publicUrl.replace(/\/+$/, '');

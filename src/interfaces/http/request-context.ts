@@ -8,6 +8,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../../logger.js';
+import { requestOrigin } from './request-origin.js';
 
 const REQUEST_ID_HEADER = 'x-request-id';
 
@@ -19,6 +20,8 @@ interface RequestScope {
   readonly logger: Logger;
   /** Aborts when the client closes the connection before the response is complete. */
   readonly clientGone: AbortSignal;
+  /** Where the client sent the request (request-origin.ts); undefined when its Host is unusable. */
+  readonly origin: string | undefined;
 }
 
 const scopes = new WeakMap<Request, RequestScope>();
@@ -34,7 +37,8 @@ export function requestContext(logger: Logger): RequestHandler {
     res.setHeader('X-Request-Id', requestId);
     const requestLogger = logger.child({ requestId });
     const clientGone = new AbortController();
-    scopes.set(req, { requestId, logger: requestLogger, clientGone: clientGone.signal });
+    const origin = requestOrigin(req.protocol, req.host);
+    scopes.set(req, { requestId, logger: requestLogger, clientGone: clientGone.signal, origin });
 
     const startedAt = process.hrtime.bigint();
     // 'close' fires for finished and aborted responses alike; long SSE streams log when they end.
@@ -75,4 +79,9 @@ export function currentClientGone(): AbortSignal | undefined {
 /** The id of the HTTP request whose work is running now, if any. */
 export function currentRequestId(): string | undefined {
   return currentScope.getStore()?.requestId;
+}
+
+/** The origin of the HTTP request whose work is running now (for links back); undefined outside one. */
+export function currentOrigin(): string | undefined {
+  return currentScope.getStore()?.origin;
 }

@@ -10,6 +10,7 @@ import type { FileService } from '../../files/file-service.js';
 import type { Logger } from '../../logger.js';
 import type { Principal } from '../../sessions/principal.js';
 import { CODECELL_VERSION } from '../../package-version.js';
+import { requestDownloadLink } from '../download-links.js';
 import { serverInstructions } from './instructions.js';
 import { registerExecutionTools } from './tools/execution-tools.js';
 import { registerFileTools } from './tools/file-tools.js';
@@ -29,7 +30,13 @@ export function createMcpServer(deps: McpServerDeps): McpServer {
     { name: 'codecell', title: 'Codecell code interpreter', version: CODECELL_VERSION },
     { instructions: serverInstructions(deps.settings) },
   );
-  const toolDeps = { engine: deps.engine, principal: deps.principal, settings: deps.settings, logger: deps.logger };
+  const toolDeps = {
+    engine: deps.engine,
+    principal: deps.principal,
+    settings: deps.settings,
+    logger: deps.logger,
+    downloadLink: requestDownloadLink(deps.files),
+  };
   registerExecutionTools(server, toolDeps);
   registerSessionTools(server, toolDeps);
   registerSystemTools(server, toolDeps);

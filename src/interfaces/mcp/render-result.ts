@@ -21,6 +21,24 @@ const FileGroupFields = {
   bytes: z.number().int().min(0),
 };
 
+const TableCellSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
+
+const DisplaySchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('table'),
+    columns: z.array(z.string()),
+    index: z.array(z.string()).nullable().describe('Row labels; null for the default 0, 1, 2… index.'),
+    rows: z.array(z.array(TableCellSchema)).describe('At most 200 rows of at most 50 cells; null is a missing value.'),
+    total_rows: z.number().int().min(0),
+    total_columns: z.number().int().min(0),
+    truncated: z.boolean().describe('The table had more rows or columns than shown.'),
+  }),
+  z.object({
+    type: z.literal('html'),
+    html: z.string().describe('Raw HTML from user code: untrusted; render it only in a sandboxed frame.'),
+  }),
+]);
+
 export const ExecutionOutputSchema = z.object({
   session_id: z.string().describe('The session this ran in; pass it as session_id to continue there.'),
   language: z.enum(LANGUAGES),
@@ -47,6 +65,9 @@ export const ExecutionOutputSchema = z.object({
     )
     .describe('Plots, in the order of the image content blocks.'),
   images_omitted: z.number().int().min(0),
+  displays: z
+    .array(DisplaySchema)
+    .describe('Tables (pandas) and HTML the code displayed, in output order; stdout and value say the same as text.'),
   files: z.array(
     z.object({
       path: z.string().describe('Relative to /mnt/data.'),
@@ -100,6 +121,19 @@ export function toExecutionOutput(result: ExecutionResult, cuts: readonly string
           : { width: image.fullSize.width, height: image.fullSize.height, bytes: image.fullSize.bytes, path: image.fullSize.path },
     })),
     images_omitted: result.imagesOmitted,
+    displays: result.displays.map((display) =>
+      display.type === 'html'
+        ? { type: 'html' as const, html: display.html }
+        : {
+            type: 'table' as const,
+            columns: [...display.columns],
+            index: display.index === null ? null : [...display.index],
+            rows: display.rows.map((row) => [...row]),
+            total_rows: display.totalRows,
+            total_columns: display.totalColumns,
+            truncated: display.truncated,
+          },
+    ),
     files: result.files.map((file) => ({
       path: file.path,
       size: file.size,

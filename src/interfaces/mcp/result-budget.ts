@@ -2,6 +2,7 @@
  * Keeps an MCP execution result (its text block and structuredContent together) under a size
  * budget (CODECELL_MAX_RESULT_CHARS), so one run cannot flood a model's context. The least
  * important parts go first, each cut named for the reader:
+ *   the rich displays (tables, HTML: structuredContent only; the text says the same), last first →
  *   the file listing (down to a few; the rest counted per directory) → the not-carried list →
  *   the middle of the longest output (stdout, stderr, traceback, value) → the rest of both lists →
  *   the names of the folders the unlisted files are counted in → long image names, to their end.
@@ -34,6 +35,19 @@ export function fitResultBudget(result: ExecutionResult, budgetChars: number, me
   const overLimit = (): number => measure(current, cuts) - limit;
   if (over() <= 0) return { result, cuts };
 
+  if (current.displays.length > 0 && overLimit() > 0) {
+    const shown = current.displays.length;
+    // Fewest dropped (from the end) for the rest to fit, found by bisection; all when even none fits.
+    let low = 0;
+    let high = shown;
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (measure({ ...current, displays: current.displays.slice(0, middle) }, [...cuts, 'x'.repeat(70)]) <= limit) low = middle;
+      else high = middle - 1;
+    }
+    current = { ...current, displays: current.displays.slice(0, low) };
+    cuts.push(`${shown - low} of ${shown} displays (tables, HTML) are left out; their text is in the output`);
+  }
   if (current.files.length > FEW_FILES) {
     // As many as fit (found by bisection), but no fewer than a few before anything else is cut.
     const listed = current.files.length;

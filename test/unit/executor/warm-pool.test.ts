@@ -1,12 +1,13 @@
 /**
  * The warm pool's bookkeeping, with a fake container starter and a clock stepped by hand (no Docker,
  * no timers): a container handed to a waiting job is replaced, a hit's replacement waits for the
- * job's answer (or a short delay), a pool ends at its target, and failed starts stop refilling.
+ * job's answer (or a short delay), a pool ends at its target, and failed starts stop refilling; a
+ * pool grows with demand within its maximum and memory budget, and shrinks back once idle.
  */
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../../src/config/settings.js';
 import type { PoolKey } from '../../../src/executor/pool-key.js';
-import { WarmPool, type PoolClock, type PooledContainer } from '../../../src/executor/docker/warm-pool.js';
+import { WarmPool, type PoolClock, type PooledContainer } from '../../../src/executor/warm-pool.js';
 import { createLogger } from '../../../src/logger.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
 
@@ -90,7 +91,8 @@ async function settle(): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve));
 }
 
-function makePool(target: number) {
+/** A pool whose python-lean minimum is `target`; by default it may not grow above it. */
+function makePool(target: number, env: Record<string, string> = {}) {
   const settings = loadSettings(
     {},
     {
@@ -99,6 +101,10 @@ function makePool(target: number) {
       CODECELL_POOL_PYTHON_LEAN: String(target),
       CODECELL_POOL_NODE: '0',
       CODECELL_POOL_BASH: '0',
+      CODECELL_POOL_MAX: String(target),
+      CODECELL_POOL_REFILL_CPUS: '2',
+      CODECELL_POOL_IDLE_SECONDS: '60',
+      ...env,
     },
   );
   const starter = new FakeStarter();
@@ -238,7 +244,7 @@ describe('warm pool', () => {
     const [a, b] = [new FakeContainer(1), new FakeContainer(2)];
     await starter.finishWith(a, b);
     const taken = await pool.take(POOL);
-    expect(clock.scheduled).toBe(1); // the hit's deferred refill
+    expect(clock.scheduled).toBe(2); // the hit's deferred refill, and the look at the pool once idle
     await pool.drain();
     expect(pool.readyCount(POOL)).toBe(0);
     expect(clock.scheduled).toBe(0);
@@ -246,5 +252,128 @@ describe('warm pool', () => {
     pool.fill();
     clock.advance(1000);
     expect(starter.pending).toHaveLength(0);
+  });
+
+  it('grows with a burst of takes up to its maximum, then shrinks back to its minimum once idle', async () => {
+    const { pool, starter, clock } = makePool(1, { CODECELL_POOL_MAX: '4' });
+    pool.fill();
+    await starter.finishAll();
+    expect(pool.targets()['python-lean']).toBe(1);
+    const takes = Array.from({ length: 5 }, () => pool.take(POOL)); // five jobs at once
+    await starter.finishAll();
+    await Promise.all(takes);
+    pool.refillNow(POOL);
+    await starter.finishAll();
+    expect(pool.targets()['python-lean']).toBe(4); // five takes within one start-up: as deep as allowed
+    expect(pool.readyCount(POOL)).toBe(4);
+
+    const changes: number[] = [];
+    pool.onChange(() => changes.push(pool.readyCount(POOL)));
+    clock.advance(60_001); // the idle window passes without a take
+    expect(pool.readyCount(POOL)).toBe(1);
+    expect(changes.at(-1)).toBe(1);
+    expect(pool.targets()['python-lean']).toBe(1);
+    await pool.drain();
+  });
+
+  it('covers an agent loop: takes faster than a start-up keep more than one ready', async () => {
+    const { pool, starter, clock } = makePool(1, { CODECELL_POOL_MAX: '8' });
+    pool.fill();
+    clock.advance(1000); // one start-up takes a second here
+    await starter.finishAll();
+    // A job every 250 ms, each answered at once, while no start finishes: five fall within one start-up.
+    const takes: Array<Promise<unknown>> = [];
+    for (let call = 0; call < 6; call += 1) {
+      takes.push(pool.take(POOL));
+      await settle();
+      pool.refillNow(POOL);
+      clock.advance(250);
+    }
+    expect(pool.targets()['python-lean']).toBe(5);
+    await starter.finishAll();
+    await Promise.all(takes);
+    expect(pool.readyCount(POOL)).toBe(5);
+    await pool.drain();
+  });
+
+  it('keeps one ready of a kind just taken, even when its minimum is 0, until the window passes', async () => {
+    const { pool, starter, clock } = makePool(0, { CODECELL_POOL_MAX: '4' });
+    pool.fill();
+    expect(starter.pending).toHaveLength(0);
+    const taking = pool.take(POOL); // nothing ready: started for the job
+    await starter.finishAll();
+    expect((await taking).warm).toBe(false);
+    pool.refillNow(POOL);
+    await starter.finishAll();
+    expect(pool.readyCount(POOL)).toBe(1);
+    clock.advance(60_001);
+    expect(pool.readyCount(POOL)).toBe(0);
+    await pool.drain();
+  });
+
+  it('grows no further than the memory budget allows above the minimum', async () => {
+    // 16 MiB per ready lean runner: a 40 MiB budget pays for two above the minimum.
+    const { pool, starter } = makePool(1, { CODECELL_POOL_MAX: '8', CODECELL_POOL_MEMORY_MB: '40' });
+    pool.fill();
+    await starter.finishAll();
+    const takes = Array.from({ length: 6 }, () => pool.take(POOL));
+    await starter.finishAll();
+    await Promise.all(takes);
+    pool.refillNow(POOL);
+    await starter.finishAll();
+    expect(pool.targets()['python-lean']).toBe(3);
+    expect(pool.readyCount(POOL)).toBe(3);
+    await pool.drain();
+  });
+
+  it('starts no more at once than the refill CPU budget', async () => {
+    const { pool, starter } = makePool(5, { CODECELL_POOL_REFILL_CPUS: '2' });
+    pool.fill();
+    await settle();
+    expect(starter.pending).toHaveLength(2);
+    await starter.finishWith(new FakeContainer(1));
+    expect(starter.pending).toHaveLength(2); // the next one started as one finished
+    await starter.finishAll();
+    expect(pool.readyCount(POOL)).toBe(5);
+    await pool.drain();
+  });
+
+  it('with a maximum of 0 stays at its minimum after a take (a one-shot CLI run starts nothing more)', async () => {
+    const { pool, starter } = makePool(0, { CODECELL_POOL_MAX: '0' });
+    const taking = pool.take(POOL);
+    await starter.finishAll();
+    expect((await taking).warm).toBe(false);
+    pool.refillNow(POOL);
+    await settle();
+    expect(starter.calls).toBe(1); // the job's own start only
+    expect(pool.targets()['python-lean']).toBe(0);
+    await pool.drain();
+  });
+});
+
+describe('warm pool warmth (for /readyz)', () => {
+  it('is warming until the first runner, then ready, and stays ready when a take empties it', async () => {
+    const { pool, starter } = makePool(1);
+    expect(pool.warmth()[POOL]).toEqual({ state: 'warming' });
+    // Pools with no target have nothing to wait for.
+    expect(pool.warmth().node).toEqual({ state: 'ready' });
+    pool.fill();
+    await starter.finishWith(new FakeContainer(1));
+    expect(pool.warmth()[POOL]).toEqual({ state: 'ready' });
+    await pool.take(POOL);
+    expect(pool.readyCount(POOL)).toBe(0);
+    expect(pool.warmth()[POOL]).toEqual({ state: 'ready' });
+    await pool.drain();
+  });
+
+  it('is failed, with the error, when starts fail before the first runner, and ready once one starts', async () => {
+    const { pool, starter } = makePool(1);
+    pool.fill();
+    await starter.failAll();
+    expect(pool.warmth()[POOL]).toEqual({ state: 'failed', error: 'engine said no' });
+    pool.refillNow(POOL);
+    await starter.finishAll();
+    expect(pool.warmth()[POOL]).toEqual({ state: 'ready' });
+    await pool.drain();
   });
 });

@@ -2,7 +2,7 @@
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createLogger } from '../../../src/logger.js';
-import { MAX_PROGRESS_TOKEN_CHARS, outputProgress } from '../../../src/interfaces/mcp/progress.js';
+import { MAX_PROGRESS_TOKEN_CHARS, OUTPUT_META_KEY, outputProgress, tailChunks } from '../../../src/interfaces/mcp/progress.js';
 
 const logger = createLogger('silent');
 
@@ -80,5 +80,44 @@ describe('outputProgress', () => {
     vi.advanceTimersByTime(1000);
     progress?.onOutput({ stream: 'stdout', text: 'late' });
     expect(messages(sent)).toEqual([{ progress: 5, message: 'first' }]);
+  });
+
+  it('carries the same text as typed chunks in _meta, stdout and stderr apart and in order', () => {
+    const { sent, extra } = recorder('tok');
+    const progress = outputProgress(extra, logger, { minIntervalMs: 250 });
+    progress?.onOutput({ stream: 'stdout', text: 'a\n' });
+    progress?.onOutput({ stream: 'stdout', text: 'b\n' });
+    progress?.onOutput({ stream: 'stderr', text: 'e1\n' });
+    progress?.onOutput({ stream: 'stderr', text: 'e2\n' });
+    progress?.onOutput({ stream: 'stdout', text: 'c\n' });
+    vi.advanceTimersByTime(250);
+    const chunks = sent.map((n) => (n.method === 'notifications/progress' ? n.params._meta?.[OUTPUT_META_KEY] : undefined));
+    expect(chunks).toEqual([
+      [{ stream: 'stdout', text: 'a\n' }],
+      [
+        { stream: 'stdout', text: 'b\n' },
+        { stream: 'stderr', text: 'e1\ne2\n' },
+        { stream: 'stdout', text: 'c\n' },
+      ],
+    ]);
+    expect(messages(sent).map((m) => m.message)).toEqual(['a\n', 'b\ne1\ne2\nc\n']);
+  });
+});
+
+describe('tailChunks', () => {
+  it('keeps everything when it fits', () => {
+    const chunks = [{ stream: 'stdout' as const, text: 'abc' }, { stream: 'stderr' as const, text: 'de' }];
+    expect(tailChunks(chunks, 5)).toEqual(chunks);
+  });
+
+  it('cuts inside a chunk and marks the cut', () => {
+    expect(tailChunks([{ stream: 'stdout', text: 'abcdef' }, { stream: 'stderr', text: 'gh' }], 5)).toEqual([
+      { stream: 'stdout', text: '…def' },
+      { stream: 'stderr', text: 'gh' },
+    ]);
+  });
+
+  it('marks the first kept chunk when whole chunks before it were dropped', () => {
+    expect(tailChunks([{ stream: 'stdout', text: 'abc' }, { stream: 'stderr', text: 'de' }], 2)).toEqual([{ stream: 'stderr', text: '…de' }]);
   });
 });

@@ -18,6 +18,7 @@ function result(overrides: Partial<ExecutionResult> = {}): ExecutionResult {
     error: null,
     images: [],
     imagesOmitted: 0,
+    displays: [],
     files: [],
     unlistedFiles: { folded: [], omitted: [] },
     notCarried: [],
@@ -177,5 +178,44 @@ describe('the result size budget', () => {
     expect(output.cut_to_fit).toContain('40 changed files are counted per directory instead of listed');
     expect(textOf(rendered)).toContain('[cut to fit the result size limit]');
     expect(textOf(rendered)).toContain('+ 2,990 more files in /mnt/data/out/ (5.8 MiB)');
+  });
+
+  it('drops displays first, from the end, keeping those that fit, before anything else is cut', () => {
+    const table = {
+      type: 'table' as const,
+      columns: ['n'],
+      index: null,
+      rows: Array.from({ length: 200 }, (_, i) => [i * 1000 + 0.5]),
+      totalRows: 200,
+      totalColumns: 1,
+      truncated: false,
+    };
+    const html = { type: 'html' as const, html: `<p>${'h'.repeat(30_000)}</p>` };
+    const full = result({ displays: [table, html, table], files: [change('a.txt')] });
+    const rendered = renderWithBudget(full, 24_000);
+    const output = ExecutionOutputSchema.parse(rendered.structuredContent);
+    expect(output.displays).toEqual([
+      { type: 'table', columns: ['n'], index: null, rows: table.rows, total_rows: 200, total_columns: 1, truncated: false },
+    ]);
+    expect(output.cut_to_fit).toEqual(['2 of 3 displays (tables, HTML) are left out; their text is in the output']);
+    expect(output.files).toHaveLength(1);
+    expect(output.stdout).toBe('hello\n');
+    expect(sizeOf(rendered)).toBeLessThanOrEqual(24_000);
+  });
+
+  it('keeps displays and their exact snake_case shape when the result fits', () => {
+    const rendered = renderExecutionResult(
+      result({
+        displays: [
+          { type: 'table', columns: ['a', 'b'], index: ['x'], rows: [['t', null]], totalRows: 3, totalColumns: 60, truncated: true },
+          { type: 'html', html: '<b>x</b>' },
+        ],
+      }),
+    );
+    expect(ExecutionOutputSchema.parse(rendered.structuredContent).displays).toEqual([
+      { type: 'table', columns: ['a', 'b'], index: ['x'], rows: [['t', null]], total_rows: 3, total_columns: 60, truncated: true },
+      { type: 'html', html: '<b>x</b>' },
+    ]);
+    expect(textOf(rendered)).not.toContain('<b>x</b>');
   });
 });

@@ -9,6 +9,7 @@ const vm = require('vm');
 const { resolveIntrinsic } = require('./known');
 const { describeError } = require('./encode');
 const { PrivateRegistry } = require('./privates');
+const { KIND_ARRAY_BUFFER, KIND_BUFFER, KIND_SHARED } = require('./file');
 
 // Stack frames of restored functions show this file name; their line numbers count from the
 // start of the function's own source.
@@ -18,9 +19,11 @@ class GraphDecoder {
   /**
    * @param {{ requireModule: (id: string) => unknown,
    *           provenance: import('./provenance').SourceProvenance,
-   *           privates?: import('./privates').PrivateRegistry, binds?: { bind: Function } }} options
+   *           privates?: import('./privates').PrivateRegistry, binds?: { bind: Function },
+   *           sections?: (ArrayBuffer | SharedArrayBuffer | Buffer)[] }} options
+   *   sections: the bytes of the buffers, from the state file (file.js)
    */
-  constructor({ requireModule, provenance, privates, binds }) {
+  constructor({ requireModule, provenance, privates, binds, sections }) {
     this.requireModule = requireModule;
     this.provenance = provenance;
     this.privates = privates || new PrivateRegistry();
@@ -30,6 +33,25 @@ class GraphDecoder {
     this.scripts = new Map();
     this.failures = [];
     this.shapes = [];
+    this.sections = sections || [];
+    this.taken = new Set();
+    // Detached buffers are detached once everything is decoded: views of them are made first.
+    this.toDetach = [];
+  }
+
+  /** Detaches the buffers that were detached when saved; call once the last binding is decoded. */
+  detachBuffers() {
+    for (const buffer of this.toDetach) this.attempt(() => structuredClone(buffer, { transfer: [buffer] }));
+    this.toDetach = [];
+  }
+
+  /** The buffer holding a section's bytes, which must be of `kind` and is handed out once. */
+  section(index, kind) {
+    const buffer = this.sections[index];
+    const actual = buffer instanceof ArrayBuffer ? KIND_ARRAY_BUFFER : Buffer.isBuffer(buffer) ? KIND_BUFFER : KIND_SHARED;
+    if (buffer === undefined || actual !== kind || this.taken.has(index)) throw new Error(`the snapshot refers to a missing section ${index}`);
+    this.taken.add(index);
+    return buffer;
   }
 
   /** @returns {{ value: unknown, failures: string[] }} */
@@ -94,12 +116,15 @@ class GraphDecoder {
       }
       case 'E':
         return this.decodeError(node);
-      case 'AB': {
-        const bytes = Buffer.from(node[2], 'base64');
-        return this.finish(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), node[1]);
-      }
+      case 'AB':
+        return this.finish(this.decodeArrayBuffer(node[2]), node[1]);
+      case 'SB':
+        return this.finish(this.section(node[2], KIND_SHARED), node[1]);
       case 'BF':
-        return this.register(Buffer.from(node[1], 'base64'));
+        // Formats 1 and 2: base64.
+        return this.register(typeof node[1] === 'string' ? Buffer.from(node[1], 'base64') : this.section(node[1], KIND_BUFFER));
+      case 'BV':
+        return this.decodeBufferView(node);
       case 'TA':
       case 'DV':
         return this.decodeView(node);
@@ -326,6 +351,26 @@ class GraphDecoder {
       }
     }
     return error;
+  }
+
+  decodeArrayBuffer(content) {
+    if (typeof content === 'string') {
+      // Formats 1 and 2: base64.
+      const bytes = Buffer.from(content, 'base64');
+      return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length);
+    }
+    if (content !== null) return this.section(content, KIND_ARRAY_BUFFER);
+    const detached = new ArrayBuffer(0);
+    this.toDetach.push(detached);
+    return detached;
+  }
+
+  decodeBufferView(node) {
+    const id = this.reserve();
+    const buffer = this.decode(node[1]);
+    const view = this.attempt(() => Buffer.from(buffer, node[2], node[3]));
+    this.values[id] = view;
+    return view;
   }
 
   decodeView(node) {

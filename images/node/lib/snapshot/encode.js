@@ -13,8 +13,9 @@
 //   ['a', link, item, …]  array (['_'] is a hole)
 //   ['D', link, time]  ['R', link, source, flags, lastIndex]  ['M', link, k, v, …]  ['S', link, item, …]
 //   ['E', link, message, stack, key, value, …]  error
-//   ['AB', link, base64]  ['BF', base64]  ['TA', link, type, buffer, byteOffset, length]
+//   ['AB', link, section]  ['BF', section]  ['TA', link, type, buffer, byteOffset, length]
 //   ['DV', link, buffer, byteOffset, byteLength]
+//       (formats 1 and 2 wrote ['AB', link, base64] and ['BF', base64])
 //   ['F', source, name, superParam, superValue, prototype, propCount, key, value, …]  function/class
 //
 // Added in format 2 (state.js):
@@ -37,6 +38,15 @@
 //       initializer, made again with the same `this` (classes.js), with its own properties.
 //   ['MR', class, key, 'p' | 's']  the method `key` of a class's prototype ('p') or the class ('s').
 //
+// Added in format 3 (file.js: the bytes of buffers are raw sections of the file, out of the JSON):
+//
+//   section: the index of the buffer's bytes in the file's section table (ArrayBuffer and Buffer
+//       nodes above, and 'SB'). An ArrayBuffer that was detached (transferred) has null instead.
+//   ['SB', link, section]  a SharedArrayBuffer (its contents: no other thread shares it any more).
+//   ['BV', buffer, byteOffset, length]  a Buffer that views an ArrayBuffer the graph carries (the
+//       whole of one, or one met before), so that it still shares that memory after the restore;
+//       other Buffers (slices of Node's pool, say) are 'BF' nodes with their own bytes.
+//
 // `link` says where the object's prototype comes from: 0 the usual one for its kind, null none,
 // an encoded constructor (the prototype is its `.prototype`: class instances), or ['P', object].
 //
@@ -53,6 +63,7 @@
 const { types } = require('util');
 const vm = require('vm');
 const { PrivateRegistry } = require('./privates');
+const { KIND_ARRAY_BUFFER, KIND_BUFFER, KIND_SHARED } = require('./file');
 const { Stream } = require('stream');
 const EventEmitter = require('events');
 
@@ -67,10 +78,54 @@ const TIMER_CLASSES = timerClasses();
 // Read through the built-in getters: a subclass may override `size`.
 const mapSize = Object.getOwnPropertyDescriptor(Map.prototype, 'size').get;
 const setSize = Object.getOwnPropertyDescriptor(Set.prototype, 'size').get;
+const TYPED_ARRAY_PROTOTYPE = Object.getPrototypeOf(Uint8Array.prototype);
+const typedTag = getter(TYPED_ARRAY_PROTOTYPE, Symbol.toStringTag);
+const typedBuffer = getter(TYPED_ARRAY_PROTOTYPE, 'buffer');
+const typedByteOffset = getter(TYPED_ARRAY_PROTOTYPE, 'byteOffset');
+const typedByteLength = getter(TYPED_ARRAY_PROTOTYPE, 'byteLength');
+const typedLength = getter(TYPED_ARRAY_PROTOTYPE, 'length');
+const dataViewBuffer = getter(DataView.prototype, 'buffer');
+const dataViewByteOffset = getter(DataView.prototype, 'byteOffset');
+const dataViewByteLength = getter(DataView.prototype, 'byteLength');
+const arrayBufferByteLength = getter(ArrayBuffer.prototype, 'byteLength');
+const sharedByteLength = getter(SharedArrayBuffer.prototype, 'byteLength');
+// Resizable and growable buffers (Node 20 on): absent in Node 18, where every buffer is fixed.
+const arrayBufferResizable = getter(ArrayBuffer.prototype, 'resizable');
+const arrayBufferMaxByteLength = getter(ArrayBuffer.prototype, 'maxByteLength');
+const sharedGrowable = getter(SharedArrayBuffer.prototype, 'growable');
+const sharedMaxByteLength = getter(SharedArrayBuffer.prototype, 'maxByteLength');
 
 const PROPERTY = 0;
 const INDEX = 1;
 const LABEL = 2;
+
+function getter(prototype, key) {
+  const descriptor = Object.getOwnPropertyDescriptor(prototype, key);
+  return descriptor ? descriptor.get : undefined;
+}
+
+/** Whether an ArrayBuffer was detached (transferred away): only a zero-length one can be. */
+function isDetached(buffer) {
+  if (arrayBufferByteLength.call(buffer) !== 0) return false;
+  try {
+    new Uint8Array(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** The byte length of an ArrayBuffer or SharedArrayBuffer, read through the built-in getters. */
+function bufferByteLength(buffer) {
+  return types.isSharedArrayBuffer(buffer) ? sharedByteLength.call(buffer) : arrayBufferByteLength.call(buffer);
+}
+
+/** The maxByteLength of a resizable ArrayBuffer or growable SharedArrayBuffer, else null. */
+function maxByteLengthOf(buffer, shared) {
+  const flexible = shared ? sharedGrowable : arrayBufferResizable;
+  if (flexible === undefined || !flexible.call(buffer)) return null;
+  return (shared ? sharedMaxByteLength : arrayBufferMaxByteLength).call(buffer);
+}
 
 function timerClasses() {
   const timeout = setTimeout(() => {}, 0);
@@ -88,7 +143,7 @@ function blocker(value) {
   }
   if (types.isGeneratorObject(value)) return "a generator's paused state cannot be carried";
   if (types.isModuleNamespaceObject(value)) return 'module namespaces cannot be carried: import the module again';
-  if (types.isExternal(value) || types.isSharedArrayBuffer(value)) return 'native memory and handles cannot be carried';
+  if (types.isExternal(value)) return 'native memory and handles cannot be carried';
   if (TIMER_CLASSES.some((Timer) => value instanceof Timer)) return 'timers do not survive the run';
   if (value instanceof Stream) return 'streams (files, sockets, pipes) do not survive the run';
   if (value instanceof EventEmitter && value._handle) {
@@ -177,6 +232,8 @@ class GraphEncoder {
     this.shapes = new Map();
     this.lastKeys = null;
     this.lastShape = -1;
+    // The bytes of the buffers met so far, views of their memory (not copies): file.js writes them.
+    this.sections = [];
   }
 
   /**
@@ -186,14 +243,13 @@ class GraphEncoder {
    * @returns {{ carried: boolean, encoded?: unknown, failures: {path: string, type: string, reason: string}[] }}
    */
   encodeBinding(value) {
-    const mark = this.registered.length;
-    const shapeMark = this.shapes.size;
+    const mark = { ids: this.registered.length, shapes: this.shapes.size, sections: this.sections.length };
     this.failures = [];
     let encoded;
     try {
       encoded = this.encode(value);
     } catch (err) {
-      this.forget(mark, shapeMark);
+      this.forget(mark);
       const reason = err instanceof RangeError && /call stack/i.test(err.message)
         ? 'it is nested too deeply to be saved'
         : `reading it threw ${describeError(err)}`;
@@ -203,7 +259,7 @@ class GraphEncoder {
     if (encoded !== UNCARRIED && failures.length > 0 && this.isModuleInstance(value)) {
       // Node's and modules' objects rely on their internals (an http.Server without its listeners
       // fails inside Node at its first request): one that lost a part is not carried at all.
-      this.forget(mark, shapeMark);
+      this.forget(mark);
       const [first] = failures;
       const reason = `it is an object of Node.js or a module that cannot be carried in part (${first.path}: ${first.reason}); make it again in the next cell`;
       return { carried: false, failures: [{ path: '', type: typeName(value), reason }] };
@@ -211,11 +267,12 @@ class GraphEncoder {
     return encoded === UNCARRIED ? { carried: false, failures } : { carried: true, encoded, failures };
   }
 
-  /** Drops the ids and shapes given out since the marks: the decoder never sees those nodes. */
-  forget(mark, shapeMark) {
-    for (let i = mark; i < this.registered.length; i++) this.ids.delete(this.registered[i]);
-    this.registered.length = mark;
-    for (const [signature, shape] of this.shapes) if (shape >= shapeMark) this.shapes.delete(signature);
+  /** Drops the ids, shapes and sections given out since the mark: the decoder never sees those nodes. */
+  forget(mark) {
+    for (let i = mark.ids; i < this.registered.length; i++) this.ids.delete(this.registered[i]);
+    this.registered.length = mark.ids;
+    for (const [signature, shape] of this.shapes) if (shape >= mark.shapes) this.shapes.delete(signature);
+    this.sections.length = mark.sections;
     this.lastKeys = null;
     this.lastShape = -1;
   }
@@ -319,11 +376,9 @@ class GraphEncoder {
     if (types.isSet(value)) return this.encodeSet(value, proto);
     if (types.isRegExp(value)) return this.encodeRegExp(value, proto);
     if (types.isNativeError(value)) return this.encodeError(value, proto);
-    if (Buffer.isBuffer(value)) {
-      this.register(value);
-      return ['BF', value.toString('base64')];
-    }
+    if (Buffer.isBuffer(value)) return this.encodeBuffer(value);
     if (types.isArrayBuffer(value)) return this.encodeArrayBuffer(value, proto);
+    if (types.isSharedArrayBuffer(value)) return this.encodeSharedArrayBuffer(value, proto);
     if (types.isTypedArray(value)) return this.encodeTypedArray(value, proto);
     if (types.isDataView(value)) return this.encodeDataView(value, proto);
     const reason = blocker(value);
@@ -860,23 +915,54 @@ class GraphEncoder {
     return out;
   }
 
+  /** A section for the bytes of a buffer (format note "Added in format 3"): its index. */
+  addSection(kind, bytes, maxByteLength) {
+    this.sections.push({ kind, bytes, byteLength: bytes.byteLength, maxByteLength });
+    return this.sections.length - 1;
+  }
+
   encodeArrayBuffer(value, proto) {
     const { failed, link } = this.begin(value, proto, ArrayBuffer.prototype);
     if (failed) return failed;
-    return ['AB', link, Buffer.from(value).toString('base64')];
+    if (isDetached(value)) return ['AB', link, null];
+    return ['AB', link, this.addSection(KIND_ARRAY_BUFFER, new Uint8Array(value), maxByteLengthOf(value, false))];
+  }
+
+  encodeSharedArrayBuffer(value, proto) {
+    const { failed, link } = this.begin(value, proto, SharedArrayBuffer.prototype);
+    if (failed) return failed;
+    return ['SB', link, this.addSection(KIND_SHARED, new Uint8Array(value), maxByteLengthOf(value, true))];
+  }
+
+  encodeBuffer(value) {
+    const buffer = typedBuffer.call(value);
+    const byteOffset = typedByteOffset.call(value);
+    const byteLength = typedByteLength.call(value);
+    const proto = Object.getPrototypeOf(buffer);
+    const wholePlainBuffer = byteOffset === 0 && byteLength === bufferByteLength(buffer) &&
+      (proto === ArrayBuffer.prototype || proto === SharedArrayBuffer.prototype);
+    this.register(value);
+    if (this.ids.has(buffer) || wholePlainBuffer) return ['BV', this.child(buffer, '.buffer', LABEL), byteOffset, byteLength];
+    return ['BF', this.addSection(KIND_BUFFER, new Uint8Array(buffer, byteOffset, byteLength), null)];
   }
 
   encodeTypedArray(value, proto) {
-    const type = value[Symbol.toStringTag];
+    const type = typedTag.call(value);
     const { failed, link } = this.begin(value, proto, globalThis[type].prototype);
     if (failed) return failed;
-    return ['TA', link, type, this.child(value.buffer, '.buffer', LABEL), value.byteOffset, value.length];
+    return ['TA', link, type, this.child(typedBuffer.call(value), '.buffer', LABEL), typedByteOffset.call(value), typedLength.call(value)];
   }
 
   encodeDataView(value, proto) {
     const { failed, link } = this.begin(value, proto, DataView.prototype);
     if (failed) return failed;
-    return ['DV', link, this.child(value.buffer, '.buffer', LABEL), value.byteOffset, value.byteLength];
+    const buffer = dataViewBuffer.call(value);
+    // A DataView's offset and length cannot be read once its buffer is detached.
+    const detached = types.isArrayBuffer(buffer) && isDetached(buffer);
+    return [
+      'DV', link, this.child(buffer, '.buffer', LABEL),
+      detached ? 0 : dataViewByteOffset.call(value), detached ? 0 : dataViewByteLength.call(value),
+    ];
   }
 }
 

@@ -1,16 +1,19 @@
 'use strict';
 // Saving and restoring the session's top-level bindings (PROTOCOL.md, "Snapshots": Node).
-// The file is JSON: { format, names, values } where values[i] is the encoded value of names[i],
-// all in one graph so that a value shared by two bindings is still shared after the restore.
+// The file (file.js) holds the graph { format, names, values } where values[i] is the encoded value
+// of names[i], all in one graph so that a value shared by two bindings is still shared after the
+// restore, and the bytes of the buffers the graph holds as raw sections after it.
 
 const fs = require('fs');
 const path = require('path');
 const { GraphEncoder, describeError } = require('./encode');
 const { GraphDecoder } = require('./decode');
+const { readStateFile, writeStateFile } = require('./file');
 
-const FORMAT = 'codecell-node-state/2';
-// Version 2 only added node kinds (encode.js), so the decoder reads version 1 snapshots as they are.
-const READABLE_FORMATS = [FORMAT, 'codecell-node-state/1'];
+const FORMAT = 'codecell-node-state/3';
+// Versions 2 and 3 only added node kinds (encode.js; 3 also the sections), so the decoder reads
+// version 1 and 2 snapshots, JSON with buffers in base64, as they are.
+const READABLE_FORMATS = [FORMAT, 'codecell-node-state/2', 'codecell-node-state/1'];
 // A session with thousands of bad values gets a readable list, not thousands of lines.
 const MAX_NOT_CARRIED = 200;
 
@@ -53,9 +56,8 @@ function saveState({ bindings, known, outDir, notCarried }) {
     }
   }
   try {
-    const text = JSON.stringify({ format: FORMAT, names, values });
     const temporary = path.join(outDir, 'state.tmp');
-    fs.writeFileSync(temporary, text);
+    writeStateFile(temporary, { format: FORMAT, names, values }, encoder.sections);
     fs.renameSync(temporary, path.join(outDir, 'state'));
     return { stateSaved: true, stateError: null };
   } catch (err) {
@@ -72,8 +74,9 @@ function saveState({ bindings, known, outDir, notCarried }) {
  */
 function restoreState({ file, requireModule, provenance, privates, binds, define, notCarried }) {
   let state;
+  let sections;
   try {
-    state = JSON.parse(fs.readFileSync(file, 'utf8'));
+    ({ graph: state, sections } = readStateFile(file));
     if (state === null || !READABLE_FORMATS.includes(state.format) || !Array.isArray(state.names) || !Array.isArray(state.values)) {
       throw new Error('the snapshot is not in the format this runner writes');
     }
@@ -82,7 +85,7 @@ function restoreState({ file, requireModule, provenance, privates, binds, define
     return [];
   }
 
-  const decoder = new GraphDecoder({ requireModule, provenance, privates, binds });
+  const decoder = new GraphDecoder({ requireModule, provenance, privates, binds, sections });
   const restored = [];
   for (let i = 0; i < state.names.length; i++) {
     const name = state.names[i];
@@ -103,6 +106,7 @@ function restoreState({ file, requireModule, provenance, privates, binds, define
       notCarried.add(name, 'unknown', `restore failed: ${describeError(err)}`);
     }
   }
+  decoder.detachBuffers();
   return restored;
 }
 

@@ -9,6 +9,7 @@ import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { MAX_CODE_CHARS } from '../../../engine/engine.js';
+import { withDownloadLinks } from '../../download-links.js';
 import { currentClientGone } from '../../http/request-context.js';
 import type { Language } from '../../../domain/types.js';
 import { MAX_ARG_CHARS, MAX_ARGS } from '../../../executor/runner-protocol.js';
@@ -168,7 +169,7 @@ async function runCode(
         onOutput: progress?.onOutput,
         signal,
       });
-      return renderExecutionResult(result, deps.settings.limits.maxResultChars);
+      return renderExecutionResult(withDownloadLinks(result, deps.downloadLink), deps.settings.limits.maxResultChars);
     } catch (error) {
       if (!signal.aborted) throw error;
       // Nobody reads this answer; the engine has stopped the run (or never started it).

@@ -14,6 +14,7 @@ import { SANDBOX_DATA_DIR } from '../../../files/safe-path.js';
 import { notUtf8Note } from '../../../files/text-encoding.js';
 import { createLogger, type Logger } from '../../../logger.js';
 import type { Principal } from '../../../sessions/principal.js';
+import { requestDownloadLink } from '../../download-links.js';
 import { restFilePath } from '../../http/file-routes.js';
 import type { ToolExtra } from '../progress.js';
 import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
@@ -205,12 +206,12 @@ async function readFileForModel(
   }
 
   // Binary, or an image too big to show inline.
-  const url = files.downloadUrl(head.sessionId, head.path);
+  const url = requestDownloadLink(files)(head.sessionId, head.path);
   const where = `Code can open it at ${SANDBOX_DATA_DIR}/${head.path}.`;
   const text =
     url !== undefined
       ? `${about} is not shown inline. Download link (valid for ${Math.round(files.downloadLinkTtlMs / 60_000)} min): ${url}\n${where}`
-      : `${about} is not shown inline. This server has no public URL (CODECELL_PUBLIC_URL), so there is no direct link: ` +
+      : `${about} is not shown inline. There is no direct link here (no CODECELL_PUBLIC_URL, no HTTP request to link back to): ` +
         `fetch it with GET ${restFilePath(head.sessionId, head.path)} and the API key. ${where}`;
   return { content: [{ type: 'text', text }] };
 }

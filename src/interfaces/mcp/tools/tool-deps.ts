@@ -3,6 +3,7 @@ import type { Settings } from '../../../config/settings.js';
 import type { EngineApi } from '../../../engine/types.js';
 import type { Logger } from '../../../logger.js';
 import type { Principal } from '../../../sessions/principal.js';
+import type { DownloadLink } from '../../download-links.js';
 import { currentRequestId } from '../../http/request-context.js';
 import type { ToolExtra } from '../progress.js';
 
@@ -12,6 +13,8 @@ export interface ToolDeps {
   readonly principal: Principal;
   readonly settings: Settings;
   readonly logger: Logger;
+  /** A download link for a session's file in the answer to the request at hand, if links can be made. */
+  readonly downloadLink: DownloadLink;
 }
 
 /** Child logger naming the tool, the MCP session, the HTTP request (if any) and the user. */

@@ -1,0 +1,240 @@
+/**
+ * Codecell's Docker socket proxy: an HTTP server that forwards to the engine only the calls
+ * api-rules.ts allows, container creates whose body create-policy.ts accepts, and per-container
+ * calls on containers labelled codecell=true. Hand-written: the proxies packaged in Debian and on
+ * npm filter by path and method only, none validates a create body.
+ */
+import http from 'node:http';
+import net from 'node:net';
+import { LRUCache } from 'lru-cache';
+import type { DockerEndpoint } from '../config/docker-endpoint.js';
+import { classifyRequest, type ApiCall } from './api-rules.js';
+import { checkCreateBody, type CreatePolicy } from './create-policy.js';
+
+/** The biggest create body accepted (a create with its seccomp profile is about 10 KB). */
+const MAX_CREATE_BODY_BYTES = 1024 * 1024;
+/** dockerode repeats a create's whole body in its query string: the engine's header limit, not Node's 16 KB. */
+const MAX_HEADER_BYTES = 1024 * 1024;
+
+export interface ProxyOptions {
+  readonly upstream: DockerEndpoint;
+  readonly policy: CreatePolicy;
+  /** Told of each refused call (method, path, reason). */
+  readonly onRefused?: (method: string, path: string, reason: string) => void;
+}
+
+type Verdict = { readonly allowed: true; readonly forwardPath: string; readonly body?: Buffer } | { readonly allowed: false; readonly status: number; readonly reason: string };
+
+export function createProxyServer(options: ProxyOptions): http.Server {
+  const codecellContainers = new LRUCache<string, true>({ max: 4096 });
+  const server = http.createServer({ maxHeaderSize: MAX_HEADER_BYTES });
+
+  const upstreamTarget = (): http.RequestOptions =>
+    options.upstream.kind === 'unix' ? { socketPath: options.upstream.socketPath } : { host: options.upstream.host, port: options.upstream.port };
+
+  /** Whether the engine knows the container as one of Codecell's (404: unknown, let the engine say so). */
+  const isCodecellContainer = async (id: string): Promise<boolean | 'unknown'> => {
+    if (codecellContainers.has(id)) return true;
+    const { status, body } = await upstreamGet(`/containers/${encodeURIComponent(id)}/json`);
+    if (status === 404) return 'unknown';
+    if (status !== 200) throw new Error(`inspecting ${id}: engine answered ${status}`);
+    const parsed = JSON.parse(body) as { Id?: unknown; Config?: { Labels?: Record<string, string> | null } };
+    const ok = parsed.Config?.Labels?.['codecell'] === 'true';
+    if (ok) {
+      codecellContainers.set(id, true);
+      if (typeof parsed.Id === 'string') codecellContainers.set(parsed.Id, true);
+    }
+    return ok;
+  };
+
+  const upstreamGet = (path: string): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const request = http.request({ ...upstreamTarget(), path, method: 'GET', agent: false }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        response.on('error', reject);
+      });
+      request.on('error', reject);
+      request.end();
+    });
+
+  const decide = async (request: http.IncomingMessage): Promise<Verdict> => {
+    const url = new URL(request.url ?? '/', 'http://docker');
+    const rule = classifyRequest(request.method ?? 'GET', url);
+    if (!rule.allowed) return { allowed: false, status: 403, reason: rule.reason };
+    return decideCall(rule.call, url, request);
+  };
+
+  const decideCall = async (call: ApiCall, url: URL, request: http.IncomingMessage): Promise<Verdict> => {
+    const original = `${url.pathname}${url.search}`;
+    if (call.kind === 'create-container') {
+      const raw = await readBody(request, MAX_CREATE_BODY_BYTES);
+      if (raw === null) return { allowed: false, status: 413, reason: 'create body too large' };
+      let body: unknown;
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        return { allowed: false, status: 400, reason: 'create body is not JSON' };
+      }
+      const verdict = checkCreateBody(body, options.policy);
+      if (!verdict.allowed) return { allowed: false, status: 403, reason: verdict.reason };
+      // Only `name` of the query goes on (dockerode repeats the body there; the engine reads the body).
+      const name = url.searchParams.get('name');
+      const query = name !== null && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name) ? `?name=${name}` : '';
+      return { allowed: true, forwardPath: `${url.pathname}${query}`, body: raw };
+    }
+    if (call.kind === 'container') {
+      const known = await isCodecellContainer(call.id);
+      if (known === false) return { allowed: false, status: 403, reason: 'not a Codecell container' };
+    }
+    return { allowed: true, forwardPath: original };
+  };
+
+  server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
+    decide(request)
+      .then((verdict) => {
+        if (!verdict.allowed) {
+          options.onRefused?.(request.method ?? '?', request.url ?? '?', verdict.reason);
+          request.resume();
+          refuse(response, verdict.status, verdict.reason);
+          return;
+        }
+        forward(request, response, verdict);
+      })
+      .catch((error: unknown) => {
+        request.resume();
+        refuse(response, 502, `proxy: ${error instanceof Error ? error.message : String(error)}`);
+      });
+  });
+
+  const forward = (request: http.IncomingMessage, response: http.ServerResponse, verdict: Verdict & { allowed: true }): void => {
+    const headers = { ...request.headers };
+    if (verdict.body !== undefined) {
+      delete headers['transfer-encoding'];
+      headers['content-length'] = String(verdict.body.length);
+    }
+    const upstream = http.request(
+      { ...upstreamTarget(), path: verdict.forwardPath, method: request.method, headers, agent: false },
+      (answer) => {
+        response.writeHead(answer.statusCode ?? 502, answer.headers);
+        // Streams (events, attach) answer headers first and data much later: the client waits on them.
+        response.flushHeaders();
+        answer.pipe(response);
+      },
+    );
+    upstream.on('error', (error) => {
+      if (!response.headersSent) refuse(response, 502, `engine: ${error.message}`);
+      else response.destroy();
+    });
+    response.on('close', () => upstream.destroy());
+    if (verdict.body !== undefined) upstream.end(verdict.body);
+    else request.pipe(upstream);
+  };
+
+  // attach with hijack: the connection becomes a raw stream both ways once the engine says 101.
+  server.on('upgrade', (request: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+    decide(request)
+      .then((verdict) => {
+        if (!verdict.allowed || !isAttach(request)) {
+          const reason = verdict.allowed ? 'only attach may upgrade' : verdict.reason;
+          options.onRefused?.(request.method ?? '?', request.url ?? '?', reason);
+          socket.end(rawRefusal(verdict.allowed ? 403 : verdict.status, reason));
+          return;
+        }
+        // The engine drops an attach's body only when it arrives with the headers (what it has
+        // buffered at the hijack); sent later, it would reach the container's stdin. So the
+        // body (the client's attach options, repeated in the query) stays here.
+        const bodyLength = Number(request.headers['content-length'] ?? '0');
+        if (!Number.isSafeInteger(bodyLength) || bodyLength < 0 || bodyLength > MAX_CREATE_BODY_BYTES || request.headers['transfer-encoding'] !== undefined) {
+          socket.end(rawRefusal(400, 'an attach body must have a Content-Length'));
+          return;
+        }
+        return skipBytes(socket, head, bodyLength).then((rest) => {
+          const engine = options.upstream.kind === 'unix' ? net.connect(options.upstream.socketPath) : net.connect(options.upstream.port, options.upstream.host);
+          engine.on('error', () => socket.destroy());
+          socket.on('error', () => engine.destroy());
+          engine.once('connect', () => {
+            engine.write(rawRequestHead(request, verdict.forwardPath));
+            if (rest.length > 0) engine.write(rest);
+            socket.pipe(engine);
+            engine.pipe(socket);
+          });
+        });
+      })
+      .catch(() => socket.destroy());
+  });
+
+  return server;
+}
+
+function isAttach(request: http.IncomingMessage): boolean {
+  const rule = classifyRequest(request.method ?? 'GET', new URL(request.url ?? '/', 'http://docker'));
+  return rule.allowed && rule.call.kind === 'container' && rule.call.action === 'attach';
+}
+
+/** The request line and headers as the client sent them, but without a body. */
+function rawRequestHead(request: http.IncomingMessage, path: string): string {
+  const lines = [`${request.method ?? 'POST'} ${path} HTTP/1.1`];
+  for (let i = 0; i + 1 < request.rawHeaders.length; i += 2) {
+    const name = request.rawHeaders[i] ?? '';
+    if (/^(content-length|transfer-encoding)$/i.test(name)) continue;
+    lines.push(`${name}: ${request.rawHeaders[i + 1] ?? ''}`);
+  }
+  lines.push('Content-Length: 0');
+  return `${lines.join('\r\n')}\r\n\r\n`;
+}
+
+/** Reads and drops the first `count` bytes of `head` and then the socket; resolves with what came after them. */
+function skipBytes(socket: net.Socket, head: Buffer, count: number): Promise<Buffer> {
+  if (head.length >= count) return Promise.resolve(head.subarray(count));
+  let missing = count - head.length;
+  return new Promise((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      if (chunk.length < missing) {
+        missing -= chunk.length;
+        return;
+      }
+      socket.off('data', onData);
+      socket.off('error', reject);
+      socket.pause();
+      resolve(chunk.subarray(missing));
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+  });
+}
+
+function rawRefusal(status: number, reason: string): string {
+  const body = JSON.stringify({ message: `codecell docker proxy: ${reason}` });
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Refused'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+}
+
+function refuse(response: http.ServerResponse, status: number, reason: string): void {
+  if (response.headersSent) {
+    response.destroy();
+    return;
+  }
+  response.writeHead(status, { 'Content-Type': 'application/json' });
+  response.end(JSON.stringify({ message: `codecell docker proxy: ${reason}` }));
+}
+
+/** The whole body, or null once it passes `limit` bytes. */
+function readBody(request: http.IncomingMessage, limit: number): Promise<Buffer | null> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    request.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        request.removeAllListeners('data');
+        request.resume();
+        resolve(null);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    request.on('end', () => resolve(Buffer.concat(chunks)));
+    request.on('error', reject);
+  });
+}

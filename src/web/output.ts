@@ -1,0 +1,153 @@
+/**
+ * Renders a run: live chunks while it runs, then the final result. Everything from user code goes
+ * in through textContent or attribute values (images as data: URLs); HTML output only ever enters
+ * a sandboxed iframe (see showHtml).
+ */
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { OutputChunk } from './api.js';
+
+type Cell = string | number | boolean | null;
+
+export interface TableDisplay {
+  readonly type: 'table';
+  readonly columns: readonly string[];
+  readonly index: readonly string[] | null;
+  readonly rows: readonly (readonly Cell[])[];
+  readonly total_rows: number;
+  readonly total_columns: number;
+  readonly truncated: boolean;
+}
+
+export interface HtmlDisplay {
+  readonly type: 'html';
+  readonly html: string;
+}
+
+interface ExecutionOutput {
+  readonly session_id?: string;
+  readonly status?: string;
+  readonly stdout?: string;
+  readonly stderr?: string;
+  readonly value?: string | null;
+  readonly error?: { name: string; message: string; traceback: string } | null;
+  readonly displays?: readonly (TableDisplay | HtmlDisplay | { type: string })[];
+  readonly files?: readonly { path: string; size: number }[];
+  readonly duration_ms?: number;
+  readonly notice?: string | null;
+  readonly cut_to_fit?: readonly string[];
+}
+
+function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: string, text?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (className !== undefined) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** Output of one run in progress: chunks appended in order, the streams told apart by class. */
+export class LiveOutput {
+  private last: { stream: string; node: HTMLPreElement } | undefined;
+
+  constructor(private readonly root: HTMLElement) {
+    root.replaceChildren();
+    root.dataset.state = 'running';
+  }
+
+  append(chunk: OutputChunk): void {
+    if (this.last?.stream !== chunk.stream) {
+      const node = element('pre', `stream-${chunk.stream}`);
+      node.dataset.stream = chunk.stream;
+      this.root.append(node);
+      this.last = { stream: chunk.stream, node };
+    }
+    this.last.node.textContent += chunk.text;
+  }
+}
+
+export function showError(root: HTMLElement, message: string): void {
+  root.replaceChildren(element('pre', 'traceback', message));
+  root.dataset.state = 'failed';
+}
+
+export function showResult(root: HTMLElement, result: CallToolResult): void {
+  const output = (result.structuredContent ?? {}) as ExecutionOutput;
+  const parts: HTMLElement[] = [];
+  if (result.structuredContent === undefined) {
+    // An error before the run (bad input, no such session) has text only.
+    for (const block of result.content) if (block.type === 'text') parts.push(element('pre', result.isError ? 'traceback' : 'stdout', block.text));
+  }
+  if (output.stdout) parts.push(Object.assign(element('pre', 'stdout', output.stdout), { title: 'stdout' }));
+  if (output.stderr) parts.push(Object.assign(element('pre', 'stderr', output.stderr), { title: 'stderr' }));
+  for (const display of output.displays ?? []) {
+    if (display.type === 'table') parts.push(renderTable(display as TableDisplay));
+    else if (display.type === 'html') parts.push(renderHtml((display as HtmlDisplay).html));
+  }
+  for (const block of result.content) {
+    if (block.type === 'image') {
+      const image = element('img');
+      image.alt = 'plot';
+      image.src = `data:${block.mimeType};base64,${block.data}`;
+      parts.push(image);
+    }
+  }
+  const hasTable = (output.displays ?? []).some((display) => display.type === 'table');
+  if (output.value !== undefined && output.value !== null && !hasTable) parts.push(element('pre', 'value', output.value));
+  if (output.error) parts.push(renderTraceback(output.error));
+  if (output.notice) parts.push(element('p', 'meta', output.notice));
+  if (output.status !== undefined) {
+    const files = output.files?.length ? ` · files changed: ${output.files.map((file) => file.path).join(', ')}` : '';
+    const took = output.duration_ms === undefined ? '' : ` · ${(output.duration_ms / 1000).toFixed(2)} s`;
+    parts.push(element('p', 'meta', `${output.status}${took}${files}`));
+  }
+  root.replaceChildren(...parts);
+  root.dataset.state = result.isError === true || output.status !== 'ok' ? 'failed' : 'done';
+}
+
+function renderTraceback(error: { name: string; message: string; traceback: string }): HTMLElement {
+  const block = element('pre', 'traceback');
+  const text = error.traceback || `${error.name}: ${error.message}`;
+  const lines = text.split('\n');
+  lines.forEach((line, index) => {
+    // The exception line (and "File …" frames) stand out; the rest stays plain text.
+    const isErrorLine = line.startsWith(`${error.name}:`) || line.startsWith(error.name);
+    const span = element('span', isErrorLine ? 'error-line' : /^\s*File "/.test(line) ? 'frame-line' : undefined, line);
+    block.append(span);
+    if (index < lines.length - 1) block.append('\n');
+  });
+  return block;
+}
+
+function renderTable(display: TableDisplay): HTMLElement {
+  const wrap = element('div', 'table-wrap');
+  const table = element('table', 'frame');
+  const head = table.createTHead().insertRow();
+  if (display.index !== null) head.append(element('th', undefined, ''));
+  for (const column of display.columns) head.append(element('th', undefined, column));
+  const body = table.createTBody();
+  display.rows.forEach((row, rowIndex) => {
+    const tr = body.insertRow();
+    if (display.index !== null) tr.append(element('th', undefined, display.index[rowIndex] ?? ''));
+    for (const cell of row) tr.append(element('td', undefined, cell === null ? '' : String(cell)));
+  });
+  wrap.append(table);
+  const shown = `${display.rows.length} of ${display.total_rows} rows × ${display.columns.length} of ${display.total_columns} columns`;
+  wrap.append(element('p', 'meta', display.truncated ? `${shown} (cut)` : shown));
+  return wrap;
+}
+
+/** User HTML: only inside a sandboxed frame (scripts yes, same origin never) whose own CSP blocks all requests. */
+function renderHtml(html: string): HTMLElement {
+  const frame = element('iframe', 'html-output');
+  frame.setAttribute('sandbox', 'allow-scripts');
+  frame.setAttribute('referrerpolicy', 'no-referrer');
+  frame.title = 'HTML output (sandboxed)';
+  const onReady = (event: MessageEvent): void => {
+    if (event.source !== frame.contentWindow || (event.data as { type?: unknown } | null)?.type !== 'codecell-frame-ready') return;
+    window.removeEventListener('message', onReady);
+    // The frame's origin is opaque, so '*' is the only target that reaches it; it holds nothing of ours.
+    frame.contentWindow?.postMessage({ type: 'codecell-html', html }, '*');
+  };
+  window.addEventListener('message', onReady);
+  frame.src = '/playground/frame.html';
+  return frame;
+}
