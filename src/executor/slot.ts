@@ -3,7 +3,7 @@
  *
  *   <slot>/data  → /mnt/data            (read-write)  the session's files, moved in for the run
  *   <slot>/home  → /home/sandbox        (read-write)  the session's $HOME, moved in the same way
- *   <slot>/in    → /run/codecell/in     (read-only)   the last snapshot, hard-linked in
+ *   <slot>/in    → /run/codecell/in     (read-only)   the last snapshot, hard-linked in (its blobs in in/blobs/)
  *   <slot>/out   → /run/codecell/out    (read-write)  where the runner leaves the new snapshot (counts
  *                                                     against the session's quota, like data/)
  *   <slot>/owner                        (host only)   which session's files are inside, for crash recovery
@@ -19,7 +19,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errnoOf } from '../errno.js';
 import { removeTree } from '../files/remove-tree.js';
+import { entryBytes } from '../files/usage.js';
 import { SANDBOX_GID, SANDBOX_UID } from '../sandbox-user.js';
+import { MAX_BLOB_LIST_BYTES, blobFolderOf, isBlobName, parseBlobList, planBlobs } from './snapshot-blobs.js';
 
 const RUNNING_AS_ROOT = process.getuid?.() === 0;
 
@@ -74,15 +76,14 @@ export class Slot {
     await fs.mkdir(places.homeDir, { recursive: true, mode: 0o700 });
     await moveEntries(places.homeDir, this.homeDir);
     if (stateFile === null) return false;
-    try {
-      await fs.link(stateFile, path.join(this.inDir, 'state'));
-      return true;
-    } catch (error) {
-      if (errnoOf(error) === 'ENOENT') return false;
-      if (errnoOf(error) !== 'EXDEV') throw error;
-      await fs.copyFile(stateFile, path.join(this.inDir, 'state'));
-      return true;
+    if (!(await linkOrCopy(stateFile, path.join(this.inDir, 'state')))) return false;
+    const blobs = await blobsIn(blobFolderOf(stateFile));
+    if (blobs.size > 0) {
+      const inBlobs = path.join(this.inDir, 'blobs');
+      await fs.mkdir(inBlobs, { mode: 0o755 });
+      for (const name of blobs.keys()) await linkOrCopy(path.join(blobFolderOf(stateFile), name), path.join(inBlobs, name));
     }
+    return true;
   }
 
   /** Moves the session's files and home back. Only call once no process can write to the slot any more. */
@@ -118,11 +119,23 @@ export class Slot {
     return path.join(this.outDir, 'state');
   }
 
+  /** The runner's list of the blobs its new snapshot needs (snapshot-blobs.ts). */
+  private get newBlobListFile(): string {
+    return path.join(this.outDir, 'state.blobs');
+  }
+
+  private get newBlobsDir(): string {
+    return path.join(this.outDir, 'blobs');
+  }
+
   /**
-   * Moves the runner's new snapshot to `target` (atomically replacing the old one). Only a plain
-   * file is taken: a link the sandbox put there is ignored. `fits` is asked first, with the new
-   * snapshot's size and the bytes the old one frees: a snapshot that would bring the session over
-   * its quota is not adopted (the session keeps the old one).
+   * Moves the runner's new snapshot to `target` (atomically replacing the old one), with its blobs
+   * (snapshot-blobs.ts): the new ones moved in, the old ones it still needs left in place, the rest
+   * removed once the new snapshot is in place. Only plain files are taken: a link the sandbox put
+   * there is ignored. `fits` is asked first, with the bytes the new snapshot file adds (new blobs
+   * already counted, being in out/) and the bytes the old snapshot file and its dropped blobs free:
+   * a snapshot that would bring the session over its quota is not adopted (the session keeps the
+   * old one). So is one whose list names blobs that are not there.
    */
   async adoptState(
     target: string,
@@ -130,25 +143,77 @@ export class Slot {
   ): Promise<'adopted' | 'none' | 'over-quota'> {
     const produced = await fs.lstat(this.newStateFile).catch(() => null);
     if (produced === null || !produced.isFile()) return 'none';
+    const listed = await this.readBlobList();
+    if (listed === null) return 'none';
+    const folder = blobFolderOf(target);
+    const plan = planBlobs(listed, await blobsIn(this.newBlobsDir), await blobsIn(folder));
+    if (plan.invalid.length > 0) return 'none';
     const replaced = await fs.lstat(target).catch(() => null);
-    if (!(await fits(produced.size, replaced?.isFile() ? replaced.size : 0))) return 'over-quota';
+    const replacedBytes = (replaced?.isFile() ? fileBytes(replaced) : 0) + plan.droppedBytes;
+    if (!(await fits(fileBytes(produced), replacedBytes))) return 'over-quota';
     await fs.mkdir(path.dirname(target), { recursive: true, mode: 0o700 });
-    try {
-      await fs.rename(this.newStateFile, target);
-    } catch (error) {
-      if (errnoOf(error) !== 'EXDEV') throw error;
-      // Across file systems: a copy beside the target, then the atomic rename on the target's side.
-      const beside = `${target}.${randomBytes(6).toString('hex')}.tmp`;
-      await fs.copyFile(this.newStateFile, beside);
-      await fs.rename(beside, target);
-      await fs.rm(this.newStateFile, { force: true });
-    }
+    if (plan.move.length > 0) await fs.mkdir(folder, { recursive: true, mode: 0o700 });
+    for (const name of plan.move) await moveFile(path.join(this.newBlobsDir, name), path.join(folder, name));
+    await moveFile(this.newStateFile, target); // the commit point
+    for (const name of plan.drop) await fs.rm(path.join(folder, name), { force: true });
+    if (listed.length === 0) await fs.rm(folder, { recursive: true, force: true });
     return 'adopted';
+  }
+
+  /** The runner's list, [] without one (a runner that writes one snapshot file), null when malformed. */
+  private async readBlobList(): Promise<string[] | null> {
+    const stat = await fs.lstat(this.newBlobListFile).catch(() => null);
+    if (stat === null) return [];
+    if (!stat.isFile() || stat.size > MAX_BLOB_LIST_BYTES) return null;
+    return parseBlobList(await fs.readFile(this.newBlobListFile, 'latin1'));
   }
 
   async dispose(): Promise<void> {
     await removeTree(this.root); // the sandbox's tree may be deeper than any path can name
   }
+}
+
+/** Hard-links `from` to `to` (a copy across file systems); false when `from` does not exist. */
+async function linkOrCopy(from: string, to: string): Promise<boolean> {
+  try {
+    await fs.link(from, to);
+    return true;
+  } catch (error) {
+    if (errnoOf(error) === 'ENOENT') return false;
+    if (errnoOf(error) !== 'EXDEV') throw error;
+    await fs.copyFile(from, to);
+    return true;
+  }
+}
+
+/** Renames `from` over `to`; across file systems a copy beside `to` first, then the atomic rename. */
+async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await fs.rename(from, to);
+  } catch (error) {
+    if (errnoOf(error) !== 'EXDEV') throw error;
+    const beside = `${to}.${randomBytes(6).toString('hex')}.tmp`;
+    await fs.copyFile(from, beside);
+    await fs.rename(beside, to);
+    await fs.rm(from, { force: true });
+  }
+}
+
+/** The blob files in a folder (plain files with a blob's name only), with the bytes each takes. */
+async function blobsIn(folder: string): Promise<Map<string, number>> {
+  const blobs = new Map<string, number>();
+  const names = await fs.readdir(folder).catch(() => [] as string[]);
+  for (const name of names) {
+    if (!isBlobName(name)) continue;
+    const stat = await fs.lstat(path.join(folder, name)).catch(() => null);
+    if (stat?.isFile() === true) blobs.set(name, fileBytes(stat));
+  }
+  return blobs;
+}
+
+/** A file's bytes as the quota counts them (files/usage.ts). */
+function fileBytes(stat: { size: number; blocks: number }): number {
+  return entryBytes('f', stat.size, stat.blocks);
 }
 
 async function moveEntries(from: string, to: string): Promise<void> {

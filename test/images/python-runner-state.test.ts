@@ -4,7 +4,7 @@
  * carried is named by the run that made it, without taking any other value with it.
  */
 import { describe, expect, it } from 'vitest';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { useImageHarness, type Run, type Session } from './run-image.js';
 
@@ -424,5 +424,25 @@ describe('python runner: values that cannot be carried', () => {
     });
     expect(run.result).toMatchObject({ outcome: 'ok', notCarried: [] });
     expect(run.output).toBe('3.14 27 True True 4.0\n');
+  });
+
+  it('restores a snapshot of the format before blobs, and saves its large arrays as blobs from then on', async () => {
+    // Written by the runner before blobs (CCPYSNP2): big = np.arange(135_000.0), frame, shared, alias, twice.
+    const inDir = harness.hostDir();
+    const outDir = harness.hostDir();
+    copyFileSync(path.join(import.meta.dirname, 'fixtures', 'python-state-v2.bin'), path.join(inDir, 'state'));
+    const run = await harness.runContainer({
+      code: "print(big[-1], frame['a'].sum(), alias is shared, twice(21))",
+      dataDir: harness.hostDir(),
+      inDir,
+      outDir,
+      restore: true,
+    });
+    expect(run.result).toMatchObject({ outcome: 'ok', notCarried: [], stateSaved: true });
+    expect(run.output).toBe('134999.0 6 True 42\n');
+    const listed = readFileSync(path.join(outDir, 'state.blobs'), 'utf8').split('\n').filter(Boolean);
+    expect(listed).toHaveLength(1);
+    expect(statSync(path.join(outDir, 'blobs', listed[0] ?? '')).size).toBe(135_000 * 8);
+    expect(readFileSync(path.join(outDir, 'state')).subarray(0, 8).toString('latin1')).toBe('CCPYSNP3');
   });
 });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -205,7 +205,17 @@ export function imageHarness(runtime: Runtime, image = `${process.env.CODECELL_I
 
     async run(code: string, sourceLanguage?: string, args?: readonly string[]): Promise<Run> {
       const restore = this.runs > 0 && existsSync(this.statePath);
-      if (restore) copyFileSync(this.statePath, path.join(this.inDir, 'state'));
+      if (restore) {
+        copyFileSync(this.statePath, path.join(this.inDir, 'state'));
+        // The blobs the snapshot needs (images/PROTOCOL.md, "Snapshots"), as the host links them in.
+        const listed = path.join(this.outDir, 'state.blobs');
+        const names = existsSync(listed) ? readFileSync(listed, 'utf8').split('\n').filter(Boolean) : [];
+        if (names.length > 0) mkdirSync(path.join(this.inDir, 'blobs'), { recursive: true });
+        for (const name of names) {
+          const inBlob = path.join(this.inDir, 'blobs', name);
+          if (!existsSync(inBlob)) copyFileSync(path.join(this.outDir, 'blobs', name), inBlob);
+        }
+      }
       this.runs++;
       const { ready, result, output, stderr } = await runContainer({
         code,

@@ -45,13 +45,20 @@ from cloudpickle import cloudpickle as _cloudpickle_internals
 from . import snapshot_v1
 from .snapshot_format import FOOTER, PYTHON, NotCarried, SnapshotError, describe, read_index, restore_modules, type_name
 from .snapshot_loader import SharedMemoLoader
+from .snapshot_blobs import BlobWriter, RestoredBlobs, entry_refs, referenced_names, write_list
 from .snapshot_pickling import PICKLE_PROTOCOL, SharedObjects, SharingProbe, SnapshotPickler
 # Snapshots of the first format name `codecell_runner.snapshot._main_globals` in their pickles.
 from .snapshot_pickling import main_globals as _main_globals  # noqa: F401
 
 __all__ = ["NotCarried", "SnapshotError", "save", "restore"]
 
-MAGIC = b"CCPYSNP2"
+MAGIC = b"CCPYSNP3"
+# The format before blobs: the same layout, every buffer inside the pickles. Still restored.
+MAGIC_V2 = b"CCPYSNP2"
+BLOB_FOLDER = "blobs"  # beside the snapshot file, in /run/codecell/in and /run/codecell/out
+
+# The blobs mapped by this process's restore: a buffer still unchanged in one is not written again.
+_restored_blobs: RestoredBlobs | None = None
 
 # Test-restore at save time: groups whose pickle is at most this large, up to this much in all
 # (a restored copy can take ten times its pickle in memory). Larger ones, mostly data (arrays,
@@ -106,16 +113,17 @@ def save(namespace: dict, path: str) -> list[NotCarried]:
         candidates.append((name, value))
 
     temporary = path + ".tmp"
+    blobs = BlobWriter(os.path.join(os.path.dirname(path), BLOB_FOLDER), _restored_blobs)
     try:
         with open(temporary, "w+b") as file:
             file.write(MAGIC)
-            writer = _GroupWriter(file, namespace, not_carried)
+            writer = _GroupWriter(file, namespace, not_carried, blobs)
             writer.write_values(candidates)
             writer.test_restore()
             writer.compact()
             file.seek(0, os.SEEK_END)
             index_offset = file.tell()
-            carried = {name for group in writer.index() for name, _, _, _ in group}
+            carried = {entry[0] for group in writer.index() for entry in group}
             kept_aliases = []
             for name, target in aliases:
                 if target in carried:
@@ -126,9 +134,15 @@ def save(namespace: dict, path: str) -> list[NotCarried]:
             index = {"python": PYTHON, "modules": modules, "groups": writer.index(), "aliases": kept_aliases}
             pickle.dump(index, file, protocol=PICKLE_PROTOCOL)
             file.write(FOOTER.pack(index_offset, MAGIC))
+        referenced = referenced_names(writer.index())
+        blobs.remove_unreferenced(referenced)
+        # The host's manifest: which blobs the snapshot needs (the new ones are in blobs/, the
+        # others it keeps from the last snapshot). Written before the snapshot is complete.
+        write_list(path + ".blobs", referenced)
         os.replace(temporary, path)
     except BaseException:
         _remove_quietly(temporary)
+        blobs.remove_unreferenced(set())
         raise
     order = {name: position for position, name in enumerate(namespace)}
     not_carried.sort(key=lambda item: order.get(item.name, len(order)))
@@ -146,8 +160,9 @@ class _GroupWriter:
     only itself and the values of its group that refer to its objects (SharedMemoLoader).
     """
 
-    def __init__(self, file, namespace: dict, not_carried: list[NotCarried]) -> None:
+    def __init__(self, file, namespace: dict, not_carried: list[NotCarried], blobs: BlobWriter) -> None:
         self._file = file
+        self._blobs = blobs
         self._namespace = namespace
         self._not_carried = not_carried
         self._groups: list[list[tuple[str, str, int, int]]] = []  # [(name, type, start, end)], in file order
@@ -164,7 +179,7 @@ class _GroupWriter:
         shared = SharedObjects()
         alone: dict[int, list] = {}  # number of the value -> its entries
         for number, member in enumerate(candidates):
-            probe = SharingProbe(self._file, self._namespace, member[1])
+            probe = SharingProbe(self._file, self._namespace, member[1], buffer_callback=self._blobs)
             entries = self._append([member], probe)
             if entries is not None:
                 alone[number] = entries
@@ -191,13 +206,14 @@ class _GroupWriter:
         file.seek(0, os.SEEK_END)
         first = file.tell()
         if pickler is None:
-            pickler = SnapshotPickler(file, self._namespace)
+            pickler = SnapshotPickler(file, self._namespace, buffer_callback=self._blobs)
         entries = []
         for name, value in members:
             start = file.tell()
             try:
                 pickler.dump(value)
             except Exception as exc:
+                self._blobs.take_refs()
                 if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
                     raise SnapshotError(f"cannot write the snapshot: {exc}") from exc
                 file.seek(first)
@@ -205,7 +221,9 @@ class _GroupWriter:
                 if len(members) == 1:
                     self._not_carried.append(NotCarried(name, type_name(value), f"cannot be pickled: {describe(exc)}"))
                 return None
-            entries.append((name, type_name(value), start, file.tell()))
+            refs = self._blobs.take_refs()
+            entry = (name, type_name(value), start, file.tell())
+            entries.append((*entry, refs) if refs else entry)
             self._values[name] = value
         return entries
 
@@ -222,7 +240,7 @@ class _GroupWriter:
                     self._not_carried.extend(failed)
                     lost = {item.name for item in failed}
                     group = self._groups[position]
-                    survivors = [(name, self._values[name]) for name, _, _, _ in group if name not in lost]
+                    survivors = [(entry[0], self._values[entry[0]]) for entry in group if entry[0] not in lost]
                     self._groups[position] = (self._append(survivors) or []) if survivors else []
             self._groups = [group for group in self._groups if group]
 
@@ -231,30 +249,33 @@ class _GroupWriter:
         entries = sorted((entry for group in self._groups for entry in group), key=lambda entry: entry[2])
         file = self._file
         file.seek(0, os.SEEK_END)
-        live = sum(end - start for _, _, start, end in entries)
+        live = sum(entry[3] - entry[2] for entry in entries)
         if file.tell() - len(MAGIC) - live < _COMPACT_DEAD_BYTES:
             return
         moved = {}
         cursor = len(MAGIC)
-        for name, type_, start, end in entries:
+        for entry in entries:
+            name, type_, start, end = entry[:4]
             if start != cursor:
                 _move_bytes(file, start, end, cursor)
-            moved[name] = (name, type_, cursor, cursor + end - start)
+            moved[name] = (name, type_, cursor, cursor + end - start, *entry[4:])
             cursor += end - start
         file.truncate(cursor)
-        self._groups = [[moved[name] for name, _, _, _ in group] for group in self._groups]
+        self._groups = [[moved[entry[0]] for entry in group] for group in self._groups]
 
     def _test(self, entries, scratch: dict) -> list[NotCarried]:
-        size = sum(end - start for _, _, start, end in entries)
+        if any(entry_refs(entry) for entry in entries):
+            return []  # holds large buffers: data, carried untested (as any large group)
+        size = sum(entry[3] - entry[2] for entry in entries)
         if size > TEST_RESTORE_GROUP_BYTES or self._tested_bytes + size > TEST_RESTORE_TOTAL_BYTES:
             return []  # not tested: carried as it is
         self._tested_bytes += size
         failed: list[NotCarried] = []
         loader = SharedMemoLoader(self._file, entries, failure_prefix="cannot be restored in the next run: ")
         loader.load_into(scratch, failed)
-        for name, _, start, end in entries:
-            if end - start > _KEEP_IN_SCRATCH_BYTES:
-                scratch.pop(name, None)
+        for entry in entries:
+            if entry[3] - entry[2] > _KEEP_IN_SCRATCH_BYTES:
+                scratch.pop(entry[0], None)
         return failed
 
 
@@ -310,20 +331,22 @@ def restore(path: str, namespace: dict) -> list[NotCarried]:
 
     Values that fail are reported, never raised; SnapshotError means the file is not a snapshot.
     """
+    global _restored_blobs
     with open(path, "rb") as file:
         magic = file.read(len(MAGIC))
     if magic == snapshot_v1.MAGIC:
         return snapshot_v1.restore(path, namespace)
     not_carried: list[NotCarried] = []
+    _restored_blobs = blobs = RestoredBlobs(os.path.join(os.path.dirname(path), BLOB_FOLDER))
     with open(path, "rb") as file:
-        index = read_index(file, MAGIC, {"python", "modules", "groups"})
+        index = read_index(file, magic if magic == MAGIC_V2 else MAGIC, {"python", "modules", "groups"})
         reason = restore_modules(index, namespace, not_carried)
         if reason is not None:
             for entries in index["groups"]:
-                not_carried.extend(NotCarried(name, type_, reason) for name, type_, _, _ in entries)
+                not_carried.extend(NotCarried(entry[0], entry[1], reason) for entry in entries)
             return not_carried
         for entries in index["groups"]:
-            SharedMemoLoader(file, entries).load_into(namespace, not_carried)
+            SharedMemoLoader(file, entries, blobs=blobs).load_into(namespace, not_carried)
         _bind_aliases(index.get("aliases", ()), namespace, not_carried)
     return not_carried
 

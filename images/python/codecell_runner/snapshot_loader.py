@@ -8,6 +8,7 @@ import pickle
 import struct
 from collections import namedtuple
 
+from .snapshot_blobs import BufferFeed, entry_refs
 from .snapshot_format import NotCarried, describe as _describe
 
 PICKLE_PROTOCOL = 5
@@ -25,17 +26,20 @@ class SharedMemoLoader:
     rest of its input) whose memo is seeded with the objects so far and placeholders for the lost.
     """
 
-    def __init__(self, file, entries, failure_prefix: str = "restore failed: ") -> None:
+    def __init__(self, file, entries, failure_prefix: str = "restore failed: ", blobs=None) -> None:
         self._file = file
         self._prefix = failure_prefix
         self._entries = entries
         self._input = _SwitchableInput(file)
-        self._unpickler = pickle.Unpickler(self._input)
+        # Out-of-band buffers (snapshot_blobs.py): each value's own, given before it is loaded.
+        self._buffers = BufferFeed(blobs)
+        self._unpickler = pickle.Unpickler(self._input, buffers=self._buffers)
         self._lost: dict[int, str] | None = None  # memo position -> name of the value that lost it
         self._next = 0  # memo position of the next value's first object, tracked once _lost is set
 
     def load_into(self, namespace: dict, not_carried: list[NotCarried]) -> None:
-        for position, (name, type_name_, start, end) in enumerate(self._entries):
+        for position, entry in enumerate(self._entries):
+            name, type_name_, start, end = entry[:4]
             usage = self._usage(start, end) if self._lost is not None else None
             if usage is not None:
                 owners = sorted({self._lost[p] for p in usage.references if p in self._lost})
@@ -45,13 +49,14 @@ class SharedMemoLoader:
                     self._lose(name, usage.created)
                     continue
             self._file.seek(start)
+            self._buffers.set(entry_refs(entry))
             try:
                 value = self._unpickler.load()
             except BaseException as exc:
                 not_carried.append(NotCarried(name, type_name_, f"{self._prefix}{_describe(exc)}"))
                 if self._lost is None:
                     self._lost = {}
-                    self._next = sum(self._usage(s, e).created for _, _, s, e in self._entries[:position])
+                    self._next = sum(self._usage(e[2], e[3]).created for e in self._entries[:position])
                 self._lose(name, (usage or self._usage(start, end)).created)
                 continue
             namespace[name] = value
@@ -67,7 +72,7 @@ class SharedMemoLoader:
         self._lost.update(dict.fromkeys(range(self._next, end), name))
         memo = self._unpickler.memo.copy()
         seed = [memo[position] for position in range(self._next)] + [None] * created
-        self._unpickler = _seeded_unpickler(self._input, seed)
+        self._unpickler = _seeded_unpickler(self._input, seed, self._buffers)
         self._next = end
 
 
@@ -90,15 +95,15 @@ def _memo_usage(data: bytes) -> _MemoUsage:
 
 
 class _SeedingUnpickler(pickle.Unpickler):
-    def __init__(self, file, seed: list) -> None:
-        super().__init__(file)
+    def __init__(self, file, seed: list, buffers) -> None:
+        super().__init__(file, buffers=buffers)
         self._seed = seed
 
     def persistent_load(self, pid):
         return self._seed[pid]
 
 
-def _seeded_unpickler(source: _SwitchableInput, seed: list) -> pickle.Unpickler:
+def _seeded_unpickler(source: _SwitchableInput, seed: list, buffers) -> pickle.Unpickler:
     """A fresh Unpickler whose memo holds `seed` (Unpickler.memo cannot be assigned reliably: it
     does not carry the count that decides where the next object goes). It loads a small pickle
     that fetches each seed object by persistent id and memoizes it. Snapshots themselves contain
@@ -107,7 +112,7 @@ def _seeded_unpickler(source: _SwitchableInput, seed: list) -> pickle.Unpickler:
     for position in range(len(seed)):
         program += pickle.BININT + struct.pack("<i", position) + pickle.BINPERSID + pickle.MEMOIZE + pickle.POP
     program += pickle.NONE + pickle.STOP
-    unpickler = _SeedingUnpickler(source, seed)
+    unpickler = _SeedingUnpickler(source, seed, buffers)
     with source.reading(io.BytesIO(program)):
         unpickler.load()
     return unpickler

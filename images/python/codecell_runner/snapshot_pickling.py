@@ -318,7 +318,7 @@ class SharingProbe(SnapshotPickler):
     """SnapshotPickler that notes the objects a value reaches whose identity another value could
     share: lists, dicts, instances, functions of `__main__`, cells (reached_objects())."""
 
-    def __init__(self, file, namespace: dict, value) -> None:
+    def __init__(self, file, namespace: dict, value, buffer_callback=None) -> None:
         # persistent_id sees every object, the plain containers included (reducer_override does
         # not): a C method that returns None (a list's append) keeps that cheap. Still, it costs
         # about as much as the pickling itself; arrays and frames, whose objects are mostly the
@@ -326,7 +326,7 @@ class SharingProbe(SnapshotPickler):
         self._every_object: list = []
         if not _is_array_data(value):
             self.persistent_id = self._every_object.append
-        super().__init__(file, namespace)
+        super().__init__(file, namespace, buffer_callback=buffer_callback)
         self._reached: dict[int, object] = {}
         self._class_members: set[int] = set()
         numpy = sys.modules.get("numpy")
