@@ -255,6 +255,8 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     }, first);
     await run('print("defined" if "marker" in globals() else "undefined")');
     expect(await page.textContent('#output pre.stdout')).toContain('undefined');
+    // The picker counts the new session's one run in the singular.
+    expect(await page.$eval('#session', (select) => (select as HTMLSelectElement).selectedOptions[0]?.textContent)).toMatch(/ · 1 run$/);
     await run('marker = "second"');
     await page.selectOption('#session', first);
     await run('print("marker is", marker)');
