@@ -197,7 +197,7 @@ async function run(): Promise<void> {
 async function refreshSessions(select?: string): Promise<void> {
   const { sessions } = await requireApi().structured<{ sessions: SessionOutput[] }>('list_execution_sessions');
   const wanted = select ?? ui.session.value;
-  const options = sessions.map((session) => new Option(`${session.session_id.slice(0, 12)}${session.is_default ? ' (default)' : ''} · ${session.executions} runs`, session.session_id));
+  const options = sessions.map((session) => new Option(`${session.session_id.slice(0, 12)}${session.is_default ? ' (default)' : ''} · ${session.executions} run${session.executions === 1 ? '' : 's'}`, session.session_id));
   if (!sessions.some((session) => session.is_default)) options.unshift(new Option('default (new)', ''));
   ui.session.replaceChildren(...options);
   const values = options.map((option) => option.value);

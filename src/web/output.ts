@@ -5,8 +5,7 @@
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { OutputChunk } from './api.js';
-
-type Cell = string | number | boolean | null;
+import { cellText, type Cell } from './cell-text.js';
 
 export interface TableDisplay {
   readonly type: 'table';
@@ -64,8 +63,10 @@ export class LiveOutput {
   }
 }
 
+/** A run that ended without a result (stopped, connection lost): the message goes after what was streamed, which stays. */
 export function showError(root: HTMLElement, message: string): void {
-  root.replaceChildren(element('pre', 'traceback', message));
+  if (root.dataset.state !== 'running') root.replaceChildren();
+  root.append(element('pre', 'traceback', message));
   root.dataset.state = 'failed';
 }
 
@@ -127,7 +128,11 @@ function renderTable(display: TableDisplay): HTMLElement {
   display.rows.forEach((row, rowIndex) => {
     const tr = body.insertRow();
     if (display.index !== null) tr.append(element('th', undefined, display.index[rowIndex] ?? ''));
-    for (const cell of row) tr.append(element('td', undefined, cell === null ? '' : String(cell)));
+    for (const cell of row) {
+      const td = element('td', undefined, cellText(cell));
+      if (typeof cell === 'number' && td.textContent !== String(cell)) td.title = String(cell);
+      tr.append(td);
+    }
   });
   wrap.append(table);
   const shown = `${display.rows.length} of ${display.total_rows} rows × ${display.columns.length} of ${display.total_columns} columns`;

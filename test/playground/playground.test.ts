@@ -159,11 +159,19 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     const finished = await startRun(
       ['import sys, time', 'print("live out", flush=True)', 'print("live err", file=sys.stderr, flush=True)', 'while True: time.sleep(0.05)'].join('\n'),
     );
-    await page.waitForSelector('#output[data-state="running"] pre.stream-stderr:text("live err")');
-    expect(await page.textContent('#output pre.stream-stdout')).toBe('live out\n');
+    // Each stream's text, joined over its blocks: stdout's newline may arrive after stderr's line (two pipes).
+    const streamed = (stream: string): Promise<string> =>
+      page.$$eval(`#output pre.stream-${stream}`, (blocks) => blocks.map((block) => block.textContent ?? '').join(''));
+    await page.waitForFunction(() => {
+      const joined = (stream: string): string => [...document.querySelectorAll(`#output[data-state="running"] pre.stream-${stream}`)].map((block) => block.textContent ?? '').join('');
+      return joined('stdout') === 'live out\n' && joined('stderr') === 'live err\n';
+    });
     await page.click('#stop');
     await page.waitForSelector(finished);
     expect(await outputText()).toContain('Stopped');
+    // What the run printed before it was stopped stays on screen.
+    expect(await streamed('stdout')).toBe('live out\n');
+    expect(await streamed('stderr')).toBe('live err\n');
     // The session survives a stopped run.
     await run('print(6 * 7)');
     expect(await page.textContent('#output pre.stdout')).toContain('42');
@@ -176,6 +184,13 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     expect(headers.filter((header) => header !== '')).toEqual(['city', 'temp']);
     const cells = await table.$$eval('tbody td', (nodes) => nodes.map((node) => node.textContent));
     expect(cells).toEqual(['Oslo', '4.5', 'Lima', '19.25']);
+    // Floats read as pandas prints them; the exact value is the cell's tooltip.
+    await run(['import pandas as pd', 'pd.DataFrame({"ratio": [0.1 + 0.2, 2 / 3]})'].join('\n'));
+    const ratios = await page.$$eval('#output table.frame tbody td', (nodes) => nodes.map((node) => [node.textContent, node.getAttribute('title')]));
+    expect(ratios).toEqual([
+      ['0.3', '0.30000000000000004'],
+      ['0.666667', '0.6666666666666666'],
+    ]);
   });
 
   it('uploads a CSV through the file input and reads it from code', async () => {
@@ -208,6 +223,17 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     await page.waitForSelector('#files li[data-path="drop-a.txt"]', { state: 'detached' });
   });
 
+  it('shows long file names whole, so names that share a start stay told apart', async () => {
+    const names = ['quarterly-revenue-by-region-summary.csv', 'quarterly-revenue-by-region-summary.xlsx'];
+    await page.setInputFiles('#file-input', names.map((name) => ({ name, mimeType: 'application/octet-stream', buffer: Buffer.from(name) })));
+    for (const name of names) {
+      const label = await page.waitForSelector(`#files li[data-path="${name}"] .name`);
+      expect(await label.textContent()).toBe(name);
+      // Nothing of the name is hidden (an ellipsis would leave scrollWidth above clientWidth).
+      expect(await label.evaluate((node) => node.scrollWidth - node.clientWidth)).toBeLessThanOrEqual(0);
+    }
+  });
+
   it('downloads a file the code wrote, byte for byte', async () => {
     const expected = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, index) => index)), Buffer.from('end\n')]);
     await run('open("bytes.bin", "wb").write(bytes(range(256)) + b"end\\n")');
@@ -229,6 +255,8 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     }, first);
     await run('print("defined" if "marker" in globals() else "undefined")');
     expect(await page.textContent('#output pre.stdout')).toContain('undefined');
+    // The picker counts the new session's one run in the singular.
+    expect(await page.$eval('#session', (select) => (select as HTMLSelectElement).selectedOptions[0]?.textContent)).toMatch(/ · 1 run$/);
     await run('marker = "second"');
     await page.selectOption('#session', first);
     await run('print("marker is", marker)');
