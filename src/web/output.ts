@@ -44,9 +44,17 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: stri
   return node;
 }
 
-/** Output of one run in progress: chunks appended in order, the streams told apart by class. */
+/**
+ * Live output keeps only its last characters: a run may stream for up to an hour, and rewriting an
+ * ever longer text several times a second would freeze the page. The final result replaces it.
+ */
+export const LIVE_MAX_CHARS = 50_000;
+
+/** Output of one run in progress: chunks appended in order (as text nodes), the streams told apart by class. */
 export class LiveOutput {
   private last: { stream: string; node: HTMLPreElement } | undefined;
+  private shownChars = 0;
+  private cutNote: HTMLElement | undefined;
 
   constructor(private readonly root: HTMLElement) {
     root.replaceChildren();
@@ -60,7 +68,32 @@ export class LiveOutput {
       this.root.append(node);
       this.last = { stream: chunk.stream, node };
     }
-    this.last.node.textContent += chunk.text;
+    this.last.node.append(chunk.text);
+    this.shownChars += chunk.text.length;
+    if (this.shownChars > LIVE_MAX_CHARS) this.dropOldest(this.shownChars - LIVE_MAX_CHARS);
+  }
+
+  /** Removes `excess` characters from the front, whole blocks first, and says so once. */
+  private dropOldest(excess: number): void {
+    let left = excess;
+    while (left > 0) {
+      const block = this.root.querySelector('pre');
+      const text = block?.firstChild;
+      if (block === null || !(text instanceof Text)) break;
+      if (text.length <= left) {
+        left -= text.length;
+        text.remove();
+        if (!block.hasChildNodes() && block !== this.last?.node) block.remove();
+      } else {
+        text.deleteData(0, left);
+        left = 0;
+      }
+    }
+    this.shownChars -= excess - left;
+    if (this.cutNote === undefined) {
+      this.cutNote = element('p', 'meta live-cut', `Showing the last ${LIVE_MAX_CHARS.toLocaleString('en-US')} characters while it runs; the result follows.`);
+      this.root.prepend(this.cutNote);
+    }
   }
 }
 

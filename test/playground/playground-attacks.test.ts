@@ -200,4 +200,28 @@ describe('playground under attack (Chromium)', { timeout: 300_000 }, () => {
     await run('print(1 + 1)');
     expect(await page.textContent('#output pre.stdout')).toBe('2\n');
   });
+
+  it('keeps only the tail of a long live stream, so the page stays light while a run prints for long', async () => {
+    await page.selectOption('#language', 'python');
+    const before = Number((await page.getAttribute('#output', 'data-run')) ?? '0');
+    await page.click('.cm-content');
+    await page.keyboard.press('ControlOrMeta+a');
+    await page.keyboard.press('Delete');
+    await page.keyboard.insertText('import itertools\nfor n in itertools.count(): print(f"{n:09d}" + "y" * 990, flush=True)');
+    await page.keyboard.press('ControlOrMeta+Enter');
+    await page.waitForSelector('#output[data-state="running"] .live-cut');
+    // Several more chunks after the first cut: the view stays at its bound.
+    const lastLineOf = () => page.evaluate(() => Number(/(\d{9})y+\n$/.exec(document.querySelector('#output pre.stream-stdout')?.textContent ?? '')?.[1] ?? -1));
+    const atCut = await lastLineOf();
+    await page.waitForFunction((seen) => {
+      const match = /(\d{9})y+\n$/.exec(document.querySelector('#output pre.stream-stdout')?.textContent ?? '');
+      return match !== null && Number(match[1]) > seen + 200;
+    }, atCut);
+    const shown = await page.$$eval('#output pre', (blocks) => blocks.reduce((sum, block) => sum + (block.textContent ?? '').length, 0));
+    // Exactly the bound (LIVE_MAX_CHARS in src/web/output.ts): the oldest characters went, the newest stayed.
+    expect(shown).toBe(50_000);
+    await page.click('#stop');
+    await page.waitForSelector(`#output[data-run="${before + 1}"]`);
+    expect(await page.textContent('#output')).toContain('Stopped');
+  });
 });
