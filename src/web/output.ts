@@ -168,7 +168,7 @@ function renderTable(display: TableDisplay): HTMLElement {
   return wrap;
 }
 
-/** User HTML: only inside a sandboxed frame (scripts yes, same origin never) whose own CSP blocks all requests. */
+/** User HTML: only inside a sandboxed frame (scripts yes, same origin never) whose own CSP blocks every fetch, load and navigation (not WebRTC). */
 function renderHtml(html: string): HTMLElement {
   const frame = element('iframe', 'html-output');
   frame.setAttribute('sandbox', 'allow-scripts');
