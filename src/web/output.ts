@@ -127,6 +127,8 @@ export function showResult(root: HTMLElement, result: CallToolResult): void {
   if (output.value !== undefined && output.value !== null && !hasTable) parts.push(element('pre', 'value', output.value));
   if (output.error) parts.push(renderTraceback(output.error));
   if (output.notice) parts.push(element('p', 'meta', output.notice));
+  // What the server left out (tables, HTML, text) so the result fits CODECELL_MAX_RESULT_CHARS.
+  if (output.cut_to_fit?.length) parts.push(element('p', 'meta cut-to-fit', `Cut to fit the result size limit: ${output.cut_to_fit.join('; ')}`));
   if (output.status !== undefined) {
     const files = output.files?.length ? ` · files changed: ${output.files.map((file) => file.path).join(', ')}` : '';
     const took = output.duration_ms === undefined ? '' : ` · ${(output.duration_ms / 1000).toFixed(2)} s`;

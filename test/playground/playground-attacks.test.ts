@@ -225,3 +225,45 @@ describe('playground under attack (Chromium)', { timeout: 300_000 }, () => {
     expect(await page.textContent('#output')).toContain('Stopped');
   });
 });
+
+describe('playground on a server with a small result limit', { timeout: 300_000 }, () => {
+  it('says what was cut to fit instead of dropping a table silently', async () => {
+    const smallDir = mkdtempSync(path.join(os.tmpdir(), 'codecell-playground-small-'));
+    const small = spawn(process.execPath, [CLI, 'serve', '--port', '0'], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? os.tmpdir(),
+        CODECELL_DATA_DIR: smallDir,
+        CODECELL_MAX_RESULT_CHARS: '4000',
+        CODECELL_POOL_PYTHON: '1',
+        CODECELL_POOL_PYTHON_LEAN: '0',
+        CODECELL_POOL_NODE: '0',
+        CODECELL_POOL_BASH: '0',
+        ...TEST_IMAGES,
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    try {
+      const url = await listeningUrl(small);
+      const smallContext = await browser.newContext();
+      const smallPage = await smallContext.newPage();
+      smallPage.setDefaultTimeout(90_000);
+      await smallPage.goto(url);
+      await smallPage.waitForSelector('body[data-ready="true"]');
+      await smallPage.click('.cm-content');
+      await smallPage.keyboard.press('ControlOrMeta+a');
+      await smallPage.keyboard.press('Delete');
+      await smallPage.keyboard.insertText('import pandas as pd\npd.DataFrame({f"column {i}": ["some text"] * 500 for i in range(20)})');
+      await smallPage.click('#run');
+      await smallPage.waitForSelector('#output[data-run="1"]');
+      expect(await smallPage.$$eval('#output table.frame', (tables) => tables.length)).toBe(0);
+      expect(await smallPage.textContent('#output p.cut-to-fit')).toMatch(/^Cut to fit the result size limit: .*display/i);
+      await smallContext.close();
+    } finally {
+      const exited = new Promise((resolve) => small.once('exit', resolve));
+      small.kill('SIGTERM');
+      await exited;
+      rmSync(smallDir, { recursive: true, force: true });
+    }
+  });
+});
