@@ -43,9 +43,17 @@ function element<K extends keyof HTMLElementTagNameMap>(tag: K, className?: stri
   return node;
 }
 
-/** Output of one run in progress: chunks appended in order, the streams told apart by class. */
+/**
+ * Live output keeps only its last characters: a run may stream for up to an hour, and rewriting an
+ * ever longer text several times a second would freeze the page. The final result replaces it.
+ */
+export const LIVE_MAX_CHARS = 50_000;
+
+/** Output of one run in progress: chunks appended in order (as text nodes), the streams told apart by class. */
 export class LiveOutput {
   private last: { stream: string; node: HTMLPreElement } | undefined;
+  private shownChars = 0;
+  private cutNote: HTMLElement | undefined;
 
   constructor(private readonly root: HTMLElement) {
     root.replaceChildren();
@@ -59,7 +67,32 @@ export class LiveOutput {
       this.root.append(node);
       this.last = { stream: chunk.stream, node };
     }
-    this.last.node.textContent += chunk.text;
+    this.last.node.append(chunk.text);
+    this.shownChars += chunk.text.length;
+    if (this.shownChars > LIVE_MAX_CHARS) this.dropOldest(this.shownChars - LIVE_MAX_CHARS);
+  }
+
+  /** Removes `excess` characters from the front, whole blocks first, and says so once. */
+  private dropOldest(excess: number): void {
+    let left = excess;
+    while (left > 0) {
+      const block = this.root.querySelector('pre');
+      const text = block?.firstChild;
+      if (block === null || !(text instanceof Text)) break;
+      if (text.length <= left) {
+        left -= text.length;
+        text.remove();
+        if (!block.hasChildNodes() && block !== this.last?.node) block.remove();
+      } else {
+        text.deleteData(0, left);
+        left = 0;
+      }
+    }
+    this.shownChars -= excess - left;
+    if (this.cutNote === undefined) {
+      this.cutNote = element('p', 'meta live-cut', `Showing the last ${LIVE_MAX_CHARS.toLocaleString('en-US')} characters while it runs; the result follows.`);
+      this.root.prepend(this.cutNote);
+    }
   }
 }
 
@@ -95,6 +128,8 @@ export function showResult(root: HTMLElement, result: CallToolResult): void {
   if (output.value !== undefined && output.value !== null && !hasTable) parts.push(element('pre', 'value', output.value));
   if (output.error) parts.push(renderTraceback(output.error));
   if (output.notice) parts.push(element('p', 'meta', output.notice));
+  // What the server left out (tables, HTML, text) so the result fits CODECELL_MAX_RESULT_CHARS.
+  if (output.cut_to_fit?.length) parts.push(element('p', 'meta cut-to-fit', `Cut to fit the result size limit: ${output.cut_to_fit.join('; ')}`));
   if (output.status !== undefined) {
     const files = output.files?.length ? ` · files changed: ${output.files.map((file) => file.path).join(', ')}` : '';
     const took = output.duration_ms === undefined ? '' : ` · ${(output.duration_ms / 1000).toFixed(2)} s`;
@@ -140,7 +175,7 @@ function renderTable(display: TableDisplay): HTMLElement {
   return wrap;
 }
 
-/** User HTML: only inside a sandboxed frame (scripts yes, same origin never) whose own CSP blocks all requests. */
+/** User HTML: only inside a sandboxed frame (scripts yes, same origin never) whose own CSP blocks every fetch, load and navigation (not WebRTC). */
 function renderHtml(html: string): HTMLElement {
   const frame = element('iframe', 'html-output');
   frame.setAttribute('sandbox', 'allow-scripts');

@@ -3,7 +3,8 @@
  * before the API-key check (the page holds no secret; it asks for a key when the API answers 401).
  * The page gets a strict Content-Security-Policy: its own origin only, no inline script. HTML that
  * user code outputs is shown in /playground/frame.html, which its own policy always sandboxes (an
- * opaque origin even when opened directly) and forbids every network request.
+ * opaque origin even when opened directly) and forbids every request CSP can name. WebRTC is the
+ * known gap: no CSP directive governs it in Chromium, so a frame can still send STUN/TURN packets.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -23,7 +24,7 @@ export const PAGE_CSP = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** User HTML runs its own inline scripts here, but in an opaque origin that cannot reach any URL. */
+/** User HTML runs its own inline scripts here, in an opaque origin that can load nothing by URL (WebRTC aside). */
 export const FRAME_CSP = [
   'sandbox allow-scripts',
   "default-src 'none'",
