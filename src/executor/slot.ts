@@ -135,7 +135,8 @@ export class Slot {
    * there is ignored. `fits` is asked first, with the bytes the new snapshot file adds (new blobs
    * already counted, being in out/) and the bytes the old snapshot file and its dropped blobs free:
    * a snapshot that would bring the session over its quota is not adopted (the session keeps the
-   * old one). So is one whose list names blobs that are not there.
+   * old one). So is one whose list names blobs that are not there, or whose new files have more
+   * than one name (hard links made in the sandbox).
    */
   async adoptState(
     target: string,
@@ -148,6 +149,9 @@ export class Slot {
     const folder = blobFolderOf(target);
     const plan = planBlobs(listed, await blobsIn(this.newBlobsDir), await blobsIn(folder));
     if (plan.invalid.length > 0) return 'none';
+    // A runner writes each file once; a second name (a hard link made in the sandbox) would let the
+    // quota credit one inode's bytes once per name when they are dropped or replaced later.
+    if (produced.nlink !== 1 || (await anyHardLinked(this.newBlobsDir, plan.move))) return 'none';
     const replaced = await fs.lstat(target).catch(() => null);
     const replacedBytes = (replaced?.isFile() ? fileBytes(replaced) : 0) + plan.droppedBytes;
     if (!(await fits(fileBytes(produced), replacedBytes))) return 'over-quota';
@@ -209,6 +213,15 @@ async function blobsIn(folder: string): Promise<Map<string, number>> {
     if (stat?.isFile() === true) blobs.set(name, fileBytes(stat));
   }
   return blobs;
+}
+
+/** Whether any of the named files in `folder` has more than one name. */
+async function anyHardLinked(folder: string, names: readonly string[]): Promise<boolean> {
+  for (const name of names) {
+    const stat = await fs.lstat(path.join(folder, name)).catch(() => null);
+    if (stat === null || stat.nlink !== 1) return true;
+  }
+  return false;
 }
 
 /** A file's bytes as the quota counts them (files/usage.ts). */

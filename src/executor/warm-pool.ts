@@ -230,9 +230,15 @@ export class WarmPool<C extends PooledContainer> {
   /** Brings `key` to its depth: starts what is missing, or throws away ready runners above it. */
   private refill(key: PoolKey): void {
     if (this.stopped) return;
-    const target = this.plan().get(key) ?? 0;
-    // Containers already promised to waiting jobs do not count: they will never reach the pool.
-    const have = this.readyCount(key) + (this.starting.get(key) ?? 0) - (this.waiters.get(key)?.length ?? 0);
+    const depths = this.plan();
+    // The memory budget is shared: this pool's growth may have lowered another's depth, whose
+    // surplus goes first (else the pools together would hold more than the budget until a review).
+    for (const other of POOL_KEYS) {
+      const surplus = this.supply(other) - (depths.get(other) ?? 0);
+      if (other !== key && surplus > 0) this.shrink(other, surplus);
+    }
+    const target = depths.get(key) ?? 0;
+    const have = this.supply(key);
     if (have > target) {
       this.shrink(key, have - target);
       return;
@@ -265,6 +271,11 @@ export class WarmPool<C extends PooledContainer> {
         }
       });
     }
+  }
+
+  /** Ready and starting runners of `key`; those already promised to waiting jobs do not count (they never reach the pool). */
+  private supply(key: PoolKey): number {
+    return this.readyCount(key) + (this.starting.get(key) ?? 0) - (this.waiters.get(key)?.length ?? 0);
   }
 
   /** Throws away up to `count` ready runners of `key`, the oldest first. */

@@ -326,6 +326,25 @@ describe('warm pool', () => {
     await pool.drain();
   });
 
+  it('keeps the ready runners of all pools within the memory budget when demand moves to another pool', async () => {
+    // 16 MiB per lean runner, 48 MiB per node runner: 128 MiB pays for eight lean, or fewer of both.
+    const { pool, starter } = makePool(0, { CODECELL_POOL_MAX: '8', CODECELL_POOL_MEMORY_MB: '128' });
+    const burst = async (key: PoolKey): Promise<void> => {
+      const takes = Array.from({ length: 8 }, () => pool.take(key));
+      await starter.finishAll();
+      await Promise.all(takes);
+      pool.refillNow(key);
+      await starter.finishAll();
+    };
+    await burst(POOL);
+    expect(pool.readyCount(POOL)).toBe(8);
+    await burst('node');
+    const readyBytes = pool.readyCount(POOL) * 16 + pool.readyCount('node') * 48;
+    expect(pool.readyCount('node')).toBeGreaterThan(0);
+    expect(readyBytes).toBeLessThanOrEqual(128);
+    await pool.drain();
+  });
+
   it('starts no more at once than the refill CPU budget', async () => {
     const { pool, starter } = makePool(5, { CODECELL_POOL_REFILL_CPUS: '2' });
     pool.fill();
