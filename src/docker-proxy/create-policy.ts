@@ -38,13 +38,19 @@ function securityOptIsSafe(option: string): boolean {
   }
 }
 
+/**
+ * Where the executor mounts a slot (container-spec.ts): no bind may cover anything else of the
+ * container (its /etc, /proc or /sys with files the server wrote).
+ */
+const BIND_TARGETS: ReadonlySet<string> = new Set(['/mnt/data', '/home/sandbox', '/run/codecell/in', '/run/codecell/out']);
+
 /** `source:target[:ro|rw]` with source a normalised absolute path below <data dir>/slots/ (never the keys beside). */
 function bindIsSafe(bind: string, dataDir: string): boolean {
   const parts = bind.split(':');
   if (parts.length < 2 || parts.length > 3) return false;
   const [source = '', target = '', mode] = parts;
   if (mode !== undefined && mode !== 'ro' && mode !== 'rw') return false;
-  if (!target.startsWith('/') || path.posix.normalize(target) !== target) return false;
+  if (!BIND_TARGETS.has(target)) return false;
   if (!source.startsWith('/') || path.posix.normalize(source) !== source) return false;
   const slots = `${dataDir.replace(/\/+$/, '')}/slots/`;
   return source.startsWith(slots) && source.length > slots.length;
