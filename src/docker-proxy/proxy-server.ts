@@ -106,6 +106,10 @@ export function createProxyServer(options: ProxyOptions): http.Server {
       query.set('filters', JSON.stringify({ ...filters, container: ids }));
       return { allowed: true, forwardPath: `/events?${query.toString()}`, body: Buffer.alloc(0) };
     }
+    // Another image's config (its Env may hold secrets) is none of the server's business.
+    if (call.kind === 'inspect-image' && !new RegExp(`^${escapeRegExp(options.policy.imagePrefix)}-[a-z0-9]+:latest$`).test(call.name)) {
+      return { allowed: false, status: 403, reason: `only ${options.policy.imagePrefix}-<name>:latest images may be inspected` };
+    }
     // The rest carry no body the executor needs: none goes on (the engine would read one as options).
     return { allowed: true, forwardPath: original, body: Buffer.alloc(0) };
   };
@@ -196,6 +200,10 @@ export function createProxyServer(options: ProxyOptions): http.Server {
   });
 
   return server;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 function isAttach(request: http.IncomingMessage): boolean {

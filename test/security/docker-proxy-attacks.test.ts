@@ -279,6 +279,13 @@ describe('other containers', () => {
     expect(list).not.toContain(foreignId);
   });
 
+  it('only the execution images may be inspected', async () => {
+    expect(statusOf(await request('GET', `/images/${IMAGE}/json`))).toBe(200);
+    for (const name of [`${PREFIX}-images-builder:latest`, 'debian:bookworm', `${PREFIX}-python`, 'node:20'].map(encodeURIComponent)) {
+      expect(statusOf(await request('GET', `/images/${name}/json`))).toBe(403);
+    }
+  });
+
   it('events of a Codecell container come through, for that container only', async () => {
     const since = Math.floor(Date.now() / 1000) - 1;
     const id = await createThroughProxy(JSON.stringify(hardenedBody()));
