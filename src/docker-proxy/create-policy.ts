@@ -94,7 +94,10 @@ export function createBodySchema(policy: CreatePolicy) {
     // Never root (uid 0), by number: a name could map to root inside the image.
     User: z.string().regex(/^[1-9][0-9]*(:[1-9][0-9]*)?$/, 'a numeric non-root uid[:gid]'),
     WorkingDir: z.string().optional(),
-    Labels: z.record(z.string(), z.string()).refine((labels) => labels['codecell'] === 'true', 'the label codecell=true is required'),
+    // Only Codecell's own labels: others (com.docker.compose.*) would pass the container off as another service's.
+    Labels: z
+      .record(z.string().regex(/^codecell(\.[a-z0-9._-]+)?$/, 'only labels codecell and codecell.*'), z.string())
+      .refine((labels) => labels['codecell'] === 'true', 'the label codecell=true is required'),
     AttachStdin: z.boolean().optional(),
     AttachStdout: z.boolean().optional(),
     AttachStderr: z.boolean().optional(),

@@ -82,7 +82,9 @@ export function createProxyServer(options: ProxyOptions): http.Server {
       if (!verdict.allowed) return { allowed: false, status: 403, reason: verdict.reason };
       // Only `name` of the query goes on (dockerode repeats the body there; the engine reads the body).
       const name = url.searchParams.get('name');
-      const query = name !== null && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name) ? `?name=${name}` : '';
+      // A name only in Codecell's own space: another would squat a name another service is created under.
+      if (name !== null && !/^codecell-[A-Za-z0-9_.-]{1,119}$/.test(name)) return { allowed: false, status: 403, reason: 'a container name must start with codecell-' };
+      const query = name === null ? '' : `?name=${name}`;
       // The body as checked, written anew: the engine's JSON decoder differs from JSON.parse (a repeated
       // key's object is merged into the first, keys match case-insensitively), so raw bytes could say more.
       return { allowed: true, forwardPath: `/containers/create${query}`, body: Buffer.from(JSON.stringify(body)) };

@@ -147,6 +147,12 @@ describe('create bodies the engine would read differently from the policy', () =
     await proxyStillAnswers();
   });
 
+  it('a name outside codecell-* (squatting another service\'s) is refused', async () => {
+    const answer = await request('POST', '/containers/create?name=librechat-api-1', JSON.stringify(hardenedBody()));
+    expect(statusOf(answer)).toBe(403);
+    expect(await docker.listContainers({ all: true, filters: { name: ['librechat-api-1'] } })).toEqual([]);
+  });
+
   it('a create body above the limit is refused whole', async () => {
     const body = JSON.stringify({ ...hardenedBody(), Env: ['X='.padEnd(2 * 1024 * 1024, 'x')] });
     expect(statusOf(await request('POST', '/containers/create', body))).toBe(413);

@@ -52,6 +52,7 @@ describe('the create-body policy', () => {
     ['the data dir itself', withHostConfig({ Binds: [`${DATA_DIR}:/x`] }), /Binds/],
     ['the data dir beside the slots (keys)', withHostConfig({ Binds: [`${DATA_DIR}/keys:/x:ro`] }), /Binds/],
     ['the slots dir itself', withHostConfig({ Binds: [`${DATA_DIR}/slots:/x`] }), /Binds/],
+    ['a label of another tool (compose)', { ...executionBody(), Labels: { codecell: 'true', 'com.docker.compose.project': 'librechat' } }, /Labels/],
     ['a slot bound over the container\'s /etc', withHostConfig({ Binds: [`${DATA_DIR}/slots/a/data:/etc:ro`] }), /Binds/],
     ['a slot bound into /proc', withHostConfig({ Binds: [`${DATA_DIR}/slots/a/data:/proc/sys/kernel:rw`] }), /Binds/],
     ['a Mounts entry', withHostConfig({ Mounts: [{ Type: 'bind', Source: '/', Target: '/host' }] }), /Mounts|Unrecognized/i],
