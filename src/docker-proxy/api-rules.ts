@@ -10,7 +10,7 @@ export type ContainerAction = 'inspect' | 'attach' | 'start' | 'wait' | 'kill' |
 export type ApiCall =
   | { readonly kind: 'ping' }
   | { readonly kind: 'version' }
-  | { readonly kind: 'events' }
+  | { readonly kind: 'events'; readonly containers: readonly string[] }
   | { readonly kind: 'list-containers' }
   | { readonly kind: 'create-container' }
   | { readonly kind: 'container'; readonly action: ContainerAction; readonly id: string }
@@ -36,10 +36,30 @@ function refuse(reason: string): RuleVerdict {
   return { allowed: false, reason };
 }
 
-/** The path without an API version prefix (/v1.41/…), or null when it is not a plain path. */
+/**
+ * API versions below this have other semantics the policy does not check: before 1.24 the engine
+ * applies a HostConfig sent in the body of POST /containers/{id}/start (Privileged, Binds…).
+ */
+const MIN_API_VERSION = { major: 1, minor: 24 };
+
+/** The path without an API version prefix (/v1.41/…), or null when it is not a plain path or names a too old API. */
 export function unversionedPath(pathname: string): string | null {
   if (!pathname.startsWith('/') || pathname.includes('//') || /(^|\/)\.\.?(\/|$)/.test(pathname)) return null;
-  return pathname.replace(/^\/v[0-9]+\.[0-9]+(?=\/)/, '');
+  const version = /^\/v([0-9]+)\.([0-9]+)(?=\/)/.exec(pathname);
+  if (version) {
+    const major = Number(version[1]);
+    const minor = Number(version[2]);
+    if (major < MIN_API_VERSION.major || (major === MIN_API_VERSION.major && minor < MIN_API_VERSION.minor)) return null;
+    return pathname.slice(version[0].length);
+  }
+  if (/^\/v[0-9]/.test(pathname)) return null;
+  return pathname;
+}
+
+/** The engine path of a per-container call, for the container's full id. */
+export function containerCallPath(action: ContainerAction, id: string): string {
+  const route = CONTAINER_ROUTES.find((candidate) => candidate.action === action);
+  return `/containers/${id}${route?.suffix ?? ''}`;
 }
 
 /** Decides one request by its method, path and query (the URL as the client sent it). */
@@ -54,7 +74,12 @@ export function classifyRequest(method: string, url: URL): RuleVerdict {
   if (path === null) return refuse('malformed path');
   if (path === '/_ping' && (method === 'GET' || method === 'HEAD')) return { allowed: true, call: { kind: 'ping' } };
   if (path === '/version' && method === 'GET') return { allowed: true, call: { kind: 'version' } };
-  if (path === '/events' && method === 'GET') return { allowed: true, call: { kind: 'events' } };
+  if (path === '/events' && method === 'GET') {
+    const containers = eventsContainerFilter(url.searchParams.getAll('filters'));
+    return containers === null
+      ? refuse('events must filter on the Codecell containers they watch (filters.container)')
+      : { allowed: true, call: { kind: 'events', containers } };
+  }
   if (path === '/containers/json' && method === 'GET') {
     return listFilterIsCodecell(url.searchParams.get('filters'))
       ? { allowed: true, call: { kind: 'list-containers' } }
@@ -75,6 +100,20 @@ export function classifyRequest(method: string, url: URL): RuleVerdict {
     return IMAGE_REF.test(name) ? { allowed: true, call: { kind: 'inspect-image', name } } : refuse('malformed image name');
   }
   return refuse(`${method} ${path} is not allowed`);
+}
+
+/** The containers an events subscription names (each must be Codecell's, checked by the proxy), or null. */
+function eventsContainerFilter(filters: readonly string[]): string[] | null {
+  if (filters.length !== 1) return null;
+  try {
+    const parsed: unknown = JSON.parse(filters[0] ?? '');
+    if (typeof parsed !== 'object' || parsed === null) return null;
+    const containers = (parsed as Record<string, unknown>)['container'];
+    if (!Array.isArray(containers) || containers.length === 0) return null;
+    return containers.every((ref) => typeof ref === 'string' && CONTAINER_REF.test(ref)) ? (containers as string[]) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The executor lists only its own containers: `filters` must hold label codecell=true. */

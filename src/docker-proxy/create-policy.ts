@@ -38,13 +38,19 @@ function securityOptIsSafe(option: string): boolean {
   }
 }
 
+/**
+ * Where the executor mounts a slot (container-spec.ts): no bind may cover anything else of the
+ * container (its /etc, /proc or /sys with files the server wrote).
+ */
+const BIND_TARGETS: ReadonlySet<string> = new Set(['/mnt/data', '/home/sandbox', '/run/codecell/in', '/run/codecell/out']);
+
 /** `source:target[:ro|rw]` with source a normalised absolute path below <data dir>/slots/ (never the keys beside). */
 function bindIsSafe(bind: string, dataDir: string): boolean {
   const parts = bind.split(':');
   if (parts.length < 2 || parts.length > 3) return false;
   const [source = '', target = '', mode] = parts;
   if (mode !== undefined && mode !== 'ro' && mode !== 'rw') return false;
-  if (!target.startsWith('/') || path.posix.normalize(target) !== target) return false;
+  if (!BIND_TARGETS.has(target)) return false;
   if (!source.startsWith('/') || path.posix.normalize(source) !== source) return false;
   const slots = `${dataDir.replace(/\/+$/, '')}/slots/`;
   return source.startsWith(slots) && source.length > slots.length;
@@ -88,7 +94,10 @@ export function createBodySchema(policy: CreatePolicy) {
     // Never root (uid 0), by number: a name could map to root inside the image.
     User: z.string().regex(/^[1-9][0-9]*(:[1-9][0-9]*)?$/, 'a numeric non-root uid[:gid]'),
     WorkingDir: z.string().optional(),
-    Labels: z.record(z.string(), z.string()).refine((labels) => labels['codecell'] === 'true', 'the label codecell=true is required'),
+    // Only Codecell's own labels: others (com.docker.compose.*) would pass the container off as another service's.
+    Labels: z
+      .record(z.string().regex(/^codecell(\.[a-z0-9._-]+)?$/, 'only labels codecell and codecell.*'), z.string())
+      .refine((labels) => labels['codecell'] === 'true', 'the label codecell=true is required'),
     AttachStdin: z.boolean().optional(),
     AttachStdout: z.boolean().optional(),
     AttachStderr: z.boolean().optional(),

@@ -8,7 +8,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { LRUCache } from 'lru-cache';
 import type { DockerEndpoint } from '../config/docker-endpoint.js';
-import { classifyRequest, type ApiCall } from './api-rules.js';
+import { classifyRequest, containerCallPath, type ApiCall } from './api-rules.js';
 import { checkCreateBody, type CreatePolicy } from './create-policy.js';
 
 /** The biggest create body accepted (a create with its seccomp profile is about 10 KB). */
@@ -32,19 +32,20 @@ export function createProxyServer(options: ProxyOptions): http.Server {
   const upstreamTarget = (): http.RequestOptions =>
     options.upstream.kind === 'unix' ? { socketPath: options.upstream.socketPath } : { host: options.upstream.host, port: options.upstream.port };
 
-  /** Whether the engine knows the container as one of Codecell's (404: unknown, let the engine say so). */
-  const isCodecellContainer = async (id: string): Promise<boolean | 'unknown'> => {
-    if (codecellContainers.has(id)) return true;
-    const { status, body } = await upstreamGet(`/containers/${encodeURIComponent(id)}/json`);
+  /**
+   * The full id of the container `ref` names when it is one of Codecell's, 'unknown' when the engine
+   * does not know it, or null. Only full ids are cached: names and id prefixes are looked up each
+   * time (a name freed by a Codecell container may later name someone else's).
+   */
+  const codecellContainerId = async (ref: string): Promise<string | null | 'unknown'> => {
+    if (codecellContainers.has(ref)) return ref;
+    const { status, body } = await upstreamGet(`/containers/${encodeURIComponent(ref)}/json`);
     if (status === 404) return 'unknown';
-    if (status !== 200) throw new Error(`inspecting ${id}: engine answered ${status}`);
+    if (status !== 200) throw new Error(`inspecting ${ref}: engine answered ${status}`);
     const parsed = JSON.parse(body) as { Id?: unknown; Config?: { Labels?: Record<string, string> | null } };
-    const ok = parsed.Config?.Labels?.['codecell'] === 'true';
-    if (ok) {
-      codecellContainers.set(id, true);
-      if (typeof parsed.Id === 'string') codecellContainers.set(parsed.Id, true);
-    }
-    return ok;
+    if (parsed.Config?.Labels?.['codecell'] !== 'true' || typeof parsed.Id !== 'string' || !/^[0-9a-f]{64}$/.test(parsed.Id)) return null;
+    codecellContainers.set(parsed.Id, true);
+    return parsed.Id;
   };
 
   const upstreamGet = (path: string): Promise<{ status: number; body: string }> =>
@@ -81,14 +82,38 @@ export function createProxyServer(options: ProxyOptions): http.Server {
       if (!verdict.allowed) return { allowed: false, status: 403, reason: verdict.reason };
       // Only `name` of the query goes on (dockerode repeats the body there; the engine reads the body).
       const name = url.searchParams.get('name');
-      const query = name !== null && /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/.test(name) ? `?name=${name}` : '';
-      return { allowed: true, forwardPath: `${url.pathname}${query}`, body: raw };
+      // A name only in Codecell's own space: another would squat a name another service is created under.
+      if (name !== null && !/^codecell-[A-Za-z0-9_.-]{1,119}$/.test(name)) return { allowed: false, status: 403, reason: 'a container name must start with codecell-' };
+      const query = name === null ? '' : `?name=${name}`;
+      // The body as checked, written anew: the engine's JSON decoder differs from JSON.parse (a repeated
+      // key's object is merged into the first, keys match case-insensitively), so raw bytes could say more.
+      return { allowed: true, forwardPath: `/containers/create${query}`, body: Buffer.from(JSON.stringify(body)) };
     }
     if (call.kind === 'container') {
-      const known = await isCodecellContainer(call.id);
-      if (known === false) return { allowed: false, status: 403, reason: 'not a Codecell container' };
+      const id = await codecellContainerId(call.id);
+      if (id === 'unknown') return { allowed: false, status: 404, reason: `no such container: ${call.id}` };
+      if (id === null) return { allowed: false, status: 403, reason: 'not a Codecell container' };
+      // The call goes to the id checked, never again by a name that could name another container by then.
+      return { allowed: true, forwardPath: `${containerCallPath(call.action, id)}${url.search}`, body: Buffer.alloc(0) };
     }
-    return { allowed: true, forwardPath: original };
+    if (call.kind === 'events') {
+      const ids: string[] = [];
+      for (const ref of call.containers) {
+        const id = await codecellContainerId(ref);
+        if (id === null || id === 'unknown') return { allowed: false, status: 403, reason: `events only of Codecell containers (${ref})` };
+        ids.push(id);
+      }
+      const query = new URLSearchParams(url.searchParams);
+      const filters = JSON.parse(query.get('filters') ?? '{}') as Record<string, unknown>;
+      query.set('filters', JSON.stringify({ ...filters, container: ids }));
+      return { allowed: true, forwardPath: `/events?${query.toString()}`, body: Buffer.alloc(0) };
+    }
+    // Another image's config (its Env may hold secrets) is none of the server's business.
+    if (call.kind === 'inspect-image' && !new RegExp(`^${escapeRegExp(options.policy.imagePrefix)}-[a-z0-9]+:latest$`).test(call.name)) {
+      return { allowed: false, status: 403, reason: `only ${options.policy.imagePrefix}-<name>:latest images may be inspected` };
+    }
+    // The rest carry no body the executor needs: none goes on (the engine would read one as options).
+    return { allowed: true, forwardPath: original, body: Buffer.alloc(0) };
   };
 
   server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
@@ -156,9 +181,20 @@ export function createProxyServer(options: ProxyOptions): http.Server {
           socket.on('error', () => engine.destroy());
           engine.once('connect', () => {
             engine.write(rawRequestHead(request, verdict.forwardPath));
-            if (rest.length > 0) engine.write(rest);
-            socket.pipe(engine);
-            engine.pipe(socket);
+            // Nothing of the client's goes on until the engine has switched protocols: on any other
+            // answer the engine's connection is still HTTP, and bytes sent now would be its next request.
+            void awaitResponseHead(engine).then(({ head: answer, switched }) => {
+              socket.write(answer);
+              if (!switched) {
+                engine.end();
+                engine.pipe(socket);
+                return;
+              }
+              if (rest.length > 0) engine.write(rest);
+              socket.pipe(engine);
+              engine.pipe(socket);
+              socket.resume();
+            }, () => socket.destroy());
           });
         });
       })
@@ -166,6 +202,10 @@ export function createProxyServer(options: ProxyOptions): http.Server {
   });
 
   return server;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 function isAttach(request: http.IncomingMessage): boolean {
@@ -202,6 +242,38 @@ function skipBytes(socket: net.Socket, head: Buffer, count: number): Promise<Buf
     };
     socket.on('data', onData);
     socket.once('error', reject);
+  });
+}
+
+/** Reads the engine's answer up to the end of its head; `switched` when it is 101 Switching Protocols. */
+function awaitResponseHead(engine: net.Socket): Promise<{ head: Buffer; switched: boolean }> {
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+    const onData = (chunk: Buffer): void => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (received.length > MAX_HEADER_BYTES) finish(new Error('engine answer head too long'));
+        return;
+      }
+      engine.off('data', onData);
+      engine.pause();
+      cleanup();
+      resolve({ head: received, switched: /^HTTP\/1\.[01] 101 /.test(received.toString('latin1', 0, end)) });
+    };
+    const onEnd = (): void => finish(new Error('engine closed before answering'));
+    const cleanup = (): void => {
+      engine.off('end', onEnd);
+      engine.off('error', finish);
+    };
+    const finish = (error: Error): void => {
+      engine.off('data', onData);
+      cleanup();
+      reject(error);
+    };
+    engine.on('data', onData);
+    engine.once('end', onEnd);
+    engine.once('error', finish);
   });
 }
 

@@ -52,6 +52,9 @@ describe('the create-body policy', () => {
     ['the data dir itself', withHostConfig({ Binds: [`${DATA_DIR}:/x`] }), /Binds/],
     ['the data dir beside the slots (keys)', withHostConfig({ Binds: [`${DATA_DIR}/keys:/x:ro`] }), /Binds/],
     ['the slots dir itself', withHostConfig({ Binds: [`${DATA_DIR}/slots:/x`] }), /Binds/],
+    ['a label of another tool (compose)', { ...executionBody(), Labels: { codecell: 'true', 'com.docker.compose.project': 'librechat' } }, /Labels/],
+    ['a slot bound over the container\'s /etc', withHostConfig({ Binds: [`${DATA_DIR}/slots/a/data:/etc:ro`] }), /Binds/],
+    ['a slot bound into /proc', withHostConfig({ Binds: [`${DATA_DIR}/slots/a/data:/proc/sys/kernel:rw`] }), /Binds/],
     ['a Mounts entry', withHostConfig({ Mounts: [{ Type: 'bind', Source: '/', Target: '/host' }] }), /Mounts|Unrecognized/i],
     ['host networking', withHostConfig({ NetworkMode: 'host' }), /NetworkMode/],
     ['the host pid namespace', withHostConfig({ PidMode: 'host' }), /PidMode|Unrecognized/i],
@@ -84,7 +87,8 @@ describe('the API allowlist', () => {
     ['GET', '/_ping', 'ping'],
     ['HEAD', '/_ping', 'ping'],
     ['GET', '/v1.41/version', 'version'],
-    ['GET', '/v1.41/events?filters=%7B%7D', 'events'],
+    ['GET', `/v1.41/events?filters=${encodeURIComponent('{"type":["container"],"container":["0123abcd"],"event":["oom","die"]}')}`, 'events'],
+    ['POST', '/v1.24/containers/0123abcd/start', 'container'],
     ['POST', '/v1.41/containers/create', 'create-container'],
     ['POST', '/v1.41/containers/0123abcd/attach?stream=1', 'container'],
     ['POST', '/containers/0123abcd/start', 'container'],
@@ -117,6 +121,16 @@ describe('the API allowlist', () => {
     ['POST', '/v1.41/containers/%2e%2e/build'],
     ['GET', '/v1.41/images/json'],
     ['DELETE', '/v1.41/images/codecell-python:latest'],
+    // Every container's events (names, images, labels): only the watched Codecell containers' may be asked for.
+    ['GET', '/v1.41/events'],
+    ['GET', '/v1.41/events?filters=%7B%7D'],
+    ['GET', `/events?filters=${encodeURIComponent('{"container":[]}')}`],
+    ['GET', `/events?filters=${encodeURIComponent('{"container":["a"]}')}&filters=${encodeURIComponent('{"container":["b"]}')}`],
+    // Before API 1.24 the engine applies a HostConfig sent with start: old versions are refused.
+    ['POST', '/v1.23/containers/0123abcd/start'],
+    ['POST', '/v1.12/containers/create'],
+    ['POST', '/v0.99/containers/create'],
+    ['POST', '/v99/containers/create'],
   ])('refuses %s %s', (method, url) => {
     expect(check(method, url).allowed).toBe(false);
   });
