@@ -35,7 +35,11 @@ const EnvSchema = z.object({
   CODECELL_API_KEYS: csv.default([]),
   // Bearer tokens that open GET /metrics and nothing else (for Prometheus), inline or in a file.
   CODECELL_METRICS_KEYS: csv.default([]),
-  CODECELL_METRICS_KEYS_FILE: z.string().min(1).optional(),
+  // Empty means unset: compose passes `${CODECELL_METRICS_KEYS_FILE:-}` when .env leaves it out.
+  CODECELL_METRICS_KEYS_FILE: z
+    .string()
+    .optional()
+    .transform((raw) => (raw === undefined || raw.trim() === '' ? undefined : raw)),
   CODECELL_ALLOW_OPEN: bool.default(false),
   CODECELL_PUBLIC_URL: z.string().url().optional(),
   CODECELL_TRUST_PROXY: z

@@ -78,9 +78,6 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
     // Stands for LibreChat's own compose network (an external network to Codecell's project).
     await run('docker', ['network', 'create', librechatNetwork]);
     const override = path.join(configDir, 'override.yml');
-    // The metrics key file the server mounts (README, "Monitoring"); the checkout has none.
-    const metricsKey = path.join(configDir, 'metrics.key');
-    writeFileSync(metricsKey, 'metrics-only-key-0123456789abcdef\n', { mode: 0o640 });
     const env = { ...SMALL_POOLS, CODECELL_MEMORY_MB: '256' };
     writeFileSync(
       override,
@@ -97,7 +94,6 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
         CODECELL_BIND: `127.0.0.1:${port}`,
         DOCKER_GID: String(statSync('/var/run/docker.sock').gid),
         LIBRECHAT_NETWORK: librechatNetwork,
-        METRICS_KEY_HOST_FILE: metricsKey,
         // Interpolated even while the monitoring profile is off (Grafana's admin password).
         GRAFANA_ADMIN_PASSWORD: 'unused-here-0123456789',
       },
@@ -123,6 +119,22 @@ describe('docker-compose.yml: the server behind the socket proxy', () => {
     const resolved = await compose({ ...project, files: [COMPOSE_FILE, LIBRECHAT_FILE] }, ['config']);
     expect(resolved).toContain('DOCKER_HOST: tcp://docker-proxy:2375');
     expect(resolved).toContain(`name: ${librechatNetwork}`);
+    // Codecell alone: no metrics key file is named, so none must exist (README, "Monitoring").
+    expect(resolved).toMatch(/CODECELL_METRICS_KEYS_FILE: ''/);
+    const monitored = await compose(
+      { ...project, files: [COMPOSE_FILE], env: { ...project.env, CODECELL_METRICS_KEYS_FILE: '/run/secrets/codecell/metrics.key' } },
+      ['config'],
+    );
+    expect(monitored).toContain('CODECELL_METRICS_KEYS_FILE: /run/secrets/codecell/metrics.key');
+    expect(monitored).toMatch(/grafana\/secrets:\/run\/secrets\/codecell:ro/);
+  });
+
+  it('starts alone with no metrics key file, and /metrics then takes only an API key', async () => {
+    const anonymous = await fetch(`${baseUrl}/metrics`);
+    expect(anonymous.status).toBe(401);
+    const withApiKey = await fetch(`${baseUrl}/metrics`, { headers: { authorization: `Bearer ${TEST_KEY}` } });
+    expect(withApiKey.status).toBe(200);
+    expect(await withApiKey.text()).toContain('codecell_executions_total');
   });
 
   it('runs the server without a Docker socket and with three capabilities, the proxy as non-root', async () => {

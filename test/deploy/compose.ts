@@ -1,5 +1,7 @@
 /** docker-compose (Debian's 1.29, scripts/ensure-compose.sh) driven on the repository's own compose files. */
 import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 
@@ -14,11 +16,21 @@ export interface ComposeProject {
   readonly env: Readonly<Record<string, string>>;
 }
 
+let emptyEnvFile: string | undefined;
+/** An empty --env-file: a .env in the checkout (an admin's or developer's own) must not change the test. */
+function noEnvFile(): string {
+  if (emptyEnvFile === undefined) {
+    emptyEnvFile = path.join(mkdtempSync(path.join(os.tmpdir(), 'codecell-compose-env-')), 'empty.env');
+    writeFileSync(emptyEnvFile, '');
+  }
+  return emptyEnvFile;
+}
+
 /** Runs `docker-compose -p <name> -f … <args>`; rejects with its output when it fails. */
 export async function compose(project: ComposeProject, args: readonly string[]): Promise<string> {
   const fileArgs = project.files.flatMap((file) => ['-f', file]);
   try {
-    const { stdout } = await run('docker-compose', ['-p', project.name, ...fileArgs, ...args], {
+    const { stdout } = await run('docker-compose', ['--env-file', noEnvFile(), '-p', project.name, ...fileArgs, ...args], {
       env: { ...process.env, ...project.env },
       maxBuffer: 16 * 1024 * 1024,
     });

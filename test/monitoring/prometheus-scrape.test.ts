@@ -31,7 +31,7 @@ const DASHBOARD = DashboardSchema.parse(JSON.parse(readFileSync(path.join(ROOT, 
 // The paths the shipped prometheus.yml and docker-compose.yml use inside the container.
 const CONFIG_PATH = '/etc/prometheus/prometheus.yml';
 const RULES_PATH = '/etc/prometheus/rules/codecell-alerts.yml';
-const KEY_PATH = '/etc/prometheus/metrics.key';
+const KEY_PATH = '/etc/prometheus/secrets/metrics.key';
 const TEST_CONFIG_PATH = '/etc/prometheus/prometheus-test.yml';
 
 /** `text` with `from` replaced, failing when the shipped file no longer has it (the test would then test nothing). */

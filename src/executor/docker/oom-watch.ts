@@ -44,6 +44,8 @@ export class OomWatch {
       // Ended or broken before `die`: whether an OOM kill was missed cannot be known from here.
       lines.on('close', () => resolve({ known: false }));
       stream.on('error', () => resolve({ known: false }));
+      // readline re-emits the input's error (a proxy or engine restart resets the connection); unheard, it ends the process.
+      lines.on('error', () => resolve({ known: false }));
     });
   }
 

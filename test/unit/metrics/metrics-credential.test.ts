@@ -58,6 +58,11 @@ describe('metrics key settings', () => {
     expect(load({ CODECELL_METRICS_KEYS_FILE: file }).metricsKeys).toEqual(['first-key', 'second-key', 'third-key']);
   });
 
+  it('treats an empty CODECELL_METRICS_KEYS_FILE as unset (compose passes one when .env leaves it out)', () => {
+    expect(load({ CODECELL_METRICS_KEYS_FILE: '' }).metricsKeys).toEqual([]);
+    expect(load({ CODECELL_METRICS_KEYS_FILE: '  ', CODECELL_METRICS_KEYS: 'inline-key' }).metricsKeys).toEqual(['inline-key']);
+  });
+
   it('refuses an unreadable or empty file, both settings at once, and a key that is also an API key', () => {
     const empty = path.join(dir, 'empty.key');
     writeFileSync(empty, '\n');
