@@ -26,7 +26,9 @@ let h: Harness;
 beforeAll(async () => {
   h = await Harness.start({
     pools: { python: 0, pythonLean: 1, node: 0, bash: 0 },
-    env: { CODECELL_CONCURRENCY: String(CONCURRENCY), CODECELL_QUEUE_LIMIT: String(QUEUE_LIMIT) },
+    // Fixed pools (CODECELL_POOL_MAX=0): demand-sized pools start ready containers of their own, bounded
+    // by the pool's memory budget rather than the queue; here every container seen is a call's own.
+    env: { CODECELL_CONCURRENCY: String(CONCURRENCY), CODECELL_QUEUE_LIMIT: String(QUEUE_LIMIT), CODECELL_POOL_MAX: '0' },
   });
 });
 
