@@ -10,6 +10,8 @@ export function displaysOf(frames: readonly DisplayFrame[] | undefined): ResultD
           type: 'table',
           columns: frame.columns,
           index: frame.index,
+          indexNames: frame.index_names,
+          columnNames: frame.column_names,
           rows: frame.rows,
           totalRows: frame.total_rows,
           totalColumns: frame.total_columns,

@@ -51,6 +51,10 @@ export type ResultDisplay =
       readonly columns: readonly string[];
       /** Row labels; null for the default 0, 1, 2… index. */
       readonly index: readonly string[] | null;
+      /** Names of the index levels (groupby("region") → ["region"]); null when none is named. */
+      readonly indexNames: readonly (string | null)[] | null;
+      /** Names of the column levels; null when none is named. */
+      readonly columnNames: readonly (string | null)[] | null;
       /** At most 200 rows of at most 50 cells; `truncated` when the table had more. */
       readonly rows: readonly (readonly TableCell[])[];
       readonly totalRows: number;

@@ -95,6 +95,8 @@ export const DISPLAY_LIMITS = {
   displays: 20,
   rows: 200,
   columns: 50,
+  // Levels of a MultiIndex whose names are sent (pandas allows more, nobody uses them).
+  levels: 64,
   // The runner cuts a cell at 1,000 code points: up to 2,000 UTF-16 units here.
   cellChars: 2_000,
   htmlChars: 256 * 1024,
@@ -107,6 +109,9 @@ export const DisplayFrameSchema = z.discriminatedUnion('type', [
     type: z.literal('table'),
     columns: z.array(short(DISPLAY_LIMITS.cellChars)).max(DISPLAY_LIMITS.columns),
     index: z.array(short(DISPLAY_LIMITS.cellChars)).max(DISPLAY_LIMITS.rows).nullable(),
+    // Names of the index's and the columns' levels (older runners send neither: null).
+    index_names: z.array(short(DISPLAY_LIMITS.cellChars).nullable()).max(DISPLAY_LIMITS.levels).nullable().default(null),
+    column_names: z.array(short(DISPLAY_LIMITS.cellChars).nullable()).max(DISPLAY_LIMITS.levels).nullable().default(null),
     rows: z.array(z.array(TableCellSchema).max(DISPLAY_LIMITS.columns)).max(DISPLAY_LIMITS.rows),
     total_rows: z.number().int().min(0),
     total_columns: z.number().int().min(0),

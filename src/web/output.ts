@@ -11,6 +11,9 @@ export interface TableDisplay {
   readonly type: 'table';
   readonly columns: readonly string[];
   readonly index: readonly string[] | null;
+  /** Names of the index / column levels (older servers send neither). */
+  readonly index_names?: readonly (string | null)[] | null;
+  readonly column_names?: readonly (string | null)[] | null;
   readonly rows: readonly (readonly Cell[])[];
   readonly total_rows: number;
   readonly total_columns: number;
@@ -153,12 +156,27 @@ function renderTraceback(error: { name: string; message: string; traceback: stri
   return block;
 }
 
+/** Level names as one label ("region", "x / y"); '' when none is named. */
+function levelNames(names: readonly (string | null)[] | null | undefined): string {
+  if (!names || names.every((name) => name === null)) return '';
+  return names.map((name) => name ?? '').join(' / ');
+}
+
 function renderTable(display: TableDisplay): HTMLElement {
   const wrap = element('div', 'table-wrap');
   const table = element('table', 'frame');
-  const head = table.createTHead().insertRow();
-  if (display.index !== null) head.append(element('th', undefined, ''));
+  const thead = table.createTHead();
+  const head = thead.insertRow();
+  // As pandas prints them: the columns' level names in the corner, the index's in a row of their own.
+  if (display.index !== null) head.append(element('th', 'level-names', levelNames(display.column_names)));
   for (const column of display.columns) head.append(element('th', undefined, column));
+  const indexNames = levelNames(display.index_names);
+  if (display.index !== null && indexNames !== '') {
+    const namesRow = thead.insertRow();
+    namesRow.className = 'index-names';
+    namesRow.append(element('th', 'level-names', indexNames));
+    for (let i = 0; i < display.columns.length; i++) namesRow.append(element('th', undefined, ''));
+  }
   const body = table.createTBody();
   display.rows.forEach((row, rowIndex) => {
     const tr = body.insertRow();

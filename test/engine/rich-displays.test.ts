@@ -37,6 +37,8 @@ describe('rich displays through the engine', () => {
         type: 'table',
         columns: ['name', 'n', 'x', 'ok'],
         index: null,
+        indexNames: null,
+        columnNames: null,
         rows: [
           ['a', 1, 0.5, true],
           ['b', 2, null, false],
@@ -63,8 +65,8 @@ describe('rich displays through the engine', () => {
     expect(result.status, JSON.stringify(result.error)).toBe('ok');
     expect(result.stdout.text).toBe('    v\nx  10\ny  20\nbetween\n0    1.5\n1    2.5\nName: s, dtype: float64\n');
     expect(result.displays).toEqual([
-      { type: 'table', columns: ['v'], index: ['x', 'y'], rows: [[10], [20]], totalRows: 2, totalColumns: 1, truncated: false },
-      { type: 'table', columns: ['s'], index: null, rows: [[1.5], [2.5]], totalRows: 2, totalColumns: 1, truncated: false },
+      { type: 'table', columns: ['v'], index: ['x', 'y'], indexNames: null, columnNames: null, rows: [[10], [20]], totalRows: 2, totalColumns: 1, truncated: false },
+      { type: 'table', columns: ['s'], index: null, indexNames: null, columnNames: null, rows: [[1.5], [2.5]], totalRows: 2, totalColumns: 1, truncated: false },
     ]);
   });
 

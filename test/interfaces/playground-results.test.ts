@@ -65,6 +65,8 @@ describe('rich displays over MCP', () => {
         type: 'table',
         columns: ['city', 'temp'],
         index: ['a', 'b'],
+        index_names: ['k'],
+        column_names: null,
         rows: [
           ['Oslo', 3.5],
           ['Lima', 19.0],
@@ -77,6 +79,69 @@ describe('rich displays over MCP', () => {
     // The model reads the text block: the value's text table, no display JSON.
     expect(textOf(result)).toContain('Oslo   3.5');
     expect(textOf(result)).not.toContain('total_rows');
+  });
+
+  it('names the index and column levels: groupby keeps "region", a MultiIndex keeps its level names', async () => {
+    const client = await connect(direct);
+    const result = await callTool(client, 'execute_python_code', {
+      code: [
+        'import pandas as pd',
+        'from IPython.display import display',
+        'sales = pd.DataFrame({"region": ["north", "south", "north"], "year": [2024, 2024, 2025], "amount": [3, 5, 4]})',
+        'display(sales.groupby("region")[["amount"]].sum())',
+        'display(sales.set_index(["region", "year"]))',
+      ].join('\n'),
+    });
+    expect(result.isError, textOf(result)).toBe(false);
+    expect(structuredOf(result).displays).toEqual([
+      {
+        type: 'table',
+        columns: ['amount'],
+        index: ['north', 'south'],
+        index_names: ['region'],
+        column_names: null,
+        rows: [[7], [5]],
+        total_rows: 2,
+        total_columns: 1,
+        truncated: false,
+      },
+      {
+        type: 'table',
+        columns: ['amount'],
+        index: ['north / 2024', 'south / 2024', 'north / 2025'],
+        index_names: ['region', 'year'],
+        column_names: null,
+        rows: [[3], [5], [4]],
+        total_rows: 3,
+        total_columns: 1,
+        truncated: false,
+      },
+    ]);
+  });
+
+  it('names column levels: a frame whose columns have a name', async () => {
+    const client = await connect(direct);
+    const result = await callTool(client, 'execute_python_code', {
+      code: [
+        'import pandas as pd',
+        'df = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", "x"), ("a", "y")], names=["top", None]))',
+        'df',
+      ].join('\n'),
+    });
+    expect(result.isError, textOf(result)).toBe(false);
+    expect(structuredOf(result).displays).toEqual([
+      {
+        type: 'table',
+        columns: ['a / x', 'a / y'],
+        index: null,
+        index_names: null,
+        column_names: ['top', null],
+        rows: [[1, 2]],
+        total_rows: 1,
+        total_columns: 2,
+        truncated: false,
+      },
+    ]);
   });
 
   it('drops displays first, from the end, when the result would pass its budget, and says so', async () => {

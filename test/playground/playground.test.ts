@@ -193,6 +193,23 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     ]);
   });
 
+  it('names the index of a grouped table: "region" in its own header row', async () => {
+    await run(
+      [
+        'import pandas as pd',
+        'sales = pd.DataFrame({"region": ["north", "south", "north"], "amount": [3, 5, 4]})',
+        'sales.groupby("region")[["amount"]].sum()',
+      ].join('\n'),
+    );
+    const table = await page.waitForSelector('#output table.frame');
+    const headRows = await table.$$eval('thead tr', (rows) => rows.map((row) => [...row.cells].map((cell) => cell.textContent)));
+    expect(headRows).toEqual([
+      ['', 'amount'],
+      ['region', ''],
+    ]);
+    expect(await table.$$eval('tbody th', (cells) => cells.map((cell) => cell.textContent))).toEqual(['north', 'south']);
+  });
+
   it('uploads a CSV through the file input and reads it from code', async () => {
     const csv = 'x,y\n1,10\n2,20\n3,30\n';
     await page.setInputFiles('#file-input', { name: 'points.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });

@@ -108,11 +108,19 @@ def _table_of(obj) -> dict | None:
         "type": "table",
         "columns": [_label(column) for column in shown.columns],
         "index": None if default_index else [_label(label) for label in index],
+        "index_names": None if default_index else _level_names(index),
+        "column_names": _level_names(shown.columns),
         "rows": [[_cell(value) for value in row] for row in shown.itertuples(index=False, name=None)],
         "total_rows": int(total_rows),
         "total_columns": int(total_columns),
         "truncated": bool(total_rows > MAX_ROWS or total_columns > MAX_COLUMNS),
     }
+
+
+def _level_names(labels) -> list | None:
+    """The names of an index's levels (groupby("region") -> ["region"]); None when none is named."""
+    names = [None if name is None else _text(name) for name in labels.names]
+    return names if any(name is not None for name in names) else None
 
 
 def _label(label) -> str:

@@ -28,6 +28,14 @@ const DisplaySchema = z.discriminatedUnion('type', [
     type: z.literal('table'),
     columns: z.array(z.string()),
     index: z.array(z.string()).nullable().describe('Row labels; null for the default 0, 1, 2… index.'),
+    index_names: z
+      .array(z.string().nullable())
+      .nullable()
+      .describe('Names of the row index levels (e.g. ["region"] after groupby("region")); null when none is named.'),
+    column_names: z
+      .array(z.string().nullable())
+      .nullable()
+      .describe('Names of the column levels (one per MultiIndex level); null when none is named.'),
     rows: z.array(z.array(TableCellSchema)).describe('At most 200 rows of at most 50 cells; null is a missing value.'),
     total_rows: z.number().int().min(0),
     total_columns: z.number().int().min(0),
@@ -128,6 +136,8 @@ export function toExecutionOutput(result: ExecutionResult, cuts: readonly string
             type: 'table' as const,
             columns: [...display.columns],
             index: display.index === null ? null : [...display.index],
+            index_names: display.indexNames === null ? null : [...display.indexNames],
+            column_names: display.columnNames === null ? null : [...display.columnNames],
             rows: display.rows.map((row) => [...row]),
             total_rows: display.totalRows,
             total_columns: display.totalColumns,
