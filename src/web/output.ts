@@ -18,12 +18,18 @@ export interface TableDisplay {
   readonly total_rows: number;
   readonly total_columns: number;
   readonly truncated: boolean;
+  readonly stdout_span?: StdoutSpan;
 }
 
 export interface HtmlDisplay {
   readonly type: 'html';
   readonly html: string;
+  readonly stdout_span?: StdoutSpan;
 }
+
+/** Where display() printed the display's text in stdout: [start, end) in JavaScript string indices; null when unknown. */
+type StdoutSpan = readonly [number, number] | null;
+type Display = TableDisplay | HtmlDisplay | { readonly type: string; readonly stdout_span?: StdoutSpan };
 
 interface ExecutionOutput {
   readonly session_id?: string;
@@ -32,7 +38,7 @@ interface ExecutionOutput {
   readonly stderr?: string;
   readonly value?: string | null;
   readonly error?: { name: string; message: string; traceback: string } | null;
-  readonly displays?: readonly (TableDisplay | HtmlDisplay | { type: string })[];
+  readonly displays?: readonly Display[];
   readonly files?: readonly { path: string; size: number }[];
   readonly duration_ms?: number;
   readonly notice?: string | null;
@@ -113,12 +119,10 @@ export function showResult(root: HTMLElement, result: CallToolResult): void {
     // An error before the run (bad input, no such session) has text only.
     for (const block of result.content) if (block.type === 'text') parts.push(element('pre', result.isError ? 'traceback' : 'stdout', block.text));
   }
-  if (output.stdout) parts.push(Object.assign(element('pre', 'stdout', output.stdout), { title: 'stdout' }));
+  const { stdoutParts, placed } = stdoutWithDisplays(output.stdout ?? '', output.displays ?? []);
+  parts.push(...stdoutParts);
   if (output.stderr) parts.push(Object.assign(element('pre', 'stderr', output.stderr), { title: 'stderr' }));
-  for (const display of output.displays ?? []) {
-    if (display.type === 'table') parts.push(renderTable(display as TableDisplay));
-    else if (display.type === 'html') parts.push(renderHtml((display as HtmlDisplay).html));
-  }
+  for (const display of output.displays ?? []) if (!placed.has(display)) parts.push(...renderDisplay(display));
   for (const block of result.content) {
     if (block.type === 'image') {
       const image = element('img');
@@ -140,6 +144,48 @@ export function showResult(root: HTMLElement, result: CallToolResult): void {
   }
   root.replaceChildren(...parts);
   root.dataset.state = result.isError === true || output.status !== 'ok' ? 'failed' : 'done';
+}
+
+function renderDisplay(display: Display): HTMLElement[] {
+  if (display.type === 'table') return [renderTable(display as TableDisplay)];
+  if (display.type === 'html') return [renderHtml((display as HtmlDisplay).html)];
+  return [];
+}
+
+/**
+ * stdout with the text display() printed for a table or HTML replaced by the display itself, so it
+ * is shown once, in its place. A span that does not fit (out of range, out of order, or its text
+ * is not the display's) is ignored: that display comes after the output, its text stays.
+ */
+function stdoutWithDisplays(stdout: string, displays: readonly Display[]): { stdoutParts: HTMLElement[]; placed: Set<Display> } {
+  const stdoutParts: HTMLElement[] = [];
+  const placed = new Set<Display>();
+  const text = (from: number, to: number): void => {
+    if (to > from) stdoutParts.push(Object.assign(element('pre', 'stdout', stdout.slice(from, to)), { title: 'stdout' }));
+  };
+  let at = 0;
+  for (const display of displays) {
+    const span = display.stdout_span;
+    if (!span || span[0] < at || span[1] <= span[0] || span[1] > stdout.length) continue;
+    if (!spanShows(display, stdout.slice(span[0], span[1]))) continue;
+    const shown = renderDisplay(display);
+    if (shown.length === 0) continue;
+    text(at, span[0]);
+    stdoutParts.push(...shown);
+    placed.add(display);
+    at = span[1];
+  }
+  text(at, stdout.length);
+  return { stdoutParts, placed };
+}
+
+/** The slice is the display's text: a table's text names its first column, HTML's is its source (or a repr naming nothing to check). */
+function spanShows(display: Display, slice: string): boolean {
+  if (display.type === 'table') {
+    const first = (display as TableDisplay).columns[0];
+    return first === undefined || slice.includes(first);
+  }
+  return display.type === 'html';
 }
 
 function renderTraceback(error: { name: string; message: string; traceback: string }): HTMLElement {

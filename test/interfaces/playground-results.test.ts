@@ -60,7 +60,7 @@ describe('rich displays over MCP', () => {
     });
     expect(result.isError, textOf(result)).toBe(false);
     expect(structuredOf(result).displays).toEqual([
-      { type: 'html', html: '<em>hello</em>' },
+      { type: 'html', html: '<em>hello</em>', stdout_span: [0, 15] },
       {
         type: 'table',
         columns: ['city', 'temp'],
@@ -74,11 +74,48 @@ describe('rich displays over MCP', () => {
         total_rows: 2,
         total_columns: 2,
         truncated: false,
+        stdout_span: null,
       },
     ]);
     // The model reads the text block: the value's text table, no display JSON.
     expect(textOf(result)).toContain('Oslo   3.5');
     expect(textOf(result)).not.toContain('total_rows');
+  });
+
+  it('places each display() in stdout: stdout_span in UTF-16 units, text before and after untouched', async () => {
+    const client = await connect(direct);
+    const result = await callTool(client, 'execute_python_code', {
+      code: [
+        'import pandas as pd, subprocess',
+        'from IPython.display import HTML, display',
+        'print("before 😀😀")',
+        'display(pd.DataFrame({"city": ["Oslo", "Zürich 😀"], "temp": [3.5, 19.0]}))',
+        'subprocess.run(["echo", "from a child"])',
+        'display(HTML("<b>bold</b>"))',
+        'print("after")',
+        'pd.DataFrame({"n": [1, 2]})',
+      ].join('\n'),
+    });
+    expect(result.isError, textOf(result)).toBe(false);
+    const { stdout, displays } = structuredOf(result);
+    const table = '       city  temp\n0      Oslo   3.5\n1  Zürich 😀  19.0\n';
+    expect(stdout).toBe(`before 😀😀\n${table}from a child\n<b>bold</b>\nafter\n`);
+    // "before 😀😀\n" is 10 code points but 12 UTF-16 units; the table's own emoji counts 2 as well.
+    const spans = (displays as { stdout_span: [number, number] | null }[]).map((display) => display.stdout_span);
+    expect(spans).toEqual([[12, 67], [80, 92], null]);
+    expect(stdout.slice(12, 67)).toBe(table);
+    expect(stdout.slice(80, 92)).toBe('<b>bold</b>\n');
+  });
+
+  it('gives no stdout_span when stdout was cut in the middle', async () => {
+    const client = await connect(direct);
+    const result = await callTool(client, 'execute_python_code', {
+      code: ['import pandas as pd', 'from IPython.display import display', 'display(pd.DataFrame({"n": [1]}))', 'print("x" * 300_000)'].join('\n'),
+    });
+    expect(result.isError, textOf(result)).toBe(false);
+    const { displays } = structuredOf(result);
+    expect(displays).toHaveLength(1);
+    expect((displays[0] as { stdout_span: unknown }).stdout_span).toBeNull();
   });
 
   it('names the index and column levels: groupby keeps "region", a MultiIndex keeps its level names', async () => {
@@ -104,6 +141,7 @@ describe('rich displays over MCP', () => {
         total_rows: 2,
         total_columns: 1,
         truncated: false,
+        stdout_span: [0, 60],
       },
       {
         type: 'table',
@@ -115,6 +153,7 @@ describe('rich displays over MCP', () => {
         total_rows: 3,
         total_columns: 1,
         truncated: false,
+        stdout_span: [60, 160],
       },
     ]);
   });
@@ -140,6 +179,7 @@ describe('rich displays over MCP', () => {
         total_rows: 1,
         total_columns: 2,
         truncated: false,
+        stdout_span: null,
       },
     ]);
   });
@@ -157,7 +197,7 @@ describe('rich displays over MCP', () => {
     });
     expect(result.isError, textOf(result)).toBe(false);
     const structured = structuredOf(result);
-    expect(structured.displays).toEqual([{ type: 'html', html: '<b>small</b>' }]);
+    expect(structured.displays).toEqual([{ type: 'html', html: '<b>small</b>', stdout_span: [0, 13] }]);
     expect(structured.cut_to_fit[0]).toBe('1 of 2 displays (tables, HTML) are left out; their text is in the output');
     expect(structured.stdout).toContain('done');
     const total = textOf(result).length + JSON.stringify(result.structuredContent).length;

@@ -23,6 +23,13 @@ const FileGroupFields = {
 
 const TableCellSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+const StdoutSpanSchema = z
+  .tuple([z.number().int().min(0), z.number().int().min(0)])
+  .nullable()
+  .describe(
+    'Where display() printed this display\'s text in stdout: [start, end) in UTF-16 code units (JavaScript string indices); null when unknown or when stdout was cut.',
+  );
+
 const DisplaySchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('table'),
@@ -40,10 +47,12 @@ const DisplaySchema = z.discriminatedUnion('type', [
     total_rows: z.number().int().min(0),
     total_columns: z.number().int().min(0),
     truncated: z.boolean().describe('The table had more rows or columns than shown.'),
+    stdout_span: StdoutSpanSchema,
   }),
   z.object({
     type: z.literal('html'),
     html: z.string().describe('Raw HTML from user code: untrusted; render it only in a sandboxed frame.'),
+    stdout_span: StdoutSpanSchema,
   }),
 ]);
 
@@ -129,9 +138,11 @@ export function toExecutionOutput(result: ExecutionResult, cuts: readonly string
           : { width: image.fullSize.width, height: image.fullSize.height, bytes: image.fullSize.bytes, path: image.fullSize.path },
     })),
     images_omitted: result.imagesOmitted,
-    displays: result.displays.map((display) =>
-      display.type === 'html'
-        ? { type: 'html' as const, html: display.html }
+    displays: result.displays.map((display) => {
+      // The budget may have cut stdout since the spans were found: their offsets no longer hold.
+      const stdout_span = display.stdoutSpan === null || result.stdout.truncatedChars > 0 ? null : ([...display.stdoutSpan] as [number, number]);
+      return display.type === 'html'
+        ? { type: 'html' as const, html: display.html, stdout_span }
         : {
             type: 'table' as const,
             columns: [...display.columns],
@@ -142,8 +153,9 @@ export function toExecutionOutput(result: ExecutionResult, cuts: readonly string
             total_rows: display.totalRows,
             total_columns: display.totalColumns,
             truncated: display.truncated,
-          },
-    ),
+            stdout_span,
+          };
+    }),
     files: result.files.map((file) => ({
       path: file.path,
       size: file.size,
