@@ -259,7 +259,7 @@ export class Engine implements EngineApi {
         error: capError(frame?.error ?? null),
         images,
         imagesOmitted,
-        displays: displaysOf(frame?.displays),
+        displays: displaysOf(frame?.displays, run.stdout),
         files: changes.files,
         unlistedFiles: changes.unlisted,
         notCarried: capNotCarried(frame?.notCarried ?? []),

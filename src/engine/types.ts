@@ -45,12 +45,23 @@ export type TableCell = string | number | boolean | null;
  * A rich display the code produced (Python: a pandas DataFrame or Series, an object with
  * _repr_html_), for clients that render it; the text output says the same for models.
  */
+/**
+ * Where a display's text is in the run's stdout: [start, end) in UTF-16 code units of `stdout.text`;
+ * null when unknown (a trailing value, text not found) or when stdout was cut.
+ */
+export type StdoutSpan = readonly [start: number, end: number] | null;
+
 export type ResultDisplay =
   | {
       readonly type: 'table';
+      readonly stdoutSpan: StdoutSpan;
       readonly columns: readonly string[];
       /** Row labels; null for the default 0, 1, 2… index. */
       readonly index: readonly string[] | null;
+      /** Names of the index levels (groupby("region") → ["region"]); null when none is named. */
+      readonly indexNames: readonly (string | null)[] | null;
+      /** Names of the column levels; null when none is named. */
+      readonly columnNames: readonly (string | null)[] | null;
       /** At most 200 rows of at most 50 cells; `truncated` when the table had more. */
       readonly rows: readonly (readonly TableCell[])[];
       readonly totalRows: number;
@@ -59,6 +70,7 @@ export type ResultDisplay =
     }
   | {
       readonly type: 'html';
+      readonly stdoutSpan: StdoutSpan;
       /** Raw HTML from user code: untrusted, to be shown only in a sandboxed frame. */
       readonly html: string;
     };

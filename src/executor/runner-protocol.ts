@@ -95,10 +95,17 @@ export const DISPLAY_LIMITS = {
   displays: 20,
   rows: 200,
   columns: 50,
+  // Levels of a MultiIndex whose names are sent (pandas allows more, nobody uses them).
+  levels: 64,
   // The runner cuts a cell at 1,000 code points: up to 2,000 UTF-16 units here.
   cellChars: 2_000,
   htmlChars: 256 * 1024,
+  // The runner sends at most 64 Ki code points of a display's stdout text: up to twice as many UTF-16 units.
+  stdoutTextChars: 128 * 1024,
 } as const;
+
+/** What display() printed on stdout for this display (absent when it printed nothing or too much). */
+const stdoutText = z.string().max(DISPLAY_LIMITS.stdoutTextChars).optional().catch(undefined);
 
 const TableCellSchema = z.union([short(DISPLAY_LIMITS.cellChars), z.number(), z.boolean(), z.null()]);
 
@@ -107,12 +114,16 @@ export const DisplayFrameSchema = z.discriminatedUnion('type', [
     type: z.literal('table'),
     columns: z.array(short(DISPLAY_LIMITS.cellChars)).max(DISPLAY_LIMITS.columns),
     index: z.array(short(DISPLAY_LIMITS.cellChars)).max(DISPLAY_LIMITS.rows).nullable(),
+    // Names of the index's and the columns' levels (older runners send neither: null).
+    index_names: z.array(short(DISPLAY_LIMITS.cellChars).nullable()).max(DISPLAY_LIMITS.levels).nullable().default(null),
+    column_names: z.array(short(DISPLAY_LIMITS.cellChars).nullable()).max(DISPLAY_LIMITS.levels).nullable().default(null),
     rows: z.array(z.array(TableCellSchema).max(DISPLAY_LIMITS.columns)).max(DISPLAY_LIMITS.rows),
     total_rows: z.number().int().min(0),
     total_columns: z.number().int().min(0),
     truncated: z.boolean(),
+    stdout_text: stdoutText,
   }),
-  z.object({ type: z.literal('html'), html: short(DISPLAY_LIMITS.htmlChars) }),
+  z.object({ type: z.literal('html'), html: short(DISPLAY_LIMITS.htmlChars), stdout_text: stdoutText }),
 ]);
 export type DisplayFrame = z.infer<typeof DisplayFrameSchema>;
 

@@ -11,16 +11,25 @@ export interface TableDisplay {
   readonly type: 'table';
   readonly columns: readonly string[];
   readonly index: readonly string[] | null;
+  /** Names of the index / column levels (older servers send neither). */
+  readonly index_names?: readonly (string | null)[] | null;
+  readonly column_names?: readonly (string | null)[] | null;
   readonly rows: readonly (readonly Cell[])[];
   readonly total_rows: number;
   readonly total_columns: number;
   readonly truncated: boolean;
+  readonly stdout_span?: StdoutSpan;
 }
 
 export interface HtmlDisplay {
   readonly type: 'html';
   readonly html: string;
+  readonly stdout_span?: StdoutSpan;
 }
+
+/** Where display() printed the display's text in stdout: [start, end) in JavaScript string indices; null when unknown. */
+type StdoutSpan = readonly [number, number] | null;
+type Display = TableDisplay | HtmlDisplay | { readonly type: string; readonly stdout_span?: StdoutSpan };
 
 interface ExecutionOutput {
   readonly session_id?: string;
@@ -29,7 +38,7 @@ interface ExecutionOutput {
   readonly stderr?: string;
   readonly value?: string | null;
   readonly error?: { name: string; message: string; traceback: string } | null;
-  readonly displays?: readonly (TableDisplay | HtmlDisplay | { type: string })[];
+  readonly displays?: readonly Display[];
   readonly files?: readonly { path: string; size: number }[];
   readonly duration_ms?: number;
   readonly notice?: string | null;
@@ -110,12 +119,10 @@ export function showResult(root: HTMLElement, result: CallToolResult): void {
     // An error before the run (bad input, no such session) has text only.
     for (const block of result.content) if (block.type === 'text') parts.push(element('pre', result.isError ? 'traceback' : 'stdout', block.text));
   }
-  if (output.stdout) parts.push(Object.assign(element('pre', 'stdout', output.stdout), { title: 'stdout' }));
+  const { stdoutParts, placed } = stdoutWithDisplays(output.stdout ?? '', output.displays ?? []);
+  parts.push(...stdoutParts);
   if (output.stderr) parts.push(Object.assign(element('pre', 'stderr', output.stderr), { title: 'stderr' }));
-  for (const display of output.displays ?? []) {
-    if (display.type === 'table') parts.push(renderTable(display as TableDisplay));
-    else if (display.type === 'html') parts.push(renderHtml((display as HtmlDisplay).html));
-  }
+  for (const display of output.displays ?? []) if (!placed.has(display)) parts.push(...renderDisplay(display));
   for (const block of result.content) {
     if (block.type === 'image') {
       const image = element('img');
@@ -139,6 +146,48 @@ export function showResult(root: HTMLElement, result: CallToolResult): void {
   root.dataset.state = result.isError === true || output.status !== 'ok' ? 'failed' : 'done';
 }
 
+function renderDisplay(display: Display): HTMLElement[] {
+  if (display.type === 'table') return [renderTable(display as TableDisplay)];
+  if (display.type === 'html') return [renderHtml((display as HtmlDisplay).html)];
+  return [];
+}
+
+/**
+ * stdout with the text display() printed for a table or HTML replaced by the display itself, so it
+ * is shown once, in its place. A span that does not fit (out of range, out of order, or its text
+ * is not the display's) is ignored: that display comes after the output, its text stays.
+ */
+function stdoutWithDisplays(stdout: string, displays: readonly Display[]): { stdoutParts: HTMLElement[]; placed: Set<Display> } {
+  const stdoutParts: HTMLElement[] = [];
+  const placed = new Set<Display>();
+  const text = (from: number, to: number): void => {
+    if (to > from) stdoutParts.push(Object.assign(element('pre', 'stdout', stdout.slice(from, to)), { title: 'stdout' }));
+  };
+  let at = 0;
+  for (const display of displays) {
+    const span = display.stdout_span;
+    if (!span || span[0] < at || span[1] <= span[0] || span[1] > stdout.length) continue;
+    if (!spanShows(display, stdout.slice(span[0], span[1]))) continue;
+    const shown = renderDisplay(display);
+    if (shown.length === 0) continue;
+    text(at, span[0]);
+    stdoutParts.push(...shown);
+    placed.add(display);
+    at = span[1];
+  }
+  text(at, stdout.length);
+  return { stdoutParts, placed };
+}
+
+/** The slice is the display's text: a table's text names its first column, HTML's is its source (or a repr naming nothing to check). */
+function spanShows(display: Display, slice: string): boolean {
+  if (display.type === 'table') {
+    const first = (display as TableDisplay).columns[0];
+    return first === undefined || slice.includes(first);
+  }
+  return display.type === 'html';
+}
+
 function renderTraceback(error: { name: string; message: string; traceback: string }): HTMLElement {
   const block = element('pre', 'traceback');
   const text = error.traceback || `${error.name}: ${error.message}`;
@@ -153,12 +202,27 @@ function renderTraceback(error: { name: string; message: string; traceback: stri
   return block;
 }
 
+/** Level names as one label ("region", "x / y"); '' when none is named. */
+function levelNames(names: readonly (string | null)[] | null | undefined): string {
+  if (!names || names.every((name) => name === null)) return '';
+  return names.map((name) => name ?? '').join(' / ');
+}
+
 function renderTable(display: TableDisplay): HTMLElement {
   const wrap = element('div', 'table-wrap');
   const table = element('table', 'frame');
-  const head = table.createTHead().insertRow();
-  if (display.index !== null) head.append(element('th', undefined, ''));
+  const thead = table.createTHead();
+  const head = thead.insertRow();
+  // As pandas prints them: the columns' level names in the corner, the index's in a row of their own.
+  if (display.index !== null) head.append(element('th', 'level-names', levelNames(display.column_names)));
   for (const column of display.columns) head.append(element('th', undefined, column));
+  const indexNames = levelNames(display.index_names);
+  if (display.index !== null && indexNames !== '') {
+    const namesRow = thead.insertRow();
+    namesRow.className = 'index-names';
+    namesRow.append(element('th', 'level-names', indexNames));
+    for (let i = 0; i < display.columns.length; i++) namesRow.append(element('th', undefined, ''));
+  }
   const body = table.createTBody();
   display.rows.forEach((row, rowIndex) => {
     const tr = body.insertRow();

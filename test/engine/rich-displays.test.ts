@@ -37,6 +37,8 @@ describe('rich displays through the engine', () => {
         type: 'table',
         columns: ['name', 'n', 'x', 'ok'],
         index: null,
+        indexNames: null,
+        columnNames: null,
         rows: [
           ['a', 1, 0.5, true],
           ['b', 2, null, false],
@@ -45,6 +47,7 @@ describe('rich displays through the engine', () => {
         totalRows: 3,
         totalColumns: 4,
         truncated: false,
+        stdoutSpan: null,
       },
     ]);
   });
@@ -63,8 +66,8 @@ describe('rich displays through the engine', () => {
     expect(result.status, JSON.stringify(result.error)).toBe('ok');
     expect(result.stdout.text).toBe('    v\nx  10\ny  20\nbetween\n0    1.5\n1    2.5\nName: s, dtype: float64\n');
     expect(result.displays).toEqual([
-      { type: 'table', columns: ['v'], index: ['x', 'y'], rows: [[10], [20]], totalRows: 2, totalColumns: 1, truncated: false },
-      { type: 'table', columns: ['s'], index: null, rows: [[1.5], [2.5]], totalRows: 2, totalColumns: 1, truncated: false },
+      { type: 'table', columns: ['v'], index: ['x', 'y'], indexNames: null, columnNames: null, rows: [[10], [20]], totalRows: 2, totalColumns: 1, truncated: false, stdoutSpan: [0, 18] },
+      { type: 'table', columns: ['s'], index: null, indexNames: null, columnNames: null, rows: [[1.5], [2.5]], totalRows: 2, totalColumns: 1, truncated: false, stdoutSpan: [26, 68] },
     ]);
   });
 
@@ -101,8 +104,9 @@ describe('rich displays through the engine', () => {
     );
     expect(result.status, JSON.stringify(result.error)).toBe('ok');
     expect(result.displays).toEqual([
-      { type: 'html', html: '<script>alert(1)</script><i>hi</i>' },
-      { type: 'html', html: '<b>card</b>' },
+      // display() printed the source (its span); the trailing value's text is the value, not stdout.
+      { type: 'html', html: '<script>alert(1)</script><i>hi</i>', stdoutSpan: [0, 35] },
+      { type: 'html', html: '<b>card</b>', stdoutSpan: null },
     ]);
     const plain = await runPython('print(1)\n[1, 2]');
     expect(plain.displays).toEqual([]);
@@ -119,7 +123,9 @@ describe('rich displays through the engine', () => {
     );
     expect(result.status, JSON.stringify(result.error)).toBe('ok');
     expect(result.displays).toHaveLength(20);
-    expect(result.displays[19]).toEqual({ type: 'html', html: '<p>19</p>' });
+    // 300 KB of printed HTML source cut stdout in the middle: no span holds.
+    expect(result.stdout.truncatedChars).toBeGreaterThan(0);
+    expect(result.displays[19]).toEqual({ type: 'html', html: '<p>19</p>', stdoutSpan: null });
     expect(result.notice).toContain('5 more tables or HTML displays were not kept (at most 20 per run)');
     expect(result.notice).toContain('1 HTML displays were larger than 256 KB');
   });

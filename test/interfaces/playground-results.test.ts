@@ -60,11 +60,13 @@ describe('rich displays over MCP', () => {
     });
     expect(result.isError, textOf(result)).toBe(false);
     expect(structuredOf(result).displays).toEqual([
-      { type: 'html', html: '<em>hello</em>' },
+      { type: 'html', html: '<em>hello</em>', stdout_span: [0, 15] },
       {
         type: 'table',
         columns: ['city', 'temp'],
         index: ['a', 'b'],
+        index_names: ['k'],
+        column_names: null,
         rows: [
           ['Oslo', 3.5],
           ['Lima', 19.0],
@@ -72,11 +74,114 @@ describe('rich displays over MCP', () => {
         total_rows: 2,
         total_columns: 2,
         truncated: false,
+        stdout_span: null,
       },
     ]);
     // The model reads the text block: the value's text table, no display JSON.
     expect(textOf(result)).toContain('Oslo   3.5');
     expect(textOf(result)).not.toContain('total_rows');
+  });
+
+  it('places each display() in stdout: stdout_span in UTF-16 units, text before and after untouched', async () => {
+    const client = await connect(direct);
+    const result = await callTool(client, 'execute_python_code', {
+      code: [
+        'import pandas as pd, subprocess',
+        'from IPython.display import HTML, display',
+        'print("before 😀😀")',
+        'display(pd.DataFrame({"city": ["Oslo", "Zürich 😀"], "temp": [3.5, 19.0]}))',
+        'subprocess.run(["echo", "from a child"])',
+        'display(HTML("<b>bold</b>"))',
+        'print("after")',
+        'pd.DataFrame({"n": [1, 2]})',
+      ].join('\n'),
+    });
+    expect(result.isError, textOf(result)).toBe(false);
+    const { stdout, displays } = structuredOf(result);
+    const table = '       city  temp\n0      Oslo   3.5\n1  Zürich 😀  19.0\n';
+    expect(stdout).toBe(`before 😀😀\n${table}from a child\n<b>bold</b>\nafter\n`);
+    // "before 😀😀\n" is 10 code points but 12 UTF-16 units; the table's own emoji counts 2 as well.
+    const spans = (displays as { stdout_span: [number, number] | null }[]).map((display) => display.stdout_span);
+    expect(spans).toEqual([[12, 67], [80, 92], null]);
+    expect(stdout.slice(12, 67)).toBe(table);
+    expect(stdout.slice(80, 92)).toBe('<b>bold</b>\n');
+  });
+
+  it('gives no stdout_span when stdout was cut in the middle', async () => {
+    const client = await connect(direct);
+    const result = await callTool(client, 'execute_python_code', {
+      code: ['import pandas as pd', 'from IPython.display import display', 'display(pd.DataFrame({"n": [1]}))', 'print("x" * 300_000)'].join('\n'),
+    });
+    expect(result.isError, textOf(result)).toBe(false);
+    const { displays } = structuredOf(result);
+    expect(displays).toHaveLength(1);
+    expect((displays[0] as { stdout_span: unknown }).stdout_span).toBeNull();
+  });
+
+  it('names the index and column levels: groupby keeps "region", a MultiIndex keeps its level names', async () => {
+    const client = await connect(direct);
+    const result = await callTool(client, 'execute_python_code', {
+      code: [
+        'import pandas as pd',
+        'from IPython.display import display',
+        'sales = pd.DataFrame({"region": ["north", "south", "north"], "year": [2024, 2024, 2025], "amount": [3, 5, 4]})',
+        'display(sales.groupby("region")[["amount"]].sum())',
+        'display(sales.set_index(["region", "year"]))',
+      ].join('\n'),
+    });
+    expect(result.isError, textOf(result)).toBe(false);
+    expect(structuredOf(result).displays).toEqual([
+      {
+        type: 'table',
+        columns: ['amount'],
+        index: ['north', 'south'],
+        index_names: ['region'],
+        column_names: null,
+        rows: [[7], [5]],
+        total_rows: 2,
+        total_columns: 1,
+        truncated: false,
+        stdout_span: [0, 60],
+      },
+      {
+        type: 'table',
+        columns: ['amount'],
+        index: ['north / 2024', 'south / 2024', 'north / 2025'],
+        index_names: ['region', 'year'],
+        column_names: null,
+        rows: [[3], [5], [4]],
+        total_rows: 3,
+        total_columns: 1,
+        truncated: false,
+        stdout_span: [60, 160],
+      },
+    ]);
+  });
+
+  it('names column levels: a frame whose columns have a name', async () => {
+    const client = await connect(direct);
+    const result = await callTool(client, 'execute_python_code', {
+      code: [
+        'import pandas as pd',
+        'df = pd.DataFrame([[1, 2]], columns=pd.MultiIndex.from_tuples([("a", "x"), ("a", "y")], names=["top", None]))',
+        'df',
+      ].join('\n'),
+    });
+    expect(result.isError, textOf(result)).toBe(false);
+    expect(structuredOf(result).displays).toEqual([
+      {
+        type: 'table',
+        columns: ['a / x', 'a / y'],
+        index: null,
+        index_names: null,
+        column_names: ['top', null],
+        rows: [[1, 2]],
+        total_rows: 1,
+        total_columns: 2,
+        truncated: false,
+        stdout_span: null,
+      },
+    ]);
   });
 
   it('drops displays first, from the end, when the result would pass its budget, and says so', async () => {
@@ -92,7 +197,7 @@ describe('rich displays over MCP', () => {
     });
     expect(result.isError, textOf(result)).toBe(false);
     const structured = structuredOf(result);
-    expect(structured.displays).toEqual([{ type: 'html', html: '<b>small</b>' }]);
+    expect(structured.displays).toEqual([{ type: 'html', html: '<b>small</b>', stdout_span: [0, 13] }]);
     expect(structured.cut_to_fit[0]).toBe('1 of 2 displays (tables, HTML) are left out; their text is in the output');
     expect(structured.stdout).toContain('done');
     const total = textOf(result).length + JSON.stringify(result.structuredContent).length;

@@ -193,6 +193,47 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     ]);
   });
 
+  it('shows a display()ed table once, in its place in stdout: text before, the table, text after', async () => {
+    await run(
+      [
+        'import pandas as pd',
+        'from IPython.display import display',
+        'print("before the table")',
+        'display(pd.DataFrame({"city": ["Oslo", "Zürich 😀"], "temp": [3.5, 19.5]}))',
+        'print("after the table")',
+      ].join('\n'),
+    );
+    await page.waitForSelector('#output table.frame');
+    // Direct children of the output, in order: what they are and their text.
+    const blocks = await page.$$eval('#output > *', (nodes) =>
+      nodes.map((node) => [node.matches('pre.stdout') ? 'stdout' : node.querySelector('table.frame') ? 'table' : node.tagName.toLowerCase(), node.textContent]),
+    );
+    const shown = blocks.filter(([kind]) => kind === 'stdout' || kind === 'table');
+    expect(shown.map(([kind]) => kind)).toEqual(['stdout', 'table', 'stdout']);
+    expect(shown[0]![1]).toBe('before the table\n');
+    expect(shown[2]![1]).toBe('after the table\n');
+    expect(await page.$$eval('#output table.frame tbody td', (cells) => cells.map((cell) => cell.textContent))).toEqual(['Oslo', '3.5', 'Zürich 😀', '19.5']);
+    // The table's text is not shown a second time.
+    expect(await page.$$eval('#output pre', (nodes) => nodes.some((node) => node.textContent?.includes('Oslo')))).toBe(false);
+  });
+
+  it('names the index of a grouped table: "region" in its own header row', async () => {
+    await run(
+      [
+        'import pandas as pd',
+        'sales = pd.DataFrame({"region": ["north", "south", "north"], "amount": [3, 5, 4]})',
+        'sales.groupby("region")[["amount"]].sum()',
+      ].join('\n'),
+    );
+    const table = await page.waitForSelector('#output table.frame');
+    const headRows = await table.$$eval('thead tr', (rows) => rows.map((row) => [...(row as HTMLTableRowElement).cells].map((cell) => cell.textContent)));
+    expect(headRows).toEqual([
+      ['', 'amount'],
+      ['region', ''],
+    ]);
+    expect(await table.$$eval('tbody th', (cells) => cells.map((cell) => cell.textContent))).toEqual(['north', 'south']);
+  });
+
   it('uploads a CSV through the file input and reads it from code', async () => {
     const csv = 'x,y\n1,10\n2,20\n3,30\n';
     await page.setInputFiles('#file-input', { name: 'points.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });

@@ -81,8 +81,9 @@ def show(obj) -> None:
     if obj is None:
         return
     if not show_image(obj):
-        rich.record(obj)
-        print(_text_of(obj), flush=True)
+        text = _text_of(obj)
+        rich.record(obj, stdout_text=text + "\n")
+        print(text, flush=True)
 
 
 def show_value(obj) -> None:

@@ -17,13 +17,16 @@ MAX_CELL_CHARS = 1_000
 MAX_HTML_BYTES = 256 * 1024
 MAX_DISPLAYS = 20
 MAX_RUN_CELLS = 20_000
+# The text a display printed on stdout, sent so the host can find its place there (stdout_span).
+MAX_STDOUT_TEXT_CHARS = 64 * 1024
 
 _displays: list[dict] = []
 _left_out = {"displays": 0, "html": 0, "cells": 0}
 
 
-def record(obj) -> bool:
-    """Records `obj` as a table (DataFrame, Series) or as HTML (_repr_html_); False when it is neither."""
+def record(obj, stdout_text: str | None = None) -> bool:
+    """Records `obj` as a table (DataFrame, Series) or as HTML (_repr_html_); False when it is neither.
+    `stdout_text`: what display() prints for it next, when it does."""
     try:
         shown = _table_of(obj)
         if shown is None:
@@ -32,6 +35,8 @@ def record(obj) -> bool:
         return False  # a display is a courtesy: the text of the object is shown anyway
     if shown is None:
         return False
+    if stdout_text is not None and len(stdout_text) <= MAX_STDOUT_TEXT_CHARS:
+        shown["stdout_text"] = stdout_text.encode("utf-8", "replace").decode("utf-8")
     _add(shown)
     return True
 
@@ -108,11 +113,19 @@ def _table_of(obj) -> dict | None:
         "type": "table",
         "columns": [_label(column) for column in shown.columns],
         "index": None if default_index else [_label(label) for label in index],
+        "index_names": None if default_index else _level_names(index),
+        "column_names": _level_names(shown.columns),
         "rows": [[_cell(value) for value in row] for row in shown.itertuples(index=False, name=None)],
         "total_rows": int(total_rows),
         "total_columns": int(total_columns),
         "truncated": bool(total_rows > MAX_ROWS or total_columns > MAX_COLUMNS),
     }
+
+
+def _level_names(labels) -> list | None:
+    """The names of an index's levels (groupby("region") -> ["region"]); None when none is named."""
+    names = [None if name is None else _text(name) for name in labels.names]
+    return names if any(name is not None for name in names) else None
 
 
 def _label(label) -> str:

@@ -21,6 +21,7 @@ import type { EndFacts } from '../run-verdict.js';
 import type { SessionPlaces } from '../slot.js';
 import { recoverSlots } from '../slot-recovery.js';
 import { CONTAINER_LABEL, INSTANCE_LABEL } from './container-spec.js';
+import { isNotFound } from './docker-errors.js';
 import { dockerClient } from './docker-client.js';
 import type { PoolKey } from '../pool-key.js';
 import { RunnerContainer, type RunOutcome } from './runner-container.js';
@@ -207,6 +208,6 @@ async function containerIsGone(container: Docker.Container): Promise<boolean> {
     await container.inspect();
     return false;
   } catch (error) {
-    return typeof error === 'object' && error !== null && 'statusCode' in error && error.statusCode === 404;
+    return isNotFound(error);
   }
 }

@@ -13,6 +13,7 @@ import type { JobLine } from '../runner-protocol.js';
 import { RunnerStreams, type RunEnd, type RunHooks } from '../runner-streams.js';
 import { Slot } from '../slot.js';
 import { containerSpec } from './container-spec.js';
+import { isNotFound } from './docker-errors.js';
 import type { PoolKey } from '../pool-key.js';
 import { readCpuMs } from './cgroup-cpu.js';
 import { OomWatch } from './oom-watch.js';
@@ -187,7 +188,8 @@ export class RunnerContainer {
     this.disposed = true;
     this.oomWatch.close();
     await this.container.remove({ force: true }).catch((error: unknown) => {
-      this.logger.warn({ err: error }, 'container removal failed');
+      // Already gone (a Stop or shutdown removed it first): that is what removal wanted.
+      if (!isNotFound(error)) this.logger.warn({ err: error }, 'container removal failed');
     });
     if (!options.keepSlot) await this.slot.dispose().catch(() => undefined);
   }

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { ONE_SHOT_LANGUAGES, type OneShotLanguageInfo, type RuntimeInfo } from '../../domain/types.js';
 import { ONE_SHOT_POOL_KEYS, oneShotPoolFor, type OneShotPoolKey, type PoolKey } from '../pool-key.js';
 import { imageFor, probeContainerSpec } from './container-spec.js';
+import { isNotFound } from './docker-errors.js';
 
 /** Every installed distribution (Debian's and any admin wheels), by its canonical lowercase name. */
 const PYTHON_PROBE = `
@@ -82,7 +83,7 @@ export class RuntimeProbe {
     try {
       await this.docker.getImage(image).inspect();
     } catch (error) {
-      if (typeof error === 'object' && error !== null && 'statusCode' in error && error.statusCode === 404) return false;
+      if (isNotFound(error)) return false;
       throw error;
     }
     this.installedImages.add(image);

@@ -23,19 +23,36 @@ const FileGroupFields = {
 
 const TableCellSchema = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 
+const StdoutSpanSchema = z
+  .tuple([z.number().int().min(0), z.number().int().min(0)])
+  .nullable()
+  .describe(
+    'Where display() printed this display\'s text in stdout: [start, end) in UTF-16 code units (JavaScript string indices); null when unknown or when stdout was cut.',
+  );
+
 const DisplaySchema = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('table'),
     columns: z.array(z.string()),
     index: z.array(z.string()).nullable().describe('Row labels; null for the default 0, 1, 2… index.'),
+    index_names: z
+      .array(z.string().nullable())
+      .nullable()
+      .describe('Names of the row index levels (e.g. ["region"] after groupby("region")); null when none is named.'),
+    column_names: z
+      .array(z.string().nullable())
+      .nullable()
+      .describe('Names of the column levels (one per MultiIndex level); null when none is named.'),
     rows: z.array(z.array(TableCellSchema)).describe('At most 200 rows of at most 50 cells; null is a missing value.'),
     total_rows: z.number().int().min(0),
     total_columns: z.number().int().min(0),
     truncated: z.boolean().describe('The table had more rows or columns than shown.'),
+    stdout_span: StdoutSpanSchema,
   }),
   z.object({
     type: z.literal('html'),
     html: z.string().describe('Raw HTML from user code: untrusted; render it only in a sandboxed frame.'),
+    stdout_span: StdoutSpanSchema,
   }),
 ]);
 
@@ -121,19 +138,24 @@ export function toExecutionOutput(result: ExecutionResult, cuts: readonly string
           : { width: image.fullSize.width, height: image.fullSize.height, bytes: image.fullSize.bytes, path: image.fullSize.path },
     })),
     images_omitted: result.imagesOmitted,
-    displays: result.displays.map((display) =>
-      display.type === 'html'
-        ? { type: 'html' as const, html: display.html }
+    displays: result.displays.map((display) => {
+      // The budget may have cut stdout since the spans were found: their offsets no longer hold.
+      const stdout_span = display.stdoutSpan === null || result.stdout.truncatedChars > 0 ? null : ([...display.stdoutSpan] as [number, number]);
+      return display.type === 'html'
+        ? { type: 'html' as const, html: display.html, stdout_span }
         : {
             type: 'table' as const,
             columns: [...display.columns],
             index: display.index === null ? null : [...display.index],
+            index_names: display.indexNames === null ? null : [...display.indexNames],
+            column_names: display.columnNames === null ? null : [...display.columnNames],
             rows: display.rows.map((row) => [...row]),
             total_rows: display.totalRows,
             total_columns: display.totalColumns,
             truncated: display.truncated,
-          },
-    ),
+            stdout_span,
+          };
+    }),
     files: result.files.map((file) => ({
       path: file.path,
       size: file.size,

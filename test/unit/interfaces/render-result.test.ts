@@ -185,17 +185,31 @@ describe('the result size budget', () => {
       type: 'table' as const,
       columns: ['n'],
       index: null,
+      indexNames: null,
+      columnNames: null,
       rows: Array.from({ length: 200 }, (_, i) => [i * 1000 + 0.5]),
       totalRows: 200,
       totalColumns: 1,
       truncated: false,
+      stdoutSpan: [0, 6] as const,
     };
-    const html = { type: 'html' as const, html: `<p>${'h'.repeat(30_000)}</p>` };
+    const html = { type: 'html' as const, html: `<p>${'h'.repeat(30_000)}</p>`, stdoutSpan: null };
     const full = result({ displays: [table, html, table], files: [change('a.txt')] });
     const rendered = renderWithBudget(full, 24_000);
     const output = ExecutionOutputSchema.parse(rendered.structuredContent);
     expect(output.displays).toEqual([
-      { type: 'table', columns: ['n'], index: null, rows: table.rows, total_rows: 200, total_columns: 1, truncated: false },
+      {
+        type: 'table',
+        columns: ['n'],
+        index: null,
+        index_names: null,
+        column_names: null,
+        rows: table.rows,
+        total_rows: 200,
+        total_columns: 1,
+        truncated: false,
+        stdout_span: [0, 6],
+      },
     ]);
     expect(output.cut_to_fit).toEqual(['2 of 3 displays (tables, HTML) are left out; their text is in the output']);
     expect(output.files).toHaveLength(1);
@@ -207,15 +221,47 @@ describe('the result size budget', () => {
     const rendered = renderExecutionResult(
       result({
         displays: [
-          { type: 'table', columns: ['a', 'b'], index: ['x'], rows: [['t', null]], totalRows: 3, totalColumns: 60, truncated: true },
-          { type: 'html', html: '<b>x</b>' },
+          {
+            type: 'table',
+            columns: ['a', 'b'],
+            index: ['x'],
+            indexNames: ['k'],
+            columnNames: [null, 'c'],
+            rows: [['t', null]],
+            totalRows: 3,
+            totalColumns: 60,
+            truncated: true,
+            stdoutSpan: [0, 3],
+          },
+          { type: 'html', html: '<b>x</b>', stdoutSpan: null },
         ],
       }),
     );
     expect(ExecutionOutputSchema.parse(rendered.structuredContent).displays).toEqual([
-      { type: 'table', columns: ['a', 'b'], index: ['x'], rows: [['t', null]], total_rows: 3, total_columns: 60, truncated: true },
-      { type: 'html', html: '<b>x</b>' },
+      {
+        type: 'table',
+        columns: ['a', 'b'],
+        index: ['x'],
+        index_names: ['k'],
+        column_names: [null, 'c'],
+        rows: [['t', null]],
+        total_rows: 3,
+        total_columns: 60,
+        truncated: true,
+        stdout_span: [0, 3],
+      },
+      { type: 'html', html: '<b>x</b>', stdout_span: null },
     ]);
     expect(textOf(rendered)).not.toContain('<b>x</b>');
+  });
+
+  it('gives no stdout_span once stdout is cut: its offsets no longer hold', () => {
+    const rendered = renderExecutionResult(
+      result({
+        stdout: { text: 'head…tail', truncatedChars: 5000 },
+        displays: [{ type: 'html', html: '<b>x</b>', stdoutSpan: [0, 4] }],
+      }),
+    );
+    expect(ExecutionOutputSchema.parse(rendered.structuredContent).displays).toEqual([{ type: 'html', html: '<b>x</b>', stdout_span: null }]);
   });
 });
