@@ -170,6 +170,8 @@ describe('a per-session $HOME', () => {
   it('goes with the session when it is closed', async () => {
     const session = await newSession();
     await run('bash', 'echo kept > ~/note', session);
+    // A call answers before its home is back in the session; the history is read once it is.
+    await t.engine.getHistory(t.principal, session);
     const home = path.join(t.dataDir, 'sessions', session, 'home');
     expect(existsSync(path.join(home, 'note'))).toBe(true);
     await t.engine.closeSession(t.principal, session);

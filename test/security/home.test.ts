@@ -53,6 +53,7 @@ describe('what code leaves in $HOME', () => {
     const victimToken = random('victim-home');
     const planted = await h.exec('bash', `echo ${victimToken} > ~/note && echo ok`, { session: victim });
     expect(planted.stdout).toBe('ok\n');
+    await h.settled(victim);
     const victimNote = path.join(h.server.dataDir, 'sessions', victim, 'home', 'note');
     expect(readFileSync(victimNote, 'utf8')).toBe(`${victimToken}\n`);
     // Host paths the links name: a file and a folder outside the data dir, and the victim's home.

@@ -219,6 +219,15 @@ export class Harness {
     throw new Error(why);
   }
 
+  /**
+   * Waits until the session's last call has settled: its files and home back in the session (a call
+   * answers first and puts them back after). The history is read under the session's lock.
+   */
+  async settled(session: string, client: Client = this.client): Promise<void> {
+    const reply = await callTool(client, 'get_execution_history', { session_id: session });
+    if (reply.isError === true) throw new Error(`the session did not settle: ${textOf(reply)}`);
+  }
+
   async newSession(client: Client = this.client): Promise<string> {
     return sessionOf(await callTool(client, 'create_execution_session'));
   }
