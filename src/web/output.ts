@@ -1,7 +1,7 @@
 /**
  * Renders a run: live chunks while it runs, then the final result. Everything from user code goes
  * in through textContent or attribute values (images as data: URLs); HTML output only ever enters
- * a sandboxed iframe (see showHtml).
+ * a sandboxed iframe, without scripts unless the user asks (see renderHtml).
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { OutputChunk } from './api.js';
@@ -175,12 +175,36 @@ function renderTable(display: TableDisplay): HTMLElement {
   return wrap;
 }
 
-/** User HTML: only inside a sandboxed frame (scripts yes, same origin never) whose own CSP blocks every fetch, load and navigation (not WebRTC). */
+/**
+ * User HTML: shown without scripts by default (srcdoc in a sandbox="" frame: no script runs, and the
+ * page's own CSP, which the srcdoc inherits, allows no inline script either). Scripts could still send
+ * packets anywhere over WebRTC, which no CSP governs in Chromium, so they run only when the user asks,
+ * per output, in the scripted frame (renderScriptedHtml).
+ */
 function renderHtml(html: string): HTMLElement {
+  const wrap = element('div', 'html-display');
+  const frame = element('iframe', 'html-output');
+  frame.setAttribute('sandbox', '');
+  frame.setAttribute('referrerpolicy', 'no-referrer');
+  frame.title = 'HTML output (scripts off)';
+  frame.srcdoc = html;
+  const runScripts = element('button', 'run-scripts', 'Run scripts in this output (they may send data to other hosts over WebRTC)');
+  runScripts.type = 'button';
+  runScripts.addEventListener('click', () => {
+    frame.replaceWith(renderScriptedHtml(html));
+    runScripts.remove();
+  });
+  wrap.append(runScripts, frame);
+  return wrap;
+}
+
+/** User HTML with its scripts: a sandboxed frame (scripts yes, same origin never) whose own CSP blocks every fetch, load and navigation (not WebRTC). */
+function renderScriptedHtml(html: string): HTMLIFrameElement {
   const frame = element('iframe', 'html-output');
   frame.setAttribute('sandbox', 'allow-scripts');
   frame.setAttribute('referrerpolicy', 'no-referrer');
-  frame.title = 'HTML output (sandboxed)';
+  frame.title = 'HTML output (sandboxed, scripts on)';
+  frame.dataset.scripts = 'on';
   const onReady = (event: MessageEvent): void => {
     if (event.source !== frame.contentWindow || (event.data as { type?: unknown } | null)?.type !== 'codecell-frame-ready') return;
     window.removeEventListener('message', onReady);

@@ -281,7 +281,7 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     expect(left).toEqual([first]);
   });
 
-  it('shows HTML output in a sandbox that can neither read sessionStorage nor call the API', async () => {
+  it('shows HTML output without scripts, and on request runs them in a sandbox that can neither read sessionStorage nor call the API', async () => {
     const probe = [
       '<p id="probe">pending</p><script>',
       'const report = {};',
@@ -293,6 +293,13 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
       '</script>',
     ].join('\n');
     await run(['class Probe:', `    def _repr_html_(self): return ${JSON.stringify(probe)}`, '', 'Probe()'].join('\n'));
+    // By default the HTML shows without its scripts: the probe keeps its static text.
+    expect(await page.getAttribute('#output iframe.html-output', 'sandbox')).toBe('');
+    expect(await page.frameLocator('#output iframe.html-output').locator('#probe').textContent()).toBe('pending');
+    expect(await page.textContent('#output button.run-scripts')).toContain('WebRTC');
+    // On request, the same output runs its scripts, confined.
+    await page.click('#output button.run-scripts');
+    expect(await page.$$eval('#output button.run-scripts', (buttons) => buttons.length)).toBe(0);
     const frame = page.frameLocator('#output iframe.html-output');
     const probeText = frame.locator('#probe');
     await probeText.filter({ hasNotText: 'pending' }).waitFor();
