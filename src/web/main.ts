@@ -175,8 +175,8 @@ async function run(): Promise<void> {
     const session = currentSession();
     if (session !== undefined) args.session_id = session;
     const result = await requireApi().callTool('execute_code', args, (chunk) => live.append(chunk), controller.signal);
-    showResult(ui.output, result);
     const ranIn = (result.structuredContent as { session_id?: string } | undefined)?.session_id;
+    showResult(ui.output, result, (path) => act('Download', () => downloadFile(path, ranIn)));
     setStatus(result.isError === true ? 'Failed' : 'Done');
     await refreshSessions(ranIn).catch((error: unknown) => setStatus(`Ran; the session list did not refresh: ${String(error)}`));
   } catch (error) {
@@ -301,8 +301,8 @@ async function refreshFiles(): Promise<void> {
   );
 }
 
-async function downloadFile(path: string): Promise<void> {
-  const blob = await requireApi().downloadFile(restSession(), path);
+async function downloadFile(path: string, session: string = restSession()): Promise<void> {
+  const blob = await requireApi().downloadFile(session, path);
   const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;

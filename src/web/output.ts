@@ -30,7 +30,7 @@ interface ExecutionOutput {
   readonly value?: string | null;
   readonly error?: { name: string; message: string; traceback: string } | null;
   readonly displays?: readonly (TableDisplay | HtmlDisplay | { type: string })[];
-  readonly files?: readonly { path: string; size: number }[];
+  readonly files?: readonly { path: string; size: number; download_url?: string | null }[];
   readonly duration_ms?: number;
   readonly notice?: string | null;
   readonly cut_to_fit?: readonly string[];
@@ -103,7 +103,10 @@ export function showError(root: HTMLElement, message: string): void {
   root.dataset.state = 'failed';
 }
 
-export function showResult(root: HTMLElement, result: CallToolResult): void {
+/** Downloads a changed file with the key (for a file whose signed link is missing or points elsewhere). */
+export type FileDownloader = (path: string) => void;
+
+export function showResult(root: HTMLElement, result: CallToolResult, downloadFile?: FileDownloader): void {
   const output = (result.structuredContent ?? {}) as ExecutionOutput;
   const parts: HTMLElement[] = [];
   if (result.structuredContent === undefined) {
@@ -131,12 +134,48 @@ export function showResult(root: HTMLElement, result: CallToolResult): void {
   // What the server left out (tables, HTML, text) so the result fits CODECELL_MAX_RESULT_CHARS.
   if (output.cut_to_fit?.length) parts.push(element('p', 'meta cut-to-fit', `Cut to fit the result size limit: ${output.cut_to_fit.join('; ')}`));
   if (output.status !== undefined) {
-    const files = output.files?.length ? ` · files changed: ${output.files.map((file) => file.path).join(', ')}` : '';
     const took = output.duration_ms === undefined ? '' : ` · ${(output.duration_ms / 1000).toFixed(2)} s`;
-    parts.push(element('p', 'meta', `${output.status}${took}${files}`));
+    const line = element('p', 'meta', `${output.status}${took}`);
+    if (output.files?.length) {
+      line.append(' · files changed: ');
+      output.files.forEach((file, index) => {
+        if (index > 0) line.append(', ');
+        line.append(changedFileLink(file, downloadFile));
+      });
+    }
+    parts.push(line);
   }
   root.replaceChildren(...parts);
   root.dataset.state = result.isError === true || output.status !== 'ok' ? 'failed' : 'done';
+}
+
+/** A changed file as a download: its signed link when it is this page's own (it holds no key), else a fetch with the key. */
+function changedFileLink(file: { path: string; download_url?: string | null }, downloadFile?: FileDownloader): HTMLElement {
+  const signed = ownSignedUrl(file.download_url);
+  if (signed === undefined && downloadFile === undefined) return element('span', 'changed-file', file.path);
+  const link = element('a', 'changed-file', file.path);
+  link.title = `Download ${file.path}`;
+  if (signed !== undefined) {
+    link.href = signed;
+    link.download = file.path.split('/').pop() ?? 'download';
+  } else {
+    link.href = '#';
+    link.addEventListener('click', (event) => {
+      event.preventDefault();
+      downloadFile?.(file.path);
+    });
+  }
+  return link;
+}
+
+function ownSignedUrl(candidate: string | null | undefined): string | undefined {
+  if (typeof candidate !== 'string') return undefined;
+  try {
+    const url = new URL(candidate, window.location.href);
+    return url.origin === window.location.origin && url.pathname.startsWith('/files/signed/') ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function renderTraceback(error: { name: string; message: string; traceback: string }): HTMLElement {

@@ -244,6 +244,17 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     expect(createHash('sha256').update(readFileSync(saved)).digest('hex')).toBe(createHash('sha256').update(expected).digest('hex'));
   });
 
+  it('downloads a changed file from the link in the result, byte for byte', async () => {
+    const expected = Buffer.concat([Buffer.from('changed,'), Buffer.from(Array.from({ length: 256 }, (_, index) => 255 - index))]);
+    await run('open("changed.bin", "wb").write(b"changed," + bytes(range(255, -1, -1)))');
+    const link = await page.waitForSelector('#output a.changed-file:text("changed.bin")');
+    // The signed link of the result itself (no key in it), on this page's origin.
+    expect(await link.getAttribute('href')).toMatch(new RegExp(`^${origin.replaceAll('.', '\\.')}/files/signed/`));
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toBe('changed.bin');
+    expect(createHash('sha256').update(readFileSync(await download.path())).digest('hex')).toBe(createHash('sha256').update(expected).digest('hex'));
+  });
+
   it('keeps state per session when switching', async () => {
     await run('marker = "first"');
     const first = await page.inputValue('#session');
