@@ -42,7 +42,7 @@ export interface CodeEditor {
   setLanguage(language: string): void;
 }
 
-export function createEditor(parent: HTMLElement, onRun: () => void): CodeEditor {
+export function createEditor(parent: HTMLElement, onRun: () => void, onChange: () => void = () => undefined): CodeEditor {
   const mode = new Compartment();
   const shadow = parent.attachShadow({ mode: 'open' });
   const host = document.createElement('div');
@@ -70,6 +70,9 @@ export function createEditor(parent: HTMLElement, onRun: () => void): CodeEditor
         ]),
         mode.of([]),
         EditorView.contentAttributes.of({ 'aria-label': 'Code' }),
+        EditorView.updateListener.of((update) => {
+          if (update.docChanged) onChange();
+        }),
       ],
     }),
   });

@@ -3,6 +3,7 @@ import './zod-jitless.js';
 import { CodecellApi, forgetKey, storedKey, storeKey, textOf, UnauthorizedError, type FileEntry } from './api.js';
 import { createEditor, type CodeEditor } from './editor.js';
 import { EXAMPLES } from './examples.js';
+import { saveDraft, savedDraft, saveSession, savedSession } from './page-state.js';
 import { LiveOutput, showError, showResult } from './output.js';
 
 const DEFAULT_LANGUAGES = ['python', 'javascript', 'typescript', 'bash'];
@@ -175,8 +176,8 @@ async function run(): Promise<void> {
     const session = currentSession();
     if (session !== undefined) args.session_id = session;
     const result = await requireApi().callTool('execute_code', args, (chunk) => live.append(chunk), controller.signal);
-    showResult(ui.output, result);
     const ranIn = (result.structuredContent as { session_id?: string } | undefined)?.session_id;
+    showResult(ui.output, result, (path) => act('Download', () => downloadFile(path, ranIn)));
     setStatus(result.isError === true ? 'Failed' : 'Done');
     await refreshSessions(ranIn).catch((error: unknown) => setStatus(`Ran; the session list did not refresh: ${String(error)}`));
   } catch (error) {
@@ -202,7 +203,33 @@ async function refreshSessions(select?: string): Promise<void> {
   ui.session.replaceChildren(...options);
   const values = options.map((option) => option.value);
   ui.session.value = values.includes(wanted) ? wanted : (sessions.find((session) => session.is_default)?.session_id ?? values[0] ?? '');
+  showSessionDraft();
   await Promise.all([refreshFiles(), refreshHistory()]);
+}
+
+/** Remembers the selected session and shows its last editor text, or keeps the editor's text for it. */
+function showSessionDraft(): void {
+  draftsReady = true;
+  saveSession(ui.session.value);
+  const draft = savedDraft(ui.session.value);
+  if (draft === undefined) {
+    saveEditorDraft();
+    return;
+  }
+  if (draft.code === editor.code() && draft.language === ui.language.value) return;
+  if ([...ui.language.options].some((option) => option.value === draft.language)) {
+    ui.language.value = draft.language;
+    editor.setLanguage(draft.language);
+  }
+  editor.setCode(draft.code);
+}
+
+/** Until the sessions are known, editor changes (the first example) must not overwrite a saved draft. */
+let draftsReady = false;
+
+function saveEditorDraft(): void {
+  if (!draftsReady) return;
+  saveDraft(ui.session.value, { language: ui.language.value, code: editor.code() });
 }
 
 async function refreshHistory(): Promise<void> {
@@ -301,8 +328,8 @@ async function refreshFiles(): Promise<void> {
   );
 }
 
-async function downloadFile(path: string): Promise<void> {
-  const blob = await requireApi().downloadFile(restSession(), path);
+async function downloadFile(path: string, session: string = restSession()): Promise<void> {
+  const blob = await requireApi().downloadFile(session, path);
   const url = URL.createObjectURL(blob);
   const link = document.createElement('a');
   link.href = url;
@@ -357,14 +384,20 @@ function showSystem(info: SystemInfo): void {
 // ---- start -----------------------------------------------------------------------------------
 
 function wire(): void {
-  editor = createEditor(ui.editor, () => act('Run', run));
+  editor = createEditor(ui.editor, () => act('Run', run), saveEditorDraft);
   fillExamples();
   const first = EXAMPLES[0];
   if (first !== undefined) editor.setCode(first.code);
   ui.run.addEventListener('click', () => act('Run', run));
   ui.stop.addEventListener('click', () => running?.abort());
-  ui.language.addEventListener('change', () => editor.setLanguage(ui.language.value));
-  ui.session.addEventListener('change', () => act('Switch session', () => Promise.all([refreshFiles(), refreshHistory()]).then(() => undefined)));
+  ui.language.addEventListener('change', () => {
+    editor.setLanguage(ui.language.value);
+    saveEditorDraft();
+  });
+  ui.session.addEventListener('change', () => {
+    showSessionDraft();
+    act('Switch session', () => Promise.all([refreshFiles(), refreshHistory()]).then(() => undefined));
+  });
   ui.sessionNew.addEventListener('click', () => act('New session', newSession));
   ui.sessionReset.addEventListener('click', () => act('Reset', resetSession));
   ui.sessionClose.addEventListener('click', () => act('Close', closeSession));
@@ -398,7 +431,7 @@ async function start(): Promise<void> {
   if (info === undefined) throw new Error(textOf(infoResult));
   fillLanguages(info.languages);
   showSystem(info);
-  await refreshSessions();
+  await refreshSessions(savedSession());
   document.body.dataset.ready = 'true';
   setStatus('Ready');
 }

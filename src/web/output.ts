@@ -1,7 +1,7 @@
 /**
  * Renders a run: live chunks while it runs, then the final result. Everything from user code goes
  * in through textContent or attribute values (images as data: URLs); HTML output only ever enters
- * a sandboxed iframe (see showHtml).
+ * a sandboxed iframe, without scripts unless the user asks (see renderHtml).
  */
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { OutputChunk } from './api.js';
@@ -39,7 +39,7 @@ interface ExecutionOutput {
   readonly value?: string | null;
   readonly error?: { name: string; message: string; traceback: string } | null;
   readonly displays?: readonly Display[];
-  readonly files?: readonly { path: string; size: number }[];
+  readonly files?: readonly { path: string; size: number; download_url?: string | null }[];
   readonly duration_ms?: number;
   readonly notice?: string | null;
   readonly cut_to_fit?: readonly string[];
@@ -112,7 +112,10 @@ export function showError(root: HTMLElement, message: string): void {
   root.dataset.state = 'failed';
 }
 
-export function showResult(root: HTMLElement, result: CallToolResult): void {
+/** Downloads a changed file with the key (for a file whose signed link is missing or points elsewhere). */
+export type FileDownloader = (path: string) => void;
+
+export function showResult(root: HTMLElement, result: CallToolResult, downloadFile?: FileDownloader): void {
   const output = (result.structuredContent ?? {}) as ExecutionOutput;
   const parts: HTMLElement[] = [];
   if (result.structuredContent === undefined) {
@@ -138,9 +141,16 @@ export function showResult(root: HTMLElement, result: CallToolResult): void {
   // What the server left out (tables, HTML, text) so the result fits CODECELL_MAX_RESULT_CHARS.
   if (output.cut_to_fit?.length) parts.push(element('p', 'meta cut-to-fit', `Cut to fit the result size limit: ${output.cut_to_fit.join('; ')}`));
   if (output.status !== undefined) {
-    const files = output.files?.length ? ` · files changed: ${output.files.map((file) => file.path).join(', ')}` : '';
     const took = output.duration_ms === undefined ? '' : ` · ${(output.duration_ms / 1000).toFixed(2)} s`;
-    parts.push(element('p', 'meta', `${output.status}${took}${files}`));
+    const line = element('p', 'meta', `${output.status}${took}`);
+    if (output.files?.length) {
+      line.append(' · files changed: ');
+      output.files.forEach((file, index) => {
+        if (index > 0) line.append(', ');
+        line.append(changedFileLink(file, downloadFile));
+      });
+    }
+    parts.push(line);
   }
   root.replaceChildren(...parts);
   root.dataset.state = result.isError === true || output.status !== 'ok' ? 'failed' : 'done';
@@ -186,6 +196,35 @@ function spanShows(display: Display, slice: string): boolean {
     return first === undefined || slice.includes(first);
   }
   return display.type === 'html';
+}
+
+/** A changed file as a download: its signed link when it is this page's own (it holds no key), else a fetch with the key. */
+function changedFileLink(file: { path: string; download_url?: string | null }, downloadFile?: FileDownloader): HTMLElement {
+  const signed = ownSignedUrl(file.download_url);
+  if (signed === undefined && downloadFile === undefined) return element('span', 'changed-file', file.path);
+  const link = element('a', 'changed-file', file.path);
+  link.title = `Download ${file.path}`;
+  if (signed !== undefined) {
+    link.href = signed;
+    link.download = file.path.split('/').pop() ?? 'download';
+  } else {
+    link.href = '#';
+    link.addEventListener('click', (event) => {
+      event.preventDefault();
+      downloadFile?.(file.path);
+    });
+  }
+  return link;
+}
+
+function ownSignedUrl(candidate: string | null | undefined): string | undefined {
+  if (typeof candidate !== 'string') return undefined;
+  try {
+    const url = new URL(candidate, window.location.href);
+    return url.origin === window.location.origin && url.pathname.startsWith('/files/signed/') ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function renderTraceback(error: { name: string; message: string; traceback: string }): HTMLElement {
@@ -239,12 +278,36 @@ function renderTable(display: TableDisplay): HTMLElement {
   return wrap;
 }
 
-/** User HTML: only inside a sandboxed frame (scripts yes, same origin never) whose own CSP blocks every fetch, load and navigation (not WebRTC). */
+/**
+ * User HTML: shown without scripts by default (srcdoc in a sandbox="" frame: no script runs, and the
+ * page's own CSP, which the srcdoc inherits, allows no inline script either). Scripts could still send
+ * packets anywhere over WebRTC, which no CSP governs in Chromium, so they run only when the user asks,
+ * per output, in the scripted frame (renderScriptedHtml).
+ */
 function renderHtml(html: string): HTMLElement {
+  const wrap = element('div', 'html-display');
+  const frame = element('iframe', 'html-output');
+  frame.setAttribute('sandbox', '');
+  frame.setAttribute('referrerpolicy', 'no-referrer');
+  frame.title = 'HTML output (scripts off)';
+  frame.srcdoc = html;
+  const runScripts = element('button', 'run-scripts', 'Run scripts in this output (they may send data to other hosts over WebRTC)');
+  runScripts.type = 'button';
+  runScripts.addEventListener('click', () => {
+    frame.replaceWith(renderScriptedHtml(html));
+    runScripts.remove();
+  });
+  wrap.append(runScripts, frame);
+  return wrap;
+}
+
+/** User HTML with its scripts: a sandboxed frame (scripts yes, same origin never) whose own CSP blocks every fetch, load and navigation (not WebRTC). */
+function renderScriptedHtml(html: string): HTMLIFrameElement {
   const frame = element('iframe', 'html-output');
   frame.setAttribute('sandbox', 'allow-scripts');
   frame.setAttribute('referrerpolicy', 'no-referrer');
-  frame.title = 'HTML output (sandboxed)';
+  frame.title = 'HTML output (sandboxed, scripts on)';
+  frame.dataset.scripts = 'on';
   const onReady = (event: MessageEvent): void => {
     if (event.source !== frame.contentWindow || (event.data as { type?: unknown } | null)?.type !== 'codecell-frame-ready') return;
     window.removeEventListener('message', onReady);

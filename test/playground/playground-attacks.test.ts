@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import dgram from 'node:dgram';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -158,6 +159,7 @@ describe('playground under attack (Chromium)', { timeout: 300_000 }, () => {
       '</script>',
     ].join('\n');
     await run(['class Escape:', `    def _repr_html_(self): return ${JSON.stringify(escape.replaceAll('SINK', sinkUrl))}`, '', 'Escape()'].join('\n'));
+    await page.click('#output button.run-scripts');
     const probe = page.frameLocator('#output iframe.html-output').locator('#probe');
     await probe.filter({ hasNotText: 'pending' }).waitFor();
     const tried = JSON.parse((await probe.textContent()) ?? '{}') as Record<string, string>;
@@ -175,8 +177,9 @@ describe('playground under attack (Chromium)', { timeout: 300_000 }, () => {
       'setTimeout(() => { location.href = "SINK/navigate"; }, 0);',
       '</script><meta http-equiv="refresh" content="0;url=SINK/refresh">',
     ].join('\n');
-    const leftShell = page.waitForEvent('framenavigated', (frame) => frame !== page.mainFrame() && !frame.url().endsWith('/playground/frame.html'));
     await run(['from IPython.display import HTML, display', `display(HTML(${JSON.stringify(leave.replaceAll('SINK', sinkUrl))}))`].join('\n'));
+    const leftShell = page.waitForEvent('framenavigated', (frame) => frame !== page.mainFrame() && !frame.url().endsWith('/playground/frame.html') && frame.url() !== 'about:srcdoc');
+    await page.click('#output button.run-scripts');
     const landed = await leftShell;
     expect(landed.url()).not.toContain(sinkUrl.replace('http://', ''));
     await run('print("still here")');
@@ -184,6 +187,38 @@ describe('playground under attack (Chromium)', { timeout: 300_000 }, () => {
     const fromFrames = answered.slice(before).filter((request) => !request.fromMainFrame && !request.url.endsWith('/playground/frame.html'));
     expect(fromFrames).toEqual([]);
     expect(sinkHits).toEqual([]);
+  });
+
+  it('runs no script of an HTML display unless asked, so no WebRTC packet leaves by default', async () => {
+    const stun = dgram.createSocket('udp4');
+    const packets: Buffer[] = [];
+    const firstPacket = new Promise<void>((resolve) => stun.on('message', (message) => { packets.push(message); resolve(); }));
+    await new Promise<void>((resolve) => stun.bind(0, '127.0.0.1', resolve));
+    try {
+      const { port } = stun.address();
+      const rtc = [
+        '<p id="probe">pending</p><script>',
+        `const pc = new RTCPeerConnection({ iceServers: [{ urls: "stun:127.0.0.1:${port}" }] });`,
+        'pc.createDataChannel("leak");',
+        'pc.createOffer().then((offer) => pc.setLocalDescription(offer));',
+        'document.getElementById("probe").textContent = "started";',
+        '</script>',
+      ].join('\n');
+      await run(['from IPython.display import HTML, display', `display(HTML(${JSON.stringify(rtc)}))`].join('\n'));
+      const frame = page.frameLocator('#output iframe.html-output');
+      // The frame shows the HTML, but its script never started, so it could not open a peer connection.
+      expect(await frame.locator('#probe').textContent()).toBe('pending');
+      expect(await page.getAttribute('#output iframe.html-output', 'sandbox')).toBe('');
+      expect(packets).toEqual([]);
+      // Asked to, the script runs and its STUN request reaches the listener: the gap the default closes is real.
+      await page.click('#output button.run-scripts');
+      await frame.locator('#probe').filter({ hasText: 'started' }).waitFor();
+      await firstPacket;
+      expect(packets[0]?.readUInt16BE(0)).toBe(0x0001); // STUN Binding Request
+      expect(await injected()).toBeNull();
+    } finally {
+      stun.close();
+    }
   });
 
   it('stays usable after 19 HTML displays of 256 KB and a 200 x 50 table', async () => {

@@ -285,6 +285,17 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     expect(createHash('sha256').update(readFileSync(saved)).digest('hex')).toBe(createHash('sha256').update(expected).digest('hex'));
   });
 
+  it('downloads a changed file from the link in the result, byte for byte', async () => {
+    const expected = Buffer.concat([Buffer.from('changed,'), Buffer.from(Array.from({ length: 256 }, (_, index) => 255 - index))]);
+    await run('open("changed.bin", "wb").write(b"changed," + bytes(range(255, -1, -1)))');
+    const link = await page.waitForSelector('#output a.changed-file:text("changed.bin")');
+    // The signed link of the result itself (no key in it), on this page's origin.
+    expect(await link.getAttribute('href')).toMatch(new RegExp(`^${origin.replaceAll('.', '\\.')}/files/signed/`));
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    expect(download.suggestedFilename()).toBe('changed.bin');
+    expect(createHash('sha256').update(readFileSync(await download.path())).digest('hex')).toBe(createHash('sha256').update(expected).digest('hex'));
+  });
+
   it('keeps state per session when switching', async () => {
     await run('marker = "first"');
     const first = await page.inputValue('#session');
@@ -322,7 +333,39 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     expect(left).toEqual([first]);
   });
 
-  it('shows HTML output in a sandbox that can neither read sessionStorage nor call the API', async () => {
+  it('keeps the selected session and each session\'s editor text across a reload', async () => {
+    const typeInEditor = async (text: string): Promise<void> => {
+      await page.click('.cm-content');
+      await page.keyboard.press('ControlOrMeta+a');
+      await page.keyboard.press('Delete');
+      await page.keyboard.insertText(text);
+    };
+    const first = await page.inputValue('#session');
+    await page.selectOption('#language', 'python');
+    await typeInEditor('x = "first draft"');
+    await page.click('#session-new');
+    await page.waitForFunction((previous) => {
+      const select = document.querySelector<HTMLSelectElement>('#session');
+      return select !== null && select.value !== '' && select.value !== previous;
+    }, first);
+    const second = await page.inputValue('#session');
+    await page.selectOption('#language', 'javascript');
+    await typeInEditor('console.log("second draft")');
+    await page.selectOption('#session', first);
+    expect(await page.textContent('.cm-content')).toBe('x = "first draft"');
+    expect(await page.inputValue('#language')).toBe('python');
+    await page.selectOption('#session', second);
+    expect(await page.textContent('.cm-content')).toBe('console.log("second draft")');
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]');
+    expect(await page.inputValue('#session')).toBe(second);
+    expect(await page.textContent('.cm-content')).toBe('console.log("second draft")');
+    expect(await page.inputValue('#language')).toBe('javascript');
+    await page.selectOption('#session', first);
+    expect(await page.textContent('.cm-content')).toBe('x = "first draft"');
+  });
+
+  it('shows HTML output without scripts, and on request runs them in a sandbox that can neither read sessionStorage nor call the API', async () => {
     const probe = [
       '<p id="probe">pending</p><script>',
       'const report = {};',
@@ -334,6 +377,13 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
       '</script>',
     ].join('\n');
     await run(['class Probe:', `    def _repr_html_(self): return ${JSON.stringify(probe)}`, '', 'Probe()'].join('\n'));
+    // By default the HTML shows without its scripts: the probe keeps its static text.
+    expect(await page.getAttribute('#output iframe.html-output', 'sandbox')).toBe('');
+    expect(await page.frameLocator('#output iframe.html-output').locator('#probe').textContent()).toBe('pending');
+    expect(await page.textContent('#output button.run-scripts')).toContain('WebRTC');
+    // On request, the same output runs its scripts, confined.
+    await page.click('#output button.run-scripts');
+    expect(await page.$$eval('#output button.run-scripts', (buttons) => buttons.length)).toBe(0);
     const frame = page.frameLocator('#output iframe.html-output');
     const probeText = frame.locator('#probe');
     await probeText.filter({ hasNotText: 'pending' }).waitFor();
@@ -413,7 +463,7 @@ describe('playground on a keyless loopback server', { timeout: 300_000 }, () => 
       await openPage.click('#run');
       await openPage.waitForSelector('#output[data-run="1"]');
       expect(await openPage.textContent('#output pre.stdout')).toBe('5050\n');
-      expect(await openPage.evaluate(() => sessionStorage.length)).toBe(0);
+      expect(await openPage.evaluate(() => sessionStorage.getItem('codecell.apiKey'))).toBeNull();
       await context.close();
     } finally {
       const exited = new Promise((resolve) => open.once('exit', resolve));

@@ -2,9 +2,10 @@
  * The browser playground: static files built by scripts/build-web.ts into dist/web, served at `/`
  * before the API-key check (the page holds no secret; it asks for a key when the API answers 401).
  * The page gets a strict Content-Security-Policy: its own origin only, no inline script. HTML that
- * user code outputs is shown in /playground/frame.html, which its own policy always sandboxes (an
- * opaque origin even when opened directly) and forbids every request CSP can name. WebRTC is the
- * known gap: no CSP directive governs it in Chromium, so a frame can still send STUN/TURN packets.
+ * user code outputs is shown without scripts (srcdoc, sandbox="") unless the user asks; then in
+ * /playground/frame.html, which its own policy always sandboxes (an opaque origin even when opened
+ * directly) and forbids every request CSP can name. WebRTC is the known gap of that opt-in: no CSP
+ * directive governs it in Chromium, so a frame with scripts can still send STUN/TURN packets.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';

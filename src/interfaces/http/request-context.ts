@@ -37,7 +37,7 @@ export function requestContext(logger: Logger): RequestHandler {
     res.setHeader('X-Request-Id', requestId);
     const requestLogger = logger.child({ requestId });
     const clientGone = new AbortController();
-    const origin = requestOrigin(req.protocol, req.host);
+    const origin = requestOrigin(req.protocol, req.host, { host: req.get('X-Forwarded-Host'), proto: req.get('X-Forwarded-Proto') });
     scopes.set(req, { requestId, logger: requestLogger, clientGone: clientGone.signal, origin });
 
     const startedAt = process.hrtime.bigint();

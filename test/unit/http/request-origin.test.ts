@@ -17,4 +17,11 @@ describe('requestOrigin', () => {
       expect(requestOrigin('http', host), host).toBeUndefined();
     }
   });
+
+  it('gives no origin when X-Forwarded-Host or X-Forwarded-Proto hold more than one entry', () => {
+    // Express would take "evil.example", the entry the client wrote before the trusted proxy appended its own.
+    expect(requestOrigin('http', 'evil.example', { host: 'evil.example, 127.0.0.1:7871' })).toBeUndefined();
+    expect(requestOrigin('https', '127.0.0.1:7871', { proto: 'https, http' })).toBeUndefined();
+    expect(requestOrigin('https', 'codecell.example', { host: 'codecell.example', proto: 'https' })).toBe('https://codecell.example');
+  });
 });
