@@ -5,7 +5,8 @@
  *   mcp-chat    trivial Python call, a pause (default 1 s) between calls, as in a chat
  *   mcp-b2b     the same back to back from one session, as in an agent loop
  *   mcp-state   trivial calls (chat pace) in sessions holding a pandas DataFrame of 0/10/100 MB
- *               (500 MB with --big), and the bytes a save writes after a run that changed one small value
+ *               (500 MB with --big), and the bytes a save writes after a run that changed one small value;
+ *               the same two figures for 1 M rows with a unique-id string column (no target)
  *   mcp-js      JS holding a 10 MB Float64Array: the runner's restore+save (its own timings)
  *   mcp-users   8 and 32 users (one X-User-Id each) calling back to back: lean Python and pandas sessions
  *   idle        1,000 idle sessions in a server process of its own: its RSS growth, list_execution_sessions p50
@@ -31,6 +32,7 @@ const KEY = 'bench-key-0123456789abcdef0123';
 const TRIVIAL_PYTHON = 'x = 1\nprint(x + 1)';
 const TRIVIAL_JS = 'let x = 1;\nconsole.log(x + 1);';
 const MB_FLOATS = 131072; // float64 values in one MiB
+const STRING_ROWS = 1_000_000; // the string-column state case
 const SERVER_JS = fileURLToPath(new URL('../src/cli.js', import.meta.url));
 
 export interface McpBenchOptions {
@@ -224,6 +226,39 @@ async function latencyCases(options: McpBenchOptions, figures: Figure[], section
           note: 'new or rewritten files in the session\'s state dir after `small = 2`',
         });
       }
+    }
+    if (cases.has('mcp-state')) {
+      // Beside the numeric frames: a string column pickles per value, not as one raw buffer. No target (a figure to report).
+      progress(`mcp-state strings ${STRING_ROWS} rows`);
+      const created = await call(chat, 'create_execution_session', {});
+      const id = String(created.structured.session_id);
+      const held = await call(chat, 'execute_python_code', {
+        session_id: id,
+        code: `import numpy as np, pandas as pd\ndf = pd.DataFrame({'id': [f'id-{i:08d}' for i in range(${STRING_ROWS})], 'value': np.random.rand(${STRING_ROWS})})\nprint(df.memory_usage(deep=True).sum())`,
+      });
+      const heldMb = Number(held.structured.stdout ?? NaN) / 1024 / 1024;
+      await settle(server);
+      const before = recordsOf(id).length;
+      const calls = await timedCalls(chat, 'execute_python_code', { session_id: id, code: TRIVIAL_PYTHON }, runs, pauseMs);
+      await settle(server);
+      const both = runnerBoth(recordsOf(id).slice(before));
+      const label = `${STRING_ROWS / 1e6} M rows with a unique-id string column`;
+      figures.push({
+        label: `trivial Python via /mcp holding ${label}, p50`,
+        value: ms(calls.map((c) => c.ms)),
+        unit: 'ms',
+        note: `${runs} calls, ${pace}; frame ${Number.isFinite(heldMb) ? `${heldMb.toFixed(0)} MB deep` : 'size not reported'}; runner restore+save p50 ${both === null ? 'not reported' : `${both.toFixed(1)} ms`}`,
+      });
+      const stateDir = path.join(dataDir, 'sessions', id, 'state');
+      const stampsBefore = await fileStamps(stateDir);
+      await call(chat, 'execute_python_code', { session_id: id, code: 'small = 2' });
+      await settle(server);
+      figures.push({
+        label: `bytes a save writes after changing one small value (${label} held)`,
+        value: writtenBytes(stampsBefore, await fileStamps(stateDir)) / 1024 / 1024,
+        unit: 'MB',
+        note: 'new or rewritten files in the session\'s state dir after `small = 2`',
+      });
     }
     if (cases.has('mcp-js')) {
       progress('mcp-js');

@@ -2,7 +2,7 @@
  * One run around a started runner, the same for every executor: take a runner → move the session's
  * files and snapshot into its slot → watch the quota within the disk budget → send the job → stream
  * output → result frame, exit, timeout or abort → adopt the new snapshot only if the runner reported
- * it saved and the session stays within its limits → status and notices → the engine inspects the
+ * it saved, memory did not run out and the session stays within its limits → status and notices → the engine inspects the
  * files in the slot while the runner is killed → move files back → dispose of the runner in the background.
  *
  * What differs per executor (how a runner is started, run, killed, and how its death is read) comes
@@ -157,6 +157,7 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
       let snapshotBreach: QuotaBreach | null = null;
       let lateBreach: QuotaBreach | null = null;
       let grownBytes = 0;
+      let facts: EndFacts;
       try {
         const startBytes = await watchdog.start();
         timer.mark('quotaStart');
@@ -177,8 +178,11 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
         const ended = await watchdog.usageNow();
         timer.mark('lastLook');
         if (watchdog.breach === null) lateBreach = watchdog.judge(ended);
+        facts = await this.port.endFacts(runner, outcome);
         let snapshotGrowth = 0;
-        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved && stateFile !== null) {
+        // A run that ran out of memory keeps the last good state, on every executor (Docker's OOM kill
+        // leaves none; the process executor's MemoryError still lets the runner save one).
+        if (outcome.end.kind === 'result' && outcome.end.frame.stateSaved && stateFile !== null && facts.oom === null) {
           // A new snapshot is adopted only if the session stays within its limits with it.
           adoption = await runner.slot.adoptState(stateFile, async (newBytes, replacedBytes) => {
             snapshotGrowth = newBytes - replacedBytes;
@@ -196,7 +200,6 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
       details = this.port.phaseDetails(outcome);
       const stateSaved = adoption === 'adopted';
       timer.mark('adopt');
-      const facts = await this.port.endFacts(runner, outcome);
       const verdict = judgeRun({ end: outcome.end, facts, job, stateSaved, signal, breach: watchdog.breach, limits });
       let notice = verdict.notice;
       if (lateBreach === 'budget') notice = joinNotices(notice, budgetPassedNotice(limits));

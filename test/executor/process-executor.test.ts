@@ -329,6 +329,17 @@ describe.each(MODES)('process executor in $title', (mode) => {
       await serverAlive();
     });
 
+    it('keeps the last good state when a run runs out of memory, as an OOM kill on Docker does', async () => {
+      expect((await driver.run('oom-state', 'python', 'x = 1\nx')).value).toBe('1');
+      // MemoryError inside Python: the runner still answers and saves its state, which must not be adopted.
+      const bomb = await driver.run('oom-state', 'python', 'x = 2\nhog = bytearray(4 * 1024 ** 3)');
+      expect(bomb.status).toBe('oom');
+      expect(bomb.notice).toContain('keeps its variables from before this run');
+      const after = await driver.run('oom-state', 'python', "x, 'hog' in globals()");
+      expect(after.value).toBe('(1, False)');
+      await serverAlive();
+    });
+
     it('stops a run that fills the disk past the session quota', async () => {
       const fill = await driver.run('filler', 'python', [
         'import itertools',

@@ -118,6 +118,35 @@ describe('node runner state: binary data', () => {
     expect((await session.run('[overRaw[0], bytes[56], raw.byteLength]')).result.value).toBe('[ 255, 255, 64 ]');
   });
 
+  for (const order of ['{ p, u }', '{ u, p }']) {
+    it(`keeps a pool Buffer sharing memory with a view over it, whichever the state meets first (${order})`, async () => {
+      const session = new Session();
+      // The order of the declarations decides which one the state meets first: p then u once lost the sharing.
+      const code = order === '{ p, u }'
+        ? `const p = Buffer.from('hello'); const u = new Uint8Array(p.buffer, p.byteOffset, p.length);`
+        : `let u; const p = Buffer.from('hello'); u = new Uint8Array(p.buffer, p.byteOffset, p.length);`;
+      const first = await session.run(code);
+      expect(first.result).toMatchObject({ outcome: 'ok', stateSaved: true, notCarried: [] });
+      const second = await session.run(`p[0] = 72; console.log(JSON.stringify([u[0], p.toString(), Buffer.from(u).toString()]))`);
+      expect(printedJson(second)).toEqual([72, 'Hello', 'Hello']);
+    });
+  }
+
+  it('saves a small pool Buffer without its 8 KB pool slab unless another saved view shares the slab', async () => {
+    const session = new Session();
+    const alone = await session.run(`const small = Buffer.from('hello'); small.buffer.byteLength`);
+    expect(alone.result).toMatchObject({ outcome: 'ok', stateSaved: true });
+    // The Buffer sits in Node's pool slab (8 KB or more), yet the file holds only its own bytes.
+    expect(Number(alone.result.value)).toBeGreaterThanOrEqual(8192);
+    expect(statSync(session.statePath).size).toBeLessThan(2048);
+    const shared = await session.run(`const over = new Uint8Array(small.buffer, small.byteOffset, small.length); over[1] = 69; small.toString()`);
+    expect(shared.result.value).toContain('hEllo');
+    // Now a second saved value shares the slab: the slab is saved once and both keep sharing it.
+    expect(statSync(session.statePath).size).toBeGreaterThanOrEqual(8192);
+    const after = await session.run(`small[4] = 79; console.log(JSON.stringify([over[4], String.fromCharCode(...over)]))`);
+    expect(printedJson(after)).toEqual([79, 'hEllO']);
+  });
+
   it('stores a 10 MB Float64Array as its raw bytes and carries it byte-exact, mutated in place', async () => {
     const session = new Session();
     const first = await session.run(`

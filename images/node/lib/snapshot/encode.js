@@ -44,7 +44,8 @@
 //       nodes above, and 'SB'). An ArrayBuffer that was detached (transferred) has null instead.
 //   ['SB', link, section]  a SharedArrayBuffer (its contents: no other thread shares it any more).
 //   ['BV', buffer, byteOffset, length]  a Buffer that views an ArrayBuffer the graph carries (the
-//       whole of one, or one met before), so that it still shares that memory after the restore;
+//       whole of one, or one another saved value also reaches, in either order: state.js encodes
+//       again with `shareBuffers` then), so that it still shares that memory after the restore;
 //       other Buffers (slices of Node's pool, say) are 'BF' nodes with their own bytes.
 //
 // `link` says where the object's prototype comes from: 0 the usual one for its kind, null none,
@@ -216,7 +217,7 @@ class GraphEncoder {
    *           provenance: import('./provenance').SourceProvenance,
    *           privates?: import('./privates').PrivateRegistry, binds?: { lookup: Function } }} known
    */
-  constructor({ intrinsics, modules, provenance, privates, binds }) {
+  constructor({ intrinsics, modules, provenance, privates, binds, shareBuffers }) {
     this.intrinsics = intrinsics;
     this.modules = modules;
     this.provenance = provenance;
@@ -234,6 +235,23 @@ class GraphEncoder {
     this.lastShape = -1;
     // The bytes of the buffers met so far, views of their memory (not copies): file.js writes them.
     this.sections = [];
+    // ArrayBuffers whose Buffers must be 'BV' views (a second pass knows them: buffersToShare).
+    this.shareBuffers = shareBuffers || new Set();
+    this.ownBytes = new Map(); // ArrayBuffer → [start, end) of each Buffer written with its own bytes
+  }
+
+  /**
+   * The ArrayBuffers that some 'BF' Buffer shares with another value the graph holds: reached
+   * elsewhere (met after the Buffer), or by another 'BF' Buffer over the same bytes. Non-empty
+   * means the graph must be encoded again with these as `shareBuffers`.
+   * @returns {Set<ArrayBuffer | SharedArrayBuffer>}
+   */
+  buffersToShare() {
+    const share = new Set();
+    for (const [buffer, ranges] of this.ownBytes) {
+      if (this.ids.has(buffer) || overlaps(ranges)) share.add(buffer);
+    }
+    return share;
   }
 
   /**
@@ -942,7 +960,12 @@ class GraphEncoder {
     const wholePlainBuffer = byteOffset === 0 && byteLength === bufferByteLength(buffer) &&
       (proto === ArrayBuffer.prototype || proto === SharedArrayBuffer.prototype);
     this.register(value);
-    if (this.ids.has(buffer) || wholePlainBuffer) return ['BV', this.child(buffer, '.buffer', LABEL), byteOffset, byteLength];
+    if (this.ids.has(buffer) || wholePlainBuffer || this.shareBuffers.has(buffer)) {
+      return ['BV', this.child(buffer, '.buffer', LABEL), byteOffset, byteLength];
+    }
+    const ranges = this.ownBytes.get(buffer);
+    if (ranges === undefined) this.ownBytes.set(buffer, [[byteOffset, byteOffset + byteLength]]);
+    else ranges.push([byteOffset, byteOffset + byteLength]);
     return ['BF', this.addSection(KIND_BUFFER, new Uint8Array(buffer, byteOffset, byteLength), null)];
   }
 
@@ -964,6 +987,14 @@ class GraphEncoder {
       detached ? 0 : dataViewByteOffset.call(value), detached ? 0 : dataViewByteLength.call(value),
     ];
   }
+}
+
+/** Whether any two of the [start, end) ranges share a byte. */
+function overlaps(ranges) {
+  if (ranges.length < 2) return false;
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < sorted.length; i++) if (sorted[i][0] < sorted[i - 1][1]) return true;
+  return false;
 }
 
 function className(cls) {

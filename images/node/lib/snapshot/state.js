@@ -40,21 +40,13 @@ class NotCarriedList {
  * @returns {{ stateSaved: boolean, stateError: string | null }}
  */
 function saveState({ bindings, known, outDir, notCarried }) {
-  const encoder = new GraphEncoder(known);
-  const names = [];
-  const values = [];
-  for (const binding of bindings) {
-    if ('error' in binding) {
-      notCarried.add(binding.name, 'unknown', `reading it threw ${describeError(binding.error)}`);
-      continue;
-    }
-    const result = encoder.encodeBinding(binding.value);
-    for (const failure of result.failures) notCarried.add(binding.name + failure.path, failure.type, failure.reason);
-    if (result.carried) {
-      names.push(binding.name);
-      values.push(result.encoded);
-    }
-  }
+  let pass = encodeBindings(bindings, new GraphEncoder(known));
+  // A Buffer met before another view of its memory was written with its own bytes: encode again
+  // knowing which memory is shared, so the Buffer becomes a view of it (rare: a second pass only then).
+  const share = pass.encoder.buffersToShare();
+  if (share.size > 0) pass = encodeBindings(bindings, new GraphEncoder({ ...known, shareBuffers: share }));
+  const { encoder, names, values, failures } = pass;
+  for (const failure of failures) notCarried.add(failure.name, failure.type, failure.reason);
   try {
     const temporary = path.join(outDir, 'state.tmp');
     writeStateFile(temporary, { format: FORMAT, names, values }, encoder.sections);
@@ -63,6 +55,26 @@ function saveState({ bindings, known, outDir, notCarried }) {
   } catch (err) {
     return { stateSaved: false, stateError: `saving the state failed: ${describeError(err)}` };
   }
+}
+
+/** Encodes every binding with one encoder; failures are returned, not yet reported. */
+function encodeBindings(bindings, encoder) {
+  const names = [];
+  const values = [];
+  const failures = [];
+  for (const binding of bindings) {
+    if ('error' in binding) {
+      failures.push({ name: binding.name, type: 'unknown', reason: `reading it threw ${describeError(binding.error)}` });
+      continue;
+    }
+    const result = encoder.encodeBinding(binding.value);
+    for (const failure of result.failures) failures.push({ name: binding.name + failure.path, type: failure.type, reason: failure.reason });
+    if (result.carried) {
+      names.push(binding.name);
+      values.push(result.encoded);
+    }
+  }
+  return { encoder, names, values, failures };
 }
 
 /**
