@@ -112,6 +112,39 @@ describe('a restart of the Docker socket proxy', () => {
     const ready = await fetch(`${server.url}/readyz`, { headers: { Authorization: `Bearer ${TEST_KEY}` } });
     expect(ready.status).toBe(200);
 
+  }, 45_000);
+
+  it('ends a run whose engine connection broke at once, with a notice, and the session keeps its last good state', async () => {
+    if (!client || !server) throw new Error('not started');
+    const session = sessionOf(await callTool(client, 'create_execution_session'));
+    const kept = await callTool(client, 'execute_python_code', { code: 'answer = 41\nprint("kept")', session_id: session });
+    expect(kept.isError, textOf(kept)).toBe(false);
+
+    let seenStart: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (seenStart = resolve));
+    // The run prints, then waits far longer than this test may take (its own timeout is 60 s).
+    const running = callTool(
+      client,
+      'execute_python_code',
+      { code: 'import time\nanswer = 0\nprint("started", flush=True)\ntime.sleep(300)', session_id: session },
+      {
+        timeoutMs: 30_000,
+        onprogress: (progress) => {
+          if (JSON.stringify(progress).includes('started')) seenStart();
+        },
+      },
+    );
+    await started;
+    await stopProxy();
+    proxy = await startProxy();
+
+    const lost = await running;
+    expect(lost.structuredContent?.status, textOf(lost)).toBe('killed');
+    expect(textOf(lost)).toContain('connection to the container engine was lost');
+    const after = await callTool(client, 'execute_python_code', { code: 'print("answer", answer + 1)', session_id: session }, { timeoutMs: 30_000 });
+    expect(after.isError, textOf(after)).toBe(false);
+    expect(textOf(after)).toContain('answer 42');
+
     await server.stop();
     server = null;
     expect((await instanceContainers()).map((info) => `${info.Names.join(',')} ${info.State}`)).toEqual([]);
