@@ -140,8 +140,13 @@ export class RunnerContainer {
       const exit = await this.container.wait({ abortSignal: AbortSignal.timeout(EXIT_AFTER_STREAM_END_MS) });
       this.exitedResolve((exit as { StatusCode?: number }).StatusCode ?? null);
       return;
-    } catch {
-      // Still running after the grace, or the engine is unreachable: the connection was lost.
+    } catch (error) {
+      // Removed from outside: the engine answered, so the connection stands (docker-executor.ts names the removal).
+      if ((error as { statusCode?: unknown }).statusCode === 404) {
+        this.exitedResolve(null);
+        return;
+      }
+      // Otherwise still running after the grace, or the engine is unreachable: the connection was lost.
     }
     if (!this.running) return;
     this.engineLost = true;
