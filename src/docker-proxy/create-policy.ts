@@ -5,7 +5,8 @@
  * the host's root bind-mounted; here unknown fields are refused (strict objects), and the fields
  * that hold the hardening must hold it: no privileges, all capabilities dropped, no-new-privileges,
  * a seccomp allow-list, no network, a read-only root, memory and pids limits, a non-root user,
- * host paths only under the data dir's slots/, and only the configured execution images.
+ * host paths only under the data dir's slots/, only the configured execution images, and only the
+ * configured runtime.
  */
 import path from 'node:path';
 import { z } from 'zod';
@@ -15,6 +16,11 @@ export interface CreatePolicy {
   readonly dataDir: string;
   /** CODECELL_IMAGE_PREFIX: images are <prefix>-<name>:latest. */
   readonly imagePrefix: string;
+  /**
+   * CODECELL_RUNTIME of the server: runsc makes `Runtime: runsc` mandatory (a compromised server
+   * cannot drop gVisor); runc allows only runc or the engine's default.
+   */
+  readonly runtime: 'runc' | 'runsc';
 }
 
 const positiveInt = z.number().int().positive();
@@ -78,7 +84,7 @@ function hostConfigSchema(policy: CreatePolicy) {
     ShmSize: positiveInt.optional(),
     LogConfig: z.strictObject({ Type: z.literal('none'), Config: z.record(z.string(), z.string()) }).optional(),
     AutoRemove: z.boolean().optional(),
-    Runtime: z.enum(['runc', 'runsc']).optional(),
+    Runtime: policy.runtime === 'runsc' ? z.literal('runsc', { message: 'Runtime must be runsc' }) : z.literal('runc').optional(),
     Binds: z
       .array(z.string())
       .refine((binds) => binds.every((bind) => bindIsSafe(bind, policy.dataDir)), `host paths only below ${policy.dataDir}/slots/`)

@@ -6,6 +6,7 @@
  *   DOCKER_HOST             the engine (default unix:///var/run/docker.sock; DOCKER_SOCKET as a path also works)
  *   CODECELL_DATA_DIR       the server's data dir: the only host paths a container may bind (required)
  *   CODECELL_IMAGE_PREFIX   the execution images' prefix (default codecell)
+ *   CODECELL_RUNTIME        the server's runtime, the only one a container may get: runc (default) or runsc
  */
 import { chmod, rm } from 'node:fs/promises';
 import { z } from 'zod';
@@ -27,6 +28,7 @@ const EnvSchema = z.object({
   DOCKER_SOCKET: z.string().min(1).default(DEFAULT_DOCKER_SOCKET),
   CODECELL_DATA_DIR: z.string().regex(/^\/.+/, 'an absolute path other than /'),
   CODECELL_IMAGE_PREFIX: z.string().regex(/^[a-z0-9][a-z0-9._/-]*$/).default('codecell'),
+  CODECELL_RUNTIME: z.enum(['runc', 'runsc']).default('runc'),
 });
 
 function log(fields: Record<string, unknown>): void {
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
   const listen = parseDockerHost(env.CODECELL_PROXY_LISTEN);
   const server = createProxyServer({
     upstream,
-    policy: { dataDir: env.CODECELL_DATA_DIR.replace(/\/+$/, ''), imagePrefix: env.CODECELL_IMAGE_PREFIX },
+    policy: { dataDir: env.CODECELL_DATA_DIR.replace(/\/+$/, ''), imagePrefix: env.CODECELL_IMAGE_PREFIX, runtime: env.CODECELL_RUNTIME },
     onRefused: (method, path, reason) => log({ level: 'warn', msg: 'refused', method, path: path.slice(0, 200), reason }),
   });
   if (listen.kind === 'unix') await rm(listen.socketPath, { force: true });
@@ -55,7 +57,7 @@ async function main(): Promise<void> {
   });
   // A unix socket for a server running under another uid: the directory holding it is the access control.
   if (listen.kind === 'unix') await chmod(listen.socketPath, 0o666);
-  log({ level: 'info', msg: 'docker proxy listening', listen: env.CODECELL_PROXY_LISTEN, upstream: describeDockerEndpoint(upstream) });
+  log({ level: 'info', msg: 'docker proxy listening', listen: env.CODECELL_PROXY_LISTEN, upstream: describeDockerEndpoint(upstream), runtime: env.CODECELL_RUNTIME });
   const stop = (): void => {
     server.close(() => process.exit(0));
     server.closeAllConnections();

@@ -107,7 +107,7 @@ export class DockerExecutor implements Executor {
         const exitCode = outcome.exitCode ?? 'unknown';
         // A container that died on its own is still there (it is removed later); one that is gone was removed from outside.
         const removedFromOutside =
-          outcome.end.kind === 'exited' && !outcome.oomKilled && (await containerIsGone(runner.container));
+          outcome.end.kind === 'exited' && !outcome.oomKilled && !outcome.engineLost && (await containerIsGone(runner.container));
         return {
           oom: outcome.oomKilled
             ? {
@@ -115,7 +115,9 @@ export class DockerExecutor implements Executor {
                 atExit: `out of memory (limit ${memoryMb} MiB): the run was killed.`,
               }
             : null,
-          died: removedFromOutside
+          died: outcome.engineLost
+            ? 'the connection to the container engine was lost during the run (the engine or its socket proxy restarted), so the run was stopped.'
+            : removedFromOutside
             ? `the run's container was removed by something outside this run (exit code ${exitCode}), not by your code.`
             : `the interpreter died without finishing (exit code ${exitCode}).`,
         };

@@ -23,6 +23,7 @@ export type OomVerdict = { readonly known: true; readonly oomKills: number } | {
 export class OomWatch {
   private oomKills = 0;
   private lateOom: (() => void) | null = null;
+  private streamLost = false;
   private readonly verdict: Promise<OomVerdict>;
 
   private constructor(
@@ -42,10 +43,14 @@ export class OomWatch {
         if (event.data.Action === 'die') resolve({ known: true, oomKills: this.oomKills });
       });
       // Ended or broken before `die`: whether an OOM kill was missed cannot be known from here.
-      lines.on('close', () => resolve({ known: false }));
-      stream.on('error', () => resolve({ known: false }));
+      const lost = (): void => {
+        if (!this.abort.signal.aborted) this.streamLost = true;
+        resolve({ known: false });
+      };
+      lines.on('close', lost);
+      stream.on('error', lost);
       // readline re-emits the input's error (a proxy or engine restart resets the connection); unheard, it ends the process.
-      lines.on('error', () => resolve({ known: false }));
+      lines.on('error', lost);
     });
   }
 
@@ -84,6 +89,11 @@ export class OomWatch {
     clearTimeout(timer);
     this.lateOom = null;
     return arrived;
+  }
+
+  /** True once the event stream ended or broke without being closed here (the engine connection was lost). */
+  get lost(): boolean {
+    return this.streamLost;
   }
 
   /** Ends the subscription. Idempotent. */

@@ -27,7 +27,12 @@ export interface RunOutcome {
   readonly oomKilled: boolean;
   /** CPU the container used from its start to the result frame (ms; null when unknown or no result). */
   readonly cpuMs: number | null;
+  /** The attach stream broke while the container still ran (engine or socket proxy restarted): it was killed. */
+  readonly engineLost: boolean;
 }
+
+/** How long a container whose attach stream closed may take to be reported as exited before the stream counts as lost. */
+const EXIT_AFTER_STREAM_END_MS = 2000;
 
 export class RunnerContainer {
   private readonly streams: RunnerStreams;
@@ -105,6 +110,10 @@ export class RunnerContainer {
       this.streams.flushStdout();
       this.streams.flushStderr();
     });
+    // The engine ends the attach stream when the container exits; it also ends (or breaks) when the
+    // connection is lost (socket proxy or engine restarted), and then `wait` may never answer.
+    stream.once('close', () => void this.settleAfterStreamClosed());
+    stream.on('error', (error: unknown) => this.logger.warn({ err: error }, 'attach stream broke'));
     this.attached = stream;
     const ready = this.streams.ready(this.exited, () => 'runner exited before it was ready');
     await this.container.start();
@@ -119,10 +128,37 @@ export class RunnerContainer {
   }
 
   private attached: NodeJS.ReadWriteStream | null = null;
+  private engineLost = false;
 
-  /** False once the container has stopped (a warm container that died is never handed out). */
+  /**
+   * The attach stream closed: resolves `exited` from a fresh look at the engine. A container that
+   * still runs has no stream left to talk over (the connection was lost): it is killed, and its
+   * run ends at once instead of at its timeout.
+   */
+  private async settleAfterStreamClosed(): Promise<void> {
+    if (!this.running || this.disposed) return;
+    try {
+      const exit = await this.container.wait({ abortSignal: AbortSignal.timeout(EXIT_AFTER_STREAM_END_MS) });
+      this.exitedResolve((exit as { StatusCode?: number }).StatusCode ?? null);
+      return;
+    } catch (error) {
+      // Removed from outside: the engine answered, so the connection stands (docker-executor.ts names the removal).
+      if ((error as { statusCode?: unknown }).statusCode === 404) {
+        this.exitedResolve(null);
+        return;
+      }
+      // Otherwise still running after the grace, or the engine is unreachable: the connection was lost.
+    }
+    if (!this.running) return;
+    this.engineLost = true;
+    this.logger.warn('attach stream lost while the container ran: killing it');
+    await this.container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+    this.exitedResolve(null);
+  }
+
+  /** False once the container has stopped or its engine streams broke (such a warm container is never handed out). */
   get alive(): boolean {
-    return this.running && !this.disposed;
+    return this.running && !this.disposed && !this.engineLost && !this.oomWatch.lost;
   }
 
   /**
@@ -144,10 +180,10 @@ export class RunnerContainer {
       const cpuMs = await readCpuMs(this.container.id); // before the kill: the cgroup goes with the container
       const counted = end.frame.oomKills;
       const oomKilled = typeof counted === 'number' ? counted > 0 : (await this.stop()).oomKilled;
-      return { end, exitCode: end.frame.exitCode, oomKilled, cpuMs };
+      return { end, exitCode: end.frame.exitCode, oomKilled, cpuMs, engineLost: this.engineLost };
     }
     const { exitCode, oomKilled } = await this.stop();
-    return { end, exitCode, oomKilled, cpuMs: null };
+    return { end, exitCode, oomKilled, cpuMs: null, engineLost: this.engineLost };
   }
 
   /** Kills the container if it still runs, waits until it is dead, and says how it died. */

@@ -6,7 +6,8 @@ import { checkCreateBody, type CreatePolicy } from '../../../src/docker-proxy/cr
 import { containerSpec, probeContainerSpec } from '../../../src/executor/docker/container-spec.js';
 
 const DATA_DIR = '/srv/codecell';
-const POLICY: CreatePolicy = { dataDir: DATA_DIR, imagePrefix: 'codecell' };
+const POLICY: CreatePolicy = { dataDir: DATA_DIR, imagePrefix: 'codecell', runtime: 'runc' };
+const GVISOR_POLICY: CreatePolicy = { ...POLICY, runtime: 'runsc' };
 const SLOT = {
   dataDir: `${DATA_DIR}/slots/a/data`,
   homeDir: `${DATA_DIR}/slots/a/home`,
@@ -35,7 +36,7 @@ function check(method: string, url: string) {
 describe('the create-body policy', () => {
   it('accepts every container the Docker executor makes', () => {
     expect(checkCreateBody(executionBody(), POLICY)).toEqual({ allowed: true });
-    expect(checkCreateBody(executionBody({ CODECELL_RUNTIME: 'runsc' }), POLICY)).toEqual({ allowed: true });
+    expect(checkCreateBody(executionBody({ CODECELL_RUNTIME: 'runsc' }), GVISOR_POLICY)).toEqual({ allowed: true });
     const oneShot = JSON.parse(JSON.stringify(containerSpec(settings(), 'instance', 'gcc', SLOT))) as unknown;
     expect(checkCreateBody(oneShot, POLICY)).toEqual({ allowed: true });
     const probe = JSON.parse(JSON.stringify(probeContainerSpec(settings(), 'instance', 'codecell-python:latest', ['python3', '-V']))) as unknown;
@@ -75,8 +76,25 @@ describe('the create-body policy', () => {
     if (!verdict.allowed) expect(verdict.reason).toMatch(field);
   });
 
+  it('allows only the configured runtime: under runsc (gVisor) no container can drop it', () => {
+    const gvisorBody = executionBody({ CODECELL_RUNTIME: 'runsc' });
+    const gvisorHost = gvisorBody['HostConfig'] as Record<string, unknown>;
+    expect(gvisorHost['Runtime']).toBe('runsc');
+    for (const runtime of ['runc', 'io.containerd.runc.v2', 'kata']) {
+      const verdict = checkCreateBody({ ...gvisorBody, HostConfig: { ...gvisorHost, Runtime: runtime } }, GVISOR_POLICY);
+      expect(verdict).toEqual({ allowed: false, reason: expect.stringMatching(/HostConfig\.Runtime/) as unknown });
+    }
+    // No Runtime at all would be the engine's default runtime (runc on most hosts).
+    const { Runtime: _dropped, ...withoutRuntime } = gvisorHost;
+    expect(checkCreateBody({ ...gvisorBody, HostConfig: withoutRuntime }, GVISOR_POLICY).allowed).toBe(false);
+    // A runc host: runc (or the default) only; runsc bodies fail loudly when the proxy was not told.
+    expect(checkCreateBody(withHostConfig({ Runtime: 'runc' }), POLICY)).toEqual({ allowed: true });
+    expect(checkCreateBody(gvisorBody, POLICY).allowed).toBe(false);
+    expect(checkCreateBody(withHostConfig({ Runtime: 'kata' }), POLICY).allowed).toBe(false);
+  });
+
   it('takes the image prefix literally', () => {
-    const policy: CreatePolicy = { dataDir: DATA_DIR, imagePrefix: 'cc.x' };
+    const policy: CreatePolicy = { ...POLICY, imagePrefix: 'cc.x' };
     expect(checkCreateBody({ ...executionBody(), Image: 'cc.x-python:latest' }, policy)).toEqual({ allowed: true });
     expect(checkCreateBody({ ...executionBody(), Image: 'ccAx-python:latest' }, policy).allowed).toBe(false);
   });
