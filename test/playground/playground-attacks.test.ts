@@ -242,7 +242,9 @@ describe('playground under attack (Chromium)', { timeout: 300_000 }, () => {
     await page.click('.cm-content');
     await page.keyboard.press('ControlOrMeta+a');
     await page.keyboard.press('Delete');
-    await page.keyboard.insertText('import itertools\nfor n in itertools.count(): print(f"{n:09d}" + "y" * 990, flush=True)');
+    // About 100 KB/s: far past the live bound within a second, yet hours from the run's 64 MiB output cap
+    // (an unpaced loop reaches that cap in about a second on a fast machine, before any progress arrives).
+    await page.keyboard.insertText('import itertools, time\nfor n in itertools.count():\n    print(f"{n:09d}" + "y" * 990, flush=True)\n    time.sleep(0.01)');
     await page.keyboard.press('ControlOrMeta+Enter');
     await page.waitForSelector('#output[data-state="running"] .live-cut');
     // Several more chunks after the first cut: the view stays at its bound.
