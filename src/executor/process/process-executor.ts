@@ -50,7 +50,7 @@ export class ProcessExecutor implements Executor {
     const layer = sandbox.layer;
     const maxTasks = maxSandboxTasks(settings);
     this.pool = new WarmPool<RunnerProcess>({
-      settings,
+      settings: fixedPools(settings),
       logger,
       metrics,
       startContainer: (pool) => {
@@ -185,9 +185,8 @@ export class ProcessExecutor implements Executor {
  * the pids limit for every runner that can be alive at once, plus the server's threads.
  */
 export function maxSandboxTasks(settings: Settings): number {
-  // Only the pools this executor runs are ever taken from, so only they grow with demand.
   const pools = POOL_KEYS.map((key) => ({ min: poolTarget(settings, key), grows: STATEFUL_POOLS.has(key) }));
-  const warm = maxReadyRunners(pools, settings.pool);
+  const warm = maxReadyRunners(pools, fixedPools(settings).pool);
   return settings.limits.pidsLimit * (settings.queue.concurrency + warm) + SERVER_TASK_HEADROOM;
 }
 
@@ -198,4 +197,13 @@ function readableByRuns(settings: Settings): string[] {
 
 function isWithin(inner: string, outer: string): boolean {
   return inner === outer || inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
+}
+
+/**
+ * The process executor keeps its pools at their set sizes (no demand growth): RLIMIT_NPROC is one
+ * bound for every task of the sandbox's uid, and room for grown pools would loosen what a fork bomb
+ * may reach before it is stopped.
+ */
+function fixedPools(settings: Settings): Settings {
+  return { ...settings, pool: { ...settings.pool, max: 0 } };
 }
