@@ -10,7 +10,6 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TESTS_USE_DOCKER } from '../helpers/engine.js';
 import { startTestServer, TEST_KEY, type TestServer } from './helpers/test-server.js';
 
 const METRICS_KEY = 'metrics-only-key-0123456789abcdef';
@@ -171,8 +170,7 @@ describe('the metrics-only key', () => {
   });
 });
 
-// Docker's engine hanging: a question for the Docker executor only (the process executor has no engine).
-describe.skipIf(!TESTS_USE_DOCKER)('/metrics, /healthz and /readyz while Docker hangs', () => {
+describe('/metrics, /healthz and /readyz while Docker hangs', () => {
   it('answers every scrape with the executor down, holding one Docker request at most; health says not ok; all recover', async () => {
     docker.hang();
     const scrapes = await Promise.all(Array.from({ length: 30 }, () => raw(server.url, 'GET', '/metrics', asBearer)));

@@ -18,6 +18,8 @@ export const DOCKER_ONLY = {
   'test/interfaces/data-dir-owner.test.ts': 'takes over containers of a dead server through docker ps / docker rm',
   // Takes the Docker engine away from the server through a socket forwarder and reads its error.
   'test/interfaces/healthz.test.ts': 'reports the Docker engine going away',
+  // Hangs the Docker engine under the server through a socket forwarder (the key attacks in it do not depend on the executor).
+  'test/interfaces/metrics-key-attacks.test.ts': 'hangs the Docker engine under the server',
 } as const;
 
 export default defineConfig({
