@@ -56,7 +56,10 @@ export class DownloadSigner {
     const [, payload, signature] = match;
     const given = Buffer.from(signature, 'base64url');
     const expected = this.mac(payload);
-    if (given.length !== MAC_BYTES || !timingSafeEqual(given, expected)) {
+    // The 43rd character carries 2 spare bits: only the canonical spelling of a MAC is accepted, so a
+    // token has exactly one valid form.
+    const canonical = given.toString('base64url') === signature;
+    if (!canonical || given.length !== MAC_BYTES || !timingSafeEqual(given, expected)) {
       return { ok: false, reason: 'bad-signature' };
     }
     let fields: z.infer<typeof PayloadSchema>;

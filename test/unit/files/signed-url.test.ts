@@ -39,6 +39,13 @@ describe('DownloadSigner', () => {
     }
   });
 
+  it('accepts only the canonical spelling of a MAC (its last character carries 2 spare bits)', () => {
+    const token = signer.sign(SESSION, 'a.txt', 60_000);
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const accepted = [...alphabet].filter((last) => signer.verify(`${token.slice(0, -1)}${last}`).ok);
+    expect(accepted).toEqual([token.slice(-1)]);
+  });
+
   it('refuses tokens signed with another key and malformed tokens', () => {
     const other = new DownloadSigner(Buffer.alloc(32, 8), () => clock.now);
     expect(signer.verify(other.sign(SESSION, 'a.txt', 60_000))).toEqual({ ok: false, reason: 'bad-signature' });
