@@ -33,6 +33,16 @@ export function teardown(): void {
   if (left.length > 0) {
     // Vitest 4 reports an error thrown here but still exits 0: fail the run through the exit code.
     console.error(`the suite left ${left.length} Codecell container(s) behind:\n${left.join('\n')}`);
+    // Their mounts name the data dir, whose prefix names the helper or test that made it.
+    const ids = left.map(idOf);
+    try {
+      const mounts = execFileSync('docker', ['inspect', '--format', '{{.ID}} {{.Created}} {{range .Mounts}}{{.Source}} {{end}}', ...ids], {
+        encoding: 'utf8',
+      });
+      console.error(`their creation times and mounts:\n${mounts}`);
+    } catch (error) {
+      console.error(`could not inspect them: ${error instanceof Error ? error.message : String(error)}`);
+    }
     process.exitCode = 1;
   }
 }

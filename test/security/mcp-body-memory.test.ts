@@ -37,11 +37,15 @@ describe('MCP bodies at the cap, many at once', () => {
     );
     const health = await fetch(`${server.url}/healthz`);
     expect(health.status).toBe(200);
-    expect(statuses.every((status) => typeof status === 'number')).toBe(true);
+    const seen = JSON.stringify(statuses);
+    expect(statuses.every((status) => typeof status === 'number'), seen).toBe(true);
     // Bytes in flight are capped server-wide (four bodies at the cap): the rest are refused unread
     // (how many depends on how fast the first are answered, so only both kinds are asserted).
-    expect(statuses.filter((status) => status === 503).length).toBeGreaterThan(0);
-    expect(statuses.filter((status) => status !== 503).every((status) => status === 400)).toBe(true);
+    expect(statuses.filter((status) => status === 503).length, seen).toBeGreaterThan(0);
+    // The admitted ones reach MCP (400: no MCP session). On a loaded machine the flood can delay one
+    // request's reading past the server's header timeout: 408 is a refusal too, not a failure.
+    expect(statuses.filter((status) => status !== 503).every((status) => status === 400 || status === 408), seen).toBe(true);
+    expect(statuses.filter((status) => status === 400).length, seen).toBeGreaterThan(0);
     // A small request of a principal that sent nothing still passes the budget (and reaches MCP).
     const small = await fetch(`${server.url}/mcp`, {
       method: 'POST',

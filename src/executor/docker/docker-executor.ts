@@ -26,6 +26,7 @@ import { dockerClient } from './docker-client.js';
 import type { PoolKey } from '../pool-key.js';
 import { RunnerContainer, type RunOutcome } from './runner-container.js';
 import { RuntimeProbe } from './runtime-probe.js';
+import { removeOwnContainers } from './own-containers.js';
 import { WarmPool } from '../warm-pool.js';
 
 /** How long a health ping waits for the engine: a hung engine reads as unreachable, not as a hung /healthz. */
@@ -194,13 +195,11 @@ export class DockerExecutor implements Executor {
   }
 
   private async removeOwnContainers(): Promise<void> {
-    const leftovers = await this.docker.listContainers({
-      all: true,
-      filters: { label: [`${CONTAINER_LABEL}=true`, `${INSTANCE_LABEL}=${this.instanceId}`] },
+    await removeOwnContainers({
+      docker: this.docker,
+      labels: [`${CONTAINER_LABEL}=true`, `${INSTANCE_LABEL}=${this.instanceId}`],
+      logger: this.logger,
     });
-    await Promise.all(
-      leftovers.map((info) => this.docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined)),
-    );
   }
 }
 
