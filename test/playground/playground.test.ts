@@ -394,6 +394,31 @@ describe('playground in Chromium', { timeout: 300_000 }, () => {
     expect(await page.getAttribute('#output iframe.html-output', 'sandbox')).toBe('allow-scripts');
   });
 
+  it('shows system info, runs an example in one click, and lists the keyboard shortcuts', async () => {
+    await page.click('summary:has-text("System")');
+    const system = (await page.textContent('#system')) ?? '';
+    expect(system).toContain('Executor');
+    expect(system).toMatch(/docker|process/);
+    expect(system).toMatch(/Languages.*python.*javascript.*typescript.*bash/s);
+    // The Python runtime's line names its packages with versions, e.g. "pandas 2.x".
+    expect(system).toMatch(/pandas \d/);
+
+    const example = page.locator('#examples button.example', { hasText: 'decaying wave' });
+    await example.click();
+    expect(await page.inputValue('#language')).toBe('python');
+    expect(await page.textContent('.cm-content')).toContain('signal = np.cos(2 * t)');
+    const before = Number((await page.getAttribute('#output', 'data-run')) ?? '0');
+    await page.click('.cm-content');
+    await page.keyboard.press('ControlOrMeta+Enter');
+    await page.waitForSelector(`#output[data-run="${before + 1}"]`);
+    expect(await page.textContent('#output pre.stdout')).toMatch(/peak: \d/);
+    await page.waitForSelector('#output img[src^="data:image/png;base64,"]');
+
+    await page.click('summary:has-text("Keyboard shortcuts")');
+    expect(await page.textContent('dl.shortcuts')).toContain('Run the code');
+    expect(await page.isVisible('dl.shortcuts')).toBe(true);
+  });
+
   it('measures the page: bytes transferred and time until it can be used (fresh cache)', async () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     context.on('request', (request) => requested.push(request.url()));

@@ -6,10 +6,13 @@
  * /playground/frame.html, which its own policy always sandboxes (an opaque origin even when opened
  * directly) and forbids every request CSP can name. WebRTC is the known gap of that opt-in: no CSP
  * directive governs it in Chromium, so a frame with scripts can still send STUN/TURN packets.
+ * The page's files go out compressed (gzip or brotli, as the browser accepts): only these routes,
+ * never the MCP event streams, which must not be buffered.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import compression from 'compression';
 import express, { type Request, type Response, type NextFunction } from 'express';
 
 export const PAGE_CSP = [
@@ -70,7 +73,7 @@ export function createPlaygroundRouter(webRoot: string = defaultWebRoot()): expr
     },
   });
   const pagePaths = ['/', '/index.html', '/playground/*asset'];
-  router.get(pagePaths, (req: Request, res: Response, next: NextFunction) => {
+  router.get(pagePaths, compression(), (req: Request, res: Response, next: NextFunction) => {
     res.setHeader('Content-Security-Policy', req.path === FRAME_PATH ? FRAME_CSP : PAGE_CSP);
     statics(req, res, next);
   });
