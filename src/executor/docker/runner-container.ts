@@ -143,7 +143,7 @@ export class RunnerContainer {
       return;
     } catch (error) {
       // Removed from outside: the engine answered, so the connection stands (docker-executor.ts names the removal).
-      if ((error as { statusCode?: unknown }).statusCode === 404) {
+      if (isNotFound(error)) {
         this.exitedResolve(null);
         return;
       }
