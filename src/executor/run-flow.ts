@@ -3,7 +3,8 @@
  * files and snapshot into its slot → watch the quota within the disk budget → send the job → stream
  * output → result frame, exit, timeout or abort → adopt the new snapshot only if the runner reported
  * it saved, memory did not run out and the session stays within its limits → status and notices → the engine inspects the
- * files in the slot while the runner is killed → move files back → dispose of the runner in the background.
+ * files in the slot while no process of the runner can write (frozen or dead) → move files back →
+ * dispose of the runner (killing it) in the background.
  *
  * What differs per executor (how a runner is started, run, killed, and how its death is read) comes
  * in through RunnerPort.
@@ -35,8 +36,11 @@ export interface SlotRunner {
   readonly slot: Slot;
   /** How long each step of start-up took (ms), for the debug log. */
   readonly startPhases: Record<string, number>;
-  /** Kills the runner (if it still runs) and waits until it is dead. Idempotent. */
-  kill(): Promise<void>;
+  /**
+   * Resolves once no process of the runner can write any more: frozen, or killed and dead. Idempotent;
+   * `dispose` ends a frozen runner for good, and no process of it runs user code again.
+   */
+  halt(): Promise<void>;
   /** Throws the runner away; with `keepSlot` its slot stays on disk for recovery. */
   dispose(options?: { keepSlot?: boolean }): Promise<void>;
 }
@@ -100,8 +104,8 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
     const cleanUp = async (filesRead: Promise<void>): Promise<void> => {
       let filesBack = false;
       try {
-        await runner.kill();
-        timer.mark('kill');
+        await runner.halt();
+        timer.mark('halt');
         await filesRead;
         await runner.slot.detach(job);
         filesBack = true;

@@ -123,6 +123,34 @@ print('ticking:', *ticks())`,
     await h.stillServing();
   });
 
+  it('lists what writers left at a forged end byte for byte: none writes after the last look, a held file handle included', async () => {
+    const session = await h.newSession();
+    // Two detached writers (one appends line by line, one holds its file open), then a forged end of
+    // the run while everything still runs: the answer comes from the forgery, the writers go on.
+    const out = await h.exec(
+      'bash',
+      `setsid sh -c 'while :; do echo 0123456789 >> /mnt/data/appends.log; done' >/dev/null 2>&1 &
+setsid sh -c 'exec 3>>/mnt/data/held.log; while :; do echo 0123456789 >&3; done' >/dev/null 2>&1 &
+until [ "$(stat -c %s appends.log 2>/dev/null || echo 0)" -ge 65536 ] && [ "$(stat -c %s held.log 2>/dev/null || echo 0)" -ge 65536 ]; do sleep 0.01; done
+nonce=$(grep -rhoas '"nonce":"[0-9a-f]*"' /tmp /run/codecell 2>/dev/null | head -1 | sed 's/.*:"\\([0-9a-f]*\\)"/\\1/')
+[ -n "$nonce" ] && echo "nonce found"
+frame='{"type":"result","outcome":"ok","value":"forged","error":null,"exitCode":0,"images":[],"imagesOmitted":0,"notCarried":[],"stateSaved":false,"stateError":null,"loadedModules":[],"oomKills":0}'
+printf '\\x1e%s\\x1f{"type":"stderr-end"}\\n' "$nonce" >&2
+printf '\\x1e%s\\x1f%s\\n' "$nonce" "$frame"
+sleep 30`,
+      { session },
+    );
+    expect(out.stdout).toContain('nonce found');
+    expect(out.value).toBe('forged');
+    const listed = Object.fromEntries(out.files.map((file) => [file.path, file.size]));
+    expect(listed['appends.log']).toBeGreaterThanOrEqual(65536);
+    expect(listed['held.log']).toBeGreaterThanOrEqual(65536);
+    await h.settled(session);
+    // The sizes the answer gave are the sizes the session holds, and stay so.
+    const later = await h.exec('bash', 'stat -c %s appends.log held.log; sleep 1; stat -c %s appends.log held.log', { session });
+    expect(later.stdout.trim().split('\n').map(Number)).toEqual([listed['appends.log'], listed['held.log'], listed['appends.log'], listed['held.log']]);
+  });
+
   it('reaps orphaned zombies through the init, so they cannot pile up to the pids limit', async () => {
     const seen = await h.probe(
       'python',

@@ -102,8 +102,9 @@ export class DockerExecutor implements Executor {
       extraQuotaDirs: () => [],
       run: (runner, job, hooks) => runner.run(job, hooks),
       // A result frame can be forged (user code runs as the runner's user and can read its nonce) and
-      // processes outlive it: the container dies before the last quota look and the file listing.
-      afterRun: (runner) => runner.kill(),
+      // processes outlive it: every process of the container stands still (frozen through its cgroup
+      // where the server can, else dead) before the last quota look and the file listing.
+      afterRun: (runner) => runner.halt(),
       endFacts: async (runner, outcome): Promise<EndFacts> => {
         const exitCode = outcome.exitCode ?? 'unknown';
         // A container that died on its own is still there (it is removed later); one that is gone was removed from outside.

@@ -17,6 +17,7 @@ import { isNotFound } from './docker-errors.js';
 import type { PoolKey } from '../pool-key.js';
 import { readCpuMs } from './cgroup-cpu.js';
 import { OomWatch } from './oom-watch.js';
+import { CgroupFreezer } from './cgroup-freezer.js';
 
 /** How long an `oom` event may trail the death of a container that was SIGKILLed by no one here. */
 const LATE_OOM_GRACE_MS = 1000;
@@ -30,6 +31,9 @@ export interface RunOutcome {
   /** The attach stream broke while the container still ran (engine or socket proxy restarted): it was killed. */
   readonly engineLost: boolean;
 }
+
+/** How long the freezer may take to stop every process before the container is killed the slow way instead. */
+const FREEZE_MAX_MS = 1000;
 
 /** How long a container whose attach stream closed may take to be reported as exited before the stream counts as lost. */
 const EXIT_AFTER_STREAM_END_MS = 2000;
@@ -93,6 +97,9 @@ export class RunnerContainer {
         timer.phases,
       );
       await runner.attachAndStart(timer);
+      // gVisor's sandbox is not a set of plain processes under the host's freezer: it is always killed.
+      if (options.settings.docker.runtime === 'runc') runner.freezer = await CgroupFreezer.locate(container.id);
+      timer.mark('freezer');
       return runner;
     } catch (error) {
       oomWatch?.close();
@@ -129,6 +136,10 @@ export class RunnerContainer {
 
   private attached: NodeJS.ReadWriteStream | null = null;
   private engineLost = false;
+  /** The container's cgroup freezer, where the server can use it (cgroup-freezer.ts). */
+  private freezer: CgroupFreezer | null = null;
+  /** True while every process of the container stands frozen (until `kill`). */
+  private frozen = false;
 
   /**
    * The attach stream closed: resolves `exited` from a fresh look at the engine. A container that
@@ -201,18 +212,53 @@ export class RunnerContainer {
 
   private stopped: Promise<{ exitCode: number | null; oomKilled: boolean }> | null = null;
 
+  /**
+   * Resolves once no process of the container can write any more: frozen where the cgroup freezer
+   * serves (a few ms), else killed and dead. `kill` ends a frozen container for good.
+   */
+  async halt(): Promise<void> {
+    if (this.killed || !this.running || this.freezer === null) return this.kill();
+    if (!this.halted) {
+      this.halted = (async () => {
+        const freezer = this.freezer as CgroupFreezer;
+        const result = await freezer.freeze(FREEZE_MAX_MS).catch((error: unknown) => {
+          this.logger.warn({ err: error }, 'could not freeze the container: killing it instead');
+          return 'failed' as const;
+        });
+        if (result === 'frozen') this.frozen = true;
+        else if (result === 'gone') await this.exited;
+        else await this.killNow();
+      })();
+    }
+    return this.halted;
+  }
+
+  private halted: Promise<void> | null = null;
+
   /** Kills the container (if it still runs) and waits until it is dead. Idempotent. */
   kill(): Promise<void> {
     if (!this.killed) {
       this.killed = (async () => {
-        if (this.running) await this.container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
-        await this.exited;
+        if (this.halted) await this.halted;
+        await this.killNow();
       })();
     }
     return this.killed;
   }
 
   private killed: Promise<void> | null = null;
+
+  private async killNow(): Promise<void> {
+    if (this.frozen) {
+      this.frozen = false;
+      // Every process gets SIGKILL while frozen, then the thaw: none runs user code again.
+      await (this.freezer as CgroupFreezer).killFrozen().catch((error: unknown) =>
+        this.logger.error({ err: error }, 'could not kill the frozen container through its cgroup: thawed, and killed through the engine'),
+      );
+    }
+    if (this.running) await this.container.kill({ signal: 'SIGKILL' }).catch(() => undefined);
+    await this.exited;
+  }
 
   /**
    * Removes the container and its slot. Idempotent. With `keepSlot` the slot stays on disk: it
@@ -222,6 +268,8 @@ export class RunnerContainer {
   async dispose(options: { keepSlot?: boolean } = {}): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
+    // A frozen container first gets its processes killed through the freezer: the engine cannot kill a frozen one.
+    if (this.halted) await this.kill();
     this.oomWatch.close();
     await this.container.remove({ force: true }).catch((error: unknown) => {
       // Already gone (a Stop or shutdown removed it first): that is what removal wanted.

@@ -146,6 +146,11 @@ export class RunnerProcess {
     return { end, exitCode, exit: diedByItself ? exit : null, stderrTail: this.streams.stderrTail };
   }
 
+  /** SlotRunner.halt: a sandboxed process group is killed (there is no freezer here). */
+  halt(): Promise<void> {
+    return this.kill();
+  }
+
   /** SIGKILLs the runner's whole process group (the sandbox cannot leave it) and waits for the runner. Idempotent. */
   kill(): Promise<void> {
     if (!this.killed) {

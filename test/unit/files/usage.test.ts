@@ -13,7 +13,7 @@ import { loadSettings } from '../../../src/config/settings.js';
 import { scanTree } from '../../../src/files/file-tree.js';
 import { FileService } from '../../../src/files/file-service.js';
 import { removeTree } from '../../../src/files/remove-tree.js';
-import { measureBytes, measureUsage } from '../../../src/files/usage.js';
+import { measureBytes, measureUsage, walkInProcess } from '../../../src/files/usage.js';
 import { principalFor } from '../../../src/sessions/principal.js';
 import { SessionStore } from '../../../src/sessions/session-store.js';
 import { deepFolder } from './deep-tree.js';
@@ -151,6 +151,39 @@ describe('measureBytes', () => {
   it('is 0 for a folder that does not exist', async () => {
     const dir = await tempDir();
     expect(await measureBytes(path.join(dir, 'missing'))).toBe(0);
+  });
+});
+
+describe('the in-process walk beside find', () => {
+  it('gives find’s sums for a small tree of every kind: odd names, links, sparse, a skipped file', async () => {
+    const dir = await tempDir();
+    const badFolder = await nonUtf8Folder(dir);
+    await writeFile(Buffer.concat([badFolder, Buffer.from('/hidden.bin')]), Buffer.alloc(40 * KiB));
+    await mkdir(path.join(dir, 'a', 'b'), { recursive: true });
+    await writeFile(path.join(dir, 'a', 'b', 'x'), Buffer.alloc(3 * KiB));
+    await link(path.join(dir, 'a', 'b', 'x'), path.join(dir, 'twin'));
+    await symlink('/etc/passwd', path.join(dir, 'link'));
+    await writeFile(path.join(dir, 'sparse'), '');
+    await truncate(path.join(dir, 'sparse'), 5 * MiB);
+    await writeFile(path.join(dir, 'skip [me]'), Buffer.alloc(8 * KiB));
+    const options = { uncountedFiles: [path.join(dir, 'skip [me]')] };
+    const inProcess = await walkInProcess([dir, path.join(dir, 'missing')], options);
+    expect(inProcess).not.toBeNull();
+    // find's own figure for the same tree: measured beside a tree too big for the walk (so find walks both), minus that tree's.
+    const big = await tempDir();
+    for (let index = 0; index < 300; index += 1) await writeFile(path.join(big, `e${index}`), '');
+    expect(await walkInProcess([big])).toBeNull();
+    const bigAlone = await measureUsage(big);
+    const together = await measureUsage([dir, big, path.join(dir, 'missing')], options);
+    expect({ bytes: together.bytes - bigAlone.bytes, entries: together.entries - bigAlone.entries, stopped: false }).toEqual(inProcess);
+    expect(inProcess?.entries).toBe(8);
+  });
+
+  it('leaves a tree with a path near PATH_MAX to find', async () => {
+    const dir = await tempDir();
+    const deep = await deepFolder(dir, 3500);
+    await deep.close();
+    expect(await walkInProcess([dir])).toBeNull();
   });
 });
 

@@ -1,0 +1,140 @@
+/**
+ * Stops every process of a runc container at once through its cgroup v1 freezer, so the run flow can
+ * take its last look at the session's files without waiting for the engine to kill the container
+ * (one kill and its exit report cost about 70 ms on an idle 2-core machine, over 150 ms on a busy one).
+ *
+ * Why it is sound: a frozen task stands still at a freezer point (its way back to user space, or a
+ * sleep), never halfway through a write; a task forked while the cgroup freezes is frozen too; and
+ * nothing in the container may leave its cgroup. Once the kernel reports FROZEN, no process of the
+ * container can write. `killFrozen` then queues SIGKILL at each process (their pids are stable while
+ * frozen: none can exit) and thaws the cgroup: each leaves the freezer straight into that signal and
+ * dies without running a user instruction again.
+ *
+ * Where it applies: cgroup v1 with the cgroupfs or systemd driver, a server that may write the host's
+ * cgroups and sees the host's pids (root on the Docker host, as `npm start` runs). Elsewhere (a server
+ * in a container, cgroup v2, gVisor) `locate` gives null and the engine kills the container as before.
+ * Hand-written: no maintained npm package drives the v1 freezer.
+ */
+import { constants, promises as fs } from 'node:fs';
+import path from 'node:path';
+
+const CGROUP_V1_FREEZER = '/sys/fs/cgroup/freezer';
+/** Between two reads of the freezer's state while it freezes. */
+const POLL_MIN_MS = 0.2;
+const POLL_MAX_MS = 5;
+
+export type FreezeResult = 'frozen' | 'gone' | 'timeout';
+
+export class CgroupFreezer {
+  private constructor(
+    /** The container's freezer cgroup directory. */
+    readonly dir: string,
+    private readonly containerId: string,
+  ) {}
+
+  /**
+   * The freezer of a running container, or null where it cannot be used: the layout is unknown, the
+   * server may not write it, or the server's pid namespace does not see the container's processes
+   * (then the pids it would signal are not theirs).
+   */
+  static async locate(containerId: string, root = CGROUP_V1_FREEZER): Promise<CgroupFreezer | null> {
+    if (!/^[0-9a-f]{64}$/.test(containerId)) return null;
+    for (const relative of [`docker/${containerId}`, `system.slice/docker-${containerId}.scope`]) {
+      const dir = path.join(root, relative);
+      try {
+        await fs.access(path.join(dir, 'freezer.state'), constants.R_OK | constants.W_OK);
+      } catch {
+        continue;
+      }
+      const freezer = new CgroupFreezer(dir, containerId);
+      return (await freezer.seesItsProcesses()) ? freezer : null;
+    }
+    return null;
+  }
+
+  /**
+   * Freezes every process of the container and resolves once the kernel reports all of them frozen.
+   * 'gone': the cgroup no longer exists (every process has exited). 'timeout': some task did not reach
+   * a freezer point within `maxMs` (a long uninterruptible sleep); the cgroup is thawed again and the
+   * caller must kill the container the slow way.
+   */
+  async freeze(maxMs: number): Promise<FreezeResult> {
+    const stateFile = path.join(this.dir, 'freezer.state');
+    const began = performance.now();
+    try {
+      await fs.writeFile(stateFile, 'FROZEN');
+      let pause = POLL_MIN_MS;
+      for (;;) {
+        // Reading the state is what moves it from FREEZING to FROZEN once every task is frozen.
+        if ((await fs.readFile(stateFile, 'utf8')).trim() === 'FROZEN') return 'frozen';
+        if (performance.now() - began > maxMs) break;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        pause = Math.min(POLL_MAX_MS, pause * 2);
+      }
+    } catch (error) {
+      if (isGone(error)) return 'gone';
+      // Never leave it half frozen: the engine could not kill it then.
+      await this.thaw().catch(() => undefined);
+      throw error;
+    }
+    await this.thaw();
+    return 'timeout';
+  }
+
+  /** Queues SIGKILL at every process of the frozen container, then thaws it: each dies on leaving the freezer. */
+  async killFrozen(): Promise<void> {
+    try {
+      for (const pid of await this.pids()) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+        }
+      }
+    } finally {
+      await this.thaw();
+    }
+  }
+
+  private async thaw(): Promise<void> {
+    try {
+      await fs.writeFile(path.join(this.dir, 'freezer.state'), 'THAWED');
+    } catch (error) {
+      if (!isGone(error)) throw error;
+    }
+  }
+
+  private async pids(): Promise<number[]> {
+    try {
+      const text = await fs.readFile(path.join(this.dir, 'cgroup.procs'), 'utf8');
+      return text
+        .split('\n')
+        .filter((line) => line.trim() !== '')
+        .map(Number)
+        .filter((pid) => Number.isInteger(pid) && pid > 0);
+    } catch (error) {
+      if (isGone(error)) return [];
+      throw error;
+    }
+  }
+
+  /** True when the container's processes are listed and this process's /proc shows each in that container's cgroup. */
+  private async seesItsProcesses(): Promise<boolean> {
+    try {
+      const pids = await this.pids();
+      if (pids.length === 0) return false;
+      for (const pid of pids) {
+        const cgroups = await fs.readFile(`/proc/${pid}/cgroup`, 'utf8');
+        if (!cgroups.split('\n').some((line) => /:freezer:/.test(line) && line.includes(this.containerId))) return false;
+      }
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
+
+function isGone(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOENT' || code === 'ENODEV';
+}
