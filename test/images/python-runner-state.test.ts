@@ -405,11 +405,22 @@ describe('python runner: values that cannot be carried', () => {
   it('writes out files the cell left open, so the next run reads what was written', async () => {
     const session = new harness.Session();
     const first = await session.run(
-      lines('log = open("log.txt", "w")', 'log.write("hello")', 'sinks = {"raw": open("raw.bin", "wb")}', 'sinks["raw"].write(b"12345")'),
+      lines(
+        'import os, pathlib',
+        'log = open("log.txt", "w")',
+        'log.write("hello")',
+        'sinks = {"raw": open("raw.bin", "wb")}',
+        'sinks["raw"].write(b"12345")',
+        // Opened below Python's open(): a raw descriptor wrapped later, and pathlib.
+        'viafd = os.fdopen(os.open("viafd.txt", os.O_WRONLY | os.O_CREAT), "w")',
+        'viafd.write("fd")',
+        'viapath = pathlib.Path("viapath.txt").open("a")',
+        'viapath.write("path")',
+      ),
     );
-    expect(first.result.notCarried.map((value) => value.name)).toEqual(['log', 'sinks']);
-    const second = await session.run('print(repr(open("log.txt").read()), len(open("raw.bin", "rb").read()))');
-    expect(second.output).toBe("'hello' 5\n");
+    expect(first.result.notCarried.map((value) => value.name)).toEqual(['log', 'sinks', 'viafd', 'viapath']);
+    const second = await session.run('print(*(repr(open(name).read()) for name in ("log.txt", "viafd.txt", "viapath.txt")), len(open("raw.bin", "rb").read()))');
+    expect(second.output).toBe("'hello' 'fd' 'path' 5\n");
   });
 
   it('restores a snapshot of the first format (written by earlier runners)', async () => {

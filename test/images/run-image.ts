@@ -4,7 +4,7 @@
  * the job line on stdin and frames on stdout, checked against the host's own frame schemas.
  */
 import { afterAll, beforeAll } from 'vitest';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -155,15 +155,26 @@ export function imageHarness(runtime: Runtime, image = `${process.env.CODECELL_I
     let jobSent = false;
     child.stdout.setEncoding('utf8');
     child.stderr.setEncoding('utf8');
+    // The Python runner answers, then waits to be stopped, as the host stops it (images/PROTOCOL.md).
+    let stopSent = false;
+    const stopOnceAnswered = (): void => {
+      if (runtime !== 'python' || stopSent || !jobSent) return;
+      const ready = takeFrame(stdout, READY_NONCE);
+      if (!ready || !takeFrame(ready.rest, nonce) || !stderr.includes(`${FRAME_START}${nonce}${FRAME_NONCE_END}`)) return;
+      stopSent = true;
+      execFile('docker', ['kill', name], () => undefined);
+    };
     child.stdout.on('data', (chunk: string) => {
       stdout += chunk;
       if (!jobSent && takeFrame(stdout, READY_NONCE)) {
         jobSent = true;
         child.stdin.end(JSON.stringify(job) + '\n');
       }
+      stopOnceAnswered();
     });
     child.stderr.on('data', (chunk: string) => {
       stderr += chunk;
+      stopOnceAnswered();
     });
     const exitCode = await new Promise<number | null>((resolve, reject) => {
       const timer = setTimeout(() => {

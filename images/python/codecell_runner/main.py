@@ -2,9 +2,9 @@
 collect figures, answer with the result frame."""
 from __future__ import annotations
 
+import _io
 import gc
 import importlib
-import io
 import os
 import sys
 import time
@@ -78,11 +78,13 @@ def run_job(job: Job) -> dict:
     began = time.perf_counter()
     not_carried = _restore(namespace) if job.restore else []
     restored = time.perf_counter()
+    _write_opens.armed = True
     outcome = run_cell(job.code, namespace)
     # Figures are rendered and closed before saving: a pickled figure that pyplot still had open
     # would be reopened at restore and shown again at the end of the next run.
     _render_open_figures()
-    _flush_open_files()
+    if _write_opens.seen:
+        _flush_open_files()
     ran = time.perf_counter()
     state_saved, state_error = True, None
     try:
@@ -98,11 +100,37 @@ def run_job(job: Job) -> dict:
     return result
 
 
+class _WriteOpens:
+    """Whether the cell opened anything for writing, from the interpreter's `open` audit event (raised
+    by every io.open, FileIO and os.open, at any depth of library code). A cell that opened nothing
+    for writing left no unflushed buffer, and skips the heap scan (3 ms lean, 30 ms with pandas loaded)."""
+
+    def __init__(self) -> None:
+        self.armed = False
+        self.seen = False
+        sys.addaudithook(self._hook)
+
+    def _hook(self, event: str, args: tuple) -> None:
+        if event != "open" or not self.armed or self.seen:
+            return
+        mode, flags = (args[1], args[2]) if len(args) >= 3 else (None, 0)
+        if isinstance(mode, str):
+            self.seen = any(letter in mode for letter in "wax+")
+        elif isinstance(flags, int):
+            self.seen = bool(flags & (os.O_WRONLY | os.O_RDWR))
+        else:
+            self.seen = True
+
+
+_write_opens = _WriteOpens()
+
+
 def _flush_open_files() -> None:
     """Write out what the cell left in the buffers of files it did not close (`f = open(...);
     f.write(...)`): the process ends without flushing them, so the file would stay empty."""
+    # _io._IOBase is a C type: far cheaper to test than the io.IOBase ABC, and every io class derives from it.
     for obj in gc.get_objects():
-        if not isinstance(obj, io.IOBase) or obj in (sys.stdout, sys.stderr):
+        if not isinstance(obj, _io._IOBase) or obj in (sys.stdout, sys.stderr):
             continue
         try:
             if not obj.closed and obj.writable():
