@@ -423,6 +423,22 @@ describe('python runner: values that cannot be carried', () => {
     expect(second.output).toBe("'hello' 'fd' 'path' 5\n");
   });
 
+  it('writes out a file that a restored value opened, once a later cell wrote to it', async () => {
+    const session = new harness.Session();
+    await session.run(
+      lines(
+        'class Log:',
+        '    def __init__(self): self.f = None',
+        '    def __getstate__(self): return {}',
+        '    def __setstate__(self, state): self.f = open("restored.txt", "a")',
+        'log = Log()',
+      ),
+    );
+    await session.run('log.f.write("abc" * 1000)');
+    const third = await session.run('print(len(open("restored.txt").read()))');
+    expect(third.output).toBe('3000\n');
+  });
+
   it('restores a snapshot of the first format (written by earlier runners)', async () => {
     const inDir = harness.hostDir();
     copyFileSync(path.join(import.meta.dirname, 'fixtures', 'python-state-v1.bin'), path.join(inDir, 'state'));

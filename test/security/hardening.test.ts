@@ -116,7 +116,7 @@ describe('every execution container, as Docker reports it', () => {
     const allowed = new Set(
       profile.syscalls.filter((rule) => rule.action === 'SCMP_ACT_ALLOW' && !('args' in rule)).flatMap((rule) => rule.names),
     );
-    for (const refused of ['io_uring_setup', 'io_uring_enter', 'mount', 'unshare', 'setns', 'bpf', 'perf_event_open', 'keyctl',
+    for (const refused of ['io_uring_setup', 'io_uring_enter', 'io_setup', 'io_submit', 'mount', 'unshare', 'setns', 'bpf', 'perf_event_open', 'keyctl',
       'add_key', 'init_module', 'finit_module', 'ptrace', 'userfaultfd', 'kexec_load', 'open_by_handle_at', 'chroot', 'pivot_root']) {
       expect(allowed.has(refused), refused).toBe(false);
     }

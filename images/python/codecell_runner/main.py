@@ -76,9 +76,10 @@ def run_job(job: Job) -> dict:
     sys.argv = ["", *job.args]
 
     began = time.perf_counter()
+    # Armed before the restore: a value's __setstate__ may open a file the cell then writes to.
+    _write_opens.armed = True
     not_carried = _restore(namespace) if job.restore else []
     restored = time.perf_counter()
-    _write_opens.armed = True
     outcome = run_cell(job.code, namespace)
     # Figures are rendered and closed before saving: a pickled figure that pyplot still had open
     # would be reopened at restore and shown again at the end of the next run.

@@ -56,6 +56,10 @@ function sandboxEnv(settings: Settings, pool: PoolKey): string[] {
  *   - io_uring_setup/enter/register: refused. Docker allowed them until 25.0; io_uring has been a
  *     steady source of kernel privilege escalations, and nothing in the images needs it (libuv
  *     falls back to its thread pool).
+ *   - kernel AIO (io_setup, io_submit, io_getevents, io_pgetevents, io_cancel, io_destroy): refused
+ *     with ENOSYS, as on a kernel without it (glibc's POSIX aio uses threads, libaio users fall back).
+ *     An O_DIRECT write in flight is the block layer's, not a process's: freezing the container at
+ *     the end of a run (cgroup-freezer.ts) would not stop it from landing after the last look.
  *   - ptrace, process_vm_readv/writev: refused (Docker allows them on kernels ≥ 4.8). Only useful
  *     for debuggers, which the images do not carry; one kernel attack surface less.
  *   - socket() only for AF_UNIX, AF_INET, AF_INET6 and AF_NETLINK (Docker allows all but AF_VSOCK),
@@ -85,8 +89,8 @@ const ALLOWED_SYSCALLS = `
   futex_wait futex_waitv futex_wake futimesat getcpu getcwd getdents getdents64 getegid geteuid getgid
   getgroups getitimer getpeername getpgid getpgrp getpid getppid getpriority getrandom getresgid
   getresuid getrlimit get_robust_list getrusage getsid getsockname getsockopt get_thread_area gettid
-  gettimeofday getuid getxattr inotify_add_watch inotify_init inotify_init1 inotify_rm_watch io_cancel
-  ioctl io_destroy io_getevents io_pgetevents ioprio_get ioprio_set io_setup io_submit ipc kill
+  gettimeofday getuid getxattr inotify_add_watch inotify_init inotify_init1 inotify_rm_watch
+  ioctl ioprio_get ioprio_set ipc kill
   landlock_add_rule landlock_create_ruleset landlock_restrict_self lchown lgetxattr link linkat listen
   listxattr llistxattr lremovexattr lseek lstat madvise map_shadow_stack membarrier
   memfd_create memfd_secret mincore mkdir mkdirat mknod mknodat mlock mlock2 mlockall mmap mprotect
@@ -118,6 +122,7 @@ const AF_INET6 = 10;
 const AF_NETLINK = 16;
 const FALLOC_FL_KEEP_SIZE = 0x1;
 const EOPNOTSUPP = 95;
+const ENOSYS = 38;
 /** CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET: new namespaces need CAP_SYS_ADMIN. */
 const CLONE_NAMESPACE_FLAGS = 0x7e020000;
 /** personality() values Docker allows: PER_LINUX, PER_LINUX32, UNAME26, UNAME26|PER_LINUX32, query. */
@@ -166,7 +171,8 @@ export const SECCOMP_PROFILE: SeccompProfile = {
     ...PERSONALITIES.map((value) => allowWhen('personality', [{ index: 0, value, op: 'SCMP_CMP_EQ' }])),
     // clone without namespace flags (fork, threads); clone3 says "not implemented" so libc falls back to clone.
     allowWhen('clone', [{ index: 0, value: CLONE_NAMESPACE_FLAGS, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]),
-    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: 38 },
+    { names: ['clone3'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
+    { names: ['io_setup', 'io_submit', 'io_getevents', 'io_pgetevents', 'io_cancel', 'io_destroy'], action: 'SCMP_ACT_ERRNO', errnoRet: ENOSYS },
     allowWhen('fallocate', [{ index: 1, value: FALLOC_FL_KEEP_SIZE, valueTwo: 0, op: 'SCMP_CMP_MASKED_EQ' }]),
     {
       names: ['fallocate'],
