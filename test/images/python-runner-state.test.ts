@@ -423,6 +423,22 @@ describe('python runner: values that cannot be carried', () => {
     expect(second.output).toBe("'hello' 'fd' 'path' 5\n");
   });
 
+  it('ends compressed files left open, so the next run reads them whole (gzip text over binary, bz2, lzma)', async () => {
+    const session = new harness.Session();
+    await session.run(
+      lines(
+        'import bz2, gzip, lzma',
+        'g = gzip.open("h.gz", "wt"); g.write("g" * 200000 + "END")',
+        'b = bz2.open("h.bz2", "wb"); b.write(b"b" * 200000 + b"END")',
+        'x = lzma.open("h.xz", "wt"); x.write("x" * 200000 + "END")',
+      ),
+    );
+    const second = await session.run(
+      'import bz2, gzip, lzma\nprint(gzip.open("h.gz", "rt").read()[-4:], bz2.open("h.bz2").read()[-4:], lzma.open("h.xz", "rt").read()[-4:])',
+    );
+    expect(second.output).toBe("gEND b'bEND' xEND\n");
+  });
+
   it('writes out a file that a restored value opened, once a later cell wrote to it', async () => {
     const session = new harness.Session();
     await session.run(

@@ -107,6 +107,24 @@ describe('python runner: running a cell', () => {
     expect(run.result.error!.traceback).toContain('File "<cell>", line 2');
   });
 
+  it('answers and saves although a signal timer the cell left armed fires with a raising handler', async () => {
+    // The handler raises once the cell has ended; saving a large value takes long enough for many ticks.
+    const run = await runCell({
+      code: [
+        'import signal',
+        'finished = False',
+        'def on_alarm(*args):',
+        '    if finished:',
+        '        raise RuntimeError("alarm")',
+        'signal.signal(signal.SIGALRM, on_alarm)',
+        'signal.setitimer(signal.ITIMER_REAL, 0.001, 0.001)',
+        'rows = list(range(3_000_000))',
+        'finished = True',
+      ].join('\n'),
+    });
+    expect(run.result).toMatchObject({ outcome: 'ok', stateSaved: true, error: null });
+  });
+
   it('reports sys.exit(n) as exit code n and still saves the state', async () => {
     const run = await runCell({ code: 'kept = "yes"\nimport sys\nprint("leaving")\nsys.exit(3)' });
     expect(run.output).toBe('leaving\n');

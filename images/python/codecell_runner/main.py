@@ -6,6 +6,7 @@ import _io
 import gc
 import importlib
 import os
+import signal
 import sys
 import time
 import traceback
@@ -81,6 +82,7 @@ def run_job(job: Job) -> dict:
     not_carried = _restore(namespace) if job.restore else []
     restored = time.perf_counter()
     outcome = run_cell(job.code, namespace)
+    _quiet_user_signals()
     # Figures are rendered and closed before saving: a pickled figure that pyplot still had open
     # would be reopened at restore and shown again at the end of the next run.
     _render_open_figures()
@@ -126,18 +128,45 @@ class _WriteOpens:
 _write_opens = _WriteOpens()
 
 
+def _quiet_user_signals() -> None:
+    """The cell's timers and signal handlers end with the cell: the runner's own work after it
+    (figures, files, the snapshot, the answer) must not be cut short by a handler that raises
+    (a timeout guard the cell forgot to cancel). A signal already pending finds no handler either."""
+    for timer in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+        signal.setitimer(timer, 0)
+    for number in signal.valid_signals():
+        try:
+            handler = signal.getsignal(number)
+            if callable(handler) and handler is not signal.default_int_handler:
+                signal.signal(number, signal.SIG_IGN)
+        except (OSError, ValueError):
+            pass  # a signal Python cannot handle has no Python handler either
+
+
 def _flush_open_files() -> None:
-    """Write out what the cell left in the buffers of files it did not close (`f = open(...);
-    f.write(...)`): the process ends without flushing them, so the file would stay empty."""
+    """Finish the files the cell left open for writing, as a script's exit would: write out their
+    buffers, then close them, which also ends a compressed stream (gzip, bz2 and lzma write their
+    end-of-stream marker only at close). Open files are never carried to the next run, so closing
+    them loses nothing; the process is stopped without any exit-time cleanup."""
+    keep = {id(stream) for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}
     # _io._IOBase is a C type: far cheaper to test than the io.IOBase ABC, and every io class derives from it.
+    writable = []
     for obj in gc.get_objects():
-        if not isinstance(obj, _io._IOBase) or obj in (sys.stdout, sys.stderr):
+        if not isinstance(obj, _io._IOBase) or id(obj) in keep:
             continue
         try:
             if not obj.closed and obj.writable():
-                obj.flush()
+                writable.append(obj)
         except Exception:
-            pass  # a file that cannot be written out now could not be at exit either
+            pass
+    # Flush every one first: a text wrapper's buffer goes down into the stream it wraps before
+    # that stream closes (in whatever order the heap lists them).
+    for step in ("flush", "close"):
+        for obj in writable:
+            try:
+                getattr(obj, step)()
+            except Exception:
+                pass  # a file that cannot be written out now could not be at exit either
 
 
 def _notices(outcome: CellOutcome) -> list[str]:
