@@ -122,7 +122,10 @@ describe('python runner: running a cell', () => {
         'finished = True',
       ].join('\n'),
     });
-    expect(run.result).toMatchObject({ outcome: 'ok', stateSaved: true, error: null });
+    // The runner's own work is never cut short: the state is saved. A tick that lands in the cell's
+    // last instructions, before the timers are cancelled, is the cell's own error (under load it can).
+    expect(run.result.stateSaved, JSON.stringify(run.result.error)).toBe(true);
+    if (run.result.outcome !== 'ok') expect(run.result.error).toMatchObject({ name: 'RuntimeError', message: 'alarm' });
   });
 
   it('reports sys.exit(n) as exit code n and still saves the state', async () => {

@@ -32,8 +32,13 @@ export interface RunOutcome {
   readonly engineLost: boolean;
 }
 
-/** How long the freezer may take to stop every process before the container is killed the slow way instead. */
-const FREEZE_MAX_MS = 1000;
+/**
+ * How long the freezer may take to stop every process before the container is killed the slow way
+ * instead. A few processes freeze in under a millisecond, a dozen in the middle of fsync storms in
+ * under 50 ms; hundreds of runnable tasks held back by the CPU cap (a fork bomb) may take seconds,
+ * and the run's answer waits for whichever ends it.
+ */
+const FREEZE_MAX_MS = 200;
 
 /** How long a container whose attach stream closed may take to be reported as exited before the stream counts as lost. */
 const EXIT_AFTER_STREAM_END_MS = 2000;
