@@ -148,17 +148,23 @@ def _flush_open_files() -> None:
     buffers, then close them, which also ends a compressed stream (gzip, bz2 and lzma write their
     end-of-stream marker only at close). Open files are never carried to the next run, so closing
     them loses nothing; the process is stopped without any exit-time cleanup."""
-    keep = {id(stream) for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)}
+    # The standard streams stay open, down to their buffers: the runner and the user's code still write to them.
+    keep = set()
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        for layer in (stream, getattr(stream, "buffer", None), getattr(getattr(stream, "buffer", None), "raw", None)):
+            if layer is not None:
+                keep.add(id(layer))
     # _io._IOBase is a C type: far cheaper to test than the io.IOBase ABC, and every io class derives from it.
     writable = []
     for obj in gc.get_objects():
         if not isinstance(obj, _io._IOBase) or id(obj) in keep:
             continue
         try:
-            if not obj.closed and obj.writable():
+            # A file object over fd 0, 1 or 2 (os.fdopen(1, "w")) would close the process's own stream.
+            if not obj.closed and obj.writable() and obj.fileno() > 2:
                 writable.append(obj)
         except Exception:
-            pass
+            pass  # no descriptor (an in-memory stream) or already unusable: nothing to finish
     # Flush every one first: a text wrapper's buffer goes down into the stream it wraps before
     # that stream closes (in whatever order the heap lists them).
     for step in ("flush", "close"):
