@@ -22,6 +22,7 @@
  */
 import { spawn } from 'node:child_process';
 import { promises as fs, type BigIntStats } from 'node:fs';
+import { errnoOf } from '../errno.js';
 
 export interface Usage {
   readonly bytes: number;
@@ -95,7 +96,7 @@ export async function walkInProcess(roots: readonly string[], options: MeasureOp
     try {
       return await fs.lstat(entry, { bigint: true });
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (errnoOf(error) === 'ENOENT') return null;
       throw error;
     }
   };
@@ -110,7 +111,7 @@ export async function walkInProcess(roots: readonly string[], options: MeasureOp
         try {
           names = await fs.readdir(folder, { encoding: 'buffer' });
         } catch (error) {
-          const code = (error as NodeJS.ErrnoException).code;
+          const code = errnoOf(error);
           if (code === 'ENOENT' || code === 'ENOTDIR') continue;
           throw error;
         }

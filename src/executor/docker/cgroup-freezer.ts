@@ -17,6 +17,7 @@
  */
 import { constants, promises as fs, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { errnoOf } from '../../errno.js';
 
 const CGROUP_V1_FREEZER = '/sys/fs/cgroup/freezer';
 /** Freezing takes well under a millisecond for a few idle tasks: the state is read again at once for this long, then every POLL_MS. */
@@ -89,7 +90,7 @@ export class CgroupFreezer {
         try {
           process.kill(pid, 'SIGKILL');
         } catch (error) {
-          if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+          if (errnoOf(error) !== 'ESRCH') throw error;
         }
       }
     } finally {
@@ -136,6 +137,6 @@ export class CgroupFreezer {
 }
 
 function isGone(error: unknown): boolean {
-  const code = (error as NodeJS.ErrnoException | null)?.code;
+  const code = errnoOf(error);
   return code === 'ENOENT' || code === 'ENODEV';
 }
