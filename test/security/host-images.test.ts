@@ -56,11 +56,19 @@ import os
 print(os.path.getsize('bomb.png') < 1_000_000, 'written')`,
       { session, timeout: h.budget(60) },
     );
-    await written.printed('written');
-    // The host reads and decodes after the run; meanwhile it answers health checks.
-    const health = await fetch(`${h.server.url}/healthz`);
-    expect(health.status).toBe(200);
+    // The host reads and decodes after the run; meanwhile it answers health checks. They are asked
+    // one after another until the result is in, so no ordering on the live output is needed (the
+    // text is the program's last: its progress notification can reach the client with the result).
+    const healthStatuses: number[] = [];
+    const ended = written.result.then(() => undefined, () => undefined);
+    while (!written.ended) {
+      healthStatuses.push((await fetch(`${h.server.url}/healthz`)).status);
+      // A pace, not an order: at most one check per 50 ms (each one pings the engine).
+      await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 50))]);
+    }
     const out = await written.result;
+    expect(healthStatuses.length).toBeGreaterThan(0);
+    expect(new Set(healthStatuses)).toEqual(new Set([200]));
     expect(out.status, out.stderr).toBe('ok');
     expect(out.stdout).toBe('True written\n');
     expect(out.files.map((file) => [file.path, file.kind]).sort()).toEqual([
