@@ -72,10 +72,16 @@ describe('execution', () => {
     expect(textOf(second)).toContain(`Session ${sessionOf(first)}`);
   });
 
-  it('treats an empty session_id like a missing one (the default session)', async () => {
+  it('treats an empty session_id, and the word "default" the HTTP routes take, like a missing one', async () => {
     const withEmpty = await callTool(client, 'execute_python_code', { code: 'x', session_id: '' });
     const without = await callTool(client, 'execute_python_code', { code: 'x' });
     expect(sessionOf(withEmpty)).toBe(sessionOf(without));
+    const withWord = await callTool(client, 'execute_python_code', { code: 'x', session_id: 'default' });
+    expect(withWord.isError, textOf(withWord)).toBe(false);
+    expect(sessionOf(withWord)).toBe(sessionOf(without));
+    const listed = await callTool(client, 'list_files', { session_id: 'default' });
+    expect(listed.isError, textOf(listed)).toBe(false);
+    expect(listed.structuredContent?.session_id).toBe(sessionOf(without));
   });
 
   it('runs JavaScript and TypeScript, which share their state', async () => {

@@ -15,6 +15,7 @@ import { sendJsonError } from './json-error.js';
 import { receiveMultipart, type MultipartLimits } from './multipart.js';
 import { restRequestErrorHandler } from './request-errors.js';
 import { sendFile } from './send-file.js';
+import { sessionIdFrom } from '../session-word.js';
 
 export interface FilesRouterDeps {
   readonly files: FileService;
@@ -23,7 +24,6 @@ export interface FilesRouterDeps {
   readonly logger?: Logger;
 }
 
-const DEFAULT_SESSION_WORD = 'default';
 /** The signed route's only authority is the link: a bad or expired link is "forbidden", not "log in". */
 const SIGNED_LINK_STATUS: Partial<Record<CodecellErrorCode, number>> = { UNAUTHORIZED: 403 };
 const UPLOAD_LIMITS: Omit<MultipartLimits, 'maxFileBytes'> = { maxFiles: 100, maxFields: 200, maxFieldBytes: 4096 };
@@ -134,8 +134,7 @@ async function receiveFiles(req: Request, upload: StagedUpload, files: FileServi
 }
 
 function sessionParam(req: Request): string | undefined {
-  const session = String(req.params.session);
-  return session === DEFAULT_SESSION_WORD ? undefined : session;
+  return sessionIdFrom(String(req.params.session));
 }
 
 /** Express 5 hands a `*path` wildcard over as its decoded segments. */

@@ -16,8 +16,9 @@ import { MAX_ARG_CHARS, MAX_ARGS } from '../../../executor/runner-protocol.js';
 import { LANGUAGE_WORDS, languageNamed } from '../../language-codes.js';
 import { outputProgress, type ToolExtra } from '../progress.js';
 import { ExecutionOutputSchema, renderExecutionResult } from '../render-result.js';
+import { sessionIdFrom } from '../../session-word.js';
 import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
-import { presentOrUndefined, toolLogger, type ToolDeps } from './tool-deps.js';
+import { toolLogger, type ToolDeps } from './tool-deps.js';
 
 function sessionIdParameter() {
   return z
@@ -161,7 +162,7 @@ async function runCode(
     try {
       const result = await deps.engine.execute({
         principal: deps.principal,
-        sessionId: presentOrUndefined(args.session_id),
+        sessionId: sessionIdFrom(args.session_id),
         language: spec.language,
         code,
         args: args.args,

@@ -17,8 +17,8 @@ import type { Principal } from '../../../sessions/principal.js';
 import { requestDownloadLink } from '../../download-links.js';
 import { restFilePath } from '../../http/file-routes.js';
 import type { ToolExtra } from '../progress.js';
+import { sessionIdFrom } from '../../session-word.js';
 import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
-import { presentOrUndefined } from './tool-deps.js';
 
 export interface FileToolDeps {
   readonly files: FileService;
@@ -88,7 +88,7 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
     (args, extra) =>
       guardTool(loggerFor('upload_file', extra), async () => {
         const bytes = args.encoding === 'base64' ? decodeBase64(args.content) : Buffer.from(args.content, 'utf8');
-        const stored = await files.write(principal, presentOrUndefined(args.session_id), args.filename, bytes);
+        const stored = await files.write(principal, sessionIdFrom(args.session_id), args.filename, bytes);
         const sandboxPath = `${SANDBOX_DATA_DIR}/${stored.path}`;
         return {
           content: [
@@ -126,7 +126,7 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
     },
     (args, extra) =>
       guardTool(loggerFor('list_files', extra), async () => {
-        const listing = await files.list(principal, presentOrUndefined(args.session_id));
+        const listing = await files.list(principal, sessionIdFrom(args.session_id));
         const shown = listing.files.slice(0, LIST_MAX_ENTRIES);
         const lines = shown.map(describeEntry);
         if (listing.files.length > shown.length) lines.push(`… and ${listing.files.length - shown.length} more`);
@@ -167,7 +167,7 @@ export function registerFileTools(server: McpServer, deps: FileToolDeps): void {
     (args, extra) =>
       guardTool(
         loggerFor('read_file', extra),
-        () => readFileForModel(files, principal, presentOrUndefined(args.session_id), args.path),
+        () => readFileForModel(files, principal, sessionIdFrom(args.session_id), args.path),
         OPTIONAL_SESSION_ID,
       ),
   );

@@ -6,8 +6,9 @@
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 import { EXECUTION_STATUSES, LANGUAGES, type HistoryEntry, type SessionInfo } from '../../../domain/types.js';
+import { sessionIdFrom } from '../../session-word.js';
 import { guardTool, OPTIONAL_SESSION_ID } from '../tool-errors.js';
-import { presentOrUndefined, toolLogger, type ToolDeps } from './tool-deps.js';
+import { toolLogger, type ToolDeps } from './tool-deps.js';
 
 const SessionOutputSchema = z.object({
   session_id: z.string(),
@@ -159,7 +160,7 @@ export function registerSessionTools(server: McpServer, deps: ToolDeps): void {
     },
     (args, extra) =>
       guardTool(toolLogger(deps, 'reset_execution_session', extra), async () => {
-        const info = await engine.resetSession(principal, presentOrUndefined(args.session_id));
+        const info = await engine.resetSession(principal, sessionIdFrom(args.session_id));
         return {
           content: [
             {

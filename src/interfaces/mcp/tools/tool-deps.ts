@@ -26,9 +26,3 @@ export function toolLogger(deps: ToolDeps, tool: string, extra: Pick<ToolExtra, 
     userId: deps.principal.userId ?? undefined,
   });
 }
-
-/** Models often send "" for an optional parameter they mean to leave out. */
-export function presentOrUndefined(value: string | undefined): string | undefined {
-  const trimmed = value?.trim();
-  return trimmed === undefined || trimmed.length === 0 ? undefined : trimmed;
-}
