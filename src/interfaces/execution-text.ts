@@ -15,10 +15,10 @@ const STATUS_WORDS: Record<ExecutionResult['status'], string> = {
   killed: 'killed',
 };
 
+/** A stream's text; a cut one already says where and how much was cut, in the text (output-capture.ts). */
 function capturedSection(title: string, captured: CapturedText): string | null {
   if (captured.text.length === 0 && captured.truncatedChars === 0) return null;
-  const cut = captured.truncatedChars > 0 ? `\n[${captured.truncatedChars} characters cut from the middle]` : '';
-  return `[${title}]\n${captured.text.replace(/\n$/, '')}${cut}`;
+  return `[${title}]\n${captured.text.replace(/\n$/, '')}`;
 }
 
 function describeFile(file: FileChange): string {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { boundChangedFiles } from '../../../src/engine/changed-files-listing.js';
 import type { ExecutionResult } from '../../../src/engine/types.js';
+import { OutputCapture } from '../../../src/executor/output-capture.js';
 import { ExecutionOutputSchema, renderExecutionResult as renderWithBudget } from '../../../src/interfaces/mcp/render-result.js';
 
 const PNG_BASE64 = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]).toString('base64');
@@ -39,6 +40,13 @@ function textOf(rendered: ReturnType<typeof renderExecutionResult>): string {
   return first.text;
 }
 
+/** `text` as a run's output capture of `limitChars` keeps it. */
+function capturedOf(text: string, limitChars: number): ExecutionResult['stdout'] {
+  const capture = new OutputCapture(limitChars);
+  capture.append(text);
+  return capture.result();
+}
+
 describe('renderExecutionResult', () => {
   it('names the session and shows only the parts that have something in them', () => {
     const rendered = renderExecutionResult(result());
@@ -55,7 +63,7 @@ describe('renderExecutionResult', () => {
   it('puts every section in one text block and each plot in its own image block', () => {
     const rendered = renderExecutionResult(
       result({
-        stdout: { text: 'head…tail', truncatedChars: 5000 },
+        stdout: capturedOf(`${'h'.repeat(10)}${'m'.repeat(5000)}${'t'.repeat(10)}`, 20),
         stderr: { text: 'warning: x', truncatedChars: 0 },
         value: '42',
         notice: 'State from before was kept.',
@@ -72,7 +80,9 @@ describe('renderExecutionResult', () => {
       }),
     );
     const text = textOf(rendered);
-    expect(text).toContain('[5000 characters cut from the middle]');
+    // One word of the cut, where it was cut (not a second line after the text).
+    expect(text).toContain('[stdout]\nhhhhhhhhhh\n… [5000 characters cut; the output was 5020 characters] …\ntttttttttt');
+    expect(text.match(/characters cut/g)).toHaveLength(1);
     expect(text).toContain('[stderr]\nwarning: x');
     expect(text).toContain('[value]\n42');
     expect(text).toContain('[notice]\nState from before was kept.');

@@ -168,9 +168,6 @@ async function discardRunSession(deps: ExecDeps, run: SessionAccess): Promise<vo
   });
 }
 
-function capturedText(text: string, truncatedChars: number): string {
-  return truncatedChars > 0 ? `${text}\n[${truncatedChars} characters cut from the middle]\n` : text;
-}
 
 function errorText(result: ExecutionResult): string | null {
   const error = result.error;
@@ -317,10 +314,10 @@ export async function handleExec(deps: ExecDeps, req: Request, res: Response): P
   const unlisted = failed ? [] : describeUnlisted(result.unlistedFiles);
   const response: ExecResponse = {
     session_id: storageSessionId,
-    stdout: capturedText(result.stdout.text, result.stdout.truncatedChars),
+    stdout: result.stdout.text, // a cut one says so in the text (output-capture.ts)
     stderr: joinBlocks([
       ...inputNotes,
-      capturedText(result.stderr.text, result.stderr.truncatedChars),
+      result.stderr.text,
       errorText(result),
       result.notice,
       ...plots.notes,
