@@ -56,12 +56,15 @@ function filesSection(result: ExecutionResult): string | null {
   return `[files]\n${lines.join('\n')}`;
 }
 
-/** The traceback when it already ends with "Name: message" (Python's do), else that line first. */
-function describeError(error: ExecutionError): string {
+/**
+ * An error as one block: the traceback when it already names the error, ending with "Name: message"
+ * (Python's) or starting with it (V8's stacks), else that line first, then the traceback.
+ */
+export function describeError(error: ExecutionError): string {
   const headline = `${error.name}: ${error.message}`;
   const traceback = error.traceback.trimEnd();
   if (traceback.length === 0) return headline;
-  return traceback.endsWith(headline) ? traceback : `${headline}\n${traceback}`;
+  return traceback.endsWith(headline) || traceback.startsWith(headline) ? traceback : `${headline}\n${traceback}`;
 }
 
 export function formatExecutionText(result: ExecutionResult): string {

@@ -143,6 +143,17 @@ describe('renderExecutionResult', () => {
     expect(text).toContain(`[error]\n${traceback.trimEnd()}`);
     expect(text.match(/ZeroDivisionError: division by zero/g)).toHaveLength(1);
   });
+
+  it('does not repeat the error line when the traceback starts with it (V8 stacks: JavaScript, TypeScript)', () => {
+    const traceback = 'ExitStatus: process.exit(2) was called\n    at <cell>:1:9\n';
+    const text = textOf(
+      renderExecutionResult(
+        result({ status: 'error', exitCode: 2, error: { name: 'ExitStatus', message: 'process.exit(2) was called', traceback } }),
+      ),
+    );
+    expect(text).toContain(`[error]\n${traceback.trimEnd()}`);
+    expect(text.match(/process\.exit\(2\) was called/g)).toHaveLength(1);
+  });
 });
 
 describe('the result size budget', () => {

@@ -27,7 +27,7 @@ import { accessSession, callerOf, type Caller, type SessionAccess, type SessionD
 import type { AdmittedRuns } from './admitted-runs.js';
 import { encodeSessionId, fileIdFor } from './ids.js';
 import { checkedInputs, FileRefSchema, isNotFound, stageInputs } from './run-inputs.js';
-import { describeUnlisted } from '../../execution-text.js';
+import { describeError, describeUnlisted } from '../../execution-text.js';
 import { languageNamed, LIBRECHAT_LANGUAGE_CODES } from '../../language-codes.js';
 
 export interface ExecDeps {
@@ -172,12 +172,11 @@ async function discardRunSession(deps: ExecDeps, run: SessionAccess): Promise<vo
 function errorText(result: ExecutionResult): string | null {
   const error = result.error;
   if (error === null) return null;
-  const headline = `${error.name}: ${error.message}`;
   const traceback = error.traceback.trimEnd();
   // The runner may have printed the traceback to stderr already.
   if (traceback.length > 0 && result.stderr.text.includes(traceback)) return null;
-  if (traceback.length === 0) return result.stderr.text.includes(headline) ? null : headline;
-  return traceback.endsWith(headline) ? traceback : `${headline}\n${traceback}`;
+  if (traceback.length === 0 && result.stderr.text.includes(`${error.name}: ${error.message}`)) return null;
+  return describeError(error);
 }
 
 function joinBlocks(blocks: ReadonlyArray<string | null>): string {
