@@ -9,9 +9,9 @@
  * session's snapshots. Usage is measured as files/usage.ts measures it, the one measure the upload
  * check and the disk budget use: every name, every depth.
  *
- * Each poll is one whole walk in a child process (find), stopped as soon as the running sums pass a
- * threshold; the event loop only adds up numbers as they arrive. A walk adds up sizes seen at
- * slightly different moments.
+ * Each poll is one whole walk (in process for a small tree, else find in a child process), stopped as
+ * soon as the running sums pass a threshold, plus what the run's processes hold in files deleted
+ * while open (`heldBytes`). A walk adds up sizes seen at slightly different moments.
  */
 import { measureUsage, type Usage } from '../files/usage.js';
 
@@ -49,6 +49,13 @@ export interface QuotaWatchdogOptions {
   readonly onExceeded: (usedBytes: number, breach: QuotaBreach) => void;
   /** Pause between polls. Default 250 ms. */
   readonly intervalMs?: number;
+  /**
+   * Bytes the run holds on disk that no walk of the dirs sees: files deleted while still open or
+   * mapped (held-files.ts). Added to each poll's bytes; not to the start (no process of the run is
+   * there yet) nor to usageNow (the last look comes when the run is stopped, and its processes
+   * die with it, letting go of those files).
+   */
+  readonly heldBytes?: () => Promise<number>;
   /**
    * How many entries (files, folders, links) the dirs may hold: empty files cost no bytes but do
    * cost inodes, so a loop making them would otherwise run until its timeout. Default 100,000.
@@ -125,7 +132,10 @@ export class QuotaWatchdog {
     if (this.exceededBreach !== null || this.stopped) return this.exceededBreach !== null;
     // The running sums of a walk only grow, so they may trip before the walk is complete.
     // stop() cuts a walk under way short too: its answer is no longer wanted.
-    const usage = await this.measure((sofar) => this.stopped || this.breachOf(sofar) !== null);
+    // A failed count of held files must not cost the walk its verdict: it counts 0 this time.
+    const held = (await this.options.heldBytes?.().catch(() => 0)) ?? 0;
+    const withHeld = (usage: Usage): Usage => ({ bytes: usage.bytes + held, entries: usage.entries });
+    const usage = withHeld(await this.measure((sofar) => this.stopped || this.breachOf(withHeld(sofar)) !== null));
     const breach = this.breachOf(usage);
     if (breach !== null && !this.stopped) {
       this.trip(usage.bytes, breach);

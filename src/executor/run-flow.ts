@@ -27,6 +27,7 @@ import { newNonce, type RunEnd, type RunHooks } from './runner-streams.js';
 import { budgetPassedNotice, judgeRun, snapshotRefusedNotice, type EndFacts } from './run-verdict.js';
 import type { Slot } from './slot.js';
 import { StreamText } from './stream-text.js';
+import { devicesOf, measureHeldFiles, type HolderProcesses } from './held-files.js';
 
 /** What a runner may write into its own counted dirs beside the cell's code (bash: its variable and function lists, its error log). */
 const RUNNER_SCRATCH_BYTES = 1024 * 1024;
@@ -41,6 +42,11 @@ export interface SlotRunner {
    * `dispose` ends a frozen runner for good, and no process of it runs user code again.
    */
   halt(): Promise<void>;
+  /**
+   * Every process of the runner now (host pids), where the server can list them (else null): what
+   * they hold in files deleted while open counts against the session's quota during the run.
+   */
+  processes(): HolderProcesses | null;
   /** Throws the runner away; with `keepSlot` its slot stays on disk for recovery. */
   dispose(options?: { keepSlot?: boolean }): Promise<void>;
 }
@@ -146,14 +152,16 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
       const runnerDirs = this.port.extraQuotaDirs(runner);
       const runnerOwnBytes = runnerDirs.length === 0 ? 0 : await measureBytes(runnerDirs);
       const grant = await this.diskBudget.reserve(limits.sessionQuotaBytes);
+      const watchedDirs = [...runner.slot.quotaDirs(job.stateDir), ...runnerDirs];
       const watchdog = new QuotaWatchdog({
-        dirs: [...runner.slot.quotaDirs(job.stateDir), ...runnerDirs],
+        dirs: watchedDirs,
         // The snapshot and the runner's temporary copy of it (renamed to it once complete; the slot goes after the run).
         uncountedFiles: [runner.slot.newStateFile, `${runner.slot.newStateFile}.tmp`],
         limitBytes: limits.sessionQuotaBytes + runnerOwnBytes,
         limitEntries: limits.sessionMaxFiles,
         ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
         ...(runnerDirs.length === 0 ? {} : { overQuotaRoomBytes: Buffer.byteLength(job.code) + RUNNER_SCRATCH_BYTES }),
+        ...(runner.processes() === null ? {} : { heldBytes: heldFilesOf(runner, devicesOf(watchedDirs)) }),
         onExceeded: () => quotaStop.abort(),
       });
       let outcome: O;
@@ -248,4 +256,9 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
     this.disposals.add(disposal);
     void disposal.finally(() => this.disposals.delete(disposal));
   }
+}
+
+/** What the runner's processes hold in deleted files on `devices` (those of the watched dirs), for the watchdog. */
+function heldFilesOf(runner: SlotRunner, devices: ReadonlySet<bigint>): () => Promise<number> {
+  return () => measureHeldFiles(runner.processes() ?? { pids: [], threadsShareDescriptors: true }, devices);
 }

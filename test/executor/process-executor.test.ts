@@ -352,4 +352,27 @@ describe.each(MODES)('process executor in $title', (mode) => {
       expect((await driver.run('filler', 'python', 'print("after")')).stdout).toBe('after\n');
       await serverAlive();
     });
+
+    it('counts files deleted while the run still holds them open or mapped', async () => {
+      // 50 × 4 MiB held after their names are gone: a walk of the folders sees none of it.
+      const held = await driver.run(
+        'holder',
+        'python',
+        [
+          'import mmap, os, time',
+          'kept = []',
+          'for i in range(50):',
+          "    f = open(f'/mnt/data/held{i}', 'w+b')",
+          "    f.write(b'x' * (4 * 1024 * 1024)); f.flush()",
+          '    kept.append(mmap.mmap(f.fileno(), 0) if i % 2 else f)',
+          "    os.unlink(f'/mnt/data/held{i}')",
+          "print('holding', flush=True)",
+          'time.sleep(3600)',
+        ].join('\n'),
+        { timeoutMs: 20_000 },
+      );
+      expect(held.notice ?? '', `status ${held.status}, stdout ${held.stdout}`).toContain(`quota of ${QUOTA_MB} MiB`);
+      expect(held.status).toBe('killed');
+      await serverAlive();
+    });
 });

@@ -96,6 +96,40 @@ print('wrote everything')`,
     await h.stillServing();
   });
 
+  // A file deleted while open keeps its blocks on the host's disk until its holder lets go, and no
+  // walk of the session's folders sees it. Each way of holding one: a descriptor, a mapping alone
+  // (the descriptor closed), a child process of the cell. 200 MiB is 10 quotas; the
+  // program then waits, so only the watchdog can end it before its timeout.
+  it.each([
+    ['an open descriptor', "kept.append(f)"],
+    ['a mapping whose descriptor is closed', "kept.append(mmap.mmap(f.fileno(), 0)); f.close()"],
+    ['a child process of the cell', "kept.append(f)"],
+  ])('counts files deleted while held through %s', async (how, hold) => {
+    const session = await h.newSession();
+    const child = how.startsWith('a child');
+    const out = await h.exec(
+      'python',
+      `import mmap, os, time
+kept = []
+# The child holds them; the parent (the cell) only waits.
+if ${child ? 'os.fork() == 0' : 'True'}:
+    block = b'x' * (4 << 20)
+    for i in range(50):
+        f = open(f'/mnt/data/held{i}', 'w+b')
+        f.write(block)
+        f.flush()
+        ${hold}
+        os.unlink(f'/mnt/data/held{i}')
+    print('holding', flush=True)
+time.sleep(3600)`,
+      { session, timeout: h.budget(20) },
+    );
+    expect(out.notice ?? '', `status ${out.status}, stdout ${out.stdout}`).toMatch(/quota of 20 MiB: the run was stopped/);
+    expect(out.status).toBe('killed');
+    expect(await usageHeader(h, session)).toBeLessThan(QUOTA);
+    await h.stillServing();
+  });
+
   it('counts saved variables against the quota: uploads see them, and a snapshot that does not fit is not kept', async () => {
     // Variables first: a 12 MiB snapshot fits, and then a 12 MiB upload does not.
     const first = await h.newSession();

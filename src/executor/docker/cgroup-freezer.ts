@@ -76,17 +76,21 @@ export class CgroupFreezer {
     } catch (error) {
       if (isGone(error)) return 'gone';
       // Never leave it half frozen: the engine could not kill it then.
-      await this.thaw().catch(() => undefined);
+      try {
+        this.thaw();
+      } catch {
+        // Reported by the caller's error below; nothing more to do here.
+      }
       throw error;
     }
-    await this.thaw();
+    this.thaw();
     return 'timeout';
   }
 
   /** Queues SIGKILL at every process of the frozen container, then thaws it: each dies on leaving the freezer. */
   async killFrozen(): Promise<void> {
     try {
-      for (const pid of await this.pids()) {
+      for (const pid of this.pids()) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch (error) {
@@ -94,11 +98,11 @@ export class CgroupFreezer {
         }
       }
     } finally {
-      await this.thaw();
+      this.thaw();
     }
   }
 
-  private async thaw(): Promise<void> {
+  private thaw(): void {
     try {
       writeFileSync(path.join(this.dir, 'freezer.state'), 'THAWED');
     } catch (error) {
@@ -106,7 +110,8 @@ export class CgroupFreezer {
     }
   }
 
-  private async pids(): Promise<number[]> {
+  /** The host pids of every process of the container now ([] once its cgroup is gone). */
+  pids(): number[] {
     try {
       const text = readFileSync(path.join(this.dir, 'cgroup.procs'), 'utf8');
       return text
@@ -123,7 +128,7 @@ export class CgroupFreezer {
   /** True when the container's processes are listed and this process's /proc shows each in that container's cgroup. */
   private async seesItsProcesses(): Promise<boolean> {
     try {
-      const pids = await this.pids();
+      const pids = this.pids();
       if (pids.length === 0) return false;
       for (const pid of pids) {
         const cgroups = await fs.readFile(`/proc/${pid}/cgroup`, 'utf8');

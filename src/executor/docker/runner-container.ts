@@ -18,6 +18,7 @@ import type { PoolKey } from '../pool-key.js';
 import { readCpuMs } from './cgroup-cpu.js';
 import { OomWatch } from './oom-watch.js';
 import { CgroupFreezer } from './cgroup-freezer.js';
+import type { HolderProcesses } from '../held-files.js';
 
 /** How long an `oom` event may trail the death of a container that was SIGKILLed by no one here. */
 const LATE_OOM_GRACE_MS = 1000;
@@ -102,8 +103,10 @@ export class RunnerContainer {
         timer.phases,
       );
       await runner.attachAndStart(timer);
-      // gVisor's sandbox is not a set of plain processes under the host's freezer: it is always killed.
-      if (options.settings.docker.runtime === 'runc') runner.freezer = await CgroupFreezer.locate(container.id);
+      // The cgroup lists the container's host processes under either runtime. Only runc's are the
+      // sandbox's own processes, frozen at the end of a run; gVisor's sandbox is always killed.
+      runner.cgroup = await CgroupFreezer.locate(container.id);
+      runner.freezes = options.settings.docker.runtime === 'runc';
       timer.mark('freezer');
       return runner;
     } catch (error) {
@@ -142,7 +145,13 @@ export class RunnerContainer {
   private attached: NodeJS.ReadWriteStream | null = null;
   private engineLost = false;
   /** The container's cgroup freezer, where the server can use it (cgroup-freezer.ts). */
-  private freezer: CgroupFreezer | null = null;
+  private cgroup: CgroupFreezer | null = null;
+  /** Whether the end of a run freezes the container through `cgroup` (runc) instead of killing it. */
+  private freezes = false;
+
+  private get freezer(): CgroupFreezer | null {
+    return this.freezes ? this.cgroup : null;
+  }
   /** True while every process of the container stands frozen (until `kill`). */
   private frozen = false;
 
@@ -216,6 +225,15 @@ export class RunnerContainer {
   }
 
   private stopped: Promise<{ exitCode: number | null; oomKilled: boolean }> | null = null;
+
+  /**
+   * SlotRunner.processes: listed through the container's cgroup where the server sees them. Under
+   * gVisor they are the sandbox's own (the Sentry, the gofer): their threads share one descriptor
+   * table, and user code cannot make host threads.
+   */
+  processes(): HolderProcesses | null {
+    return this.cgroup === null ? null : { pids: this.cgroup.pids(), threadsShareDescriptors: !this.freezes };
+  }
 
   /**
    * Resolves once no process of the container can write any more: frozen where the cgroup freezer

@@ -15,6 +15,8 @@ import type { JobLine } from '../runner-protocol.js';
 import { RunnerStreams, type RunEnd, type RunHooks } from '../runner-streams.js';
 import { Slot } from '../slot.js';
 import type { PoolKey } from '../pool-key.js';
+import type { HolderProcesses } from '../held-files.js';
+import { processGroupMembers } from './process-group.js';
 import { spawnSpec, type ProcessSlotDirs, type SandboxLayer } from './launch-spec.js';
 
 /** After the runner exits, how long its stdout may still deliver the result frame. */
@@ -144,6 +146,12 @@ export class RunnerProcess {
     const exit = await this.exited;
     const exitCode = exit.code ?? (exit.signal ? 128 + signalNumber(exit.signal) : null);
     return { end, exitCode, exit: diedByItself ? exit : null, stderrTail: this.streams.stderrTail };
+  }
+
+  /** SlotRunner.processes: the runner's process group (the sandbox cannot leave it), null once it is killed. */
+  processes(): HolderProcesses | null {
+    const pid = this.child.pid;
+    return pid === undefined || this.killed !== null ? null : { pids: processGroupMembers(pid), threadsShareDescriptors: false };
   }
 
   /** SlotRunner.halt: a sandboxed process group is killed (there is no freezer here). */

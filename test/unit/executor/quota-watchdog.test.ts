@@ -121,6 +121,30 @@ describe('QuotaWatchdog', () => {
     expect(calls[0]).toBeGreaterThanOrEqual(70 * UNIT);
   });
 
+  it('adds what the run holds in deleted files to each poll, not to the start or the last look', async () => {
+    const dir = await tempDir();
+    let held = 0;
+    const { watchdog, calls } = watch(dir, 10 * UNIT, { heldBytes: () => Promise.resolve(held) });
+    await writeFiles(dir, 4, UNIT);
+    held = 100 * UNIT;
+    expect(await watchdog.start()).toBe(4 * UNIT);
+    held = 6 * UNIT;
+    expect(await watchdog.poll()).toBe(false);
+    held = 6 * UNIT + 1;
+    expect(await watchdog.poll()).toBe(true);
+    expect(calls).toEqual([10 * UNIT + 1]);
+    expect((await watchdog.usageNow()).bytes).toBe(4 * UNIT);
+  });
+
+  it('still trips on the files when counting held files fails', async () => {
+    const dir = await tempDir();
+    const { watchdog, breaches } = watch(dir, 4 * UNIT, { heldBytes: () => Promise.reject(new Error('procfs said no')) });
+    await watchdog.start();
+    await writeFiles(dir, 5, UNIT);
+    expect(await watchdog.poll()).toBe(true);
+    expect(breaches).toEqual(['quota']);
+  });
+
   it('lets a session already over its quota run as long as it does not grow', async () => {
     const dir = await tempDir();
     await writeFiles(dir, 6, UNIT);
