@@ -137,6 +137,29 @@ describe('python runner: running a cell', () => {
     expect(existsSync(path.join(run.outDir, 'state.tmp'))).toBe(false);
   });
 
+  it('says which threads and child processes the cell left running (stopped with it), not daemon threads or finished ones', async () => {
+    const run = await runCell({
+      code: [
+        'import subprocess, threading',
+        'done = threading.Event()',
+        "threading.Thread(target=done.wait, name='worker').start()",
+        "threading.Thread(target=done.wait, name='helper', daemon=True).start()",
+        "finished = threading.Thread(target=print, args=('joined',), name='finished')",
+        'finished.start(); finished.join()',
+        "proc = subprocess.Popen(['sleep', '60'])",
+        "subprocess.run(['true'])",
+      ].join('\n'),
+    });
+    expect(run.result.outcome, JSON.stringify(run.result.error)).toBe('ok');
+    expect(run.output).toBe('joined\n');
+    expect(run.result.notices).toEqual([
+      expect.stringMatching(/^1 thread the cell started \('worker'\) was still running when it ended, and stopped with it/),
+      expect.stringMatching(/^1 child process the cell started was still running when it ended, and stopped with it/),
+    ]);
+    const calm = await runCell({ code: "import subprocess, threading\nt = threading.Thread(target=print, args=('x',))\nt.start(); t.join()\nsubprocess.run(['true'])" });
+    expect(calm.result.notices).toEqual([]);
+  });
+
   it('imports the CODECELL_PRELOAD modules while warming up, ignoring ones that fail', async () => {
     const run = await runCell({ code: '1', preload: 'numpy, pandas,no_such_module' });
     expect(run.result.outcome).toBe('ok');

@@ -12,7 +12,7 @@ import time
 import traceback
 import types
 
-from . import figures, notebook, packages, resources, rich, snapshot
+from . import figures, leftovers, notebook, packages, resources, rich, snapshot
 from .cell import CellOutcome, run_cell
 from .frames import READY_NONCE, FrameWriter, Job, JobError, parse_job, read_job_line
 
@@ -81,8 +81,10 @@ def run_job(job: Job) -> dict:
     _write_opens.armed = True
     not_carried = _restore(namespace) if job.restore else []
     restored = time.perf_counter()
+    threads_before = leftovers.thread_idents()
     outcome = run_cell(job.code, namespace)
     _quiet_user_signals()
+    left_running = leftovers.notices(threads_before)
     # Figures are rendered and closed before saving: a pickled figure that pyplot still had open
     # would be reopened at restore and shown again at the end of the next run.
     _render_open_figures()
@@ -99,7 +101,7 @@ def run_job(job: Job) -> dict:
     timings = {"restoreMs": _ms(restored - began), "runMs": _ms(ran - restored), "saveMs": _ms(saved - ran)}
     result = _result(outcome, collected, not_carried, state_saved, state_error, timings)
     result["displays"], display_notices = rich.collect()
-    result["notices"] = _notices(outcome) + display_notices
+    result["notices"] = _notices(outcome) + left_running + display_notices
     return result
 
 
