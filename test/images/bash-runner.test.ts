@@ -41,7 +41,7 @@ describe('bash runner', () => {
   });
 
   it('has the usual tools', async () => {
-    const tools = 'bash grep sed gawk jq bc curl git file ps find less tar gzip xargs sort diff';
+    const tools = 'bash grep sed gawk jq bc curl git file ps find less tar gzip xargs sort diff xxd';
     const run = await new Session().run(`for t in ${tools}; do command -v "$t" >/dev/null || echo "missing $t"; done; echo '{"a":[1,2]}' | jq -c .a; echo '2^10' | bc`);
     expect(run.output).toBe('[1,2]\n1024\n');
   });
