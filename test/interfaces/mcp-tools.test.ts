@@ -80,7 +80,7 @@ describe('execution', () => {
     expect(withWord.isError, textOf(withWord)).toBe(false);
     expect(sessionOf(withWord)).toBe(sessionOf(without));
     const listed = await callTool(client, 'list_files', { session_id: 'default' });
-    expect(listed.isError, textOf(listed)).toBe(false);
+    expect(listed.isError, textOf(listed)).toBeFalsy();
     expect(listed.structuredContent?.session_id).toBe(sessionOf(without));
   });
 
