@@ -122,6 +122,21 @@ describe('bash runner', () => {
     expect(run.result.notCarried).toEqual([{ name: 'cwd', type: 'directory', reason: expect.stringContaining('restore failed') }]);
   });
 
+  it('writes names with quotes, backslashes, control characters and non-ASCII into the result as JSON says them', async () => {
+    const session = new Session();
+    const name = 'gone "q" \\ \t\x01 é\n2';
+    const gone = path.join(session.dataDir, name);
+    mkdirSync(gone);
+    chmodSync(gone, 0o777);
+    await session.run(`cd "$(printf 'gone "q" \\\\ \\t\\001 é\\n2')"`);
+    rmSync(gone, { recursive: true });
+    const run = await session.run('pwd');
+    expect(run.output).toBe('/mnt/data\n');
+    // A note is one line: its newlines become spaces.
+    const shown = name.replace('\n', ' ');
+    expect(run.result.notCarried).toEqual([{ name: 'cwd', type: 'directory', reason: `restore failed: /mnt/data/${shown} no longer exists; starting in /mnt/data` }]);
+  });
+
   it('lists background jobs as not carried', async () => {
     const run = await new Session().run('sleep 30 &\necho started');
     expect(run.result.outcome).toBe('ok');
