@@ -82,6 +82,9 @@ describe('execution', () => {
     const listed = await callTool(client, 'list_files', { session_id: 'default' });
     expect(listed.isError, textOf(listed)).toBeFalsy();
     expect(listed.structuredContent?.session_id).toBe(sessionOf(without));
+    const history = await callTool(client, 'get_execution_history', { session_id: 'default' });
+    expect(history.isError, textOf(history)).toBeFalsy();
+    expect(textOf(history)).toContain(sessionOf(without));
   });
 
   it('runs JavaScript and TypeScript, which share their state', async () => {

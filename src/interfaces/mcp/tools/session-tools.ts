@@ -130,13 +130,14 @@ export function registerSessionTools(server: McpServer, deps: ToolDeps): void {
     {
       title: 'Show a session’s history',
       description: 'Show what ran in a session, oldest first: language, code, status, duration and the start of its output.',
-      inputSchema: { session_id: requiredSessionId('The session whose history to show.') },
+      inputSchema: { session_id: requiredSessionId('The session whose history to show; "default" for your default session.') },
       outputSchema: z.object({ session: SessionOutputSchema, history: z.array(HistoryEntryOutputSchema) }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
     (args, extra) =>
       guardTool(toolLogger(deps, 'get_execution_history', extra), async () => {
-        const { session, history } = await engine.getHistory(principal, args.session_id.trim());
+        const sessionId = sessionIdFrom(args.session_id) ?? (await engine.resolveSessionId(principal, undefined));
+        const { session, history } = await engine.getHistory(principal, sessionId);
         const body = history.length === 0 ? 'Nothing has run in it yet.' : history.map(describeHistoryEntry).join('\n\n');
         return {
           content: [{ type: 'text', text: `Session ${describeSession(session)}\n\n${body}` }],
@@ -180,13 +181,13 @@ export function registerSessionTools(server: McpServer, deps: ToolDeps): void {
       description:
         'Delete a session with its files and variables. Closing your default session is allowed: the next call ' +
         'without session_id starts a new, empty default session.',
-      inputSchema: { session_id: requiredSessionId('The session to delete.') },
+      inputSchema: { session_id: requiredSessionId('The session to delete; "default" for your default session.') },
       outputSchema: z.object({ session_id: z.string(), closed: z.literal(true) }),
       annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
     },
     (args, extra) =>
       guardTool(toolLogger(deps, 'close_execution_session', extra), async () => {
-        const sessionId = args.session_id.trim();
+        const sessionId = sessionIdFrom(args.session_id) ?? (await engine.resolveSessionId(principal, undefined));
         await engine.closeSession(principal, sessionId);
         return {
           content: [{ type: 'text', text: `Session ${sessionId} closed: its files and variables are deleted.` }],
