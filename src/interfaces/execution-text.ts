@@ -57,14 +57,24 @@ function filesSection(result: ExecutionResult): string | null {
 }
 
 /**
- * An error as one block: the traceback when it already names the error, ending with "Name: message"
- * (Python's) or starting with it (V8's stacks), else that line first, then the traceback.
+ * An error as one block: the traceback when it already names the error ("Name: message" on lines of
+ * its own: last in Python's, first in V8's stacks, after the source line and caret of an uncaught
+ * throw), else that line first, then the traceback.
  */
 export function describeError(error: ExecutionError): string {
   const headline = `${error.name}: ${error.message}`;
   const traceback = error.traceback.trimEnd();
   if (traceback.length === 0) return headline;
-  return traceback.endsWith(headline) || traceback.startsWith(headline) ? traceback : `${headline}\n${traceback}`;
+  return namesItself(traceback, headline) ? traceback : `${headline}\n${traceback}`;
+}
+
+/** True when `headline` (which may span lines) stands in `traceback` on lines of its own. */
+function namesItself(traceback: string, headline: string): boolean {
+  for (let at = traceback.indexOf(headline); at !== -1; at = traceback.indexOf(headline, at + 1)) {
+    const end = at + headline.length;
+    if ((at === 0 || traceback[at - 1] === '\n') && (end === traceback.length || traceback[end] === '\n')) return true;
+  }
+  return false;
 }
 
 export function formatExecutionText(result: ExecutionResult): string {

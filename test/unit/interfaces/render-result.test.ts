@@ -154,6 +154,17 @@ describe('renderExecutionResult', () => {
     expect(text).toContain(`[error]\n${traceback.trimEnd()}`);
     expect(text.match(/process\.exit\(2\) was called/g)).toHaveLength(1);
   });
+
+  it('does not repeat the error line an uncaught JavaScript throw shows after its source line and caret', () => {
+    const traceback = "<cell>:2\no.b.c.d = 2;\n    ^\n\nTypeError: Cannot read properties of undefined (reading 'c')\n    at <cell>:2:5\n";
+    const error = { name: 'TypeError', message: "Cannot read properties of undefined (reading 'c')", traceback };
+    const text = textOf(renderExecutionResult(result({ status: 'error', exitCode: 1, error })));
+    expect(text).toContain(`[error]\n${traceback.trimEnd()}`);
+    expect(text.match(/TypeError: Cannot read/g)).toHaveLength(1);
+    // Only a whole line counts: a longer line that merely starts with it does not name this error.
+    const partial = { name: 'Error', message: 'boom', traceback: 'Error: boom and more\n    at x\n' };
+    expect(textOf(renderExecutionResult(result({ status: 'error', exitCode: 1, error: partial })))).toContain('[error]\nError: boom\nError: boom and more');
+  });
 });
 
 describe('the result size budget', () => {
