@@ -77,6 +77,7 @@ export class QuotaWatchdog {
   private inFlight: Promise<unknown> | null = null;
   private stopped = false;
   private exceededBreach: QuotaBreach | null = null;
+  private heldAtBreach = 0;
 
   constructor(private readonly options: QuotaWatchdogOptions) {
     if (!Number.isFinite(options.limitBytes) || options.limitBytes < 0) throw new RangeError('limitBytes must be a byte count');
@@ -118,6 +119,11 @@ export class QuotaWatchdog {
     return this.exceededBreach;
   }
 
+  /** Of the usage that passed the limit, the bytes held in deleted files (`heldBytes`); 0 without a breach. */
+  get heldBytesAtBreach(): number {
+    return this.heldAtBreach;
+  }
+
   /** What the dirs hold now (one whole walk), whether or not the watchdog is still polling. */
   usageNow(): Promise<Usage> {
     return this.measure();
@@ -138,6 +144,7 @@ export class QuotaWatchdog {
     const usage = withHeld(await this.measure((sofar) => this.stopped || this.breachOf(withHeld(sofar)) !== null));
     const breach = this.breachOf(usage);
     if (breach !== null && !this.stopped) {
+      this.heldAtBreach = held;
       this.trip(usage.bytes, breach);
       return true;
     }

@@ -212,7 +212,7 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
       details = this.port.phaseDetails(outcome);
       const stateSaved = adoption === 'adopted';
       timer.mark('adopt');
-      const verdict = judgeRun({ end: outcome.end, facts, job, stateSaved, signal, breach: watchdog.breach, limits });
+      const verdict = judgeRun({ end: outcome.end, facts, job, stateSaved, signal, breach: watchdog.breach, heldBytes: watchdog.heldBytesAtBreach, limits });
       let notice = verdict.notice;
       if (lateBreach === 'budget') notice = joinNotices(notice, budgetPassedNotice(limits));
       if (adoption === 'over-quota') notice = joinNotices(notice, snapshotRefusedNotice(limits, snapshotBreach));

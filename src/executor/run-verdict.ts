@@ -36,6 +36,8 @@ export function judgeRun(input: {
   readonly stateSaved: boolean;
   readonly signal: AbortSignal;
   readonly breach: QuotaBreach | null;
+  /** Of the usage that passed the limit, bytes in files the run had deleted while still holding them open. */
+  readonly heldBytes?: number;
   readonly limits: Limits;
 }): RunVerdict {
   const { end, facts, job, limits } = input;
@@ -58,7 +60,7 @@ export function judgeRun(input: {
           status: 'killed',
           notice:
             `the server's disk budget for all sessions (${formatBytes(limits.diskBudgetBytes)}, CODECELL_DISK_BUDGET_MB) ` +
-            `has no more room: the run was stopped; delete files you no longer need, or try again later. ${KEPT}`,
+            `has no more room: the run was stopped; delete files you no longer need, or try again later.${heldNote(input.heldBytes)} ${KEPT}`,
         };
       }
       if (input.breach !== null) {
@@ -67,7 +69,7 @@ export function judgeRun(input: {
           status: 'killed',
           notice:
             `the session's files passed their quota of ${quotaMb} MiB: the run was stopped; delete files to continue ` +
-            `(a session holds at most ${quotaMb} MiB and ${limits.sessionMaxFiles} files). ${KEPT}`,
+            `(a session holds at most ${quotaMb} MiB and ${limits.sessionMaxFiles} files).${heldNote(input.heldBytes)} ${KEPT}`,
         };
       }
       return {
@@ -100,4 +102,10 @@ export function snapshotRefusedNotice(limits: Limits, breach: QuotaBreach | null
 
 function formatSeconds(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Says so when files the run deleted while holding them open took part: no listing shows them. */
+function heldNote(heldBytes: number | undefined): string {
+  if (heldBytes === undefined || heldBytes <= 0) return '';
+  return ` ${formatBytes(heldBytes)} of it were files the run had deleted while still holding them open (temporary files): they count until closed.`;
 }

@@ -125,6 +125,8 @@ time.sleep(3600)`,
       { session, timeout: h.budget(20) },
     );
     expect(out.notice ?? '', `status ${out.status}, stdout ${out.stdout}`).toMatch(/quota of 20 MiB: the run was stopped/);
+    // No listing shows those files: the notice says what took the room.
+    expect(out.notice).toMatch(/of it were files the run had deleted while still holding them open/);
     expect(out.status).toBe('killed');
     expect(await usageHeader(h, session)).toBeLessThan(QUOTA);
     await h.stillServing();

@@ -133,6 +133,7 @@ describe('QuotaWatchdog', () => {
     held = 6 * UNIT + 1;
     expect(await watchdog.poll()).toBe(true);
     expect(calls).toEqual([10 * UNIT + 1]);
+    expect(watchdog.heldBytesAtBreach).toBe(6 * UNIT + 1);
     expect((await watchdog.usageNow()).bytes).toBe(4 * UNIT);
   });
 

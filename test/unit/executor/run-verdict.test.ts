@@ -16,10 +16,10 @@ function frame(overrides: Partial<ResultFrame> = {}): ResultFrame {
   };
 }
 
-function judge(end: Parameters<typeof judgeRun>[0]['end'], facts: EndFacts, extra: { stateSaved?: boolean; breach?: 'quota' | 'budget' | null; callerAborted?: boolean; oneShot?: boolean } = {}) {
+function judge(end: Parameters<typeof judgeRun>[0]['end'], facts: EndFacts, extra: { stateSaved?: boolean; breach?: 'quota' | 'budget' | null; heldBytes?: number; callerAborted?: boolean; oneShot?: boolean } = {}) {
   const caller = new AbortController();
   if (extra.callerAborted) caller.abort();
-  return judgeRun({ end, facts, job: { ...job, ...(extra.oneShot ? { stateFile: null } : {}), signal: caller.signal }, stateSaved: extra.stateSaved ?? true, signal: caller.signal, breach: extra.breach ?? null, limits });
+  return judgeRun({ end, facts, job: { ...job, ...(extra.oneShot ? { stateFile: null } : {}), signal: caller.signal }, stateSaved: extra.stateSaved ?? true, signal: caller.signal, breach: extra.breach ?? null, ...(extra.heldBytes === undefined ? {} : { heldBytes: extra.heldBytes }), limits });
 }
 
 describe('judgeRun', () => {
@@ -47,6 +47,12 @@ describe('judgeRun', () => {
   it('names the quota or the disk budget when the watchdog stopped the run', () => {
     expect(judge({ kind: 'aborted' }, FINE, { breach: 'quota' }).notice).toMatch(/quota of 40 MiB.*at most 40 MiB and 1000 files/);
     expect(judge({ kind: 'aborted' }, FINE, { breach: 'budget' }).notice).toMatch(/^the server's disk budget for all sessions/);
+    expect(judge({ kind: 'aborted' }, FINE, { breach: 'quota' }).notice).not.toMatch(/deleted/);
+  });
+
+  it('says how much of it were deleted files the run still held open, which no listing shows', () => {
+    const notice = judge({ kind: 'aborted' }, FINE, { breach: 'quota', heldBytes: 3 * 1024 * 1024 }).notice;
+    expect(notice).toMatch(/1000 files\)\. 3 MiB of it were files the run had deleted while still holding them open \(temporary files\): they count until closed\./);
   });
 });
 
