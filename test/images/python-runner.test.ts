@@ -140,23 +140,41 @@ describe('python runner: running a cell', () => {
   it('says which threads and child processes the cell left running (stopped with it), not daemon threads or finished ones', async () => {
     const run = await runCell({
       code: [
-        'import subprocess, threading',
+        'import os, subprocess, threading',
+        'from concurrent.futures import ThreadPoolExecutor',
         'done = threading.Event()',
-        "threading.Thread(target=done.wait, name='worker').start()",
-        "threading.Thread(target=done.wait, name='helper', daemon=True).start()",
-        "finished = threading.Thread(target=print, args=('joined',), name='finished')",
+        'def wait_for_done():',
+        '    done.wait()',
+        "threading.Thread(target=wait_for_done, name='worker').start()",
+        "threading.Thread(target=wait_for_done, name='helper', daemon=True).start()",
+        "finished = threading.Thread(target=lambda: print('joined', end=' '), name='finished')",
         'finished.start(); finished.join()',
         "proc = subprocess.Popen(['sleep', '60'])",
+        "os.system('sleep 61 &')",
         "subprocess.run(['true'])",
+        // A library's idle pool: a script's exit would shut it down too, losing nothing.
+        'pool = ThreadPoolExecutor(2)',
+        "print(list(pool.map(len, ['ab', 'c'])))",
       ].join('\n'),
     });
     expect(run.result.outcome, JSON.stringify(run.result.error)).toBe('ok');
-    expect(run.output).toBe('joined\n');
+    expect(run.output).toBe('joined [2, 1]\n');
     expect(run.result.notices).toEqual([
       expect.stringMatching(/^1 thread the cell started \('worker'\) was still running when it ended, and stopped with it/),
-      expect.stringMatching(/^1 child process the cell started was still running when it ended, and stopped with it/),
+      expect.stringMatching(/^2 processes the cell started \('sleep 60', 'sleep 61'\) were still running when it ended, and stopped with it/),
     ]);
-    const calm = await runCell({ code: "import subprocess, threading\nt = threading.Thread(target=print, args=('x',))\nt.start(); t.join()\nsubprocess.run(['true'])" });
+    // Joined threads, finished processes, and the pools of multiprocessing and joblib left open.
+    const calm = await runCell({
+      code: [
+        'import multiprocessing, subprocess, threading',
+        'from joblib import Parallel, delayed',
+        "t = threading.Thread(target=print, args=('x',))",
+        "t.start(); t.join(); subprocess.run(['true'])",
+        'pool = multiprocessing.Pool(2)',
+        'print(pool.map(abs, [-1]), Parallel(n_jobs=2)(delayed(abs)(i) for i in [-2]))',
+      ].join('\n'),
+    });
+    expect(calm.result.outcome, JSON.stringify(calm.result.error)).toBe('ok');
     expect(calm.result.notices).toEqual([]);
   });
 
