@@ -8,7 +8,7 @@ import type { Executor } from '../executor/executor.js';
 import type { SystemInfo } from './types.js';
 
 /** The limits a run gets, as get_system_info reports them (whole MiB, seconds). */
-export function limitsInfo(settings: Settings): SystemInfo['limits'] {
+export function limitsInfo(settings: Settings, executorKind: SystemInfo['executor']['kind']): SystemInfo['limits'] {
   const { limits, sessions } = settings;
   return {
     timeoutSeconds: limits.timeoutMs / 1000,
@@ -21,6 +21,7 @@ export function limitsInfo(settings: Settings): SystemInfo['limits'] {
     maxImagesPerRun: limits.maxImagesPerRun,
     sessionTtlSeconds: sessions.ttlMs / 1000,
     maxSessions: sessions.maxSessions,
+    tmpMb: executorKind === 'docker' ? Math.round(limits.tmpfsBytes / 1024 / 1024) : null,
   };
 }
 
@@ -41,7 +42,7 @@ export async function describeSystem(settings: Settings, executor: Executor, ver
     languages: runnableLanguages(oneShotLanguages),
     runtimes,
     oneShotLanguages,
-    limits: limitsInfo(settings),
+    limits: limitsInfo(settings, info.kind),
     network: 'none',
     workingDirectory: '/mnt/data',
   };

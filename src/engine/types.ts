@@ -161,6 +161,8 @@ export interface SystemInfo {
     readonly maxImagesPerRun: number;
     readonly sessionTtlSeconds: number;
     readonly maxSessions: number;
+    /** /tmp's size where it is a memory-backed tmpfs of its own (Docker); null where /tmp is disk counted in the session's quota. */
+    readonly tmpMb: number | null;
   };
   readonly network: 'none';
   readonly workingDirectory: '/mnt/data';

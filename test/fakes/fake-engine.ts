@@ -169,7 +169,7 @@ export class FakeEngine implements EngineApi {
         packages: {},
       })),
       oneShotLanguages: ONE_SHOT_LANGUAGES.map((language) => ({ language, image: `fake-${language}`, installed: false, version: null })),
-      limits: limitsInfo(this.deps.settings),
+      limits: limitsInfo(this.deps.settings, 'docker'),
       network: 'none',
       workingDirectory: '/mnt/data',
     };

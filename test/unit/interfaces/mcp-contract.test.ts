@@ -350,10 +350,12 @@ describe('session tools', () => {
   });
 
   it('reports the limits in force through get_system_info', async () => {
-    const { call } = await connect({ env: { EXECUTION_TIMEOUT: '20' } });
+    const { call } = await connect({ env: { EXECUTION_TIMEOUT: '20', CODECELL_TMPFS_MB: '48' } });
     const result = await call('get_system_info');
     expect(result.isError).not.toBe(true);
-    expect(result.structuredContent).toMatchObject({ limits: { timeout_seconds: 20 }, network: 'none', working_directory: '/mnt/data' });
+    expect(result.structuredContent).toMatchObject({ limits: { timeout_seconds: 20, tmp_mb: 48 }, network: 'none', working_directory: '/mnt/data' });
+    // /tmp is memory and small: the model is told where big temporary files go.
+    expect(textOf(result)).toContain('/tmp holds 48 MiB in memory: large temporary files (SQLite sorts, TMPDIR) belong in /mnt/data.');
     const oneShot = (result.structuredContent as { one_shot_languages: Array<{ language: string; installed: boolean }> }).one_shot_languages;
     expect(oneShot.map((entry) => entry.language)).toEqual(['c', 'cpp', 'go', 'java', 'rust', 'php', 'r', 'd', 'fortran']);
     expect(textOf(result)).toContain('One-shot (execute_code; one program per call, only files carry over): c (not installed), cpp (not installed)');

@@ -42,6 +42,7 @@ const SystemInfoOutputSchema = z.object({
     max_images_per_run: z.number(),
     session_ttl_seconds: z.number(),
     max_sessions: z.number(),
+    tmp_mb: z.number().nullable().describe('Size of /tmp, which is memory; null where /tmp is disk within the session quota.'),
   }),
   network: z.literal('none'),
   working_directory: z.literal('/mnt/data'),
@@ -74,6 +75,7 @@ function toOutput(info: SystemInfo): z.infer<typeof SystemInfoOutputSchema> {
       max_images_per_run: limits.maxImagesPerRun,
       session_ttl_seconds: limits.sessionTtlSeconds,
       max_sessions: limits.maxSessions,
+      tmp_mb: limits.tmpMb,
     },
     network: info.network,
     working_directory: info.workingDirectory,
@@ -99,7 +101,8 @@ export function describeSystem(info: SystemInfo): string {
     ...(oneShot === '' ? [] : [`One-shot (execute_code; one program per call, only files carry over): ${oneShot}`]),
     `Limits: ${limits.timeoutSeconds} s per call, ${limits.memoryMb} MiB memory, ${limits.cpus} CPU, ` +
       `${limits.maxOutputChars} characters of output per stream, ${limits.maxFileMb} MiB per file, ` +
-      `${limits.sessionQuotaMb} MiB per session, ${limits.maxImagesPerRun} images per run. ` +
+      `${limits.sessionQuotaMb} MiB per session, ${limits.maxImagesPerRun} images per run` +
+      (limits.tmpMb === null ? '. ' : `; /tmp holds ${limits.tmpMb} MiB in memory: large temporary files (SQLite sorts, TMPDIR) belong in ${info.workingDirectory}. `) +
       `Sessions are deleted after ${Math.round(limits.sessionTtlSeconds / 60)} minutes without use.`,
   ].join('\n');
 }
