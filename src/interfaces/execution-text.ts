@@ -68,13 +68,19 @@ export function describeError(error: ExecutionError): string {
   return namesItself(traceback, headline) ? traceback : `${headline}\n${traceback}`;
 }
 
-/** True when `headline` (which may span lines) stands in `traceback` on lines of its own. */
+/**
+ * True when `headline` (which may span lines) stands in `traceback` on lines of its own, or the
+ * traceback's last line is the start of it: Python's SyntaxError ends "SyntaxError: invalid syntax"
+ * where its message adds "(<cell>, line 2)", which the traceback shows above.
+ */
 function namesItself(traceback: string, headline: string): boolean {
   for (let at = traceback.indexOf(headline); at !== -1; at = traceback.indexOf(headline, at + 1)) {
     const end = at + headline.length;
     if ((at === 0 || traceback[at - 1] === '\n') && (end === traceback.length || traceback[end] === '\n')) return true;
   }
-  return false;
+  const lastLine = traceback.slice(traceback.lastIndexOf('\n') + 1);
+  const name = headline.slice(0, headline.indexOf(': ') + 2);
+  return name.length > 2 && lastLine.startsWith(name) && lastLine.length > name.length && headline.startsWith(`${lastLine} (`);
 }
 
 export function formatExecutionText(result: ExecutionResult): string {

@@ -165,6 +165,14 @@ describe('renderExecutionResult', () => {
     const partial = { name: 'Error', message: 'boom', traceback: 'Error: boom and more\n    at x\n' };
     expect(textOf(renderExecutionResult(result({ status: 'error', exitCode: 1, error: partial })))).toContain('[error]\nError: boom\nError: boom and more');
   });
+
+  it("does not repeat a Python SyntaxError whose traceback ends with the message before its place", () => {
+    const traceback = '  File "<cell>", line 2\n    return x +\n              ^\nSyntaxError: invalid syntax\n';
+    const error = { name: 'SyntaxError', message: 'invalid syntax (<cell>, line 2)', traceback };
+    const text = textOf(renderExecutionResult(result({ status: 'error', exitCode: 1, error })));
+    expect(text).toContain(`[error]\n${traceback.trimEnd()}`);
+    expect(text.match(/SyntaxError/g)).toHaveLength(1);
+  });
 });
 
 describe('the result size budget', () => {
