@@ -6,24 +6,39 @@
  *
  * Counted: regular files with no link left, on one of the given devices (those of the watched
  * folders: a tmpfs elsewhere has its own size cap), that a listed process holds through a
- * descriptor (/proc/PID/task/TID/fd) or a mapping (/proc/PID/maps, then /proc/PID/map_files), each inode
- * once, measured as files/usage.ts measures a file.
+ * descriptor (/proc/PID/task/TID/fd) or a mapping (the maps, then map_files, of a live thread), each
+ * inode once, measured as files/usage.ts measures a file.
  *
  * A few descriptors and mappings are read here, synchronously: procfs is kernel memory and each
  * look takes microseconds, where a child process costs milliseconds. Past IN_PROCESS_MAX_ENTRIES
- * descriptors, or a maps listing past IN_PROCESS_MAX_MAPS_BYTES, the count goes to GNU find in a
- * child process instead, so a run that opens 100,000 descriptors never holds the event loop for the
- * ~100 ms their stats take. Hand-written: no npm package reads procfs for deleted open files.
+ * descriptors, or maps listings past IN_PROCESS_MAX_MAPS_BYTES in all, the count goes to GNU find in
+ * a child process instead, so a run that opens 100,000 descriptors, or maps a file hundreds of times
+ * in a hundred processes, never holds the event loop for the time the kernel takes to list them.
+ * Hand-written: no npm package reads procfs for deleted open files.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, openSync, readSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
 import { errnoOf } from '../errno.js';
 import { entryBytes } from '../files/usage.js';
 
 /** Descriptors read in this process, at most; more go to find. */
 const IN_PROCESS_MAX_ENTRIES = 1024;
-/** A maps listing longer than this (about 10,000 mappings) goes to find as well. */
-const IN_PROCESS_MAX_MAPS_BYTES = 1 << 20;
+/**
+ * Bytes of maps listings read in this process in one count, across all processes (a Python process
+ * with pandas loaded lists about 100 KB): past it, find counts instead. Every byte of a listing is
+ * made by the kernel while the event loop waits.
+ */
+const IN_PROCESS_MAX_MAPS_BYTES = 256 * 1024;
+/** How much one count reads in this process at most (tests make them small to reach find). */
+export interface InProcessBounds {
+  readonly maxEntries: number;
+  readonly maxMapsBytes: number;
+}
+
+const IN_PROCESS_BOUNDS: InProcessBounds = { maxEntries: IN_PROCESS_MAX_ENTRIES, maxMapsBytes: IN_PROCESS_MAX_MAPS_BYTES };
+
+/** One buffer for every listing read here (a count is synchronous: nothing else uses it meanwhile). */
+const mapsBuffer = Buffer.alloc(IN_PROCESS_MAX_MAPS_BYTES + 1);
 
 /** One line per file find reaches through a link: link count, device:inode, size, allocated blocks. */
 const FIND_FORMAT = '%n %D:%i %s %b\\n';
@@ -37,19 +52,87 @@ export interface HolderProcesses {
    * thread made with clone() without CLONE_FILES has a table of its own, so each thread's is read.
    */
   readonly threadsShareDescriptors: boolean;
+  /**
+   * What a held file counts when it cannot be measured (a mapping of a process whose main thread has
+   * exited: the kernel serves map_files through the main thread only): the largest a file may be
+   * (RLIMIT_FSIZE). A maps listing too long to read then counts twice that.
+   */
+  readonly largestFileBytes: number;
 }
+
+/** A runner's processes, as it lists them (the run flow adds the largest file size). */
+export type RunnerProcesses = Pick<HolderProcesses, 'pids' | 'threadsShareDescriptors'>;
 
 /** Bytes held in unnamed files on `devices` by `holders`. */
-export async function measureHeldFiles(holders: HolderProcesses, devices: ReadonlySet<bigint>): Promise<number> {
+export async function measureHeldFiles(
+  holders: HolderProcesses,
+  devices: ReadonlySet<bigint>,
+  bounds: InProcessBounds = IN_PROCESS_BOUNDS,
+): Promise<number> {
   if (holders.pids.length === 0 || devices.size === 0) return 0;
-  const tables = holders.pids.map((pid) => ({ pid, descriptors: holders.threadsShareDescriptors ? [`/proc/${pid}/fd`] : threadTables(pid) }));
-  return readInProcess(tables, devices) ?? (await readWithFind(tables, devices));
+  const tables = holders.pids.flatMap((pid) => holderTables(pid, holders.threadsShareDescriptors));
+  const unmeasured = unmeasuredMappings(tables, devices, holders.largestFileBytes, bounds.maxMapsBytes);
+  return unmeasured + (readInProcess(tables, devices, bounds) ?? (await readWithFind(tables, devices)));
 }
 
-/** A process and the descriptor folders to read for it. */
+/** What to read of one process: its descriptor folders, and a live thread's folder for its mappings. */
 export interface DescriptorTables {
-  readonly pid: number;
   readonly descriptors: readonly string[];
+  /** /proc/PID/task/TID of a thread that has not exited: its maps listing is the process's. */
+  readonly memory: string;
+  /** /proc/PID/map_files, to stat a mapped file; null when the main thread has exited (it lists none then). */
+  readonly mapFiles: string | null;
+}
+
+/**
+ * The folders to read for `pid`, [] once it is gone. Mappings are listed through a live thread: a
+ * process whose main thread has exited (while another runs on) lists no mappings under /proc/PID.
+ */
+export function holderTables(pid: number, threadsShareDescriptors: boolean): DescriptorTables[] {
+  const tasks = listOrEmpty(`/proc/${pid}/task`);
+  const live = [String(pid), ...tasks.filter((task) => task !== String(pid))].find((task) => tasks.includes(task) && isLive(`/proc/${pid}/task/${task}`));
+  if (live === undefined) return [];
+  const memory = `/proc/${pid}/task/${live}`;
+  return [
+    {
+      descriptors: threadsShareDescriptors ? [`${memory}/fd`] : tasks.map((task) => `/proc/${pid}/task/${task}/fd`),
+      memory,
+      mapFiles: live === String(pid) ? `/proc/${pid}/map_files` : null,
+    },
+  ];
+}
+
+/**
+ * What the mappings of processes without a main thread count: each deleted file on `devices` they
+ * map, at `largestFileBytes` (they cannot be measured), each once; a listing longer than `maxBytes`
+ * counts twice that, unread.
+ */
+function unmeasuredMappings(tables: readonly DescriptorTables[], devices: ReadonlySet<bigint>, largestFileBytes: number, maxBytes: number): number {
+  const files = new Set<string>();
+  let unread = 0;
+  let read = 0;
+  for (const { memory, mapFiles } of tables) {
+    if (mapFiles !== null) continue;
+    const maps = readMaps(memory, Math.min(maxBytes, IN_PROCESS_MAX_MAPS_BYTES) - read);
+    if (maps === null) {
+      unread += 2 * largestFileBytes;
+      continue;
+    }
+    read += maps.length;
+    for (const { file } of deletedMappings(maps, devices)) files.add(file);
+  }
+  return unread + files.size * largestFileBytes;
+}
+
+/** False for a thread that has exited (a zombie) or is gone. */
+function isLive(task: string): boolean {
+  try {
+    const stat = readFileSync(`${task}/stat`, 'latin1');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X' && state !== '';
+  } catch {
+    return false;
+  }
 }
 
 /** The device numbers of `dirs` (those that exist), as find's %D and stat's st_dev give them. */
@@ -63,48 +146,64 @@ export function devicesOf(dirs: readonly string[]): Set<bigint> {
 }
 
 /** The count read here; null when there is too much to read without holding the event loop. */
-export function readInProcess(processes: readonly DescriptorTables[], devices: ReadonlySet<bigint>): number | null {
+export function readInProcess(
+  processes: readonly DescriptorTables[],
+  devices: ReadonlySet<bigint>,
+  bounds: InProcessBounds = IN_PROCESS_BOUNDS,
+): number | null {
+  const maxEntries = Math.min(bounds.maxEntries, IN_PROCESS_MAX_ENTRIES);
+  const maxMapsBytes = Math.min(bounds.maxMapsBytes, IN_PROCESS_MAX_MAPS_BYTES);
   const held = new Map<string, number>();
   const count = (stat: BigIntStats | undefined): void => {
     if (stat === undefined || !stat.isFile() || stat.nlink !== 0n || !devices.has(stat.dev)) return;
     held.set(`${stat.dev}:${stat.ino}`, entryBytes('f', Number(stat.size), Number(stat.blocks)));
   };
   let entries = 0;
-  for (const { pid, descriptors } of processes) {
+  let mapsBytes = 0;
+  for (const { descriptors, memory, mapFiles } of processes) {
     for (const table of descriptors) {
       const fds = listOrEmpty(table);
       entries += fds.length;
-      if (entries > IN_PROCESS_MAX_ENTRIES) return null;
+      if (entries > maxEntries) return null;
       for (const fd of fds) count(statOrUndefined(`${table}/${fd}`));
     }
-    const maps = readMaps(pid);
+    if (mapFiles === null) continue; // unmeasuredMappings counts them
+    const maps = readMaps(memory, maxMapsBytes - mapsBytes);
     if (maps === null) return null;
-    for (const range of deletedMappings(maps, devices)) {
+    mapsBytes += maps.length;
+    for (const { range } of deletedMappings(maps, devices)) {
       entries += 1;
-      if (entries > IN_PROCESS_MAX_ENTRIES) return null;
-      count(statOrUndefined(`/proc/${pid}/map_files/${range}`));
+      if (entries > maxEntries) return null;
+      count(statOrUndefined(`${mapFiles}/${range}`));
     }
   }
   return [...held.values()].reduce((sum, bytes) => sum + bytes, 0);
 }
 
+/** A mapping of a deleted file: its address range (a map_files name) and its file as "device:inode". */
+export interface DeletedMapping {
+  readonly range: string;
+  readonly file: string;
+}
+
 /**
- * The address ranges of file mappings in a /proc/PID/maps listing whose file was deleted and lies
- * on one of `devices`. The kernel escapes newlines in the names it lists, so each line is one
- * mapping; the name's " (deleted)" only picks candidates: the stat behind decides.
+ * The file mappings in a /proc/PID/maps listing whose file was deleted and lies on one of
+ * `devices`. The kernel escapes newlines in the names it lists, so each line is one mapping; the
+ * name's " (deleted)" only picks candidates: where a stat can follow, it decides.
  */
-export function deletedMappings(maps: string, devices: ReadonlySet<bigint>): string[] {
-  const ranges = new Set<string>();
+export function deletedMappings(maps: string, devices: ReadonlySet<bigint>): DeletedMapping[] {
+  const found = new Map<string, DeletedMapping>();
   for (const line of maps.split('\n')) {
     if (!line.endsWith(' (deleted)')) continue;
     // start-end perms offset major:minor inode name
     const [range, , , device, inode] = line.split(/\s+/, 5);
-    if (range === undefined || device === undefined || inode === undefined || inode === '0') continue;
+    if (range === undefined || device === undefined || inode === undefined || !/^[1-9]\d*$/.test(inode)) continue;
     const [major, minor] = device.split(':').map((part) => Number.parseInt(part, 16));
     if (major === undefined || minor === undefined || Number.isNaN(major) || Number.isNaN(minor)) continue;
-    if (devices.has(encodeDevice(major, minor))) ranges.add(range);
+    const encoded = encodeDevice(major, minor);
+    if (devices.has(encoded)) found.set(range, { range, file: `${encoded}:${inode}` });
   }
-  return [...ranges];
+  return [...found.values()];
 }
 
 /** Linux's st_dev of a major:minor pair (glibc's makedev). */
@@ -114,34 +213,25 @@ export function encodeDevice(major: number, minor: number): bigint {
   return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
 }
 
-/**
- * The descriptor folders of every thread of `pid`: a thread made with clone() without CLONE_FILES
- * has a table of its own, which /proc/PID/fd (the leader's) does not show. Threads always share
- * their mappings, so those are read once per process.
- */
-export function threadTables(pid: number): string[] {
-  return listOrEmpty(`/proc/${pid}/task`).map((task) => `/proc/${pid}/task/${task}/fd`);
-}
 
-/** The whole maps listing of `pid` ('' when it is gone), or null when it is too long to read here. */
-function readMaps(pid: number): string | null {
+/** The whole maps listing of a thread ('' when it is gone), or null when it is longer than `room` bytes. */
+function readMaps(task: string, room: number): string | null {
   let fd: number;
   try {
-    fd = openSync(`/proc/${pid}/maps`, 'r');
+    fd = openSync(`${task}/maps`, 'r');
   } catch (error) {
     if (isGone(error)) return '';
     throw error;
   }
   try {
-    const buffer = Buffer.alloc(IN_PROCESS_MAX_MAPS_BYTES + 1);
     let length = 0;
     for (;;) {
-      const read = readSync(fd, buffer, length, buffer.length - length, null);
+      const read = readSync(fd, mapsBuffer, length, Math.min(room + 1, mapsBuffer.length) - length, null);
       if (read === 0) break;
       length += read;
-      if (length > IN_PROCESS_MAX_MAPS_BYTES) return null;
+      if (length > room) return null;
     }
-    return buffer.toString('utf8', 0, length);
+    return mapsBuffer.toString('latin1', 0, length);
   } catch (error) {
     if (isGone(error)) return '';
     throw error;
@@ -181,7 +271,7 @@ function isGone(error: unknown): boolean {
 /** The same count by find in a child process: it follows each descriptor and mapping to its file. */
 function readWithFind(processes: readonly DescriptorTables[], devices: ReadonlySet<bigint>): Promise<number> {
   return new Promise((resolve, reject) => {
-    const dirs = processes.flatMap(({ pid, descriptors }) => [...descriptors, `/proc/${pid}/map_files`]);
+    const dirs = processes.flatMap(({ descriptors, mapFiles }) => [...descriptors, ...(mapFiles === null ? [] : [mapFiles])]);
     const child = spawn('find', ['-L', ...dirs, '-mindepth', '1', '-maxdepth', '1', '-type', 'f', '-links', '0', '-printf', FIND_FORMAT], {
       stdio: ['ignore', 'pipe', 'ignore'],
     });

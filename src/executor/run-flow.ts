@@ -27,7 +27,7 @@ import { newNonce, type RunEnd, type RunHooks } from './runner-streams.js';
 import { budgetPassedNotice, judgeRun, snapshotRefusedNotice, type EndFacts } from './run-verdict.js';
 import type { Slot } from './slot.js';
 import { StreamText } from './stream-text.js';
-import { devicesOf, measureHeldFiles, type HolderProcesses } from './held-files.js';
+import { devicesOf, measureHeldFiles, type RunnerProcesses } from './held-files.js';
 
 /** What a runner may write into its own counted dirs beside the cell's code (bash: its variable and function lists, its error log). */
 const RUNNER_SCRATCH_BYTES = 1024 * 1024;
@@ -46,7 +46,7 @@ export interface SlotRunner {
    * Every process of the runner now (host pids), where the server can list them (else null): what
    * they hold in files deleted while open counts against the session's quota during the run.
    */
-  processes(): HolderProcesses | null;
+  processes(): RunnerProcesses | null;
   /** Throws the runner away; with `keepSlot` its slot stays on disk for recovery. */
   dispose(options?: { keepSlot?: boolean }): Promise<void>;
 }
@@ -161,7 +161,7 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
         limitEntries: limits.sessionMaxFiles,
         ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
         ...(runnerDirs.length === 0 ? {} : { overQuotaRoomBytes: Buffer.byteLength(job.code) + RUNNER_SCRATCH_BYTES }),
-        ...(runner.processes() === null ? {} : { heldBytes: heldFilesOf(runner, devicesOf(watchedDirs)) }),
+        ...(runner.processes() === null ? {} : { heldBytes: heldFilesOf(runner, devicesOf(watchedDirs), limits.sessionQuotaBytes) }),
         onExceeded: () => quotaStop.abort(),
       });
       let outcome: O;
@@ -258,7 +258,13 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
   }
 }
 
-/** What the runner's processes hold in deleted files on `devices` (those of the watched dirs), for the watchdog. */
-function heldFilesOf(runner: SlotRunner, devices: ReadonlySet<bigint>): () => Promise<number> {
-  return () => measureHeldFiles(runner.processes() ?? { pids: [], threadsShareDescriptors: true }, devices);
+/**
+ * What the runner's processes hold in deleted files on `devices` (those of the watched dirs), for the
+ * watchdog. One file is at most the quota (RLIMIT_FSIZE): what a file that cannot be measured counts.
+ */
+function heldFilesOf(runner: SlotRunner, devices: ReadonlySet<bigint>, largestFileBytes: number): () => Promise<number> {
+  return async () => {
+    const processes = runner.processes();
+    return processes === null ? 0 : measureHeldFiles({ ...processes, largestFileBytes }, devices);
+  };
 }

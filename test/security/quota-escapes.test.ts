@@ -132,6 +132,37 @@ time.sleep(3600)`,
     await h.stillServing();
   });
 
+  // Red team: a process whose main thread has exited lists no mappings under /proc/PID (only its
+  // live threads do): mappings alone (libc mmap, no descriptor kept) held there went uncounted.
+  it('counts files deleted while mapped by a process whose main thread has exited', async () => {
+    const session = await h.newSession();
+    const out = await h.exec(
+      'python',
+      `import ctypes, mmap, os, platform, threading, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+SYS_EXIT = {'x86_64': 60, 'aarch64': 93}[platform.machine()]
+def hold():
+    for i in range(50):
+        fd = os.open(f'/mnt/data/m{i}', os.O_RDWR | os.O_CREAT, 0o600)
+        os.write(fd, b'x' * (4 << 20))
+        libc.mmap(None, 4 << 20, mmap.PROT_READ, mmap.MAP_SHARED, fd, 0)
+        os.close(fd)
+        os.unlink(f'/mnt/data/m{i}')
+    print('holding', flush=True)
+    time.sleep(3600)
+if os.fork() == 0:
+    threading.Thread(target=hold).start()
+    libc.syscall(SYS_EXIT, 0)  # this thread alone: the process lives on in the other
+time.sleep(3600)`,
+      { session, timeout: h.budget(20) },
+    );
+    expect(out.notice ?? '', `status ${out.status}, stdout ${out.stdout}`).toMatch(/quota of 20 MiB: the run was stopped/);
+    expect(out.status).toBe('killed');
+    await h.stillServing();
+  });
+
   it('counts saved variables against the quota: uploads see them, and a snapshot that does not fit is not kept', async () => {
     // Variables first: a 12 MiB snapshot fits, and then a 12 MiB upload does not.
     const first = await h.newSession();

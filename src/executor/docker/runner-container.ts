@@ -18,7 +18,7 @@ import type { PoolKey } from '../pool-key.js';
 import { readCpuMs } from './cgroup-cpu.js';
 import { OomWatch } from './oom-watch.js';
 import { CgroupFreezer } from './cgroup-freezer.js';
-import type { HolderProcesses } from '../held-files.js';
+import type { RunnerProcesses } from '../held-files.js';
 
 /** How long an `oom` event may trail the death of a container that was SIGKILLed by no one here. */
 const LATE_OOM_GRACE_MS = 1000;
@@ -231,7 +231,7 @@ export class RunnerContainer {
    * gVisor they are the sandbox's own (the Sentry, the gofer): their threads share one descriptor
    * table, and user code cannot make host threads.
    */
-  processes(): HolderProcesses | null {
+  processes(): RunnerProcesses | null {
     return this.cgroup === null ? null : { pids: this.cgroup.pids(), threadsShareDescriptors: !this.freezes };
   }
 

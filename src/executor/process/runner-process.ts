@@ -15,7 +15,7 @@ import type { JobLine } from '../runner-protocol.js';
 import { RunnerStreams, type RunEnd, type RunHooks } from '../runner-streams.js';
 import { Slot } from '../slot.js';
 import type { PoolKey } from '../pool-key.js';
-import type { HolderProcesses } from '../held-files.js';
+import type { RunnerProcesses } from '../held-files.js';
 import { processGroupMembers } from './process-group.js';
 import { spawnSpec, type ProcessSlotDirs, type SandboxLayer } from './launch-spec.js';
 
@@ -149,7 +149,7 @@ export class RunnerProcess {
   }
 
   /** SlotRunner.processes: the runner's process group (the sandbox cannot leave it), null once it is killed. */
-  processes(): HolderProcesses | null {
+  processes(): RunnerProcesses | null {
     const pid = this.child.pid;
     return pid === undefined || this.killed !== null ? null : { pids: processGroupMembers(pid), threadsShareDescriptors: false };
   }

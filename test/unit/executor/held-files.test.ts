@@ -12,18 +12,18 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { deletedMappings, devicesOf, encodeDevice, measureHeldFiles as measureHeld, readInProcess, threadTables } from '../../../src/executor/held-files.js';
+import { deletedMappings, devicesOf, encodeDevice, holderTables, measureHeldFiles as measureHeld, readInProcess } from '../../../src/executor/held-files.js';
 import { groupOf, processGroupMembers } from '../../../src/executor/process/process-group.js';
 
 const MiB = 1024 * 1024;
 
 /** Held bytes of `pids`, each thread's descriptor table read (as for processes user code runs as). */
 function measureHeldFiles(pids: readonly number[], devices: ReadonlySet<bigint>): Promise<number> {
-  return measureHeld({ pids, threadsShareDescriptors: false }, devices);
+  return measureHeld({ pids, threadsShareDescriptors: false, largestFileBytes: 20 * MiB }, devices);
 }
 
 function readHere(pids: readonly number[], devices: ReadonlySet<bigint>): number | null {
-  return readInProcess(pids.map((pid) => ({ pid, descriptors: threadTables(pid) })), devices);
+  return readInProcess(pids.flatMap((pid) => holderTables(pid, false)), devices);
 }
 const cleanups: Array<() => Promise<void>> = [];
 
@@ -108,6 +108,18 @@ describe('measureHeldFiles', () => {
     expect(held).toBeGreaterThanOrEqual(4 * MiB);
     expect(held).toBeLessThan(5 * MiB);
   });
+
+  it('hands the count to find once the maps listings pass what is read in process, with the same bytes', async () => {
+    const dir = await tempDir();
+    const child = await holder(HOLD_DELETED(2, 1), dir);
+    const devices = devicesOf([dir]);
+    const holders = { pids: [child.pid as number], threadsShareDescriptors: false, largestFileBytes: 20 * MiB };
+    const tables = holderTables(child.pid as number, false);
+    expect(readInProcess(tables, devices)).not.toBeNull();
+    // A Node process lists a few KB of mappings: a 1 KB allowance is passed, and find counts instead.
+    expect(readInProcess(tables, devices, { maxEntries: 1024, maxMapsBytes: 1024 })).toBeNull();
+    expect(await measureHeld(holders, devices, { maxEntries: 1024, maxMapsBytes: 1024 })).toBe(await measureHeld(holders, devices));
+  });
 });
 
 describe('the maps listing', () => {
@@ -129,7 +141,10 @@ describe('the maps listing', () => {
       '7f30-7f40 rw-p 00000000 00:00 0 ',
       '7f40-7f50 r--s 00000000 103:02 4244 /mnt/data/a name with spaces (deleted)',
     ].join('\n');
-    expect(deletedMappings(listing, new Set([device]))).toEqual(['7f00-7f10', '7f40-7f50']);
+    expect(deletedMappings(listing, new Set([device]))).toEqual([
+      { range: '7f00-7f10', file: `${device}:4242` },
+      { range: '7f40-7f50', file: `${device}:4244` },
+    ]);
   });
 });
 
