@@ -178,6 +178,22 @@ describe('python runner: running a cell', () => {
     expect(calm.result.notices).toEqual([]);
   });
 
+  it('answers and saves when telling what was left running fails (a thread name whose repr raises SystemExit), and names a fork as one', async () => {
+    const run = await runCell({
+      code: [
+        'import os, threading, time',
+        'kept = 42',
+        'class Evil(str):',
+        '    def __repr__(self): raise SystemExit(3)',
+        'def nap(): time.sleep(30)',
+        "t = threading.Thread(target=nap, name='n'); t._name = Evil('x'); t.start()",
+      ].join('\n'),
+    });
+    expect(run.result).toMatchObject({ outcome: 'ok', stateSaved: true });
+    const fork = await runCell({ code: 'import os, time\nif os.fork() == 0:\n    time.sleep(30)\n    os._exit(0)' });
+    expect(fork.result.notices).toEqual([expect.stringMatching(/^1 process the cell started \(a fork of the cell, pid \d+\) was still running/)]);
+  });
+
   it('imports the CODECELL_PRELOAD modules while warming up, ignoring ones that fail', async () => {
     const run = await runCell({ code: '1', preload: 'numpy, pandas,no_such_module' });
     expect(run.result.outcome).toBe('ok');

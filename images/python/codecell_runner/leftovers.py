@@ -24,7 +24,7 @@ def notices(threads_before: set[int]) -> list[str]:
     be told (a notice must never cost the run its answer)."""
     try:
         return _notices(threads_before)
-    except Exception:
+    except BaseException:  # a thread name whose __repr__ raises SystemExit must not cost the run its state
         return []
 
 
@@ -45,7 +45,7 @@ def _notices(threads_before: set[int]) -> list[str]:
         )
     processes = _running_processes()
     if processes:
-        names = ", ".join(repr(command) for command in processes[:_NAMES_SHOWN])
+        names = ", ".join(command if command.startswith(_FORK) else repr(command) for command in processes[:_NAMES_SHOWN])
         more = f" and {len(processes) - _NAMES_SHOWN} more" if len(processes) > _NAMES_SHOWN else ""
         said.append(
             f"{_count(len(processes), 'process', 'processes')} the cell started ({names}{more}) "
@@ -87,6 +87,7 @@ def _running_processes() -> list[str]:
         except (OSError, IndexError, ValueError):
             continue  # gone since it was listed
     commands = []
+    own_command = _command_line(me)
     for pid, (state, _, pgrp) in sorted(table.items()):
         if pid in (me, 1) or state in ("Z", "X") or pid in daemonic:
             continue
@@ -95,9 +96,12 @@ def _running_processes() -> list[str]:
         command = _command_line(pid)
         if command is None or any(helper in command for helper in _LIBRARY_HELPERS):
             continue
-        commands.append(command)
+        # A fork of the cell (os.fork, multiprocessing's fork) shows the runner's own command line.
+        commands.append(f"{_FORK}, pid {pid}" if command == own_command else command)
     return commands
 
+
+_FORK = "a fork of the cell"
 
 # Helper processes libraries start and stop themselves, named by their command lines.
 _LIBRARY_HELPERS = ("loky", "multiprocessing.resource_tracker", "multiprocessing.forkserver", "semaphore_tracker")
