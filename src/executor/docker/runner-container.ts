@@ -158,10 +158,14 @@ export class RunnerContainer {
   /**
    * The attach stream closed: resolves `exited` from a fresh look at the engine. A container that
    * still runs has no stream left to talk over (the connection was lost): it is killed, and its
-   * run ends at once instead of at its timeout.
+   * run ends at once instead of at its timeout. Also while it is being disposed of: the disposal
+   * waits for `exited`, and the engine's wait() from the start may have died with the same
+   * connection without ever answering (a socket proxy restarted as a frozen run was killed: the
+   * server's shutdown then waited on that disposal with nothing left to wake it, and Node exited
+   * with code 13, leaving the containers behind).
    */
   private async settleAfterStreamClosed(): Promise<void> {
-    if (!this.running || this.disposed) return;
+    if (!this.running) return;
     try {
       const exit = await this.container.wait({ abortSignal: AbortSignal.timeout(EXIT_AFTER_STREAM_END_MS) });
       this.exitedResolve((exit as { StatusCode?: number }).StatusCode ?? null);
