@@ -28,6 +28,7 @@ import { dockerClient } from '../src/executor/docker/docker-client.js';
 import { RunnerContainer } from '../src/executor/docker/runner-container.js';
 import { POOL_KEYS, type PoolKey } from '../src/executor/pool-key.js';
 import { createLogger } from '../src/logger.js';
+import { statFieldsAfterName } from '../src/proc-stat.js';
 
 const TICK_MS = 1000 / 100; // USER_HZ: 100 on every Linux the kernel ABI promises it to user space
 
@@ -53,8 +54,8 @@ interface PoolSplit {
 function processCpuMs(pid: number, children = false): { own: number; reaped: number } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces), numbered from 3 (state).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields after the command name, numbered from 3 (state).
+    const fields = statFieldsAfterName(stat);
     const at = (field: number): number => Number(fields[field - 3] ?? 0);
     return { own: (at(14) + at(15)) * TICK_MS, reaped: children ? (at(16) + at(17)) * TICK_MS : 0 };
   } catch {

@@ -25,6 +25,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { CodecellError } from '../errors.js';
 import { errnoOf } from '../errno.js';
+import { statFieldsAfterName } from '../proc-stat.js';
 
 export const OWNER_RECORD_FILE = 'owner.json';
 
@@ -67,9 +68,8 @@ function readOr(file: string, fallback: string | null): string | null {
 export function processStartTime(pid: number): string | null {
   const stat = readOr(`/proc/${pid}/stat`, null);
   if (stat === null) return null;
-  // Field 2 (the command name) is in parentheses and may hold spaces; field 22 is the 20th after it.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return fields[19] ?? null;
+  // Field 22 is the 20th after the command name.
+  return statFieldsAfterName(stat)[19] ?? null;
 }
 
 function pidNamespace(): string | null {

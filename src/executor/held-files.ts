@@ -20,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, readSync, readdirSync, statSync, type BigIntStats } from 'node:fs';
 import { errnoOf } from '../errno.js';
 import { entryBytes } from '../files/usage.js';
+import { statFieldsAfterName } from '../proc-stat.js';
 
 /** Descriptors read in this process, at most; more go to find. */
 const IN_PROCESS_MAX_ENTRIES = 1024;
@@ -127,8 +128,7 @@ function unmeasuredMappings(tables: readonly DescriptorTables[], devices: Readon
 /** False for a thread that has exited (a zombie) or is gone. */
 function isLive(task: string): boolean {
   try {
-    const stat = readFileSync(`${task}/stat`, 'latin1');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    const state = statFieldsAfterName(readFileSync(`${task}/stat`, 'latin1'))[0] ?? '';
     return state !== 'Z' && state !== 'X' && state !== '';
   } catch {
     return false;
@@ -212,7 +212,6 @@ export function encodeDevice(major: number, minor: number): bigint {
   const mi = BigInt(minor);
   return ((ma & 0xfffn) << 8n) | ((ma & ~0xfffn) << 32n) | (mi & 0xffn) | ((mi & ~0xffn) << 12n);
 }
-
 
 /** The whole maps listing of a thread ('' when it is gone), or null when it is longer than `room` bytes. */
 function readMaps(task: string, room: number): string | null {

@@ -161,7 +161,7 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
         limitEntries: limits.sessionMaxFiles,
         ...(Number.isFinite(grant.bytes) ? { growthCapBytes: grant.bytes } : {}),
         ...(runnerDirs.length === 0 ? {} : { overQuotaRoomBytes: Buffer.byteLength(job.code) + RUNNER_SCRATCH_BYTES }),
-        ...(runner.processes() === null ? {} : { heldBytes: heldFilesOf(runner, devicesOf(watchedDirs), limits.sessionQuotaBytes) }),
+        heldBytes: heldFilesOf(runner, devicesOf(watchedDirs), limits.sessionQuotaBytes),
         onExceeded: () => quotaStop.abort(),
       });
       let outcome: O;
@@ -260,7 +260,9 @@ export class RunFlow<R extends SlotRunner, O extends RunnerOutcome> {
 
 /**
  * What the runner's processes hold in deleted files on `devices` (those of the watched dirs), for the
- * watchdog. One file is at most the quota (RLIMIT_FSIZE): what a file that cannot be measured counts.
+ * watchdog; 0 where the runner cannot list its processes. Listed at each poll, never on the run's
+ * own path (the process runner's list reads all of /proc). One file is at most the quota
+ * (RLIMIT_FSIZE): what a file that cannot be measured counts.
  */
 function heldFilesOf(runner: SlotRunner, devices: ReadonlySet<bigint>, largestFileBytes: number): () => Promise<number> {
   return async () => {

@@ -4,6 +4,7 @@
  * Hand-written: Node lists no processes, and the npm packages that do spawn `ps` for each call.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { statFieldsAfterName } from '../../proc-stat.js';
 
 /** The pids in process group `pgid` as this server's /proc shows them now. */
 export function processGroupMembers(pgid: number, proc = '/proc'): number[] {
@@ -21,12 +22,8 @@ export function processGroupMembers(pgid: number, proc = '/proc'): number[] {
   return members;
 }
 
-/**
- * The process group in a /proc/PID/stat line: "pid (comm) state ppid pgrp …". The command name may
- * hold spaces and parentheses, so the fields are counted from its last ")".
- */
+/** The process group in a /proc/PID/stat line (its fifth field). */
 export function groupOf(stat: string): number | null {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const pgrp = Number(fields[2]);
+  const pgrp = Number(statFieldsAfterName(stat)[2]);
   return Number.isInteger(pgrp) && pgrp > 0 ? pgrp : null;
 }

@@ -168,7 +168,6 @@ async function discardRunSession(deps: ExecDeps, run: SessionAccess): Promise<vo
   });
 }
 
-
 function errorText(result: ExecutionResult): string | null {
   const error = result.error;
   if (error === null) return null;
